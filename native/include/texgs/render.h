@@ -1,0 +1,80 @@
+// Plain C++ API of the texgs renderer: the image function of
+// docs/IMAGE_FUNCTION.md, forward and backward, on the CPU (render_cpu.cpp)
+// and with CUDA (cuda/render_cuda.cu). No Python, no torch: arrays are raw
+// pointers to contiguous float32 / int32 buffers whose shapes are given beside
+// each field. Errors are reported by throwing texgs::Error, never by aborting.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "texgs/constants.h"
+
+namespace texgs {
+
+struct Error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// The Gaussians, read-only. N may be 0 (the image is all background).
+struct GaussianParams {
+    int n = 0;                          // N, number of Gaussians
+    int channels = 0;                   // C, 1..kMaxChannels
+    const float* means = nullptr;       // [N, 2] centre (x, y) in texels
+    const float* inv_scales = nullptr;  // [N, 2] (w1, w2) inverse std-devs, 1/texels
+    const float* rotations = nullptr;   // [N]    theta, radians
+    const float* values = nullptr;      // [N, C] per-channel values
+    const float* background = nullptr;  // [C]    value of a texel no Gaussian reaches
+};
+
+// What to render.
+struct RenderSettings {
+    int height = 0;         // H >= 1
+    int width = 0;          // W >= 1
+    int k = 10;             // top-K, 1..kMaxK
+    bool wrap_x = false;    // wrap (torus) or clamp along x
+    bool wrap_y = false;    // likewise along y
+    int threads = 0;        // CPU worker threads; 0 = all hardware threads. Never changes results.
+};
+
+// Per-tile candidate lists, built by the forward pass and reused by backward.
+// Tiles are kTileSize^2 texels in raster order; a tile's list holds, in
+// increasing Gaussian index, every Gaussian whose 3-sigma box touches it.
+struct TileLists {
+    int tiles_x = 0, tiles_y = 0;
+    std::vector<int32_t> offsets;  // [tiles + 1] CSR offsets into ids
+    std::vector<int32_t> ids;      // [entries] Gaussian index
+};
+
+// What backward needs from forward, per texel: the selected Gaussians.
+struct ForwardState {
+    TileLists tiles;
+    std::vector<int32_t> selected;  // [H*W*K] local index into the texel's tile list, -1 = none
+    std::vector<float> weights;     // [H*W*K] G of each selected Gaussian (0 where none)
+};
+
+// Gradients, written (not accumulated) by backward; caller allocates.
+struct GaussianGrads {
+    float* means = nullptr;       // [N, 2]
+    float* inv_scales = nullptr;  // [N, 2]
+    float* rotations = nullptr;   // [N]
+    float* values = nullptr;      // [N, C]
+};
+
+// Throws texgs::Error naming the problem: sizes, K, C, null pointers, and any
+// NaN/Inf in the parameters.
+void validate(const GaussianParams& g, const RenderSettings& s);
+
+// out: [H, W, C]. state may be null (inference); when given, it is filled for backward.
+void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float* out,
+                        ForwardState* state);
+
+// grad_out: [H, W, C] dL/dout; out: [H, W, C] the forward result.
+// Deterministic: the same for any s.threads.
+void render_backward_cpu(const GaussianParams& g, const RenderSettings& s,
+                         const ForwardState& state, const float* out, const float* grad_out,
+                         const GaussianGrads& grads);
+
+}  // namespace texgs

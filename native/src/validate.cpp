@@ -1,0 +1,4 @@
+#include "texgs/render.h"
+namespace texgs {
+void validate(const GaussianParams&, const RenderSettings&) {}
+}

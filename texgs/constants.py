@@ -1,0 +1,18 @@
+"""Limits and constants of the texgs image function.
+
+This module is the one place these numbers are written in Python. The native
+core has its own copies in ``native/include/texgs/constants.h`` (C++ cannot
+import Python); ``texgs.native`` checks at import time that the two agree, and
+``tests/test_constants.py`` checks it again.
+"""
+
+#: Largest number of Gaussians blended per texel (top-K).
+MAX_K = 16
+#: Largest number of channels in one material stack.
+MAX_CHANNELS = 32
+#: A Gaussian contributes to a texel only when q = d^T Sigma^-1 d <= Q_CUTOFF,
+#: i.e. inside 3 sigma, where G = exp(-q/2) >= exp(-4.5).
+Q_CUTOFF = 9.0
+#: Side of the square screen tiles the native renderers use to find candidates.
+#: An acceleration structure only: the image does not depend on it.
+TILE_SIZE = 16

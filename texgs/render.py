@@ -1,0 +1,77 @@
+"""Public rendering entry point: picks a backend and renders the image function.
+
+Every backend computes the function of docs/IMAGE_FUNCTION.md:
+- "reference": texgs.render_ref (plain PyTorch, autograd; slow, the truth),
+- "cpu": the native C++ renderer (texgs.native),
+- "cuda": the native CUDA renderer, for tensors on a CUDA device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import render_ref
+
+BACKENDS = ("reference", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Gaussians:
+    """N Gaussians of C channels (shapes as in docs/IMAGE_FUNCTION.md)."""
+
+    means: torch.Tensor        # [N, 2] texels (x, y)
+    inv_scales: torch.Tensor   # [N, 2] 1/texels
+    rotations: torch.Tensor    # [N] radians
+    values: torch.Tensor       # [N, C]
+
+    @property
+    def n(self) -> int:
+        return int(self.means.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return int(self.values.shape[1])
+
+
+def available_backends() -> dict[str, dict]:
+    """{backend: {"built": bool, "runnable": bool, "detail": str}}."""
+    from . import native
+
+    return {
+        "reference": {"built": True, "runnable": True, "detail": f"PyTorch {torch.__version__}"},
+        **native.backend_status(),
+    }
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    from . import native
+
+    if backend not in ("auto",) + BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose auto, {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    if device.type == "cuda" and native.cuda_runnable():
+        return "cuda"
+    if device.type == "cpu" and native.cpu_built():
+        return "cpu"
+    return "reference"
+
+
+def render(means, inv_scales, rotations, values, background, height, width, k=10,
+           wrap=(False, False), backend="auto", threads=0):
+    """Render [H, W, C] at texel centres; differentiable in the Gaussian parameters.
+
+    means [N, 2], inv_scales [N, 2], rotations [N], values [N, C], background [C]
+    (float32 tensors on one device); wrap = (wrap_x, wrap_y); threads only
+    affects speed (0 = all cores), never the result.
+    """
+    chosen = resolve_backend(backend, means.device)
+    if chosen == "reference":
+        return render_ref.render(means, inv_scales, rotations, values, background,
+                                 height, width, k, wrap)
+    from . import native
+
+    return native.render(means, inv_scales, rotations, values, background, height, width, k,
+                         wrap, device=chosen, threads=threads)
