@@ -1,7 +1,17 @@
-"""Bridge to the compiled extension texgs._native (placeholder until the native
-renderer lands): reports which backends were built."""
+"""Bridge to the compiled extension ``texgs._native``: the native renderers as
+torch operations, and which backends were built.
+
+``render`` is a ``torch.autograd.Function`` over the C++ forward/backward
+(native/include/texgs/render.h): torch tensors in, torch tensors out,
+gradients for means, inv_scales, rotations and values (background gets none).
+When no gradient is needed it takes the inference path, which keeps no state.
+"""
 
 from __future__ import annotations
+
+import torch
+
+from . import constants
 
 try:
     from . import _native  # type: ignore[attr-defined]
@@ -12,20 +22,114 @@ else:
     _IMPORT_ERROR = ""
 
 
+def _check_constants() -> None:
+    """The C++ core keeps its own copies of the limits; they must match ours."""
+    for name in ("MAX_K", "MAX_CHANNELS", "Q_CUTOFF", "TILE_SIZE"):
+        ours, theirs = getattr(constants, name), getattr(_native, name)
+        if ours != theirs:
+            raise ImportError(f"texgs._native was built with {name}={theirs} but "
+                              f"texgs/constants.py says {ours}; rebuild the extension")
+
+
+if _native is not None:
+    _check_constants()
+
+
 def cpu_built() -> bool:
     return _native is not None
 
 
+def cuda_built() -> bool:
+    return _native is not None and bool(getattr(_native, "CUDA_BUILT", False))
+
+
 def cuda_runnable() -> bool:
-    return False
+    return cuda_built() and torch.cuda.is_available()
 
 
 def backend_status() -> dict[str, dict]:
+    if cuda_runnable():
+        cuda_detail = torch.cuda.get_device_name(0)
+    elif cuda_built():
+        cuda_detail = "built, but no CUDA device is available"
+    else:
+        cuda_detail = "not built"
     return {
         "cpu": {"built": cpu_built(), "runnable": cpu_built(), "detail": _IMPORT_ERROR},
-        "cuda": {"built": False, "runnable": False, "detail": "not built"},
+        "cuda": {"built": cuda_built(), "runnable": cuda_runnable(), "detail": cuda_detail},
     }
 
 
-def render(*args, **kwargs):
-    raise NotImplementedError("native renderer not built yet")
+def _require_cpu_backend(device: str) -> None:
+    if device != "cpu":
+        raise ValueError(f"native device {device!r} is not available here "
+                         f"(CUDA renderer: {backend_status()['cuda']['detail']})")
+    if _native is None:
+        raise RuntimeError(f"the native CPU renderer is not built: {_IMPORT_ERROR}")
+
+
+def _numpy(t: torch.Tensor, name: str):
+    """A float32 CPU tensor as a C-contiguous numpy view (copied only if strided)."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.dtype != torch.float32:
+        raise TypeError(f"{name} must be float32, got {t.dtype}")
+    if t.device.type != "cpu":
+        raise ValueError(f"{name} is on {t.device}; the native CPU renderer needs CPU tensors")
+    return t.detach().contiguous().numpy()
+
+
+_PARAM_NAMES = ("means", "inv_scales", "rotations", "values", "background")
+
+
+def _forward(params, height, width, k, wrap, threads, keep_state):
+    arrays = [_numpy(t, name) for t, name in zip(params, _PARAM_NAMES)]
+    out, state = _native.forward_cpu(*arrays, int(height), int(width), int(k), bool(wrap[0]),
+                                     bool(wrap[1]), int(threads), keep_state)
+    return torch.from_numpy(out), state
+
+
+class _RenderCPU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, means, inv_scales, rotations, values, background, height, width, k, wrap,
+                threads):
+        params = (means, inv_scales, rotations, values, background)
+        out, state = _forward(params, height, width, k, wrap, threads, keep_state=True)
+        ctx.state = state  # opaque C++ ForwardState: tile lists + per-texel selections
+        ctx.threads = threads
+        ctx.save_for_backward(*params, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        *params, out = ctx.saved_tensors
+        arrays = [_numpy(t, name) for t, name in zip(params, _PARAM_NAMES)]
+        grads = _native.backward_cpu(ctx.state, *arrays, _numpy(out, "out"),
+                                     _numpy(grad_out, "grad_out"), int(ctx.threads))
+        d = [torch.from_numpy(g) for g in grads]
+        return (d[0], d[1], d[2], d[3]) + (None,) * 6
+
+
+def render(means, inv_scales, rotations, values, background, height, width, k, wrap=(False, False),
+           device="cpu", threads=0) -> torch.Tensor:
+    """The image function at texel centres, [H, W, C], on the native renderer.
+
+    means [N, 2] texels (x, y); inv_scales [N, 2] 1/texels; rotations [N] radians;
+    values [N, C]; background [C]: float32 CPU tensors. wrap = (wrap_x, wrap_y).
+    threads: CPU workers (0 = all); never changes the result, bit for bit.
+    Differentiable in the four Gaussian tensors; without grad it stores nothing.
+    """
+    _require_cpu_backend(device)
+    params = (means, inv_scales, rotations, values, background)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in params[:4]):
+        return _RenderCPU.apply(*params, height, width, k, tuple(wrap), threads)
+    return render_inference(*params, height, width, k, wrap, device=device, threads=threads)
+
+
+def render_inference(means, inv_scales, rotations, values, background, height, width, k,
+                     wrap=(False, False), device="cpu", threads=0) -> torch.Tensor:
+    """Forward only, no autograd and no saved state: the fast path for decoding."""
+    _require_cpu_backend(device)
+    out, _ = _forward((means, inv_scales, rotations, values, background), height, width, k,
+                      wrap, threads, keep_state=False)
+    return out

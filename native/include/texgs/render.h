@@ -40,18 +40,25 @@ struct RenderSettings {
 };
 
 // Per-tile candidate lists, built by the forward pass and reused by backward.
-// Tiles are kTileSize^2 texels in raster order; a tile's list holds, in
-// increasing Gaussian index, every Gaussian whose 3-sigma box touches it.
+// Tiles are kTileSize^2 texels in raster order (the last column / row of tiles
+// may be partial); a tile's list holds, in increasing Gaussian index, every
+// Gaussian whose padded 3-sigma box touches it. An acceleration structure only.
 struct TileLists {
     int tiles_x = 0, tiles_y = 0;
-    std::vector<int32_t> offsets;  // [tiles + 1] CSR offsets into ids
-    std::vector<int32_t> ids;      // [entries] Gaussian index
+    std::vector<int32_t> offsets;           // [tiles + 1] CSR offsets into ids
+    std::vector<int32_t> ids;               // [entries] Gaussian index
+    // The transpose, for the per-Gaussian reduction of backward:
+    std::vector<int32_t> gaussian_offsets;  // [N + 1] CSR offsets into gaussian_entries
+    std::vector<int32_t> gaussian_entries;  // [entries] positions in ids, in increasing tile order
 };
 
 // What backward needs from forward, per texel: the selected Gaussians.
 struct ForwardState {
+    RenderSettings settings;        // what forward rendered (backward checks it matches)
+    int n = 0, channels = 0;        // N and C forward saw
     TileLists tiles;
-    std::vector<int32_t> selected;  // [H*W*K] local index into the texel's tile list, -1 = none
+    std::vector<int32_t> selected;  // [H*W*K] local index into the texel's tile list, in
+                                    // (q, index) order; -1 = none (always after the valid ones)
     std::vector<float> weights;     // [H*W*K] G of each selected Gaussian (0 where none)
 };
 
@@ -71,8 +78,9 @@ void validate(const GaussianParams& g, const RenderSettings& s);
 void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float* out,
                         ForwardState* state);
 
-// grad_out: [H, W, C] dL/dout; out: [H, W, C] the forward result.
-// Deterministic: the same for any s.threads.
+// grad_out: [H, W, C] dL/dout; out: [H, W, C] the forward result; state: what
+// render_forward_cpu filled for the same g and s (throws texgs::Error if N, C
+// or the settings differ). Deterministic: the same bits for any s.threads.
 void render_backward_cpu(const GaussianParams& g, const RenderSettings& s,
                          const ForwardState& state, const float* out, const float* grad_out,
                          const GaussianGrads& grads);
