@@ -1,0 +1,24 @@
+"""Packed, tile-sorted runtime format of texgs materials (docs/FORMAT.md).
+
+Public interface (used by the fitter and the CLI):
+- ``QuantConfig``, ``gaussian_constraints``, ``quantize_ste``, ``size_bound``,
+  ``max_gaussians``: the runtime quantiser and exact file sizes (quant.py);
+- ``ChannelDesc``, ``PackInput``, ``pack``: the writer (writer.py);
+- ``Packed``, ``unpack``: the reader of untrusted bytes (reader.py);
+- ``decode``, ``decode_uv``: the reference decoder (decoder.py).
+"""
+
+from .quant import (QuantConfig, gaussian_constraints, max_gaussians, quantize, quantize_ste,
+                    size_bound)
+
+__all__ = ["QuantConfig", "gaussian_constraints", "quantize", "quantize_ste", "size_bound",
+           "max_gaussians"]
+
+try:  # the writer/reader/decoder land after the quantiser; keep this importable meanwhile
+    from .writer import ChannelDesc, PackInput, pack  # noqa: F401
+    from .reader import Packed, unpack  # noqa: F401
+    from .decoder import decode, decode_uv  # noqa: F401
+    __all__ += ["ChannelDesc", "PackInput", "pack", "Packed", "unpack", "decode", "decode_uv"]
+except ModuleNotFoundError as e:  # pragma: no cover
+    if not (e.name or "").startswith("texgs.format."):
+        raise
