@@ -1,0 +1,25 @@
+"""Material ingest: find materials in artists' folders, detect what each file
+is, and load them as one [H, W, C] float32 stack. See docs/ingest.md.
+
+    from texgs import ingest
+    sources = ingest.discover("assets/")          # list[MaterialSource]
+    material = ingest.load(sources[0])            # Material (pixels [H, W, C])
+    table = ingest.scan(sources[0])               # MaterialInfo, headers only
+    results = ingest.load_all("assets/")          # Material | MaterialError each
+    print(ingest.describe("assets/"))             # the table `texgs inspect` prints
+"""
+
+from .describe import describe, describe_dict
+from .discover import MaterialSource, SourceFile, discover
+from .load import load, load_all, scan
+from .manifest import MANIFEST_NAME, Manifest, load_manifest
+from .material import Channel, Material, MaterialError, MaterialInfo
+from .readers import MAX_SIDE, ImageHeader, read_header, read_image
+from .semantics import normals_to_vectors, vectors_to_normals
+
+__all__ = [
+    "Channel", "ImageHeader", "MANIFEST_NAME", "MAX_SIDE", "Manifest", "Material", "MaterialError",
+    "MaterialInfo", "MaterialSource", "SourceFile", "describe", "describe_dict", "discover", "load",
+    "load_all", "load_manifest", "normals_to_vectors", "read_header", "read_image", "scan",
+    "vectors_to_normals",
+]

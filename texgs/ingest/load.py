@@ -1,0 +1,218 @@
+"""Turning a discovered MaterialSource into a Material (or only its channel table).
+
+``scan`` reads headers only (plus the pixels of files whose alpha may or may
+not carry data), so listing a whole library is fast; ``load`` decodes every
+file once and builds the [H, W, C] array.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..constants import MAX_CHANNELS
+from ..errors import InputError, TexgsError
+from .discover import MaterialSource, discover
+from .manifest import MANIFEST_NAME
+from .material import Channel, Material, MaterialError, MaterialInfo
+from .packing import GroupPlan, plan_file
+from .readers import ImageHeader, read_header, read_image
+from .roles import GROUPS
+from .semantics import decode_normals, vectors_to_normals
+
+#: Resampling filters (resample=True): shrinking on both axes averages the
+#: covered texels; any enlargement is bicubic (then clipped to [0, 1] for
+#: 8/16-bit sources, as bicubic overshoots).
+SHRINK_FILTER = "INTER_AREA"
+ENLARGE_FILTER = "INTER_CUBIC"
+
+#: A scalar map read from a colour file uses R; larger channel differences
+#: than this (JPEG chroma noise stays below) are reported as a warning.
+GREY_TOLERANCE = 8 / 255
+
+
+def _resolve(source: MaterialSource, plans: list[GroupPlan], notes: list[str]) -> list[GroupPlan]:
+    """One source per group: dedicated map > packed map channel; OpenGL > DirectX normals."""
+    manifest = source.manifest
+    skip = set(manifest.skip) if manifest else set()
+    by_group: dict[str, list[GroupPlan]] = {}
+    for p in plans:
+        if p.group in skip:
+            notes.append(f"{p.group} from {p.file.path.name} skipped ({MANIFEST_NAME})")
+            continue
+        by_group.setdefault(p.group if p.group != "extra" else p.roles[0], []).append(p)
+    chosen = []
+    for group, cands in by_group.items():
+        if len(cands) > 1:
+            keep = [c for c in cands if c.dedicated] or cands
+            if len(keep) > 1 and group == "normal":
+                keep = [c for c in keep if c.transform == "normal_gl"] or keep
+            if len(keep) > 1:
+                files = ", ".join(str(c.file.path) for c in keep)
+                raise InputError(f"{source.folder}: several files give {group}: {files}; "
+                                 f"skip all but one in {MANIFEST_NAME} (skip: [file name])")
+            for c in cands:
+                if c is not keep[0]:
+                    notes.append(f"{group} from {c.file.path.name} not used: {keep[0].file.path.name} gives it")
+        chosen.append(cands[0] if len(cands) == 1 else keep[0])
+    order = list(GROUPS)
+    return sorted(chosen, key=lambda p: (order.index(p.group), p.roles[0]))
+
+
+def _plan(source: MaterialSource, resample: bool | None) -> tuple[list[GroupPlan], tuple[int, int], list[str], list[str]]:
+    """Groups to build, the output (width, height), notes and warnings; no pixels read."""
+    if source.error is not None:
+        raise source.error
+    manifest = source.manifest
+    if not source.files:
+        raise InputError(f"{source.folder}: no usable image for material {source.name}")
+    notes: list[str] = []
+    plans: list[GroupPlan] = []
+    headers: dict[Path, ImageHeader] = {}
+    for sf in source.files:
+        headers[sf.path] = read_header(sf.path)
+        opts = manifest.files.get(sf.path.name) if manifest else None
+        file_plans, file_notes = plan_file(sf, headers[sf.path], opts, manifest)
+        plans += file_plans
+        notes += file_notes
+    plans = _resolve(source, plans, notes)
+    require_albedo = manifest.require_albedo if manifest else True
+    if require_albedo and not any(p.group == "albedo" for p in plans):
+        names = ", ".join(sf.path.name for sf in source.files)
+        raise InputError(f"{source.folder}: no colour/albedo map for material {source.name} (files: {names}); "
+                         f"add one, or set 'require_albedo: false' in {MANIFEST_NAME}")
+    if not plans:
+        raise InputError(f"{source.folder}: no channel left for material {source.name}")
+    used = {p.file.path: headers[p.file.path] for p in plans}
+    sizes = {(h.width, h.height) for h in used.values()}
+    big = max(used.values(), key=lambda h: (h.width * h.height, h.width))
+    if len(sizes) > 1:
+        if resample is None:
+            resample = manifest.resample if manifest else False
+        if not resample:
+            other = next(h for h in used.values() if (h.width, h.height) != (big.width, big.height))
+            raise InputError(f"{source.folder}: maps of different sizes: {big.path.name} is "
+                             f"{big.width}x{big.height} but {other.path.name} is {other.width}x{other.height}; "
+                             f"pass resample=True (texgs: --resample) or set 'resample: true' in {MANIFEST_NAME}")
+        for h in used.values():
+            if (h.width, h.height) != (big.width, big.height):
+                notes.append(f"{h.path.name} resampled from {h.width}x{h.height} to {big.width}x{big.height} "
+                             f"({_filter_name(h, big.width, big.height)})")
+    return plans, (big.width, big.height), notes, list(source.warnings)
+
+
+def _filter_name(h: ImageHeader, width: int, height: int) -> str:
+    return SHRINK_FILTER if width <= h.width and height <= h.height else ENLARGE_FILTER
+
+
+def _resize(h: ImageHeader, pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """pixels [h, w, c] -> [height, width, c] with the documented filters."""
+    import cv2
+
+    if (h.width, h.height) == (width, height):
+        return pixels
+    flt = getattr(cv2, _filter_name(h, width, height))
+    planes = [cv2.resize(np.ascontiguousarray(pixels[:, :, c]), (width, height), interpolation=flt)
+              for c in range(pixels.shape[2])]
+    out = np.stack(planes, axis=-1).astype(np.float32)
+    return out if h.is_float else np.clip(out, 0.0, 1.0)
+
+
+def _group_pixels(plan: GroupPlan, pixels: np.ndarray, warnings: list[str]) -> np.ndarray:
+    """The group's channels [H, W, k] in stored encoding, from the file's pixels [H, W, c]."""
+    names = plan.header.channels
+    data = pixels[:, :, [names.index(c) for c in plan.source_channels]]
+    if plan.transform in ("normal_gl", "normal_dx"):
+        return vectors_to_normals(decode_normals(data, plan.transform[-2:]), normalise=False)
+    if plan.transform == "invert":
+        return (np.float32(1) - data).astype(np.float32)
+    if len(plan.source_channels) == 1 and plan.note.endswith("of a colour file"):
+        colour = [i for i, c in enumerate(names) if c.rsplit(".", 1)[-1] in ("R", "G", "B")]
+        spread = float(np.max(np.ptp(pixels[:, :, colour], axis=2))) if len(colour) > 1 else 0.0
+        if spread > GREY_TOLERANCE:
+            warnings.append(f"{plan.file.path.name}: {plan.group} map is not grey (its colour channels differ by "
+                            f"up to {spread * 255:.0f}/255); using {plan.source_channels[0]}")
+    return data
+
+
+def _build(source: MaterialSource, resample: bool | None, decode: bool) -> Material | MaterialInfo:
+    plans, (width, height), notes, warnings = _plan(source, resample)
+    need = {p.file.path for p in plans if decode or p.only_if_varying}
+    groups: dict[int, np.ndarray] = {}
+    dropped: set[int] = set()
+    for path in sorted(need):
+        header = plans[[p.file.path for p in plans].index(path)].header
+        _, pixels = read_image(path, header)
+        if decode:
+            pixels = _resize(header, pixels, width, height)
+        for i, p in enumerate(plans):
+            if p.file.path != path:
+                continue
+            if p.only_if_varying:
+                plane = pixels[:, :, header.channels.index(p.source_channels[0])]
+                if float(plane.min()) == float(plane.max()):
+                    dropped.add(i)
+                    notes.append(f"{path.name}: {p.source_channels[0]} is constant ({float(plane.min()):.3f}), "
+                                 f"carries nothing: dropped")
+                    continue
+            if decode:
+                groups[i] = _group_pixels(p, pixels, warnings)
+        del pixels
+    manifest = source.manifest
+    weights = manifest.weights if manifest else {}
+    channels = []
+    for i, p in enumerate(plans):
+        if i in dropped:
+            continue
+        for role, src in zip(p.roles, p.source_channels):
+            channels.append(Channel(role, p.group, p.color_space, p.file.path, src,
+                                    (p.header.width, p.header.height),
+                                    weights.get(role, weights.get(p.group, 1.0)), p.note))
+    if len(channels) > MAX_CHANNELS:
+        raise InputError(f"{source.folder}: material {source.name} has {len(channels)} channels, "
+                         f"more than the limit of {MAX_CHANNELS}; skip some maps in {MANIFEST_NAME}")
+    info = dict(name=source.name, key=source.key, folder=source.folder, width=width, height=height,
+                channels=tuple(channels), notes=tuple(notes), warnings=tuple(warnings))
+    if not decode:
+        return MaterialInfo(**info)
+    stack = [groups[i] for i in range(len(plans)) if i not in dropped]
+    pixels = np.ascontiguousarray(np.concatenate(stack, axis=2), dtype=np.float32)
+    return Material(**info, pixels=pixels)
+
+
+def _as_source(source: MaterialSource | str | Path) -> MaterialSource:
+    if isinstance(source, MaterialSource):
+        return source
+    found = discover(source)
+    if len(found) != 1:
+        raise InputError(f"{source}: holds {len(found)} materials ({', '.join(m.key for m in found[:5])}"
+                         f"{', ...' if len(found) > 5 else ''}); pass one of them, or use load_all")
+    return found[0]
+
+
+def scan(source: MaterialSource | str | Path, resample: bool | None = None) -> MaterialInfo:
+    """The channel table of one material from file headers (no full decode,
+    except files whose alpha channel must be checked for data)."""
+    return _build(_as_source(source), resample, decode=False)
+
+
+def load(source: MaterialSource | str | Path, resample: bool | None = None) -> Material:
+    """Decode one material. ``resample`` None follows material.yaml (default
+    False); True resizes every map to the largest one (SHRINK/ENLARGE_FILTER).
+    Raises InputError/ConfigError naming the file and the problem."""
+    return _build(_as_source(source), resample, decode=True)
+
+
+def load_all(path: str | Path, resample: bool | None = None, header_only: bool = False
+             ) -> list[Material | MaterialInfo | MaterialError]:
+    """Every material under ``path``, in discover() order; a material that fails
+    becomes a MaterialError and the others still go through. ``header_only``
+    returns MaterialInfo tables (``scan``) instead of decoded Materials."""
+    out: list[Material | MaterialInfo | MaterialError] = []
+    for source in discover(path):
+        try:
+            out.append(scan(source, resample) if header_only else load(source, resample))
+        except TexgsError as e:
+            out.append(MaterialError(source.name, source.key, source.folder, e))
+    return out

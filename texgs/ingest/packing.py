@@ -1,0 +1,135 @@
+"""Which channels of one file become which channel groups (splitting packed maps).
+
+Works from the header only, so ``scan`` can build the whole channel table
+without decoding pixels. The one thing a header cannot tell, whether an alpha
+channel carries data or is constant, is marked ``only_if_varying`` and decided
+once the pixels are read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import InputError
+from .discover import SourceFile
+from .manifest import FileOptions, Manifest
+from .readers import ImageHeader, _last
+from .roles import COLOUR_GROUPS, DEDICATED, GROUPS, MAP_KINDS
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    """One channel group taken from one file.
+
+    source_channels: the file's channel names feeding the group's channels, in
+        order (3 for albedo/normal/emissive, else 1; a grey albedo sampled as
+        RGB repeats "Y"). roles: the output channel roles, same length.
+    transform: None, "normal_gl", "normal_dx" (decode, flip Y, renormalise) or
+        "invert" (1 - x, gloss/smoothness stored as roughness).
+    only_if_varying: keep the group only if its pixels are not all equal
+        (an alpha channel whose meaning the convention does not state).
+    dedicated: the file is a single-purpose map of this group (wins over a
+        packed map's channel for the same group).
+    """
+
+    group: str
+    file: SourceFile
+    header: ImageHeader
+    source_channels: tuple[str, ...]
+    roles: tuple[str, ...]
+    color_space: str
+    transform: str | None = None
+    only_if_varying: bool = False
+    dedicated: bool = False
+    note: str = ""
+
+
+def _resolver(header: ImageHeader):
+    """Letter (R, G, B, A) or stored name -> the file's channel name."""
+    names = header.channels
+    colour = [c for c in names if _last(c) != "A"]
+
+    def find(letter: str) -> str:
+        if letter in names:
+            return letter
+        if header.is_grey and letter in ("R", "G", "B", "Y"):
+            return colour[0]
+        for c in names:
+            if _last(c) == letter:
+                return c
+        raise InputError(f"{header.path}: has no channel {letter} (it has {', '.join(names)})")
+
+    return find
+
+
+def plan_file(sf: SourceFile, header: ImageHeader, opts: FileOptions | None,
+              manifest: Manifest | None) -> tuple[list[GroupPlan], list[str]]:
+    """The groups one file provides, and notes for the table (e.g. an alpha not used)."""
+    opts = opts or FileOptions()
+    kind = MAP_KINDS[sf.kind]
+    find = _resolver(header)
+    notes: list[str] = []
+    name = sf.path.name
+    conv_stated = sf.convention or opts.normal_convention or (manifest.normal_convention if manifest else None)
+    grey_albedo = manifest.grey_albedo if manifest else "rgb"
+    dedicated = sf.kind in DEDICATED and opts.channels is None
+
+    if opts.channels is not None:
+        layout = [(tuple(find(c) for c in src), group) for src, group in opts.channels]
+        declared_alpha = True
+    else:
+        layout = []
+        for letters, group in kind.layout:
+            if header.is_grey and (group == "normal" or kind.packed):
+                raise InputError(f"{header.path}: a {kind.description} map needs colour channels, "
+                                 f"but the file is greyscale")
+            src = tuple(find(c) for c in (("R", "G", "B") if letters == "RGB" else (letters,)))
+            layout.append((src, group))
+        declared_alpha = False
+        alpha = [c for c in header.channels if _last(c) == "A"]
+        if alpha and kind.alpha_declared:
+            layout.append(((alpha[0],), kind.alpha))
+        elif alpha:
+            layout.append(((alpha[0],), kind.alpha or "extra"))
+        elif kind.alpha_declared:
+            notes.append(f"{name}: no alpha channel, so no {kind.alpha} (the {sf.kind} convention keeps it in A)")
+    used = {c for src, group in layout if group != "skip" for c in src}
+    # A scalar map saved as RGB repeats itself in G and B: nothing lost there.
+    scalar_from_rgb = not kind.packed and len(layout[0][0]) == 1 and not header.is_grey
+    for c in header.channels:
+        if c not in used and not (scalar_from_rgb and _last(c) in ("G", "B")):
+            notes.append(f"{name}: channel {c} not used")
+
+    plans = []
+    for src, group in layout:
+        if group == "skip":
+            continue
+        is_alpha = len(src) == 1 and _last(src[0]) == "A"
+        note = ""
+        if group in ("albedo", "emissive") and len(src) == 3 and len(set(src)) == 1 and not declared_alpha:
+            if grey_albedo == "single" and group == "albedo":
+                src = src[:1]
+                note = "grey, kept as one channel (grey_albedo: single)"
+            else:
+                note = "grey, sampled as RGB (3 channels)"
+        roles = GROUPS[group] if len(src) == len(GROUPS[group]) else (group,)
+        if group == "extra":
+            roles = (f"{sf.path.stem}.alpha",)
+            note = "alpha of unstated meaning, kept as its own channel (name it in material.yaml)"
+        space = opts.color_space or ("linear" if header.is_float or group not in COLOUR_GROUPS else "srgb")
+        transform = None
+        if group == "normal":
+            conv = conv_stated or "gl"
+            transform = f"normal_{conv}"
+            note = {"gl": "OpenGL", "dx": "DirectX, Y flipped to OpenGL"}[conv] + \
+                   ("" if conv_stated else " (assumed: the name does not say)") + ", renormalised"
+        if group in ("gloss", "smoothness") and opts.convert == "roughness":
+            transform, note = "invert", f"roughness = 1 - {group}"
+            group, roles = "roughness", ("roughness",)
+        if not note and len(src) == 1 and not header.is_grey and not is_alpha and kind.name in DEDICATED \
+                and opts.channels is None:
+            note = f"{_last(src[0])} of a colour file"
+        plans.append(GroupPlan(group, sf, header, src, roles, space, transform,
+                               only_if_varying=is_alpha and not declared_alpha and not kind.alpha_declared,
+                               dedicated=dedicated and not is_alpha, note=note))
+    return plans, notes

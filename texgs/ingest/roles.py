@@ -1,0 +1,215 @@
+"""File-name conventions -> map kinds, and what each kind's channels mean.
+
+This module is the one table of naming conventions (Poly Haven, ambientCG, glTF,
+Substance/Unreal, Unity, Godot, Terrain3D, plain names, older game suffixes) and
+of channel groups. Everything else in ``texgs.ingest`` looks names up here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+# ---------------------------------------------------------------------------
+# Channel groups: what an engine samples, in the order channels are stored.
+# ---------------------------------------------------------------------------
+
+#: group -> names of its channels (the channel "role"). Vector groups have one
+#: role per component; scalar groups have one role equal to the group name.
+#: The order of this dict is the order of channels in a Material's array.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "albedo": ("albedo.r", "albedo.g", "albedo.b"),
+    "opacity": ("opacity",),
+    "normal": ("normal.x", "normal.y", "normal.z"),
+    "ao": ("ao",),
+    "roughness": ("roughness",),
+    "metalness": ("metalness",),
+    "height": ("height",),
+    "specular": ("specular",),
+    "gloss": ("gloss",),
+    "smoothness": ("smoothness",),
+    "emissive": ("emissive.r", "emissive.g", "emissive.b"),
+    "detail_mask": ("detail_mask",),
+    "extra": (),  # alpha channels of unknown meaning: role "<file stem>.alpha"
+}
+
+#: Groups stored sRGB-encoded when they come from 8/16-bit files.
+COLOUR_GROUPS = frozenset({"albedo", "emissive"})
+#: Groups whose three channels form one RGB/XYZ triple.
+VECTOR_GROUPS = frozenset({"albedo", "normal", "emissive"})
+
+
+# ---------------------------------------------------------------------------
+# Map kinds: what one file holds.
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MapKind:
+    """What one image file carries.
+
+    layout: (source channel letter, group) pairs for its colour channels. A
+        vector group lists "RGB" as one entry; letters are R, G, B, A.
+    alpha: the group an alpha channel carries. ``alpha_declared`` True means
+        the convention names the alpha (always kept); False means the alpha is
+        kept only when it is not constant (e.g. albedo -> opacity).
+    """
+
+    name: str
+    layout: tuple[tuple[str, str], ...]
+    alpha: str | None = None
+    alpha_declared: bool = False
+    description: str = ""
+
+    @property
+    def packed(self) -> bool:
+        """True when the file carries more than one group."""
+        return len(self.layout) > 1 or self.alpha_declared
+
+
+def _scalar(group: str) -> MapKind:
+    return MapKind(group, (("R", group),), description=f"{group} (grey)")
+
+
+MAP_KINDS: dict[str, MapKind] = {k.name: k for k in [
+    MapKind("albedo", (("RGB", "albedo"),), alpha="opacity", description="base colour (sRGB)"),
+    MapKind("normal", (("RGB", "normal"),), description="tangent-space normal"),
+    MapKind("emissive", (("RGB", "emissive"),), description="emissive colour (sRGB)"),
+    _scalar("roughness"), _scalar("ao"), _scalar("metalness"), _scalar("height"),
+    _scalar("opacity"), _scalar("specular"), _scalar("gloss"), _scalar("smoothness"),
+    MapKind("arm", (("R", "ao"), ("G", "roughness"), ("B", "metalness")),
+            description="packed R=AO G=roughness B=metalness (ARM/ORM)"),
+    MapKind("mra", (("R", "metalness"), ("G", "roughness"), ("B", "ao")),
+            description="packed R=metalness G=roughness B=AO (MRA)"),
+    MapKind("unity_mask", (("R", "metalness"), ("G", "ao"), ("B", "detail_mask")),
+            alpha="smoothness", alpha_declared=True,
+            description="Unity HDRP mask map R=metallic G=AO B=detail A=smoothness"),
+    MapKind("metallic_smoothness", (("R", "metalness"),), alpha="smoothness", alpha_declared=True,
+            description="Unity metallic-smoothness R=metallic A=smoothness"),
+    MapKind("albedo_height", (("RGB", "albedo"),), alpha="height", alpha_declared=True,
+            description="RGB albedo + A height (Terrain3D)"),
+    MapKind("normal_roughness", (("RGB", "normal"),), alpha="roughness", alpha_declared=True,
+            description="RGB normal + A roughness (Terrain3D)"),
+]}
+
+#: Map kinds whose file is the dedicated (single-purpose) source of a group;
+#: a dedicated file wins over a packed map's channel for the same group.
+DEDICATED = {k.name for k in MAP_KINDS.values() if not k.packed}
+
+
+# ---------------------------------------------------------------------------
+# File-name table: trailing name tokens (lower case) -> (map kind, normal convention)
+# ---------------------------------------------------------------------------
+
+def _t(*names: str) -> list[tuple[str, ...]]:
+    return [tuple(n.split()) for n in names]
+
+
+_NAME_ROWS: list[tuple[list[tuple[str, ...]], str, str | None]] = [
+    # albedo: Poly Haven diff/col, ambientCG Color, glTF/Substance baseColor, Godot albedo, Unreal BC
+    (_t("albedo", "alb", "diff", "diffuse", "col", "color", "colour", "basecolor", "basecolour",
+        "base color", "base colour", "bc", "basemap", "base map"), "albedo", None),
+    # normals; the name may state the convention
+    (_t("normal", "normals", "nor", "nrm", "norm", "n", "nm", "normalmap", "normal map"), "normal", None),
+    (_t("normalgl", "nor gl", "nrm gl", "normal gl", "normal opengl", "normalopengl", "n gl"),
+     "normal", "gl"),
+    (_t("normaldx", "nor dx", "nrm dx", "normal dx", "normal directx", "normaldirectx", "n dx"),
+     "normal", "dx"),
+    (_t("rough", "roughness", "rgh"), "roughness", None),
+    (_t("ao", "ambientocclusion", "ambient occlusion", "occlusion", "occ"), "ao", None),
+    (_t("metal", "metalness", "metallic", "metallness"), "metalness", None),
+    (_t("height", "disp", "displacement", "h", "z", "bump", "heightmap"), "height", None),
+    (_t("opacity", "alpha"), "opacity", None),
+    (_t("emission", "emissive", "emit", "glow", "g"), "emissive", None),
+    (_t("s", "spec", "specular", "specularity"), "specular", None),
+    (_t("gloss", "glossiness"), "gloss", None),
+    (_t("smoothness",), "smoothness", None),
+    (_t("arm", "orm", "occlusionroughnessmetallic", "occlusion roughness metallic",
+        "occlusionroughmetal", "occlusion rough metal"), "arm", None),
+    (_t("mra", "metallicroughnessao"), "mra", None),
+    (_t("maskmap", "mask map"), "unity_mask", None),
+    (_t("metallicsmoothness", "metallic smoothness"), "metallic_smoothness", None),
+    (_t("alb ht", "albedo height"), "albedo_height", None),
+    (_t("nrm rgh", "normal roughness"), "normal_roughness", None),
+]
+
+NAME_TABLE: dict[tuple[str, ...], tuple[str, str | None]] = {
+    tokens: (kind, conv) for names, kind, conv in _NAME_ROWS for tokens in names
+}
+_MAX_TOKENS = max(len(t) for t in NAME_TABLE)
+
+#: Tokens that say nothing about the material: resolutions (1k, 2K, 2048x2048)
+#: and formats (ambientCG's "-JPG"); removed wherever they appear in a name.
+_NOISE = re.compile(r"^(\d+k|\d+x\d+|jpe?g|png|exr|tga|tiff?|\d+bit)$", re.IGNORECASE)
+_SPLIT = re.compile(r"[_\-\s.]+")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z]|\d|$)|[A-Z]?[a-z]+|\d+|[A-Z]+")
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tga", ".exr")
+#: Image formats texgs recognises but cannot read: listed in a warning.
+UNSUPPORTED_IMAGE_EXTENSIONS = (".tif", ".tiff", ".bmp", ".webp", ".psd", ".dds", ".ktx", ".ktx2",
+                                ".hdr", ".gif", ".basis", ".avif", ".jxl")
+
+
+@dataclass(frozen=True)
+class NameInfo:
+    """What a file name says.
+
+    stem_key: the material part of the name, lower case without separators or
+        resolution/format tokens (``Bricks102_1K-JPG_Color`` -> ``bricks102``);
+        files of one material share it.
+    stem: the same, readable (``Bricks102``).
+    kind: a MAP_KINDS name, or None when the name has no role suffix.
+    convention: "gl"/"dx" when the name states a normal-map convention.
+    token: the matched suffix as written in the name.
+    """
+
+    stem_key: str
+    stem: str
+    kind: str | None
+    convention: str | None
+    token: str
+
+
+def _match_tail(tokens: list[str]) -> tuple[int, str, str | None] | None:
+    """Longest role suffix of ``tokens``: (its length, kind, convention)."""
+    low = [t.lower() for t in tokens]
+    for n in range(min(_MAX_TOKENS, len(low)), 0, -1):
+        hit = NAME_TABLE.get(tuple(low[-n:]))
+        if hit is None:
+            continue
+        # One-letter suffixes (_n, _s, _h, _z, _g) only after a material name.
+        if len(low[-1]) == 1 and n == len(low):
+            continue
+        return n, hit[0], hit[1]
+    return None
+
+
+def _stem(tokens: list[str]) -> tuple[str, str]:
+    return "".join(tokens).lower(), "_".join(tokens)
+
+
+def parse_name(path: str | Path) -> NameInfo:
+    """Read the role a file name states (case-insensitive)."""
+    base = Path(path).name
+    for ext in IMAGE_EXTENSIONS + UNSUPPORTED_IMAGE_EXTENSIONS:
+        if base.lower().endswith(ext):
+            base = base[: -len(ext)]
+            break
+    core = [t for t in _SPLIT.split(base) if t and not _NOISE.match(t)]
+    # (tokens, kinds accepted from them; None = any)
+    candidates: list[tuple[list[str], set[str] | None]] = [(core, None)]
+    # Poly Haven colour variants: "fabric_pattern_07_col_1_1k" (colour only, so
+    # that "rusty_metal_05" stays a name, not a metalness map).
+    if len(core) > 1 and core[-1].isdigit() and len(core[-1]) <= 2:
+        candidates.append((core[:-1], {"albedo"}))
+    # Names without separators: "RockBaseColor", "brickNormalGL".
+    if core and _CAMEL.findall(core[-1]) != [core[-1]]:
+        candidates.append((core[:-1] + _CAMEL.findall(core[-1]), None))
+    for tokens, accept in candidates:
+        hit = _match_tail(tokens)
+        if hit and (accept is None or hit[1] in accept):
+            n, kind, conv = hit
+            key, stem = _stem(tokens[:-n])
+            return NameInfo(key, stem, kind, conv, "_".join(tokens[-n:]))
+    key, stem = _stem(core)
+    return NameInfo(key, stem, None, None, "")

@@ -1,0 +1,62 @@
+"""Value conventions of a Material's array: colour spaces and normal maps.
+
+Stored encoding (the one /work/shared/METRICS.md measures PSNR in):
+- albedo/emissive from 8/16-bit files: sRGB-encoded values in [0, 1], kept
+  encoded (colour space "srgb"); from EXR: as stored (colour space "linear");
+- data maps (AO, roughness, metalness, height, ...): as stored, linear;
+- normal maps: the RGB encoding ``(n + 1) / 2`` of unit OpenGL-convention
+  (+Y up) vectors: DirectX maps have Y flipped, every normal is renormalised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def decode_normals(rgb: np.ndarray, convention: str) -> np.ndarray:
+    """Encoded normal texels -> unit OpenGL-convention vectors.
+
+    rgb: [H, W, 3] float32, (n + 1) / 2 as stored in the file (X, Y, Z).
+    convention: "gl" (+Y up, as stored) or "dx" (+Y down: Y is flipped).
+    Returns [H, W, 3] float32 unit vectors in [-1, 1]. A zero-length texel
+    (e.g. a black border) becomes (0, 0, 1), the flat normal.
+    """
+    if convention not in ("gl", "dx"):
+        raise ValueError(f"normal convention must be 'gl' or 'dx', not {convention!r}")
+    n = rgb.astype(np.float32) * np.float32(2) - np.float32(1)
+    if convention == "dx":
+        n[..., 1] = -n[..., 1]
+    return renormalise(n)
+
+
+def renormalise(n: np.ndarray) -> np.ndarray:
+    """n: [..., 3] vectors -> unit vectors; zero-length -> (0, 0, 1)."""
+    n = n.astype(np.float32, copy=True)
+    length = np.sqrt(np.sum(n * n, axis=-1, keepdims=True))
+    flat = length[..., 0] < 1e-6
+    n /= np.where(length < 1e-6, np.float32(1), length)
+    n[flat] = (0.0, 0.0, 1.0)
+    return n
+
+
+def normals_to_vectors(encoded: np.ndarray) -> np.ndarray:
+    """A Material's normal group [..., 3] ((n + 1) / 2) -> vectors [..., 3] in [-1, 1]."""
+    return encoded.astype(np.float32) * np.float32(2) - np.float32(1)
+
+
+def vectors_to_normals(n: np.ndarray, normalise: bool = True) -> np.ndarray:
+    """Vectors [..., 3] -> the stored encoding (n + 1) / 2 in [0, 1] (renormalised first by default)."""
+    n = renormalise(n) if normalise else n.astype(np.float32)
+    return (n + np.float32(1)) * np.float32(0.5)
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """sRGB-encoded [0, 1] -> linear (IEC 61966-2-1), for users who want linear albedo."""
+    x = np.asarray(x, dtype=np.float32)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    """Linear [0, 1] -> sRGB-encoded (IEC 61966-2-1)."""
+    x = np.clip(np.asarray(x, dtype=np.float32), 0, None)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
