@@ -1,0 +1,183 @@
+"""The seam between `texgs compare` and the things it compares.
+
+A method turns a material into operating points. Each `Point` knows its size
+in bytes (what the engine would load), how long encoding and decoding took, and
+how to rebuild its full-size reconstruction from the bytes it kept (so dozens
+of points on a 2K material do not hold dozens of full-size float images).
+
+- Block-codec families (`BlockFamily`): every codec variant x mip level 1-5 is
+  a point; the figure at a requested rate comes from the family's Pareto
+  frontier (see ratecurve.py). `interpolated = True`.
+- texgs (`TexgsMethod`): one fit per requested rate, its point measured from the
+  packed bytes. `interpolated = False`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import codecs, mips
+from .material import Material, TextureSlot, rgb_textures
+
+#: Mip levels compressed for the equal-bitrate comparison (METRICS.md).
+MIP_LEVELS = (1, 2, 3, 4, 5)
+
+
+@dataclass
+class Point:
+    label: str                                # "ASTC 6x6 mip 2"
+    n_bytes: int                              # runtime bytes of all textures of this point
+    encode_s: float                           # wall seconds spent encoding
+    rebuild: Callable[[], np.ndarray] = field(repr=False)  # -> [H, W, C] float32 full size
+    decode_s: float | None = None             # wall seconds of the last rebuild (decode + upsample)
+    extra: dict = field(default_factory=dict)  # method-specific facts (mip level, block size, ...)
+
+    def reconstruct(self) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = self.rebuild()
+        self.decode_s = time.perf_counter() - t0
+        return out
+
+
+class Method:
+    """Base of every compared method."""
+
+    name = "?"               # row label: "BC1", "BC7", "ASTC", "engine-set", "texgs"
+    interpolated = True      # figures at a rate come from a frontier of points
+
+    def encoder(self) -> str:
+        """Encoder name and version for the report; raises tools.MissingTool when absent."""
+        raise NotImplementedError
+
+    def points(self, material: Material, rates: list[float]) -> list[Point]:
+        raise NotImplementedError
+
+
+class MipCache:
+    """8-bit mip levels of one material, computed once and shared by all block methods."""
+
+    def __init__(self, material: Material, levels=MIP_LEVELS):
+        chain = mips.mip_chain(material.data, max(levels))
+        self.levels = {lv: mips.to_uint8(chain[lv]) for lv in levels}   # lv -> [h, w, C] uint8
+
+
+def _slot_image(level_img: np.ndarray, channels: tuple[int, ...], width: int) -> np.ndarray:
+    """Channels of a slot as a [h, w, width] uint8 texture; unused channels are 0."""
+    h, w = level_img.shape[:2]
+    out = np.zeros((h, w, width), np.uint8)
+    out[..., :len(channels)] = level_img[..., list(channels)]
+    return out
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One texture of a point: its slot's channels in the codec's payload."""
+
+    codec: codecs.Codec
+    channels: tuple[int, ...]   # material channels carried, in texture channel order
+    payload: bytes
+    size: tuple[int, int]       # (h, w) of the mip level
+
+
+def _rebuilder(encoded: list[Encoded], height: int, width: int, channels: int,
+               post: Callable[[np.ndarray], None] | None = None) -> Callable[[], np.ndarray]:
+    def rebuild() -> np.ndarray:
+        out = np.zeros((height, width, channels), np.float32)
+        for e in encoded:
+            small = e.codec.decode(e.payload, *e.size)[..., :len(e.channels)].astype(np.float32) / 255.0
+            out[..., list(e.channels)] = mips.upsample_bilinear(small, height, width)
+        if post is not None:
+            post(out)
+        return out
+    return rebuild
+
+
+class BlockFamily(Method):
+    """One codec family (BC1, BC7 or ASTC): every variant at every mip level, every RGB
+    texture of the material (rgb_textures) compressed with the same variant."""
+
+    def __init__(self, name: str, variants: list[codecs.Codec], threads: int = 1, levels=MIP_LEVELS):
+        self.name, self.variants, self.threads, self.levels = name, variants, threads, tuple(levels)
+
+    def encoder(self) -> str:
+        return self.variants[0].encoder_version()
+
+    def points(self, material: Material, rates, cache: MipCache | None = None) -> list[Point]:
+        cache = cache or MipCache(material, self.levels)
+        slots = rgb_textures(material)
+        pts = []
+        for codec in self.variants:
+            for lv in self.levels:
+                img = cache.levels[lv]
+                enc, t = [], 0.0
+                for s in slots:
+                    tex = _slot_image(img, s.channels, codec.channels)
+                    t0 = time.perf_counter()
+                    payload = codec.encode(tex, self.threads)
+                    t += time.perf_counter() - t0
+                    enc.append(Encoded(codec, s.channels, payload, img.shape[:2]))
+                pts.append(Point(f"{codec.format} mip {lv}", sum(len(e.payload) for e in enc), t,
+                                 _rebuilder(enc, material.height, material.width, material.channels),
+                                 extra={"format": codec.format, "mip": lv, "textures": len(enc)}))
+        return pts
+
+
+class TexgsMethod(Method):
+    """texgs itself, through texgs.fit (one fit per requested rate)."""
+
+    name = "texgs"
+    interpolated = False
+
+    def __init__(self, seed: int = 0, quick: bool = False):
+        self.seed, self.quick = seed, quick
+
+    def _api(self):
+        from .tools import MissingTool
+
+        try:
+            from .. import fit as fitmod
+        except ImportError as e:
+            raise MissingTool("texgs.fit", f"fitting is not part of this build: {e}") from None
+        fit = getattr(fitmod, "fit", None)
+        if fit is None:
+            raise MissingTool("texgs.fit", "texgs.fit has no fit() yet")
+        return fitmod, fit
+
+    def encoder(self) -> str:
+        from .. import __version__
+
+        self._api()
+        return f"texgs {__version__}"
+
+    def points(self, material: Material, rates) -> list[Point]:
+        _, fit = self._api()
+        pts = []
+        for r in rates:
+            t0 = time.perf_counter()
+            result = fit(material.data, bppc=r, seed=self.seed, **({"quick": True} if self.quick else {}))
+            t = time.perf_counter() - t0
+            blob = _result_bytes(result)
+            pts.append(Point(f"texgs {r:g} bppc", len(blob), t, _texgs_rebuilder(result, material),
+                             extra={"requested_bppc": r}))
+        return pts
+
+
+def _result_bytes(result) -> bytes:
+    for attr in ("packed", "blob", "data", "bytes"):
+        v = getattr(result, attr, None)
+        if isinstance(v, (bytes, bytearray)):
+            return bytes(v)
+    raise TypeError("texgs.fit result carries no packed bytes (.packed)")
+
+
+def _texgs_rebuilder(result, material: Material) -> Callable[[], np.ndarray]:
+    def rebuild() -> np.ndarray:
+        render = getattr(result, "render", None)
+        img = render() if callable(render) else getattr(result, "reconstruction")
+        img = img.detach().cpu().numpy() if hasattr(img, "detach") else np.asarray(img)
+        return np.asarray(img, np.float32).reshape(material.height, material.width, material.channels)
+    return rebuild
