@@ -21,9 +21,11 @@ from .readers import ImageHeader, read_header, read_image
 from .roles import GROUPS
 from .semantics import decode_normals, vectors_to_normals
 
-#: Resampling filters (resample=True): shrinking on both axes averages the
-#: covered texels; any enlargement is bicubic (then clipped to [0, 1] for
-#: 8/16-bit sources, as bicubic overshoots).
+#: Resampling filters (resample=True), chosen per axis: an axis that shrinks
+#: averages the texels it covers, an axis that grows is bicubic (then clipped
+#: to [0, 1] for 8/16-bit sources, as bicubic overshoots). Every map goes to
+#: the size of the largest map (by area); a smaller map can still shrink along
+#: one axis when aspect ratios differ.
 SHRINK_FILTER = "INTER_AREA"
 ENLARGE_FILTER = "INTER_CUBIC"
 
@@ -103,18 +105,27 @@ def _plan(source: MaterialSource, resample: bool | None) -> tuple[list[GroupPlan
 
 
 def _filter_name(h: ImageHeader, width: int, height: int) -> str:
-    return SHRINK_FILTER if width <= h.width and height <= h.height else ENLARGE_FILTER
+    fx = SHRINK_FILTER if width <= h.width else ENLARGE_FILTER
+    fy = SHRINK_FILTER if height <= h.height else ENLARGE_FILTER
+    return fx if fx == fy else f"x: {fx}, y: {fy}"
 
 
 def _resize(h: ImageHeader, pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    """pixels [h, w, c] -> [height, width, c] with the documented filters."""
+    """pixels [h, w, c] -> [height, width, c]: x then y, each with its axis's filter."""
     import cv2
+
+    def one_axis(plane: np.ndarray, w: int, hh: int, shrink: bool) -> np.ndarray:
+        if plane.shape[1] == w and plane.shape[0] == hh:
+            return plane
+        flt = getattr(cv2, SHRINK_FILTER if shrink else ENLARGE_FILTER)
+        return cv2.resize(np.ascontiguousarray(plane), (w, hh), interpolation=flt)
 
     if (h.width, h.height) == (width, height):
         return pixels
-    flt = getattr(cv2, _filter_name(h, width, height))
-    planes = [cv2.resize(np.ascontiguousarray(pixels[:, :, c]), (width, height), interpolation=flt)
-              for c in range(pixels.shape[2])]
+    planes = []
+    for c in range(pixels.shape[2]):
+        plane = one_axis(pixels[:, :, c], width, h.height, width <= h.width)
+        planes.append(one_axis(plane, width, height, height <= h.height))
     out = np.stack(planes, axis=-1).astype(np.float32)
     return out if h.is_float else np.clip(out, 0.0, 1.0)
 
