@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from texgs.compare.material import load_material
+from texgs.compare.material import load_materials
 from texgs.compare.run import Settings, compare_material
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +51,8 @@ def main() -> int:
     print(f"{'material':36s} {'family':6s} " + " ".join(f"{'@' + str(r):>18s}" for r in RATES))
     for name in a.materials:
         t0 = time.perf_counter()
-        res = compare_material(load_material(CORPUS / name, name), s)
+        (material,) = load_materials(CORPUS / name)
+        res = compare_material(material, s)
         for fam in s.methods:
             ours = [next(r.get("psnr") for r in res.rows if r["method"] == fam and r["requested_bppc"] == x)
                     for x in RATES]

@@ -11,13 +11,13 @@ def compare(inputs: list[str | Path], settings: Settings, out_dir: str | Path,
             log=lambda msg: None) -> tuple[list[MaterialResult], dict]:
     """Run every method on every material found under `inputs` and write the report.
     Returns (results, {"json"|"csv"|"html": path})."""
-    from .material import find_materials, load_material
+    from .material import load_materials
     from .report import write_report
 
-    folders = []
+    results = []
     for p in inputs:
-        folders.extend(find_materials(p))
-    results = [compare_material(load_material(f), settings, log) for f in folders]
+        for material in load_materials(p):
+            results.append(compare_material(material, settings, log))
     encoders: dict[str, str] = {}
     notes: list[str] = []
     for r in results:
