@@ -1,2 +1,985 @@
-// placeholder: the CUDA renderer lands here
-namespace texgs { int cuda_placeholder() { return 0; } }
+// CUDA renderer of the texgs image function (docs/IMAGE_FUNCTION.md); API in
+// texgs/render_cuda.h, design notes in docs/cuda.md. Built with --fmad=false so
+// dx, dy, u, v, q round exactly like the reference (no fused multiply-add).
+//
+// Forward: per-Gaussian preprocessing (finite checks, cos/sin, conservative
+// tile box) -> per-tile candidate lists (scan, (tile, Gaussian) keys, radix
+// sort) -> one block per tile, one thread per texel, candidates staged through
+// shared memory, per-thread top-K. Backward: per tile, fixed-order block
+// reductions of per-texel contributions into one slot per (tile, entry); then
+// per Gaussian, its slots summed in tile order. No float atomics anywhere.
+
+#include <cuda_runtime.h>
+
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
+
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "texgs/render_cuda.h"
+
+namespace texgs {
+namespace {
+
+constexpr int kTileTexels = kTileSize * kTileSize;  // threads per block: one per texel of a tile
+constexpr int kWarps = kTileTexels / 32;
+constexpr int kGeomFields = 6;     // geometry SoA rows: mean x, mean y, w1, w2, cos, sin
+constexpr int kScalarGrads = 5;    // per-Gaussian gradient components besides values:
+                                   // mean x, mean y, w1, w2, theta
+constexpr int kBackwardBatch = 16; // tile entries reduced per shared-memory round in backward
+constexpr int kBadFields = 5;      // finite checks: means, inv_scales, rotations, values, background
+// Largest image side, as the CPU path's validate() (native/src/validate.cpp
+// kMaxSide); tests/test_render_cuda.py checks both reject the same sizes.
+constexpr int kMaxSide = 1 << 16;
+constexpr unsigned kFullMask = 0xffffffffu;
+static_assert(kTileTexels % 32 == 0 && kTileTexels <= 1024, "a tile must be whole warps of one block");
+
+// ---------------------------------------------------------------- errors ---
+
+[[noreturn]] void throw_cuda(cudaError_t e, const char* what) {
+    throw Error(std::string("CUDA error during ") + what + ": " + cudaGetErrorName(e) + ": " +
+                cudaGetErrorString(e));
+}
+
+void check(cudaError_t e, const char* what) {
+    if (e != cudaSuccess) throw_cuda(e, what);
+}
+
+// Kernel launches report configuration errors through cudaGetLastError.
+void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
+
+// ------------------------------------------------------------ memory pools ---
+
+// One stream-ordered pool per device with an unlimited release threshold: the
+// memory of a finished render stays cached for the next one instead of going
+// back to the driver at every synchronisation (cuda_release_cached_memory trims).
+struct DevicePool {
+    bool initialised = false;
+    cudaMemPool_t pool = nullptr;  // null: device without memory pools -> plain cudaMalloc
+};
+std::mutex g_pools_mutex;
+std::vector<DevicePool> g_pools;
+
+cudaMemPool_t pool_for(int device) {
+    std::lock_guard<std::mutex> lock(g_pools_mutex);
+    if (device >= static_cast<int>(g_pools.size())) g_pools.resize(device + 1);
+    DevicePool& p = g_pools[device];
+    if (!p.initialised) {
+        int supported = 0;
+        check(cudaDeviceGetAttribute(&supported, cudaDevAttrMemoryPoolsSupported, device),
+              "querying memory-pool support");
+        if (supported) {
+            cudaMemPoolProps props = {};
+            props.allocType = cudaMemAllocationTypePinned;
+            props.handleTypes = cudaMemHandleTypeNone;
+            props.location.type = cudaMemLocationTypeDevice;
+            props.location.id = device;
+            check(cudaMemPoolCreate(&p.pool, &props), "creating a memory pool");
+            std::uint64_t keep_all = UINT64_MAX;
+            check(cudaMemPoolSetAttribute(p.pool, cudaMemPoolAttrReleaseThreshold, &keep_all),
+                  "configuring a memory pool");
+        }
+        p.initialised = true;
+    }
+    return p.pool;
+}
+
+// A CUDA event destroyed with its scope (no leak when a check throws).
+struct ScopedEvent {
+    cudaEvent_t event = nullptr;
+    ScopedEvent() { check(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "cudaEventCreate"); }
+    ~ScopedEvent() { cudaEventDestroy(event); }
+    ScopedEvent(const ScopedEvent&) = delete;
+    ScopedEvent& operator=(const ScopedEvent&) = delete;
+};
+
+// Makes `device` current for the scope, restoring the previous one after.
+class DeviceGuard {
+public:
+    explicit DeviceGuard(int device) {
+        check(cudaGetDevice(&previous_), "cudaGetDevice");
+        if (previous_ != device) check(cudaSetDevice(device), "cudaSetDevice");
+    }
+    ~DeviceGuard() {
+        int now = -1;
+        if (cudaGetDevice(&now) == cudaSuccess && now != previous_) cudaSetDevice(previous_);
+    }
+    DeviceGuard(const DeviceGuard&) = delete;
+    DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+private:
+    int previous_ = 0;
+};
+
+// ------------------------------------------------------------- validation ---
+
+// Host-side checks shared by forward and backward (the CPU path's checks that
+// need no access to the data).
+// Messages are the CPU path's (validate.cpp), so both backends fail alike.
+void check_request(const GaussianParams& g, const RenderSettings& s) {
+    if (s.height < 1 || s.width < 1 || s.height > kMaxSide || s.width > kMaxSide)
+        throw Error("image size must be 1.." + std::to_string(kMaxSide) + " texels per side, got " +
+                    std::to_string(s.height) + "x" + std::to_string(s.width) + " (HxW)");
+    if (s.k < 1 || s.k > kMaxK)
+        throw Error("K must be in 1.." + std::to_string(kMaxK) + ", got " + std::to_string(s.k));
+    if (g.n < 0) throw Error("Gaussian count N must be >= 0, got " + std::to_string(g.n));
+    if (g.channels < 1 || g.channels > kMaxChannels)
+        throw Error("channel count C must be in 1.." + std::to_string(kMaxChannels) + ", got " +
+                    std::to_string(g.channels));
+    if (!g.background) throw Error("background is a null pointer");
+    if (g.n > 0) {
+        if (!g.means) throw Error("means is a null pointer");
+        if (!g.inv_scales) throw Error("inv_scales is a null pointer");
+        if (!g.rotations) throw Error("rotations is a null pointer");
+        if (!g.values) throw Error("values is a null pointer");
+    }
+}
+
+// The device holding `ptr`; throws unless it is device (or managed) memory.
+int device_of(const void* ptr, const char* name) {
+    cudaPointerAttributes attr = {};
+    cudaError_t e = cudaPointerGetAttributes(&attr, ptr);
+    if (e != cudaSuccess) {
+        cudaGetLastError();  // clear, so the error does not resurface in an unrelated call
+        throw Error(std::string("CUDA is unavailable or ") + name +
+                    " is not a valid pointer: " + cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
+    }
+    if (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged)
+        throw Error(std::string(name) + " is not CUDA device memory (host pointer given to the CUDA renderer)");
+    return attr.device;
+}
+
+// All the given non-null pointers must live on one device; returns it.
+int common_device(std::initializer_list<std::pair<const void*, const char*>> ptrs) {
+    int device = -1;
+    const char* first = nullptr;
+    for (const auto& p : ptrs) {
+        if (!p.first) continue;
+        const int d = device_of(p.first, p.second);
+        if (device < 0) {
+            device = d;
+            first = p.second;
+        } else if (d != device) {
+            throw Error(std::string(p.second) + " is on CUDA device " + std::to_string(d) + " but " +
+                        first + " is on device " + std::to_string(device));
+        }
+    }
+    return device;
+}
+
+// ----------------------------------------------------- the image function ---
+
+// Addressing: the period of each wrapped axis.
+struct Wrap {
+    bool x, y;
+    float period_x, period_y;  // W and H as float
+};
+
+// The Gaussian-frame offset (u, v) of point (px, py), in the operation order of
+// docs/IMAGE_FUNCTION.md (forward and backward share it, so both round alike).
+__device__ __forceinline__ void frame_offset(float px, float py, float mx, float my, float cs,
+                                             float sn, const Wrap& w, float& u, float& v) {
+    float dx = px - mx;
+    float dy = py - my;
+    if (w.x) dx = dx - w.period_x * floorf(dx / w.period_x + 0.5f);
+    if (w.y) dy = dy - w.period_y * floorf(dy / w.period_y + 0.5f);
+    u = cs * dx + sn * dy;
+    v = -sn * dx + cs * dy;
+}
+
+__device__ __forceinline__ float quad_form(float u, float v, float w1, float w2) {
+    const float a = w1 * u;
+    const float b = w2 * v;
+    return a * a + b * b;
+}
+
+// Tiles of one axis that can hold a texel whose centre is within `extent` of
+// `m` along that axis, as up to two inclusive ranges r[0..1] and r[2..3] (empty:
+// first > last), the lower range first so enumeration ascends. Conservative:
+// `pad` absorbs the float rounding of d, u, v, q (see docs/cuda.md).
+__device__ void axis_tiles(float m, float extent, int size, int tiles, bool wrap, int r[4]) {
+    r[0] = 0; r[1] = -1; r[2] = 0; r[3] = -1;
+    const float pad = 1.0f + 1e-5f * (fabsf(m) + extent + static_cast<float>(size));
+    const float lo = m - extent - pad - 0.5f;  // texel c is in range when lo <= c <= hi
+    const float hi = m + extent + pad - 0.5f;
+    const float last = static_cast<float>(size - 1);
+    if (!wrap) {
+        if (!(hi >= 0.0f) || !(lo <= last)) return;
+        const int c0 = lo <= 0.0f ? 0 : static_cast<int>(ceilf(lo));
+        const int c1 = hi >= last ? size - 1 : static_cast<int>(floorf(hi));
+        if (c0 > c1) return;
+        r[0] = c0 / kTileSize;
+        r[1] = c1 / kTileSize;
+        return;
+    }
+    // Wrapped: the columns lo..hi taken modulo size. Whole axis when the range is
+    // as long as the period, or when the mean is so far out that the wrap itself
+    // loses precision.
+    if (!(hi - lo < last) || !(fabsf(m) < 1048576.0f)) {
+        r[1] = tiles - 1;
+        return;
+    }
+    const int c0 = static_cast<int>(ceilf(lo));
+    const int c1 = static_cast<int>(floorf(hi));
+    if (c0 > c1) return;
+    const int a = static_cast<int>(((static_cast<long long>(c0) % size) + size) % size);
+    const int b = static_cast<int>(((static_cast<long long>(c1) % size) + size) % size);
+    if (a <= b) {  // does not cross the seam
+        r[0] = a / kTileSize;
+        r[1] = b / kTileSize;
+        return;
+    }
+    const int ta = a / kTileSize, tb = b / kTileSize;  // [ta, tiles-1] and [0, tb]
+    if (tb >= ta) {
+        r[1] = tiles - 1;
+        return;
+    }
+    r[0] = 0; r[1] = tb; r[2] = ta; r[3] = tiles - 1;
+}
+
+__device__ __forceinline__ int range_len(int first, int last) { return last >= first ? last - first + 1 : 0; }
+
+// ------------------------------------------------------- forward kernels ---
+
+constexpr unsigned long long kNoBad = ~0ull;
+
+struct Info {  // results the host reads back once per forward
+    unsigned long long first_bad[kBadFields];  // per field, lowest flat element index holding
+                                               // NaN/Inf (kNoBad = none); atomicMin keeps it deterministic
+    long long entries;                         // total (tile, Gaussian) pairs
+};
+
+__global__ void init_info_kernel(Info* info) {
+    for (int f = 0; f < kBadFields; ++f) info->first_bad[f] = kNoBad;
+    info->entries = 0;
+}
+
+__device__ __forceinline__ void flag_bad(Info* info, int field, unsigned long long element) {
+    atomicMin(&info->first_bad[field], element);
+}
+
+struct PreprocessArgs {
+    int n, channels;
+    const float* means;       // [N, 2]
+    const float* inv_scales;  // [N, 2]
+    const float* rotations;   // [N]
+    const float* values;      // [N, C]
+    const float* background;  // [C]
+    int width, height, tiles_x, tiles_y;
+    bool wrap_x, wrap_y;
+    float* geometry;          // out [6, N] SoA
+    int* ranges;              // out [N, 8] tile ranges: x (a0, a1, b0, b1), y (a0, a1, b0, b1)
+    long long* counts;        // out [N + 1] tiles per Gaussian, counts[N] = 0 (scan sentinel)
+    Info* info;
+};
+
+// One thread per Gaussian (plus one for the scan sentinel).
+__global__ void preprocess_kernel(PreprocessArgs a) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i == 0) {
+        for (int c = 0; c < a.channels; ++c)
+            if (!isfinite(a.background[c])) {
+                flag_bad(a.info, 4, c);
+                break;
+            }
+    }
+    if (i > a.n) return;
+    if (i == a.n) {
+        a.counts[a.n] = 0;
+        return;
+    }
+    const float mx = a.means[2 * i], my = a.means[2 * i + 1];
+    const float w1 = a.inv_scales[2 * i], w2 = a.inv_scales[2 * i + 1];
+    const float theta = a.rotations[i];
+    const unsigned long long pair = 2ull * i;
+    bool ok = true;
+    if (!isfinite(mx) || !isfinite(my)) { flag_bad(a.info, 0, isfinite(mx) ? pair + 1 : pair); ok = false; }
+    if (!isfinite(w1) || !isfinite(w2)) { flag_bad(a.info, 1, isfinite(w1) ? pair + 1 : pair); ok = false; }
+    if (!isfinite(theta)) { flag_bad(a.info, 2, i); ok = false; }
+    for (int c = 0; c < a.channels; ++c) {
+        const size_t e = static_cast<size_t>(i) * a.channels + c;
+        if (!isfinite(a.values[e])) {
+            flag_bad(a.info, 3, e);
+            ok = false;
+            break;
+        }
+    }
+    const float cs = ok ? cosf(theta) : 0.0f;
+    const float sn = ok ? sinf(theta) : 0.0f;
+    a.geometry[0 * a.n + i] = mx;
+    a.geometry[1 * a.n + i] = my;
+    a.geometry[2 * a.n + i] = w1;
+    a.geometry[3 * a.n + i] = w2;
+    a.geometry[4 * a.n + i] = cs;
+    a.geometry[5 * a.n + i] = sn;
+
+    int* r = a.ranges + 8 * static_cast<size_t>(i);
+    for (int f = 0; f < 8; ++f) r[f] = (f % 2 == 0) ? 0 : -1;
+    if (!ok) {  // the host throws before anything reads this Gaussian
+        a.counts[i] = 0;
+        return;
+    }
+    // Half-extents of the 3-sigma ellipse along x and y; w1 = 0 or w2 = 0 (an
+    // infinitely long Gaussian, or w so small its square underflows) covers all.
+    const float inf = __int_as_float(0x7f800000);
+    const float aa = w1 * w1, bb = w2 * w2;
+    float ex = inf, ey = inf;
+    if (aa > 0.0f && bb > 0.0f) {
+        ex = 3.0f * sqrtf(cs * cs / aa + sn * sn / bb);
+        ey = 3.0f * sqrtf(sn * sn / aa + cs * cs / bb);
+    }
+    axis_tiles(mx, ex, a.width, a.tiles_x, a.wrap_x, r);
+    axis_tiles(my, ey, a.height, a.tiles_y, a.wrap_y, r + 4);
+    const long long nx = range_len(r[0], r[1]) + range_len(r[2], r[3]);
+    const long long ny = range_len(r[4], r[5]) + range_len(r[6], r[7]);
+    a.counts[i] = nx * ny;
+}
+
+// Copies the scan total into the info block (one D2H copy for everything).
+__global__ void publish_total_kernel(const long long* offsets, int n, Info* info) {
+    info->entries = offsets[n];
+}
+
+// One thread per (Gaussian, tile) entry, in Gaussian-major order: finds its
+// Gaussian by binary search in the offsets and its tile from the ranges, in
+// increasing tile order within a Gaussian.
+__global__ void fill_keys_kernel(const long long* offsets,  // [N + 1]
+                                 const int* ranges,         // [N, 8]
+                                 int n, int tiles_x, int gaussian_bits, long long entries,
+                                 unsigned long long* keys,  // out [entries] tile << bits | i
+                                 int* positions) {          // out [entries] e (sort payload)
+    const long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (e >= entries) return;
+    int lo = 0, hi = n;  // the last i with offsets[i] <= e (it has offsets[i + 1] > e)
+    while (hi - lo > 1) {
+        const int mid = lo + (hi - lo) / 2;
+        if (offsets[mid] <= e) lo = mid; else hi = mid;
+    }
+    const int i = lo;
+    const int* r = ranges + 8 * static_cast<size_t>(i);
+    const int nxa = range_len(r[0], r[1]), nxb = range_len(r[2], r[3]);
+    const int nya = range_len(r[4], r[5]);
+    const int j = static_cast<int>(e - offsets[i]);
+    const int nx = nxa + nxb;
+    const int yj = j / nx, xj = j % nx;
+    const int ty = yj < nya ? r[4] + yj : r[6] + (yj - nya);
+    const int tx = xj < nxa ? r[0] + xj : r[2] + (xj - nxa);
+    const unsigned long long tile = static_cast<unsigned long long>(ty) * tiles_x + tx;
+    keys[e] = (tile << gaussian_bits) | static_cast<unsigned long long>(i);
+    positions[e] = static_cast<int>(e);
+}
+
+// One thread per sorted entry e in [0, entries]: tile CSR offsets, Gaussian ids,
+// and (training) the Gaussian -> entry map.
+__global__ void finish_tiles_kernel(const unsigned long long* keys,  // [entries] sorted
+                                    const int* positions,            // [entries] pre-sort position
+                                    long long entries, int tiles, int gaussian_bits,
+                                    int* tile_offsets,    // out [tiles + 1]
+                                    int* tile_ids,        // out [entries]
+                                    int* gaussian_slots)  // out [entries] or null
+{
+    const long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (e > entries) return;
+    const unsigned long long mask = (1ull << gaussian_bits) - 1;
+    const int tile = e < entries ? static_cast<int>(keys[e] >> gaussian_bits) : tiles;
+    const int previous = e > 0 ? static_cast<int>(keys[e - 1] >> gaussian_bits) : -1;
+    for (int t = previous + 1; t <= tile; ++t) tile_offsets[t] = static_cast<int>(e);
+    if (e < entries) {
+        tile_ids[e] = static_cast<int>(keys[e] & mask);
+        if (gaussian_slots) gaussian_slots[positions[e]] = static_cast<int>(e);
+    }
+}
+
+struct RenderArgs {
+    int n, channels, width, height, tiles_x;
+    Wrap wrap;
+    const float* geometry;      // [6, N]
+    const int* tile_offsets;    // [tiles + 1]
+    const int* tile_ids;        // [entries]
+    const float* values;        // [N, C]
+    const float* background;    // [C]
+    float* out;                 // [H, W, C]
+    int* selected;              // [tiles, K, kTileTexels] or null (inference)
+    float* weights;             // [tiles, K, kTileTexels] or null
+};
+
+// One block per tile, one thread per texel. K is a template argument so the
+// per-thread top-K lives in registers (fully unrolled insertion).
+template <int K>
+__global__ void __launch_bounds__(kTileTexels) render_kernel(RenderArgs a) {
+    __shared__ float s_geom[kGeomFields][kTileTexels];
+    const int tile = blockIdx.x;
+    const int t = threadIdx.x;
+    const int col = (tile % a.tiles_x) * kTileSize + t % kTileSize;
+    const int row = (tile / a.tiles_x) * kTileSize + t / kTileSize;
+    const bool inside = col < a.width && row < a.height;
+    const float px = static_cast<float>(col) + 0.5f;
+    const float py = static_cast<float>(row) + 0.5f;
+    const int begin = a.tile_offsets[tile];
+    const int end = a.tile_offsets[tile + 1];
+
+    // Selected so far, ascending in (q, local index); local indices ascend with
+    // the Gaussian index because tile lists are sorted by it.
+    float best_q[K];
+    int best_j[K];
+#pragma unroll
+    for (int s = 0; s < K; ++s) {
+        best_q[s] = __int_as_float(0x7f800000);
+        best_j[s] = INT_MAX;
+    }
+    for (int base = begin; base < end; base += kTileTexels) {
+        const int count = min(kTileTexels, end - base);
+        __syncthreads();  // the previous batch is consumed
+        if (t < count) {
+            const int id = a.tile_ids[base + t];
+#pragma unroll
+            for (int f = 0; f < kGeomFields; ++f) s_geom[f][t] = a.geometry[static_cast<size_t>(f) * a.n + id];
+        }
+        __syncthreads();
+        if (!inside) continue;
+        for (int j = 0; j < count; ++j) {
+            float u, v;
+            frame_offset(px, py, s_geom[0][j], s_geom[1][j], s_geom[4][j], s_geom[5][j], a.wrap, u, v);
+            const float q = quad_form(u, v, s_geom[2][j], s_geom[3][j]);
+            // Equal q: the earlier (lower index) candidate already held wins.
+            if (q <= kQCutoff && q < best_q[K - 1]) {
+                float cq = q;
+                int cj = base - begin + j;
+#pragma unroll
+                for (int s = 0; s < K; ++s) {
+                    const bool before = cq < best_q[s] || (cq == best_q[s] && cj < best_j[s]);
+                    const float tq = best_q[s];
+                    const int tj = best_j[s];
+                    best_q[s] = before ? cq : tq;
+                    best_j[s] = before ? cj : tj;
+                    cq = before ? tq : cq;
+                    cj = before ? tj : cj;
+                }
+            }
+        }
+    }
+
+    float weight[K];
+    int gid[K];
+    float sum = 0.0f;
+#pragma unroll
+    for (int s = 0; s < K; ++s) {
+        const bool valid = inside && best_j[s] != INT_MAX;
+        weight[s] = valid ? expf(-0.5f * best_q[s]) : 0.0f;
+        gid[s] = valid ? a.tile_ids[begin + best_j[s]] : -1;
+        sum += weight[s];
+        if (a.selected) {
+            const size_t slot = (static_cast<size_t>(tile) * K + s) * kTileTexels + t;
+            a.selected[slot] = valid ? best_j[s] : -1;
+            a.weights[slot] = weight[s];
+        }
+    }
+    if (!inside) return;
+    float* o = a.out + (static_cast<size_t>(row) * a.width + col) * a.channels;
+    if (gid[0] < 0) {  // no candidate: background
+        for (int c = 0; c < a.channels; ++c) o[c] = a.background[c];
+        return;
+    }
+    for (int c = 0; c < a.channels; ++c) {
+        float acc = 0.0f;
+#pragma unroll
+        for (int s = 0; s < K; ++s)
+            if (gid[s] >= 0) acc += weight[s] * a.values[static_cast<size_t>(gid[s]) * a.channels + c];
+        o[c] = acc / sum;
+    }
+}
+
+template <int K>
+void launch_render(const RenderArgs& args, int tiles, cudaStream_t stream) {
+    render_kernel<K><<<tiles, kTileTexels, 0, stream>>>(args);
+}
+
+void launch_render_k(int k, const RenderArgs& args, int tiles, cudaStream_t stream) {
+    switch (k) {
+        case 1: launch_render<1>(args, tiles, stream); break;
+        case 2: launch_render<2>(args, tiles, stream); break;
+        case 3: launch_render<3>(args, tiles, stream); break;
+        case 4: launch_render<4>(args, tiles, stream); break;
+        case 5: launch_render<5>(args, tiles, stream); break;
+        case 6: launch_render<6>(args, tiles, stream); break;
+        case 7: launch_render<7>(args, tiles, stream); break;
+        case 8: launch_render<8>(args, tiles, stream); break;
+        case 9: launch_render<9>(args, tiles, stream); break;
+        case 10: launch_render<10>(args, tiles, stream); break;
+        case 11: launch_render<11>(args, tiles, stream); break;
+        case 12: launch_render<12>(args, tiles, stream); break;
+        case 13: launch_render<13>(args, tiles, stream); break;
+        case 14: launch_render<14>(args, tiles, stream); break;
+        case 15: launch_render<15>(args, tiles, stream); break;
+        case 16: launch_render<16>(args, tiles, stream); break;
+        default: throw Error("K must be in 1.." + std::to_string(kMaxK) + ", got " + std::to_string(k));
+    }
+    static_assert(kMaxK == 16, "launch_render_k lists every K up to kMaxK");
+    check_launch("render_kernel");
+}
+
+// ------------------------------------------------------ backward kernels ---
+
+struct BackwardArgs {
+    int n, channels, width, height, tiles_x, k;
+    Wrap wrap;
+    const float* geometry;      // [6, N]
+    const int* tile_offsets;    // [tiles + 1]
+    const int* tile_ids;        // [entries]
+    const int* selected;        // [tiles, K, kTileTexels]
+    const float* weights;       // [tiles, K, kTileTexels]
+    const float* values;        // [N, C]
+    const float* out;           // [H, W, C]
+    const float* grad_out;      // [H, W, C]
+    float* slot_grads;          // out [entries, 5 + C]: per (tile, entry) sums over the tile's texels
+};
+
+// Fixed-order warp sum (tree over lanes); the result is valid in lane 0.
+__device__ __forceinline__ float warp_sum(float x) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) x += __shfl_down_sync(kFullMask, x, offset);
+    return x;
+}
+
+// One block per tile, one thread per texel. For each entry of the tile's list,
+// every warp sums its texels' contributions (shuffle tree), then the warps'
+// partial sums are added in warp order: a fixed order, independent of timing.
+__global__ void __launch_bounds__(kTileTexels) backward_tile_kernel(BackwardArgs a) {
+    extern __shared__ float s_part[];  // [kWarps, kBackwardBatch, 5 + C]
+    const int tile = blockIdx.x;
+    const int begin = a.tile_offsets[tile];
+    const int count = a.tile_offsets[tile + 1] - begin;
+    if (count == 0) return;  // uniform across the block
+    const int t = threadIdx.x;
+    const int lane = t % 32, warp = t / 32;
+    const int col = (tile % a.tiles_x) * kTileSize + t % kTileSize;
+    const int row = (tile / a.tiles_x) * kTileSize + t / kTileSize;
+    const bool inside = col < a.width && row < a.height;
+    const int comps = kScalarGrads + a.channels;
+    const size_t texel = inside ? static_cast<size_t>(row) * a.width + col : 0;
+    const float* g = a.grad_out + texel * a.channels;
+    const float* o = a.out + texel * a.channels;
+
+    // This texel's selections: local entry index, G/S and dL/dq.
+    int sel[kMaxK];
+    float share[kMaxK];
+    float dl_dq[kMaxK];
+    float sum = 0.0f;
+    for (int s = 0; s < a.k; ++s) {
+        const size_t slot = (static_cast<size_t>(tile) * a.k + s) * kTileTexels + t;
+        sel[s] = inside ? a.selected[slot] : -1;
+        share[s] = inside ? a.weights[slot] : 0.0f;
+        sum += share[s];  // the forward's order, so S is the forward's S
+    }
+    for (int s = 0; s < a.k; ++s) {
+        dl_dq[s] = 0.0f;
+        if (sel[s] < 0) continue;
+        const float* val = a.values + static_cast<size_t>(a.tile_ids[begin + sel[s]]) * a.channels;
+        float dl_dg = 0.0f;
+        for (int c = 0; c < a.channels; ++c) dl_dg += g[c] * (val[c] - o[c]);
+        dl_dg = dl_dg / sum;
+        dl_dq[s] = -share[s] / 2.0f * dl_dg;
+        share[s] = share[s] / sum;
+    }
+
+    for (int b0 = 0; b0 < count; b0 += kBackwardBatch) {
+        const int nb = min(kBackwardBatch, count - b0);
+        for (int e = 0; e < nb; ++e) {
+            const int j = b0 + e;
+            int found = -1;
+            for (int s = 0; s < a.k; ++s)
+                if (sel[s] == j) found = s;
+            float* part = s_part + (static_cast<size_t>(warp) * kBackwardBatch + e) * comps;
+            if (!__any_sync(kFullMask, found >= 0)) {
+                for (int c = lane; c < comps; c += 32) part[c] = 0.0f;
+                continue;
+            }
+            float grad[kScalarGrads] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+            if (found >= 0) {
+                const int id = a.tile_ids[begin + j];
+                const float mx = a.geometry[0 * static_cast<size_t>(a.n) + id];
+                const float my = a.geometry[1 * static_cast<size_t>(a.n) + id];
+                const float w1 = a.geometry[2 * static_cast<size_t>(a.n) + id];
+                const float w2 = a.geometry[3 * static_cast<size_t>(a.n) + id];
+                const float cs = a.geometry[4 * static_cast<size_t>(a.n) + id];
+                const float sn = a.geometry[5 * static_cast<size_t>(a.n) + id];
+                float u, v;
+                frame_offset(static_cast<float>(col) + 0.5f, static_cast<float>(row) + 0.5f, mx, my,
+                             cs, sn, a.wrap, u, v);
+                const float dq = dl_dq[found];
+                const float dq_du = 2.0f * w1 * w1 * u;
+                const float dq_dv = 2.0f * w2 * w2 * v;
+                const float dq_ddx = dq_du * cs + dq_dv * (-sn);
+                const float dq_ddy = dq_du * sn + dq_dv * cs;
+                grad[0] = -dq_ddx * dq;                     // mean x
+                grad[1] = -dq_ddy * dq;                     // mean y
+                grad[2] = 2.0f * w1 * u * u * dq;           // w1
+                grad[3] = 2.0f * w2 * v * v * dq;           // w2
+                grad[4] = (dq_du * v - dq_dv * u) * dq;     // theta
+            }
+#pragma unroll
+            for (int f = 0; f < kScalarGrads; ++f) {
+                const float total = warp_sum(grad[f]);
+                if (lane == 0) part[f] = total;
+            }
+            const float w = found >= 0 ? share[found] : 0.0f;
+            for (int c = 0; c < a.channels; ++c) {
+                const float total = warp_sum(found >= 0 ? g[c] * w : 0.0f);
+                if (lane == 0) part[kScalarGrads + c] = total;
+            }
+        }
+        __syncthreads();
+        for (int x = t; x < nb * comps; x += kTileTexels) {
+            const int e = x / comps, f = x % comps;
+            float acc = 0.0f;
+            for (int w = 0; w < kWarps; ++w) acc += s_part[(static_cast<size_t>(w) * kBackwardBatch + e) * comps + f];
+            a.slot_grads[static_cast<size_t>(begin + b0 + e) * comps + f] = acc;
+        }
+        __syncthreads();  // s_part is reused by the next batch
+    }
+}
+
+// One thread per (Gaussian, component): the Gaussian's slots summed in
+// increasing tile order, written to the gradient arrays.
+__global__ void gather_grads_kernel(int n, int channels,
+                                    const long long* gaussian_offsets,  // [N + 1]
+                                    const int* gaussian_slots,          // [entries]
+                                    const float* slot_grads,            // [entries, 5 + C]
+                                    float* g_means,                     // out [N, 2]
+                                    float* g_inv_scales,                // out [N, 2]
+                                    float* g_rotations,                 // out [N]
+                                    float* g_values) {                  // out [N, C]
+    const int comps = kScalarGrads + channels;
+    const long long x = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (x >= static_cast<long long>(n) * comps) return;
+    const int i = static_cast<int>(x / comps), f = static_cast<int>(x % comps);
+    float acc = 0.0f;
+    for (long long p = gaussian_offsets[i]; p < gaussian_offsets[i + 1]; ++p)
+        acc += slot_grads[static_cast<size_t>(gaussian_slots[p]) * comps + f];
+    if (f < 2) g_means[2 * static_cast<size_t>(i) + f] = acc;
+    else if (f < 4) g_inv_scales[2 * static_cast<size_t>(i) + (f - 2)] = acc;
+    else if (f == 4) g_rotations[i] = acc;
+    else g_values[static_cast<size_t>(i) * channels + (f - kScalarGrads)] = acc;
+}
+
+// ------------------------------------------------------------ host side ---
+
+int bits_for(long long count) {  // bits needed to store 0..count-1, at least 1
+    int bits = 1;
+    while (bits < 63 && (1ll << bits) < count) ++bits;
+    return bits;
+}
+
+unsigned blocks_for(long long threads, int per_block) {
+    return static_cast<unsigned>((threads + per_block - 1) / per_block);
+}
+
+// Everything the forward pass builds; moved into CudaForwardState for training.
+struct TileBuild {
+    int tiles_x = 0, tiles_y = 0, tiles = 0;
+    long long entries = 0;
+    CudaBuffer geometry, tile_offsets, tile_ids, gaussian_offsets, gaussian_slots;
+};
+
+// Throws the CPU path's message for the first non-finite element found on
+// the device: "values[3, 1] is NaN; every parameter must be finite".
+void throw_non_finite(const GaussianParams& g, const Info& info, cudaStream_t stream) {
+    const char* const names[kBadFields] = {"means", "inv_scales", "rotations", "values", "background"};
+    const float* arrays[kBadFields] = {g.means, g.inv_scales, g.rotations, g.values, g.background};
+    const int row_lengths[kBadFields] = {2, 2, 1, g.channels, 1};
+    for (int f = 0; f < kBadFields; ++f) {
+        const unsigned long long e = info.first_bad[f];
+        if (e == kNoBad) continue;
+        float value = 0.0f;
+        check(cudaMemcpyAsync(&value, arrays[f] + e, sizeof(float), cudaMemcpyDeviceToHost, stream),
+              "reading back a non-finite parameter");
+        check(cudaStreamSynchronize(stream), "reading back a non-finite parameter");
+        const int row = row_lengths[f];
+        const std::string where = row > 1 ? "[" + std::to_string(e / row) + ", " + std::to_string(e % row) + "]"
+                                          : "[" + std::to_string(e) + "]";
+        throw Error(std::string(names[f]) + where + " is " + (std::isnan(value) ? "NaN" : "infinite") +
+                    "; every parameter must be finite");
+    }
+}
+
+// Validates the parameters on the device and builds the tile lists. Throws.
+TileBuild build_tiles(const GaussianParams& g, const RenderSettings& s, int device,
+                      cudaStream_t stream, bool for_backward) {
+    TileBuild b;
+    b.tiles_x = (s.width + kTileSize - 1) / kTileSize;
+    b.tiles_y = (s.height + kTileSize - 1) / kTileSize;
+    b.tiles = b.tiles_x * b.tiles_y;
+    void* st = stream;
+    b.tile_offsets.allocate(sizeof(int) * (static_cast<size_t>(b.tiles) + 1), device, st);
+    const int n = g.n;
+
+    CudaBuffer info, counts, offsets, ranges;
+    info.allocate(sizeof(Info), device, st);
+    init_info_kernel<<<1, 1, 0, stream>>>(info.as<Info>());
+    check_launch("init_info_kernel");
+    b.geometry.allocate(sizeof(float) * kGeomFields * static_cast<size_t>(n), device, st);
+    counts.allocate(sizeof(long long) * (static_cast<size_t>(n) + 1), device, st);
+    offsets.allocate(sizeof(long long) * (static_cast<size_t>(n) + 1), device, st);
+    ranges.allocate(sizeof(int) * 8 * static_cast<size_t>(n), device, st);
+
+    PreprocessArgs pa = {n, g.channels, g.means, g.inv_scales, g.rotations, g.values, g.background,
+                         s.width, s.height, b.tiles_x, b.tiles_y, s.wrap_x, s.wrap_y,
+                         b.geometry.as<float>(), ranges.as<int>(), counts.as<long long>(), info.as<Info>()};
+    preprocess_kernel<<<blocks_for(static_cast<long long>(n) + 1, 256), 256, 0, stream>>>(pa);
+    check_launch("preprocess_kernel");
+    size_t scan_bytes = 0;
+    check(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, counts.as<long long>(),
+                                        offsets.as<long long>(), n + 1, stream),
+          "sizing the tile-count scan");
+    CudaBuffer scan_temp;
+    scan_temp.allocate(scan_bytes, device, st);
+    check(cub::DeviceScan::ExclusiveSum(scan_temp.data(), scan_bytes, counts.as<long long>(),
+                                        offsets.as<long long>(), n + 1, stream),
+          "the tile-count scan");
+    publish_total_kernel<<<1, 1, 0, stream>>>(offsets.as<long long>(), n, info.as<Info>());
+    check_launch("publish_total_kernel");
+
+    Info host = {};
+    check(cudaMemcpyAsync(&host, info.data(), sizeof(Info), cudaMemcpyDeviceToHost, stream),
+          "reading back the candidate count");
+    check(cudaStreamSynchronize(stream), "the candidate-list pass (preprocess and scan)");
+    throw_non_finite(g, host, stream);
+    if (host.entries > INT_MAX)
+        throw Error("too many (tile, Gaussian) candidate pairs for the CUDA renderer: " +
+                    std::to_string(host.entries) + " > " + std::to_string(INT_MAX) +
+                    " (too many or too large Gaussians for this image size)");
+    b.entries = host.entries;
+    const int entries = static_cast<int>(b.entries);
+
+    const int gaussian_bits = bits_for(n);
+    const int end_bit = gaussian_bits + bits_for(b.tiles);
+    CudaBuffer keys_in, keys_out, pos_in, pos_out;
+    if (entries > 0) {
+        keys_in.allocate(sizeof(unsigned long long) * entries, device, st);
+        keys_out.allocate(sizeof(unsigned long long) * entries, device, st);
+        pos_in.allocate(sizeof(int) * entries, device, st);
+        pos_out.allocate(sizeof(int) * entries, device, st);
+        fill_keys_kernel<<<blocks_for(entries, 256), 256, 0, stream>>>(
+            offsets.as<long long>(), ranges.as<int>(), n, b.tiles_x, gaussian_bits, entries,
+            keys_in.as<unsigned long long>(), pos_in.as<int>());
+        check_launch("fill_keys_kernel");
+        // Keys are unique, so the sorted order (tile, then Gaussian) is fully determined.
+        size_t sort_bytes = 0;
+        check(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, keys_in.as<unsigned long long>(),
+                                              keys_out.as<unsigned long long>(), pos_in.as<int>(),
+                                              pos_out.as<int>(), entries, 0, end_bit, stream),
+              "sizing the tile sort");
+        CudaBuffer sort_temp;
+        sort_temp.allocate(sort_bytes, device, st);
+        check(cub::DeviceRadixSort::SortPairs(sort_temp.data(), sort_bytes, keys_in.as<unsigned long long>(),
+                                              keys_out.as<unsigned long long>(), pos_in.as<int>(),
+                                              pos_out.as<int>(), entries, 0, end_bit, stream),
+              "the tile sort");
+        b.tile_ids.allocate(sizeof(int) * static_cast<size_t>(entries), device, st);
+        if (for_backward) b.gaussian_slots.allocate(sizeof(int) * static_cast<size_t>(entries), device, st);
+    }
+    finish_tiles_kernel<<<blocks_for(static_cast<long long>(entries) + 1, 256), 256, 0, stream>>>(
+        keys_out.as<unsigned long long>(), pos_out.as<int>(), entries, b.tiles, gaussian_bits,
+        b.tile_offsets.as<int>(), b.tile_ids.as<int>(), b.gaussian_slots.as<int>());
+    check_launch("finish_tiles_kernel");
+    if (for_backward) b.gaussian_offsets = std::move(offsets);
+    return b;
+}
+
+cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
+
+}  // namespace
+
+// ------------------------------------------------------------ public API ---
+
+int cuda_device_count() noexcept {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError();  // no driver / no device: not an error for a query
+        return 0;
+    }
+    return count;
+}
+
+bool cuda_runtime_available() noexcept { return cuda_device_count() > 0; }
+
+void cuda_release_cached_memory() noexcept {
+    std::lock_guard<std::mutex> lock(g_pools_mutex);
+    for (DevicePool& p : g_pools)
+        if (p.pool) cudaMemPoolTrimTo(p.pool, 0);
+}
+
+CudaBuffer::~CudaBuffer() { release(); }
+
+CudaBuffer::CudaBuffer(CudaBuffer&& other) noexcept { *this = std::move(other); }
+
+CudaBuffer& CudaBuffer::operator=(CudaBuffer&& other) noexcept {
+    if (this != &other) {
+        release();
+        ptr_ = std::exchange(other.ptr_, nullptr);
+        bytes_ = std::exchange(other.bytes_, 0);
+        device_ = std::exchange(other.device_, -1);
+        stream_ = std::exchange(other.stream_, nullptr);
+        pooled_ = std::exchange(other.pooled_, false);
+    }
+    return *this;
+}
+
+void CudaBuffer::allocate(std::size_t bytes, int device, void* stream) {
+    release();
+    if (bytes == 0) return;
+    cudaMemPool_t pool = pool_for(device);
+    void* p = nullptr;
+    if (pool) {
+        check(cudaMallocFromPoolAsync(&p, bytes, pool, as_stream(stream)),
+              ("allocating " + std::to_string(bytes) + " bytes of device memory").c_str());
+    } else {
+        check(cudaMalloc(&p, bytes), ("allocating " + std::to_string(bytes) + " bytes of device memory").c_str());
+    }
+    ptr_ = p;
+    bytes_ = bytes;
+    device_ = device;
+    stream_ = stream;
+    pooled_ = pool != nullptr;
+}
+
+void CudaBuffer::release() noexcept {
+    if (!ptr_) return;
+    // Errors are ignored: a destructor cannot report them, and at process exit
+    // the driver may already be gone (it then reclaims the memory itself).
+    int previous = -1;
+    const bool switched = cudaGetDevice(&previous) == cudaSuccess && previous != device_ &&
+                          cudaSetDevice(device_) == cudaSuccess;
+    if (pooled_) cudaFreeAsync(ptr_, as_stream(stream_));
+    else cudaFree(ptr_);
+    if (switched) cudaSetDevice(previous);
+    cudaGetLastError();
+    ptr_ = nullptr;
+    bytes_ = 0;
+}
+
+void CudaForwardState::reset() noexcept {
+    valid = false;
+    geometry.release();
+    tile_offsets.release();
+    tile_ids.release();
+    gaussian_offsets.release();
+    gaussian_slots.release();
+    selected.release();
+    weights.release();
+    entries = 0;
+}
+
+void render_forward_cuda(const GaussianParams& g, const RenderSettings& s, float* out,
+                         CudaForwardState* state, void* stream_handle) {
+    check_request(g, s);
+    if (!out) throw Error("out is a null pointer");
+    const int device = common_device({{g.background, "background"}, {out, "out"}, {g.means, "means"},
+                                      {g.inv_scales, "inv_scales"}, {g.rotations, "rotations"},
+                                      {g.values, "values"}});
+    DeviceGuard guard(device);
+    cudaStream_t stream = as_stream(stream_handle);
+    if (state) state->reset();
+
+    TileBuild b = build_tiles(g, s, device, stream, state != nullptr);
+    CudaBuffer selected, weights;
+    if (state) {
+        const size_t slots = static_cast<size_t>(b.tiles) * s.k * kTileTexels;
+        selected.allocate(sizeof(int) * slots, device, stream_handle);
+        weights.allocate(sizeof(float) * slots, device, stream_handle);
+    }
+    const Wrap wrap = {s.wrap_x, s.wrap_y, static_cast<float>(s.width), static_cast<float>(s.height)};
+    const RenderArgs args = {g.n, g.channels, s.width, s.height, b.tiles_x, wrap, b.geometry.as<float>(),
+                             b.tile_offsets.as<int>(), b.tile_ids.as<int>(), g.values, g.background, out,
+                             selected.as<int>(), weights.as<float>()};
+    launch_render_k(s.k, args, b.tiles, stream);
+
+    if (state) {
+        state->n = g.n;
+        state->channels = g.channels;
+        state->height = s.height;
+        state->width = s.width;
+        state->k = s.k;
+        state->wrap_x = s.wrap_x;
+        state->wrap_y = s.wrap_y;
+        state->tiles_x = b.tiles_x;
+        state->tiles_y = b.tiles_y;
+        state->entries = b.entries;
+        state->device = device;
+        state->stream = stream_handle;
+        state->geometry = std::move(b.geometry);
+        state->tile_offsets = std::move(b.tile_offsets);
+        state->tile_ids = std::move(b.tile_ids);
+        state->gaussian_offsets = std::move(b.gaussian_offsets);
+        state->gaussian_slots = std::move(b.gaussian_slots);
+        state->selected = std::move(selected);
+        state->weights = std::move(weights);
+        state->valid = true;
+    }
+}
+
+void render_backward_cuda(const GaussianParams& g, const RenderSettings& s,
+                          const CudaForwardState& state, const float* out, const float* grad_out,
+                          const GaussianGrads& grads, void* stream_handle) {
+    check_request(g, s);
+    if (!state.valid) throw Error("render_backward_cuda needs the state of a completed training forward pass");
+    if (state.n != g.n || state.channels != g.channels || state.height != s.height ||
+        state.width != s.width || state.k != s.k || state.wrap_x != s.wrap_x || state.wrap_y != s.wrap_y)
+        throw Error("render_backward_cuda: parameters or settings differ from the forward pass");
+    if (!out || !grad_out) throw Error("out and grad_out must be non-null");
+    if (g.n > 0 && (!grads.means || !grads.inv_scales || !grads.rotations || !grads.values))
+        throw Error("every gradient array must be non-null when N > 0");
+    const int device = common_device({{out, "out"}, {grad_out, "grad_out"}, {g.values, "values"},
+                                      {grads.means, "grad means"}, {grads.inv_scales, "grad inv_scales"},
+                                      {grads.rotations, "grad rotations"}, {grads.values, "grad values"}});
+    if (device != state.device)
+        throw Error("render_backward_cuda: arrays are on CUDA device " + std::to_string(device) +
+                    " but the forward pass ran on device " + std::to_string(state.device));
+    if (g.n == 0) return;  // no Gaussians, nothing to write
+    DeviceGuard guard(device);
+    cudaStream_t stream = as_stream(stream_handle);
+    cudaStream_t forward_stream = as_stream(state.stream);
+
+    // Order this stream after the forward's, if they differ.
+    const bool other_stream = stream != forward_stream;
+    if (other_stream) {
+        ScopedEvent forward_done;
+        check(cudaEventRecord(forward_done.event, forward_stream), "cudaEventRecord");
+        check(cudaStreamWaitEvent(stream, forward_done.event, 0), "cudaStreamWaitEvent");
+    }
+
+    const int comps = kScalarGrads + g.channels;
+    const int tiles = state.tiles_x * state.tiles_y;
+    CudaBuffer slot_grads;
+    slot_grads.allocate(sizeof(float) * static_cast<size_t>(state.entries) * comps, device, stream_handle);
+    if (state.entries > 0) {
+        const Wrap wrap = {s.wrap_x, s.wrap_y, static_cast<float>(s.width), static_cast<float>(s.height)};
+        const BackwardArgs args = {g.n, g.channels, s.width, s.height, state.tiles_x, s.k, wrap,
+                                   state.geometry.as<float>(), state.tile_offsets.as<int>(),
+                                   state.tile_ids.as<int>(), state.selected.as<int>(),
+                                   state.weights.as<float>(), g.values, out, grad_out,
+                                   slot_grads.as<float>()};
+        const size_t shared = sizeof(float) * kWarps * kBackwardBatch * comps;
+        backward_tile_kernel<<<tiles, kTileTexels, shared, stream>>>(args);
+        check_launch("backward_tile_kernel");
+    }
+    gather_grads_kernel<<<blocks_for(static_cast<long long>(g.n) * comps, 256), 256, 0, stream>>>(
+        g.n, g.channels, state.gaussian_offsets.as<long long>(), state.gaussian_slots.as<int>(),
+        slot_grads.as<float>(), grads.means, grads.inv_scales, grads.rotations, grads.values);
+    check_launch("gather_grads_kernel");
+
+    if (other_stream) {
+        // The state's buffers are freed on the forward stream: order that after this pass.
+        ScopedEvent backward_done;
+        check(cudaEventRecord(backward_done.event, stream), "cudaEventRecord");
+        check(cudaStreamWaitEvent(forward_stream, backward_done.event, 0), "cudaStreamWaitEvent");
+    }
+}
+
+}  // namespace texgs
