@@ -114,6 +114,11 @@ def test_corpus_packed_sources(tables):
     assert "assumed" not in note("polyhaven/wooden_crate_01")
     assert "assumed" not in note("ambientcg/Bricks102")
     assert "assumed" in note("godot-tps-demo/door")
+    # ambientCG's older "_Normal" maps are DirectX, which their height maps show.
+    for key in ["ambientcg/Chainmail004", "ambientcg/Metal009"]:
+        assert note(key).startswith("DirectX inferred from"), note(key)
+    for key in ["ambientcg/Bark014", "ambientcg/Rock058", "terrain3d-packed/rock023"]:
+        assert note(key).startswith("OpenGL inferred from"), note(key)
 
 
 @pytest.mark.parametrize("key,shape", [("gltf-samples/FlightHelmet_LeatherPartsMat", (512, 512, 9)),

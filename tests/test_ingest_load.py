@@ -134,7 +134,41 @@ def test_normals_renormalised_and_directx_flipped(tmp_path):
     # Stored encoding is (n + 1) / 2, and the helpers convert both ways.
     np.testing.assert_allclose(gl.group("normal"), (ngl + 1) / 2, atol=1e-6)
     np.testing.assert_allclose(normals_to_vectors(vectors_to_normals(ngl)), ngl, atol=1e-6)
-    assert "DirectX, Y flipped" in dx.channels[dx.roles.index("normal.y")].note
+    assert dx.channels[dx.roles.index("normal.y")].note == "DirectX: Y flipped, renormalised"
+
+
+def _bumps(size=64):
+    """A smooth tiling height field [size, size] in [0, 1] and its OpenGL normals [size, size, 3]."""
+    t = np.arange(size) * 2 * np.pi / size
+    h = 0.5 + 0.25 * np.sin(2 * t)[None, :] * np.cos(3 * t)[:, None] + 0.2 * np.sin(t + 1)[:, None]
+    d_row, d_col = np.gradient(h * 8)
+    n = np.stack([-d_col, d_row, np.ones_like(h)], axis=-1)  # +Y up: rows go down
+    return h, n / np.linalg.norm(n, axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_unstated_normal_convention_inferred_from_height(tmp_path, flip):
+    h, n = _bumps()
+    stored = n * ([1, -1, 1] if flip else [1, 1, 1])
+    save(tmp_path / "albedo.png", rand(size=h.shape))
+    save(tmp_path / "height.png", np.round(h * 65535).astype(np.uint16))
+    save(tmp_path / "normal.png", encode(stored))
+    m = load(tmp_path)
+    note = m.channels[m.roles.index("normal.y")].note
+    assert note.startswith(("DirectX" if flip else "OpenGL") + " inferred from height.png"), note
+    np.testing.assert_allclose(m.normal_vectors(), n, atol=0.02)  # OpenGL either way
+    assert scan(tmp_path).channels == m.channels
+    # A stated convention is never second-guessed.
+    manifest(tmp_path, "schema_version: 1\nnormal_convention: gl\n")
+    assert load(tmp_path).channels[m.roles.index("normal.y")].note == "OpenGL: renormalised"
+
+
+def test_unrelated_height_leaves_the_assumption(tmp_path):
+    save(tmp_path / "albedo.png", rand())
+    save(tmp_path / "height.png", rand(1))
+    save(tmp_path / "normal.png", rand())
+    note = load(tmp_path).channels[4].note
+    assert note.startswith("OpenGL assumed (name does not say; height.png does not tell"), note
 
 
 def test_colour_spaces_grey_albedo_and_16bit(tmp_path):
@@ -210,7 +244,7 @@ files:
     np.testing.assert_array_equal(col(m, "metalness"), packed[:, :, 0] / np.float32(255))
     np.testing.assert_array_equal(col(m, "roughness"), packed[:, :, 3] / np.float32(255))
     assert m.weights.tolist() == [3, 1, 1, 2, 2, 2, 0.5, 1, 1]
-    assert "DirectX" in m.channels[3].note
+    assert m.channels[3].note == "DirectX: Y flipped, renormalised"
     assert any("height" in n and "skipped" in n for n in m.notes)
 
 

@@ -7,6 +7,7 @@ file once and builds the [H, W, C] array.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,10 @@ from ..errors import InputError, TexgsError
 from .discover import MaterialSource, discover
 from .manifest import MANIFEST_NAME
 from .material import Channel, Material, MaterialError, MaterialInfo
-from .packing import GroupPlan, plan_file
+from .packing import GroupPlan, normal_note, plan_file
 from .readers import ImageHeader, read_header, read_image
 from .roles import GROUPS
-from .semantics import decode_normals, vectors_to_normals
+from .semantics import decode_normals, infer_normal_convention, vectors_to_normals
 
 #: Resampling filters (resample=True), chosen per axis: an axis that shrinks
 #: averages the texels it covers, an axis that grows is bicubic (then clipped
@@ -147,14 +148,41 @@ def _group_pixels(plan: GroupPlan, pixels: np.ndarray, warnings: list[str]) -> n
     return data
 
 
+def _check_convention(plans: list[GroupPlan], raw: dict[Path, np.ndarray]) -> list[GroupPlan]:
+    """An unstated normal convention is read from the data when a height map of
+    the same size is present (see semantics.infer_normal_convention)."""
+    normal = next((p for p in plans if p.group == "normal" and p.assumed), None)
+    height = next((p for p in plans if p.group == "height"), None)
+    if normal is None or height is None or \
+            (normal.header.width, normal.header.height) != (height.header.width, height.header.height):
+        return plans
+    for p in (normal, height):
+        if p.file.path not in raw:
+            raw[p.file.path] = read_image(p.file.path, p.header)[1]
+    names_n, names_h = normal.header.channels, height.header.channels
+    rgb = raw[normal.file.path][:, :, [names_n.index(c) for c in normal.source_channels]]
+    h = raw[height.file.path][:, :, names_h.index(height.source_channels[0])]
+    conv, cx, cy = infer_normal_convention(rgb, h)
+    evidence = f"slope corr. x {cx:+.2f}, y {cy:+.2f}"
+    if conv is None:
+        conv, how = "gl", f"assumed (name does not say; {height.file.path.name} does not tell: {evidence})"
+    else:
+        how = f"inferred from {height.file.path.name} ({evidence})"
+    note = normal_note(conv, how)
+    fixed = replace(normal, transform=f"normal_{conv}", note=note)
+    return [fixed if p is normal else p for p in plans]
+
+
 def _build(source: MaterialSource, resample: bool | None, decode: bool) -> Material | MaterialInfo:
     plans, (width, height), notes, warnings = _plan(source, resample)
+    raw: dict[Path, np.ndarray] = {}  # decoded files, kept only until used
+    plans = _check_convention(plans, raw)
     need = {p.file.path for p in plans if decode or p.only_if_varying}
     groups: dict[int, np.ndarray] = {}
     dropped: set[int] = set()
     for path in sorted(need):
         header = plans[[p.file.path for p in plans].index(path)].header
-        _, pixels = read_image(path, header)
+        pixels = raw.pop(path) if path in raw else read_image(path, header)[1]
         if decode:
             pixels = _resize(header, pixels, width, height)
         for i, p in enumerate(plans):
@@ -170,6 +198,7 @@ def _build(source: MaterialSource, resample: bool | None, decode: bool) -> Mater
             if decode:
                 groups[i] = _group_pixels(p, pixels, warnings)
         del pixels
+    raw.clear()
     manifest = source.manifest
     weights = manifest.weights if manifest else {}
     channels = []

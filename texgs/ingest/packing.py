@@ -30,6 +30,8 @@ class GroupPlan:
         (an alpha channel whose meaning the convention does not state).
     dedicated: the file is a single-purpose map of this group (wins over a
         packed map's channel for the same group).
+    assumed: a normal map whose convention neither the name nor the manifest
+        states ("gl" assumed; load/scan check it against a height map).
     """
 
     group: str
@@ -42,6 +44,14 @@ class GroupPlan:
     only_if_varying: bool = False
     dedicated: bool = False
     note: str = ""
+    assumed: bool = False
+
+
+def normal_note(convention: str, how: str = "") -> str:
+    """Table note of a normal map: its convention, how it was known, what was done."""
+    name = {"gl": "OpenGL", "dx": "DirectX"}[convention]
+    done = "Y flipped, renormalised" if convention == "dx" else "renormalised"
+    return f"{name} {how}: {done}" if how else f"{name}: {done}"
 
 
 def _resolver(header: ImageHeader):
@@ -121,8 +131,7 @@ def plan_file(sf: SourceFile, header: ImageHeader, opts: FileOptions | None,
         if group == "normal":
             conv = conv_stated or "gl"
             transform = f"normal_{conv}"
-            note = {"gl": "OpenGL", "dx": "DirectX, Y flipped to OpenGL"}[conv] + \
-                   ("" if conv_stated else " (assumed: the name does not say)") + ", renormalised"
+            note = normal_note(conv, "" if conv_stated else "assumed (name does not say)")
         if group in ("gloss", "smoothness") and opts.convert == "roughness":
             transform, note = "invert", f"roughness = 1 - {group}"
             group, roles = "roughness", ("roughness",)
@@ -131,5 +140,6 @@ def plan_file(sf: SourceFile, header: ImageHeader, opts: FileOptions | None,
             note = f"{_last(src[0])} of a colour file"
         plans.append(GroupPlan(group, sf, header, src, roles, space, transform,
                                only_if_varying=is_alpha and not declared_alpha and not kind.alpha_declared,
-                               dedicated=dedicated and not is_alpha, note=note))
+                               dedicated=dedicated and not is_alpha, note=note,
+                               assumed=group == "normal" and not conv_stated))
     return plans, notes

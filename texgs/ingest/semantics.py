@@ -60,3 +60,30 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
     """Linear [0, 1] -> sRGB-encoded (IEC 61966-2-1)."""
     x = np.clip(np.asarray(x, dtype=np.float32), 0, None)
     return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+#: infer_normal_convention decides only when both slopes agree this well.
+CONVENTION_MIN_CORRELATION = 0.3
+
+
+def infer_normal_convention(rgb: np.ndarray, height: np.ndarray) -> tuple[str | None, float, float]:
+    """Tell an OpenGL from a DirectX normal map by comparing it with the height map.
+
+    rgb: [H, W, 3] encoded normal texels in [0, 1]; height: [H, W], same size.
+    A normal map derived from a height h has n.x ~ -dh/dx in both conventions,
+    and n.y ~ +dh/drow in OpenGL (+Y up, rows go down) but -dh/drow in DirectX.
+    Returns (convention or None when the data do not say, corr_x, corr_y): the
+    X correlation must confirm that the two maps describe the same surface.
+    """
+    n = rgb.astype(np.float64) * 2 - 1
+    d_row, d_col = np.gradient(height.astype(np.float64))
+
+    def corr(a: np.ndarray, b: np.ndarray) -> float:
+        a, b = a - a.mean(), b - b.mean()
+        den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+        return float((a * b).sum() / den) if den > 0 else 0.0
+
+    cx, cy = corr(n[..., 0], -d_col), corr(n[..., 1], d_row)
+    if cx < CONVENTION_MIN_CORRELATION or abs(cy) < CONVENTION_MIN_CORRELATION:
+        return None, cx, cy
+    return ("gl" if cy > 0 else "dx"), cx, cy
