@@ -1,0 +1,290 @@
+"""`fit(stack, budget, config) -> FitResult`: the library entry point the CLI
+and the bake pipeline call.
+
+A fit: choose the Gaussian count from real bytes (rate.py), optimise
+(optimize.py, coarse-to-fine, QAT at the end), pack, and measure the packed
+file decoded exactly as the runtime sees it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .. import metrics
+from ..constants import MAX_CHANNELS
+from ..errors import ConfigError, InputError
+from . import packing, rate
+from .config import Budget, FitConfig
+from .optimize import Limits, run
+from .packing import ChannelMeta
+from .progress import Progress
+from .schedule import make_plan
+
+
+@dataclass
+class FitResult:
+    """A fitted, packed material. Arrays are the dequantised Gaussians the
+    runtime decodes from `data` (float32 numpy):
+    means [N, 2] texels (x, y), inv_scales [N, 2] 1/texel, rotations [N] rad,
+    values [N, C] unit range, levels [N] int32 LOD level (0 = coarsest),
+    background [C] unit range; channel c's stored value is
+    channels[c].range[0] + (range[1] - range[0]) * unit value."""
+
+    data: bytes
+    means: np.ndarray
+    inv_scales: np.ndarray
+    rotations: np.ndarray
+    values: np.ndarray
+    levels: np.ndarray
+    background: np.ndarray
+    height: int
+    width: int
+    wrap: tuple[bool, bool]
+    k: int
+    channels: list[ChannelMeta]
+    metrics: dict                  # psnr, psnr_by_group, psnr_by_level, bppc, bytes, gaussians, ...
+    seconds: float
+    backend: str
+    steps: int
+    config: FitConfig
+    budget: Budget
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return int(self.means.shape[0])
+
+    def render(self, max_level: int | None = None) -> np.ndarray:
+        """[H, W, C] decoded stored values (levels <= max_level only, if given), unclipped."""
+        keep = slice(None) if max_level is None else self.levels <= max_level
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a[keep]))  # noqa: E731
+        out = _render(t(self.means), t(self.inv_scales), t(self.rotations), t(self.values),
+                      torch.from_numpy(self.background), self.height, self.width, self.k, self.wrap,
+                      self.backend, self.config.threads).numpy()
+        lo, hi = _ranges(self.channels)
+        return lo + (hi - lo) * out
+
+    def summary(self) -> dict:
+        """JSON-ready description: metrics plus the settings that produced them."""
+        return {"height": self.height, "width": self.width, "channels": [c.name for c in self.channels],
+                "groups": [c.group for c in self.channels], "wrap": list(self.wrap), "k": self.k,
+                "metrics": self.metrics, "seconds": round(self.seconds, 3), "backend": self.backend,
+                "steps": self.steps, "budget": {k: v for k, v in vars(self.budget).items() if v is not None},
+                "config": self.config.to_dict()}
+
+
+def _render(means, inv, rot, val, background, height, width, k, wrap, backend, threads) -> torch.Tensor:
+    from ..render import render
+
+    with torch.no_grad():
+        return render(means, inv, rot, val, background, height, width, k=k, wrap=tuple(wrap),
+                      backend=backend, threads=threads)
+
+
+def _ranges(channels: list[ChannelMeta]) -> tuple[np.ndarray, np.ndarray]:
+    """([C] lo, [C] hi) float32 channel ranges."""
+    return (np.array([c.range[0] for c in channels], np.float32), np.array([c.range[1] for c in channels], np.float32))
+
+
+def channel_ranges(target: torch.Tensor, metas: list[ChannelMeta], mode: str) -> list[ChannelMeta]:
+    """Give each channel its packed value range: the target's min..max ("auto",
+    widened to at least 1/1024 so a constant channel still has a range) or [0, 1] ("unit")."""
+    if mode == "unit":
+        return [dataclasses.replace(m, range=(0.0, 1.0)) for m in metas]
+    lo = target.amin(dim=(0, 1))
+    hi = torch.maximum(target.amax(dim=(0, 1)), lo + 1.0 / 1024)
+    return [dataclasses.replace(m, range=(float(np.float32(a)), float(np.float32(b))))
+            for m, a, b in zip(metas, lo.tolist(), hi.tolist())]
+
+
+def resolve_backend(name: str) -> str:
+    """The renderer backend a fit uses: `name`, or for "auto" the native CPU
+    renderer when it runs here, else the PyTorch reference."""
+    from ..render import available_backends
+
+    if name != "auto":
+        st = available_backends().get(name, {})
+        if not st.get("runnable"):
+            raise ConfigError(f"renderer backend {name!r} cannot run here ({st.get('detail') or 'not built'})")
+        return name
+    st = available_backends()
+    if st.get("cpu", {}).get("runnable"):
+        try:  # a build can import yet lack the kernels; fall back rather than fail a fit
+            one = torch.ones(1, 2)
+            _render(one, one, torch.zeros(1), torch.zeros(1, 1), torch.zeros(1), 2, 2, 1, (False, False), "cpu", 1)
+            return "cpu"
+        except NotImplementedError:
+            pass
+    return "reference"
+
+
+def check_stack(stack, source: str = "stack") -> torch.Tensor:
+    """The stack as a float32 [H, W, C] tensor; InputError naming `source` if unusable."""
+    a = stack.detach().cpu().numpy() if torch.is_tensor(stack) else np.asarray(stack)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3:
+        raise InputError(f"{source}: expected an [H, W, C] array, got shape {a.shape}")
+    h, w, c = a.shape
+    if h < 1 or w < 1:
+        raise InputError(f"{source}: image is empty ({w}x{h})")
+    if not 1 <= c <= MAX_CHANNELS:
+        raise InputError(f"{source}: {c} channels; texgs takes 1..{MAX_CHANNELS}")
+    if not np.issubdtype(a.dtype, np.floating):
+        raise InputError(f"{source}: expected float values scaled to [0, 1], got dtype {a.dtype}")
+    a = a.astype(np.float32)
+    if not np.isfinite(a).all():
+        raise InputError(f"{source}: contains NaN or infinite values")
+    lo, hi = float(a.min()), float(a.max())
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        raise InputError(f"{source}: values must be in [0, 1] (stored encoding scaled), found [{lo:.4g}, {hi:.4g}]")
+    return torch.from_numpy(np.clip(a, 0.0, 1.0))
+
+
+def _channels(c: int, channels, groups, names) -> list[ChannelMeta]:
+    if channels is not None:
+        if len(channels) != c:
+            raise ConfigError(f"{len(channels)} channel descriptions for a {c}-channel stack")
+        return list(channels)
+    names = list(names) if names is not None else [f"c{i}" for i in range(c)]
+    groups = list(groups) if groups is not None else list(names)
+    if len(names) != c or len(groups) != c:
+        raise ConfigError(f"need one channel name and group per channel ({c}), got {len(names)} and {len(groups)}")
+    return [ChannelMeta(n, g) for n, g in zip(names, groups)]
+
+
+def _weights(c: int, weights) -> torch.Tensor:
+    if weights is None:
+        return torch.ones(c)
+    w = torch.as_tensor(np.asarray(weights, dtype=np.float32))
+    if w.shape != (c,):
+        raise ConfigError(f"need one loss weight per channel ({c}), got shape {tuple(w.shape)}")
+    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
+        raise ConfigError("loss weights must be finite, >= 0, and not all zero")
+    return w
+
+
+def fit(stack, budget: Budget | None = None, config: FitConfig | None = None, *,
+        channels: list[ChannelMeta] | None = None, groups: list[str] | None = None,
+        names: list[str] | None = None, weights=None, wrap=(False, False), progress: str = "auto",
+        label: str = "fit") -> FitResult:
+    """Fit Gaussians to stack [H, W, C] (float, each channel in its stored
+    encoding scaled to [0, 1]) within `budget` (default 0.06 bppc).
+
+    channels: a ChannelMeta per channel (or give names / groups: one per
+    channel); weights: [C] loss weight per channel (default 1); wrap: (x, y)
+    addressing, True = tileable; progress: "auto" | "bar" | "lines" | "off".
+    """
+    with torch_threads(1):
+        return _fit(stack, budget, config, channels, groups, names, weights, wrap, progress, label)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run torch's own CPU ops on n threads, restoring the setting after.
+
+    A fit runs them single-threaded: the per-step tensors are small, so extra
+    threads mostly contend with the renderer's, and torch's parallel
+    reductions would make results depend on the thread count (the native
+    renderer is deterministic for any count and keeps cfg.threads)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress, label) -> FitResult:
+    t_start = time.monotonic()
+    budget = budget or Budget(bppc=0.06)
+    cfg = (config or FitConfig()).validate()
+    target = check_stack(stack)
+    height, width, c = target.shape
+    metas = channel_ranges(target, _channels(c, channels, groups, names), cfg.channel_range)
+    lo, hi = (torch.from_numpy(a) for a in _ranges(metas))
+    w = _weights(c, weights)
+    wrap = (bool(wrap[0]), bool(wrap[1]))
+    backend = resolve_backend(cfg.backend)
+    qcfg = packing.quant_config(cfg)
+    lim = packing.limits(height, width, qcfg)
+
+    if budget.target_psnr is not None:
+        return rate.fit_to_psnr(lambda b: _fit(target.numpy(), b, cfg, metas, None, None, w.numpy(), wrap,
+                                               progress, label),
+                                budget, t_start)
+
+    plan = make_plan(cfg, height, width, progressive=True)
+    lod_levels = 1 + len(plan.add_steps)
+    if budget.bppc is not None:
+        budget_bytes = rate.budget_bytes(budget.bppc, height, width, c)
+        n_total = packing.max_gaussians(budget_bytes, c, height, width, qcfg, lod_levels)
+        if n_total < 1:
+            floor = packing.size_bound(1, c, height, width, qcfg, lod_levels)
+            raise ConfigError(f"a budget of {budget.bppc} bppc ({budget_bytes} bytes) cannot hold even one "
+                              f"Gaussian for a {width}x{height}x{c} stack (needs {floor} bytes, "
+                              f"{metrics.bppc(floor, height, width, c):.4g} bppc)")
+    else:
+        budget_bytes = None
+        n_total = int(budget.gaussians)
+    n_total = min(n_total, rate.useful_gaussians(height, width))
+
+    prog = Progress(cfg.steps, label=label, mode=progress)
+    prog.message(f"{width}x{height}x{c}, {n_total} Gaussians, backend {backend}, quant {cfg.quant}")
+    try:
+        loop = run(target, w, n_total, cfg, plan, wrap, backend, lim,
+                   quantizer=packing.quantizer(qcfg, height, width, wrap) if cfg.qat_fraction > 0 else None,
+                   progress=prog, value_range=(lo, hi - lo))
+    finally:
+        prog.close()
+    g = loop.gaussians
+    means = g.means(height, width)
+    background = (target.mean(dim=(0, 1)) - lo) / (hi - lo)
+    data, keep = rate.pack_within(means, g.inv_scales, g.rotations, g.values, g.levels, background, metas,
+                                  height, width, wrap, cfg.k, qcfg, lod_levels, budget_bytes, backend,
+                                  cfg.threads)
+    qm, qi, qr, qv, ql, qb = packing.unpack(data)
+    result = FitResult(data=data, means=qm.numpy(), inv_scales=qi.numpy(), rotations=qr.numpy(),
+                       values=qv.numpy(), levels=ql.numpy(), background=qb.numpy(), height=height,
+                       width=width, wrap=wrap, k=cfg.k, channels=metas, metrics={}, seconds=0.0,
+                       backend=backend, steps=loop.steps, config=cfg, budget=budget, history=loop.history)
+    result.metrics = evaluate(result, target.numpy())
+    result.metrics["stopped_early"] = loop.stopped_early
+    result.metrics["trimmed"] = int(g.n - keep)
+    result.seconds = time.monotonic() - t_start
+    return result
+
+
+def evaluate(result: FitResult, target: np.ndarray) -> dict:
+    """Metrics of the packed result against target [H, W, C] (METRICS.md)."""
+    rec = result.render()
+    groups = [c.group for c in result.channels]
+    out = {
+        "psnr": metrics.psnr(target, rec),
+        "psnr_by_group": metrics.psnr_by_group(target, rec, groups),
+        "bytes": len(result.data),
+        "bppc": metrics.bppc(len(result.data), result.height, result.width, len(groups)),
+        "gaussians": result.n,
+    }
+    normal = metrics.group_slices(groups).get("normal")
+    if normal is not None and len(normal) == 3:
+        out["normal_angle_deg"] = metrics.normal_angular_error(target[..., normal], rec[..., normal])
+    levels = sorted(set(int(v) for v in result.levels))
+    if len(levels) > 1:
+        out["psnr_by_level"] = {str(lv): (out["psnr"] if lv == levels[-1]
+                                          else metrics.psnr(target, result.render(max_level=lv)))
+                                for lv in levels}
+    for k, v in list(out.items()):
+        if isinstance(v, float) and math.isinf(v):
+            out[k] = 999.0
+    return out
+
+
+__all__ = ["fit", "FitResult", "Budget", "FitConfig", "ChannelMeta", "evaluate", "Limits"]

@@ -1,0 +1,190 @@
+"""Settings of a fit: what to spend (Budget) and how to optimise (FitConfig).
+
+The optimiser hyper-parameters default to the Image-GS paper (Zhang et al.
+2025, sec. 4.1) and its public code (cfgs/default.yaml):
+  learning rates (position, value, inverse scale, rotation) = (5e-4, 5e-3, 2e-3, 2e-3)
+  with positions in image-normalised [0, 1] units and inverse scales in
+  1/texel; initial scale 5 texels, rotation 0; lambda_init = 0.3; loss
+  L1 + 0.1 (1 - SSIM); K = 10; start with N/2 Gaussians and add N/8 every 500
+  steps, sampled by the error map; after the last addition, divide the
+  learning rates by 10 when PSNR has not improved by 0.1 dB for 1000 steps,
+  and stop at the second plateau.
+The step schedule (steps, add_every, coarse-to-fine pyramid, QAT) defaults to
+a shorter one that converges on a CPU; FitConfig.paper() is the paper's
+5K-step full-resolution schedule without quantisation-aware training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..constants import MAX_K
+from ..errors import ConfigError
+
+#: Names accepted for FitConfig.quant, each a texgs.format.QuantConfig constructor.
+QUANT_PRESETS = ("default", "fp16")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What the fit may spend: exactly one of bppc, gaussians, target_psnr.
+
+    bppc: bits per pixel per channel of the packed file (8 * bytes / (W H C));
+    gaussians: a Gaussian count; target_psnr: dB over all channels, the fit
+    grows the Gaussian count until the quantised result reaches it
+    (capped at max_bppc).
+    """
+
+    bppc: float | None = None
+    gaussians: int | None = None
+    target_psnr: float | None = None
+    max_bppc: float = 1.0
+
+    def __post_init__(self):
+        given = [n for n in ("bppc", "gaussians", "target_psnr") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ConfigError(f"give exactly one of bppc, gaussians, target_psnr (got {given or 'none'})")
+        if self.bppc is not None and not 0.0 < self.bppc <= 64.0:
+            raise ConfigError(f"bppc must be in (0, 64], got {self.bppc}")
+        if self.gaussians is not None and self.gaussians < 1:
+            raise ConfigError(f"gaussians must be at least 1, got {self.gaussians}")
+        if self.target_psnr is not None and not 5.0 <= self.target_psnr <= 80.0:
+            raise ConfigError(f"target_psnr must be in [5, 80] dB, got {self.target_psnr}")
+        if not 0.0 < self.max_bppc <= 64.0:
+            raise ConfigError(f"max_bppc must be in (0, 64], got {self.max_bppc}")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How to fit. Every field is documented; FitConfig.validate() names bad ones."""
+
+    seed: int = 0                       # seeds every random choice (torch.Generator)
+    k: int = 10                         # top-K Gaussians blended per texel
+    # Step schedule.
+    steps: int = 1600                   # maximum optimisation steps over all pyramid levels
+    pyramid: tuple[int, ...] = (4, 2, 1)            # coarse-to-fine downscale factors, last = 1
+    pyramid_steps: tuple[float, ...] = (0.45, 0.35, 0.2)  # fraction of steps at each level
+    # Image-GS initialisation.
+    lambda_init: float = 0.3            # share of uniformly sampled initial positions
+    init_scale: float = 5.0             # initial Gaussian std-dev, full-resolution texels
+    # Error-guided progressive addition (each batch is one LOD level).
+    initial_fraction: float = 0.5       # start with this share of the Gaussians
+    add_every: int = 160                # steps between additions
+    add_times: int = 4                  # number of additions (1 - initial_fraction) / add_times each
+    # Adam learning rates (paper values).
+    lr_position: float = 5e-4           # image-normalised units
+    lr_value: float = 5e-3
+    lr_inv_scale: float = 2e-3          # 1/texel (full resolution)
+    lr_rotation: float = 2e-3           # radians
+    # Loss: sum_c w_c (L1_c + ssim_weight (1 - SSIM_c)) / sum_c w_c.
+    ssim_weight: float = 0.1
+    ssim_crop: int = 256                # SSIM on a random crop this size per step (0 = whole image)
+    # Plateau LR decay and early stop (checked after the last addition, at full resolution).
+    eval_every: int = 50                # steps between PSNR checks
+    plateau_steps: int = 200            # no improvement for this long -> decay
+    plateau_db: float = 0.1             # "improvement" means more than this PSNR gain
+    lr_decay: float = 10.0              # divide learning rates by this on a plateau
+    max_decays: int = 1                 # stop at the plateau after this many decays
+    # Quantisation-aware training against texgs.format.quantize_ste.
+    quant: str = "default"              # texgs.format.QuantConfig preset: default | fp16
+    qat_fraction: float = 0.25          # final share of steps trained through the quantiser (0 = off)
+    # Value range of each packed channel: "auto" = the channel's min..max in the
+    # target (finer value steps for channels that use part of [0, 1]), "unit" = [0, 1].
+    channel_range: str = "auto"
+    # Execution.
+    backend: str = "auto"               # renderer backend: auto | reference | cpu | cuda
+    threads: int = 0                    # renderer threads (0 = all); never changes results
+
+    def validate(self) -> "FitConfig":
+        def bad(name, why):
+            raise ConfigError(f"fit setting {name}={getattr(self, name)!r}: {why}")
+
+        if not 1 <= self.k <= MAX_K:
+            bad("k", f"must be in 1..{MAX_K}")
+        if self.steps < 1:
+            bad("steps", "must be at least 1")
+        if not self.pyramid or self.pyramid[-1] != 1 or any(f < 1 for f in self.pyramid):
+            bad("pyramid", "must be downscale factors >= 1 ending with 1, e.g. (4, 2, 1)")
+        if list(self.pyramid) != sorted(self.pyramid, reverse=True):
+            bad("pyramid", "must go from coarse to fine (decreasing factors)")
+        if len(self.pyramid_steps) != len(self.pyramid):
+            bad("pyramid_steps", f"needs one fraction per pyramid level ({len(self.pyramid)})")
+        if any(f <= 0 for f in self.pyramid_steps) or abs(sum(self.pyramid_steps) - 1.0) > 1e-6:
+            bad("pyramid_steps", "fractions must be positive and sum to 1")
+        if not 0.0 <= self.lambda_init <= 1.0:
+            bad("lambda_init", "must be in [0, 1]")
+        if not self.init_scale > 0:
+            bad("init_scale", "must be positive")
+        if not 0.0 < self.initial_fraction <= 1.0:
+            bad("initial_fraction", "must be in (0, 1]")
+        if self.add_every < 1:
+            bad("add_every", "must be at least 1")
+        if self.add_times < 0:
+            bad("add_times", "must be >= 0")
+        for name in ("lr_position", "lr_value", "lr_inv_scale", "lr_rotation"):
+            if not getattr(self, name) >= 0:
+                bad(name, "must be >= 0")
+        if not self.ssim_weight >= 0:
+            bad("ssim_weight", "must be >= 0")
+        if self.ssim_crop != 0 and self.ssim_crop < 16:
+            bad("ssim_crop", "must be 0 (whole image) or at least 16")
+        if self.eval_every < 1 or self.plateau_steps < 1:
+            bad("eval_every" if self.eval_every < 1 else "plateau_steps", "must be at least 1")
+        if not self.lr_decay > 1.0:
+            bad("lr_decay", "must be > 1")
+        if self.max_decays < 0:
+            bad("max_decays", "must be >= 0")
+        if self.quant not in QUANT_PRESETS:
+            bad("quant", f"choose one of {', '.join(QUANT_PRESETS)}")
+        if not 0.0 <= self.qat_fraction <= 1.0:
+            bad("qat_fraction", "must be in [0, 1]")
+        if self.channel_range not in ("auto", "unit"):
+            bad("channel_range", "choose auto or unit")
+        if self.backend not in ("auto", "reference", "cpu", "cuda"):
+            bad("backend", "choose auto, reference, cpu or cuda")
+        if self.threads < 0:
+            bad("threads", "must be >= 0")
+        return self
+
+    def __post_init__(self):
+        # Accept lists (from YAML/JSON) for the tuple fields, then check everything.
+        object.__setattr__(self, "pyramid", tuple(int(f) for f in self.pyramid))
+        object.__setattr__(self, "pyramid_steps", tuple(float(f) for f in self.pyramid_steps))
+        self.validate()
+
+    def replace(self, **changes) -> "FitConfig":
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown fit setting(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "fit settings") -> "FitConfig":
+        """Build from a mapping (a pipeline file section); unknown keys are errors naming the source."""
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"{source}: unknown fit setting(s): {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def paper(cls, **changes) -> "FitConfig":
+        """The Image-GS paper's schedule: 5K full-resolution steps, add every 500,
+        plateau check every 100 over 1000 steps, fp16 storage, no QAT."""
+        base = dict(steps=5000, pyramid=(1,), pyramid_steps=(1.0,), add_every=500, eval_every=100,
+                    plateau_steps=1000, quant="fp16", qat_fraction=0.0)
+        base.update(changes)
+        return cls(**base)
+
+    @classmethod
+    def fast(cls, **changes) -> "FitConfig":
+        """A short schedule for previews and tests (about a third of the default's work)."""
+        base = dict(steps=500, add_every=60, eval_every=25, plateau_steps=100)
+        base.update(changes)
+        return cls(**base)
+
+
+PRESETS = {"default": FitConfig, "fast": FitConfig.fast, "paper": FitConfig.paper}

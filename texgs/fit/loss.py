@@ -1,0 +1,78 @@
+"""The Image-GS training loss, per channel and weighted:
+
+    loss = sum_c w_c * (L1_c + ssim_weight * (1 - SSIM_c)) / sum_c w_c
+
+SSIM is the usual one (Wang et al. 2004): an 11-tap Gaussian window of
+sigma 1.5, constants for data in [0, 1], mean over the "valid" window
+positions; written here as two separable 1-D convolutions per statistic.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_C1 = 0.01 ** 2
+SSIM_C2 = 0.03 ** 2
+
+
+def _window_1d(size: int, sigma: float, dtype, device) -> torch.Tensor:
+    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    g = torch.exp(-(x * x) / (2 * sigma * sigma))
+    return g / g.sum()
+
+
+def _blur(x: torch.Tensor, win: torch.Tensor) -> torch.Tensor:
+    """Valid separable blur of x [1, K, H, W] with win [S] along H then W (depthwise)."""
+    k = x.shape[1]
+    kh = win.view(1, 1, -1, 1).repeat(k, 1, 1, 1)   # contiguous kernels: the fast conv path
+    kw = win.view(1, 1, 1, -1).repeat(k, 1, 1, 1)
+    return F.conv2d(F.conv2d(x, kh, groups=k), kw, groups=k)
+
+
+def ssim_per_channel(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """SSIM of each channel: pred, target [H, W, C] in [0, 1] -> [C].
+
+    Images smaller than the window use a window shrunk to fit (odd size)."""
+    h, w, c = pred.shape
+    size = max(1, min(SSIM_WINDOW, h - (1 - h % 2), w - (1 - w % 2)))
+    win = _window_1d(size, SSIM_SIGMA, pred.dtype, pred.device)
+    x = pred.permute(2, 0, 1)
+    y = target.permute(2, 0, 1)
+    # One convolution for all five local statistics of all channels.
+    stats = _blur(torch.cat([x, y, x * x, y * y, x * y])[None], win)[0]
+    mx, my, exx, eyy, exy = stats.split(c)
+    sxx, syy, sxy = exx - mx * mx, eyy - my * my, exy - mx * my
+    num = (2 * mx * my + SSIM_C1) * (2 * sxy + SSIM_C2)
+    den = (mx * mx + my * my + SSIM_C1) * (sxx + syy + SSIM_C2)
+    return (num / den).mean(dim=(1, 2))
+
+
+def image_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
+               ssim_weight: float = 0.1, ssim_window: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+    """Scalar loss. pred, target [H, W, C]; weights [C] >= 0 (per-channel loss weight).
+
+    ssim_window (row, col, height, width): evaluate the SSIM term on this crop
+    only. On large images a random crop per step is an unbiased, much cheaper
+    estimate of the image's mean SSIM (its cost grows with the area)."""
+    l1 = (pred - target).abs().mean(dim=(0, 1))                        # [C]
+    per_channel = l1
+    if ssim_weight > 0:
+        p, t = pred, target
+        if ssim_window is not None:
+            r, c, h, w = ssim_window
+            p, t = pred[r:r + h, c:c + w], target[r:r + h, c:c + w]
+        per_channel = l1 + ssim_weight * (1.0 - ssim_per_channel(p, t))
+    return (per_channel * weights).sum() / weights.sum()
+
+
+def random_window(height: int, width: int, size: int, gen: torch.Generator):
+    """A size x size crop (row, col, h, w) drawn from gen, or None when the image is not larger."""
+    if height <= size and width <= size:
+        return None
+    h, w = min(height, size), min(width, size)
+    r = int(torch.randint(0, height - h + 1, (1,), generator=gen))
+    c = int(torch.randint(0, width - w + 1, (1,), generator=gen))
+    return r, c, h, w

@@ -1,0 +1,241 @@
+"""The optimisation loop: Image-GS with coarse-to-fine levels and optional
+quantisation-aware training.
+
+Trainable parameters are kept in resolution-independent units so a pyramid
+level change needs no conversion of optimiser state:
+  positions  [N, 2] image-normalised (x / W, y / H) in [0, 1]
+  inv_scales [N, 2] 1/texel at full resolution (a level of 1/f the size renders
+                    with inv_scales * f, i.e. the same footprint on the image)
+  rotations  [N]    radians, kept in [0, pi) (the function has period pi)
+  values     [N, C]
+Each Gaussian also carries its LOD level: 0 for the initial set, i for the
+i-th error-guided addition.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..metrics import psnr_from_mse
+from ..render import render
+from . import init as init_mod
+from .config import FitConfig
+from .loss import image_loss, random_window
+from .progress import Progress
+from .schedule import Plan, Plateau, Stage
+
+#: quantizer(means [N,2] texels, inv_scales [N,2], rotations [N], values [N,C])
+#: -> the same four, quantised then dequantised with a straight-through gradient.
+Quantizer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+                     tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class Limits:
+    """Bounds every Gaussian is projected into after each step (full-resolution units)."""
+
+    min_inv_scale: float = 1e-3          # the format's 3-sigma radius bound
+    max_inv_scale: float = 8.0           # narrower than 1/8 texel cannot be sampled
+    value_min: float | None = None       # value range the packed format can hold
+    value_max: float | None = None
+
+
+@dataclass
+class GaussianSet:
+    """Trainable Gaussians (units in the module docstring) and their LOD levels [N] int."""
+
+    positions: torch.Tensor
+    inv_scales: torch.Tensor
+    rotations: torch.Tensor
+    values: torch.Tensor
+    levels: torch.Tensor
+
+    @property
+    def n(self) -> int:
+        return int(self.positions.shape[0])
+
+    def tensors(self):
+        return [self.positions, self.inv_scales, self.rotations, self.values]
+
+    def append(self, pos, inv, rot, val, level: int):
+        def cat(old, new):
+            return torch.cat([old.detach(), new]).requires_grad_(True)
+
+        self.positions, self.inv_scales = cat(self.positions, pos), cat(self.inv_scales, inv)
+        self.rotations, self.values = cat(self.rotations, rot), cat(self.values, val)
+        self.levels = torch.cat([self.levels, torch.full((pos.shape[0],), level, dtype=torch.int32)])
+
+    def means(self, height: int, width: int) -> torch.Tensor:
+        """[N, 2] centres in texels of an H x W image."""
+        return self.positions * torch.tensor([float(width), float(height)])
+
+
+@dataclass
+class LoopResult:
+    gaussians: GaussianSet
+    steps: int
+    stopped_early: bool
+    history: list[dict] = field(default_factory=list)   # {"step", "psnr", "n", "level", "seconds"}
+
+
+def level_target(target: torch.Tensor, stage: Stage) -> torch.Tensor:
+    """target [H, W, C] averaged down to the stage size (area filter) -> [h, w, C]."""
+    if (stage.height, stage.width) == tuple(target.shape[:2]):
+        return target
+    x = target.permute(2, 0, 1)[None]
+    return F.interpolate(x, size=(stage.height, stage.width), mode="area")[0].permute(1, 2, 0).contiguous()
+
+
+def level_factor(height: int, width: int, stage: Stage) -> float:
+    """How many full-resolution texels one level texel spans (geometric mean of both axes)."""
+    return math.sqrt((height * width) / (stage.height * stage.width))
+
+
+def render_level(g: GaussianSet, stage: Stage, height: int, width: int, background: torch.Tensor,
+                 cfg: FitConfig, wrap, backend: str, quantizer: Quantizer | None = None) -> torch.Tensor:
+    """Render the Gaussians at a pyramid level -> [h, w, C], differentiable."""
+    means = g.means(height, width)
+    inv, rot, val = g.inv_scales, g.rotations, g.values
+    if quantizer is not None:
+        means, inv, rot, val = quantizer(means, inv, rot, val)
+    if stage.factor != 1:
+        means = means * torch.tensor([stage.width / width, stage.height / height])
+        inv = inv * level_factor(height, width, stage)
+    return render(means, inv, rot, val, background, stage.height, stage.width, k=cfg.k,
+                  wrap=wrap, backend=backend, threads=cfg.threads)
+
+
+def _optimizer(g: GaussianSet, cfg: FitConfig, lr_scale: float) -> torch.optim.Adam:
+    groups = [(g.positions, cfg.lr_position), (g.inv_scales, cfg.lr_inv_scale),
+              (g.rotations, cfg.lr_rotation), (g.values, cfg.lr_value)]
+    return torch.optim.Adam([{"params": [p], "lr": lr * lr_scale} for p, lr in groups])
+
+
+@torch.no_grad()
+def project(g: GaussianSet, limits: Limits, wrap, stage_factor: float):
+    """Keep every Gaussian representable: positions inside the image (or wrapped
+    onto it), inverse scales within the format's and the level's bounds,
+    rotations in [0, pi), values in the packable range."""
+    for axis in (0, 1):
+        col = g.positions[:, axis]
+        if wrap[axis]:
+            col.copy_(torch.remainder(col, 1.0))
+        else:
+            col.clamp_(0.0, 1.0)
+    # A Gaussian narrower than ~1/2 texel of the current level falls between
+    # texel centres and stops receiving gradient; max_inv_scale is per level texel.
+    g.inv_scales.abs_().clamp_(limits.min_inv_scale, max(limits.min_inv_scale, limits.max_inv_scale / stage_factor))
+    g.rotations.copy_(torch.remainder(g.rotations, math.pi))
+    if limits.value_min is not None or limits.value_max is not None:
+        g.values.clamp_(limits.value_min, limits.value_max)
+
+
+def initial_gaussians(target: torch.Tensor, unit_target: torch.Tensor, weights: torch.Tensor, n: int,
+                      cfg: FitConfig, wrap, gen: torch.Generator, stage: Stage) -> GaussianSet:
+    """Eq. 6 sampling on the first level's target (its texel centres); values
+    from unit_target (the target in the Gaussians' unit value range)."""
+    tgt = level_target(target, stage)
+    prob = init_mod.init_probability(init_mod.gradient_magnitude(tgt, weights, wrap), cfg.lambda_init)
+    texels = init_mod.sample_texels(prob, n, gen)
+    pos, inv, rot, val = init_mod.gaussians_at(texels, level_target(unit_target, stage), 1.0 / cfg.init_scale)
+    return GaussianSet(pos.requires_grad_(True), inv.requires_grad_(True), rot.requires_grad_(True),
+                       val.requires_grad_(True), torch.zeros(n, dtype=torch.int32))
+
+
+def batch_sizes(n_total: int, n_initial: int, batches: int) -> list[int]:
+    """Split the n_total - n_initial added Gaussians into `batches` near-equal batches."""
+    extra = n_total - n_initial
+    if batches == 0:
+        return []
+    base, rem = divmod(extra, batches)
+    return [base + (1 if i < rem else 0) for i in range(batches)]
+
+
+def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfig, plan: Plan, wrap,
+        backend: str, limits: Limits, quantizer: Quantizer | None = None,
+        progress: Progress | None = None, value_range=None) -> LoopResult:
+    """Fit n_total Gaussians to target [H, W, C] (weights [C]) following plan.
+
+    value_range: (lo [C], span [C]); a Gaussian's unit value u stands for the
+    stored value lo + span * u (the packed channel range), so 6-bit values
+    are spent on the range a channel actually uses. The loss is computed on
+    stored values. None = unit range.
+    """
+    height, width, c = target.shape
+    lo, span = value_range if value_range is not None else (torch.zeros(c), torch.ones(c))
+    unit_target = (target - lo) / span
+    gen = torch.Generator().manual_seed(cfg.seed)
+    background = unit_target.mean(dim=(0, 1)).detach()
+    adds = len(plan.add_steps)
+    n_initial = n_total if adds == 0 else max(1, min(n_total, round(cfg.initial_fraction * n_total)))
+    sizes = batch_sizes(n_total, n_initial, adds)
+    stage = plan.stages[0]
+    g = initial_gaussians(target, unit_target, weights, n_initial, cfg, wrap, gen, stage)
+    lr_scale = 1.0
+    opt = _optimizer(g, cfg, lr_scale)
+    plateau = Plateau(cfg.plateau_steps, cfg.plateau_db, cfg.max_decays)
+    history: list[dict] = []
+    tgt, unit_tgt = level_target(target, stage), level_target(unit_target, stage)
+    t0 = time.monotonic()
+    last_psnr = float("nan")
+    stopped = False
+    step = 0
+    limits_factor = level_factor(height, width, stage)
+    project(g, limits, wrap, limits_factor)
+    while step < plan.steps:
+        new_stage = plan.stage_at(step)
+        if new_stage != stage:
+            stage, tgt, unit_tgt = new_stage, level_target(target, new_stage), level_target(unit_target, new_stage)
+            limits_factor = level_factor(height, width, stage)
+            if progress:
+                progress.message(f"level {stage.width}x{stage.height} from step {step}")
+        quant = quantizer if (quantizer is not None and step >= plan.qat_start) else None
+        opt.zero_grad(set_to_none=True)
+        img = lo + span * render_level(g, stage, height, width, background, cfg, wrap, backend, quant)
+        window = random_window(stage.height, stage.width, cfg.ssim_crop, gen) if cfg.ssim_crop else None
+        loss = image_loss(img, tgt, weights, cfg.ssim_weight, window)
+        loss.backward()
+        opt.step()
+        project(g, limits, wrap, limits_factor)
+        step += 1
+        if step % cfg.eval_every == 0 or step == plan.steps:
+            with torch.no_grad():
+                last_psnr = psnr_from_mse(float(((img.detach().clamp(0, 1) - tgt) ** 2).mean()))
+            history.append({"step": step, "psnr": last_psnr, "n": g.n, "level": stage.factor,
+                            "seconds": time.monotonic() - t0})
+            final_phase = stage.factor == 1 and (not plan.add_steps or step > plan.add_steps[-1])
+            if final_phase:
+                action = plateau.update(last_psnr, cfg.eval_every)
+                if action == "decay":
+                    lr_scale /= cfg.lr_decay
+                    for group in opt.param_groups:
+                        group["lr"] /= cfg.lr_decay
+                    if progress:
+                        progress.message(f"plateau at step {step}: learning rate / {cfg.lr_decay:g}")
+                elif action == "stop":
+                    stopped = True
+        if step in plan.add_steps:
+            i = plan.add_steps.index(step)
+            if sizes[i] > 0:
+                with torch.no_grad():
+                    prob = init_mod.error_probability(img.detach(), tgt, weights)
+                    texels = init_mod.sample_texels(prob, sizes[i], gen)
+                    pos, inv, rot, val = init_mod.gaussians_at(texels, unit_tgt, 1.0 / cfg.init_scale)
+                g.append(pos, inv, rot, val, level=i + 1)
+                project(g, limits, wrap, limits_factor)
+                opt = _optimizer(g, cfg, lr_scale)
+        if progress:
+            progress.update(step, last_psnr, g.n, f"level 1/{stage.factor}")
+        if stopped:
+            if progress:
+                progress.message(f"converged at step {step} (second plateau)")
+            break
+    for t in g.tensors():
+        t.requires_grad_(False)
+    return LoopResult(g, step, stopped, history)

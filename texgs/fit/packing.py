@@ -1,0 +1,105 @@
+"""The fitter's one seam to the packed format (texgs.format): the quantiser it
+trains against, the constraints it projects onto, the Gaussian count a byte
+budget buys, and pack / unpack of the result. Nothing else in texgs.fit
+imports texgs.format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .config import FitConfig
+from .optimize import Limits, Quantizer
+
+
+def quant_config(cfg: FitConfig):
+    """The texgs.format.QuantConfig named by cfg.quant."""
+    from .. import format as fmt
+
+    return fmt.QuantConfig.fp16() if cfg.quant == "fp16" else fmt.QuantConfig.default()
+
+
+def limits(height: int, width: int, qcfg) -> Limits:
+    """The format's constraints as the optimiser's projection bounds (full-resolution units)."""
+    from .. import format as fmt
+
+    c = fmt.gaussian_constraints(height, width, qcfg)
+    return Limits(min_inv_scale=float(c["min_inv_scale"]),
+                  max_inv_scale=min(Limits.max_inv_scale, float(c["max_inv_scale"])),
+                  value_min=float(c["value_min"]), value_max=float(c["value_max"]))
+
+
+def quantizer(qcfg, height: int, width: int, wrap) -> Quantizer:
+    """quantize_ste bound to this image: what unpack() will return, identity gradient."""
+    from .. import format as fmt
+
+    def q(means, inv_scales, rotations, values):
+        return fmt.quantize_ste(means, inv_scales, rotations, values, qcfg, height, width, tuple(wrap))
+
+    return q
+
+
+def quantize(means, inv_scales, rotations, values, qcfg, height: int, width: int, wrap):
+    """Quantise-dequantise without gradient (float32 tensors as unpack() returns them)."""
+    from .. import format as fmt
+
+    return fmt.quantize(means, inv_scales, rotations, values, qcfg, height, width, tuple(wrap))
+
+
+def max_gaussians(budget_bytes: int, channels: int, height: int, width: int, qcfg, lod_levels: int) -> int:
+    from .. import format as fmt
+
+    return int(fmt.max_gaussians(budget_bytes, channels, height, width, qcfg, lod_levels))
+
+
+def size_bound(n: int, channels: int, height: int, width: int, qcfg, lod_levels: int) -> int:
+    from .. import format as fmt
+
+    return int(fmt.size_bound(n, channels, height, width, qcfg, lod_levels))
+
+
+@dataclass(frozen=True)
+class ChannelMeta:
+    """What the packed file says about one channel."""
+
+    name: str
+    group: str
+    colour_space: str = "linear"     # "linear" or "srgb"
+    semantic: str = "generic"        # texgs.format.layout.SEMANTICS entry
+    range: tuple = (0.0, 1.0)        # stored value = lo + (hi - lo) * unit value
+
+
+def pack(means, inv_scales, rotations, values, levels, background, channels: list[ChannelMeta],
+         height: int, width: int, wrap, k: int, qcfg, lod_levels: int) -> bytes:
+    """Pack N Gaussians. means [N,2] texels, inv_scales [N,2] 1/texel,
+    rotations [N] rad, values [N,C] unit range, levels [N] int (0 = coarsest,
+    < lod_levels), background [C] unit range."""
+    from .. import format as fmt
+
+    descs = [fmt.ChannelDesc(name=c.name, group=c.group, colour_space=c.colour_space, semantic=c.semantic,
+                             range=(float(c.range[0]), float(c.range[1])))
+             for c in channels]
+
+    def np32(t):
+        return np.ascontiguousarray(t.detach().cpu().numpy() if torch.is_tensor(t) else t, dtype=np.float32)
+
+    inp = fmt.PackInput(height=height, width=width, channels=descs, wrap=tuple(wrap), k=k,
+                        background=np32(background), means=np32(means), inv_scales=np32(inv_scales),
+                        rotations=np32(rotations), values=np32(values),
+                        levels=np.asarray(levels.cpu().numpy() if torch.is_tensor(levels) else levels,
+                                          dtype=np.int32),
+                        lod_levels=int(lod_levels), cfg=qcfg)
+    return bytes(fmt.pack(inp))
+
+
+def unpack(data: bytes):
+    """(means [N,2], inv_scales [N,2], rotations [N], values [N,C], levels [N], background [C])
+    as float32 / int32 torch tensors, exactly what the runtime decodes."""
+    from .. import format as fmt
+
+    p = fmt.unpack(data)
+    t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt)  # noqa: E731
+    return (t(p.means), t(p.inv_scales), t(p.rotations), t(p.values), t(p.levels, torch.int32),
+            t(p.background))

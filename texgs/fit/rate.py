@@ -1,0 +1,111 @@
+"""Rate control on real bytes.
+
+bppc = 8 * len(packed bytes) / (W * H * C) (METRICS.md). The Gaussian count
+comes from the format's exact size_bound (texgs.format.max_gaussians), the
+result is packed for real, and if the file is still over budget the least
+important Gaussians are dropped and it is packed again. A quality target
+(target PSNR) searches the rate in log space over a few fits.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+from . import packing
+from .config import Budget
+
+#: Fits a target-PSNR search may run.
+PSNR_SEARCH_FITS = 4
+#: PSNR gained per doubling of the rate, the search's first guess (dB).
+DB_PER_DOUBLING = 1.5
+
+
+def budget_bytes(bppc: float, height: int, width: int, channels: int) -> int:
+    """Largest file size (bytes) whose bppc is <= the target."""
+    return int(math.floor(bppc * height * width * channels / 8.0 + 1e-9))
+
+
+def useful_gaussians(height: int, width: int) -> int:
+    """More Gaussians than texels cannot help (initial positions are distinct texels)."""
+    return height * width
+
+
+def importance(means, inv_scales, rotations, values, background, height, width, k, wrap, backend, threads):
+    """[N] total blend weight each Gaussian receives over the image, sum over
+    texels of G_i / sum_k G_k: d(sum of the image)/d(values[:, 0]) (docs/IMAGE_FUNCTION.md
+    gradients), so one backward pass of the renderer gives it."""
+    from ..render import render
+
+    vals = values.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        out = render(means.detach(), inv_scales.detach(), rotations.detach(), vals, background,
+                     height, width, k=k, wrap=tuple(wrap), backend=backend, threads=threads)
+        out[..., 0].sum().backward()
+    return vals.grad[:, 0].detach()
+
+
+def pack_within(means, inv_scales, rotations, values, levels, background, channels, height, width, wrap, k,
+                qcfg, lod_levels: int, limit_bytes: int | None, backend: str,
+                threads: int) -> tuple[bytes, int]:
+    """Pack; if over limit_bytes, drop the least important Gaussians until it fits.
+    Returns (bytes, Gaussians kept)."""
+    n = int(means.shape[0])
+    data = packing.pack(means, inv_scales, rotations, values, levels, background, channels,
+                        height, width, wrap, k, qcfg, lod_levels)
+    if limit_bytes is None or len(data) <= limit_bytes:
+        return data, n
+    imp = importance(means, inv_scales, rotations, values, background, height, width, k, wrap, backend, threads)
+    order = torch.sort(-imp, stable=True).indices           # most important first
+    keep = n
+    while len(data) > limit_bytes and keep > 1:
+        per_gaussian = max(1.0, len(data) / keep)
+        keep = max(1, keep - max(1, math.ceil((len(data) - limit_bytes) / per_gaussian)))
+        sel = torch.sort(order[:keep]).values                # keep the original order
+        data = packing.pack(means[sel], inv_scales[sel], rotations[sel], values[sel], levels[sel],
+                            background, channels, height, width, wrap, k, qcfg, lod_levels)
+    return data, keep
+
+
+def fit_to_psnr(fit_at, budget: Budget, t_start: float):
+    """Smallest-rate fit reaching budget.target_psnr, searched over at most
+    PSNR_SEARCH_FITS fits: start at 0.03 bppc, step by the assumed
+    DB_PER_DOUBLING slope, then interpolate in log-rate between the bracketing
+    fits. fit_at(Budget(bppc=...)) runs one fit. Returns the cheapest fit that
+    meets the target, else the best one (metrics["target_met"] says which)."""
+    target = budget.target_psnr
+    below, above = None, None           # (bppc, result)
+    rate = min(0.03, budget.max_bppc)
+    tried = set()
+    for _ in range(PSNR_SEARCH_FITS):
+        tried.add(round(rate, 6))
+        r = fit_at(Budget(bppc=rate))
+        p = r.metrics["psnr"]
+        if p >= target:
+            if above is None or rate < above[0]:
+                above = (rate, r)
+        elif below is None or rate > below[0]:
+            below = (rate, r)
+        if above and below:
+            (r0, a), (r1, b) = below, above
+            p0, p1 = a.metrics["psnr"], b.metrics["psnr"]
+            f = (target - p0) / max(1e-6, p1 - p0)
+            nxt = math.exp(math.log(r0) + f * (math.log(r1) - math.log(r0)))
+            if (r1 - r0) / r1 < 0.1:
+                break
+        elif above:
+            nxt = rate / 2
+        else:
+            nxt = min(budget.max_bppc, rate * 2 ** max(0.5, (target - p) / DB_PER_DOUBLING))
+        nxt = round(nxt, 6)
+        if nxt in tried or nxt <= 0:
+            break
+        rate = nxt
+    chosen = above or below
+    result = chosen[1]
+    result.budget = budget
+    result.metrics["target_met"] = above is not None
+    result.seconds = time.monotonic() - t_start
+    return result

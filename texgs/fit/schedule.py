@@ -1,0 +1,99 @@
+"""The step plan of a fit: which pyramid level each step trains at, when
+Gaussians are added, when quantisation-aware training starts, and the
+plateau rule that decays the learning rate and stops early."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .config import FitConfig
+
+#: Additions must finish within this share of the steps so the last batch
+#: still gets trained; longer add intervals are shortened to fit.
+ADDITIONS_WITHIN = 0.6
+
+
+@dataclass(frozen=True)
+class Stage:
+    factor: int     # downscale factor of this pyramid level (1 = full resolution)
+    height: int     # level size in texels
+    width: int
+    start: int      # first global step of the stage
+    end: int        # one past its last step
+
+
+@dataclass(frozen=True)
+class Plan:
+    stages: tuple[Stage, ...]
+    add_steps: tuple[int, ...]   # global steps after which a batch of Gaussians is added
+    qat_start: int               # first step trained through the quantiser (== steps: never)
+    steps: int
+
+    def stage_at(self, step: int) -> Stage:
+        for s in self.stages:
+            if s.start <= step < s.end:
+                return s
+        return self.stages[-1]
+
+
+def level_size(height: int, width: int, factor: int) -> tuple[int, int]:
+    """Size of a pyramid level: the full size divided by factor, rounded up, at least 1."""
+    return max(1, math.ceil(height / factor)), max(1, math.ceil(width / factor))
+
+
+def make_plan(cfg: FitConfig, height: int, width: int, progressive: bool = True) -> Plan:
+    """Plan cfg.steps steps for an H x W target. Levels smaller than 8 texels
+    on a side are skipped (too coarse to teach anything); their steps go to the next."""
+    factors, fractions = [], []
+    carry = 0.0
+    for f, frac in zip(cfg.pyramid, cfg.pyramid_steps):
+        h, w = level_size(height, width, f)
+        if f != 1 and min(h, w) < 8:
+            carry += frac
+            continue
+        factors.append(f)
+        fractions.append(frac + carry)
+        carry = 0.0
+    stages, start = [], 0
+    for i, (f, frac) in enumerate(zip(factors, fractions)):
+        end = cfg.steps if i == len(factors) - 1 else min(cfg.steps, start + round(frac * cfg.steps))
+        h, w = level_size(height, width, f)
+        stages.append(Stage(f, h, w, start, end))
+        start = end
+    add_steps: tuple[int, ...] = ()
+    if progressive and cfg.add_times > 0 and cfg.initial_fraction < 1.0:
+        every = min(cfg.add_every, max(1, int(ADDITIONS_WITHIN * cfg.steps / cfg.add_times)))
+        add_steps = tuple(every * j for j in range(1, cfg.add_times + 1) if every * j < cfg.steps)
+    qat_start = cfg.steps - round(cfg.qat_fraction * cfg.steps)
+    return Plan(tuple(stages), add_steps, qat_start, cfg.steps)
+
+
+class Plateau:
+    """Image-GS's schedule: after the last addition, when PSNR has not risen by
+    more than `db` for `patience` steps, divide the learning rate; after
+    `max_decays` decays, the next plateau stops the fit."""
+
+    def __init__(self, patience: int, db: float, max_decays: int):
+        self.patience, self.db, self.max_decays = patience, db, max_decays
+        self.best = -math.inf
+        self.since = 0
+        self.decays = 0
+
+    def reset(self):
+        self.best, self.since = -math.inf, 0
+
+    def update(self, psnr: float, steps_elapsed: int) -> str:
+        """Feed a PSNR measured steps_elapsed steps after the previous one.
+        Returns "continue", "decay" or "stop"."""
+        if psnr > self.best + self.db:
+            self.best, self.since = psnr, 0
+            return "continue"
+        self.since += steps_elapsed
+        if self.since < self.patience:
+            return "continue"
+        self.since = 0
+        if self.decays >= self.max_decays:
+            return "stop"
+        self.decays += 1
+        return "decay"
