@@ -291,23 +291,48 @@ def _from_half_bits(code: torch.Tensor) -> torch.Tensor:
     return code.to(torch.int32).to(torch.int16).view(torch.float16).to(torch.float32)
 
 
+@dataclass(frozen=True)
+class DequantConstants:
+    """The float32 constants dequantisation multiplies codes by (stored in the
+    header; shaders read them). ``value_steps``: one per channel."""
+
+    encoding: str
+    position_step: tuple          # (x, y)
+    inv_scale_lo: float
+    inv_scale_mant_bits: int
+    inv_scale_mant_scale: float   # 2^-M
+    rotation_step: float
+    value_steps: tuple
+
+    @staticmethod
+    def of(cfg: QuantConfig, height: int, width: int, channels: int) -> "DequantConstants":
+        fixed = cfg.encoding == "fixed"
+        return DequantConstants(
+            cfg.encoding, position_steps(cfg, height, width), inv_scale_lo(cfg),
+            cfg.inv_scale_mant_bits if fixed else 0, 2.0 ** -cfg.inv_scale_mant_bits if fixed else 0.0,
+            rotation_step(cfg),
+            tuple(value_step(b) if fixed else 0.0 for b in cfg.channel_value_bits(channels)))
+
+
 def dequantize(codes: Codes, cfg: QuantConfig, height: int, width: int):
     """float32 (means [N,2], inv_scales [N,2], rotations [N], values [N,C])."""
-    sx, sy = position_steps(cfg, height, width)
-    step = torch.tensor([sx, sy], dtype=torch.float32)
-    if cfg.encoding == "fp16":
+    return dequantize_with(codes, DequantConstants.of(cfg, height, width, codes.val.shape[1]))
+
+
+def dequantize_with(codes: Codes, k: DequantConstants):
+    """Dequantise with explicit header constants (the reader's path; the same arithmetic)."""
+    f32 = torch.float32
+    step = torch.tensor(k.position_step, dtype=f32)
+    if k.encoding == "fp16":
         means = _from_half_bits(codes.pos) * step
         return (means, _from_half_bits(codes.inv), _from_half_bits(codes.rot), _from_half_bits(codes.val))
-    means = (codes.pos.to(torch.float32) + 0.5) * step
-    nm_bits = cfg.inv_scale_mant_bits
-    e, mant = codes.inv >> nm_bits, codes.inv & ((1 << nm_bits) - 1)
-    f = (((1 << nm_bits) + mant) << e).to(torch.float32)            # exact small integer
-    lo = torch.tensor(inv_scale_lo(cfg), dtype=torch.float32)
-    inv = lo * (f * torch.tensor(2.0 ** -nm_bits, dtype=torch.float32))
-    rot = codes.rot.to(torch.float32) * torch.tensor(rotation_step(cfg), dtype=torch.float32)
-    c = codes.val.shape[1]
-    vstep = torch.tensor([value_step(b) for b in cfg.channel_value_bits(c)], dtype=torch.float32)
-    values = codes.val.to(torch.float32) * vstep[None, :]
+    means = (codes.pos.to(f32) + 0.5) * step
+    mb = k.inv_scale_mant_bits
+    e, mant = codes.inv >> mb, codes.inv & ((1 << mb) - 1)
+    f = (((1 << mb) + mant) << e).to(f32)                               # exact small integer
+    inv = torch.tensor(k.inv_scale_lo, dtype=f32) * (f * torch.tensor(k.inv_scale_mant_scale, dtype=f32))
+    rot = codes.rot.to(f32) * torch.tensor(k.rotation_step, dtype=f32)
+    values = codes.val.to(f32) * torch.tensor(k.value_steps, dtype=f32).reshape(1, -1)
     return means, inv, rot, values
 
 

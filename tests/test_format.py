@@ -1,0 +1,233 @@
+"""Packed format: writer/reader round trip, reference decoder == render_ref on
+the dequantised Gaussians (texels, UVs, both addressing modes, LOD limits), the
+index guarantee, the golden file, and untrusted bytes (including a fuzz loop)."""
+
+import pathlib
+import time
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+from texgs import render_ref
+from texgs.errors import ConfigError, FormatError, InputError
+from texgs.format import (ChannelDesc, PackInput, QuantConfig, decode, decode_uv, gaussian_constraints,
+                          pack, quantize, size_bound, unpack)
+from texgs.format import layout as L
+from texgs.format.decoder import block_candidates
+
+GOLDEN = pathlib.Path(__file__).parent / "data" / "golden"
+
+
+def make_input(h=48, w=64, c=5, n=150, seed=0, cfg=None, wrap=(False, False), k=4, levels=1):
+    cfg = cfg or QuantConfig(max_radius=12.0, strip_height=4)
+    rng = np.random.default_rng(seed)
+    lo = gaussian_constraints(h, w, cfg)["min_inv_scale"]
+    return PackInput(h, w, [ChannelDesc(f"ch{i}", "g") for i in range(c)],
+                     means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
+                     inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.0)).astype(np.float32),
+                     rotations=(rng.random(n) * 6 - 3).astype(np.float32),
+                     values=rng.random((n, c)).astype(np.float32),
+                     background=np.full(c, 0.5, np.float32), k=k, wrap=wrap,
+                     levels=rng.integers(0, levels, n), cfg=cfg)
+
+
+def torch_params(p, keep=None):
+    sl = slice(None) if keep is None else keep
+    return [torch.from_numpy(np.ascontiguousarray(a[sl])) for a in (p.means, p.inv_scales, p.rotations, p.values)]
+
+
+def reference_image(p, keep=None):
+    m, s, r, v = torch_params(p, keep)
+    img = render_ref.render(m, s, r, v, torch.from_numpy(p.background), p.height, p.width, p.k, wrap=p.wrap)
+    amb = render_ref.ambiguous_texels(m, s, r, p.height, p.width, p.k, wrap=p.wrap)
+    return img.numpy(), amb.numpy()
+
+
+def rows(*arrays):
+    """Rows of the concatenated arrays, sorted (a multiset of Gaussians)."""
+    a = np.concatenate([np.asarray(x, np.float32).reshape(len(x), -1) for x in arrays], 1)
+    return a[np.lexsort(a.T[::-1])]
+
+
+@pytest.mark.parametrize("cfg", [QuantConfig(max_radius=12.0, strip_height=4), QuantConfig.fp16()])
+@pytest.mark.parametrize("wrap", [(False, False), (True, True), (True, False)])
+def test_round_trip_and_decode_equals_reference(cfg, wrap):
+    inp = make_input(cfg=cfg, wrap=wrap, levels=2)
+    data = pack(inp)
+    assert len(data) == size_bound(150, 5, 48, 64, cfg, lod_levels=2)
+    p = unpack(data)
+    assert (p.height, p.width, p.k, p.wrap, p.n_levels) == (48, 64, 4, wrap, 2)
+    assert [c.name for c in p.channels] == [f"ch{i}" for i in range(5)]
+    # The dequantised Gaussians are exactly what quantize_ste / quantize give (as a multiset).
+    q = quantize(inp.means, inp.inv_scales, inp.rotations, inp.values, cfg, 48, 64, wrap)
+    assert np.array_equal(rows(*q, inp.levels), rows(p.means, p.inv_scales, p.rotations, p.values, p.levels))
+    img = decode(p)
+    ref, amb = reference_image(p)
+    assert amb.mean() < 0.02
+    assert np.abs(img - ref)[~amb].max() <= 1e-6
+    assert not np.isnan(img).any()
+
+
+def test_lod_limit_decodes_the_first_levels_only():
+    p = unpack(pack(make_input(levels=3, n=200, seed=5)))
+    for lod in (1, 2):
+        ref, amb = reference_image(p, keep=p.levels < lod)
+        assert np.abs(decode(p, lod_limit=lod) - ref)[~amb].max() <= 1e-6
+    with pytest.raises(InputError):
+        decode(p, lod_limit=4)
+
+
+@pytest.mark.parametrize("wrap", [(False, False), (True, True)])
+def test_uv_sampling_matches_reference(wrap):
+    p = unpack(pack(make_input(wrap=wrap, seed=2)))
+    rng = np.random.default_rng(1)
+    uv = (rng.random((3000, 2)) * 3.0 - 1.0).astype(np.float32)       # well outside [0, 1] too
+    got = decode_uv(p, uv)
+    size = np.array([p.width, p.height], np.float32)
+    pts = uv * size
+    for a in (0, 1):
+        pts[:, a] = pts[:, a] - size[a] * np.floor(pts[:, a] / size[a]) if wrap[a] else \
+            np.clip(pts[:, a], 0.5, size[a] - 0.5)
+    m, s, r, v = torch_params(p)
+    period = (float(p.width) if wrap[0] else None, float(p.height) if wrap[1] else None)
+    ref = render_ref.sample(torch.from_numpy(pts), m, s, r, v, torch.from_numpy(p.background), p.k, period).numpy()
+    q = render_ref.gaussian_q(torch.from_numpy(pts).double(), m.double(), s.double(), r.double(), period)
+    near = ((q - 9).abs() < 1e-3).any(1).numpy()
+    assert np.abs(got - ref)[~near].max() <= 1e-6
+    # Texel centres through the UV path equal the texel decode.
+    ys, xs = np.mgrid[0:p.height, 0:p.width]
+    uvc = np.stack([(xs + 0.5) / p.width, (ys + 0.5) / p.height], -1).reshape(-1, 2).astype(np.float32)
+    assert np.abs(decode_uv(p, uvc).reshape(p.height, p.width, -1) - decode(p)).max() <= 1e-6
+
+
+def test_index_search_finds_every_covering_gaussian():
+    """The guarantee shaders rely on: the strip/x window of a point holds every Gaussian with q <= 9."""
+    for wrap in [(False, False), (True, True)]:
+        inp = make_input(wrap=wrap, n=300, seed=7, levels=2)
+        p = unpack(pack(inp))
+        rng = np.random.default_rng(3)
+        pts = (rng.random((300, 2)) * [p.width, p.height]).astype(np.float32)
+        period = (float(p.width) if wrap[0] else None, float(p.height) if wrap[1] else None)
+        m, s, r, _ = torch_params(p)
+        q = render_ref.gaussian_q(torch.from_numpy(pts), m, s, r, period).numpy()
+        for i, (x, y) in enumerate(pts):
+            cand = set(block_candidates(p, x, x, y, y, lod=2).tolist())
+            assert set(np.nonzero(q[i] <= 9.0)[0].tolist()) <= cand
+
+
+def test_golden_file_is_reproducible_and_decodes_as_committed():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_golden", GOLDEN / "make_golden.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    committed = (GOLDEN / "material.texgs").read_bytes()
+    assert pack(mod.golden_input()) == committed
+    img = decode(committed)
+    assert np.abs(img - np.load(GOLDEN / "material_decoded.npy")).max() <= 1e-6
+    p = unpack(committed)
+    ref, amb = reference_image(p)
+    assert np.abs(img - ref)[~amb].max() <= 1e-6
+    assert p.channels[6].range == (0.0, 2.0) and p.value_bits == [6, 6, 6, 8, 8, 8, 5]
+
+
+def test_pack_rejects_bad_input():
+    good = make_input()
+    bad = [dict(values=good.values[:, :3]), dict(background=np.zeros(2)), dict(k=0),
+           dict(means=np.full((150, 2), np.nan, np.float32)), dict(levels=-np.ones(150, int)),
+           dict(channels=[ChannelDesc("x" * 17)] + good.channels[1:]),
+           dict(channels=[ChannelDesc("a", semantic="nope")] + good.channels[1:]),
+           dict(cfg=QuantConfig(position_bits=40))]
+    for change in bad:
+        kwargs = {**good.__dict__, **change}
+        with pytest.raises((InputError, ConfigError)):
+            pack(PackInput(**kwargs))
+
+
+def test_empty_material_decodes_to_background():
+    inp = make_input(n=0)
+    p = unpack(pack(inp))
+    assert np.array_equal(decode(p), np.broadcast_to(inp.background, (48, 64, 5)))
+
+
+# ---------------------------------------------------------------------------
+# Untrusted bytes
+
+def refix_crcs(buf: bytearray) -> bytearray:
+    """Recompute every CRC so a mutation reaches the checks behind them."""
+    buf[L.HEADER_CRC_SPAN:L.HEADER_BYTES] = np.uint32(zlib.crc32(bytes(buf[:L.HEADER_CRC_SPAN]))).tobytes()
+    words = np.frombuffer(bytes(buf[:L.HEADER_BYTES]), "<u4")
+    n, t0 = int(words[26]), int(words[27])
+    for j in range(min(n, 64)):
+        e = t0 + 16 * j
+        if e + 16 > len(buf):
+            break
+        _, off, size, _ = np.frombuffer(bytes(buf[e:e + 16]), "<u4").tolist()
+        if off + size <= len(buf):
+            buf[e + 12:e + 16] = np.uint32(zlib.crc32(bytes(buf[off:off + size]))).tobytes()
+    return buf
+
+
+def set_word(data: bytes, word: int, value: int) -> bytes:
+    buf = bytearray(data)
+    buf[4 * word:4 * word + 4] = np.uint32(value).tobytes()
+    return bytes(refix_crcs(buf))
+
+
+def test_reader_rejects_specific_corruptions():
+    data = pack(make_input())
+    cases = {
+        "truncated": data[:100], "truncated body": data[:-8], "magic": b"XEXGS" + data[5:],
+        "version": set_word(data, 2, 2), "header crc": data[:20] + bytes([data[20] ^ 1]) + data[21:],
+        "section crc": data[:-20] + bytes([data[-20] ^ 0x10]) + data[-19:],
+        "huge count": set_word(data, 13, 0xFFFFFFF0), "huge size": set_word(data, 5, 1 << 30),
+        "channels": set_word(data, 7, 999), "section offset": set_word(data, 33, 1 << 31),
+        "unknown section": set_word(data, 32, 77), "file length": set_word(data, 4, len(data) + 4),
+        "encoding": set_word(data, 14, 9), "radius": set_word(data, 20, 0x7FC00000),
+    }
+    for what, bad in cases.items():
+        with pytest.raises(FormatError):
+            unpack(bad)
+    with pytest.raises(FormatError, match="wrong magic"):
+        unpack(cases["magic"], name="x.texgs")
+
+
+def test_reader_fuzz():
+    rng = np.random.default_rng(1234)
+    seeds = [pack(make_input(n=40, c=3, seed=s, levels=2)) for s in range(3)]
+    seeds.append(pack(make_input(n=30, c=2, cfg=QuantConfig.fp16(), wrap=(True, True))))
+    ran = accepted = 0
+    t0 = time.time()
+    while ran < 4000:
+        data = bytearray(seeds[ran % len(seeds)])
+        kind = rng.integers(0, 5)
+        if kind == 0:                                            # bit flips
+            for _ in range(rng.integers(1, 4)):
+                i = rng.integers(0, len(data))
+                data[i] ^= 1 << rng.integers(0, 8)
+        elif kind == 1:                                          # truncation
+            data = data[:rng.integers(0, len(data))]
+        elif kind == 2:                                          # splice from another file
+            other = seeds[rng.integers(0, len(seeds))]
+            a, b = sorted(rng.integers(0, len(other), 2))
+            at = rng.integers(0, len(data))
+            data = data[:at] + other[a:b] + data[at + (b - a):]
+        else:                                                    # structured: a random word, CRCs fixed
+            word = rng.integers(0, len(data) // 4)
+            val = int(rng.choice([0, 1, 2, 3, 255, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, rng.integers(0, 1 << 32)]))
+            data[4 * word:4 * word + 4] = np.uint32(val).tobytes()
+            data = refix_crcs(data)
+        try:
+            p = unpack(bytes(data))
+            accepted += 1
+            n = p.header["gaussian_count"]
+            assert p.means.shape == (n, 2) and p.values.shape == (n, p.header["channels"])
+            assert np.isfinite(p.means).all() and np.isfinite(p.values).all()
+        except FormatError:
+            pass
+        ran += 1
+    elapsed = time.time() - t0
+    print(f"reader fuzz: {ran} cases, {accepted} accepted, {elapsed:.1f}s")
+    assert ran == 4000 and elapsed < 60

@@ -1,0 +1,283 @@
+"""Reader of packed texgs files: untrusted bytes -> ``Packed`` or FormatError.
+
+Every count and offset is checked against the file size before anything is
+allocated, every section's CRC-32 is checked, and the records are checked
+against the index (strip, level and x order) so the decoder's candidate search
+is guaranteed to find every Gaussian that covers a texel.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..constants import MAX_CHANNELS, MAX_K
+from ..errors import FormatError
+from . import layout as L
+from .quant import MAX_SIDE, Codes, DequantConstants, QuantConfig, dequantize_with
+from .writer import ChannelDesc, strips_of
+
+_MAX_FILE_BYTES = 1 << 31
+
+
+@dataclass
+class Section:
+    id: int
+    offset: int
+    size: int
+    crc32: int
+
+
+@dataclass
+class Packed:
+    """A decoded file. Arrays are in file order (the order the image function's
+    tie-break uses): means [N, 2] float32 texels, inv_scales [N, 2] float32,
+    rotations [N] float32, values [N, C] float32 unit range, levels [N] int64,
+    index [strips * levels + 1] int64 record starts, background [C] float32."""
+
+    header: dict
+    sections: list
+    channels: list
+    value_bits: list
+    cfg: QuantConfig
+    means: np.ndarray
+    inv_scales: np.ndarray
+    rotations: np.ndarray
+    values: np.ndarray
+    levels: np.ndarray
+    index: np.ndarray
+    background: np.ndarray
+    words: np.ndarray          # the whole file as uint32 words (what a shader binds)
+
+    @property
+    def height(self) -> int:
+        return self.header["height"]
+
+    @property
+    def width(self) -> int:
+        return self.header["width"]
+
+    @property
+    def k(self) -> int:
+        return self.header["k"]
+
+    @property
+    def wrap(self) -> tuple:
+        f = self.header["flags"]
+        return (bool(f & L.FLAG_WRAP_X), bool(f & L.FLAG_WRAP_Y))
+
+    @property
+    def n_levels(self) -> int:
+        return self.header["levels"]
+
+    @property
+    def strip_height(self) -> int:
+        return self.header["strip_height"]
+
+    @property
+    def radius(self) -> float:
+        return self.header["radius"]
+
+
+def _fail(name: str, msg: str):
+    raise FormatError(f"{name}: {msg}")
+
+
+def read_header(data: bytes, name: str = "<bytes>") -> dict:
+    """Fixed header fields (checks magic, version, CRC and file length)."""
+    if len(data) < L.HEADER_BYTES:
+        _fail(name, f"truncated: {len(data)} bytes, a texgs header needs {L.HEADER_BYTES}")
+    if data[:8] != L.MAGIC:
+        _fail(name, "not a texgs packed file (wrong magic)")
+    words = np.frombuffer(data, dtype="<u4", count=L.HEADER_WORDS)
+    h = {}
+    for fname, word, kind in L.HEADER_FIELDS:
+        h[fname] = float(words[word:word + 1].view("<f4")[0]) if kind == "f32" else int(words[word])
+    if h["version_major"] != L.VERSION_MAJOR:
+        _fail(name, f"unsupported format version {h['version_major']}.{h['version_minor']} "
+                    f"(this reader reads {L.VERSION_MAJOR}.x)")
+    if zlib.crc32(data[:L.HEADER_CRC_SPAN]) != h["header_crc32"]:
+        _fail(name, "header checksum mismatch (corrupt header)")
+    if h["file_bytes"] != len(data):
+        _fail(name, f"file is {len(data)} bytes but its header says {h['file_bytes']} (truncated or padded)")
+    return h
+
+
+def _check_header(h: dict, name: str) -> QuantConfig:
+    def need(cond, msg):
+        if not cond:
+            _fail(name, msg)
+
+    need(1 <= h["width"] <= MAX_SIDE and 1 <= h["height"] <= MAX_SIDE, f"bad size {h['width']}x{h['height']}")
+    need(1 <= h["channels"] <= MAX_CHANNELS, f"bad channel count {h['channels']}")
+    need(1 <= h["k"] <= MAX_K, f"bad K {h['k']}")
+    need(h["flags"] & ~(L.FLAG_WRAP_X | L.FLAG_WRAP_Y) == 0, f"unknown flags {h['flags']:#x}")
+    need(1 <= h["levels"] <= 16, f"bad LOD level count {h['levels']}")
+    need(1 <= h["strip_height"] <= 256, f"bad strip height {h['strip_height']}")
+    need(h["strip_count"] == L.strip_count(h["height"], h["strip_height"]), "strip count disagrees with height")
+    need(h["encoding"] in (L.ENCODING_FIXED, L.ENCODING_FP16), f"unknown record encoding {h['encoding']}")
+    need(1 <= h["section_count"] <= L.MAX_SECTIONS, f"bad section count {h['section_count']}")
+    for f in ("radius", "position_step_x", "position_step_y", "inv_scale_lo", "inv_scale_mant_scale",
+              "rotation_step"):
+        need(math.isfinite(h[f]), f"header field {f} is not finite")
+    need(1.0 <= h["radius"] <= 4096.0, f"bad radius bound {h['radius']}")
+    need(h["inv_scale_lo"] > 0 and 3.0 / h["inv_scale_lo"] <= h["radius"],
+         "inverse-scale floor does not honour the radius bound")
+    if h["encoding"] == L.ENCODING_FP16:
+        need(h["position_bits"] == 16 and h["rotation_bits"] == 16, "fp16 records must use 16-bit fields")
+        cfg = QuantConfig.fp16()
+    else:
+        cfg = QuantConfig(position_bits=h["position_bits"], inv_scale_exp_bits=h["inv_scale_exp_bits"],
+                          inv_scale_mant_bits=h["inv_scale_mant_bits"], rotation_bits=h["rotation_bits"])
+        try:
+            cfg.validate()
+        except Exception as e:
+            _fail(name, f"bad quantisation fields: {e}")
+        need(h["inv_scale_mant_scale"] == 2.0 ** -cfg.inv_scale_mant_bits, "bad inverse-scale mantissa scale")
+        step = (h["width"] * 2.0 ** -cfg.position_bits, h["height"] * 2.0 ** -cfg.position_bits)
+        need((h["position_step_x"], h["position_step_y"]) == tuple(float(np.float32(s)) for s in step),
+             "position steps disagree with the size and bit depth")
+    return cfg
+
+
+def _sections(data: bytes, h: dict, name: str) -> dict:
+    n = h["section_count"]
+    t0 = h["section_table_offset"]
+    if t0 % 4 or t0 < L.HEADER_BYTES or t0 + 16 * n > len(data):
+        _fail(name, "section table lies outside the file")
+    table = np.frombuffer(data, dtype="<u4", count=4 * n, offset=t0).reshape(n, 4)
+    found = {}
+    secs = []
+    for sid, off, size, crc in table.tolist():
+        if off % 4 or off < t0 + 16 * n or off + size > len(data):
+            _fail(name, f"section {sid:#x} (offset {off}, {size} bytes) lies outside the file or overlaps the table")
+        if zlib.crc32(data[off:off + size]) != crc:
+            _fail(name, f"section {sid:#x} checksum mismatch (corrupt data)")
+        secs.append(Section(sid, off, size, crc))
+        if sid in found:
+            _fail(name, f"section {sid:#x} appears twice")
+        if sid not in L.REQUIRED_SECTIONS and not sid & L.SECTION_OPTIONAL:
+            _fail(name, f"unknown required section {sid:#x} (written by a newer texgs?)")
+        found[sid] = secs[-1]
+    for slot, sid in enumerate(L.REQUIRED_SECTIONS):
+        if slot >= n or secs[slot].id != sid:
+            _fail(name, f"required section {sid} missing from table slot {slot}")
+    return found
+
+
+def _channels(sec: bytes, h: dict, name: str):
+    c = h["channels"]
+    words = np.frombuffer(sec, dtype="<u4").reshape(c, L.CHANNEL_WORDS)
+    descs, bits, offsets, steps, bg = [], [], [], [], []
+    for i in range(c):
+        raw = sec[i * 4 * L.CHANNEL_WORDS:(i + 1) * 4 * L.CHANNEL_WORDS]
+        try:
+            cname = raw[0:16].rstrip(b"\0").decode("utf-8")
+            group = raw[16:32].rstrip(b"\0").decode("utf-8")
+        except UnicodeDecodeError:
+            _fail(name, f"channel {i} name is not UTF-8")
+        sem, cs, vb, vo = (int(x) for x in words[i, 8:12])
+        step, back, lo, hi = (float(x) for x in words[i, 12:16].view("<f4"))
+        if sem >= len(L.SEMANTICS) or cs >= len(L.COLOUR_SPACES):
+            _fail(name, f"channel {i} has an unknown semantic or colour space")
+        if not all(math.isfinite(x) for x in (step, back, lo, hi)) or not lo < hi:
+            _fail(name, f"channel {i} has a non-finite step, background or range")
+        descs.append(ChannelDesc(cname, group, L.COLOUR_SPACES[cs], L.SEMANTICS[sem], (lo, hi)))
+        bits.append(vb)
+        offsets.append(vo)
+        steps.append(step)
+        bg.append(back)
+    return descs, bits, offsets, steps, np.array(bg, np.float32)
+
+
+def _field(words: np.ndarray, bitpos: np.ndarray, width: int) -> np.ndarray:
+    """Codes of `width` bits at bit positions [N] of the LSB-first stream (int64)."""
+    w = bitpos >> 5
+    pair = words[w].astype(np.uint64) | (words[w + 1].astype(np.uint64) << np.uint64(32))
+    return ((pair >> (bitpos & 31).astype(np.uint64)) & np.uint64((1 << width) - 1)).astype(np.int64)
+
+
+def unpack(data: bytes, name: str = "<bytes>") -> Packed:
+    """Parse and validate a packed file; raise FormatError naming the problem."""
+    data = bytes(data)
+    if len(data) > _MAX_FILE_BYTES:
+        _fail(name, f"file of {len(data)} bytes is larger than the format allows")
+    h = read_header(data, name)
+    cfg = _check_header(h, name)
+    secs = _sections(data, h, name)
+    c, n = h["channels"], h["gaussian_count"]
+    rb = h["record_bits"]
+
+    ch_sec = secs[L.SECTION_CHANNELS]
+    if ch_sec.size != 4 * L.CHANNEL_WORDS * c:
+        _fail(name, f"channel table is {ch_sec.size} bytes, expected {4 * L.CHANNEL_WORDS * c}")
+    descs, bits, voffs, steps, background = _channels(data[ch_sec.offset:ch_sec.offset + ch_sec.size], h, name)
+    if h["encoding"] == L.ENCODING_FIXED:
+        cfg = QuantConfig(position_bits=cfg.position_bits, inv_scale_exp_bits=cfg.inv_scale_exp_bits,
+                          inv_scale_mant_bits=cfg.inv_scale_mant_bits, rotation_bits=cfg.rotation_bits,
+                          value_bits_per_channel=tuple(bits), max_radius=h["radius"],
+                          strip_height=h["strip_height"])
+        try:
+            cfg.validate()
+        except Exception as e:
+            _fail(name, f"bad channel bit depths: {e}")
+        if steps != [float(np.float32(1.0 / ((1 << b) - 1))) for b in bits]:
+            _fail(name, "channel value steps disagree with their bit depths")
+    else:
+        if bits != [16] * c:
+            _fail(name, "fp16 records must use 16-bit values")
+        from dataclasses import replace
+        cfg = replace(cfg, max_radius=h["radius"], strip_height=h["strip_height"])
+    from .writer import record_layout
+    offsets, widths = record_layout(cfg, c)
+    if voffs != offsets[len(L.RECORD_FIELDS):]:
+        _fail(name, "channel bit offsets disagree with the record layout")
+    if rb != sum(widths):
+        _fail(name, f"record stride {rb} bits disagrees with the field widths ({sum(widths)})")
+
+    rec = secs[L.SECTION_RECORDS]
+    # Check the count against the bytes present before allocating anything of size n.
+    if n > rec.size * 8 // max(rb, 1) or rec.size != 4 * L.record_words(n, rb):
+        _fail(name, f"{n} Gaussians of {rb} bits do not match a records section of {rec.size} bytes")
+    idx_sec = secs[L.SECTION_INDEX]
+    strips, levels_n = h["strip_count"], h["levels"]
+    if idx_sec.size != 4 * L.index_entries(strips, levels_n):
+        _fail(name, f"index is {idx_sec.size} bytes, expected {4 * L.index_entries(strips, levels_n)}")
+    index = np.frombuffer(data, dtype="<u4", count=idx_sec.size // 4, offset=idx_sec.offset).astype(np.int64)
+    if index[0] != 0 or index[-1] != n or (np.diff(index) < 0).any():
+        _fail(name, "strip index is not a non-decreasing list of record starts from 0 to the count")
+
+    words = np.frombuffer(data, dtype="<u4", count=rec.size // 4, offset=rec.offset)
+    base = np.arange(n, dtype=np.int64) * rb
+    f = [_field(words, base + o, wd) for o, wd in zip(offsets, widths)]
+    codes = Codes(pos=torch.from_numpy(np.stack(f[0:2], 1)), inv=torch.from_numpy(np.stack(f[2:4], 1)),
+                  rot=torch.from_numpy(f[4]),
+                  val=torch.from_numpy(np.stack(f[5:], 1) if n else np.zeros((0, c), np.int64)))
+    consts = DequantConstants(cfg.encoding, (h["position_step_x"], h["position_step_y"]), h["inv_scale_lo"],
+                              h["inv_scale_mant_bits"], h["inv_scale_mant_scale"], h["rotation_step"],
+                              tuple(steps))
+    means, inv, rot, vals = (t.numpy() for t in dequantize_with(codes, consts))
+
+    cell_of = np.repeat(np.arange(strips * levels_n), np.diff(index))   # [N] (strip, level) cell per record
+    strip_rec, level_rec = cell_of // levels_n, cell_of % levels_n
+    if cfg.encoding == "fp16":
+        for nm, a in (("means", means), ("inverse scales", inv), ("rotations", rot), ("values", vals)):
+            if not np.isfinite(a).all():
+                _fail(name, f"records hold non-finite {nm}")
+        if n and (inv.min() < h["inv_scale_lo"] or means.min() < 0 or (means > [h["width"], h["height"]]).any()):
+            _fail(name, "records violate the radius bound or lie outside the image")
+    if (strips_of(means[:, 1], h["height"], h["strip_height"]) != strip_rec).any():
+        _fail(name, "a record is not in the strip the index puts it in")
+    xcode = codes.pos[:, 0].numpy()
+    same_cell = cell_of[1:] == cell_of[:-1]
+    if (same_cell & (xcode[1:] < xcode[:-1])).any():
+        _fail(name, "records within a strip are not sorted by x")
+
+    return Packed(header=h, sections=list(secs.values()), channels=descs, value_bits=bits, cfg=cfg,
+                  means=means, inv_scales=inv, rotations=rot, values=vals, levels=level_rec,
+                  index=index, background=background,
+                  words=np.frombuffer(data[:len(data) // 4 * 4], dtype="<u4").copy())

@@ -1,0 +1,220 @@
+"""Writer of packed texgs files (docs/FORMAT.md).
+
+``pack(PackInput) -> bytes``: quantises the Gaussians with the runtime
+quantiser, sorts them by (strip, LOD level, x) so a texel's candidates are a
+few contiguous, x-sorted ranges, bit-packs the records and writes the header,
+section table, channel table and strip index, each section with a CRC-32.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..constants import MAX_CHANNELS, MAX_K
+from ..errors import ConfigError, InputError
+from . import layout as L
+from .quant import (QuantConfig, check_sizes, encode, dequantize, inv_scale_lo, position_steps,
+                    rotation_step, value_step)
+
+
+@dataclass(frozen=True)
+class ChannelDesc:
+    """One channel of the material.
+
+    name: e.g. "albedo.r"; group: the map it belongs to ("albedo", "normal",
+    "roughness", ...); colour_space: "srgb" or "linear"; semantic: one of
+    layout.SEMANTICS; range: (lo, hi) mapping the unit value the Gaussians
+    carry to the stored value (stored = lo + (hi - lo) * unit).
+    """
+
+    name: str
+    group: str = ""
+    colour_space: str = "linear"
+    semantic: str = "generic"
+    range: tuple = (0.0, 1.0)
+
+
+@dataclass
+class PackInput:
+    """Everything pack() writes. Arrays are float32 numpy or torch, any order of Gaussians:
+    means [N, 2] texels (x, y); inv_scales [N, 2] 1/texels; rotations [N] radians;
+    values [N, C] unit range; background [C] unit range; levels [N] int LOD level (0 = coarsest)."""
+
+    height: int
+    width: int
+    channels: list
+    means: object
+    inv_scales: object
+    rotations: object
+    values: object
+    background: object
+    k: int = 10
+    wrap: tuple = (False, False)
+    levels: object = None
+    lod_levels: int | None = None      # default: max(levels) + 1
+    cfg: QuantConfig = field(default_factory=QuantConfig.default)
+
+
+def _np(a, dtype) -> np.ndarray:
+    if torch.is_tensor(a):
+        a = a.detach().cpu().numpy()
+    return np.ascontiguousarray(np.asarray(a), dtype=dtype)
+
+
+def _name_bytes(text: str, what: str) -> bytes:
+    b = text.encode("utf-8")
+    if len(b) > L.NAME_BYTES:
+        raise InputError(f"channel {what} {text!r} is longer than {L.NAME_BYTES} bytes (UTF-8)")
+    return b.ljust(L.NAME_BYTES, b"\0")
+
+
+def record_layout(cfg: QuantConfig, channels: int) -> tuple[list[int], list[int]]:
+    """(bit offset, bit width) of each record field: RECORD_FIELDS then one per channel."""
+    widths = L.record_field_bits(16 if cfg.encoding == "fp16" else cfg.position_bits,
+                                 cfg.inv_scale_bits(), 16 if cfg.encoding == "fp16" else cfg.rotation_bits)
+    widths += cfg.channel_value_bits(channels)
+    offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(int).tolist()
+    return offsets, widths
+
+
+def strips_of(y: np.ndarray, height: int, strip_height: int) -> np.ndarray:
+    """[N] strip of each dequantised mean y (float32 texels): floor(y / S), clipped."""
+    s = np.floor(y.astype(np.float64) / strip_height).astype(np.int64)
+    return np.clip(s, 0, L.strip_count(height, strip_height) - 1)
+
+
+def bitpack(fields: np.ndarray, offsets, widths, record_bits: int, n_words: int) -> np.ndarray:
+    """fields [N, F] uint codes -> uint32 words of the LSB-first record stream."""
+    words = np.zeros(n_words + 1, dtype=np.uint64)
+    base = np.arange(fields.shape[0], dtype=np.int64) * record_bits
+    for f, (off, width) in enumerate(zip(offsets, widths)):
+        v = fields[:, f].astype(np.uint64) & np.uint64((1 << width) - 1)
+        p = base + off
+        w, sh = p >> 5, (p & 31).astype(np.uint64)
+        shifted = v << sh                                  # < 2^(31 + 16): fits in 64 bits
+        np.bitwise_or.at(words, w, shifted & np.uint64(0xFFFFFFFF))
+        np.bitwise_or.at(words, w + 1, shifted >> np.uint64(32))
+    return words[:n_words].astype(np.uint32)
+
+
+def _header(fields: dict) -> bytearray:
+    buf = bytearray(L.HEADER_BYTES)
+    buf[0:8] = L.MAGIC
+    for name, word, kind in L.HEADER_FIELDS:
+        if name == "header_crc32":
+            continue
+        val = fields.get(name, 0)
+        arr = np.array([val], dtype=np.float32 if kind == "f32" else np.uint32)
+        buf[4 * word:4 * word + 4] = arr.tobytes()
+    crc = zlib.crc32(bytes(buf[:L.HEADER_CRC_SPAN]))
+    buf[L.HEADER_CRC_SPAN:L.HEADER_BYTES] = np.uint32(crc).tobytes()
+    return buf
+
+
+def channel_table(channels: list, cfg: QuantConfig, background: np.ndarray) -> bytes:
+    c = len(channels)
+    offsets, widths = record_layout(cfg, c)
+    out = bytearray()
+    for i, ch in enumerate(channels):
+        if ch.semantic not in L.SEMANTICS:
+            raise InputError(f"channel {ch.name!r}: unknown semantic {ch.semantic!r}; use one of {L.SEMANTICS}")
+        if ch.colour_space not in L.COLOUR_SPACES:
+            raise InputError(f"channel {ch.name!r}: unknown colour space {ch.colour_space!r}; "
+                             f"use one of {L.COLOUR_SPACES}")
+        lo, hi = (float(x) for x in ch.range)
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise InputError(f"channel {ch.name!r}: range must be finite with lo < hi, got {ch.range}")
+        bits = widths[len(L.RECORD_FIELDS) + i]
+        words = np.zeros(L.CHANNEL_WORDS, dtype=np.uint32)
+        words[8:12] = [L.SEMANTICS.index(ch.semantic), L.COLOUR_SPACES.index(ch.colour_space), bits,
+                       offsets[len(L.RECORD_FIELDS) + i]]
+        floats = np.array([value_step(bits) if cfg.encoding == "fixed" else 0.0, background[i], lo, hi],
+                          dtype=np.float32)
+        words[12:16] = floats.view(np.uint32)
+        entry = bytearray(words.tobytes())
+        entry[0:16] = _name_bytes(ch.name, "name")
+        entry[16:32] = _name_bytes(ch.group, "group")
+        out += entry
+    return bytes(out)
+
+
+def pack(inp: PackInput) -> bytes:
+    """Quantise, sort and serialise; returns the file bytes (layout in docs/FORMAT.md)."""
+    cfg = inp.cfg
+    cfg.validate()
+    h, w = int(inp.height), int(inp.width)
+    check_sizes(h, w)
+    values = _np(inp.values, np.float64)
+    n = values.shape[0] if values.ndim == 2 else -1
+    c = len(inp.channels)
+    if values.ndim != 2 or values.shape[1] != c:
+        raise InputError(f"values must be [N, {c}] (one column per channel description), got {values.shape}")
+    if not 1 <= c <= MAX_CHANNELS:
+        raise InputError(f"channel count must be in 1..{MAX_CHANNELS}, got {c}")
+    if not 1 <= int(inp.k) <= MAX_K:
+        raise ConfigError(f"K must be in 1..{MAX_K}, got {inp.k}")
+    background = _np(inp.background, np.float32).reshape(-1)
+    if background.shape != (c,) or not np.isfinite(background).all():
+        raise InputError(f"background must be {c} finite values, got shape {background.shape}")
+    levels = np.zeros(n, np.int64) if inp.levels is None else _np(inp.levels, np.int64).reshape(-1)
+    if levels.shape != (n,) or (n and levels.min() < 0):
+        raise InputError(f"levels must be [N={n}] non-negative integers")
+    n_levels = int(inp.lod_levels or (int(levels.max()) + 1 if n else 1))
+    if not 1 <= n_levels <= 16 or (n and levels.max() >= n_levels):
+        raise InputError(f"LOD levels must be 1..16 and cover every Gaussian's level, got {n_levels}")
+    if n >= 2 ** 31:
+        raise InputError(f"too many Gaussians: {n}")
+    wrap = (bool(inp.wrap[0]), bool(inp.wrap[1]))
+
+    codes = encode(inp.means, inp.inv_scales, inp.rotations, values, cfg, h, w, wrap)
+    means_q = dequantize(codes, cfg, h, w)[0].numpy()
+    strips = strips_of(means_q[:, 1], h, cfg.strip_height)
+    pos = codes.pos.numpy()
+    order = np.lexsort((np.arange(n), pos[:, 1], pos[:, 0], levels, strips))  # last key is primary
+    fields = np.concatenate([pos, codes.inv.numpy(), codes.rot.numpy()[:, None], codes.val.numpy()], 1)[order]
+
+    offsets, widths = record_layout(cfg, c)
+    record_bits = cfg.record_bits(c)
+    n_words = L.record_words(n, record_bits)
+    records = bitpack(fields, offsets, widths, record_bits, n_words).tobytes()
+    n_strips = L.strip_count(h, cfg.strip_height)
+    cell = strips[order] * n_levels + levels[order]
+    counts = np.bincount(cell, minlength=n_strips * n_levels)
+    index = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint32).tobytes()
+    sections = {L.SECTION_CHANNELS: channel_table(inp.channels, cfg, background),
+                L.SECTION_INDEX: index, L.SECTION_RECORDS: records}
+
+    table_off = L.HEADER_BYTES
+    off = L.align(table_off + 4 * L.SECTION_ENTRY_WORDS * len(sections))
+    table = bytearray()
+    body = bytearray()
+    for sid in L.REQUIRED_SECTIONS:
+        data = sections[sid]
+        table += np.array([sid, off, len(data), zlib.crc32(data)], dtype=np.uint32).tobytes()
+        body += data + b"\0" * (L.align(len(data)) - len(data))
+        off = L.align(off + len(data))
+    sx, sy = position_steps(cfg, h, w)
+    radius = np.float32(cfg.max_radius)
+    if float(radius) < cfg.max_radius:          # round up: the bound must still hold in float32
+        radius = np.nextafter(radius, np.float32(np.inf))
+    header = _header({
+        "version_major": L.VERSION_MAJOR, "version_minor": L.VERSION_MINOR, "file_bytes": off,
+        "width": w, "height": h, "channels": c, "k": int(inp.k),
+        "flags": (L.FLAG_WRAP_X if wrap[0] else 0) | (L.FLAG_WRAP_Y if wrap[1] else 0),
+        "levels": n_levels, "strip_height": cfg.strip_height, "strip_count": n_strips, "gaussian_count": n,
+        "encoding": L.ENCODING_IDS[cfg.encoding],
+        "position_bits": widths[0], "inv_scale_exp_bits": cfg.inv_scale_exp_bits if cfg.encoding == "fixed" else 0,
+        "inv_scale_mant_bits": cfg.inv_scale_mant_bits if cfg.encoding == "fixed" else 0,
+        "rotation_bits": widths[4], "record_bits": record_bits, "radius": float(radius),
+        "position_step_x": sx, "position_step_y": sy, "inv_scale_lo": inv_scale_lo(cfg),
+        "inv_scale_mant_scale": 2.0 ** -cfg.inv_scale_mant_bits if cfg.encoding == "fixed" else 0.0,
+        "rotation_step": rotation_step(cfg), "section_count": len(sections), "section_table_offset": table_off,
+    })
+    head = bytes(header) + bytes(table)
+    out = head + b"\0" * (L.align(len(head)) - len(head)) + bytes(body)
+    assert len(out) == off == L.file_size(n, c, h, cfg, n_levels)
+    return out
