@@ -13,6 +13,7 @@ from texgs.ingest import (Material, MaterialError, describe, describe_dict, disc
 
 H, W = 6, 8
 RNG = np.random.default_rng(3)
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
 def save(path, data):
@@ -78,6 +79,29 @@ def test_unity_mask_map_and_metallic_smoothness(tmp_path):
     m = load(tmp_path / "b")
     assert m.roles[3:] == ["metalness", "smoothness"]
     np.testing.assert_array_equal(col(m, "smoothness"), np.float32(200 / 255))
+
+
+def test_packed_maps_in_other_layouts(tmp_path):
+    from PIL import Image
+
+    # Unity metallic-smoothness as grey + alpha, and a mask map as RLE TGA.
+    save(tmp_path / "u" / "u_albedo.png", rand())
+    la = rand(2)
+    Image.fromarray(la, "LA").save(tmp_path / "u" / "u_MetallicSmoothness.png")
+    m = load(tmp_path / "u")
+    assert m.roles[3:] == ["metalness", "smoothness"]
+    np.testing.assert_array_equal(col(m, "metalness"), la[:, :, 0] / np.float32(255))
+    np.testing.assert_array_equal(col(m, "smoothness"), la[:, :, 1] / np.float32(255))
+    save(tmp_path / "v" / "v_albedo.png", rand())
+    mask = rand(4)
+    Image.fromarray(mask, "RGBA").save(tmp_path / "v" / "v_MaskMap.tga", compression="tga_rle")
+    m = load(tmp_path / "v")
+    np.testing.assert_array_equal(col(m, "detail_mask"), mask[:, :, 2] / np.float32(255))
+    # A greyscale ORM cannot be split.
+    save(tmp_path / "w" / "w_albedo.png", rand())
+    save(tmp_path / "w" / "w_orm.png", rand(1))
+    with pytest.raises(InputError, match=r"w_orm\.png: a packed R=AO .* map needs colour channels"):
+        load(tmp_path / "w")
 
 
 def test_alpha_channels_carrying_data(tmp_path):
@@ -377,3 +401,32 @@ def test_load_is_deterministic(tmp_path):
     a, b = load(tmp_path), load(tmp_path)
     assert a.pixels.tobytes() == b.pixels.tobytes() and a.channels == b.channels
     assert discover(tmp_path) == discover(tmp_path)
+
+
+def test_the_documented_manifest_example_loads(tmp_path):
+    import re
+
+    import yaml
+
+    doc = (REPO / "docs" / "ingest.md").read_text()
+    text = re.search(r"```yaml\n(.*?)```", doc, re.S).group(1)
+    example = yaml.safe_load(text)
+    save(tmp_path / "old_brick_h.png", rand(1))
+    save(tmp_path / "old_brick_s.png", rand(1))
+    save(tmp_path / "scan_0042.png", rand())
+    from PIL import Image
+
+    Image.fromarray(rand(4), "RGBA").save(tmp_path / "packed_misc.tga")
+    for name in ["bump.png", "glow_baked.png", "preview.jpg"]:
+        save(tmp_path / name, rand())
+    save(tmp_path / "smooth.png", rand(1))
+    assert set(example["files"]) <= {p.name for p in tmp_path.iterdir()}
+    manifest(tmp_path, text)
+    m = load(tmp_path)
+    assert m.name == "OldBrick"
+    assert m.groups == ["albedo", "normal", "ao", "roughness", "metalness", "height", "emissive"]
+    assert m.channels[m.roles.index("normal.x")].source.name == "bump.png"
+    assert m.channels[m.roles.index("normal.x")].weight == 2.0
+    assert m.channels[m.roles.index("roughness")].source.name == "smooth.png"
+    assert [c.source_channel for c in m.channels if c.source.name == "packed_misc.tga"] == ["B", "R", "A"]
+    assert not any(c.source.name.startswith("old_brick") for c in m.channels)  # skipped file and group

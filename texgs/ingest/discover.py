@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, InputError, TexgsError
 from .manifest import MANIFEST_NAME, Manifest, load_manifest
-from .roles import IMAGE_EXTENSIONS, UNSUPPORTED_IMAGE_EXTENSIONS, NameInfo, parse_name
+from .roles import GROUPS, IMAGE_EXTENSIONS, UNSUPPORTED_IMAGE_EXTENSIONS, NameInfo, parse_name
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,6 @@ def _manifest_material(folder: Path, key: str, folder_name: str, images: list[Pa
             if fname not in names:
                 raise ConfigError(f"{mpath}: files.{fname}: no such image in {folder}")
         for item in manifest.skip:
-            from .roles import GROUPS
             if item not in names and item not in GROUPS:
                 raise ConfigError(f"{mpath}: skip: '{item}' is neither an image in {folder} nor a channel group "
                                   f"({', '.join(g for g in GROUPS if g != 'extra')})")

@@ -139,7 +139,7 @@ def _group_pixels(plan: GroupPlan, pixels: np.ndarray, warnings: list[str]) -> n
         return vectors_to_normals(decode_normals(data, plan.transform[-2:]), normalise=False)
     if plan.transform == "invert":
         return (np.float32(1) - data).astype(np.float32)
-    if len(plan.source_channels) == 1 and plan.note.endswith("of a colour file"):
+    if plan.check_grey:
         colour = [i for i, c in enumerate(names) if c.rsplit(".", 1)[-1] in ("R", "G", "B")]
         spread = float(np.max(np.ptp(pixels[:, :, colour], axis=2))) if len(colour) > 1 else 0.0
         if spread > GREY_TOLERANCE:

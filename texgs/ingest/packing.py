@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..errors import InputError
 from .discover import SourceFile
 from .manifest import FileOptions, Manifest
-from .readers import ImageHeader, _last
+from .readers import ImageHeader, channel_letter
 from .roles import COLOUR_GROUPS, DEDICATED, GROUPS, MAP_KINDS
 
 
@@ -32,6 +32,8 @@ class GroupPlan:
         packed map's channel for the same group).
     assumed: a normal map whose convention neither the name nor the manifest
         states ("gl" assumed; load/scan check it against a height map).
+    check_grey: a scalar map read from the R of a colour file; load() warns
+        when its colour channels differ.
     """
 
     group: str
@@ -45,6 +47,7 @@ class GroupPlan:
     dedicated: bool = False
     note: str = ""
     assumed: bool = False
+    check_grey: bool = False
 
 
 def normal_note(convention: str, how: str = "") -> str:
@@ -57,7 +60,7 @@ def normal_note(convention: str, how: str = "") -> str:
 def _resolver(header: ImageHeader):
     """Letter (R, G, B, A) or stored name -> the file's channel name."""
     names = header.channels
-    colour = [c for c in names if _last(c) != "A"]
+    colour = [c for c in names if channel_letter(c) != "A"]
 
     def find(letter: str) -> str:
         if letter in names:
@@ -65,7 +68,7 @@ def _resolver(header: ImageHeader):
         if header.is_grey and letter in ("R", "G", "B", "Y"):
             return colour[0]
         for c in names:
-            if _last(c) == letter:
+            if channel_letter(c) == letter:
                 return c
         raise InputError(f"{header.path}: has no channel {letter} (it has {', '.join(names)})")
 
@@ -86,17 +89,17 @@ def plan_file(sf: SourceFile, header: ImageHeader, opts: FileOptions | None,
 
     if opts.channels is not None:
         layout = [(tuple(find(c) for c in src), group) for src, group in opts.channels]
-        declared_alpha = True
+        explicit = True
     else:
         layout = []
         for letters, group in kind.layout:
-            if header.is_grey and (group == "normal" or kind.packed):
+            if header.is_grey and (group == "normal" or len(kind.layout) > 1):
                 raise InputError(f"{header.path}: a {kind.description} map needs colour channels, "
                                  f"but the file is greyscale")
             src = tuple(find(c) for c in (("R", "G", "B") if letters == "RGB" else (letters,)))
             layout.append((src, group))
-        declared_alpha = False
-        alpha = [c for c in header.channels if _last(c) == "A"]
+        explicit = False
+        alpha = [c for c in header.channels if channel_letter(c) == "A"]
         if alpha and kind.alpha_declared:
             layout.append(((alpha[0],), kind.alpha))
         elif alpha:
@@ -107,16 +110,16 @@ def plan_file(sf: SourceFile, header: ImageHeader, opts: FileOptions | None,
     # A scalar map saved as RGB repeats itself in G and B: nothing lost there.
     scalar_from_rgb = not kind.packed and len(layout[0][0]) == 1 and not header.is_grey
     for c in header.channels:
-        if c not in used and not (scalar_from_rgb and _last(c) in ("G", "B")):
+        if c not in used and not (scalar_from_rgb and channel_letter(c) in ("G", "B")):
             notes.append(f"{name}: channel {c} not used")
 
     plans = []
     for src, group in layout:
         if group == "skip":
             continue
-        is_alpha = len(src) == 1 and _last(src[0]) == "A"
+        is_alpha = len(src) == 1 and channel_letter(src[0]) == "A"
         note = ""
-        if group in ("albedo", "emissive") and len(src) == 3 and len(set(src)) == 1 and not declared_alpha:
+        if group in ("albedo", "emissive") and len(src) == 3 and len(set(src)) == 1 and not explicit:
             if grey_albedo == "single" and group == "albedo":
                 src = src[:1]
                 note = "grey, kept as one channel (grey_albedo: single)"
@@ -135,11 +138,12 @@ def plan_file(sf: SourceFile, header: ImageHeader, opts: FileOptions | None,
         if group in ("gloss", "smoothness") and opts.convert == "roughness":
             transform, note = "invert", f"roughness = 1 - {group}"
             group, roles = "roughness", ("roughness",)
-        if not note and len(src) == 1 and not header.is_grey and not is_alpha and kind.name in DEDICATED \
-                and opts.channels is None:
-            note = f"{_last(src[0])} of a colour file"
+        # A scalar map saved as RGB: R is used; load() warns if G/B differ.
+        check_grey = len(src) == 1 and not header.is_grey and not is_alpha and not explicit and not kind.packed
+        if check_grey and not note:
+            note = f"{channel_letter(src[0])} of a colour file"
         plans.append(GroupPlan(group, sf, header, src, roles, space, transform,
-                               only_if_varying=is_alpha and not declared_alpha and not kind.alpha_declared,
+                               only_if_varying=is_alpha and not explicit and not kind.alpha_declared,
                                dedicated=dedicated and not is_alpha, note=note,
-                               assumed=group == "normal" and not conv_stated))
+                               assumed=group == "normal" and not conv_stated, check_grey=check_grey))
     return plans, notes

@@ -48,11 +48,11 @@ class ImageHeader:
 
     @property
     def has_alpha(self) -> bool:
-        return any(_last(c) == "A" for c in self.channels)
+        return any(channel_letter(c) == "A" for c in self.channels)
 
     @property
     def is_grey(self) -> bool:
-        return len([c for c in self.channels if _last(c) != "A"]) == 1
+        return len([c for c in self.channels if channel_letter(c) != "A"]) == 1
 
     def describe(self) -> str:
         """e.g. "PNG 1024x1024 RGBA 8-bit" or "EXR 512x512 R,G,B float"."""
@@ -63,7 +63,7 @@ class ImageHeader:
         return f"{self.format.upper()} {self.width}x{self.height} {chans} {depth}"
 
 
-def _last(channel: str) -> str:
+def channel_letter(channel: str) -> str:
     """EXR layer channels "diffuse.R" -> "R"; image letters stay as they are."""
     return channel.rsplit(".", 1)[-1]
 
