@@ -10,7 +10,7 @@ from .load import load_all
 from .material import MaterialError, MaterialInfo
 
 
-def describe_dict(path: str | Path, resample: bool | None = None) -> dict:
+def describe_dict(path: str | Path, resample: bool = False) -> dict:
     """The table as plain data (for ``--json``):
     {"path": str, "materials": [{"name", "key", "folder", "width", "height",
     "num_channels", "channels": [{"index", "role", "group", "color_space",
@@ -39,7 +39,7 @@ def _table(rows: list[list[str]]) -> list[str]:
     return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
 
 
-def describe(path: str | Path, resample: bool | None = None) -> str:
+def describe(path: str | Path, resample: bool = False) -> str:
     """Human-readable table of every material under ``path`` (see describe_dict)."""
     data = describe_dict(path, resample)
     lines: list[str] = []

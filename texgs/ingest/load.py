@@ -1,8 +1,9 @@
 """Turning a discovered MaterialSource into a Material (or only its channel table).
 
-``scan`` reads headers only (plus the pixels of files whose alpha may or may
-not carry data), so listing a whole library is fast; ``load`` decodes every
-file once and builds the [H, W, C] array.
+``scan`` reads headers only, plus the few pixels a header cannot replace (an
+alpha that may or may not carry data; the normal and height maps when the
+normal convention must be inferred), so listing a whole library is fast;
+``load`` decodes every file once and builds the [H, W, C] array.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _resolve(source: MaterialSource, plans: list[GroupPlan], notes: list[str]) -
     return sorted(chosen, key=lambda p: (order.index(p.group), p.roles[0]))
 
 
-def _plan(source: MaterialSource, resample: bool | None) -> tuple[list[GroupPlan], tuple[int, int], list[str], list[str]]:
+def _plan(source: MaterialSource, resample: bool) -> tuple[list[GroupPlan], tuple[int, int], list[str], list[str]]:
     """Groups to build, the output (width, height), notes and warnings; no pixels read."""
     if source.error is not None:
         raise source.error
@@ -91,9 +92,7 @@ def _plan(source: MaterialSource, resample: bool | None) -> tuple[list[GroupPlan
     sizes = {(h.width, h.height) for h in used.values()}
     big = max(used.values(), key=lambda h: (h.width * h.height, h.width))
     if len(sizes) > 1:
-        if resample is None:
-            resample = manifest.resample if manifest else False
-        if not resample:
+        if not (resample or (manifest is not None and manifest.resample)):
             other = next(h for h in used.values() if (h.width, h.height) != (big.width, big.height))
             raise InputError(f"{source.folder}: maps of different sizes: {big.path.name} is "
                              f"{big.width}x{big.height} but {other.path.name} is {other.width}x{other.height}; "
@@ -173,7 +172,7 @@ def _check_convention(plans: list[GroupPlan], raw: dict[Path, np.ndarray]) -> li
     return [fixed if p is normal else p for p in plans]
 
 
-def _build(source: MaterialSource, resample: bool | None, decode: bool) -> Material | MaterialInfo:
+def _build(source: MaterialSource, resample: bool, decode: bool) -> Material | MaterialInfo:
     plans, (width, height), notes, warnings = _plan(source, resample)
     raw: dict[Path, np.ndarray] = {}  # decoded files, kept only until used
     plans = _check_convention(plans, raw)
@@ -231,20 +230,21 @@ def _as_source(source: MaterialSource | str | Path) -> MaterialSource:
     return found[0]
 
 
-def scan(source: MaterialSource | str | Path, resample: bool | None = None) -> MaterialInfo:
-    """The channel table of one material from file headers (no full decode,
-    except files whose alpha channel must be checked for data)."""
+def scan(source: MaterialSource | str | Path, resample: bool = False) -> MaterialInfo:
+    """The channel table of one material, from file headers (see the module
+    docstring for the few files it decodes). Same table as ``load``."""
     return _build(_as_source(source), resample, decode=False)
 
 
-def load(source: MaterialSource | str | Path, resample: bool | None = None) -> Material:
-    """Decode one material. ``resample`` None follows material.yaml (default
-    False); True resizes every map to the largest one (SHRINK/ENLARGE_FILTER).
+def load(source: MaterialSource | str | Path, resample: bool = False) -> Material:
+    """Decode one material. Maps of different sizes are an error unless
+    ``resample`` or material.yaml's ``resample: true`` asks to resize them to
+    the largest (SHRINK_FILTER/ENLARGE_FILTER per axis).
     Raises InputError/ConfigError naming the file and the problem."""
     return _build(_as_source(source), resample, decode=True)
 
 
-def load_all(path: str | Path, resample: bool | None = None, header_only: bool = False
+def load_all(path: str | Path, resample: bool = False, header_only: bool = False
              ) -> list[Material | MaterialInfo | MaterialError]:
     """Every material under ``path``, in discover() order; a material that fails
     becomes a MaterialError and the others still go through. ``header_only``
