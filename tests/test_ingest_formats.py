@@ -175,3 +175,38 @@ def test_zero_size_and_absurd_size_rejected_from_the_header(tmp_path):
     huge = write_png(tmp_path / "huge.png", np.zeros((1, 1, 3), np.uint8), 2, size=(4, MAX_SIDE + 1))
     with pytest.raises(InputError, match=rf"huge\.png: image is {MAX_SIDE + 1}x4, larger than the limit"):
         read_header(huge)
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg", "tga", "exr"])
+def test_damaged_files_give_an_image_or_an_input_error(tmp_path, ext):
+    """A small fuzz: truncations and byte changes never escape as another exception."""
+    from PIL import Image
+
+    rng = np.random.default_rng(11)
+    rgba = rng.integers(0, 256, size=(16, 16, 4), dtype=np.uint8)
+    good = tmp_path / f"good.{ext}"
+    if ext == "exr":
+        write_exr(good, {"R": rgba[:, :, 0] / np.float32(255), "G": rgba[:, :, 1] / np.float32(255)})
+    elif ext == "jpg":
+        Image.fromarray(rgba[:, :, :3]).save(good)
+    else:
+        Image.fromarray(rgba).save(good, **({"compression": "tga_rle"} if ext == "tga" else {}))
+    data = good.read_bytes()
+    outcomes = set()
+    for trial in range(40):
+        damaged = bytearray(data)
+        if trial % 2:
+            damaged = damaged[: int(rng.integers(1, len(damaged)))]
+        else:
+            for i in rng.integers(0, len(damaged), size=1 + trial % 5):
+                damaged[i] = int(rng.integers(0, 256))
+        path = tmp_path / f"d{trial}.{ext}"
+        path.write_bytes(bytes(damaged))
+        try:
+            _, pixels = read_image(path)
+            assert pixels.dtype == np.float32 and pixels.ndim == 3
+            outcomes.add("read")
+        except InputError as e:
+            assert path.name in str(e)
+            outcomes.add("error")
+    assert "error" in outcomes
