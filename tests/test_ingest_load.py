@@ -187,6 +187,20 @@ def test_unstated_normal_convention_inferred_from_height(tmp_path, flip):
     assert load(tmp_path).channels[m.roles.index("normal.y")].note == "OpenGL: renormalised"
 
 
+def test_stated_convention_contradicted_by_height_is_warned(tmp_path):
+    h, n = _bumps()
+    save(tmp_path / "b_diff.png", rand(size=h.shape))
+    save(tmp_path / "b_height.png", np.round(h * 65535).astype(np.uint16))
+    save(tmp_path / "b_nor_gl.png", encode(n * [1, -1, 1]))  # DirectX data under an OpenGL name
+    m = load(tmp_path)
+    assert m.channels[m.roles.index("normal.y")].note == "OpenGL: renormalised"  # kept as stated
+    assert any("b_nor_gl.png: stated OpenGL, but b_height.png suggests DirectX" in w for w in m.warnings)
+    manifest(tmp_path, "schema_version: 1\nfiles:\n  b_nor_gl.png: {normal_convention: dx}\n")
+    m = load(tmp_path)
+    assert not m.warnings
+    np.testing.assert_allclose(m.normal_vectors(), n, atol=0.02)
+
+
 def test_unrelated_height_leaves_the_assumption(tmp_path):
     save(tmp_path / "albedo.png", rand())
     save(tmp_path / "height.png", rand(1))

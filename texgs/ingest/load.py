@@ -147,10 +147,11 @@ def _group_pixels(plan: GroupPlan, pixels: np.ndarray, warnings: list[str]) -> n
     return data
 
 
-def _check_convention(plans: list[GroupPlan], raw: dict[Path, np.ndarray]) -> list[GroupPlan]:
-    """An unstated normal convention is read from the data when a height map of
-    the same size is present (see semantics.infer_normal_convention)."""
-    normal = next((p for p in plans if p.group == "normal" and p.assumed), None)
+def _check_convention(plans: list[GroupPlan], raw: dict[Path, np.ndarray], warnings: list[str]) -> list[GroupPlan]:
+    """Compare the normal map with a height map of the same size (see
+    semantics.infer_normal_convention): an unstated convention is taken from
+    the data; a stated one the data contradict is kept, with a warning."""
+    normal = next((p for p in plans if p.group == "normal"), None)
     height = next((p for p in plans if p.group == "height"), None)
     if normal is None or height is None or \
             (normal.header.width, normal.header.height) != (height.header.width, height.header.height):
@@ -163,19 +164,26 @@ def _check_convention(plans: list[GroupPlan], raw: dict[Path, np.ndarray]) -> li
     h = raw[height.file.path][:, :, names_h.index(height.source_channels[0])]
     conv, cx, cy = infer_normal_convention(rgb, h)
     evidence = f"slope corr. x {cx:+.2f}, y {cy:+.2f}"
+    if not normal.assumed:
+        stated = normal.transform[-2:]
+        if conv is not None and conv != stated:
+            full = {"gl": "OpenGL", "dx": "DirectX"}
+            warnings.append(f"{normal.file.path.name}: stated {full[stated]}, but {height.file.path.name} suggests "
+                            f"{full[conv]} ({evidence}); kept as stated (if the name is wrong, set "
+                            f"files.{normal.file.path.name}.normal_convention in {MANIFEST_NAME})")
+        return plans
     if conv is None:
         conv, how = "gl", f"assumed (name does not say; {height.file.path.name} does not tell: {evidence})"
     else:
         how = f"inferred from {height.file.path.name} ({evidence})"
-    note = normal_note(conv, how)
-    fixed = replace(normal, transform=f"normal_{conv}", note=note)
+    fixed = replace(normal, transform=f"normal_{conv}", note=normal_note(conv, how))
     return [fixed if p is normal else p for p in plans]
 
 
 def _build(source: MaterialSource, resample: bool, decode: bool) -> Material | MaterialInfo:
     plans, (width, height), notes, warnings = _plan(source, resample)
     raw: dict[Path, np.ndarray] = {}  # decoded files, kept only until used
-    plans = _check_convention(plans, raw)
+    plans = _check_convention(plans, raw, warnings)
     need = {p.file.path for p in plans if decode or p.only_if_varying}
     groups: dict[int, np.ndarray] = {}
     dropped: set[int] = set()
