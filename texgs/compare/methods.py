@@ -127,57 +127,59 @@ class BlockFamily(Method):
 
 
 class TexgsMethod(Method):
-    """texgs itself, through texgs.fit (one fit per requested rate)."""
+    """texgs itself, through texgs.fit: one fit per requested rate (FitConfig.fast() when quick).
+    The point's bytes are the packed file; its reconstruction is that file decoded."""
 
     name = "texgs"
     interpolated = False
 
-    def __init__(self, seed: int = 0, quick: bool = False):
-        self.seed, self.quick = seed, quick
+    def __init__(self, seed: int = 0, quick: bool = False, threads: int = 1):
+        self.seed, self.quick, self.threads = seed, quick, threads
 
     def _api(self):
         from .tools import MissingTool
 
         try:
-            from .. import fit as fitmod
+            from ..fit import api
+            from ..fit.config import Budget, FitConfig
         except ImportError as e:
             raise MissingTool("texgs.fit", f"fitting is not part of this build: {e}") from None
-        fit = getattr(fitmod, "fit", None)
-        if fit is None:
-            raise MissingTool("texgs.fit", "texgs.fit has no fit() yet")
-        return fitmod, fit
+        return api.fit, Budget, FitConfig
 
     def encoder(self) -> str:
         from .. import __version__
 
         self._api()
-        return f"texgs {__version__}"
+        return f"texgs {__version__} ({'fast' if self.quick else 'default'} fit, seed {self.seed})"
+
+    def encode_decode(self, material: Material, rate: float) -> tuple[np.ndarray, bytes, float]:
+        """(reconstruction [H, W, C] float32, packed bytes, fit seconds) at `rate` bppc."""
+        p = self._fit(material, rate)
+        return p.reconstruct(), p.extra["_data"], p.encode_s
+
+    def _fit(self, material: Material, rate: float) -> Point:
+        fit, Budget, FitConfig = self._api()
+        cfg = (FitConfig.fast if self.quick else FitConfig)(seed=self.seed, threads=self.threads)
+        t0 = time.perf_counter()
+        result = fit(material.data, Budget(bppc=rate), cfg, groups=list(material.groups), progress="off",
+                     label=material.name)
+        t = time.perf_counter() - t0
+
+        def rebuild() -> np.ndarray:
+            return np.asarray(result.render(), np.float32)
+
+        return Point(f"texgs {len(result.data)} B", len(result.data), t, rebuild,
+                     extra={"requested_bppc": rate, "gaussians": result.n, "_data": result.data})
 
     def points(self, material: Material, rates) -> list[Point]:
-        _, fit = self._api()
-        pts = []
+        """One point per rate; a rate the fit refuses (too small for one Gaussian) is left out
+        and its message kept in self.problems for the report."""
+        from ..errors import ConfigError
+
+        pts, self.problems = [], []
         for r in rates:
-            t0 = time.perf_counter()
-            result = fit(material.data, bppc=r, seed=self.seed, **({"quick": True} if self.quick else {}))
-            t = time.perf_counter() - t0
-            blob = _result_bytes(result)
-            pts.append(Point(f"texgs {r:g} bppc", len(blob), t, _texgs_rebuilder(result, material),
-                             extra={"requested_bppc": r}))
+            try:
+                pts.append(self._fit(material, r))
+            except ConfigError as e:
+                self.problems.append(f"texgs at {r:g} bppc: {e}")
         return pts
-
-
-def _result_bytes(result) -> bytes:
-    for attr in ("packed", "blob", "data", "bytes"):
-        v = getattr(result, attr, None)
-        if isinstance(v, (bytes, bytearray)):
-            return bytes(v)
-    raise TypeError("texgs.fit result carries no packed bytes (.packed)")
-
-
-def _texgs_rebuilder(result, material: Material) -> Callable[[], np.ndarray]:
-    def rebuild() -> np.ndarray:
-        render = getattr(result, "render", None)
-        img = render() if callable(render) else getattr(result, "reconstruction")
-        img = img.detach().cpu().numpy() if hasattr(img, "detach") else np.asarray(img)
-        return np.asarray(img, np.float32).reshape(material.height, material.width, material.channels)
-    return rebuild

@@ -47,7 +47,7 @@ class Settings:
 def make_methods(s: Settings) -> list[Method]:
     preset = "-medium" if s.quick else "-thorough"
     build = {
-        "texgs": lambda: TexgsMethod(seed=s.seed, quick=s.quick),
+        "texgs": lambda: TexgsMethod(seed=s.seed, quick=s.quick, threads=s.threads),
         "BC1": lambda: BlockFamily("BC1", [codecs.BC1], s.threads),
         "BC7": lambda: BlockFamily("BC7", [codecs.bc7(s.bc7_perceptual)], s.threads),
         "ASTC": lambda: BlockFamily("ASTC", [codecs.astc(b, preset) for b in s.astc_blocks],
@@ -75,7 +75,7 @@ def _point_record(method: Method, p: Point, material: Material, figures: dict, o
     return {"material": material.name, "method": method.name, "label": p.label,
             "bppc": 8.0 * p.n_bytes / (material.height * material.width * material.channels),
             "bytes": p.n_bytes, "encode_s": p.encode_s, "decode_s": p.decode_s,
-            "pareto": on_front, **p.extra, **figures}
+            "pareto": on_front, **{k: v for k, v in p.extra.items() if not k.startswith("_")}, **figures}
 
 
 def crop_box(height: int, width: int, size: int = 128) -> tuple[int, int, int]:
@@ -106,6 +106,7 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
             pts = method.points(material, s.rates, cache)
         else:
             pts = method.points(material, list(s.rates))
+        res.notes.extend(getattr(method, "problems", []))
         cheap = []
         for p in pts:
             cheap.append(quality.cheap_metrics(material, p.reconstruct()))
@@ -140,6 +141,11 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
                 row["decode_s"] = ratecurve.interpolate(pts[i].decode_s, pts[j].decode_s, b.t)
                 nearest = i if b.t < 0.5 else j
             else:
+                k = next((n for n, p in enumerate(pts) if p.extra.get("requested_bppc") == r), None)
+                if k is None:
+                    row.update(bppc=None, interpolated=False, points="")
+                    res.rows.append(row)
+                    continue
                 fi = full(k)
                 row.update(bppc=rates[k], interpolated=False, points=pts[k].label, t=0.0, **fi,
                            encode_s=pts[k].encode_s, decode_s=pts[k].decode_s)
