@@ -157,6 +157,19 @@ def test_suffixless_colour_map_with_old_game_suffixes(tmp_path):
     assert scan(m).groups == ["albedo", "normal", "height", "specular"]
 
 
+def test_old_game_materials_side_by_side(tmp_path):
+    for stem in ["brick", "wood"]:
+        _img(tmp_path / f"{stem}.tga")
+        _img(tmp_path / f"{stem}_n.tga")
+        _img(tmp_path / f"{stem}_s.tga", 1)
+    found = discover(tmp_path)
+    assert [m.name for m in found] == ["brick", "wood"]
+    for m in found:
+        assert {f.path.name: f.kind for f in m.files} == {
+            f"{m.name}.tga": "albedo", f"{m.name}_n.tga": "normal", f"{m.name}_s.tga": "specular"}
+        assert not m.warnings
+
+
 def test_unplaceable_and_unsupported_files_are_warned_not_used(tmp_path):
     _img(tmp_path / "m" / "m_albedo.png")
     _img(tmp_path / "m" / "m_normal.png")

@@ -103,8 +103,7 @@ def _folder_materials(folder: Path, rel: str, root_name: str) -> list[MaterialSo
         return [_manifest_material(folder, rel or folder_name, folder_name, images, warnings)]
     infos = {p: parse_name(p) for p in images}
     groups = _group_by_stem(infos)
-    colour_groups = [k for k, files in groups.items()
-                     if any(infos[p].kind in ("albedo", "albedo_height") for p in files)]
+    colour_groups = [k for k, files in groups.items() if _has_colour(files, infos)]
     if len(colour_groups) <= 1:
         files, unplaced = _place(images, infos)
         return [MaterialSource(folder_name, rel or folder_name, folder, files,
@@ -130,6 +129,15 @@ def _folder_materials(folder: Path, rel: str, root_name: str) -> list[MaterialSo
         out.append(MaterialSource(stem, f"{rel}/{stem}" if rel else stem, folder, files,
                                   warnings=tuple(warnings + unplaced)))
     return out
+
+
+def _has_colour(files: list[Path], infos: dict[Path, NameInfo]) -> bool:
+    """A stem group has a colour map: named so, or one suffix-less file beside
+    role-named files of the same stem (old games: brick.png + brick_n.png)."""
+    if any(infos[p].kind in ("albedo", "albedo_height") for p in files):
+        return True
+    unnamed = [p for p in files if not infos[p].kind]
+    return len(unnamed) == 1 and len(files) > 1
 
 
 def _group_by_stem(infos: dict[Path, NameInfo]) -> dict[str, list[Path]]:
