@@ -159,3 +159,15 @@ def test_cli_bad_rate_is_one_line_error(tmp_path, capsys):
     assert "--bppc" in capsys.readouterr().err
     assert main(["compare", str(folder), "--methods", "BC9", "-o", str(tmp_path / "r")]) == 2
     assert "BC9" in capsys.readouterr().err
+
+
+def test_texgs_rate_too_small_becomes_a_note_not_a_crash():
+    pytest.importorskip("texgs.fit.api")
+    m = synthetic_material()
+    res = compare_material(m, Settings(rates=(0.05,), methods=("texgs", "BC7"), quick=True,
+                                       extended_metrics=False))
+    texgs_row = next(r for r in res.rows if r["method"] == "texgs")
+    assert texgs_row["bppc"] is None and texgs_row.get("psnr") is None
+    assert any(n.startswith("texgs at 0.05 bppc") for n in res.notes)
+    bc7_row = next(r for r in res.rows if r["method"] == "BC7")
+    assert bc7_row["psnr"] is not None
