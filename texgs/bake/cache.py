@@ -1,0 +1,47 @@
+"""Incremental builds: a material is rebuilt only when its inputs, the settings
+that shape its bytes, the backend or the texgs version change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from .. import __version__
+
+MANIFEST_NAME = "manifest.json"
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def build_key(files: list[Path], settings: dict, backend: str) -> str:
+    """sha256 over (file name, content digest) of every input in sorted order, the
+    settings as canonical JSON, the backend and the texgs version."""
+    h = hashlib.sha256()
+    h.update(f"texgs {__version__}\n".encode())
+    h.update(f"backend {backend}\n".encode())
+    h.update(json.dumps(settings, sort_keys=True, separators=(",", ":")).encode())
+    for p in sorted(Path(f) for f in files):
+        h.update(f"\n{p.name} {file_digest(p)}".encode())
+    return h.hexdigest()
+
+
+def up_to_date(material_dir: Path, key: str) -> dict | None:
+    """The existing manifest when material_dir holds complete outputs for `key`."""
+    path = material_dir / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if manifest.get("build_key") != key:
+        return None
+    for rel in manifest.get("files", {}).values():
+        if not (material_dir / rel).is_file():
+            return None
+    return manifest

@@ -1,0 +1,125 @@
+"""One material's bake: settings from the pipeline, the fit, and its output files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__, metrics
+from . import cache
+from .pipeline import Pipeline
+
+PACKED_SUFFIX = ".texgs"
+
+
+def detect_tiling(pixels: np.ndarray) -> tuple[bool, bool]:
+    """(wrap_x, wrap_y): an axis tiles when the jump across its seam (last row or
+    column to the first) is no larger than a typical step between neighbours.
+
+    pixels: [H, W, C] in [0, 1]. A photo cut from a larger image has a seam
+    jump several times the typical step; a tileable texture does not.
+    """
+    def tiles(axis: int) -> bool:
+        if pixels.shape[axis] < 8:
+            return False
+        step = np.abs(np.diff(pixels, axis=axis)).mean()
+        seam = np.abs(np.take(pixels, 0, axis) - np.take(pixels, -1, axis)).mean()
+        return bool(seam <= 1.5 * step + 1e-4)
+
+    return tiles(1), tiles(0)
+
+
+def addressing(pipe: Pipeline, pixels: np.ndarray) -> tuple[bool, bool]:
+    if pipe.addressing == "wrap":
+        return True, True
+    if pipe.addressing == "clamp":
+        return False, False
+    return detect_tiling(pixels)
+
+
+def fit_material(material, pipe: Pipeline, threads: int, progress: str):
+    """Fit one ingested material (texgs.ingest.Material) with the pipeline's settings."""
+    from ..fit import Budget, FitConfig, fit
+
+    cfg = FitConfig.from_dict(dict(pipe.fit), source=f"{pipe.source}: fit").replace(
+        seed=pipe.seed, backend=pipe.device if pipe.device != "auto" else "auto",
+        quant="fp16" if pipe.quantisation == "fp16" else "default", threads=threads)
+    budget = Budget(bppc=pipe.target.bppc) if pipe.target.bppc is not None else Budget(
+        target_psnr=pipe.target.target_psnr)
+    weights = material.weights * np.array([pipe.weights.get(c.group, 1.0) for c in material.channels],
+                                          dtype=np.float32)
+    return fit(material.pixels, budget, cfg,
+               groups=[c.group for c in material.channels], names=[c.role for c in material.channels],
+               weights=weights, wrap=addressing(pipe, material.pixels), progress=progress,
+               label=material.key)
+
+
+def write(folder: Path, material, result, pipe: Pipeline, build_key: str, inputs: list[Path]) -> dict:
+    """Write the packed file, previews and manifest.json (last) into `folder`."""
+    files = {"packed": f"{_safe(material.name)}{PACKED_SUFFIX}"}
+    (folder / files["packed"]).write_bytes(result.data)
+    if pipe.outputs.previews or pipe.outputs.decoded_maps:
+        recon = result.render()
+        for group, idx in metrics.group_slices([c.group for c in material.channels]).items():
+            name = f"preview_{_safe(group)}.png"
+            _write_png(folder / name, recon[..., idx])
+            files[f"preview_{group}"] = name
+    m = result.metrics
+    manifest = {
+        "texgs_version": __version__,
+        "name": material.name,
+        "key": material.key,
+        "width": material.width,
+        "height": material.height,
+        "channels": [{"index": i, "role": c.role, "group": c.group, "color_space": c.color_space,
+                      "source": c.source.name, "source_channel": c.source_channel, "weight": c.weight}
+                     for i, c in enumerate(material.channels)],
+        "layout": {"k": result.k, "wrap": list(result.wrap),
+                   "lod_levels": int(len(set(int(v) for v in result.levels)))},
+        "bytes": len(result.data),
+        "bppc": m["bppc"],
+        "gaussians": m["gaussians"],
+        "quality": {k: m[k] for k in ("psnr", "psnr_by_group", "psnr_by_level", "normal_angle_deg") if k in m},
+        "seconds": round(result.seconds, 3),
+        "steps": result.steps,
+        "backend": result.backend,
+        "settings": pipe.settings_for_hash(),
+        "inputs": {p.name: cache.file_digest(p) for p in inputs},
+        "build_key": build_key,
+        "notes": list(material.notes),
+        "warnings": list(material.warnings),
+        "files": files,
+    }
+    (folder / cache.MANIFEST_NAME).write_text(json.dumps(json_safe(manifest), indent=2), encoding="utf-8")
+    return manifest
+
+
+def json_safe(obj):
+    """Strict JSON: a non-finite float (the PSNR of an exactly reproduced constant
+    map is +inf) becomes null, which the manifest documents as "exact"."""
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def _write_png(path: Path, img: np.ndarray) -> None:
+    """img [H, W, k] in [0, 1]: 1 channel grey, 3 RGB, anything else its first channel."""
+    import cv2
+
+    data = np.clip(np.rint(np.asarray(img, np.float32) * 255.0), 0, 255).astype(np.uint8)
+    if data.shape[2] == 3:
+        data = data[..., ::-1]
+    elif data.shape[2] != 1:
+        data = data[..., :1]
+    if not cv2.imwrite(str(path), data):
+        raise OSError(f"could not write {path}")
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
