@@ -64,15 +64,102 @@ inline void offset(float px, float py, const Gauss& gs, float period_x, float pe
     if (WrapY) dy = dy - period_y * std::floor(dy / period_y + 0.5f);
 }
 
-// Per-worker scratch for one tile; allocated once per call, never per texel.
-struct TileScratch {
-    alignas(64) float px[kTileTexels];   // texel centre x
-    alignas(64) float py[kTileTexels];   // texel centre y
-    alignas(64) float q[kTileTexels];    // q of the current candidate
-    alignas(64) float thr[kTileTexels];  // a new candidate enters iff q < thr
-    int count[kTileTexels];              // selected so far (<= K)
-    float best_q[kTileTexels * kMaxK];   // [texel, K] selected q, ascending
-    int best_j[kTileTexels * kMaxK];     // [texel, K] their local list index
+// Eight float / int lanes (GCC/Clang vector extensions: AVX2 or SSE pairs).
+// may_alias: the same storage is also read lane by lane as float / int32_t.
+typedef float v8f __attribute__((vector_size(32), may_alias));
+typedef int32_t v8i __attribute__((vector_size(32), may_alias));
+constexpr int kLanes = 8;
+constexpr int kBlocks = kTileTexels / kLanes;
+
+// Storage for one v8f inside std::vector (aligned like v8f).
+struct alignas(32) Lanes {
+    float lane[kLanes];
+};
+
+inline bool any_lane(v8i m) {
+    int32_t lanes[kLanes];
+    std::memcpy(lanes, &m, sizeof(lanes));
+    int32_t bits = 0;
+    for (int l = 0; l < kLanes; ++l) bits |= lanes[l];
+    return bits != 0;
+}
+
+// floor() per lane, bit-identical to std::floor: exact through int32 for
+// |x| < 2^23; larger floats (and NaN) are already whole and pass through.
+inline v8f floor_lanes(v8f x) {
+    const v8f abs_x = x < 0.0f ? -x : x;
+    const v8f t = __builtin_convertvector(__builtin_convertvector(abs_x < 8388608.0f ? x : v8f{}, v8i), v8f);
+    const v8f f = t > x ? t - 1.0f : t;
+    return abs_x < 8388608.0f ? f : x;
+}
+
+// Sum of a[0..kTileTexels) in a fixed order (8 lane sums, then a fixed tree):
+// deterministic for a given build, whatever thread runs it.
+inline float sum_lanes(v8f acc) {
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// e^x for x in [-4.5, 0] (G = exp(-q/2) of a candidate), 8 lanes at once.
+// Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, then a degree-7 Taylor
+// polynomial: within 2 ulp of the exact value over that range (the spec lets
+// implementations' exp differ by ulps). Not valid far outside the range.
+inline v8f exp_candidate(v8f x) {
+    const float log2e = 1.44269504f, ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
+    // n = round(x log2e); the +16 keeps the truncating conversion a floor.
+    const v8i n = __builtin_convertvector(x * log2e + 16.5f, v8i) - 16;
+    const v8f nf = __builtin_convertvector(n, v8f);
+    const v8f r = (x - nf * ln2_hi) - nf * ln2_lo;
+    v8f p = v8f{} + 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    v8i bits = (n + 127) << 23;  // 2^n as a float's bit pattern
+    v8f scale;
+    std::memcpy(&scale, &bits, sizeof(scale));
+    return p * scale;
+}
+
+// Tile-local texel t = row * kTileSize + column; texels outside the image
+// (partial tiles) get NaN centres, so their q is NaN and never selected.
+struct TileTexels {
+    alignas(32) float px[kTileTexels];  // texel centre x
+    alignas(32) float py[kTileTexels];  // texel centre y
+};
+
+void tile_texels(const TileRect& r, TileTexels& tt) {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (int t = 0; t < kTileTexels; ++t) {
+        const int x = r.x0 + t % kTileSize, y = r.y0 + t / kTileSize;
+        const bool inside = x < r.x1 && y < r.y1;
+        tt.px[t] = inside ? float(x) + 0.5f : nan;
+        tt.py[t] = inside ? float(y) + 0.5f : nan;
+    }
+}
+
+// q of one Gaussian for every texel of the tile (the vectorised hot loop).
+template <bool WrapX, bool WrapY>
+void tile_q(const TileTexels& tt, const Gauss& gs, float lx, float ly, float* __restrict q) {
+    for (int t = 0; t < kTileTexels; ++t) {
+        float dx, dy;
+        offset<WrapX, WrapY>(tt.px[t], tt.py[t], gs, lx, ly, dx, dy);
+        const float u = gs.c * dx + gs.s * dy;
+        const float v = -gs.s * dx + gs.c * dy;
+        const float a = gs.w1 * u, b = gs.w2 * v;
+        q[t] = a * a + b * b;
+    }
+}
+
+// Per-worker scratch for one forward tile; allocated once per call.
+struct ForwardScratch {
+    TileTexels texels;
+    alignas(32) float q[kTileTexels];  // q of the current candidate
+    v8f best_q[kMaxK][kBlocks];        // [K, texel] selected q, ascending; +inf = empty
+    v8i best_j[kMaxK][kBlocks];        // [K, texel] their local list index; -1 = empty
+    v8f weight[kMaxK][kBlocks];        // [K, texel] G of the selected; 0 = empty
 };
 
 void precompute_rotations(const GaussianParams& g, std::vector<float>& cos_t,
@@ -88,138 +175,201 @@ void precompute_rotations(const GaussianParams& g, std::vector<float>& cos_t,
 template <bool WrapX, bool WrapY>
 void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLists& lists,
                   const std::vector<float>& cos_t, const std::vector<float>& sin_t, int tile,
-                  TileScratch& sc, float* out, ForwardState* state) {
+                  const float* padded_values, ForwardScratch& sc, float* out,
+                  ForwardState* state) {
     const int K = s.k, C = g.channels;
     const TileRect r = tile_rect(lists, s, tile);
-    const int nt = r.count(), tw = r.x1 - r.x0;
-    // Candidates need q <= 9, i.e. q < the next float above 9.
-    const float open = std::nextafter(kQCutoff, std::numeric_limits<float>::infinity());
-    for (int t = 0; t < nt; ++t) {
-        sc.px[t] = float(r.x0 + t % tw) + 0.5f;
-        sc.py[t] = float(r.y0 + t / tw) + 0.5f;
-        sc.thr[t] = open;
-        sc.count[t] = 0;
-    }
+    tile_texels(r, sc.texels);
+    const float inf = std::numeric_limits<float>::infinity();
+    for (int k = 0; k < K; ++k)
+        for (int b = 0; b < kBlocks; ++b) {
+            sc.best_q[k][b] = v8f{} + inf;
+            sc.best_j[k][b] = v8i{} - 1;
+        }
     const float lx = float(s.width), ly = float(s.height);
     const int begin = lists.offsets[tile], end = lists.offsets[tile + 1];
-    float* __restrict q = sc.q;
-    const float* __restrict px = sc.px;
-    const float* __restrict py = sc.py;
+    const v8f cutoff = v8f{} + kQCutoff, empty = v8f{} + inf;
     for (int j = 0; j < end - begin; ++j) {
-        const Gauss gs = load_gauss(g, cos_t, sin_t, lists.ids[begin + j]);
-        // Hot loop: q for every texel of the tile (vectorised).
-        for (int t = 0; t < nt; ++t) {
-            float dx, dy;
-            offset<WrapX, WrapY>(px[t], py[t], gs, lx, ly, dx, dy);
-            const float u = gs.c * dx + gs.s * dy;
-            const float v = -gs.s * dx + gs.c * dy;
-            const float a = gs.w1 * u, b = gs.w2 * v;
-            q[t] = a * a + b * b;
-        }
-        // Insert into the (q, index)-sorted K-array. Candidates arrive in
-        // increasing index, so an equal q stays behind the earlier one.
-        for (int t = 0; t < nt; ++t) {
-            const float qt = q[t];
-            if (!(qt < sc.thr[t])) continue;
-            float* bq = sc.best_q + t * K;
-            int* bj = sc.best_j + t * K;
-            const int n = sc.count[t];
-            int pos = n < K ? n : K - 1;
-            while (pos > 0 && bq[pos - 1] > qt) {
-                bq[pos] = bq[pos - 1];
-                bj[pos] = bj[pos - 1];
-                --pos;
+        tile_q<WrapX, WrapY>(sc.texels, load_gauss(g, cos_t, sin_t, lists.ids[begin + j]), lx,
+                             ly, sc.q);
+        // Insert into each texel's (q, index)-sorted K-array, 8 texels at a
+        // time, branch-free: slot k takes slot k-1's old entry if the new one
+        // went before it, else the new one if it goes before slot k's entry.
+        // Candidates arrive in increasing index and compare strictly, so an
+        // equal q stays behind the earlier Gaussian (lower index wins).
+        const v8i jv = v8i{} + j;
+        for (int b = 0; b < kBlocks; ++b) {
+            v8f x;
+            std::memcpy(&x, sc.q + b * kLanes, sizeof(x));
+            x = x <= cutoff ? x : empty;  // not a candidate: never inserted (also NaN)
+            if (!any_lane(x < sc.best_q[K - 1][b])) continue;
+            v8i before_prev = v8i{};
+            v8f prev_q = empty;
+            v8i prev_j = v8i{};
+            for (int k = 0; k < K; ++k) {
+                const v8f cur_q = sc.best_q[k][b];
+                const v8i cur_j = sc.best_j[k][b];
+                const v8i before = x < cur_q;
+                sc.best_q[k][b] = before_prev ? prev_q : (before ? x : cur_q);
+                sc.best_j[k][b] = before_prev ? prev_j : (before ? jv : cur_j);
+                before_prev = before;
+                prev_q = cur_q;
+                prev_j = cur_j;
             }
-            bq[pos] = qt;
-            bj[pos] = j;
-            if (n < K) sc.count[t] = n + 1;
-            if (sc.count[t] == K) sc.thr[t] = bq[K - 1];
         }
     }
-    // Blend: out = sum G_k v_k / sum G_k, in selection order.
-    float acc[kMaxChannels];
-    float weight[kMaxK];
-    for (int t = 0; t < nt; ++t) {
-        const size_t pixel = size_t(r.y0 + t / tw) * s.width + (r.x0 + t % tw);
-        float* o = out + pixel * C;
-        const int n = sc.count[t];
-        const float* bq = sc.best_q + t * K;
-        const int* bj = sc.best_j + t * K;
-        if (n == 0) {
-            std::memcpy(o, g.background, sizeof(float) * C);
-        } else {
-            float sum = 0.0f;
-            for (int c = 0; c < C; ++c) acc[c] = 0.0f;
-            for (int k = 0; k < n; ++k) {
-                const float w = std::exp(-0.5f * bq[k]);
-                weight[k] = w;
-                sum += w;
-                const float* val = g.values + size_t(lists.ids[begin + bj[k]]) * C;
-                for (int c = 0; c < C; ++c) acc[c] += w * val[c];
-            }
-            for (int c = 0; c < C; ++c) o[c] = acc[c] / sum;
+    // Weights G = exp(-q/2) of the selected, all texels at once; 0 where empty.
+    for (int k = 0; k < K; ++k)
+        for (int b = 0; b < kBlocks; ++b) {
+            const v8f q = sc.best_q[k][b];
+            const v8f w = exp_candidate(-0.5f * (q <= cutoff ? q : v8f{}));
+            sc.weight[k][b] = q <= cutoff ? w : v8f{};
         }
-        if (state) {
-            int32_t* sel = state->selected.data() + pixel * K;
-            float* wt = state->weights.data() + pixel * K;
-            for (int k = 0; k < K; ++k) {
-                sel[k] = k < n ? bj[k] : -1;
-                wt[k] = k < n ? weight[k] : 0.0f;
+    // Blend: out = sum G_k v_k / sum G_k, in selection order, 8 channels per
+    // register (padded_values rows are whole multiples of 8 lanes).
+    const float* wk = reinterpret_cast<const float*>(sc.weight);
+    const int32_t* bj = reinterpret_cast<const int32_t*>(sc.best_j);
+    const int chunks = (C + kLanes - 1) / kLanes, padded_c = chunks * kLanes;
+    for (int y = r.y0; y < r.y1; ++y) {
+        for (int x = r.x0; x < r.x1; ++x) {
+            const int t = (y - r.y0) * kTileSize + (x - r.x0);
+            const size_t pixel = size_t(y) * s.width + x;
+            float* o = out + pixel * C;
+            int n = 0;
+            while (n < K && bj[n * kTileTexels + t] >= 0) ++n;
+            if (n == 0) {
+                std::memcpy(o, g.background, sizeof(float) * C);
+            } else {
+                float sum = 0.0f;
+                for (int k = 0; k < n; ++k) sum += wk[k * kTileTexels + t];
+                for (int chunk = 0; chunk < chunks; ++chunk) {
+                    v8f acc = v8f{};
+                    for (int k = 0; k < n; ++k) {
+                        const int i = lists.ids[begin + bj[k * kTileTexels + t]];
+                        v8f val;
+                        std::memcpy(&val, padded_values + size_t(i) * padded_c + chunk * kLanes,
+                                    sizeof(val));
+                        acc += wk[k * kTileTexels + t] * val;
+                    }
+                    acc /= sum;
+                    const int lanes = std::min(kLanes, C - chunk * kLanes);
+                    std::memcpy(o + chunk * kLanes, &acc, sizeof(float) * lanes);
+                }
             }
         }
+    }
+    if (state) {  // the tile's [K, texel] selections, as they are
+        const size_t at = size_t(tile) * K * kTileTexels;
+        std::memcpy(state->selected.data() + at, bj, sizeof(int32_t) * K * kTileTexels);
+        std::memcpy(state->weights.data() + at, wk, sizeof(float) * K * kTileTexels);
     }
 }
 
+// Per-worker scratch for one backward tile.
+struct BackwardScratch {
+    TileTexels texels;
+    std::vector<Lanes> grad;         // [C, texel] dL/dout (0 outside the image)
+    alignas(32) float sum[kTileTexels];       // S = sum of selected G (1 where none)
+    alignas(32) float grad_dot_out[kTileTexels];  // sum_c dL/dout_c * out_c
+    alignas(32) float share[kTileTexels];     // G / S of the current candidate
+    std::vector<Lanes> weight;       // [list entry, texel] G where selected, else 0
+    std::vector<char> used;          // [list entry] selected by some texel of the tile
+};
+
 // Sums one tile's texel contributions into its slots: slot e (one per list
-// entry) holds [d mean x, d mean y, d w1, d w2, d theta, d values[C]].
+// entry) holds [d mean x, d mean y, d w1, d w2, d theta, d values[C]]. Each
+// candidate is evaluated densely over the tile (vectorised), with zero weight
+// where the texel did not select it; sums run in a fixed lane order.
 template <bool WrapX, bool WrapY>
 void backward_tile(const GaussianParams& g, const RenderSettings& s, const ForwardState& st,
                    const std::vector<float>& cos_t, const std::vector<float>& sin_t, int tile,
-                   const float* out, const float* grad_out, float* slots) {
+                   const float* out, const float* grad_out, BackwardScratch& sc, float* slots) {
     const TileLists& lists = st.tiles;
     const int K = s.k, C = g.channels, stride = 5 + C;
     const TileRect r = tile_rect(lists, s, tile);
-    const int begin = lists.offsets[tile], end = lists.offsets[tile + 1];
+    const int begin = lists.offsets[tile], len = lists.offsets[tile + 1] - begin;
     float* tile_slots = slots + size_t(begin) * stride;
-    std::fill(tile_slots, tile_slots + size_t(end - begin) * stride, 0.0f);
-    const float lx = float(s.width), ly = float(s.height);
+    std::fill(tile_slots, tile_slots + size_t(len) * stride, 0.0f);
+    if (len == 0) return;
+    tile_texels(r, sc.texels);
+    sc.grad.assign(size_t(C) * kBlocks, Lanes{});
+    sc.weight.assign(size_t(len) * kBlocks, Lanes{});
+    float* grad_f = reinterpret_cast<float*>(sc.grad.data());
+    float* weight_f = reinterpret_cast<float*>(sc.weight.data());
+    sc.used.assign(size_t(len), 0);
+    for (int t = 0; t < kTileTexels; ++t) {
+        sc.sum[t] = 1.0f;
+        sc.grad_dot_out[t] = 0.0f;
+    }
     for (int y = r.y0; y < r.y1; ++y) {
         for (int x = r.x0; x < r.x1; ++x) {
+            const int t = (y - r.y0) * kTileSize + (x - r.x0);
             const size_t pixel = size_t(y) * s.width + x;
-            const int32_t* sel = st.selected.data() + pixel * K;
-            const float* wt = st.weights.data() + pixel * K;
+            const int32_t* sel = st.selected.data() + size_t(tile) * K * kTileTexels + t;
+            const float* wt = st.weights.data() + size_t(tile) * K * kTileTexels + t;
             if (sel[0] < 0) continue;  // background: no gradient
-            const float* go = grad_out + pixel * C;
-            const float* o = out + pixel * C;
             float sum = 0.0f;
-            int n = 0;
-            for (; n < K && sel[n] >= 0; ++n) sum += wt[n];
-            const float px = float(x) + 0.5f, py = float(y) + 0.5f;
-            for (int k = 0; k < n; ++k) {
-                const int i = lists.ids[begin + sel[k]];
-                const float w = wt[k];
-                const float* val = g.values + size_t(i) * C;
-                float* slot = tile_slots + size_t(sel[k]) * stride;
-                float dl_dg = 0.0f;
-                for (int c = 0; c < C; ++c) {
-                    dl_dg += go[c] * (val[c] - o[c]);
-                    slot[5 + c] += go[c] * w / sum;
-                }
-                dl_dg /= sum;
-                const float dl_dq = -0.5f * w * dl_dg;
-                const Gauss gs = load_gauss(g, cos_t, sin_t, i);
-                float dx, dy;
-                offset<WrapX, WrapY>(px, py, gs, lx, ly, dx, dy);
-                const float u = gs.c * dx + gs.s * dy;
-                const float v = -gs.s * dx + gs.c * dy;
-                const float dq_du = 2.0f * gs.w1 * gs.w1 * u;
-                const float dq_dv = 2.0f * gs.w2 * gs.w2 * v;
-                slot[0] -= dl_dq * (dq_du * gs.c - dq_dv * gs.s);
-                slot[1] -= dl_dq * (dq_du * gs.s + dq_dv * gs.c);
-                slot[2] += dl_dq * (2.0f * gs.w1 * u * u);
-                slot[3] += dl_dq * (2.0f * gs.w2 * v * v);
-                slot[4] += dl_dq * (dq_du * v - dq_dv * u);
+            for (int k = 0; k < K && sel[k * kTileTexels] >= 0; ++k) {
+                const int32_t j = sel[k * kTileTexels];
+                sum += wt[k * kTileTexels];
+                weight_f[size_t(j) * kTileTexels + t] = wt[k * kTileTexels];
+                sc.used[j] = 1;
             }
+            sc.sum[t] = sum;
+            float god = 0.0f;
+            for (int c = 0; c < C; ++c) {
+                const float go = grad_out[pixel * C + c];
+                grad_f[size_t(c) * kTileTexels + t] = go;
+                god += go * out[pixel * C + c];
+            }
+            sc.grad_dot_out[t] = god;
+        }
+    }
+    const float lx = float(s.width), ly = float(s.height);
+    const v8f* go = reinterpret_cast<const v8f*>(sc.grad.data());  // [C, block]
+    const v8f* px = reinterpret_cast<const v8f*>(sc.texels.px);
+    const v8f* py = reinterpret_cast<const v8f*>(sc.texels.py);
+    const v8f* sum = reinterpret_cast<const v8f*>(sc.sum);
+    const v8f* god = reinterpret_cast<const v8f*>(sc.grad_dot_out);
+    v8f* share = reinterpret_cast<v8f*>(sc.share);
+    for (int j = 0; j < len; ++j) {
+        if (!sc.used[j]) continue;
+        const int i = lists.ids[begin + j];
+        const Gauss gs = load_gauss(g, cos_t, sin_t, i);
+        const float* val = g.values + size_t(i) * C;
+        const v8f* weight = reinterpret_cast<const v8f*>(sc.weight.data()) + size_t(j) * kBlocks;
+        v8f acc[5] = {};
+        int active[kBlocks], n_active = 0;
+        for (int b = 0; b < kBlocks; ++b) {
+            const v8f w = weight[b];
+            const v8i on = w != 0.0f;  // selected here; other lanes contribute exactly 0
+            if (!any_lane(on)) continue;
+            active[n_active++] = b;
+            v8f dot = v8f{};
+            for (int c = 0; c < C; ++c) dot += go[c * kBlocks + b] * val[c];
+            // dL/dG = sum_c g_c (v_c - out_c) / S;  dL/dq = -G/2 dL/dG
+            const v8f dl_dq = -0.5f * w * ((dot - god[b]) / sum[b]);
+            v8f dx = px[b] - gs.mx, dy = py[b] - gs.my;
+            if (WrapX) dx = dx - lx * floor_lanes(dx / lx + 0.5f);
+            if (WrapY) dy = dy - ly * floor_lanes(dy / ly + 0.5f);
+            const v8f u = gs.c * dx + gs.s * dy;
+            const v8f v = -gs.s * dx + gs.c * dy;
+            const v8f dq_du = 2.0f * gs.w1 * gs.w1 * u;
+            const v8f dq_dv = 2.0f * gs.w2 * gs.w2 * v;
+            const v8f zero = v8f{};
+            acc[0] += on ? -dl_dq * (dq_du * gs.c - dq_dv * gs.s) : zero;
+            acc[1] += on ? -dl_dq * (dq_du * gs.s + dq_dv * gs.c) : zero;
+            acc[2] += on ? dl_dq * (2.0f * gs.w1 * u * u) : zero;
+            acc[3] += on ? dl_dq * (2.0f * gs.w2 * v * v) : zero;
+            acc[4] += on ? dl_dq * (dq_du * v - dq_dv * u) : zero;
+            share[b] = w / sum[b];
+        }
+        float* slot = tile_slots + size_t(j) * stride;
+        for (int m = 0; m < 5; ++m) slot[m] = sum_lanes(acc[m]);
+        for (int c = 0; c < C; ++c) {  // dL/dvalues_c = sum g_c G / S
+            v8f a = v8f{};
+            for (int m = 0; m < n_active; ++m) a += go[c * kBlocks + active[m]] * share[active[m]];
+            slot[5 + c] = sum_lanes(a);
         }
     }
 }
@@ -250,16 +400,24 @@ void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float*
         state->settings = s;
         state->n = g.n;
         state->channels = g.channels;
-        state->selected.resize(size_t(s.height) * s.width * s.k);
-        state->weights.resize(size_t(s.height) * s.width * s.k);
+        const size_t texels = size_t(lists.tiles_x) * lists.tiles_y * kTileTexels;
+        state->selected.resize(texels * s.k);
+        state->weights.resize(texels * s.k);
     }
     const int threads = resolve_threads(s.threads);
     const int tiles = lists.tiles_x * lists.tiles_y;
-    std::vector<TileScratch> scratch(size_t(std::max(1, std::min(threads, tiles))));
+    // values [N, C] with rows padded to whole 8-lane registers (zeros).
+    const int padded_c = (g.channels + kLanes - 1) / kLanes * kLanes;
+    std::vector<float> padded_values(size_t(g.n) * padded_c, 0.0f);
+    for (int i = 0; i < g.n; ++i)
+        std::copy(g.values + size_t(i) * g.channels, g.values + size_t(i + 1) * g.channels,
+                  padded_values.begin() + size_t(i) * padded_c);
+    std::vector<ForwardScratch> scratch(size_t(std::max(1, std::min(threads, tiles))));
     dispatch_wrap(s, [&](auto wx, auto wy) {
         parallel_for(tiles, threads, [&](int tile, int worker) {
-            forward_tile<decltype(wx)::value, decltype(wy)::value>(g, s, lists, cos_t, sin_t, tile,
-                                                                   scratch[worker], out, state);
+            forward_tile<decltype(wx)::value, decltype(wy)::value>(
+                g, s, lists, cos_t, sin_t, tile, padded_values.data(), scratch[worker], out,
+                state);
         });
     });
 }
@@ -284,10 +442,11 @@ void render_backward_cpu(const GaussianParams& g, const RenderSettings& s,
     std::vector<float> slots(lists.ids.size() * size_t(stride));
     const int threads = resolve_threads(s.threads);
     const int tiles = lists.tiles_x * lists.tiles_y;
+    std::vector<BackwardScratch> scratch(size_t(std::max(1, std::min(threads, tiles))));
     dispatch_wrap(s, [&](auto wx, auto wy) {
-        parallel_for(tiles, threads, [&](int tile, int) {
-            backward_tile<decltype(wx)::value, decltype(wy)::value>(g, s, state, cos_t, sin_t, tile,
-                                                                    out, grad_out, slots.data());
+        parallel_for(tiles, threads, [&](int tile, int worker) {
+            backward_tile<decltype(wx)::value, decltype(wy)::value>(
+                g, s, state, cos_t, sin_t, tile, out, grad_out, scratch[worker], slots.data());
         });
     });
     // Per Gaussian, sum its slots in tile order; chunks of Gaussians per item.

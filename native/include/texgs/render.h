@@ -5,7 +5,9 @@
 // each field. Errors are reported by throwing texgs::Error, never by aborting.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -52,14 +54,44 @@ struct TileLists {
     std::vector<int32_t> gaussian_entries;  // [entries] positions in ids, in increasing tile order
 };
 
-// What backward needs from forward, per texel: the selected Gaussians.
+// Memory for large arrays: 2 MiB aligned and advised to use transparent huge
+// pages (a forward state is tens of MB; faulting it in 4 KiB pages would cost
+// as much as rendering it). Throws std::bad_alloc when out of memory.
+void* allocate_large(size_t bytes);
+void free_large(void* p) noexcept;
+
+// A large array whose contents are unspecified after resize (no zero fill).
+template <class T>
+class LargeArray {
+  public:
+    void resize(size_t n) {
+        if (n == size_) return;
+        data_.reset(n ? static_cast<T*>(allocate_large(n * sizeof(T))) : nullptr);
+        size_ = n;
+    }
+    T* data() { return data_.get(); }
+    const T* data() const { return data_.get(); }
+    size_t size() const { return size_; }
+
+  private:
+    struct Free {
+        void operator()(T* p) const noexcept { free_large(p); }
+    };
+    std::unique_ptr<T[], Free> data_;
+    size_t size_ = 0;
+};
+
+// What backward needs from forward: per texel, the selected Gaussians. Stored
+// per tile (the layout both passes walk): texel t of a tile is
+// row * kTileSize + column; texels of partial tiles outside the image hold none.
 struct ForwardState {
-    RenderSettings settings;        // what forward rendered (backward checks it matches)
-    int n = 0, channels = 0;        // N and C forward saw
+    RenderSettings settings;          // what forward rendered (backward checks it matches)
+    int n = 0, channels = 0;          // N and C forward saw
     TileLists tiles;
-    std::vector<int32_t> selected;  // [H*W*K] local index into the texel's tile list, in
-                                    // (q, index) order; -1 = none (always after the valid ones)
-    std::vector<float> weights;     // [H*W*K] G of each selected Gaussian (0 where none)
+    LargeArray<int32_t> selected;     // [tiles, K, kTileSize^2] local index into the tile's list
+                                      // of the k-th selected Gaussian in (q, index) order;
+                                      // -1 = none (always after the valid ones)
+    LargeArray<float> weights;        // [tiles, K, kTileSize^2] its G = exp(-q/2); 0 where none
 };
 
 // Gradients, written (not accumulated) by backward; caller allocates.
