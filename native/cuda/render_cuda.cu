@@ -312,12 +312,13 @@ __global__ void preprocess_kernel(PreprocessArgs a) {
     }
     const float cs = ok ? cosf(theta) : 0.0f;
     const float sn = ok ? sinf(theta) : 0.0f;
-    a.geometry[0 * a.n + i] = mx;
-    a.geometry[1 * a.n + i] = my;
-    a.geometry[2 * a.n + i] = w1;
-    a.geometry[3 * a.n + i] = w2;
-    a.geometry[4 * a.n + i] = cs;
-    a.geometry[5 * a.n + i] = sn;
+    const size_t stride = static_cast<size_t>(a.n);
+    a.geometry[0 * stride + i] = mx;
+    a.geometry[1 * stride + i] = my;
+    a.geometry[2 * stride + i] = w1;
+    a.geometry[3 * stride + i] = w2;
+    a.geometry[4 * stride + i] = cs;
+    a.geometry[5 * stride + i] = sn;
 
     int* r = a.ranges + 8 * static_cast<size_t>(i);
     for (int f = 0; f < 8; ++f) r[f] = (f % 2 == 0) ? 0 : -1;
