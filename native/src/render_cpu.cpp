@@ -18,6 +18,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "parallel.h"
 #include "texgs/render.h"
 #include "tiles.h"
@@ -64,52 +68,67 @@ inline void offset(float px, float py, const Gauss& gs, float period_x, float pe
     if (WrapY) dy = dy - period_y * std::floor(dy / period_y + 0.5f);
 }
 
-// Eight float / int lanes (GCC/Clang vector extensions: AVX2 or SSE pairs).
+// kLanes float / int lanes (GCC/Clang vector extensions: one AVX-512 register, or
+// two AVX2 / four SSE registers on CPUs without it).
 // may_alias: the same storage is also read lane by lane as float / int32_t.
-typedef float v8f __attribute__((vector_size(32), may_alias));
-typedef int32_t v8i __attribute__((vector_size(32), may_alias));
-constexpr int kLanes = 8;
+typedef float vfloat __attribute__((vector_size(64), may_alias));
+typedef int32_t vint __attribute__((vector_size(64), may_alias));
+constexpr int kLanes = 16;
 constexpr int kBlocks = kTileTexels / kLanes;
 
-// Storage for one v8f inside std::vector (aligned like v8f).
-struct alignas(32) Lanes {
+// Storage for one vfloat inside std::vector (aligned like vfloat).
+struct alignas(64) Lanes {
     float lane[kLanes];
 };
 
-inline bool any_lane(v8i m) {
+// Whether any lane of a comparison mask is set (-1).
+inline bool any_lane(vint m) {
+#if defined(__AVX512F__)
+    return _mm512_test_epi32_mask(__m512i(m), __m512i(m)) != 0;
+#elif defined(__AVX2__)
+    __m256i half[2];
+    std::memcpy(half, &m, sizeof(half));
+    const __m256i both = _mm256_or_si256(half[0], half[1]);
+    return !_mm256_testz_si256(both, both);
+#else
     int32_t lanes[kLanes];
     std::memcpy(lanes, &m, sizeof(lanes));
     int32_t bits = 0;
     for (int l = 0; l < kLanes; ++l) bits |= lanes[l];
     return bits != 0;
+#endif
 }
 
 // floor() per lane, bit-identical to std::floor: exact through int32 for
 // |x| < 2^23; larger floats (and NaN) are already whole and pass through.
-inline v8f floor_lanes(v8f x) {
-    const v8f abs_x = x < 0.0f ? -x : x;
-    const v8f t = __builtin_convertvector(__builtin_convertvector(abs_x < 8388608.0f ? x : v8f{}, v8i), v8f);
-    const v8f f = t > x ? t - 1.0f : t;
+inline vfloat floor_lanes(vfloat x) {
+    const vfloat abs_x = x < 0.0f ? -x : x;
+    const vfloat t = __builtin_convertvector(__builtin_convertvector(abs_x < 8388608.0f ? x : vfloat{}, vint), vfloat);
+    const vfloat f = t > x ? t - 1.0f : t;
     return abs_x < 8388608.0f ? f : x;
 }
 
 // Sum of a[0..kTileTexels) in a fixed order (8 lane sums, then a fixed tree):
 // deterministic for a given build, whatever thread runs it.
-inline float sum_lanes(v8f acc) {
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+inline float sum_lanes(vfloat acc) {
+    float lanes[kLanes];
+    std::memcpy(lanes, &acc, sizeof(lanes));
+    for (int width = kLanes; width > 1; width /= 2)  // pairwise tree
+        for (int l = 0; l < width / 2; ++l) lanes[l] = lanes[2 * l] + lanes[2 * l + 1];
+    return lanes[0];
 }
 
-// e^x for x in [-4.5, 0] (G = exp(-q/2) of a candidate), 8 lanes at once.
+// e^x for x in [-4.5, 0] (G = exp(-q/2) of a candidate), kLanes at once.
 // Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, then a degree-7 Taylor
 // polynomial: within 2 ulp of the exact value over that range (the spec lets
 // implementations' exp differ by ulps). Not valid far outside the range.
-inline v8f exp_candidate(v8f x) {
+inline vfloat exp_candidate(vfloat x) {
     const float log2e = 1.44269504f, ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
     // n = round(x log2e); the +16 keeps the truncating conversion a floor.
-    const v8i n = __builtin_convertvector(x * log2e + 16.5f, v8i) - 16;
-    const v8f nf = __builtin_convertvector(n, v8f);
-    const v8f r = (x - nf * ln2_hi) - nf * ln2_lo;
-    v8f p = v8f{} + 1.0f / 5040.0f;
+    const vint n = __builtin_convertvector(x * log2e + 16.5f, vint) - 16;
+    const vfloat nf = __builtin_convertvector(n, vfloat);
+    const vfloat r = (x - nf * ln2_hi) - nf * ln2_lo;
+    vfloat p = vfloat{} + 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
     p = p * r + 1.0f / 24.0f;
@@ -117,8 +136,8 @@ inline v8f exp_candidate(v8f x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    v8i bits = (n + 127) << 23;  // 2^n as a float's bit pattern
-    v8f scale;
+    vint bits = (n + 127) << 23;  // 2^n as a float's bit pattern
+    vfloat scale;
     std::memcpy(&scale, &bits, sizeof(scale));
     return p * scale;
 }
@@ -126,8 +145,8 @@ inline v8f exp_candidate(v8f x) {
 // Tile-local texel t = row * kTileSize + column; texels outside the image
 // (partial tiles) get NaN centres, so their q is NaN and never selected.
 struct TileTexels {
-    alignas(32) float px[kTileTexels];  // texel centre x
-    alignas(32) float py[kTileTexels];  // texel centre y
+    alignas(64) float px[kTileTexels];  // texel centre x
+    alignas(64) float py[kTileTexels];  // texel centre y
 };
 
 void tile_texels(const TileRect& r, TileTexels& tt) {
@@ -156,10 +175,10 @@ void tile_q(const TileTexels& tt, const Gauss& gs, float lx, float ly, float* __
 // Per-worker scratch for one forward tile; allocated once per call.
 struct ForwardScratch {
     TileTexels texels;
-    alignas(32) float q[kTileTexels];  // q of the current candidate
-    v8f best_q[kMaxK][kBlocks];        // [K, texel] selected q, ascending; +inf = empty
-    v8i best_j[kMaxK][kBlocks];        // [K, texel] their local list index; -1 = empty
-    v8f weight[kMaxK][kBlocks];        // [K, texel] G of the selected; 0 = empty
+    alignas(64) float q[kTileTexels];  // q of the current candidate
+    vfloat best_q[kMaxK][kBlocks];        // [K, texel] selected q, ascending; +inf = empty
+    vint best_j[kMaxK][kBlocks];        // [K, texel] their local list index; -1 = empty
+    vfloat weight[kMaxK][kBlocks];        // [K, texel] G of the selected; 0 = empty
 };
 
 void precompute_rotations(const GaussianParams& g, std::vector<float>& cos_t,
@@ -183,33 +202,33 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
     const float inf = std::numeric_limits<float>::infinity();
     for (int k = 0; k < K; ++k)
         for (int b = 0; b < kBlocks; ++b) {
-            sc.best_q[k][b] = v8f{} + inf;
-            sc.best_j[k][b] = v8i{} - 1;
+            sc.best_q[k][b] = vfloat{} + inf;
+            sc.best_j[k][b] = vint{} - 1;
         }
     const float lx = float(s.width), ly = float(s.height);
     const int begin = lists.offsets[tile], end = lists.offsets[tile + 1];
-    const v8f cutoff = v8f{} + kQCutoff, empty = v8f{} + inf;
+    const vfloat cutoff = vfloat{} + kQCutoff, empty = vfloat{} + inf;
     for (int j = 0; j < end - begin; ++j) {
         tile_q<WrapX, WrapY>(sc.texels, load_gauss(g, cos_t, sin_t, lists.ids[begin + j]), lx,
                              ly, sc.q);
-        // Insert into each texel's (q, index)-sorted K-array, 8 texels at a
+        // Insert into each texel's (q, index)-sorted K-array, kLanes texels at a
         // time, branch-free: slot k takes slot k-1's old entry if the new one
         // went before it, else the new one if it goes before slot k's entry.
         // Candidates arrive in increasing index and compare strictly, so an
         // equal q stays behind the earlier Gaussian (lower index wins).
-        const v8i jv = v8i{} + j;
+        const vint jv = vint{} + j;
         for (int b = 0; b < kBlocks; ++b) {
-            v8f x;
+            vfloat x;
             std::memcpy(&x, sc.q + b * kLanes, sizeof(x));
             x = x <= cutoff ? x : empty;  // not a candidate: never inserted (also NaN)
             if (!any_lane(x < sc.best_q[K - 1][b])) continue;
-            v8i before_prev = v8i{};
-            v8f prev_q = empty;
-            v8i prev_j = v8i{};
+            vint before_prev = vint{};
+            vfloat prev_q = empty;
+            vint prev_j = vint{};
             for (int k = 0; k < K; ++k) {
-                const v8f cur_q = sc.best_q[k][b];
-                const v8i cur_j = sc.best_j[k][b];
-                const v8i before = x < cur_q;
+                const vfloat cur_q = sc.best_q[k][b];
+                const vint cur_j = sc.best_j[k][b];
+                const vint before = x < cur_q;
                 sc.best_q[k][b] = before_prev ? prev_q : (before ? x : cur_q);
                 sc.best_j[k][b] = before_prev ? prev_j : (before ? jv : cur_j);
                 before_prev = before;
@@ -221,12 +240,12 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
     // Weights G = exp(-q/2) of the selected, all texels at once; 0 where empty.
     for (int k = 0; k < K; ++k)
         for (int b = 0; b < kBlocks; ++b) {
-            const v8f q = sc.best_q[k][b];
-            const v8f w = exp_candidate(-0.5f * (q <= cutoff ? q : v8f{}));
-            sc.weight[k][b] = q <= cutoff ? w : v8f{};
+            const vfloat q = sc.best_q[k][b];
+            const vfloat w = exp_candidate(-0.5f * (q <= cutoff ? q : vfloat{}));
+            sc.weight[k][b] = q <= cutoff ? w : vfloat{};
         }
-    // Blend: out = sum G_k v_k / sum G_k, in selection order, 8 channels per
-    // register (padded_values rows are whole multiples of 8 lanes).
+    // Blend: out = sum G_k v_k / sum G_k, in selection order, kLanes channels per
+    // register (padded_values rows are whole multiples of kLanes).
     const float* wk = reinterpret_cast<const float*>(sc.weight);
     const int32_t* bj = reinterpret_cast<const int32_t*>(sc.best_j);
     const int chunks = (C + kLanes - 1) / kLanes, padded_c = chunks * kLanes;
@@ -243,17 +262,17 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
                 float sum = 0.0f;
                 for (int k = 0; k < n; ++k) sum += wk[k * kTileTexels + t];
                 for (int chunk = 0; chunk < chunks; ++chunk) {
-                    v8f acc = v8f{};
+                    vfloat acc = vfloat{};
                     for (int k = 0; k < n; ++k) {
                         const int i = lists.ids[begin + bj[k * kTileTexels + t]];
-                        v8f val;
+                        vfloat val;
                         std::memcpy(&val, padded_values + size_t(i) * padded_c + chunk * kLanes,
                                     sizeof(val));
                         acc += wk[k * kTileTexels + t] * val;
                     }
                     acc /= sum;
                     const int lanes = std::min(kLanes, C - chunk * kLanes);
-                    std::memcpy(o + chunk * kLanes, &acc, sizeof(float) * lanes);
+                    for (int l = 0; l < lanes; ++l) o[chunk * kLanes + l] = acc[l];
                 }
             }
         }
@@ -269,9 +288,9 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
 struct BackwardScratch {
     TileTexels texels;
     std::vector<Lanes> grad;         // [C, texel] dL/dout (0 outside the image)
-    alignas(32) float sum[kTileTexels];       // S = sum of selected G (1 where none)
-    alignas(32) float grad_dot_out[kTileTexels];  // sum_c dL/dout_c * out_c
-    alignas(32) float share[kTileTexels];     // G / S of the current candidate
+    alignas(64) float sum[kTileTexels];       // S = sum of selected G (1 where none)
+    alignas(64) float grad_dot_out[kTileTexels];  // sum_c dL/dout_c * out_c
+    alignas(64) float share[kTileTexels];     // G / S of the current candidate
     std::vector<Lanes> weight;       // [list entry, texel] G where selected, else 0
     std::vector<char> used;          // [list entry] selected by some texel of the tile
 };
@@ -326,37 +345,37 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
         }
     }
     const float lx = float(s.width), ly = float(s.height);
-    const v8f* go = reinterpret_cast<const v8f*>(sc.grad.data());  // [C, block]
-    const v8f* px = reinterpret_cast<const v8f*>(sc.texels.px);
-    const v8f* py = reinterpret_cast<const v8f*>(sc.texels.py);
-    const v8f* sum = reinterpret_cast<const v8f*>(sc.sum);
-    const v8f* god = reinterpret_cast<const v8f*>(sc.grad_dot_out);
-    v8f* share = reinterpret_cast<v8f*>(sc.share);
+    const vfloat* go = reinterpret_cast<const vfloat*>(sc.grad.data());  // [C, block]
+    const vfloat* px = reinterpret_cast<const vfloat*>(sc.texels.px);
+    const vfloat* py = reinterpret_cast<const vfloat*>(sc.texels.py);
+    const vfloat* sum = reinterpret_cast<const vfloat*>(sc.sum);
+    const vfloat* god = reinterpret_cast<const vfloat*>(sc.grad_dot_out);
+    vfloat* share = reinterpret_cast<vfloat*>(sc.share);
     for (int j = 0; j < len; ++j) {
         if (!sc.used[j]) continue;
         const int i = lists.ids[begin + j];
         const Gauss gs = load_gauss(g, cos_t, sin_t, i);
         const float* val = g.values + size_t(i) * C;
-        const v8f* weight = reinterpret_cast<const v8f*>(sc.weight.data()) + size_t(j) * kBlocks;
-        v8f acc[5] = {};
+        const vfloat* weight = reinterpret_cast<const vfloat*>(sc.weight.data()) + size_t(j) * kBlocks;
+        vfloat acc[5] = {};
         int active[kBlocks], n_active = 0;
         for (int b = 0; b < kBlocks; ++b) {
-            const v8f w = weight[b];
-            const v8i on = w != 0.0f;  // selected here; other lanes contribute exactly 0
+            const vfloat w = weight[b];
+            const vint on = w != 0.0f;  // selected here; other lanes contribute exactly 0
             if (!any_lane(on)) continue;
             active[n_active++] = b;
-            v8f dot = v8f{};
+            vfloat dot = vfloat{};
             for (int c = 0; c < C; ++c) dot += go[c * kBlocks + b] * val[c];
             // dL/dG = sum_c g_c (v_c - out_c) / S;  dL/dq = -G/2 dL/dG
-            const v8f dl_dq = -0.5f * w * ((dot - god[b]) / sum[b]);
-            v8f dx = px[b] - gs.mx, dy = py[b] - gs.my;
+            const vfloat dl_dq = -0.5f * w * ((dot - god[b]) / sum[b]);
+            vfloat dx = px[b] - gs.mx, dy = py[b] - gs.my;
             if (WrapX) dx = dx - lx * floor_lanes(dx / lx + 0.5f);
             if (WrapY) dy = dy - ly * floor_lanes(dy / ly + 0.5f);
-            const v8f u = gs.c * dx + gs.s * dy;
-            const v8f v = -gs.s * dx + gs.c * dy;
-            const v8f dq_du = 2.0f * gs.w1 * gs.w1 * u;
-            const v8f dq_dv = 2.0f * gs.w2 * gs.w2 * v;
-            const v8f zero = v8f{};
+            const vfloat u = gs.c * dx + gs.s * dy;
+            const vfloat v = -gs.s * dx + gs.c * dy;
+            const vfloat dq_du = 2.0f * gs.w1 * gs.w1 * u;
+            const vfloat dq_dv = 2.0f * gs.w2 * gs.w2 * v;
+            const vfloat zero = vfloat{};
             acc[0] += on ? -dl_dq * (dq_du * gs.c - dq_dv * gs.s) : zero;
             acc[1] += on ? -dl_dq * (dq_du * gs.s + dq_dv * gs.c) : zero;
             acc[2] += on ? dl_dq * (2.0f * gs.w1 * u * u) : zero;
@@ -367,7 +386,7 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
         float* slot = tile_slots + size_t(j) * stride;
         for (int m = 0; m < 5; ++m) slot[m] = sum_lanes(acc[m]);
         for (int c = 0; c < C; ++c) {  // dL/dvalues_c = sum g_c G / S
-            v8f a = v8f{};
+            vfloat a = vfloat{};
             for (int m = 0; m < n_active; ++m) a += go[c * kBlocks + active[m]] * share[active[m]];
             slot[5 + c] = sum_lanes(a);
         }
@@ -406,7 +425,7 @@ void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float*
     }
     const int threads = resolve_threads(s.threads);
     const int tiles = lists.tiles_x * lists.tiles_y;
-    // values [N, C] with rows padded to whole 8-lane registers (zeros).
+    // values [N, C] with rows padded to whole kLanes registers (zeros).
     const int padded_c = (g.channels + kLanes - 1) / kLanes * kLanes;
     std::vector<float> padded_values(size_t(g.n) * padded_c, 0.0f);
     for (int i = 0; i < g.n; ++i)
