@@ -245,3 +245,31 @@ def test_backward_rejects_a_state_from_another_call():
         native._native.backward_cpu(state, *other, out, out, 1)
     with pytest.raises(ValueError, match=r"grad_out must have shape \(8, 8, 2\)"):
         native._native.backward_cpu(state, *arrays, out, out[:4], 1)
+
+
+# ---- benchmark plumbing (not timed) -------------------------------------------
+
+def test_bench_gaussian_count_follows_the_budget():
+    from texgs import bench
+
+    # 0.06 bppc x 1024^2 texels x 9 channels / 8 bits, at 2 * (5 + 9) bytes per Gaussian.
+    assert bench.gaussian_count(0.06, 1024, 1024, 9) == int(0.06 * 1024 * 1024 * 9 / 8 // 28)
+    scene = bench.synthetic_gaussians(64, 48, 3, 200, seed=1)
+    assert scene["means"].shape == (200, 2) and scene["values"].shape == (200, 3)
+    inside = ((scene["means"] >= 0) & (scene["means"] <= torch.tensor([48.0, 64.0]))).all(1)
+    assert inside.all()
+    sigma = 1 / scene["inv_scales"]
+    coverage = (torch.pi * sigma[:, 0] * sigma[:, 1]).sum().item() / (64 * 48)
+    assert 1.5 < coverage < 4.0
+
+
+def test_bench_command_prints_json(capsys):
+    import json
+
+    from texgs.cli import main
+
+    assert main(["bench", "render", "--sizes", "32", "--repeat", "1", "--backends", "cpu"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    (row,) = result["results"]
+    assert row["backend"] == "cpu" and row["size"] == 32 and row["forward_ms"] > 0
+    assert main(["bench", "render", "--sizes", "0"]) == 2
