@@ -14,6 +14,7 @@
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -376,25 +377,33 @@ __global__ void fill_keys_kernel(const long long* offsets,  // [N + 1]
     positions[e] = static_cast<int>(e);
 }
 
-// One thread per sorted entry e in [0, entries]: tile CSR offsets, Gaussian ids,
-// and (training) the Gaussian -> entry map.
-__global__ void finish_tiles_kernel(const unsigned long long* keys,  // [entries] sorted
-                                    const int* positions,            // [entries] pre-sort position
-                                    long long entries, int tiles, int gaussian_bits,
-                                    int* tile_offsets,    // out [tiles + 1]
-                                    int* tile_ids,        // out [entries]
-                                    int* gaussian_slots)  // out [entries] or null
-{
-    const long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (e > entries) return;
-    const unsigned long long mask = (1ull << gaussian_bits) - 1;
-    const int tile = e < entries ? static_cast<int>(keys[e] >> gaussian_bits) : tiles;
-    const int previous = e > 0 ? static_cast<int>(keys[e - 1] >> gaussian_bits) : -1;
-    for (int t = previous + 1; t <= tile; ++t) tile_offsets[t] = static_cast<int>(e);
-    if (e < entries) {
-        tile_ids[e] = static_cast<int>(keys[e] & mask);
-        if (gaussian_slots) gaussian_slots[positions[e]] = static_cast<int>(e);
+// One thread per tile t in [0, tiles]: the tile's CSR offset, the first
+// sorted entry whose tile is >= t (binary search; keys are sorted by tile).
+__global__ void tile_offsets_kernel(const unsigned long long* keys,  // [entries] sorted
+                                    int entries, int tiles, int gaussian_bits,
+                                    int* tile_offsets) {             // out [tiles + 1]
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t > tiles) return;
+    int lo = 0, hi = entries;
+    while (lo < hi) {
+        const int mid = lo + (hi - lo) / 2;
+        if (static_cast<int>(keys[mid] >> gaussian_bits) < t) lo = mid + 1; else hi = mid;
     }
+    tile_offsets[t] = lo;
+}
+
+// One thread per sorted entry: its Gaussian id and (training) the Gaussian ->
+// entry map, the inverse of the sort's permutation.
+__global__ void finish_entries_kernel(const unsigned long long* keys,  // [entries] sorted
+                                      const int* positions,            // [entries] pre-sort position
+                                      int entries, int gaussian_bits,
+                                      int* tile_ids,        // out [entries]
+                                      int* gaussian_slots)  // out [entries] or null
+{
+    const int e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= entries) return;
+    tile_ids[e] = static_cast<int>(keys[e] & ((1ull << gaussian_bits) - 1));
+    if (gaussian_slots) gaussian_slots[positions[e]] = e;
 }
 
 struct RenderArgs {
@@ -738,8 +747,8 @@ TileBuild build_tiles(const GaussianParams& g, const RenderSettings& s, int devi
     check(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, counts.as<long long>(),
                                         offsets.as<long long>(), n + 1, stream),
           "sizing the tile-count scan");
-    CudaBuffer scan_temp;
-    scan_temp.allocate(scan_bytes, device, st);
+    CudaBuffer scan_temp;  // never null: a null temp pointer means "size query" to cub
+    scan_temp.allocate(std::max<size_t>(scan_bytes, 16), device, st);
     check(cub::DeviceScan::ExclusiveSum(scan_temp.data(), scan_bytes, counts.as<long long>(),
                                         offsets.as<long long>(), n + 1, stream),
           "the tile-count scan");
@@ -777,7 +786,7 @@ TileBuild build_tiles(const GaussianParams& g, const RenderSettings& s, int devi
                                               pos_out.as<int>(), entries, 0, end_bit, stream),
               "sizing the tile sort");
         CudaBuffer sort_temp;
-        sort_temp.allocate(sort_bytes, device, st);
+        sort_temp.allocate(std::max<size_t>(sort_bytes, 16), device, st);
         check(cub::DeviceRadixSort::SortPairs(sort_temp.data(), sort_bytes, keys_in.as<unsigned long long>(),
                                               keys_out.as<unsigned long long>(), pos_in.as<int>(),
                                               pos_out.as<int>(), entries, 0, end_bit, stream),
@@ -785,10 +794,15 @@ TileBuild build_tiles(const GaussianParams& g, const RenderSettings& s, int devi
         b.tile_ids.allocate(sizeof(int) * static_cast<size_t>(entries), device, st);
         if (for_backward) b.gaussian_slots.allocate(sizeof(int) * static_cast<size_t>(entries), device, st);
     }
-    finish_tiles_kernel<<<blocks_for(static_cast<long long>(entries) + 1, 256), 256, 0, stream>>>(
-        keys_out.as<unsigned long long>(), pos_out.as<int>(), entries, b.tiles, gaussian_bits,
-        b.tile_offsets.as<int>(), b.tile_ids.as<int>(), b.gaussian_slots.as<int>());
-    check_launch("finish_tiles_kernel");
+    tile_offsets_kernel<<<blocks_for(static_cast<long long>(b.tiles) + 1, 256), 256, 0, stream>>>(
+        keys_out.as<unsigned long long>(), entries, b.tiles, gaussian_bits, b.tile_offsets.as<int>());
+    check_launch("tile_offsets_kernel");
+    if (entries > 0) {
+        finish_entries_kernel<<<blocks_for(entries, 256), 256, 0, stream>>>(
+            keys_out.as<unsigned long long>(), pos_out.as<int>(), entries, gaussian_bits,
+            b.tile_ids.as<int>(), b.gaussian_slots.as<int>());
+        check_launch("finish_entries_kernel");
+    }
     if (for_backward) b.gaussian_offsets = std::move(offsets);
     return b;
 }
