@@ -33,10 +33,30 @@ def load_reference() -> dict[tuple[str, str], list[float]]:
         return {(r["material"], r["family"]): [float(r[f"psnr@{x}"]) for x in RATES] for r in csv.DictReader(f)}
 
 
+def with_stored_normals(material, folder: Path):
+    """The material with its normal channels replaced by the file's stored values (n + 1) / 2,
+    not renormalised. A DirectX Y flip is not undone: PSNR is the same either way."""
+    import numpy as np
+
+    from texgs import ingest
+    from texgs.compare.material import Material
+
+    (m,) = [ingest.load(src) for src in ingest.discover(folder)]
+    data = material.data.copy()
+    for i, ch in enumerate(m.channels):
+        if ch.group == "normal":
+            header, pixels = ingest.read_image(ch.source)
+            data[..., i] = pixels[..., header.channels.index(ch.source_channel)]
+    return Material(material.name, np.ascontiguousarray(data), material.groups, material.sources)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("materials", nargs="+", help="benchmark material names, e.g. polyhaven/wooden_crate_01")
     ap.add_argument("--methods", default="BC1,BC7,ASTC")
+    ap.add_argument("--stored-normals", action="store_true",
+                    help="measure normal maps as stored in the file (METRICS.md, the reference table) "
+                         "instead of texgs.ingest's renormalised vectors")
     ap.add_argument("--bc7-linear", action="store_true", help="bc7enc with equal channel weights")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", help="write the rows here")
@@ -52,6 +72,8 @@ def main() -> int:
     for name in a.materials:
         t0 = time.perf_counter()
         (material,) = load_materials(CORPUS / name)
+        if a.stored_normals:
+            material = with_stored_normals(material, CORPUS / name)
         res = compare_material(material, s)
         for fam in s.methods:
             ours = [next(r.get("psnr") for r in res.rows if r["method"] == fam and r["requested_bppc"] == x)
