@@ -99,6 +99,19 @@ inline bool any_lane(vint m) {
 #endif
 }
 
+// Stores the first `count` lanes of v to p (count in 1..kLanes).
+inline void store_lanes(float* p, vfloat v, int count) {
+#if defined(__AVX512F__)
+    _mm512_mask_storeu_ps(p, __mmask16((1u << count) - 1u), __m512(v));
+#else
+    if (count == kLanes) {
+        std::memcpy(p, &v, sizeof(v));
+    } else {
+        for (int l = 0; l < count; ++l) p[l] = v[l];
+    }
+#endif
+}
+
 // floor() per lane, bit-identical to std::floor: exact through int32 for
 // |x| < 2^23; larger floats (and NaN) are already whole and pass through.
 inline vfloat floor_lanes(vfloat x) {
@@ -108,14 +121,20 @@ inline vfloat floor_lanes(vfloat x) {
     return abs_x < 8388608.0f ? f : x;
 }
 
-// Sum of a[0..kTileTexels) in a fixed order (8 lane sums, then a fixed tree):
-// deterministic for a given build, whatever thread runs it.
+// The lanes of acc summed in a fixed order (halves, then quarters, then the
+// rest in order): deterministic for a given build, whatever thread runs it.
 inline float sum_lanes(vfloat acc) {
-    float lanes[kLanes];
-    std::memcpy(lanes, &acc, sizeof(lanes));
-    for (int width = kLanes; width > 1; width /= 2)  // pairwise tree
-        for (int l = 0; l < width / 2; ++l) lanes[l] = lanes[2 * l] + lanes[2 * l + 1];
-    return lanes[0];
+    typedef float half_t __attribute__((vector_size(sizeof(vfloat) / 2)));
+    typedef float quarter_t __attribute__((vector_size(sizeof(vfloat) / 4)));
+    half_t h[2];
+    std::memcpy(h, &acc, sizeof(h));
+    const half_t a = h[0] + h[1];
+    quarter_t q[2];
+    std::memcpy(q, &a, sizeof(q));
+    const quarter_t b = q[0] + q[1];  // kLanes / 4 lanes left, summed in order
+    float total = 0.0f;
+    for (size_t l = 0; l < sizeof(quarter_t) / sizeof(float); ++l) total += b[l];
+    return total;
 }
 
 // e^x for x in [-4.5, 0] (G = exp(-q/2) of a candidate), kLanes at once.
@@ -271,8 +290,7 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
                         acc += wk[k * kTileTexels + t] * val;
                     }
                     acc /= sum;
-                    const int lanes = std::min(kLanes, C - chunk * kLanes);
-                    for (int l = 0; l < lanes; ++l) o[chunk * kLanes + l] = acc[l];
+                    store_lanes(o + chunk * kLanes, acc, std::min(kLanes, C - chunk * kLanes));
                 }
             }
         }
