@@ -217,9 +217,14 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     lim = packing.limits(height, width, qcfg)
 
     if budget.target_psnr is not None:
+        smallest = metrics.bppc(packing.size_bound(rate.SEARCH_MIN_GAUSSIANS, c, height, width, qcfg, 1),
+                                height, width, c)
+        if smallest > budget.max_bppc:
+            raise ConfigError(f"max_bppc {budget.max_bppc} is below the smallest useful file for a "
+                              f"{width}x{height}x{c} stack ({smallest:.4g} bppc)")
         return rate.fit_to_psnr(lambda b: _fit(target.numpy(), b, cfg, metas, None, None, w.numpy(), wrap,
                                                progress, label),
-                                budget, t_start)
+                                budget, t_start, smallest)
 
     plan = make_plan(cfg, height, width, progressive=True)
     lod_levels = 1 + len(plan.add_steps)

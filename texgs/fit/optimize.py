@@ -41,7 +41,7 @@ class Limits:
     """Bounds every Gaussian is projected into after each step (full-resolution units)."""
 
     min_inv_scale: float = 1e-3          # the format's 3-sigma radius bound
-    max_inv_scale: float = 8.0           # narrower than 1/8 texel cannot be sampled
+    max_inv_scale: float = 65504.0       # the format's largest inverse scale
     value_min: float | None = None       # value range the packed format can hold
     value_max: float | None = None
 
@@ -111,10 +111,23 @@ def render_level(g: GaussianSet, stage: Stage, height: int, width: int, backgrou
                   wrap=wrap, backend=backend, threads=cfg.threads)
 
 
-def _optimizer(g: GaussianSet, cfg: FitConfig, lr_scale: float) -> torch.optim.Adam:
+def _optimizer(g: GaussianSet, cfg: FitConfig) -> torch.optim.Adam:
     groups = [(g.positions, cfg.lr_position), (g.inv_scales, cfg.lr_inv_scale),
               (g.rotations, cfg.lr_rotation), (g.values, cfg.lr_value)]
-    return torch.optim.Adam([{"params": [p], "lr": lr * lr_scale} for p, lr in groups])
+    return torch.optim.Adam([{"params": [p], "lr": lr, "base_lr": lr} for p, lr in groups])
+
+
+def anneal(step: int, start: int, end: int, final: float) -> float:
+    """Cosine learning-rate factor: 1 until `start`, then down to `final` at `end`."""
+    if step <= start or end <= start:
+        return 1.0
+    t = min(1.0, (step - start) / (end - start))
+    return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+#: Largest inverse scale per texel of the level being trained: a Gaussian
+#: narrower than half a texel falls between texel centres and stops learning.
+LEVEL_MAX_INV_SCALE = 2.0
 
 
 @torch.no_grad()
@@ -128,9 +141,8 @@ def project(g: GaussianSet, limits: Limits, wrap, stage_factor: float):
             col.copy_(torch.remainder(col, 1.0))
         else:
             col.clamp_(0.0, 1.0)
-    # A Gaussian narrower than ~1/2 texel of the current level falls between
-    # texel centres and stops receiving gradient; max_inv_scale is per level texel.
-    g.inv_scales.abs_().clamp_(limits.min_inv_scale, max(limits.min_inv_scale, limits.max_inv_scale / stage_factor))
+    hi = max(limits.min_inv_scale, min(limits.max_inv_scale, LEVEL_MAX_INV_SCALE / stage_factor))
+    g.inv_scales.abs_().clamp_(limits.min_inv_scale, hi)
     g.rotations.copy_(torch.remainder(g.rotations, math.pi))
     if limits.value_min is not None or limits.value_max is not None:
         g.values.clamp_(limits.value_min, limits.value_max)
@@ -177,8 +189,9 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
     sizes = batch_sizes(n_total, n_initial, adds)
     stage = plan.stages[0]
     g = initial_gaussians(target, unit_target, weights, n_initial, cfg, wrap, gen, stage)
-    lr_scale = 1.0
-    opt = _optimizer(g, cfg, lr_scale)
+    lr_scale = 1.0          # plateau decays
+    anneal_start = plan.add_steps[-1] if plan.add_steps else 0
+    opt = _optimizer(g, cfg)
     plateau = Plateau(cfg.plateau_steps, cfg.plateau_db, cfg.max_decays)
     history: list[dict] = []
     tgt, unit_tgt = level_target(target, stage), level_target(unit_target, stage)
@@ -201,6 +214,9 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
         window = random_window(stage.height, stage.width, cfg.ssim_crop, gen) if cfg.ssim_crop else None
         loss = image_loss(img, tgt, weights, cfg.ssim_weight, window)
         loss.backward()
+        factor = lr_scale * anneal(step, anneal_start, plan.steps, cfg.lr_final)
+        for group in opt.param_groups:
+            group["lr"] = group["base_lr"] * factor
         opt.step()
         project(g, limits, wrap, limits_factor)
         step += 1
@@ -214,8 +230,6 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
                 action = plateau.update(last_psnr, cfg.eval_every)
                 if action == "decay":
                     lr_scale /= cfg.lr_decay
-                    for group in opt.param_groups:
-                        group["lr"] /= cfg.lr_decay
                     if progress:
                         progress.message(f"plateau at step {step}: learning rate / {cfg.lr_decay:g}")
                 elif action == "stop":
@@ -229,7 +243,7 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
                     pos, inv, rot, val = init_mod.gaussians_at(texels, unit_tgt, 1.0 / cfg.init_scale)
                 g.append(pos, inv, rot, val, level=i + 1)
                 project(g, limits, wrap, limits_factor)
-                opt = _optimizer(g, cfg, lr_scale)
+                opt = _optimizer(g, cfg)
         if progress:
             progress.update(step, last_psnr, g.n, f"level 1/{stage.factor}")
         if stopped:

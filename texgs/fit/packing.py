@@ -103,3 +103,17 @@ def unpack(data: bytes):
     t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt)  # noqa: E731
     return (t(p.means), t(p.inv_scales), t(p.rotations), t(p.values), t(p.levels, torch.int32),
             t(p.background))
+
+
+def channel_meta(role: str, group: str, colour_space: str = "linear") -> ChannelMeta:
+    """ChannelMeta of an ingested channel (texgs.ingest roles such as "albedo.r",
+    "normal.y", "roughness"): the format's semantic for it, the name cut to the
+    format's 16 UTF-8 bytes."""
+    from ..format import layout
+
+    axis = role.rsplit(".", 1)[-1]
+    semantic = f"normal_{axis}" if group == "normal" and axis in "xyz" else group
+    if semantic not in layout.SEMANTICS:
+        semantic = "generic"
+    name = role.encode("utf-8")[:layout.NAME_BYTES].decode("utf-8", "ignore")
+    return ChannelMeta(name=name, group=group[:layout.NAME_BYTES], colour_space=colour_space, semantic=semantic)

@@ -19,6 +19,9 @@ from .config import Budget
 
 #: Fits a target-PSNR search may run.
 PSNR_SEARCH_FITS = 4
+#: The search starts at 0.03 bppc, or at the rate of this many Gaussians if higher
+#: (on a small image the file's fixed part alone can exceed 0.03 bppc).
+SEARCH_MIN_GAUSSIANS = 16
 #: PSNR gained per doubling of the rate, the search's first guess (dB).
 DB_PER_DOUBLING = 1.5
 
@@ -69,15 +72,15 @@ def pack_within(means, inv_scales, rotations, values, levels, background, channe
     return data, keep
 
 
-def fit_to_psnr(fit_at, budget: Budget, t_start: float):
+def fit_to_psnr(fit_at, budget: Budget, t_start: float, min_bppc: float = 0.0):
     """Smallest-rate fit reaching budget.target_psnr, searched over at most
     PSNR_SEARCH_FITS fits: start at 0.03 bppc, step by the assumed
     DB_PER_DOUBLING slope, then interpolate in log-rate between the bracketing
-    fits. fit_at(Budget(bppc=...)) runs one fit. Returns the cheapest fit that
+    fits (never below min_bppc, the smallest useful file). fit_at(Budget(bppc=...)) runs one fit. Returns the cheapest fit that
     meets the target, else the best one (metrics["target_met"] says which)."""
     target = budget.target_psnr
     below, above = None, None           # (bppc, result)
-    rate = min(0.03, budget.max_bppc)
+    rate = min(max(0.03, min_bppc * 1.1), budget.max_bppc)
     tried = set()
     for _ in range(PSNR_SEARCH_FITS):
         tried.add(round(rate, 6))

@@ -1,0 +1,186 @@
+"""The fitter on small synthetic stacks: quality floor, rate control on real
+bytes, determinism, wrap addressing, LOD levels and settings validation.
+Sizes and step counts are small so the file runs in well under a minute."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from texgs import metrics
+from texgs.errors import ConfigError, InputError
+from texgs.fit.api import fit
+from texgs.fit.config import Budget, FitConfig
+from texgs.fit.schedule import make_plan
+
+QUICK = FitConfig.fast(steps=120, add_every=20)
+
+
+def smooth_stack(h: int, w: int, periodic: bool = True) -> np.ndarray:
+    """[H, W, 3] smooth pattern in [0, 1]; with periodic=True it tiles (period W, H)."""
+    yy, xx = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
+    fx, fy = 2 * np.pi * xx / w, 2 * np.pi * yy / h
+    a = 0.5 + 0.35 * np.sin(3 * fx) * np.cos(2 * fy)
+    b = 0.5 + 0.4 * np.sin(2 * fx + 2 * fy)
+    c = 0.3 + 0.4 * (((xx - w / 2) ** 2 + (yy - h / 2) ** 2) < (0.23 * w) ** 2)
+    if not periodic:
+        a = a * 0.5 + 0.5 * xx / w
+    return np.stack([a, b, c], -1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def fit64():
+    """One shared 64x64 fit at 1 bppc (most assertions read it)."""
+    stack = smooth_stack(64, 64)
+    return stack, fit(stack, Budget(bppc=1.0), QUICK, groups=["albedo", "albedo", "mask"], progress="off")
+
+
+def test_quality_floor_128(tmp_path):
+    stack = smooth_stack(128, 128)
+    r = fit(stack, Budget(bppc=0.25), FitConfig.fast(steps=150), progress="off", wrap=(True, True))
+    # Measured ~30 dB; the floor leaves room for backend/threading noise.
+    assert r.metrics["psnr"] >= 27.0
+    assert r.seconds < 60
+
+
+def test_bppc_is_real_bytes_at_or_under_target_and_within_2_percent(fit64):
+    stack, r = fit64
+    h, w, c = stack.shape
+    assert r.metrics["bytes"] == len(r.data)
+    assert r.metrics["bppc"] == pytest.approx(8 * len(r.data) / (w * h * c))
+    assert r.metrics["bppc"] <= 1.0
+    assert r.metrics["bppc"] >= 0.98 * 1.0
+    assert r.metrics["psnr"] > 20.0
+
+
+def test_metrics_are_those_of_the_decoded_packed_file(fit64):
+    from texgs.format import decode, unpack
+
+    stack, r = fit64
+    p = unpack(r.data)
+    np.testing.assert_array_equal(p.means, r.means)
+    np.testing.assert_array_equal(p.values, r.values)
+    dec = decode(p, apply_range=True)
+    assert metrics.psnr(stack, dec) == pytest.approx(r.metrics["psnr"], abs=0.05)
+    by = metrics.psnr_by_group(stack, r.render(), ["albedo", "albedo", "mask"])
+    assert by == pytest.approx(r.metrics["psnr_by_group"])
+
+
+def test_lod_levels_record_the_additions(fit64):
+    _, r = fit64
+    plan = make_plan(QUICK, 64, 64)
+    levels = sorted(set(r.levels.tolist()))
+    assert levels == list(range(1 + len(plan.add_steps)))
+    by_level = r.metrics["psnr_by_level"]
+    assert by_level[str(levels[-1])] == pytest.approx(r.metrics["psnr"])
+    assert by_level["0"] < r.metrics["psnr"]           # the coarsest level alone is worse
+    # Initial set = half the Gaussians (paper), the rest split over the additions.
+    assert (r.levels == 0).sum() == pytest.approx(r.n / 2, abs=len(plan.add_steps) + 1)
+
+
+def test_same_seed_gives_identical_bytes_and_other_seed_differs():
+    stack = smooth_stack(32, 32)
+    cfg = FitConfig.fast(steps=40, add_every=10)
+    a = fit(stack, Budget(gaussians=30), cfg, progress="off").data
+    b = fit(stack, Budget(gaussians=30), cfg, progress="off").data
+    c = fit(stack, Budget(gaussians=30), cfg.replace(seed=1), progress="off").data
+    assert a == b
+    assert a != c
+
+
+def test_wrap_keeps_a_tileable_input_seamless():
+    stack = smooth_stack(64, 64, periodic=True)
+    cfg = FitConfig.fast(steps=120, add_every=20)
+    wrapped = fit(stack, Budget(gaussians=60), cfg, wrap=(True, True), progress="off")
+    clamped = fit(stack, Budget(gaussians=60), cfg, wrap=(False, False), progress="off")
+
+    def seam(img):  # mean |left column - right column| and |top row - bottom row|
+        return float(np.abs(img[:, 0] - img[:, -1]).mean() + np.abs(img[0] - img[-1]).mean())
+
+    target_seam = seam(stack)
+    rec = np.clip(wrapped.render(), 0, 1)
+    # The decoded seam is as smooth as the target's own (a Gaussian near one
+    # edge covers the other), and the wrapped fit's seam is better than clamp's.
+    assert abs(seam(rec) - target_seam) < 0.03
+    assert abs(seam(rec) - target_seam) <= abs(seam(np.clip(clamped.render(), 0, 1)) - target_seam) + 0.005
+    assert wrapped.wrap == (True, True)
+
+
+def test_gaussian_budget_and_trim_to_a_byte_limit():
+    from texgs.fit import rate
+
+    stack = smooth_stack(32, 32)
+    r = fit(stack, Budget(gaussians=40), QUICK.replace(steps=30), progress="off")
+    assert r.n == 40
+    t = torch.from_numpy
+    lo = np.array([c.range[0] for c in r.channels], np.float32)
+    limit = len(r.data) - 100                    # force the trim path
+    from texgs.fit import packing
+
+    data, kept = rate.pack_within(t(r.means), t(r.inv_scales), t(r.rotations), t(r.values), t(r.levels),
+                                  t(r.background), r.channels, 32, 32, (False, False), r.k,
+                                  packing.quant_config(r.config), int(r.levels.max()) + 1, limit, "reference", 0)
+    assert len(data) <= limit
+    assert kept < 40 and len(lo) == 3
+
+
+def test_fp16_baseline_buys_fewer_gaussians_than_the_lean_allocation():
+    stack = smooth_stack(64, 64)
+    cfg = FitConfig.fast(steps=20, add_every=5)
+    lean = fit(stack, Budget(bppc=1.0), cfg, progress="off")
+    fp16 = fit(stack, Budget(bppc=1.0), cfg.replace(quant="fp16"), progress="off")
+    assert lean.n > 1.5 * fp16.n
+    assert lean.metrics["bppc"] <= 1.0 and fp16.metrics["bppc"] <= 1.0
+    assert min(lean.metrics["bppc"], fp16.metrics["bppc"]) >= 0.98
+
+
+def test_target_psnr_finds_a_rate_that_meets_it():
+    stack = smooth_stack(48, 48)
+    r = fit(stack, Budget(target_psnr=24.0, max_bppc=4.0), FitConfig.fast(steps=60, add_every=10),
+            progress="off")
+    assert r.metrics["target_met"]
+    assert r.metrics["psnr"] >= 24.0
+
+
+@pytest.mark.parametrize("changes, word", [
+    ({"k": 0}, "k"), ({"k": 17}, "k"), ({"steps": 0}, "steps"), ({"pyramid": (2,)}, "pyramid"),
+    ({"pyramid": (1, 2), "pyramid_steps": (0.5, 0.5)}, "pyramid"), ({"pyramid_steps": (0.5, 0.5, 0.5)}, "pyramid_steps"),
+    ({"quant": "fp8"}, "quant"), ({"lambda_init": 1.5}, "lambda_init"), ({"backend": "gpu"}, "backend"),
+    ({"qat_fraction": 2.0}, "qat_fraction"), ({"lr_final": 0.0}, "lr_final"),
+])
+def test_bad_settings_name_the_field(changes, word):
+    with pytest.raises(ConfigError, match=word):
+        FitConfig(**changes)
+
+
+def test_budget_needs_exactly_one_target():
+    with pytest.raises(ConfigError, match="exactly one"):
+        Budget()
+    with pytest.raises(ConfigError, match="exactly one"):
+        Budget(bppc=0.06, gaussians=10)
+    with pytest.raises(ConfigError, match="bppc"):
+        Budget(bppc=-1)
+
+
+def test_unknown_setting_names_key_and_source():
+    with pytest.raises(ConfigError, match="pipeline.yaml.*stepz"):
+        FitConfig.from_dict({"stepz": 3}, source="pipeline.yaml")
+    with pytest.raises(ConfigError, match="stepz"):
+        FitConfig().replace(stepz=3)
+
+
+def test_bad_inputs_are_user_errors():
+    ok = smooth_stack(16, 16)
+    bad = ok.copy()
+    bad[3, 3, 1] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        fit(bad, Budget(gaussians=4), QUICK, progress="off")
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
+        fit(ok * 3, Budget(gaussians=4), QUICK, progress="off")
+    with pytest.raises(InputError, match="channels"):
+        fit(np.zeros((8, 8, 40), np.float32), Budget(gaussians=4), QUICK, progress="off")
+    with pytest.raises(ConfigError, match="weight"):
+        fit(ok, Budget(gaussians=4), QUICK, weights=[1, 2], progress="off")
+    with pytest.raises(ConfigError, match="cannot hold even one"):
+        fit(ok, Budget(bppc=0.01), QUICK, progress="off")
