@@ -1,0 +1,125 @@
+"""Fitting benchmark and ablation: fit corpus materials at one rate with
+several fitter variants; print a markdown table (PSNR over all channels,
+bppc from the written bytes, Gaussians, seconds) beside the ASTC figure of
+/work/shared/reference/block_codecs_bench.csv when the material is there.
+
+    python benchmarks/fit_bench.py                       # quick set, 0.06 bppc, all variants
+    python benchmarks/fit_bench.py --set benchmark --variants lean --preset default
+    python benchmarks/fit_bench.py --size 256 --csv out.csv
+
+--size N area-downsamples each material to N x N first (CPU time); ASTC
+figures are full resolution, so compare them only with --size 0 runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+
+QUICK_SET = ["gltf-samples/FlightHelmet_LeatherPartsMat", "godot-decals/decal_scifi_1"]
+BENCHMARK_SET = [
+    "polyhaven/wooden_crate_01", "polyhaven/fabric_pattern_07", "polyhaven/dutch_ship_medium_hull",
+    "polyhaven/rusty_metal_05", "ambientcg/Bricks102", "ambientcg/Metal009", "ambientcg/Ground054",
+    "ambientcg/Rock058", "gltf-samples/BoomBox", "godot-tps-demo/tile_rivet_panels",
+    "godot-tps-demo/player_robot", "terrain3d-packed/ground037",
+]
+#: Ablation variants: FitConfig changes on top of the chosen preset.
+VARIANTS = {
+    "lean": {},                                                   # the project default
+    "fp16": {"quant": "fp16"},                                    # Image-GS's fp16-everywhere records
+    "no-c2f": {"pyramid": (1,), "pyramid_steps": (1.0,)},         # full resolution only
+    "no-qat": {"qat_fraction": 0.0},                              # quantise only at the end
+    "unit-range": {"channel_range": "unit"},                      # values over [0, 1], not min..max
+}
+
+
+def corpus_root() -> Path:
+    return Path(os.environ.get("TEXGS_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+
+
+def astc_reference(bppc: float) -> dict[str, float]:
+    path = corpus_root().parent / "reference" / "block_codecs_bench.csv"
+    col = f"psnr@{bppc:g}"
+    out = {}
+    if path.exists():
+        for row in csv.DictReader(path.open()):
+            if row["family"] == "ASTC" and col in row:
+                out[row["material"]] = float(row[col])
+    return out
+
+
+def load(material: str, size: int):
+    import torch
+    import torch.nn.functional as F
+
+    from texgs import ingest
+    from texgs.fit import packing
+
+    m = ingest.load(corpus_root() / material)
+    pixels = m.pixels
+    if size:
+        x = torch.from_numpy(pixels).permute(2, 0, 1)[None]
+        pixels = F.interpolate(x, size=(size, size), mode="area")[0].permute(1, 2, 0).contiguous().numpy()
+    metas = [packing.channel_meta(c.role, c.group, c.color_space) for c in m.channels]
+    return pixels, metas, m.weights
+
+
+def main(argv=None) -> int:
+    from texgs.fit.api import fit
+    from texgs.fit.config import PRESETS, Budget
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--set", choices=["quick", "benchmark"], default="quick")
+    ap.add_argument("--materials", nargs="*", help="corpus-relative material folders (overrides --set)")
+    ap.add_argument("--bppc", type=float, default=0.06)
+    ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--preset", choices=list(PRESETS), default="default")
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--size", type=int, default=0, help="downsample to SIZE x SIZE first (0 = full)")
+    ap.add_argument("--csv", help="also write the rows to this CSV")
+    args = ap.parse_args(argv)
+
+    materials = args.materials or (QUICK_SET if args.set == "quick" else BENCHMARK_SET)
+    astc = astc_reference(args.bppc) if not args.size else {}
+    rows = []
+    print(f"# fit_bench: {args.bppc} bppc, preset {args.preset}, size {args.size or 'full'}, "
+          f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}", flush=True)
+    for material in materials:
+        pixels, metas, weights = load(material, args.size)
+        for variant in args.variants:
+            changes = dict(VARIANTS[variant])
+            if args.steps:
+                changes["steps"] = args.steps
+            cfg = PRESETS[args.preset](**changes)
+            r = fit(pixels, Budget(bppc=args.bppc), cfg, channels=metas, weights=weights, progress="off",
+                    label=material)
+            m = r.metrics
+            row = {"material": material, "variant": variant, "H": r.height, "W": r.width, "C": len(metas),
+                   "psnr": round(m["psnr"], 2), "bppc": round(m["bppc"], 5), "gaussians": m["gaussians"],
+                   "steps": r.steps, "seconds": round(r.seconds, 1),
+                   "astc": astc.get(material, "")}
+            rows.append(row)
+            print(" | ".join(str(v) for v in row.values()), flush=True)
+    print()
+    print("| material | variant | size | PSNR dB | bppc | Gaussians | steps | s | ASTC dB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['material']} | {r['variant']} | {r['W']}x{r['H']}x{r['C']} | {r['psnr']:.2f} | "
+              f"{r['bppc']:.4f} | {r['gaussians']} | {r['steps']} | {r['seconds']} | {r['astc']} |")
+    for v in args.variants:
+        sel = [r["psnr"] for r in rows if r["variant"] == v]
+        print(f"mean {v}: {sum(sel) / len(sel):.2f} dB over {len(sel)} materials")
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
