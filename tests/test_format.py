@@ -70,6 +70,15 @@ def test_round_trip_and_decode_equals_reference(cfg, wrap):
     assert not np.isnan(img).any()
 
 
+@pytest.mark.parametrize("h,w,strip", [(45, 50, 8), (17, 33, 5), (9, 7, 16)])
+def test_decode_sizes_not_multiple_of_tiles_or_strips(h, w, strip):
+    for wrap in [(True, True), (False, True)]:
+        p = unpack(pack(make_input(h=h, w=w, n=60, wrap=wrap, seed=h,
+                                   cfg=QuantConfig(max_radius=10.0, strip_height=strip))))
+        ref, amb = reference_image(p)
+        assert np.abs(decode(p) - ref)[~amb].max() <= 1e-6
+
+
 def test_lod_limit_decodes_the_first_levels_only():
     p = unpack(pack(make_input(levels=3, n=200, seed=5)))
     for lod in (1, 2):

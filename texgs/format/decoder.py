@@ -21,10 +21,9 @@ import torch
 
 from ..constants import Q_CUTOFF
 from ..errors import InputError
+from .layout import SEARCH_MARGIN
 from .reader import Packed, unpack
 
-#: Texels added to the radius bound when searching, covering float rounding of q.
-SEARCH_MARGIN = 1.0
 _BATCH_ELEMS = 1 << 22        # bound of points x candidates evaluated at once
 
 
@@ -98,33 +97,52 @@ def uv_to_texels(packed: Packed, uv) -> torch.Tensor:
     return p
 
 
+def _axis_tiles(c: np.ndarray, r: np.ndarray, side: int, tile: int, wrap: bool):
+    """Tiles along one axis touched by [c - r, c + r] for each Gaussian: (gaussian [E], tile [E]),
+    sorted by Gaussian, each tile once. Wrapped axes split the interval on [0, side)
+    (the last tile may be partial, so tile numbers are not simply taken modulo)."""
+    nb = -(-side // tile)
+    lo, hi = c - r, c + r
+    pieces = [(np.maximum(lo, 0.0), np.minimum(hi, float(side)), np.ones(len(c), bool))]
+    if wrap:
+        full = hi - lo >= side
+        pieces = [(np.where(full, 0.0, np.maximum(lo, 0.0)), np.where(full, float(side), np.minimum(hi, float(side))),
+                   np.ones(len(c), bool)),
+                  (lo + side, np.full(len(c), float(side)), (lo < 0) & ~full),
+                  (np.zeros(len(c)), hi - side, (hi > side) & ~full)]
+    gs, ts = [], []
+    for a, b, use in pieces:
+        t0 = np.clip(np.floor(a / tile), 0, nb - 1).astype(np.int64)
+        t1 = np.clip(np.floor(b / tile), 0, nb - 1).astype(np.int64)
+        cnt = np.where(use & (b >= a), t1 - t0 + 1, 0)
+        g = np.repeat(np.arange(len(c)), cnt)
+        ts.append(t0[g] + np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        gs.append(g)
+    key = np.unique(np.concatenate(gs) * nb + np.concatenate(ts))
+    return key // nb, key % nb
+
+
 def _bin_gaussians(packed: Packed, lod: int, tile: int):
     """Tile binning for evaluation: (block of each pair, Gaussian of each pair),
     sorted by block then file index, over the Gaussians of levels < lod whose own
     3-sigma box (plus SEARCH_MARGIN) touches the tile (on the torus when wrapped)."""
     h, w = packed.height, packed.width
-    nbx, nby = -(-w // tile), -(-h // tile)
+    nbx = -(-w // tile)
     keep = np.nonzero(packed.levels < lod)[0]
     m = packed.means[keep].astype(np.float64)
     r = 3.0 / np.minimum(np.abs(packed.inv_scales[keep, 0]), np.abs(packed.inv_scales[keep, 1])).astype(np.float64)
     r = r + SEARCH_MARGIN
-    spans = []
-    for a, nb in ((0, nbx), (1, nby)):
-        lo = np.floor((m[:, a] - r) / tile).astype(np.int64)
-        hi = np.floor((m[:, a] + r) / tile).astype(np.int64)
-        if not packed.wrap[a]:
-            lo, hi = np.clip(lo, 0, nb - 1), np.clip(hi, 0, nb - 1)
-        cnt = np.minimum(hi - lo + 1, nb)          # a wrapped Gaussian visits each tile once
-        spans.append((lo, cnt))
-    (lx, cx), (ly, cy) = spans
-    per = cx * cy
-    gid = np.repeat(np.arange(len(keep)), per)
-    j = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)   # pair number within its Gaussian
-    tx = (lx[gid] + j % cx[gid]) % nbx
-    ty = (ly[gid] + j // cx[gid]) % nby
-    block = ty * nbx + tx
-    order = np.lexsort((keep[gid], block))
-    return block[order], keep[gid][order]
+    gx, tx = _axis_tiles(m[:, 0], r, w, tile, packed.wrap[0])
+    gy, ty = _axis_tiles(m[:, 1], r, h, tile, packed.wrap[1])
+    # Join the x and y tiles of each Gaussian (both lists are sorted by Gaussian).
+    cy = np.bincount(gy, minlength=len(keep))
+    ystart = np.cumsum(cy) - cy
+    rep = cy[gx]
+    g = np.repeat(gx, rep)
+    k = np.arange(rep.sum()) - np.repeat(np.cumsum(rep) - rep, rep)
+    block = ty[ystart[g] + k] * nbx + np.repeat(tx, rep)
+    order = np.lexsort((keep[g], block))
+    return block[order], keep[g][order]
 
 
 def _padded_groups(group: np.ndarray, item: np.ndarray, groups: np.ndarray):

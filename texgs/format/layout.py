@@ -71,6 +71,9 @@ SECTION_RECORDS = 3
 REQUIRED_SECTIONS = (SECTION_CHANNELS, SECTION_INDEX, SECTION_RECORDS)
 SECTION_OPTIONAL = 0x80000000
 SECTION_ALIGN = 16
+#: Texels added to the radius bound when searching a point's candidates: covers
+#: float rounding of q near the 3-sigma cut-off (decoder and shaders use it).
+SEARCH_MARGIN = 1.0
 MAX_SECTIONS = 64
 
 # Channel table: one entry of CHANNEL_WORDS words per channel.
@@ -173,7 +176,8 @@ def shader_header() -> str:
     from ..constants import MAX_CHANNELS, MAX_K, Q_CUTOFF
 
     lines += [f"#define TEXGS_MAX_K {MAX_K}", f"#define TEXGS_LIMIT_CHANNELS {MAX_CHANNELS}",
-              f"#define TEXGS_Q_CUTOFF {float(Q_CUTOFF)!r}", "#endif", ""]
+              f"#define TEXGS_Q_CUTOFF {float(Q_CUTOFF)!r}", f"#define TEXGS_SEARCH_MARGIN {SEARCH_MARGIN!r}",
+              "#endif", ""]
     return "\n".join(lines)
 
 

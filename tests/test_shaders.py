@@ -1,0 +1,162 @@
+"""Engine shaders: compile the GLSL and HLSL includes to SPIR-V (spirv-val
+clean), RUN a decoding compute kernel on a software Vulkan GPU (lavapipe via
+wgpu) and compare with the reference decoder; check the generated layout
+header is current."""
+
+import os
+import pathlib
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from texgs.format import ChannelDesc, PackInput, QuantConfig, decode, decode_uv, gaussian_constraints, pack
+from texgs.format import layout
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHADERS = ROOT / "engine_shaders"
+GOLDEN = ROOT / "tests" / "data" / "golden" / "material.texgs"
+MAX_CH = 8  # TEXGS_MAX_CHANNELS of the test kernels
+
+
+def test_layout_header_is_generated_from_layout_py():
+    assert (SHADERS / "texgs_layout.h").read_text() == layout.shader_header(), \
+        "engine_shaders/texgs_layout.h is stale: run python -c 'from texgs.format import layout; layout.main()'"
+
+
+def _tool(name):
+    path = shutil.which(name)
+    if not path:
+        pytest.skip(f"{name} not installed (see /work/shared/TOOLING.md)")
+    return path
+
+
+def compile_kernel(lang: str, out_dir: pathlib.Path) -> bytes:
+    src = SHADERS / "tests" / ("decode.comp" if lang == "glsl" else "decode.hlsl")
+    spv = out_dir / f"decode_{lang}.spv"
+    cmd = [_tool("glslangValidator"), "-V", "-S", "comp", str(src), "-o", str(spv)]
+    cmd[2:2] = ["--target-env", "vulkan1.1"] if lang == "glsl" else ["-D", "-e", "main"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    v = subprocess.run([_tool("spirv-val"), str(spv)], capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout + v.stderr
+    return spv.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    d = tmp_path_factory.mktemp("spv")
+    return {lang: compile_kernel(lang, d) for lang in ("glsl", "hlsl")}
+
+
+@pytest.fixture(scope="module")
+def gpu():
+    return make_runner()
+
+
+def make_runner():
+    """A function running one compute dispatch on the software GPU (skips when there is none)."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    try:
+        import wgpu
+        import wgpu.utils
+        device = wgpu.utils.get_default_device()
+    except Exception as e:  # no Vulkan driver / adapter here
+        pytest.skip(f"software GPU (wgpu + Vulkan/lavapipe) cannot be created: {e}")
+
+    pipelines = {}
+
+    def run(inputs: dict, out_binding: int, out_bytes: int, spv: bytes, groups: int, readonly=()) -> bytes:
+        """Bind the buffers (read-only where the shader declares so), dispatch, read back."""
+        usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC
+        bufs = {b: device.create_buffer_with_data(data=a, usage=usage) for b, a in inputs.items()}
+        bufs[out_binding] = device.create_buffer(size=out_bytes, usage=usage)
+        kinds = {b: wgpu.BufferBindingType.read_only_storage if b in readonly else wgpu.BufferBindingType.storage
+                 for b in bufs}
+        layout_ = device.create_bind_group_layout(entries=[
+            {"binding": b, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": kinds[b]}} for b in sorted(bufs)])
+        group = device.create_bind_group(layout=layout_, entries=[
+            {"binding": b, "resource": {"buffer": bufs[b], "offset": 0, "size": bufs[b].size}} for b in sorted(bufs)])
+        key = (spv, tuple(sorted(kinds.items())))
+        if key not in pipelines:   # lavapipe compiles a pipeline in seconds: reuse it
+            pipelines[key] = device.create_compute_pipeline(
+                layout=device.create_pipeline_layout(bind_group_layouts=[layout_]),
+                compute={"module": device.create_shader_module(code=spv), "entry_point": "main"})
+        pipeline = pipelines[key]
+        enc = device.create_command_encoder()
+        cp = enc.begin_compute_pass()
+        cp.set_pipeline(pipeline)
+        cp.set_bind_group(0, group)
+        cp.dispatch_workgroups(groups, 1, 1)
+        cp.end()
+        device.queue.submit([enc.finish()])
+        return bytes(device.queue.read_buffer(bufs[out_binding]))
+
+    return run
+
+
+# How each front end's SPIR-V declares the read-only buffers (naga sees glslang's GLSL
+# `readonly` blocks as read-write; HLSL ByteAddressBuffer/StructuredBuffer as read-only).
+READONLY = {"glsl": (), "hlsl": (0, 1, 2)}
+
+
+def run_kernel(run, spv, data: bytes, count: int, points=None, lod=0, base=0, lang="glsl"):
+    """Decode `count` texels (points None) or UVs [count, 2] on the GPU; returns [count, MAX_CH]."""
+    words = np.concatenate([np.full(base, 0xDEADBEEF, np.uint32), np.frombuffer(data, np.uint32)])
+    params = np.array([0 if points is None else 1, count, lod, base], np.uint32)
+    pts = np.zeros((1, 2), np.float32) if points is None else np.ascontiguousarray(points, np.float32)
+    out = run({0: words, 1: params, 2: pts}, 3, 4 * count * MAX_CH, spv, -(-count // 64), READONLY[lang])
+    return np.frombuffer(out, np.float32).reshape(count, MAX_CH)
+
+
+def material(wrap, cfg, seed=0, h=48, w=64, c=5, n=160, levels=1):
+    rng = np.random.default_rng(seed)
+    lo = gaussian_constraints(h, w, cfg)["min_inv_scale"]
+    return pack(PackInput(h, w, [ChannelDesc(f"c{i}") for i in range(c)],
+                          means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
+                          inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.0)).astype(np.float32),
+                          rotations=(rng.random(n) * 6).astype(np.float32),
+                          values=rng.random((n, c)).astype(np.float32),
+                          background=np.linspace(0.2, 0.8, c).astype(np.float32), k=5, wrap=wrap,
+                          levels=rng.integers(0, levels, n), cfg=cfg))
+
+
+CASES = {
+    "golden (wrap x, clamp y, 7ch, 2 levels)": lambda: GOLDEN.read_bytes(),
+    "clamp, fixed": lambda: material((False, False), QuantConfig(max_radius=10.0, strip_height=4), seed=1),
+    "wrap both, fixed, strip 8": lambda: material((True, True), QuantConfig(max_radius=14.0, strip_height=8), seed=2,
+                                                  h=45, w=50),
+    "wrap both, fp16": lambda: material((True, True), QuantConfig.fp16(), seed=3),
+}
+
+
+@pytest.mark.parametrize("lang", ["glsl", "hlsl"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_shader_decodes_every_texel_like_the_reference(kernels, gpu, lang, case):
+    data = CASES[case]()
+    ref = decode(data)
+    h, w, c = ref.shape
+    got = run_kernel(gpu, kernels[lang], data, h * w, base=3, lang=lang)
+    err = np.abs(got[:, :c].reshape(h, w, c) - ref)
+    assert err.max() <= 1e-3, f"{lang} {case}: max abs error {err.max():.2e}"
+    assert (got[:, c:] == 0).all()
+
+
+@pytest.mark.parametrize("lang", ["glsl", "hlsl"])
+@pytest.mark.parametrize("case", ["golden (wrap x, clamp y, 7ch, 2 levels)", "clamp, fixed", "wrap both, fp16"])
+def test_shader_samples_random_uvs_like_the_reference(kernels, gpu, lang, case):
+    data = CASES[case]()
+    uv = (np.random.default_rng(4).random((2000, 2)) * 2.4 - 0.7).astype(np.float32)
+    ref = decode_uv(data, uv)
+    got = run_kernel(gpu, kernels[lang], data, len(uv), points=uv, lang=lang)
+    assert np.abs(got[:, :ref.shape[1]] - ref).max() <= 1e-3
+
+
+@pytest.mark.parametrize("lang", ["glsl", "hlsl"])
+def test_shader_lod_limit(kernels, gpu, lang):
+    data = GOLDEN.read_bytes()
+    ref = decode(data, lod_limit=1)
+    h, w, c = ref.shape
+    got = run_kernel(gpu, kernels[lang], data, h * w, lod=1, lang=lang)
+    assert np.abs(got[:, :c].reshape(h, w, c) - ref).max() <= 1e-3

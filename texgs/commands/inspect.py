@@ -1,0 +1,92 @@
+"""`texgs inspect PATH`: a packed file's header and sections, or (for a folder or
+image) the material description from texgs.ingest."""
+
+from __future__ import annotations
+
+HELP = "show a packed file's header and section sizes, or describe a material folder/image"
+
+
+def add_arguments(parser):
+    parser.add_argument("path", help="packed .texgs file, material folder or image")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def is_packed(path) -> bool:
+    from ..format.layout import MAGIC
+
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except (IsADirectoryError, FileNotFoundError, PermissionError):
+        return False
+
+
+def packed_report(data: bytes, name: str) -> dict:
+    from ..format import layout as L
+    from ..format import unpack
+
+    p = unpack(data, name=name)
+    h = p.header
+    size = len(data)
+    sec_names = {L.SECTION_CHANNELS: "channels", L.SECTION_INDEX: "index", L.SECTION_RECORDS: "records"}
+    sections = [{"id": s.id, "name": sec_names.get(s.id, "optional"), "offset": s.offset, "bytes": s.size,
+                 "crc32": f"{s.crc32:08x}", "percent": round(100.0 * s.size / size, 2)} for s in p.sections]
+    records = sum(s["bytes"] for s in sections if s["name"] == "records")
+    return {
+        "file": name, "bytes": size, "version": f"{h['version_major']}.{h['version_minor']}",
+        "width": h["width"], "height": h["height"], "channels": h["channels"], "k": h["k"],
+        "wrap": list(p.wrap), "lod_levels": h["levels"], "gaussians": h["gaussian_count"],
+        "bppc": 8.0 * size / (h["width"] * h["height"] * h["channels"]),
+        "overhead_percent": round(100.0 * (size - records) / size, 2),
+        "quant": {"encoding": p.cfg.encoding, "position_bits": h["position_bits"],
+                  "inv_scale_bits": [h["inv_scale_exp_bits"], h["inv_scale_mant_bits"]],
+                  "rotation_bits": h["rotation_bits"], "record_bits": h["record_bits"],
+                  "radius": h["radius"], "strip_height": h["strip_height"]},
+        "channel_table": [{"name": c.name, "group": c.group, "semantic": c.semantic, "colour_space": c.colour_space,
+                           "value_bits": b, "range": list(c.range), "background": float(bg)}
+                          for c, b, bg in zip(p.channels, p.value_bits, p.background)],
+        "sections": sections,
+    }
+
+
+def run(args) -> int:
+    import json
+    import pathlib
+
+    from ..errors import InputError
+
+    path = pathlib.Path(args.path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if path.is_file() and is_packed(path):
+        rep = packed_report(path.read_bytes(), str(path))
+        if args.json:
+            print(json.dumps(rep, indent=2))
+            return 0
+        q = rep["quant"]
+        print(f"{rep['file']}: texgs packed material v{rep['version']}, {rep['bytes']} bytes, "
+              f"{rep['bppc']:.4f} bppc")
+        print(f"  {rep['width']}x{rep['height']}, {rep['channels']} channels, K={rep['k']}, "
+              f"wrap x/y={rep['wrap'][0]}/{rep['wrap'][1]}, {rep['lod_levels']} LOD level(s), "
+              f"{rep['gaussians']} Gaussians")
+        print(f"  records: {q['encoding']}, {q['record_bits']} bits (position {q['position_bits']}, "
+              f"inverse scale {q['inv_scale_bits'][0]}+{q['inv_scale_bits'][1]}, rotation {q['rotation_bits']}); "
+              f"radius bound {q['radius']:g} texels, strips of {q['strip_height']} rows")
+        for c in rep["channel_table"]:
+            print(f"  channel {c['name']:16s} group {c['group'] or '-':10s} {c['semantic']:10s} "
+                  f"{c['colour_space']:6s} {c['value_bits']:2d} bits range [{c['range'][0]:g}, {c['range'][1]:g}]")
+        for s in rep["sections"]:
+            print(f"  section {s['name']:8s} offset {s['offset']:8d} {s['bytes']:9d} bytes ({s['percent']:5.2f}%) "
+                  f"crc32 {s['crc32']}")
+        print(f"  header + table + channels + index: {rep['overhead_percent']:.2f}% of the file")
+        return 0
+    try:
+        from .. import ingest
+    except ImportError as e:
+        raise InputError(f"{path}: not a packed texgs file, and material description (texgs.ingest) "
+                         f"is not available in this build ({e})") from None
+    if args.json:
+        print(json.dumps(ingest.describe_dict(str(path)), indent=2))
+    else:
+        print(ingest.describe(str(path)))
+    return 0
