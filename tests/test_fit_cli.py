@@ -140,3 +140,24 @@ def test_quick_set_material_fits_within_budget(corpus_dir, material):
     assert r.metrics["psnr"] > 21.0
     assert "normal_angle_deg" in r.metrics
     assert metrics.psnr(small, r.render()) == pytest.approx(r.metrics["psnr"])
+
+
+def test_progress_lines_when_not_a_terminal():
+    import io
+    import re
+
+    from texgs.fit.progress import Progress
+
+    buf = io.StringIO()                     # not a TTY: plain timestamped lines
+    p = Progress(10, label="mat", mode="auto", every_s=1e9, stream=buf)
+    p.update(1, float("nan"), 5)
+    p.update(5, 20.0, 5)                    # throttled: no line
+    p.update(10, 21.5, 8, "level 1/1")      # the last step always prints
+    p.close()
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 2
+    assert re.match(r"\[\d\d:\d\d:\d\d \+\s*\d+\.\ds\] mat: step 1/10 PSNR -- dB", lines[0])
+    assert lines[1].endswith("step 10/10 PSNR 21.50 dB, 8 Gaussians level 1/1")
+    quiet = io.StringIO()
+    Progress(3, mode="off", stream=quiet).update(3, 1.0, 1)
+    assert quiet.getvalue() == ""

@@ -31,15 +31,16 @@ class Progress:
         """Called after each step (step = number of steps done)."""
         if self.mode == "off":
             return
+        shown = "--" if psnr != psnr else f"{psnr:.2f}"      # NaN before the first measurement
         if self.bar is not None:
             self.bar.n = step
-            self.bar.set_postfix_str(f"PSNR {psnr:.2f} dB, {gaussians} Gaussians {level}".rstrip(), refresh=False)
+            self.bar.set_postfix_str(f"PSNR {shown} dB, {gaussians} Gaussians {level}".rstrip(), refresh=False)
             self.bar.refresh()
             return
         now = time.monotonic()
         if now - self.last_line >= self.every_s or step >= self.total:
             self.last_line = now
-            self.message(f"step {step}/{self.total} PSNR {psnr:.2f} dB, {gaussians} Gaussians {level}".rstrip())
+            self.message(f"step {step}/{self.total} PSNR {shown} dB, {gaussians} Gaussians {level}".rstrip())
 
     def message(self, text: str):
         if self.mode == "off":
