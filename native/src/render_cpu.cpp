@@ -68,16 +68,22 @@ inline void offset(float px, float py, const Gauss& gs, float period_x, float pe
     if (WrapY) dy = dy - period_y * std::floor(dy / period_y + 0.5f);
 }
 
-// kLanes float / int lanes (GCC/Clang vector extensions: one AVX-512 register, or
-// two AVX2 / four SSE registers on CPUs without it).
+// kLanes float / int lanes (GCC/Clang vector extensions): one register of
+// the widest vector ISA the build targets (AVX-512, AVX, else SSE).
 // may_alias: the same storage is also read lane by lane as float / int32_t.
-typedef float vfloat __attribute__((vector_size(64), may_alias));
-typedef int32_t vint __attribute__((vector_size(64), may_alias));
+#if defined(__AVX512F__)
 constexpr int kLanes = 16;
+#elif defined(__AVX__)
+constexpr int kLanes = 8;
+#else
+constexpr int kLanes = 4;
+#endif
+typedef float vfloat __attribute__((vector_size(kLanes * 4), may_alias));
+typedef int32_t vint __attribute__((vector_size(kLanes * 4), may_alias));
 constexpr int kBlocks = kTileTexels / kLanes;
 
 // Storage for one vfloat inside std::vector (aligned like vfloat).
-struct alignas(64) Lanes {
+struct alignas(sizeof(vfloat)) Lanes {
     float lane[kLanes];
 };
 
@@ -86,10 +92,7 @@ inline bool any_lane(vint m) {
 #if defined(__AVX512F__)
     return _mm512_test_epi32_mask(__m512i(m), __m512i(m)) != 0;
 #elif defined(__AVX2__)
-    __m256i half[2];
-    std::memcpy(half, &m, sizeof(half));
-    const __m256i both = _mm256_or_si256(half[0], half[1]);
-    return !_mm256_testz_si256(both, both);
+    return !_mm256_testz_si256(__m256i(m), __m256i(m));
 #else
     int32_t lanes[kLanes];
     std::memcpy(lanes, &m, sizeof(lanes));
