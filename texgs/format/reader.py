@@ -241,6 +241,8 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
 
     rec = secs[L.SECTION_RECORDS]
     # Check the count against the bytes present before allocating anything of size n.
+    if n * rb >= 1 << 32:   # shaders address record bits with 32-bit integers
+        _fail(name, f"{n} records of {rb} bits exceed the 2^32-bit record stream shaders can address")
     if n > rec.size * 8 // max(rb, 1) or rec.size != 4 * L.record_words(n, rb):
         _fail(name, f"{n} Gaussians of {rb} bits do not match a records section of {rec.size} bytes")
     idx_sec = secs[L.SECTION_INDEX]

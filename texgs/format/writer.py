@@ -166,8 +166,8 @@ def pack(inp: PackInput) -> bytes:
     n_levels = int(inp.lod_levels or (int(levels.max()) + 1 if n else 1))
     if not 1 <= n_levels <= 16 or (n and levels.max() >= n_levels):
         raise InputError(f"LOD levels must be 1..16 and cover every Gaussian's level, got {n_levels}")
-    if n >= 2 ** 31:
-        raise InputError(f"too many Gaussians: {n}")
+    if n * cfg.record_bits(c) >= 1 << 32:
+        raise InputError(f"too many Gaussians: {n} records exceed the 2^32-bit stream shaders can address")
     wrap = (bool(inp.wrap[0]), bool(inp.wrap[1]))
 
     codes = encode(inp.means, inp.inv_scales, inp.rotations, values, cfg, h, w, wrap)
