@@ -240,3 +240,22 @@ def test_reader_fuzz():
     elapsed = time.time() - t0
     print(f"reader fuzz: {ran} cases, {accepted} accepted, {elapsed:.1f}s")
     assert ran == 4000 and elapsed < 60
+
+
+def test_shader_cost_counts_match_the_index_window():
+    from texgs.format.cost import shader_cost
+
+    for wrap in [(False, False), (True, True)]:
+        p = unpack(pack(make_input(h=24, w=40, n=80, wrap=wrap, seed=9, levels=2)))
+        cost = shader_cost(p)
+        evaluated = [len(block_candidates(p, x + 0.5, x + 0.5, y + 0.5, y + 0.5, lod=2))
+                     for y in range(p.height) for x in range(p.width)]
+        assert cost["evaluated_mean"] == pytest.approx(np.mean(evaluated))
+        assert cost["evaluated_max"] == max(evaluated)
+        _, cover = __import__("texgs.format.decoder", fromlist=["x"]).decode_points(
+            p, np.stack(np.meshgrid(np.arange(p.width) + 0.5, np.arange(p.height) + 0.5), -1).reshape(-1, 2),
+            with_counts=True)
+        assert cost["covering_mean"] == pytest.approx(cover.mean())
+        assert cost["covering_mean"] <= cost["evaluated_mean"]
+        c = p.values.shape[1]
+        assert cost["macs_mean"] == pytest.approx(8 * np.mean(evaluated) + (c + 1) * np.minimum(cover, p.k).mean() + c)

@@ -8,17 +8,11 @@ Public interface (used by the fitter and the CLI):
 - ``decode``, ``decode_uv``: the reference decoder (decoder.py).
 """
 
+from .decoder import decode, decode_uv
 from .quant import (QuantConfig, gaussian_constraints, max_gaussians, quantize, quantize_ste,
                     size_bound)
+from .reader import Packed, unpack
+from .writer import ChannelDesc, PackInput, pack
 
 __all__ = ["QuantConfig", "gaussian_constraints", "quantize", "quantize_ste", "size_bound",
-           "max_gaussians"]
-
-try:  # the writer/reader/decoder land after the quantiser; keep this importable meanwhile
-    from .writer import ChannelDesc, PackInput, pack  # noqa: F401
-    from .reader import Packed, unpack  # noqa: F401
-    from .decoder import decode, decode_uv  # noqa: F401
-    __all__ += ["ChannelDesc", "PackInput", "pack", "Packed", "unpack", "decode", "decode_uv"]
-except ModuleNotFoundError as e:  # pragma: no cover
-    if not (e.name or "").startswith("texgs.format."):
-        raise
+           "max_gaussians", "ChannelDesc", "PackInput", "pack", "Packed", "unpack", "decode", "decode_uv"]
