@@ -171,3 +171,13 @@ def test_texgs_rate_too_small_becomes_a_note_not_a_crash():
     assert any(n.startswith("texgs at 0.05 bppc") for n in res.notes)
     bc7_row = next(r for r in res.rows if r["method"] == "BC7")
     assert bc7_row["psnr"] is not None
+
+
+def test_rate_outside_the_mip_ladder_has_no_figure():
+    have(codecs.bc7())
+    m = synthetic_material()
+    # BC7 at mip 1 costs 8 bpp x 1/4 x 3 textures / 9 channels = 0.67 bppc: 2.0 is out of reach
+    res = compare_material(m, Settings(rates=(2.0,), methods=("BC7",), extended_metrics=False))
+    (row,) = res.rows
+    assert row["bppc"] is None and "psnr" not in row
+    assert any("outside its measured range" in n for n in res.notes)

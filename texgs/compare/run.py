@@ -120,15 +120,15 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
                 full_cache[i] = quality.full_metrics(material, pts[i].reconstruct(), s.extended_metrics)
             return full_cache[i]
 
-        for k, r in enumerate(s.rates):
+        for r in s.rates:
             row = {"material": material.name, "method": method.name, "encoder": encoder,
                    "requested_bppc": r, "H": material.height, "W": material.width, "C": material.channels}
             if method.interpolated:
                 b = ratecurve.bracket([rates[i] for i in front], r)
                 if b is None:
-                    lo_r, hi_r = rates[front[0]], rates[front[-1]]
+                    span = f"{rates[front[0]]:.4g}-{rates[front[-1]]:.4g} bppc" if front else "nothing"
                     res.notes.append(f"{method.name}: {r:g} bppc is outside its measured range "
-                                     f"{lo_r:.4g}-{hi_r:.4g} bppc; no figure")
+                                     f"({span}); no figure")
                     row.update(bppc=None, interpolated=True, points="")
                     res.rows.append(row)
                     continue
