@@ -100,9 +100,14 @@ PYBIND11_MODULE(_native, m) {
            bool wrap_x, bool wrap_y, int threads, bool keep_state) {
             Call call = make_call(means, inv_scales, rotations, values, background, height, width,
                                   k, wrap_x, wrap_y, threads);
+            // The output lives in huge-page memory (render.h: allocate_large):
+            // faulting in tens of MB in 4 KiB pages would cost a good share of a render.
+            const size_t count = size_t(height) * size_t(width) * size_t(call.g.channels);
+            float* out_data = static_cast<float*>(texgs::allocate_large(count * sizeof(float)));
+            py::capsule owner(out_data, [](void* p) { texgs::free_large(p); });
             py::array_t<float> out({py::ssize_t(height), py::ssize_t(width),
-                                    py::ssize_t(call.g.channels)});
-            float* out_data = out.mutable_data();
+                                    py::ssize_t(call.g.channels)},
+                                   out_data, owner);
             std::shared_ptr<texgs::ForwardState> state;
             if (keep_state) state = std::make_shared<texgs::ForwardState>();
             {

@@ -89,7 +89,11 @@ def _time(fn, repeat: int) -> float:
 
 
 def _render_fn(backend: str, params: dict, h: int, w: int, k: int, threads: int, grad: bool):
+    """One render (and backward of a fixed dL/dout when grad), as a function to time."""
     names = ("means", "inv_scales", "rotations", "values")
+    c = params["values"].shape[1]
+    # dL/dout is made once, outside the timing: in a fit the loss provides it.
+    grad_out = torch.full((h, w, c), 1.0 / (h * w * c), device=params["values"].device) if grad else None
 
     def run():
         ps = [params[n].clone().requires_grad_(grad) for n in names]
@@ -100,7 +104,7 @@ def _render_fn(backend: str, params: dict, h: int, w: int, k: int, threads: int,
                 out = native.render(*ps, params["background"], h, w, k, device=backend,
                                     threads=threads)
             if grad:
-                out.backward(torch.ones_like(out) / out.numel())
+                out.backward(grad_out)
         if backend == "cuda":
             torch.cuda.synchronize()
 
@@ -148,7 +152,9 @@ def bench_render(sizes=(512, 1024, 2048), channels=9, k=10, bppc=0.06, repeat=3,
                 row["threads"] = threads if threads > 0 else os.cpu_count()
             p = params if backend != "cuda" else {key: t.cuda() for key, t in params.items()}
             fwd, fwd_bwd = (_render_fn(backend, p, size, size, k, threads, grad) for grad in (False, True))
-            fwd()  # warm-up (allocations, first-call costs)
+            if backend != "reference":  # warm-up (first-call costs); the reference is too slow
+                fwd()
+                fwd_bwd()
             row["repeats"] = reps
             row["forward_ms"] = round(_time(fwd, reps), 2)
             row["forward_backward_ms"] = round(_time(fwd_bwd, reps), 2)

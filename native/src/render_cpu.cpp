@@ -479,7 +479,8 @@ void render_backward_cpu(const GaussianParams& g, const RenderSettings& s,
     const TileLists& lists = state.tiles;
     std::vector<float> cos_t, sin_t;
     precompute_rotations(g, cos_t, sin_t);
-    std::vector<float> slots(lists.ids.size() * size_t(stride));
+    LargeArray<float> slots;  // [entries, 5 + C]; each tile zero-fills its own
+    slots.resize(lists.ids.size() * size_t(stride));
     const int threads = resolve_threads(s.threads);
     const int tiles = lists.tiles_x * lists.tiles_y;
     std::vector<BackwardScratch> scratch(size_t(std::max(1, std::min(threads, tiles))));
