@@ -4,12 +4,15 @@
     python -m texgs.format.cost --size 256 # quicker
 
 ``shader_cost`` counts, per texel, what the engine shaders do: index probes
-(binary-search steps), records whose q is evaluated (x inside the window of a
-strip inside the window), covering Gaussians (q <= 9) and blended ones
-(min(K, covering)). Multiply-adds per texel are counted as
-8 per evaluated record (u, v: 2 each; w*u, w*v: 1 each; q: 2) plus (C + 1) per
-blended Gaussian (C channel accumulations and the weight sum) plus C for the
-normalisation; cos, sin and exp are counted separately as transcendentals.
+(binary-search steps), window records (x inside the window of a strip inside
+the window: position and inverse scales decoded, then the cheap distance test
+min(w)^2 |d|^2 <= 9 * slack), near records (passing it: rotation decoded, full
+q), covering Gaussians (q <= 9) and blended ones (min(K, covering)).
+Multiply-adds per texel: 4 per window record (dx^2 + dy^2: 2, min(w)^2: 1,
+product: 1) + 8 per near record (u, v: 2 each; w*u, w*v: 1 each; q: 2) +
+(C + 1) per blended Gaussian (C channel accumulations and the weight sum) + C
+(normalisation). cos, sin (per near record) and exp (per blended) are counted
+separately as transcendentals.
 
 ``synthetic_fit`` makes Gaussians shaped like a fit at a given rate: half
 uniform, half clustered (detail regions), each 3-sigma radius proportional to
@@ -30,7 +33,8 @@ from .quant import QuantConfig, gaussian_constraints, max_gaussians
 from .reader import Packed, unpack
 from .writer import ChannelDesc, PackInput, pack
 
-MACS_PER_EVALUATED = 8
+MACS_PER_WINDOW_RECORD = 4
+MACS_PER_NEAR_RECORD = 8
 
 
 def synthetic_fit(h: int, w: int, c: int, bppc: float, cfg: QuantConfig, seed: int = 0) -> PackInput:
@@ -90,10 +94,11 @@ def shader_cost(packed, lod_limit=None) -> dict:
                     evaluated[y] += _window_counts(xs, px, r, w, p.wrap[0])
                     probes[y] += math.ceil(math.log2(len(xs) + 1))
     ys, xs = np.meshgrid(np.arange(h) + 0.5, px, indexing="ij")
-    _, cover = decode_points(p, np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32), lod, with_counts=True)
+    _, cover, near = decode_points(p, np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32), lod,
+                                   with_counts=True)
     blended = np.minimum(cover, p.k)
     c = p.values.shape[1]
-    macs = MACS_PER_EVALUATED * evaluated.ravel() + (c + 1) * blended + c
+    macs = MACS_PER_WINDOW_RECORD * evaluated.ravel() + MACS_PER_NEAR_RECORD * near + (c + 1) * blended + c
     return {
         "texels": h * w, "gaussians": int(p.header["gaussian_count"]), "channels": c, "k": p.k,
         "evaluated_mean": float(evaluated.mean()), "evaluated_max": int(evaluated.max()),
@@ -101,7 +106,8 @@ def shader_cost(packed, lod_limit=None) -> dict:
         "blended_mean": float(blended.mean()),
         "probes_mean": float(probes.mean()), "probes_max": int(probes.max()),
         "macs_mean": float(macs.mean()), "macs_max": int(macs.max()),
-        "transcendentals_mean": float(2 * evaluated.mean() + blended.mean()),
+        "near_mean": float(near.mean()), "near_max": int(near.max()),
+        "transcendentals_mean": float(2 * near.mean() + blended.mean()),
         "holes_percent": float(100.0 * (cover == 0).mean()),
     }
 
@@ -151,8 +157,6 @@ def index_study(inp: PackInput, file_bytes: int) -> list[dict]:
 
 
 def main(argv=None) -> None:
-    import time
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--channels", type=int, default=9)
@@ -160,9 +164,9 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     h = w = args.size
     c = args.channels
-    print(f"| strip rows | radius | index bytes | overhead % | records evaluated mean / max | probes mean "
-          f"| covering mean | MACs mean / max |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"| strip rows | radius | index bytes | overhead % | window records mean / max | probes mean "
+          f"| near records mean / max | covering mean | MACs mean / max | transcendentals mean |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     base = None
     for radius in (32.0, 24.0):
         for strip in (4, 8, 16, 32):
@@ -170,13 +174,13 @@ def main(argv=None) -> None:
             inp = synthetic_fit(h, w, c, args.bppc, cfg)
             data = pack(inp)
             p = unpack(data)
-            t0 = time.time()
             cst = shader_cost(p)
             idx = p.index.size * 4
             overhead = 100.0 * (len(data) - p.sections[2].size) / len(data)   # all but the records
             print(f"| {strip} | {radius:g} | {idx} | {overhead:.2f} "
                   f"| {cst['evaluated_mean']:.1f} / {cst['evaluated_max']} | {cst['probes_mean']:.1f} "
-                  f"| {cst['covering_mean']:.1f} | {cst['macs_mean']:.0f} / {cst['macs_max']} |  ({time.time() - t0:.0f}s)")
+                  f"| {cst['near_mean']:.1f} / {cst['near_max']} | {cst['covering_mean']:.1f} "
+                  f"| {cst['macs_mean']:.0f} / {cst['macs_max']} | {cst['transcendentals_mean']:.1f} |")
             if radius == 32.0 and strip == 8:
                 base = (inp, len(data), cst)
     inp, size, cst = base

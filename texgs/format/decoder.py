@@ -21,7 +21,7 @@ import torch
 
 from ..constants import Q_CUTOFF
 from ..errors import InputError
-from .layout import SEARCH_MARGIN
+from .layout import REJECT_SLACK, SEARCH_MARGIN
 from .reader import Packed, unpack
 
 _BATCH_ELEMS = 1 << 22        # bound of points x candidates evaluated at once
@@ -162,7 +162,8 @@ def _padded_groups(group: np.ndarray, item: np.ndarray, groups: np.ndarray):
 def decode_points(packed, points, lod_limit=None, with_counts=False, tile=16):
     """The image function at points [P, 2] (texels, already reduced per
     uv_to_texels). Returns [P, C] float32 unit values (and, with_counts,
-    the number of covering Gaussians (q <= 9) per point)."""
+    (covering, near): per point, the Gaussians with q <= 9 and those passing
+    the shaders' cheap distance test, min(w)^2 |d|^2 <= 9 * REJECT_SLACK)."""
     packed = _as_packed(packed)
     lod = _lod(packed, lod_limit)
     pts = torch.as_tensor(points, dtype=torch.float32)
@@ -170,9 +171,10 @@ def decode_points(packed, points, lod_limit=None, with_counts=False, tile=16):
     h, w = packed.height, packed.width
     out = torch.empty(pts.shape[0], c, dtype=torch.float32)
     cover = torch.zeros(pts.shape[0], dtype=torch.int64)
+    near = torch.zeros(pts.shape[0], dtype=torch.int64) if with_counts else None
     if pts.shape[0] == 0 or not (packed.levels < lod).any():
         out[:] = torch.from_numpy(packed.background)
-        return (out.numpy(), cover.numpy()) if with_counts else out.numpy()
+        return (out.numpy(), cover.numpy(), near.numpy()) if with_counts else out.numpy()
 
     nbx, nby = -(-w // tile), -(-h // tile)
     pn = pts.numpy()
@@ -208,13 +210,13 @@ def decode_points(packed, points, lod_limit=None, with_counts=False, tile=16):
         mm = max(1, int(ccnt[sel].max()))
         _eval_batch(torch.from_numpy(pmat[sel]), torch.from_numpy(pval[sel]),
                     torch.from_numpy(cmat[sel, :mm]), torch.from_numpy(cval[sel, :mm]),
-                    pts, means, inv, cos_all, sin_all, vals, background, packed.k, period, out, cover)
+                    pts, means, inv, cos_all, sin_all, vals, background, packed.k, period, out, cover, near)
         i = j
-    return (out.numpy(), cover.numpy()) if with_counts else out.numpy()
+    return (out.numpy(), cover.numpy(), near.numpy()) if with_counts else out.numpy()
 
 
 def _eval_batch(pid, pvalid, cid, cvalid, pts, means, inv, cos_all, sin_all, vals, background, k, period,
-                out, cover):
+                out, cover, near=None):
     """Top-K blend for a batch of B blocks: points pid [B, P] (pvalid), candidate
     file indices cid [B, M] in ascending order (cvalid). Arithmetic in the order
     of texgs/render_ref.py (float32, unfused)."""
@@ -227,6 +229,11 @@ def _eval_batch(pid, pvalid, cid, cvalid, pts, means, inv, cos_all, sin_all, val
         dx -= period[0] * torch.floor(dx / period[0] + 0.5)
     if period[1] is not None:
         dy -= period[1] * torch.floor(dy / period[1] + 0.5)
+    if near is not None:   # the shaders' cheap reject test, for cost figures
+        wmin = torch.minimum(inv[cid][:, :, 0], inv[cid][:, :, 1])[:, None, :]
+        passed = ((wmin * wmin) * (dx * dx + dy * dy) <= Q_CUTOFF * REJECT_SLACK) & cvalid[:, None, :]
+        near[pid[pvalid]] = passed.sum(2)[pvalid]
+        del passed
     cos, sin = cos_all[cid][:, None, :], sin_all[cid][:, None, :]
     u = cos * dx
     u += sin * dy

@@ -74,6 +74,11 @@ SECTION_ALIGN = 16
 #: Texels added to the radius bound when searching a point's candidates: covers
 #: float rounding of q near the 3-sigma cut-off (decoder and shaders use it).
 SEARCH_MARGIN = 1.0
+#: Shaders skip a record before computing its rotation when
+#: min(w1, w2)^2 * |d|^2 > Q_CUTOFF * REJECT_SLACK: exact arithmetic gives
+#: q >= min(w)^2 |d|^2, and the slack covers float rounding, so no Gaussian
+#: with q <= 9 is ever skipped.
+REJECT_SLACK = 1.001
 MAX_SECTIONS = 64
 
 # Channel table: one entry of CHANNEL_WORDS words per channel.
@@ -177,6 +182,7 @@ def shader_header() -> str:
 
     lines += [f"#define TEXGS_MAX_K {MAX_K}", f"#define TEXGS_LIMIT_CHANNELS {MAX_CHANNELS}",
               f"#define TEXGS_Q_CUTOFF {float(Q_CUTOFF)!r}", f"#define TEXGS_SEARCH_MARGIN {SEARCH_MARGIN!r}",
+              f"#define TEXGS_REJECT_SLACK {REJECT_SLACK!r}",
               "#endif", ""]
     return "\n".join(lines)
 
