@@ -78,14 +78,16 @@ def synthetic_gaussians(height: int, width: int, channels: int, n: int, seed: in
     }
 
 
-def _time(fn, repeat: int) -> float:
-    """Median wall time of fn() in milliseconds."""
-    times = []
+def _time(fn, repeat: int) -> tuple[float, float]:
+    """Median (wall, process CPU) time of fn() in milliseconds. CPU time sums all
+    threads; on a busy machine it shows the work done better than wall time."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+        wall.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+    return round(statistics.median(wall), 2), round(statistics.median(cpu), 2)
 
 
 def _render_fn(backend: str, params: dict, h: int, w: int, k: int, threads: int, grad: bool):
@@ -118,7 +120,9 @@ def machine_info() -> dict:
             model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), model)
     except OSError:
         pass
-    return {"cpu": model, "cores": os.cpu_count(), "platform": platform.platform(),
+    load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    return {"cpu": model, "cores": os.cpu_count(), "load_average_1_5_15min": load,
+            "platform": platform.platform(),
             "python": platform.python_version(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads()}
 
@@ -130,6 +134,7 @@ def bench_render(sizes=(512, 1024, 2048), channels=9, k=10, bppc=0.06, repeat=3,
     if backends is None:
         backends = ["reference", "cpu"] + (["cuda"] if status["cuda"]["runnable"] else [])
     results = []
+    machine = machine_info()  # the load average before the runs
     for size in sizes:
         n = gaussian_count(bppc, size, size, channels)
         params = synthetic_gaussians(size, size, channels, n, seed)
@@ -156,8 +161,8 @@ def bench_render(sizes=(512, 1024, 2048), channels=9, k=10, bppc=0.06, repeat=3,
                 fwd()
                 fwd_bwd()
             row["repeats"] = reps
-            row["forward_ms"] = round(_time(fwd, reps), 2)
-            row["forward_backward_ms"] = round(_time(fwd_bwd, reps), 2)
+            row["forward_ms"], row["forward_cpu_ms"] = _time(fwd, reps)
+            row["forward_backward_ms"], row["forward_backward_cpu_ms"] = _time(fwd_bwd, reps)
             results.append(row)
     return {"benchmark": "render", "bppc": bppc, "bytes_per_gaussian": bytes_per_gaussian(channels),
-            "machine": machine_info(), "results": results}
+            "machine": machine, "results": results}
