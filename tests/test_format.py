@@ -207,7 +207,7 @@ def test_reader_fuzz():
     rng = np.random.default_rng(1234)
     seeds = [pack(make_input(n=40, c=3, seed=s, levels=2)) for s in range(3)]
     seeds.append(pack(make_input(n=30, c=2, cfg=QuantConfig.fp16(), wrap=(True, True))))
-    ran = accepted = 0
+    ran = accepted = decoded = 0
     t0 = time.time()
     while ran < 4000:
         data = bytearray(seeds[ran % len(seeds)])
@@ -234,11 +234,18 @@ def test_reader_fuzz():
             n = p.header["gaussian_count"]
             assert p.means.shape == (n, 2) and p.values.shape == (n, p.header["channels"])
             assert np.isfinite(p.means).all() and np.isfinite(p.values).all()
+            if accepted % 40 == 1:                               # accepted files also decode
+                try:
+                    img = decode(p)
+                    assert img.shape == (p.height, p.width, p.header["channels"]) and np.isfinite(img).all()
+                    decoded += 1
+                except InputError as e:
+                    assert "too large" in str(e)
         except FormatError:
             pass
         ran += 1
     elapsed = time.time() - t0
-    print(f"reader fuzz: {ran} cases, {accepted} accepted, {elapsed:.1f}s")
+    print(f"reader fuzz: {ran} cases, {accepted} accepted ({decoded} of them decoded), {elapsed:.1f}s")
     assert ran == 4000 and elapsed < 60
 
 
@@ -263,3 +270,11 @@ def test_shader_cost_counts_match_the_index_window():
         c = p.values.shape[1]
         assert cost["macs_mean"] == pytest.approx(4 * np.mean(evaluated) + 8 * near.mean()
                                                   + (c + 1) * np.minimum(cover, p.k).mean() + c)
+
+
+def test_decode_refuses_absurd_images_without_allocating():
+    inp = make_input(h=16384, w=16384, c=2, n=0, cfg=QuantConfig(strip_height=256))
+    p = unpack(pack(inp))
+    with pytest.raises(InputError, match="too large"):
+        decode(p)
+    assert decode_uv(p, np.array([[0.5, 0.5]], np.float32)).tolist() == [[0.5, 0.5]]

@@ -271,11 +271,19 @@ def _eval_batch(pid, pvalid, cid, cvalid, pts, means, inv, cos_all, sin_all, val
     cover[pid[pvalid]] = covered[pvalid]
 
 
+#: Largest image decode() builds at once (a tiny valid file may declare 65535^2
+#: texels of background); sample larger ones through decode_uv in pieces.
+MAX_DECODE_VALUES = 1 << 28
+
+
 def decode(packed, lod_limit=None, apply_range=False) -> np.ndarray:
     """[H, W, C] float32: the image function at every texel centre. Unit values
     unless apply_range (then each channel is mapped to its stored range)."""
     packed = _as_packed(packed)
     h, w = packed.height, packed.width
+    if h * w * packed.values.shape[1] > MAX_DECODE_VALUES:
+        raise InputError(f"{w}x{h}x{packed.values.shape[1]} is too large to decode at once "
+                         f"(limit {MAX_DECODE_VALUES} values); sample it with decode_uv in pieces")
     ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32) + 0.5,
                             torch.arange(w, dtype=torch.float32) + 0.5, indexing="ij")
     pts = torch.stack([xs.reshape(-1), ys.reshape(-1)], 1)
