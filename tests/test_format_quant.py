@@ -3,7 +3,6 @@ straight-through gradient, constraints and exact sizes."""
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
