@@ -150,7 +150,7 @@ class TexgsMethod(Method):
         from .. import __version__
 
         self._api()
-        return f"texgs {__version__} ({'fast' if self.quick else 'default'} fit, seed {self.seed})"
+        return f"texgs {__version__} ({'fast' if self.quick else 'default'} fit; seed {self.seed})"
 
     def encode_decode(self, material: Material, rate: float) -> tuple[np.ndarray, bytes, float]:
         """(reconstruction [H, W, C] float32, packed bytes, fit seconds) at `rate` bppc."""
