@@ -93,20 +93,3 @@ def python_version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "(version unknown)"
-
-
-def available() -> dict[str, str]:
-    """{tool: version string or the MissingTool message}, for `texgs compare --list`."""
-    out = {}
-    for name in ("nvcompress", "astcenc"):
-        try:
-            out[name] = tool_version(name)
-        except MissingTool as e:
-            out[name] = str(e)
-    for mod in ("etcpak", "texture2ddecoder"):
-        try:
-            python_module(mod)
-            out[mod] = f"{mod} {python_version(mod)}"
-        except MissingTool as e:
-            out[mod] = str(e)
-    return out
