@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from . import codecs, mips
-from .material import Material, TextureSlot, rgb_textures
+from .material import Material, rgb_textures
 
 #: Mip levels compressed for the equal-bitrate comparison (METRICS.md).
 MIP_LEVELS = (1, 2, 3, 4, 5)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .material import COLOR_GROUPS
 from .run import METRIC_KEYS, MaterialResult, Settings
 from .tools import NVTT3_NOTE
 

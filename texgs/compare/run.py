@@ -12,8 +12,6 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ..errors import ConfigError
 from . import codecs, quality, ratecurve
 from .engine_set import EngineSet
