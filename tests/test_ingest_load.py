@@ -140,7 +140,7 @@ def test_scan_and_load_agree_on_the_table(tmp_path):
 
 # ---------------------------------------------------------------- value conventions
 
-def test_normals_renormalised_and_directx_flipped(tmp_path):
+def test_normals_kept_as_stored_directx_flipped_vectors_renormalised(tmp_path):
     v = np.zeros((H, W, 3), np.float32)
     v[..., 0], v[..., 1], v[..., 2] = 0.36, 0.48, 0.8  # unit length
     v[0, 0] = (0.0, 0.0, 0.5)  # not unit: renormalised to (0, 0, 1)
@@ -155,10 +155,13 @@ def test_normals_renormalised_and_directx_flipped(tmp_path):
     np.testing.assert_allclose(ngl[0, 0], [0, 0, 1], atol=0.01)
     np.testing.assert_allclose(ndx[..., 1], -ngl[..., 1], atol=1e-6)  # DX: Y flipped
     np.testing.assert_allclose(ndx[..., [0, 2]], ngl[..., [0, 2]], atol=1e-6)
-    # Stored encoding is (n + 1) / 2, and the helpers convert both ways.
-    np.testing.assert_allclose(gl.group("normal"), (ngl + 1) / 2, atol=1e-6)
+    # The array keeps the stored encoding (METRICS.md): no renormalisation, only
+    # DirectX's Y flip, so the non-unit texel stays as stored.
+    np.testing.assert_allclose(gl.group("normal"), encode(v).astype(np.float32) / 255, atol=1e-6)
+    np.testing.assert_allclose(dx.group("normal")[..., 1], 1 - gl.group("normal")[..., 1], atol=1e-6)
+    np.testing.assert_allclose(gl.group("normal")[1, 1], (ngl[1, 1] + 1) / 2, atol=0.01)
     np.testing.assert_allclose(normals_to_vectors(vectors_to_normals(ngl)), ngl, atol=1e-6)
-    assert dx.channels[dx.roles.index("normal.y")].note == "DirectX: Y flipped, renormalised"
+    assert dx.channels[dx.roles.index("normal.y")].note == "DirectX: Y flipped"
 
 
 def _bumps(size=64):
@@ -184,7 +187,7 @@ def test_unstated_normal_convention_inferred_from_height(tmp_path, flip):
     assert scan(tmp_path).channels == m.channels
     # A stated convention is never second-guessed.
     manifest(tmp_path, "schema_version: 1\nnormal_convention: gl\n")
-    assert load(tmp_path).channels[m.roles.index("normal.y")].note == "OpenGL: renormalised"
+    assert load(tmp_path).channels[m.roles.index("normal.y")].note == "OpenGL"
 
 
 def test_stated_convention_contradicted_by_height_is_warned(tmp_path):
@@ -193,7 +196,7 @@ def test_stated_convention_contradicted_by_height_is_warned(tmp_path):
     save(tmp_path / "b_height.png", np.round(h * 65535).astype(np.uint16))
     save(tmp_path / "b_nor_gl.png", encode(n * [1, -1, 1]))  # DirectX data under an OpenGL name
     m = load(tmp_path)
-    assert m.channels[m.roles.index("normal.y")].note == "OpenGL: renormalised"  # kept as stated
+    assert m.channels[m.roles.index("normal.y")].note == "OpenGL"  # kept as stated
     assert any("b_nor_gl.png: stated OpenGL, but b_height.png suggests DirectX" in w for w in m.warnings)
     manifest(tmp_path, "schema_version: 1\nfiles:\n  b_nor_gl.png: {normal_convention: dx}\n")
     m = load(tmp_path)
@@ -282,7 +285,7 @@ files:
     np.testing.assert_array_equal(col(m, "metalness"), packed[:, :, 0] / np.float32(255))
     np.testing.assert_array_equal(col(m, "roughness"), packed[:, :, 3] / np.float32(255))
     assert m.weights.tolist() == [3, 1, 1, 2, 2, 2, 0.5, 1, 1]
-    assert m.channels[3].note == "DirectX: Y flipped, renormalised"
+    assert m.channels[3].note == "DirectX: Y flipped"
     assert any("height" in n and "skipped" in n for n in m.notes)
 
 

@@ -21,7 +21,7 @@ from .material import Channel, Material, MaterialError, MaterialInfo
 from .packing import GroupPlan, normal_note, plan_file
 from .readers import ImageHeader, read_header, read_image
 from .roles import GROUPS
-from .semantics import decode_normals, infer_normal_convention, vectors_to_normals
+from .semantics import flip_to_gl, infer_normal_convention
 
 #: Resampling filters (resample=True), chosen per axis: an axis that shrinks
 #: averages the texels it covers, an axis that grows is bicubic (then clipped
@@ -135,7 +135,7 @@ def _group_pixels(plan: GroupPlan, pixels: np.ndarray, warnings: list[str]) -> n
     names = plan.header.channels
     data = pixels[:, :, [names.index(c) for c in plan.source_channels]]
     if plan.transform in ("normal_gl", "normal_dx"):
-        return vectors_to_normals(decode_normals(data, plan.transform[-2:]), normalise=False)
+        return flip_to_gl(data, plan.transform[-2:])
     if plan.transform == "invert":
         return (np.float32(1) - data).astype(np.float32)
     if plan.check_grey:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TexgsError
-from .semantics import normals_to_vectors
+from .semantics import normals_to_vectors, renormalise
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,8 @@ class Material(MaterialInfo):
         return self.pixels[:, :, idx]
 
     def normal_vectors(self) -> np.ndarray:
-        """[H, W, 3] the normal map as unit OpenGL vectors in [-1, 1]."""
-        return normals_to_vectors(self.group("normal"))
+        """[H, W, 3] the normal map as unit OpenGL vectors in [-1, 1] (renormalised)."""
+        return renormalise(normals_to_vectors(self.group("normal")))
 
 
 @dataclass(frozen=True)

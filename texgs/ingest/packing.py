@@ -53,8 +53,9 @@ class GroupPlan:
 def normal_note(convention: str, how: str = "") -> str:
     """Table note of a normal map: its convention, how it was known, what was done."""
     name = {"gl": "OpenGL", "dx": "DirectX"}[convention]
-    done = "Y flipped, renormalised" if convention == "dx" else "renormalised"
-    return f"{name} {how}: {done}" if how else f"{name}: {done}"
+    if convention == "gl":
+        return f"{name} {how}" if how else name
+    return f"{name} {how}: Y flipped" if how else f"{name}: Y flipped"
 
 
 def _resolver(header: ImageHeader):

@@ -4,8 +4,9 @@ Stored encoding (the one /work/shared/METRICS.md measures PSNR in):
 - albedo/emissive from 8/16-bit files: sRGB-encoded values in [0, 1], kept
   encoded (colour space "srgb"); from EXR: as stored (colour space "linear");
 - data maps (AO, roughness, metalness, height, ...): as stored, linear;
-- normal maps: the RGB encoding ``(n + 1) / 2`` of unit OpenGL-convention
-  (+Y up) vectors: DirectX maps have Y flipped, every normal is renormalised.
+- normal maps: the stored RGB encoding ``(n + 1) / 2`` in OpenGL convention
+  (+Y up): DirectX maps have Y flipped, values otherwise as stored (METRICS.md
+  measures them so); ``Material.normal_vectors`` gives renormalised vectors.
 """
 
 from __future__ import annotations
@@ -27,6 +28,22 @@ def decode_normals(rgb: np.ndarray, convention: str) -> np.ndarray:
     if convention == "dx":
         n[..., 1] = -n[..., 1]
     return renormalise(n)
+
+
+def flip_to_gl(rgb: np.ndarray, convention: str) -> np.ndarray:
+    """Encoded normal texels -> the same encoding in OpenGL convention, values
+    otherwise as stored: METRICS.md measures normals in their stored encoding
+    after the convention flip, so the material array keeps them so (no
+    renormalisation, which would move JPEG-stored normals by 0.1-0.3 dB).
+
+    rgb: [H, W, 3] float32 (n + 1) / 2; convention "gl" or "dx" (Y flipped).
+    """
+    if convention not in ("gl", "dx"):
+        raise ValueError(f"normal convention must be 'gl' or 'dx', not {convention!r}")
+    out = rgb.astype(np.float32, copy=True)
+    if convention == "dx":
+        out[..., 1] = np.float32(1) - out[..., 1]
+    return out
 
 
 def renormalise(n: np.ndarray) -> np.ndarray:
