@@ -4,7 +4,7 @@ Value conventions of ``Material.pixels`` (see docs/ingest.md):
 - [H, W, C] float32, channels in ``channels`` order (groups in roles.GROUPS order);
 - from 8/16-bit files: value / 255 or / 65535, in [0, 1]; from EXR: as stored;
 - albedo/emissive stay sRGB-encoded (``color_space == "srgb"``), never converted;
-- normal XYZ: (n + 1) / 2 of unit OpenGL (+Y up) vectors; use
+- normal XYZ: the stored (n + 1) / 2 in OpenGL (+Y up) convention (not renormalised); use
   ``normal_vectors()`` / semantics.vectors_to_normals to convert.
 """
 
