@@ -23,6 +23,9 @@ UNIFORM_SHARE = 0.3
 COVERAGE = 2.5
 #: The reference evaluates every (texel, Gaussian) pair; above this many pairs it is skipped.
 REFERENCE_MAX_PAIRS = 6e9
+#: Its backward keeps every pair's intermediates (tens of bytes each) in memory:
+#: above this many pairs only its forward is timed.
+REFERENCE_MAX_GRAD_PAIRS = 3e8
 
 
 def bytes_per_gaussian(channels: int) -> int:
@@ -128,15 +131,17 @@ def machine_info() -> dict:
 
 
 def bench_render(sizes=(512, 1024, 2048), channels=9, k=10, bppc=0.06, repeat=3,
-                 backends=None, threads=0, seed=0, reference_max_pairs=REFERENCE_MAX_PAIRS) -> dict:
-    """Time each backend at each square size; returns a JSON-ready dict."""
+                 backends=None, threads=0, seed=0, reference_max_pairs=REFERENCE_MAX_PAIRS,
+                 gaussians=None) -> dict:
+    """Time each backend at each square size; returns a JSON-ready dict.
+    gaussians: a fixed N instead of what the bppc budget buys."""
     status = native.backend_status()
     if backends is None:
         backends = ["reference", "cpu"] + (["cuda"] if status["cuda"]["runnable"] else [])
     results = []
     machine = machine_info()  # the load average before the runs
     for size in sizes:
-        n = gaussian_count(bppc, size, size, channels)
+        n = gaussian_count(bppc, size, size, channels) if gaussians is None else gaussians
         params = synthetic_gaussians(size, size, channels, n, seed)
         for backend in backends:
             row = {"backend": backend, "size": size, "channels": channels, "k": k, "n": n}
@@ -162,7 +167,12 @@ def bench_render(sizes=(512, 1024, 2048), channels=9, k=10, bppc=0.06, repeat=3,
                 fwd_bwd()
             row["repeats"] = reps
             row["forward_ms"], row["forward_cpu_ms"] = _time(fwd, reps)
-            row["forward_backward_ms"], row["forward_backward_cpu_ms"] = _time(fwd_bwd, reps)
+            if backend == "reference" and size * size * n > REFERENCE_MAX_GRAD_PAIRS:
+                row["forward_backward_skipped"] = (
+                    f"{size * size * n:.3g} pairs > {REFERENCE_MAX_GRAD_PAIRS:.3g}: the reference's "
+                    "backward would hold every pair's intermediates in memory")
+            else:
+                row["forward_backward_ms"], row["forward_backward_cpu_ms"] = _time(fwd_bwd, reps)
             results.append(row)
     return {"benchmark": "render", "bppc": bppc, "bytes_per_gaussian": bytes_per_gaussian(channels),
             "machine": machine, "results": results}

@@ -29,6 +29,8 @@ def add_arguments(parser):
                         help="timed runs per backend and size; the median is reported (default 3)")
     parser.add_argument("--backends", default=None,
                         help="comma-separated subset of reference,cpu,cuda (default: all runnable)")
+    parser.add_argument("--gaussians", type=int, default=None,
+                        help="a fixed Gaussian count instead of what --bppc buys")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads, 0 = all (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic Gaussians")
     parser.add_argument("--reference-max-pairs", type=float, default=None,
@@ -54,6 +56,8 @@ def _parse(args):
         raise ConfigError(f"--bppc must be positive, got {args.bppc}")
     if args.repeat < 1:
         raise ConfigError(f"--repeat must be at least 1, got {args.repeat}")
+    if args.gaussians is not None and args.gaussians < 0:
+        raise ConfigError(f"--gaussians must be >= 0, got {args.gaussians}")
     if args.threads < 0:
         raise ConfigError(f"--threads must be >= 0, got {args.threads}")
     backends = None
@@ -75,6 +79,6 @@ def run(args) -> int:
         options["reference_max_pairs"] = args.reference_max_pairs
     result = bench.bench_render(sizes=sizes, channels=args.channels, k=args.k, bppc=args.bppc,
                                 repeat=args.repeat, backends=backends, threads=args.threads,
-                                seed=args.seed, **options)
+                                seed=args.seed, gaussians=args.gaussians, **options)
     print(json.dumps(result, indent=2))
     return 0
