@@ -2,20 +2,19 @@
 //
 // Work is split by tile (kTileSize^2 texels). For each tile, every candidate
 // Gaussian's q is evaluated for all texels of the tile in one tight,
-// vectorisable loop over structure-of-arrays texel centres; only texels that
-// beat their current K-th best then take the scalar insertion into a sorted
-// K-array. dx, dy, u, v, q are computed in float32 in exactly the order of the
-// spec (the build uses -ffp-contract=off), so the selections match the
-// PyTorch reference.
+// auto-vectorised loop over structure-of-arrays texel centres; then kLanes
+// texels at a time take a branch-free insertion into their sorted K-arrays
+// (skipped when no lane beats its current K-th best). dx, dy, u, v, q are
+// computed in float32 in exactly the order of the spec (the build uses
+// -ffp-contract=off), so the selections match the PyTorch reference.
 //
 // Backward is deterministic for any thread count: each tile sums its texels'
-// contributions, in raster order, into its own slots (one per tile-list
-// entry); each Gaussian then sums its slots in tile order.
+// contributions into its own slots (one per tile-list entry), always in the
+// same lane-and-block order; each Gaussian then sums its slots in tile order.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <string>
 #include <vector>
 
 #if defined(__AVX2__) || defined(__AVX512F__)
