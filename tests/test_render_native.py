@@ -273,3 +273,21 @@ def test_bench_command_prints_json(capsys):
     (row,) = result["results"]
     assert row["backend"] == "cpu" and row["size"] == 32 and row["forward_ms"] > 0
     assert main(["bench", "render", "--sizes", "0"]) == 2
+
+
+@pytest.mark.parametrize("wrap", WRAPS, ids=lambda w: f"wrap{int(w[0])}{int(w[1])}")
+def test_extreme_geometry_never_drops_a_candidate(wrap):
+    # Far-away means (float offsets lose precision), needle-thin Gaussians
+    # (anisotropy 1e3: rounding of u moves q most) and near-zero inverse scales
+    # stress the conservative tile boxes; a dropped candidate would show here.
+    h, w, c, k = 40, 37, 2, 8  # K above the 5 near-flat Gaussians, which tie everywhere
+    scene = random_gaussians(60, c, h, w, seed=21)
+    g = torch.Generator().manual_seed(22)
+    scene["means"][:15] += torch.randint(-3, 4, (15, 2), generator=g).float() * torch.tensor([w * 3e4, h * 3e4])
+    scene["inv_scales"][15:35, 0] *= 30.0
+    scene["inv_scales"][15:35, 1] /= 30.0
+    scene["inv_scales"][35:40] = 1e-6
+    amb = _ambiguous(scene, h, w, k, wrap)
+    _assert_rare(amb)
+    (out, _), (ref, _) = _render_both(scene, h, w, k, wrap)
+    torch.testing.assert_close(out[~amb], ref[~amb], rtol=2e-6, atol=2e-6)
