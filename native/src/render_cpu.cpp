@@ -336,25 +336,28 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     float* grad_f = reinterpret_cast<float*>(sc.grad.data());
     float* weight_f = reinterpret_cast<float*>(sc.weight.data());
     sc.used.assign(size_t(len), 0);
+    // The saved [K, texel] selections of this tile -> S per texel and dense
+    // per-candidate weights (G where the texel selected it, else 0).
+    const int32_t* sel = st.selected.data() + size_t(tile) * K * kTileTexels;
+    const float* wt = st.weights.data() + size_t(tile) * K * kTileTexels;
+    for (int t = 0; t < kTileTexels; ++t) sc.sum[t] = 0.0f;
+    for (int k = 0; k < K; ++k)  // in selection order, as forward summed them
+        for (int t = 0; t < kTileTexels; ++t) sc.sum[t] += wt[k * kTileTexels + t];
     for (int t = 0; t < kTileTexels; ++t) {
-        sc.sum[t] = 1.0f;
+        if (sc.sum[t] == 0.0f) sc.sum[t] = 1.0f;  // no selection: weights are 0 anyway
         sc.grad_dot_out[t] = 0.0f;
+    }
+    for (int e = 0; e < K * kTileTexels; ++e) {
+        const int32_t j = sel[e];
+        if (j < 0) continue;
+        weight_f[size_t(j) * kTileTexels + e % kTileTexels] = wt[e];
+        sc.used[j] = 1;
     }
     for (int y = r.y0; y < r.y1; ++y) {
         for (int x = r.x0; x < r.x1; ++x) {
             const int t = (y - r.y0) * kTileSize + (x - r.x0);
+            if (sel[t] < 0) continue;  // background: no gradient
             const size_t pixel = size_t(y) * s.width + x;
-            const int32_t* sel = st.selected.data() + size_t(tile) * K * kTileTexels + t;
-            const float* wt = st.weights.data() + size_t(tile) * K * kTileTexels + t;
-            if (sel[0] < 0) continue;  // background: no gradient
-            float sum = 0.0f;
-            for (int k = 0; k < K && sel[k * kTileTexels] >= 0; ++k) {
-                const int32_t j = sel[k * kTileTexels];
-                sum += wt[k * kTileTexels];
-                weight_f[size_t(j) * kTileTexels + t] = wt[k * kTileTexels];
-                sc.used[j] = 1;
-            }
-            sc.sum[t] = sum;
             float god = 0.0f;
             for (int c = 0; c < C; ++c) {
                 const float go = grad_out[pixel * C + c];
