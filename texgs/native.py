@@ -53,7 +53,7 @@ def backend_status() -> dict[str, dict]:
     elif cuda_built():
         cuda_detail = "built, but no CUDA device is available"
     else:
-        cuda_detail = "not built"
+        cuda_detail = ""  # "not built" says it all
     return {
         "cpu": {"built": cpu_built(), "runnable": cpu_built(), "detail": _IMPORT_ERROR},
         "cuda": {"built": cuda_built(), "runnable": cuda_runnable(), "detail": cuda_detail},
