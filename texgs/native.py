@@ -62,8 +62,9 @@ def backend_status() -> dict[str, dict]:
 
 def _require_cpu_backend(device: str) -> None:
     if device != "cpu":
-        raise ValueError(f"native device {device!r} is not available here "
-                         f"(CUDA renderer: {backend_status()['cuda']['detail']})")
+        cuda = backend_status()["cuda"]
+        raise ValueError(f"native device {device!r} is not available here (CUDA renderer: "
+                         f"{cuda['detail'] or ('built' if cuda['built'] else 'not built')})")
     if _native is None:
         raise RuntimeError(f"the native CPU renderer is not built: {_IMPORT_ERROR}")
 
