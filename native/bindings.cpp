@@ -8,12 +8,16 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "texgs/constants.h"
 #include "texgs/render.h"
+#ifdef TEXGS_WITH_CUDA
+#include "texgs/render_cuda.h"
+#endif
 
 namespace py = pybind11;
 
@@ -86,6 +90,7 @@ PYBIND11_MODULE(_native, m) {
     m.attr("MAX_CHANNELS") = texgs::kMaxChannels;
     m.attr("Q_CUTOFF") = texgs::kQCutoff;
     m.attr("TILE_SIZE") = texgs::kTileSize;
+    m.attr("MAX_SIDE") = texgs::kMaxSide;
     py::register_exception<texgs::Error>(m, "NativeError", PyExc_ValueError);
 
     py::class_<texgs::ForwardState, std::shared_ptr<texgs::ForwardState>>(
@@ -158,8 +163,96 @@ out, grad_out: [H, W, C] float32 (the forward result and dL/dout). Returns
 (d_means [N, 2], d_inv_scales [N, 2], d_rotations [N], d_values [N, C]).
 Bitwise identical for any thread count.)");
 
-    // CUDA bindings
-    // (the CUDA engineer adds forward_cuda / backward_cuda here, guarded by
-    // #ifdef TEXGS_WITH_CUDA, and sets m.attr("CUDA_BUILT") accordingly)
+    // CUDA bindings: raw device pointers (torch's data_ptr()) as integers; the
+    // Python side (texgs/native.py) checks dtype, shape, contiguity and device.
+#ifdef TEXGS_WITH_CUDA
+    m.attr("CUDA_BUILT") = true;
+    m.def("cuda_device_count", &texgs::cuda_device_count,
+          "CUDA devices usable by this process; 0 without a driver or device (never raises).");
+    m.def("cuda_release_cached_memory", &texgs::cuda_release_cached_memory,
+          "Return the CUDA renderer's cached device memory to the driver.");
+    py::class_<texgs::CudaForwardState, std::shared_ptr<texgs::CudaForwardState>>(
+        m, "CudaForwardState", "Opaque: device buffers the CUDA backward needs from forward.")
+        .def_property_readonly("tile_entries",
+                               [](const texgs::CudaForwardState& s) { return s.entries; });
+    m.def(
+        "forward_cuda",
+        [](std::uintptr_t means, std::uintptr_t inv_scales, std::uintptr_t rotations,
+           std::uintptr_t values, std::uintptr_t background, int n, int channels, int height,
+           int width, int k, bool wrap_x, bool wrap_y, std::uintptr_t out, bool keep_state,
+           std::uintptr_t stream) {
+            texgs::GaussianParams g;
+            g.n = n;
+            g.channels = channels;
+            g.means = reinterpret_cast<const float*>(means);
+            g.inv_scales = reinterpret_cast<const float*>(inv_scales);
+            g.rotations = reinterpret_cast<const float*>(rotations);
+            g.values = reinterpret_cast<const float*>(values);
+            g.background = reinterpret_cast<const float*>(background);
+            texgs::RenderSettings s;
+            s.height = height;
+            s.width = width;
+            s.k = k;
+            s.wrap_x = wrap_x;
+            s.wrap_y = wrap_y;
+            std::shared_ptr<texgs::CudaForwardState> state;
+            if (keep_state) state = std::make_shared<texgs::CudaForwardState>();
+            {
+                py::gil_scoped_release release;
+                texgs::render_forward_cuda(g, s, reinterpret_cast<float*>(out), state.get(),
+                                           reinterpret_cast<void*>(stream));
+            }
+            return state ? py::cast(state) : py::none();
+        },
+        py::arg("means"), py::arg("inv_scales"), py::arg("rotations"), py::arg("values"),
+        py::arg("background"), py::arg("n"), py::arg("channels"), py::arg("height"),
+        py::arg("width"), py::arg("k"), py::arg("wrap_x"), py::arg("wrap_y"), py::arg("out"),
+        py::arg("keep_state"), py::arg("stream"),
+        R"(Render with CUDA into `out`. Pointers are device addresses of contiguous
+float32 tensors on one device: means [N, 2], inv_scales [N, 2], rotations [N],
+values [N, C], background [C], out [H, W, C]; stream: cudaStream_t as int
+(torch.cuda.current_stream().cuda_stream). Returns a CudaForwardState when
+keep_state else None. Asynchronous on `stream` after one internal sync.)");
+    m.def(
+        "backward_cuda",
+        [](const std::shared_ptr<texgs::CudaForwardState>& state, std::uintptr_t means,
+           std::uintptr_t inv_scales, std::uintptr_t rotations, std::uintptr_t values,
+           std::uintptr_t background, std::uintptr_t out, std::uintptr_t grad_out,
+           std::uintptr_t d_means, std::uintptr_t d_inv_scales, std::uintptr_t d_rotations,
+           std::uintptr_t d_values, std::uintptr_t stream) {
+            if (!state) throw py::value_error("state must be a CudaForwardState, got None");
+            texgs::GaussianParams g;
+            g.n = state->n;
+            g.channels = state->channels;
+            g.means = reinterpret_cast<const float*>(means);
+            g.inv_scales = reinterpret_cast<const float*>(inv_scales);
+            g.rotations = reinterpret_cast<const float*>(rotations);
+            g.values = reinterpret_cast<const float*>(values);
+            g.background = reinterpret_cast<const float*>(background);
+            texgs::RenderSettings s;
+            s.height = state->height;
+            s.width = state->width;
+            s.k = state->k;
+            s.wrap_x = state->wrap_x;
+            s.wrap_y = state->wrap_y;
+            texgs::GaussianGrads grads{reinterpret_cast<float*>(d_means),
+                                       reinterpret_cast<float*>(d_inv_scales),
+                                       reinterpret_cast<float*>(d_rotations),
+                                       reinterpret_cast<float*>(d_values)};
+            py::gil_scoped_release release;
+            texgs::render_backward_cuda(g, s, *state, reinterpret_cast<const float*>(out),
+                                        reinterpret_cast<const float*>(grad_out), grads,
+                                        reinterpret_cast<void*>(stream));
+        },
+        py::arg("state"), py::arg("means"), py::arg("inv_scales"), py::arg("rotations"),
+        py::arg("values"), py::arg("background"), py::arg("out"), py::arg("grad_out"),
+        py::arg("d_means"), py::arg("d_inv_scales"), py::arg("d_rotations"), py::arg("d_values"),
+        py::arg("stream"),
+        R"(Gradients of the CUDA renderer for the forward call that made `state`,
+written into the d_* device buffers (means [N, 2], inv_scales [N, 2],
+rotations [N], values [N, C]). out, grad_out: [H, W, C]. Deterministic.)");
+#else
     m.attr("CUDA_BUILT") = false;
+    m.def("cuda_device_count", [] { return 0; }, "Always 0: built without the CUDA renderer.");
+#endif
 }

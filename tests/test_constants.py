@@ -11,7 +11,7 @@ from conftest import REPO
 from texgs import constants, native
 
 NAMES = {"MAX_K": "kMaxK", "MAX_CHANNELS": "kMaxChannels", "Q_CUTOFF": "kQCutoff",
-         "TILE_SIZE": "kTileSize"}
+         "TILE_SIZE": "kTileSize", "MAX_SIDE": "kMaxSide"}
 
 
 def test_header_matches_python():

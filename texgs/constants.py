@@ -16,3 +16,5 @@ Q_CUTOFF = 9.0
 #: Side of the square screen tiles the native renderers use to find candidates.
 #: An acceleration structure only: the image does not depend on it.
 TILE_SIZE = 16
+#: Largest image side (texels) the native renderers accept.
+MAX_SIDE = 1 << 16

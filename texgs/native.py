@@ -24,7 +24,7 @@ else:
 
 def _check_constants() -> None:
     """The C++ core keeps its own copies of the limits; they must match ours."""
-    for name in ("MAX_K", "MAX_CHANNELS", "Q_CUTOFF", "TILE_SIZE"):
+    for name in ("MAX_K", "MAX_CHANNELS", "Q_CUTOFF", "TILE_SIZE", "MAX_SIDE"):
         ours, theirs = getattr(constants, name), getattr(_native, name)
         if ours != theirs:
             raise ImportError(f"texgs._native was built with {name}={theirs} but "
@@ -44,7 +44,7 @@ def cuda_built() -> bool:
 
 
 def cuda_runnable() -> bool:
-    return cuda_built() and torch.cuda.is_available()
+    return cuda_built() and torch.cuda.is_available() and _native.cuda_device_count() > 0
 
 
 def backend_status() -> dict[str, dict]:
@@ -120,6 +120,8 @@ def render(means, inv_scales, rotations, values, background, height, width, k, w
     threads: CPU workers (0 = all); never changes the result, bit for bit.
     Differentiable in the four Gaussian tensors; without grad it stores nothing.
     """
+    if device == "cuda":
+        return _render_cuda(means, inv_scales, rotations, values, background, height, width, k, wrap)
     _require_cpu_backend(device)
     params = (means, inv_scales, rotations, values, background)
     if torch.is_grad_enabled() and any(t.requires_grad for t in params[:4]):
@@ -130,7 +132,97 @@ def render(means, inv_scales, rotations, values, background, height, width, k, w
 def render_inference(means, inv_scales, rotations, values, background, height, width, k,
                      wrap=(False, False), device="cpu", threads=0) -> torch.Tensor:
     """Forward only, no autograd and no saved state: the fast path for decoding."""
+    if device == "cuda":
+        with torch.no_grad():
+            return _render_cuda(means, inv_scales, rotations, values, background, height, width,
+                                k, wrap)
     _require_cpu_backend(device)
     out, _ = _forward((means, inv_scales, rotations, values, background), height, width, k,
                       wrap, threads, keep_state=False)
+    return out
+
+
+# ---- CUDA -------------------------------------------------------------------
+# Glue for the CUDA renderer (native/include/texgs/render_cuda.h, docs/cuda.md):
+# the C++ side takes raw device pointers, so shapes, dtype, contiguity and the
+# device are checked here; kernels run on torch's current stream.
+
+
+def _cuda_tensor(t, name: str, shape: tuple, device: torch.device) -> torch.Tensor:
+    """t detached and contiguous, after checking float32, `device` and `shape` (-1 = any)."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.dtype != torch.float32:
+        raise TypeError(f"{name} must be float32, got {t.dtype}")
+    if t.device != device:
+        raise ValueError(f"{name} is on {t.device}; the CUDA renderer needs every tensor on {device}")
+    if t.dim() != len(shape) or any(want >= 0 and got != want for got, want in zip(t.shape, shape)):
+        want_str = "(" + ", ".join("any" if s < 0 else str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
+        raise ValueError(f"{name} must have shape {want_str}, got {tuple(t.shape)}")
+    return t.detach().contiguous()
+
+
+def _cuda_params(means, inv_scales, rotations, values, background):
+    """The five parameter tensors, checked: all float32 on one CUDA device."""
+    if not isinstance(means, torch.Tensor) or means.device.type != "cuda":
+        where = means.device if isinstance(means, torch.Tensor) else type(means).__name__
+        raise ValueError(f"means is on {where}; the CUDA renderer needs CUDA tensors")
+    device = means.device
+    values = _cuda_tensor(values, "values", (-1, -1), device)
+    n, c = values.shape
+    return (_cuda_tensor(means, "means", (n, 2), device),
+            _cuda_tensor(inv_scales, "inv_scales", (n, 2), device),
+            _cuda_tensor(rotations, "rotations", (n,), device),
+            values,
+            _cuda_tensor(background, "background", (c,), device))
+
+
+def _forward_cuda(params, height, width, k, wrap, keep_state):
+    """(out [H, W, C] on the params' device, CudaForwardState or None)."""
+    values = params[3]
+    n, c = values.shape
+    # Sizes < 1 reach the native check (and its message) through an empty `out`.
+    out = torch.empty(max(int(height), 0), max(int(width), 0), c, device=values.device,
+                      dtype=torch.float32)
+    with torch.cuda.device(values.device):
+        stream = torch.cuda.current_stream(values.device).cuda_stream
+        state = _native.forward_cuda(*(t.data_ptr() for t in params), n, c, int(height),
+                                     int(width), int(k), bool(wrap[0]), bool(wrap[1]),
+                                     out.data_ptr(), keep_state, stream)
+    return out, state
+
+
+class _RenderCUDA(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, means, inv_scales, rotations, values, background, height, width, k, wrap):
+        params = _cuda_params(means, inv_scales, rotations, values, background)
+        out, state = _forward_cuda(params, height, width, k, wrap, keep_state=True)
+        ctx.state = state  # opaque C++ CudaForwardState: device tile lists + selections
+        ctx.save_for_backward(*params, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        *params, out = ctx.saved_tensors
+        grad_out = _cuda_tensor(grad_out, "grad_out", tuple(out.shape), out.device)
+        grads = [torch.empty_like(p) for p in params[:4]]
+        with torch.cuda.device(out.device):
+            stream = torch.cuda.current_stream(out.device).cuda_stream
+            _native.backward_cuda(ctx.state, *(t.data_ptr() for t in params), out.data_ptr(),
+                                  grad_out.data_ptr(), *(g.data_ptr() for g in grads), stream)
+        return (*grads, None, None, None, None, None)
+
+
+def _require_cuda_backend() -> None:
+    if not cuda_runnable():
+        raise ValueError("native device 'cuda' is not available here "
+                         f"(CUDA renderer: {backend_status()['cuda']['detail']})")
+
+
+def _render_cuda(means, inv_scales, rotations, values, background, height, width, k, wrap):
+    _require_cuda_backend()
+    params = (means, inv_scales, rotations, values, background)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in params[:4]):
+        return _RenderCUDA.apply(*params, height, width, k, tuple(wrap))
+    out, _ = _forward_cuda(_cuda_params(*params), height, width, k, wrap, keep_state=False)
     return out

@@ -35,9 +35,6 @@ constexpr int kScalarGrads = 5;    // per-Gaussian gradient components besides v
                                    // mean x, mean y, w1, w2, theta
 constexpr int kBackwardBatch = 16; // tile entries reduced per shared-memory round in backward
 constexpr int kBadFields = 5;      // finite checks: means, inv_scales, rotations, values, background
-// Largest image side, as the CPU path's validate() (native/src/validate.cpp
-// kMaxSide); tests/test_render_cuda.py checks both reject the same sizes.
-constexpr int kMaxSide = 1 << 16;
 constexpr unsigned kFullMask = 0xffffffffu;
 static_assert(kTileTexels % 32 == 0 && kTileTexels <= 1024, "a tile must be whole warps of one block");
 

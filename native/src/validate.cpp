@@ -10,8 +10,6 @@
 namespace texgs {
 namespace {
 
-// Largest side accepted: keeps H*W*K and every tile index comfortably in range.
-constexpr int kMaxSide = 1 << 16;
 
 void require_finite(const char* name, const float* data, int64_t count, int row_length) {
     for (int64_t i = 0; i < count; ++i) {
