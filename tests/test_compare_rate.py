@@ -62,16 +62,3 @@ def test_interpolation_uses_frontier_and_refuses_extrapolation():
     assert ratecurve.value_at(rates, psnr, 0.02) == pytest.approx(25.0)
     assert ratecurve.value_at(rates, psnr, 0.005) is None
     assert ratecurve.value_at(rates, psnr, 0.05) is None
-
-
-def test_normal_angle_mean_agrees_with_texgs_metrics():
-    from texgs import metrics
-    from texgs.compare.quality import normal_angles
-
-    rng = np.random.default_rng(5)
-    ref = rng.random((16, 16, 3)).astype(np.float32)
-    rec = np.clip(ref + rng.normal(0, 0.05, ref.shape), 0, 1).astype(np.float32)
-    ang = normal_angles(ref, rec)
-    assert ang.mean() == pytest.approx(metrics.normal_angular_error(ref, rec), rel=1e-9)
-    assert np.percentile(ang, 99) >= ang.mean() > 0
-    assert normal_angles(ref, ref).max() < 1e-3

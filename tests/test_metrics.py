@@ -66,3 +66,16 @@ def test_mismatched_shapes_are_rejected():
         metrics.psnr(np.zeros((2, 2, 3)), np.zeros((2, 2, 2)))
     with pytest.raises(ValueError, match="group names"):
         metrics.psnr_by_group(np.zeros((2, 2, 3)), np.zeros((2, 2, 3)), ["a", "b"])
+
+
+def test_normal_angle_stats_mean_and_p99():
+    enc = lambda v: (np.asarray(v, np.float32) + 1) / 2
+    up = np.zeros((10, 10, 3), np.float32)
+    up[..., 2] = 1
+    tilted = up.copy()
+    tilted[5:] = (np.sin(np.radians(60)), 0, np.cos(np.radians(60)))  # half the texels at 60 degrees
+    stats = metrics.normal_angle_stats(enc(up), enc(tilted))
+    assert stats["mean"] == pytest.approx(30.0, abs=1e-3)
+    assert stats["p99"] == pytest.approx(60.0, abs=1e-3)
+    assert metrics.normal_angular_error(enc(up), enc(tilted)) == pytest.approx(stats["mean"])
+    assert metrics.normal_angles(enc(up), enc(tilted)).shape == (100,)

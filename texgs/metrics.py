@@ -63,20 +63,32 @@ def psnr_by_group(reference, reconstruction, groups: list[str], clip: bool = Tru
     return {g: psnr(ref[..., idx], rec[..., idx], clip) for g, idx in group_slices(groups).items()}
 
 
-def normal_angular_error(reference_rgb, reconstruction_rgb) -> float:
-    """Mean angle in degrees between normals encoded as (n + 1) / 2, [H, W, 3],
-    after renormalising both (texels with a zero-length vector are skipped)."""
+def normal_angles(reference_rgb, reconstruction_rgb) -> np.ndarray:
+    """[M] angles in degrees between normals encoded as (n + 1) / 2, [H, W, 3],
+    after renormalising both; texels with a zero-length vector are skipped."""
     ref, rec = _check_pair(reference_rgb, reconstruction_rgb)
     if ref.shape[2] != 3:
         raise ValueError(f"normal maps need 3 channels, got {ref.shape[2]}")
-    a = ref * 2.0 - 1.0
-    b = np.clip(rec, 0.0, 1.0) * 2.0 - 1.0
+    a = ref.astype(np.float64) * 2.0 - 1.0
+    b = np.clip(rec.astype(np.float64), 0.0, 1.0) * 2.0 - 1.0
     na, nb = np.linalg.norm(a, axis=2), np.linalg.norm(b, axis=2)
     ok = (na > 1e-8) & (nb > 1e-8)
-    if not ok.any():
-        return 0.0
     cos = np.sum(a * b, axis=2)[ok] / (na[ok] * nb[ok])
-    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean())
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def normal_angular_error(reference_rgb, reconstruction_rgb) -> float:
+    """Mean of normal_angles (0 when no texel has two non-zero vectors)."""
+    ang = normal_angles(reference_rgb, reconstruction_rgb)
+    return float(ang.mean()) if ang.size else 0.0
+
+
+def normal_angle_stats(reference_rgb, reconstruction_rgb) -> dict:
+    """{"mean": degrees, "p99": 99th percentile in degrees} of normal_angles."""
+    ang = normal_angles(reference_rgb, reconstruction_rgb)
+    if not ang.size:
+        return {"mean": 0.0, "p99": 0.0}
+    return {"mean": float(ang.mean()), "p99": float(np.percentile(ang, 99))}
 
 
 def bppc(n_bytes: int, height: int, width: int, channels: int) -> float:

@@ -26,17 +26,6 @@ def cheap_metrics(material: Material, recon: np.ndarray) -> dict:
     return out
 
 
-def normal_angles(reference_rgb: np.ndarray, recon_rgb: np.ndarray) -> np.ndarray:
-    """[H, W, 3] normals encoded (n + 1) / 2 -> [M] angles in degrees between the renormalised
-    vectors, over texels where both are non-zero (same rule as texgs.metrics)."""
-    a = reference_rgb.astype(np.float64) * 2.0 - 1.0
-    b = np.clip(recon_rgb.astype(np.float64), 0.0, 1.0) * 2.0 - 1.0
-    na, nb = np.linalg.norm(a, axis=2), np.linalg.norm(b, axis=2)
-    ok = (na > 1e-8) & (nb > 1e-8)
-    cos = np.sum(a * b, axis=2)[ok] / (na[ok] * nb[ok])
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-
-
 def ssim_pair(reference: np.ndarray, recon: np.ndarray) -> tuple[float, float | None]:
     """(SSIM, MS-SSIM or None when the image is too small) over all channels, data range 1."""
     import torch
@@ -71,7 +60,7 @@ def full_metrics(material: Material, recon: np.ndarray, extended: bool = True) -
     groups = material.group_channels()
     if len(groups.get("normal", [])) == 3:
         idx = groups["normal"]
-        ang = normal_angles(material.data[..., idx], recon[..., idx])
+        ang = metrics.normal_angles(material.data[..., idx], recon[..., idx])
         if ang.size:
             out["normal_err_mean_deg"] = float(ang.mean())
             out["normal_err_p99_deg"] = float(np.percentile(ang, 99))
