@@ -184,3 +184,11 @@ def test_bad_inputs_are_user_errors():
         fit(ok, Budget(gaussians=4), QUICK, weights=[1, 2], progress="off")
     with pytest.raises(ConfigError, match="cannot hold even one"):
         fit(ok, Budget(bppc=0.01), QUICK, progress="off")
+
+
+def test_keep_best_never_returns_a_worse_fit_than_the_last_iterate():
+    stack = smooth_stack(48, 48)
+    cfg = FitConfig.fast(steps=100, add_every=15, pyramid=(1,), pyramid_steps=(1.0,))
+    best = fit(stack, Budget(gaussians=40), cfg, progress="off")
+    last = fit(stack, Budget(gaussians=40), cfg.replace(keep_best=False), progress="off")
+    assert best.metrics["psnr"] >= last.metrics["psnr"] - 1e-6

@@ -77,6 +77,7 @@ class FitConfig:
     lr_value: float = 5e-3
     lr_inv_scale: float = 2e-3          # 1/texel (full resolution)
     lr_rotation: float = 2e-3           # radians
+    keep_best: bool = True              # return the best full-resolution iterate, not the last
     lr_final: float = 0.1               # after the last addition, cosine-anneal learning rates to this share
     # Loss: sum_c w_c (L1_c + ssim_weight (1 - SSIM_c)) / sum_c w_c.
     ssim_weight: float = 0.1
@@ -178,7 +179,7 @@ class FitConfig:
         """The Image-GS paper's schedule: 5K full-resolution steps, add every 500,
         plateau check every 100 over 1000 steps, fp16 storage, no QAT."""
         base = dict(steps=5000, pyramid=(1,), pyramid_steps=(1.0,), add_every=500, eval_every=100,
-                    plateau_steps=1000, quant="fp16", qat_fraction=0.0, lr_final=1.0, ssim_crop=0,
+                    plateau_steps=1000, quant="fp16", qat_fraction=0.0, lr_final=1.0, ssim_crop=0, keep_best=False,
                     channel_range="unit")
         base.update(changes)
         return cls(**base)

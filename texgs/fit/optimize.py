@@ -201,6 +201,7 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
     step = 0
     limits_factor = level_factor(height, width, stage)
     project(g, limits, wrap, limits_factor)
+    best_err, best = math.inf, None
     while step < plan.steps:
         new_stage = plan.stage_at(step)
         if new_stage != stage:
@@ -214,6 +215,14 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
         window = random_window(stage.height, stage.width, cfg.ssim_crop, gen) if cfg.ssim_crop else None
         loss = image_loss(img, tgt, weights, cfg.ssim_weight, window)
         loss.backward()
+        if stage.factor == 1 and cfg.keep_best and (quantizer is None or quant is not None):
+            # Keep the best full-resolution iterate (the loss can drift up late
+            # in a run; see docs/fitting.md), judged through the quantiser when
+            # QAT is on: img was rendered from the parameters as they are now.
+            with torch.no_grad():
+                err = float(((img.detach().clamp(0, 1) - tgt) ** 2).mean())
+            if err < best_err:
+                best_err, best = err, [t.detach().clone() for t in g.tensors()] + [g.levels.clone()]
         factor = lr_scale * anneal(step, anneal_start, plan.steps, cfg.lr_final)
         for group in opt.param_groups:
             group["lr"] = group["base_lr"] * factor
@@ -250,6 +259,15 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
             if progress:
                 progress.message(f"converged at step {step} (second plateau)")
             break
+    if best is not None:
+        with torch.no_grad():
+            final = render_level(g, stage, height, width, background, cfg, wrap, backend, quant)
+            final_err = float(((lo + span * final).clamp(0, 1) - tgt).pow(2).mean())
+        if best_err < final_err:
+            g = GaussianSet(*best)
+            if progress:
+                progress.message(f"kept the best iterate: PSNR {psnr_from_mse(best_err):.2f} dB "
+                                 f"(last {psnr_from_mse(final_err):.2f} dB)")
     for t in g.tensors():
         t.requires_grad_(False)
     return LoopResult(g, step, stopped, history)
