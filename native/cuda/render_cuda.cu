@@ -117,28 +117,6 @@ private:
 
 // ------------------------------------------------------------- validation ---
 
-// Host-side checks shared by forward and backward (the CPU path's checks that
-// need no access to the data).
-// Messages are the CPU path's (validate.cpp), so both backends fail alike.
-void check_request(const GaussianParams& g, const RenderSettings& s) {
-    if (s.height < 1 || s.width < 1 || s.height > kMaxSide || s.width > kMaxSide)
-        throw Error("image size must be 1.." + std::to_string(kMaxSide) + " texels per side, got " +
-                    std::to_string(s.height) + "x" + std::to_string(s.width) + " (HxW)");
-    if (s.k < 1 || s.k > kMaxK)
-        throw Error("K must be in 1.." + std::to_string(kMaxK) + ", got " + std::to_string(s.k));
-    if (g.n < 0) throw Error("Gaussian count N must be >= 0, got " + std::to_string(g.n));
-    if (g.channels < 1 || g.channels > kMaxChannels)
-        throw Error("channel count C must be in 1.." + std::to_string(kMaxChannels) + ", got " +
-                    std::to_string(g.channels));
-    if (!g.background) throw Error("background is a null pointer");
-    if (g.n > 0) {
-        if (!g.means) throw Error("means is a null pointer");
-        if (!g.inv_scales) throw Error("inv_scales is a null pointer");
-        if (!g.rotations) throw Error("rotations is a null pointer");
-        if (!g.values) throw Error("values is a null pointer");
-    }
-}
-
 // The device holding `ptr`; throws unless it is device (or managed) memory.
 int device_of(const void* ptr, const char* name) {
     cudaPointerAttributes attr = {};
@@ -890,7 +868,7 @@ void CudaForwardState::reset() noexcept {
 
 void render_forward_cuda(const GaussianParams& g, const RenderSettings& s, float* out,
                          CudaForwardState* state, void* stream_handle) {
-    check_request(g, s);
+    validate_request(g, s);  // sizes, K, C, pointers (the data is checked on the device)
     if (!out) throw Error("out is a null pointer");
     const int device = common_device({{g.background, "background"}, {out, "out"}, {g.means, "means"},
                                       {g.inv_scales, "inv_scales"}, {g.rotations, "rotations"},
@@ -939,7 +917,7 @@ void render_forward_cuda(const GaussianParams& g, const RenderSettings& s, float
 void render_backward_cuda(const GaussianParams& g, const RenderSettings& s,
                           const CudaForwardState& state, const float* out, const float* grad_out,
                           const GaussianGrads& grads, void* stream_handle) {
-    check_request(g, s);
+    validate_request(g, s);  // sizes, K, C, pointers (the data is checked on the device)
     if (!state.valid) throw Error("render_backward_cuda needs the state of a completed training forward pass");
     if (state.n != g.n || state.channels != g.channels || state.height != s.height ||
         state.width != s.width || state.k != s.k || state.wrap_x != s.wrap_x || state.wrap_y != s.wrap_y)

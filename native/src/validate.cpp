@@ -27,7 +27,7 @@ void require_finite(const char* name, const float* data, int64_t count, int row_
 
 }  // namespace
 
-void validate(const GaussianParams& g, const RenderSettings& s) {
+void validate_request(const GaussianParams& g, const RenderSettings& s) {
     if (s.height < 1 || s.width < 1 || s.height > kMaxSide || s.width > kMaxSide)
         throw Error("image size must be 1.." + std::to_string(kMaxSide) + " texels per side, got " +
                     std::to_string(s.height) + "x" + std::to_string(s.width) + " (HxW)");
@@ -46,6 +46,12 @@ void validate(const GaussianParams& g, const RenderSettings& s) {
         if (!g.inv_scales) throw Error("inv_scales is a null pointer");
         if (!g.rotations) throw Error("rotations is a null pointer");
         if (!g.values) throw Error("values is a null pointer");
+    }
+}
+
+void validate(const GaussianParams& g, const RenderSettings& s) {
+    validate_request(g, s);
+    if (g.n > 0) {
         require_finite("means", g.means, int64_t(g.n) * 2, 2);
         require_finite("inv_scales", g.inv_scales, int64_t(g.n) * 2, 2);
         require_finite("rotations", g.rotations, g.n, 1);

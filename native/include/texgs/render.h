@@ -102,8 +102,11 @@ struct GaussianGrads {
     float* values = nullptr;      // [N, C]
 };
 
-// Throws texgs::Error naming the problem: sizes, K, C, null pointers, and any
-// NaN/Inf in the parameters.
+// Throws texgs::Error naming the problem: sizes, K, C, threads, null pointers.
+// Reads no parameter data, so the CUDA path calls it on device pointers too.
+void validate_request(const GaussianParams& g, const RenderSettings& s);
+
+// validate_request, then any NaN/Inf in the (host) parameters.
 void validate(const GaussianParams& g, const RenderSettings& s);
 
 // out: [H, W, C]. state may be null (inference); when given, it is filled for backward.
