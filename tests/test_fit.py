@@ -55,7 +55,8 @@ def test_bppc_is_real_bytes_at_or_under_target_and_within_2_percent(fit64):
 
 
 def test_metrics_are_those_of_the_decoded_packed_file(fit64):
-    from texgs.format import decode, unpack
+    from texgs.format.decoder import decode
+    from texgs.format.reader import unpack
 
     stack, r = fit64
     p = unpack(r.data)

@@ -1,7 +1,11 @@
 """The fitter's one seam to the packed format (texgs.format): the quantiser it
 trains against, the constraints it projects onto, the Gaussian count a byte
 budget buys, and pack / unpack of the result. Nothing else in texgs.fit
-imports texgs.format."""
+imports texgs.format.
+
+It imports the format's modules (quant, writer, reader) rather than the
+package's re-exports so it also works from an editable install made before
+texgs/format/__init__.py existed (such an install sees a namespace package)."""
 
 from __future__ import annotations
 
@@ -16,14 +20,14 @@ from .optimize import Limits, Quantizer
 
 def quant_config(cfg: FitConfig):
     """The texgs.format.QuantConfig named by cfg.quant."""
-    from .. import format as fmt
+    from ..format import quant as fmt
 
     return fmt.QuantConfig.fp16() if cfg.quant == "fp16" else fmt.QuantConfig.default()
 
 
 def limits(height: int, width: int, qcfg) -> Limits:
     """The format's constraints as the optimiser's projection bounds (full-resolution units)."""
-    from .. import format as fmt
+    from ..format import quant as fmt
 
     c = fmt.gaussian_constraints(height, width, qcfg)
     return Limits(min_inv_scale=float(c["min_inv_scale"]),
@@ -33,7 +37,7 @@ def limits(height: int, width: int, qcfg) -> Limits:
 
 def quantizer(qcfg, height: int, width: int, wrap) -> Quantizer:
     """quantize_ste bound to this image: what unpack() will return, identity gradient."""
-    from .. import format as fmt
+    from ..format import quant as fmt
 
     def q(means, inv_scales, rotations, values):
         return fmt.quantize_ste(means, inv_scales, rotations, values, qcfg, height, width, tuple(wrap))
@@ -43,19 +47,19 @@ def quantizer(qcfg, height: int, width: int, wrap) -> Quantizer:
 
 def quantize(means, inv_scales, rotations, values, qcfg, height: int, width: int, wrap):
     """Quantise-dequantise without gradient (float32 tensors as unpack() returns them)."""
-    from .. import format as fmt
+    from ..format import quant as fmt
 
     return fmt.quantize(means, inv_scales, rotations, values, qcfg, height, width, tuple(wrap))
 
 
 def max_gaussians(budget_bytes: int, channels: int, height: int, width: int, qcfg, lod_levels: int) -> int:
-    from .. import format as fmt
+    from ..format import quant as fmt
 
     return int(fmt.max_gaussians(budget_bytes, channels, height, width, qcfg, lod_levels))
 
 
 def size_bound(n: int, channels: int, height: int, width: int, qcfg, lod_levels: int) -> int:
-    from .. import format as fmt
+    from ..format import quant as fmt
 
     return int(fmt.size_bound(n, channels, height, width, qcfg, lod_levels))
 
@@ -76,7 +80,7 @@ def pack(means, inv_scales, rotations, values, levels, background, channels: lis
     """Pack N Gaussians. means [N,2] texels, inv_scales [N,2] 1/texel,
     rotations [N] rad, values [N,C] unit range, levels [N] int (0 = coarsest,
     < lod_levels), background [C] unit range."""
-    from .. import format as fmt
+    from ..format import writer as fmt
 
     descs = [fmt.ChannelDesc(name=c.name, group=c.group, colour_space=c.colour_space, semantic=c.semantic,
                              range=(float(c.range[0]), float(c.range[1])))
@@ -97,7 +101,7 @@ def pack(means, inv_scales, rotations, values, levels, background, channels: lis
 def unpack(data: bytes):
     """(means [N,2], inv_scales [N,2], rotations [N], values [N,C], levels [N], background [C])
     as float32 / int32 torch tensors, exactly what the runtime decodes."""
-    from .. import format as fmt
+    from ..format import reader as fmt
 
     p = fmt.unpack(data)
     t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt)  # noqa: E731
