@@ -62,7 +62,7 @@ class FitConfig:
     seed: int = 0                       # seeds every random choice (torch.Generator)
     k: int = 10                         # top-K Gaussians blended per texel
     # Step schedule.
-    steps: int = 500                    # maximum optimisation steps over all pyramid levels
+    steps: int = 250                    # maximum optimisation steps over all pyramid levels
     pyramid: tuple[int, ...] = (4, 2, 1)            # coarse-to-fine downscale factors, last = 1
     pyramid_steps: tuple[float, ...] = (0.45, 0.35, 0.2)  # fraction of steps at each level
     # Image-GS initialisation.
@@ -70,7 +70,7 @@ class FitConfig:
     init_scale: float = 5.0             # initial Gaussian std-dev, full-resolution texels
     # Error-guided progressive addition (each batch is one LOD level).
     initial_fraction: float = 0.5       # start with this share of the Gaussians
-    add_every: int = 60                 # steps between additions
+    add_every: int = 30                 # steps between additions
     add_times: int = 4                  # number of additions (1 - initial_fraction) / add_times each
     # Adam learning rates (paper values).
     lr_position: float = 5e-4           # image-normalised units
@@ -84,7 +84,7 @@ class FitConfig:
     ssim_crop: int = 256                # SSIM on a random crop this size per step (0 = whole image)
     # Plateau LR decay and early stop (checked after the last addition, at full resolution).
     eval_every: int = 25                # steps between PSNR checks
-    plateau_steps: int = 100            # no improvement for this long -> decay
+    plateau_steps: int = 50             # no improvement for this long -> decay
     plateau_db: float = 0.1             # "improvement" means more than this PSNR gain
     lr_decay: float = 10.0              # divide learning rates by this on a plateau
     max_decays: int = 1                 # stop at the plateau after this many decays
@@ -187,7 +187,7 @@ class FitConfig:
     @classmethod
     def fast(cls, **changes) -> "FitConfig":
         """A short schedule for previews and tests (half the default's steps)."""
-        base = dict(steps=250, add_every=30, eval_every=25, plateau_steps=50)
+        base = dict(steps=120, add_every=15, eval_every=20, plateau_steps=40)
         base.update(changes)
         return cls(**base)
 
