@@ -280,7 +280,7 @@ def evaluate(result: FitResult, target: np.ndarray) -> dict:
     }
     normal = metrics.group_slices(groups).get("normal")
     if normal is not None and len(normal) == 3:
-        out["normal_angle_deg"] = metrics.normal_angular_error(target[..., normal], rec[..., normal])
+        out["normal_angle_deg"] = metrics.normal_angle_stats(target[..., normal], rec[..., normal])
     levels = sorted(set(int(v) for v in result.levels))
     if len(levels) > 1:
         out["psnr_by_level"] = {str(lv): (out["psnr"] if lv == levels[-1]
