@@ -206,6 +206,22 @@ def test_killed_bake_leaves_no_partial_output_and_rerun_completes(materials, tmp
     assert not [p for p in out.rglob("*") if p.name.startswith((atomic.TMP_PREFIX, atomic.OLD_PREFIX))]
 
 
+def test_decoded_maps_output_matches_the_packed_file(materials, tmp_path):
+    root, pipe = materials
+    custom = tmp_path / "decoded.yaml"
+    custom.write_text(TINY_PIPELINE + "outputs:\n  previews: false\n  decoded_maps: true\n")
+    out = tmp_path / "out"
+    assert _bake(root, "-o", out, "--pipeline", custom) == 0
+    manifest = json.loads((out / "alpha" / "manifest.json").read_text())
+    assert not any(k.startswith("preview_") for k in manifest["files"])
+    from texgs.format import decode, unpack
+
+    packed = unpack((out / "alpha" / "alpha.texgs").read_bytes())
+    albedo = cv2.imread(str(out / "alpha" / manifest["files"]["decoded_albedo"]))[..., ::-1] / 255.0
+    expected = decode(packed, apply_range=True)[..., :3]  # stored values of the albedo
+    assert np.abs(albedo - expected).max() <= 0.5 / 255 + 1e-6
+
+
 def test_dry_run_writes_nothing(materials, tmp_path, capsys):
     root, pipe = materials
     out = tmp_path / "out"

@@ -447,3 +447,23 @@ def test_the_documented_manifest_example_loads(tmp_path):
     assert m.channels[m.roles.index("roughness")].source.name == "smooth.png"
     assert [c.source_channel for c in m.channels if c.source.name == "packed_misc.tga"] == ["B", "R", "A"]
     assert not any(c.source.name.startswith("old_brick") for c in m.channels)  # skipped file and group
+
+
+def test_tiles_seamlessly_accepts_periodic_textures_and_rejects_crops():
+    from texgs.ingest import tiles_seamlessly
+
+    n = 64
+    y, x = np.mgrid[0:n, 0:n] / n
+    # Periodic with a hard cell boundary exactly on the seam (as tiled bricks have).
+    cells = ((np.floor(x * 4) + np.floor(y * 4)) % 2)[..., None].astype(np.float32)
+    assert tiles_seamlessly(cells) == (True, True)
+    smooth = (0.5 + 0.4 * np.sin(2 * np.pi * x) * np.cos(4 * np.pi * y))[..., None].astype(np.float32)
+    assert tiles_seamlessly(smooth) == (True, True)
+    # A crop of a larger smooth field: continuous inside, a jump across both seams.
+    ramp = (0.1 + 0.8 * (x + y) / 2)[..., None].astype(np.float32)
+    assert tiles_seamlessly(ramp) == (False, False)
+    # Periodic along x only.
+    mixed = (0.5 + 0.3 * np.sin(2 * np.pi * x) + 0.2 * y)[..., None].astype(np.float32)
+    assert tiles_seamlessly(mixed) == (True, False)
+    for name in ("tiles", "sheets", "cobble"):  # the shipped examples are all tileable
+        assert tiles_seamlessly(load(REPO / "examples" / "materials" / name).pixels) == (True, True), name

@@ -14,34 +14,19 @@ from .pipeline import Pipeline
 PACKED_SUFFIX = ".texgs"
 
 
-def detect_tiling(pixels: np.ndarray) -> tuple[bool, bool]:
-    """(wrap_x, wrap_y): an axis tiles when the jump across its seam (last row or
-    column to the first) is no larger than a typical step between neighbours.
-
-    pixels: [H, W, C] in [0, 1]. A photo cut from a larger image has a seam
-    jump several times the typical step; a tileable texture does not.
-    """
-    def tiles(axis: int) -> bool:
-        if pixels.shape[axis] < 8:
-            return False
-        step = np.abs(np.diff(pixels, axis=axis)).mean()
-        seam = np.abs(np.take(pixels, 0, axis) - np.take(pixels, -1, axis)).mean()
-        return bool(seam <= 1.5 * step + 1e-4)
-
-    return tiles(1), tiles(0)
-
-
 def addressing(pipe: Pipeline, pixels: np.ndarray) -> tuple[bool, bool]:
     if pipe.addressing == "wrap":
         return True, True
     if pipe.addressing == "clamp":
         return False, False
-    return detect_tiling(pixels)
+    from ..ingest import tiles_seamlessly
+
+    return tiles_seamlessly(pixels)
 
 
 def fit_material(material, pipe: Pipeline, threads: int, progress: str):
     """Fit one ingested material (texgs.ingest.Material) with the pipeline's settings."""
-    from ..fit import Budget, FitConfig, fit
+    from ..fit import Budget, FitConfig, fit, packing
 
     cfg = FitConfig.from_dict(dict(pipe.fit), source=f"{pipe.source}: fit").replace(
         seed=pipe.seed, backend=pipe.device if pipe.device != "auto" else "auto",
@@ -50,9 +35,8 @@ def fit_material(material, pipe: Pipeline, threads: int, progress: str):
         target_psnr=pipe.target.target_psnr)
     weights = material.weights * np.array([pipe.weights.get(c.group, 1.0) for c in material.channels],
                                           dtype=np.float32)
-    return fit(material.pixels, budget, cfg,
-               groups=[c.group for c in material.channels], names=[c.role for c in material.channels],
-               weights=weights, wrap=addressing(pipe, material.pixels), progress=progress,
+    metas = [packing.channel_meta(c.role, c.group, c.color_space) for c in material.channels]
+    return fit(material.pixels, budget, cfg, channels=metas, weights=weights, wrap=addressing(pipe, material.pixels), progress=progress,
                label=material.key)
 
 
@@ -60,7 +44,16 @@ def write(folder: Path, material, result, pipe: Pipeline, build_key: str, inputs
     """Write the packed file, previews and manifest.json (last) into `folder`."""
     files = {"packed": f"{_safe(material.name)}{PACKED_SUFFIX}"}
     (folder / files["packed"]).write_bytes(result.data)
-    if pipe.outputs.previews or pipe.outputs.decoded_maps:
+    if pipe.outputs.decoded_maps:
+        from ..format import decode, unpack
+        from ..format.export import write_decoded
+
+        packed = unpack(result.data, name=files["packed"])
+        (folder / "decoded").mkdir()
+        for path, _ in write_decoded(packed, decode(packed), folder / "decoded"):
+            rel = Path(path).relative_to(folder).as_posix()
+            files[f"decoded_{Path(path).stem}"] = rel
+    if pipe.outputs.previews:
         recon = result.render()
         for group, idx in metrics.group_slices([c.group for c in material.channels]).items():
             name = f"preview_{_safe(group)}.png"

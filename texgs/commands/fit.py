@@ -29,8 +29,9 @@ def add_arguments(parser):
     parser.add_argument("--quant", choices=["default", "fp16"], help="bit allocation of the packed records")
     parser.add_argument("--no-qat", action="store_true", help="no quantisation-aware training")
     parser.add_argument("--no-coarse-to-fine", action="store_true", help="train at full resolution only")
-    parser.add_argument("--wrap", choices=["none", "x", "y", "both"], default="none",
-                        help="addressing: 'both' for a tileable material (default none = clamp)")
+    parser.add_argument("--wrap", choices=["auto", "none", "x", "y", "both"], default="auto",
+                        help="addressing: auto (wrap the axes where the maps tile, the default), "
+                             "none (clamp), x, y or both")
     parser.add_argument("--k", type=int, help="Gaussians blended per texel (default 10)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--backend", choices=["auto", "reference", "cpu", "cuda"], help="renderer backend")
@@ -108,7 +109,12 @@ def run(args) -> int:
     cfg = config_from_args(args)
     budget = budget_from_args(args)
     name, stack, metas, weights = load_material(src)
-    wrap = {"none": (False, False), "x": (True, False), "y": (False, True), "both": (True, True)}[args.wrap]
+    if args.wrap == "auto":
+        from ..ingest import tiles_seamlessly
+
+        wrap = tiles_seamlessly(stack)
+    else:
+        wrap = {"none": (False, False), "x": (True, False), "y": (False, True), "both": (True, True)}[args.wrap]
     result = fit(stack, budget, cfg, channels=metas, weights=weights, wrap=wrap, progress=args.progress,
                  label=name)
     out = Path(args.out)

@@ -15,11 +15,12 @@ from .load import load, load_all, scan
 from .manifest import MANIFEST_NAME, Manifest, load_manifest
 from .material import Channel, Material, MaterialError, MaterialInfo
 from .readers import MAX_SIDE, ImageHeader, read_header, read_image
-from .semantics import normals_to_vectors, vectors_to_normals
+from .semantics import normals_to_vectors, tiles_seamlessly, vectors_to_normals
 
 __all__ = [
     "Channel", "ImageHeader", "MANIFEST_NAME", "MAX_SIDE", "Manifest", "Material", "MaterialError",
     "MaterialInfo", "MaterialSource", "SourceFile", "describe", "describe_dict", "discover", "load",
     "load_all", "load_manifest", "normals_to_vectors", "read_header", "read_image", "scan",
+    "tiles_seamlessly",
     "vectors_to_normals",
 ]

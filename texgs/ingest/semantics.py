@@ -104,3 +104,23 @@ def infer_normal_convention(rgb: np.ndarray, height: np.ndarray) -> tuple[str | 
     if cx < CONVENTION_MIN_CORRELATION or abs(cy) < CONVENTION_MIN_CORRELATION:
         return None, cx, cy
     return ("gl" if cy > 0 else "dx"), cx, cy
+
+
+def tiles_seamlessly(pixels: np.ndarray) -> tuple[bool, bool]:
+    """(along x, along y): whether the stack tiles across each axis's seam.
+
+    pixels: [H, W, C] in [0, 1]. An axis tiles when the mean jump across its seam
+    (last column to first) is no larger than the largest mean jump between two
+    neighbouring columns inside the image. A tileable texture may have a cell
+    boundary on the seam, like its interior boundaries; a crop of a larger
+    image jumps between unrelated texels, far more than any interior step.
+    """
+    def tiles(axis: int) -> bool:
+        if pixels.shape[axis] < 8:
+            return False
+        other = tuple(a for a in range(pixels.ndim) if a != axis)
+        interior = np.abs(np.diff(pixels, axis=axis)).mean(axis=other)
+        seam = float(np.abs(np.take(pixels, 0, axis) - np.take(pixels, -1, axis)).mean())
+        return seam <= 1.05 * float(interior.max()) + 1e-4
+
+    return tiles(1), tiles(0)
