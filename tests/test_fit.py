@@ -194,3 +194,37 @@ def test_keep_best_never_returns_a_worse_fit_than_the_last_iterate():
     best = fit(stack, Budget(gaussians=40), cfg, progress="off")
     last = fit(stack, Budget(gaussians=40), cfg.replace(keep_best=False), progress="off")
     assert best.metrics["psnr"] >= last.metrics["psnr"] - 1e-6
+
+
+def test_relocation_moves_the_smallest_gaussians_into_holes():
+    """Gaussians covering only the left half: relocation moves the smallest ones
+    onto the uncovered right half and clears their Adam moments."""
+    from texgs.fit.optimize import GaussianSet, relocate_into_holes
+    from texgs.fit.schedule import Stage
+
+    h = w = 32
+    rng = np.random.default_rng(0)
+    n = 64
+    pos = torch.tensor(np.stack([rng.uniform(0.0, 0.45, n), rng.uniform(0, 1, n)], 1), dtype=torch.float32)
+    inv = torch.full((n, 2), 0.5)   # sigma 2 texels: 3 sigma = 6, far from the right half
+    inv[:8] = 2.0                    # the eight smallest footprints
+    g = GaussianSet(pos.requires_grad_(True), inv.requires_grad_(True), torch.zeros(n, requires_grad=True),
+                    torch.rand(n, 3, generator=torch.Generator().manual_seed(1)).requires_grad_(True),
+                    torch.zeros(n, dtype=torch.int32))
+    opt = torch.optim.Adam(g.tensors(), lr=1e-3)
+    sum(t.sum() for t in g.tensors()).backward()
+    opt.step()                       # gives every parameter Adam moments
+    target = torch.rand(h, w, 3)
+    cfg = FitConfig(relocate_fraction=0.125)
+    stage = Stage(factor=1, height=h, width=w, start=0, end=1)
+    moved = relocate_into_holes(g, opt, stage, h, w, target, cfg, (False, False), "cpu",
+                                torch.Generator().manual_seed(2))
+    assert moved == 8                # relocate_fraction * N, fewer than the hole texels
+    assert (g.positions[:8, 0] > 0.45).all()           # the smallest moved into the empty half
+    assert (g.positions[8:, 0] <= 0.45).all()          # the others stayed
+    assert (opt.state[g.positions]["exp_avg"][:8] == 0).all()
+    assert (opt.state[g.positions]["exp_avg"][8:] != 0).any()
+    # Values come from the target at the new centres.
+    cols = (g.positions[:8, 0] * w).long()
+    rows = (g.positions[:8, 1] * h).long()
+    assert torch.equal(g.values[:8].detach(), target[rows, cols])

@@ -78,6 +78,12 @@ class FitConfig:
     lr_inv_scale: float = 2e-3          # 1/texel (full resolution)
     lr_rotation: float = 2e-3           # radians
     keep_best: bool = True              # return the best full-resolution iterate, not the last
+    # Hole relocation (optimize.relocate_into_holes): every relocate_every steps
+    # (0 = off) until relocate_until of the schedule, move up to
+    # relocate_fraction of the Gaussians onto texels no Gaussian reaches.
+    relocate_every: int = 25
+    relocate_fraction: float = 0.02
+    relocate_until: float = 0.9
     lr_final: float = 0.1               # after the last addition, cosine-anneal learning rates to this share
     # Loss: sum_c w_c (L1_c + ssim_weight (1 - SSIM_c)) / sum_c w_c.
     ssim_weight: float = 0.1
@@ -106,6 +112,12 @@ class FitConfig:
             bad("k", f"must be in 1..{MAX_K}")
         if self.steps < 1:
             bad("steps", "must be at least 1")
+        if self.relocate_every < 0:
+            bad("relocate_every", "must be >= 0 (0 = off)")
+        if not 0.0 <= self.relocate_fraction <= 0.5:
+            bad("relocate_fraction", "must be in 0..0.5")
+        if not 0.0 <= self.relocate_until <= 1.0:
+            bad("relocate_until", "must be in 0..1")
         if not self.pyramid or self.pyramid[-1] != 1 or any(f < 1 for f in self.pyramid):
             bad("pyramid", "must be downscale factors >= 1 ending with 1, e.g. (4, 2, 1)")
         if list(self.pyramid) != sorted(self.pyramid, reverse=True):

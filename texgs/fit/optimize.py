@@ -148,6 +148,45 @@ def project(g: GaussianSet, limits: Limits, wrap, stage_factor: float):
         g.values.clamp_(limits.value_min, limits.value_max)
 
 
+#: Background used only to find holes: no unit value a Gaussian can hold is this low.
+HOLE_SENTINEL = -7.0
+
+
+@torch.no_grad()
+def relocate_into_holes(g: GaussianSet, opt: torch.optim.Adam, stage: Stage, height: int, width: int,
+                        unit_tgt: torch.Tensor, cfg: FitConfig, wrap, backend: str,
+                        gen: torch.Generator) -> int:
+    """Move the smallest Gaussians onto texels no Gaussian reaches.
+
+    Top-K blending is normalised, so a Gaussian can shrink without darkening
+    the texels it keeps; the texels it uncovers show the background and send
+    no gradient back (docs/fitting.md). Left alone, holes grow with training.
+    Here up to relocate_fraction * N of the smallest-footprint Gaussians are
+    re-initialised (as an error-guided addition would) on hole texels, and
+    their Adam moments are cleared. Returns how many moved.
+    """
+    c = g.values.shape[1]
+    sentinel = torch.full((c,), HOLE_SENTINEL)
+    img = render_level(g, stage, height, width, sentinel, cfg, wrap, backend)
+    holes = (img[..., 0] == HOLE_SENTINEL).reshape(-1)
+    count = int(holes.sum())
+    moves = min(count, int(cfg.relocate_fraction * g.n))
+    if moves == 0:
+        return 0
+    # Which to move: the smallest footprints (1 / (w1 w2)).
+    area = 1.0 / (g.inv_scales[:, 0].abs() * g.inv_scales[:, 1].abs())
+    victims = torch.argsort(area, stable=True)[:moves]
+    texels = init_mod.sample_texels(holes.to(torch.float32) / count, moves, gen)
+    pos, inv, rot, val = init_mod.gaussians_at(texels, unit_tgt, 1.0 / cfg.init_scale)
+    for t, new in zip(g.tensors(), (pos, inv, rot, val)):
+        t[victims] = new
+        state = opt.state.get(t)
+        if state:
+            state["exp_avg"][victims] = 0
+            state["exp_avg_sq"][victims] = 0
+    return moves
+
+
 def initial_gaussians(target: torch.Tensor, unit_target: torch.Tensor, weights: torch.Tensor, n: int,
                       cfg: FitConfig, wrap, gen: torch.Generator, stage: Stage) -> GaussianSet:
     """Eq. 6 sampling on the first level's target (its texel centres); values
@@ -229,6 +268,9 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
         opt.step()
         project(g, limits, wrap, limits_factor)
         step += 1
+        if cfg.relocate_every and step % cfg.relocate_every == 0 and step < cfg.relocate_until * plan.steps:
+            relocate_into_holes(g, opt, stage, height, width, unit_tgt, cfg, wrap, backend, gen)
+            project(g, limits, wrap, limits_factor)
         if step % cfg.eval_every == 0 or step == plan.steps:
             with torch.no_grad():
                 last_psnr = psnr_from_mse(float(((img.detach().clamp(0, 1) - tgt) ** 2).mean()))
