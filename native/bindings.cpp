@@ -82,6 +82,23 @@ Call make_call(const py::array& means, const py::array& inv_scales, const py::ar
     return call;
 }
 
+#ifdef TEXGS_WITH_CUDA
+// GaussianParams over device addresses (torch data_ptr() values).
+texgs::GaussianParams device_params(std::uintptr_t means, std::uintptr_t inv_scales,
+                                    std::uintptr_t rotations, std::uintptr_t values,
+                                    std::uintptr_t background, int n, int channels) {
+    texgs::GaussianParams g;
+    g.n = n;
+    g.channels = channels;
+    g.means = reinterpret_cast<const float*>(means);
+    g.inv_scales = reinterpret_cast<const float*>(inv_scales);
+    g.rotations = reinterpret_cast<const float*>(rotations);
+    g.values = reinterpret_cast<const float*>(values);
+    g.background = reinterpret_cast<const float*>(background);
+    return g;
+}
+#endif
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
@@ -181,14 +198,8 @@ Bitwise identical for any thread count.)");
            std::uintptr_t values, std::uintptr_t background, int n, int channels, int height,
            int width, int k, bool wrap_x, bool wrap_y, std::uintptr_t out, bool keep_state,
            std::uintptr_t stream) {
-            texgs::GaussianParams g;
-            g.n = n;
-            g.channels = channels;
-            g.means = reinterpret_cast<const float*>(means);
-            g.inv_scales = reinterpret_cast<const float*>(inv_scales);
-            g.rotations = reinterpret_cast<const float*>(rotations);
-            g.values = reinterpret_cast<const float*>(values);
-            g.background = reinterpret_cast<const float*>(background);
+            const texgs::GaussianParams g =
+                device_params(means, inv_scales, rotations, values, background, n, channels);
             texgs::RenderSettings s;
             s.height = height;
             s.width = width;
@@ -221,14 +232,8 @@ keep_state else None. Asynchronous on `stream` after one internal sync.)");
            std::uintptr_t d_means, std::uintptr_t d_inv_scales, std::uintptr_t d_rotations,
            std::uintptr_t d_values, std::uintptr_t stream) {
             if (!state) throw py::value_error("state must be a CudaForwardState, got None");
-            texgs::GaussianParams g;
-            g.n = state->n;
-            g.channels = state->channels;
-            g.means = reinterpret_cast<const float*>(means);
-            g.inv_scales = reinterpret_cast<const float*>(inv_scales);
-            g.rotations = reinterpret_cast<const float*>(rotations);
-            g.values = reinterpret_cast<const float*>(values);
-            g.background = reinterpret_cast<const float*>(background);
+            const texgs::GaussianParams g = device_params(means, inv_scales, rotations, values,
+                                                          background, state->n, state->channels);
             texgs::RenderSettings s;
             s.height = state->height;
             s.width = state->width;
