@@ -79,10 +79,11 @@ class FitConfig:
     lr_rotation: float = 2e-3           # radians
     keep_best: bool = True              # return the best full-resolution iterate, not the last
     # Hole relocation (optimize.relocate_into_holes): every relocate_every steps
-    # (0 = off) until relocate_until of the schedule, move up to
-    # relocate_fraction of the Gaussians onto texels no Gaussian reaches.
+    # (0 = off) until relocate_until of the schedule, move as many Gaussians as
+    # the hole share of the texels (at most relocate_fraction of them) onto
+    # texels no Gaussian reaches.
     relocate_every: int = 25
-    relocate_fraction: float = 0.02
+    relocate_fraction: float = 0.1
     relocate_until: float = 0.9
     lr_final: float = 0.1               # after the last addition, cosine-anneal learning rates to this share
     # Loss: sum_c w_c (L1_c + ssim_weight (1 - SSIM_c)) / sum_c w_c.

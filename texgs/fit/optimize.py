@@ -161,7 +161,8 @@ def relocate_into_holes(g: GaussianSet, opt: torch.optim.Adam, stage: Stage, hei
     Top-K blending is normalised, so a Gaussian can shrink without darkening
     the texels it keeps; the texels it uncovers show the background and send
     no gradient back (docs/fitting.md). Left alone, holes grow with training.
-    Here up to relocate_fraction * N of the smallest-footprint Gaussians are
+    Here (hole share of the texels) * N of the smallest-footprint Gaussians, at
+    most relocate_fraction * N, are
     re-initialised (as an error-guided addition would) on hole texels, and
     their Adam moments are cleared. Returns how many moved.
     """
@@ -170,7 +171,9 @@ def relocate_into_holes(g: GaussianSet, opt: torch.optim.Adam, stage: Stage, hei
     img = render_level(g, stage, height, width, sentinel, cfg, wrap, backend)
     holes = (img[..., 0] == HOLE_SENTINEL).reshape(-1)
     count = int(holes.sum())
-    moves = min(count, int(cfg.relocate_fraction * g.n))
+    # A Gaussian covers about (texels / N) texels, so the hole share of the
+    # texels is also the share of Gaussians needed to fill them.
+    moves = min(count, math.ceil(count / holes.numel() * g.n), int(cfg.relocate_fraction * g.n))
     if moves == 0:
         return 0
     # Which to move: the smallest footprints (1 / (w1 w2)).
