@@ -34,6 +34,11 @@ VARIANTS = {
     "no-c2f": {"pyramid": (1,), "pyramid_steps": (1.0,)},         # full resolution only
     "no-qat": {"qat_fraction": 0.0},                              # quantise only at the end
     "unit-range": {"channel_range": "unit"},                      # values over [0, 1], not min..max
+    "l1-ssim": {"data_term": "l1", "ssim_weight": 0.1},           # the paper's loss
+    "paper-lr": {"lr_inv_scale": 2e-3, "lr_rotation": 2e-3},      # the paper's shape learning rates
+    "vb6": {"value_bits": 6},                                     # 6-bit values (the earlier default)
+    "no-reloc": {"relocate_every": 0},                            # no hole relocation
+    "steps250": {"steps": 250},                                   # half the default schedule
 }
 
 

@@ -120,9 +120,9 @@ def test_gaussian_budget_and_trim_to_a_byte_limit():
     limit = len(r.data) - 100                    # force the trim path
     data, kept = rate.pack_within(t(r.means), t(r.inv_scales), t(r.rotations), t(r.values), t(r.levels),
                                   t(r.background), r.channels, 32, 32, (False, False), r.k,
-                                  packing.quant_config(r.config), int(r.levels.max()) + 1, limit, "reference", 0)
+                                  packing.quant_config(r.config, 32, 32), int(r.levels.max()) + 1, limit, "reference", 0)
     assert len(data) <= limit
-    best_possible = packing.max_gaussians(limit, 3, 32, 32, packing.quant_config(r.config),
+    best_possible = packing.max_gaussians(limit, 3, 32, 32, packing.quant_config(r.config, 32, 32),
                                           int(r.levels.max()) + 1)
     assert best_possible - 2 <= kept <= best_possible < 40   # drops little more than needed
 
@@ -228,3 +228,16 @@ def test_relocation_moves_the_smallest_gaussians_into_holes():
     cols = (g.positions[:8, 0] * w).long()
     rows = (g.positions[:8, 1] * h).long()
     assert torch.equal(g.values[:8].detach(), target[rows, cols])
+
+
+def test_position_bits_follow_the_image_size():
+    from texgs.fit import packing
+
+    # A quarter-texel step on the longer side, within the format's 4..16 bits.
+    assert [packing.auto_position_bits(s, s) for s in (1024, 512, 2048)] == [12, 11, 13]
+    assert packing.auto_position_bits(300, 1000) == 12      # ceil(log2(1000)) + 2
+    assert packing.auto_position_bits(1, 1) == 4
+    assert packing.auto_position_bits(65536, 65536) == 16
+    q = packing.quant_config(FitConfig(), 512, 256)
+    assert q.position_bits == 11 and q.value_bits == FitConfig().value_bits
+    assert packing.quant_config(FitConfig(position_bits=14), 512, 256).position_bits == 14

@@ -1,6 +1,9 @@
-"""The Image-GS training loss, per channel and weighted:
+"""The training loss, per channel and weighted:
 
-    loss = sum_c w_c * (L1_c + ssim_weight * (1 - SSIM_c)) / sum_c w_c
+    loss = sum_c w_c * (D_c + ssim_weight * (1 - SSIM_c)) / sum_c w_c
+
+D_c is the mean absolute error (L1, the Image-GS paper) or the mean squared
+error (L2, what PSNR measures) of channel c.
 
 SSIM is the usual one (Wang et al. 2004): an 11-tap Gaussian window of
 sigma 1.5, constants for data in [0, 1], mean over the "valid" window
@@ -51,20 +54,23 @@ def ssim_per_channel(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def image_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
-               ssim_weight: float = 0.1, ssim_window: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+               ssim_weight: float = 0.1, ssim_window: tuple[int, int, int, int] | None = None,
+               data_term: str = "l1") -> torch.Tensor:
     """Scalar loss. pred, target [H, W, C]; weights [C] >= 0 (per-channel loss weight).
 
     ssim_window (row, col, height, width): evaluate the SSIM term on this crop
     only. On large images a random crop per step is an unbiased, much cheaper
-    estimate of the image's mean SSIM (its cost grows with the area)."""
-    l1 = (pred - target).abs().mean(dim=(0, 1))                        # [C]
-    per_channel = l1
+    estimate of the image's mean SSIM (its cost grows with the area).
+    data_term: "l1" or "l2"."""
+    diff = pred - target
+    data = (diff * diff if data_term == "l2" else diff.abs()).mean(dim=(0, 1))   # [C]
+    per_channel = data
     if ssim_weight > 0:
         p, t = pred, target
         if ssim_window is not None:
             r, c, h, w = ssim_window
             p, t = pred[r:r + h, c:c + w], target[r:r + h, c:c + w]
-        per_channel = l1 + ssim_weight * (1.0 - ssim_per_channel(p, t))
+        per_channel = data + ssim_weight * (1.0 - ssim_per_channel(p, t))
     return (per_channel * weights).sum() / weights.sum()
 
 

@@ -9,6 +9,9 @@ texgs/format/__init__.py existed (such an install sees a namespace package)."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,11 +21,26 @@ from .config import FitConfig
 from .optimize import Limits, Quantizer
 
 
-def quant_config(cfg: FitConfig):
-    """The texgs.format.QuantConfig named by cfg.quant."""
+#: Position precision of the "default" quant when FitConfig.position_bits is 0:
+#: a quarter texel on the longer side (finer is lost under the 3-sigma cut-off
+#: and the value quantisation; measured in docs/benchmarks.md "Fitting").
+POSITION_SUBTEXEL_BITS = 2
+
+
+def auto_position_bits(height: int, width: int) -> int:
+    """Bits per position axis for a quarter-texel step on the longer side, within the format's 4..16."""
+    side_bits = max(1, math.ceil(math.log2(max(height, width))))
+    return int(min(16, max(4, side_bits + POSITION_SUBTEXEL_BITS)))
+
+
+def quant_config(cfg: FitConfig, height: int, width: int):
+    """The texgs.format.QuantConfig named by cfg.quant, for an H x W stack."""
     from ..format import quant as fmt
 
-    return fmt.QuantConfig.fp16() if cfg.quant == "fp16" else fmt.QuantConfig.default()
+    if cfg.quant == "fp16":
+        return fmt.QuantConfig.fp16()
+    bits = cfg.position_bits or auto_position_bits(height, width)
+    return dataclasses.replace(fmt.QuantConfig.default(), value_bits=cfg.value_bits, position_bits=bits)
 
 
 def limits(height: int, width: int, qcfg) -> Limits:
