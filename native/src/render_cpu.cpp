@@ -200,7 +200,10 @@ struct ForwardScratch {
     vfloat best_q[kMaxK][kBlocks];        // [K, texel] selected q, ascending; +inf = empty
     vint best_j[kMaxK][kBlocks];        // [K, texel] their local list index; -1 = empty
     vfloat weight[kMaxK][kBlocks];        // [K, texel] G of the selected; 0 = empty
+    std::vector<Lanes> tile_values;    // [list entry, chunk] the tile's candidates' values, padded
 };
+
+constexpr int kMaskWords = kTileTexels / 32;  // 32-bit words of one entry's texel mask
 
 void precompute_rotations(const GaussianParams& g, std::vector<float>& cos_t,
                           std::vector<float>& sin_t) {
@@ -266,10 +269,19 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
             sc.weight[k][b] = q <= cutoff ? w : vfloat{};
         }
     // Blend: out = sum G_k v_k / sum G_k, in selection order, kLanes channels per
-    // register (padded_values rows are whole multiples of kLanes).
+    // register. The tile's candidates' values are first copied next to each
+    // other (rows padded to whole registers) so the inner loop reads L1-hot rows.
     const float* wk = reinterpret_cast<const float*>(sc.weight);
     const int32_t* bj = reinterpret_cast<const int32_t*>(sc.best_j);
     const int chunks = (C + kLanes - 1) / kLanes, padded_c = chunks * kLanes;
+    const int len = end - begin;
+    sc.tile_values.resize(size_t(len) * chunks);
+    float* tv = reinterpret_cast<float*>(sc.tile_values.data());
+    for (int j = 0; j < len; ++j)
+        std::memcpy(tv + size_t(j) * padded_c, padded_values + size_t(lists.ids[begin + j]) * padded_c,
+                    sizeof(float) * padded_c);
+    float* sums = state ? state->sums.data() + size_t(tile) * kTileTexels : nullptr;
+    if (sums) std::fill(sums, sums + kTileTexels, 0.0f);  // texels outside the image too
     for (int y = r.y0; y < r.y1; ++y) {
         for (int x = r.x0; x < r.x1; ++x) {
             const int t = (y - r.y0) * kTileSize + (x - r.x0);
@@ -277,17 +289,16 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
             float* o = out + pixel * C;
             int n = 0;
             while (n < K && bj[n * kTileTexels + t] >= 0) ++n;
+            float sum = 0.0f;
             if (n == 0) {
                 std::memcpy(o, g.background, sizeof(float) * C);
             } else {
-                float sum = 0.0f;
                 for (int k = 0; k < n; ++k) sum += wk[k * kTileTexels + t];
                 for (int chunk = 0; chunk < chunks; ++chunk) {
                     vfloat acc = vfloat{};
                     for (int k = 0; k < n; ++k) {
-                        const int i = lists.ids[begin + bj[k * kTileTexels + t]];
                         vfloat val;
-                        std::memcpy(&val, padded_values + size_t(i) * padded_c + chunk * kLanes,
+                        std::memcpy(&val, tv + size_t(bj[k * kTileTexels + t]) * padded_c + chunk * kLanes,
                                     sizeof(val));
                         acc += wk[k * kTileTexels + t] * val;
                     }
@@ -295,12 +306,17 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
                     store_lanes(o + chunk * kLanes, acc, std::min(kLanes, C - chunk * kLanes));
                 }
             }
+            if (sums) sums[t] = sum;
         }
     }
-    if (state) {  // the tile's [K, texel] selections, as they are
-        const size_t at = size_t(tile) * K * kTileTexels;
-        std::memcpy(state->selected.data() + at, bj, sizeof(int32_t) * K * kTileTexels);
-        std::memcpy(state->weights.data() + at, wk, sizeof(float) * K * kTileTexels);
+    if (state) {  // which texels selected each of the tile's entries
+        uint32_t* masks = state->masks.data() + size_t(begin) * kMaskWords;
+        std::fill(masks, masks + size_t(len) * kMaskWords, 0u);
+        for (int k = 0; k < K; ++k)
+            for (int t = 0; t < kTileTexels; ++t) {
+                const int32_t j = bj[k * kTileTexels + t];
+                if (j >= 0) masks[size_t(j) * kMaskWords + t / 32] |= 1u << (t % 32);
+            }
     }
 }
 
@@ -311,20 +327,28 @@ struct BackwardScratch {
     alignas(64) float sum[kTileTexels];       // S = sum of selected G (1 where none)
     alignas(64) float grad_dot_out[kTileTexels];  // sum_c dL/dout_c * out_c
     alignas(64) float share[kTileTexels];     // G / S of the current candidate
-    std::vector<Lanes> weight;       // [list entry, texel] G where selected, else 0
-    std::vector<char> used;          // [list entry] selected by some texel of the tile
 };
+
+// Lane mask (-1 / 0 per lane) of block b from a 256-bit texel mask.
+inline vint block_mask(const uint32_t* mask, int b) {
+    const int first = b * kLanes;
+    const uint32_t bits = (mask[first / 32] >> (first % 32)) & uint32_t((uint64_t(1) << kLanes) - 1);
+    vint lane_bit;
+    for (int l = 0; l < kLanes; ++l) lane_bit[l] = int32_t(1) << l;
+    return ((vint{} + int32_t(bits)) & lane_bit) != 0;
+}
 
 // Sums one tile's texel contributions into its slots: slot e (one per list
 // entry) holds [d mean x, d mean y, d w1, d w2, d theta, d values[C]]. Each
-// candidate is evaluated densely over the tile (vectorised), with zero weight
-// where the texel did not select it; sums run in a fixed lane order.
+// candidate is evaluated over the blocks of texels that selected it
+// (vectorised), its G recomputed exactly as forward computed it; other lanes
+// contribute exactly 0. Sums run in a fixed lane and block order.
 template <bool WrapX, bool WrapY>
 void backward_tile(const GaussianParams& g, const RenderSettings& s, const ForwardState& st,
                    const std::vector<float>& cos_t, const std::vector<float>& sin_t, int tile,
                    const float* out, const float* grad_out, BackwardScratch& sc, float* slots) {
     const TileLists& lists = st.tiles;
-    const int K = s.k, C = g.channels, stride = 5 + C;
+    const int C = g.channels, stride = 5 + C;
     const TileRect r = tile_rect(lists, s, tile);
     const int begin = lists.offsets[tile], len = lists.offsets[tile + 1] - begin;
     float* tile_slots = slots + size_t(begin) * stride;
@@ -332,31 +356,16 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     if (len == 0) return;
     tile_texels(r, sc.texels);
     sc.grad.assign(size_t(C) * kBlocks, Lanes{});
-    sc.weight.assign(size_t(len) * kBlocks, Lanes{});
     float* grad_f = reinterpret_cast<float*>(sc.grad.data());
-    float* weight_f = reinterpret_cast<float*>(sc.weight.data());
-    sc.used.assign(size_t(len), 0);
-    // The saved [K, texel] selections of this tile -> S per texel and dense
-    // per-candidate weights (G where the texel selected it, else 0).
-    const int32_t* sel = st.selected.data() + size_t(tile) * K * kTileTexels;
-    const float* wt = st.weights.data() + size_t(tile) * K * kTileTexels;
-    for (int t = 0; t < kTileTexels; ++t) sc.sum[t] = 0.0f;
-    for (int k = 0; k < K; ++k)  // in selection order, as forward summed them
-        for (int t = 0; t < kTileTexels; ++t) sc.sum[t] += wt[k * kTileTexels + t];
+    const float* sums = st.sums.data() + size_t(tile) * kTileTexels;
     for (int t = 0; t < kTileTexels; ++t) {
-        if (sc.sum[t] == 0.0f) sc.sum[t] = 1.0f;  // no selection: weights are 0 anyway
+        sc.sum[t] = sums[t] == 0.0f ? 1.0f : sums[t];  // no selection: weights are 0 anyway
         sc.grad_dot_out[t] = 0.0f;
-    }
-    for (int e = 0; e < K * kTileTexels; ++e) {
-        const int32_t j = sel[e];
-        if (j < 0) continue;
-        weight_f[size_t(j) * kTileTexels + e % kTileTexels] = wt[e];
-        sc.used[j] = 1;
     }
     for (int y = r.y0; y < r.y1; ++y) {
         for (int x = r.x0; x < r.x1; ++x) {
             const int t = (y - r.y0) * kTileSize + (x - r.x0);
-            if (sel[t] < 0) continue;  // background: no gradient
+            if (sums[t] == 0.0f) continue;  // background: no gradient
             const size_t pixel = size_t(y) * s.width + x;
             float god = 0.0f;
             for (int c = 0; c < C; ++c) {
@@ -374,31 +383,36 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     const vfloat* sum = reinterpret_cast<const vfloat*>(sc.sum);
     const vfloat* god = reinterpret_cast<const vfloat*>(sc.grad_dot_out);
     vfloat* share = reinterpret_cast<vfloat*>(sc.share);
+    const uint32_t* masks = st.masks.data() + size_t(begin) * kMaskWords;
     for (int j = 0; j < len; ++j) {
-        if (!sc.used[j]) continue;
+        const uint32_t* mask = masks + size_t(j) * kMaskWords;
+        uint32_t any = 0;
+        for (int m = 0; m < kMaskWords; ++m) any |= mask[m];
+        if (!any) continue;  // no texel of this tile selected it
         const int i = lists.ids[begin + j];
         const Gauss gs = load_gauss(g, cos_t, sin_t, i);
         const float* val = g.values + size_t(i) * C;
-        const vfloat* weight = reinterpret_cast<const vfloat*>(sc.weight.data()) + size_t(j) * kBlocks;
         vfloat acc[5] = {};
         int active[kBlocks], n_active = 0;
         for (int b = 0; b < kBlocks; ++b) {
-            const vfloat w = weight[b];
-            const vint on = w != 0.0f;  // selected here; other lanes contribute exactly 0
+            const vint on = block_mask(mask, b);
             if (!any_lane(on)) continue;
             active[n_active++] = b;
-            vfloat dot = vfloat{};
-            for (int c = 0; c < C; ++c) dot += go[c * kBlocks + b] * val[c];
-            // dL/dG = sum_c g_c (v_c - out_c) / S;  dL/dq = -G/2 dL/dG
-            const vfloat dl_dq = -0.5f * w * ((dot - god[b]) / sum[b]);
             vfloat dx = px[b] - gs.mx, dy = py[b] - gs.my;
             if (WrapX) dx = dx - lx * floor_lanes(dx / lx + 0.5f);
             if (WrapY) dy = dy - ly * floor_lanes(dy / ly + 0.5f);
             const vfloat u = gs.c * dx + gs.s * dy;
             const vfloat v = -gs.s * dx + gs.c * dy;
+            const vfloat a = gs.w1 * u, bb = gs.w2 * v;
+            const vfloat q = a * a + bb * bb;  // as tile_q computed it: the same G as forward
+            const vfloat zero = vfloat{};
+            const vfloat w = on ? exp_candidate(-0.5f * (on ? q : zero)) : zero;
+            vfloat dot = vfloat{};
+            for (int c = 0; c < C; ++c) dot += go[c * kBlocks + b] * val[c];
+            // dL/dG = sum_c g_c (v_c - out_c) / S;  dL/dq = -G/2 dL/dG
+            const vfloat dl_dq = -0.5f * w * ((dot - god[b]) / sum[b]);
             const vfloat dq_du = 2.0f * gs.w1 * gs.w1 * u;
             const vfloat dq_dv = 2.0f * gs.w2 * gs.w2 * v;
-            const vfloat zero = vfloat{};
             acc[0] += on ? -dl_dq * (dq_du * gs.c - dq_dv * gs.s) : zero;
             acc[1] += on ? -dl_dq * (dq_du * gs.s + dq_dv * gs.c) : zero;
             acc[2] += on ? dl_dq * (2.0f * gs.w1 * u * u) : zero;
@@ -443,8 +457,8 @@ void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float*
         state->n = g.n;
         state->channels = g.channels;
         const size_t texels = size_t(lists.tiles_x) * lists.tiles_y * kTileTexels;
-        state->selected.resize(texels * s.k);
-        state->weights.resize(texels * s.k);
+        state->sums.resize(texels);
+        state->masks.resize(lists.ids.size() * size_t(kMaskWords));
     }
     const int threads = resolve_threads(s.threads);
     const int tiles = lists.tiles_x * lists.tiles_y;

@@ -81,17 +81,19 @@ class LargeArray {
     size_t size_ = 0;
 };
 
-// What backward needs from forward: per texel, the selected Gaussians. Stored
-// per tile (the layout both passes walk): texel t of a tile is
-// row * kTileSize + column; texels of partial tiles outside the image hold none.
+// What backward needs from forward, compactly (a few bytes per texel): the
+// sum of the selected weights per texel, and per tile-list entry the set of
+// the tile's texels that selected it. Backward recomputes each selected G
+// with the same float operations as forward, so nothing else is saved.
+// Texel t of a tile is row * kTileSize + column.
 struct ForwardState {
     RenderSettings settings;          // what forward rendered (backward checks it matches)
     int n = 0, channels = 0;          // N and C forward saw
     TileLists tiles;
-    LargeArray<int32_t> selected;     // [tiles, K, kTileSize^2] local index into the tile's list
-                                      // of the k-th selected Gaussian in (q, index) order;
-                                      // -1 = none (always after the valid ones)
-    LargeArray<float> weights;        // [tiles, K, kTileSize^2] its G = exp(-q/2); 0 where none
+    LargeArray<float> sums;           // [tiles, kTileSize^2] S = sum of the selected G, summed in
+                                      // selection order; 0 = no candidate (background)
+    LargeArray<uint32_t> masks;       // [tile-list entries, kTileSize^2 / 32] bit t: texel t of the
+                                      // entry's tile selected that Gaussian
 };
 
 // Gradients, written (not accumulated) by backward; caller allocates.
