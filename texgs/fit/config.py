@@ -105,6 +105,7 @@ class FitConfig:
     quant: str = "default"              # texgs.format.QuantConfig preset: default | fp16
     value_bits: int = 5                 # "default" quant: bits per channel value
     position_bits: int = 0              # "default" quant: bits per position axis (0 = quarter texel)
+    max_radius: float = 32.0            # every Gaussian's 3-sigma radius bound, texels (the runtime's search window)
     qat_fraction: float = 0.25          # final share of steps trained through the quantiser (0 = off)
     # Value range of each packed channel: "auto" = the channel's min..max in the
     # target (finer value steps for channels that use part of [0, 1]), "unit" = [0, 1].

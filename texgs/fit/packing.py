@@ -38,9 +38,10 @@ def quant_config(cfg: FitConfig, height: int, width: int):
     from ..format import quant as fmt
 
     if cfg.quant == "fp16":
-        return fmt.QuantConfig.fp16()
+        return dataclasses.replace(fmt.QuantConfig.fp16(), max_radius=cfg.max_radius)
     bits = cfg.position_bits or auto_position_bits(height, width)
-    return dataclasses.replace(fmt.QuantConfig.default(), value_bits=cfg.value_bits, position_bits=bits)
+    return dataclasses.replace(fmt.QuantConfig.default(), value_bits=cfg.value_bits, position_bits=bits,
+                               max_radius=cfg.max_radius)
 
 
 def limits(height: int, width: int, qcfg) -> Limits:
