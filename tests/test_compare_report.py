@@ -181,3 +181,21 @@ def test_rate_outside_the_mip_ladder_has_no_figure():
     (row,) = res.rows
     assert row["bppc"] is None and "psnr" not in row
     assert any("outside its measured range" in n for n in res.notes)
+
+
+def test_report_keeps_the_texgs_files_its_rows_measured(tmp_path):
+    pytest.importorskip("texgs.fit.api")
+    from texgs.compare.report import write_report
+    from texgs.format.reader import unpack
+
+    m = synthetic_material()
+    s = Settings(rates=(1.0,), methods=("texgs",), quick=True, extended_metrics=False)
+    res = compare_material(m, s)
+    row = next(r for r in res.rows if r["method"] == "texgs")
+    write_report(tmp_path, [res], s, [], {"texgs": row["encoder"]})
+    files = sorted((tmp_path / "texgs").glob("*.texgs"))
+    assert [f.name for f in files] == ["synthetic_mat@1bppc.texgs"]
+    data = files[0].read_bytes()
+    assert 8 * len(data) / (SIZE * SIZE * 9) == pytest.approx(row["bppc"])   # the row's bytes exactly
+    p = unpack(data)
+    assert (p.height, p.width, p.values.shape[1]) == (SIZE, SIZE, 9)

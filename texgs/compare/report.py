@@ -227,4 +227,8 @@ def write_report(out_dir: str | Path, results: list[MaterialResult], settings: S
         plot_rd(out / plots[r.material], r)
         crops[r.material] = write_crops(out, r)
     write_html(out / "index.html", results, notes, encoders, plots, crops)
+    for r in results:  # the texgs files the rows measured, for `texgs inspect` / `texgs decode`
+        for rate, data in r.packed.items():
+            (out / "texgs").mkdir(exist_ok=True)
+            (out / "texgs" / f"{slug(r.material)}@{rate:g}bppc.texgs").write_bytes(data)
     return {"json": out / "results.json", "csv": out / "results.csv", "html": out / "index.html"}

@@ -67,6 +67,7 @@ class MaterialResult:
     points: list[dict] = field(default_factory=list)     # every measured point
     notes: list[str] = field(default_factory=list)       # missing tools, out-of-range rates
     crops: dict = field(default_factory=dict)            # method -> {"label", "image" [h, w, C]}; "reference"
+    packed: dict = field(default_factory=dict)           # requested bppc -> the texgs fit's .texgs bytes
 
 
 def _point_record(method: Method, p: Point, material: Material, figures: dict, on_front: bool) -> dict:
@@ -105,6 +106,9 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
         else:
             pts = method.points(material, list(s.rates))
         res.notes.extend(getattr(method, "problems", []))
+        for p in pts:
+            if "_data" in p.extra:          # texgs: keep the file the row measured
+                res.packed[p.extra["requested_bppc"]] = p.extra["_data"]
         cheap = []
         for p in pts:
             cheap.append(quality.cheap_metrics(material, p.reconstruct()))
