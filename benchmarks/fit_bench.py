@@ -39,6 +39,16 @@ VARIANTS = {
     "vb6": {"value_bits": 6},                                     # 6-bit values (the earlier default)
     "no-reloc": {"relocate_every": 0},                            # no hole relocation
     "steps250": {"steps": 250},                                   # half the default schedule
+    "steps1000": {"steps": 1000},                                 # twice the default schedule
+    "R24": {"max_radius": 24.0},                                  # tighter radius bound (cheaper decode)
+    "R48": {"max_radius": 48.0},                                  # looser radius bound (dearer decode)
+    "init3": {"init_scale": 3.0},                                 # initial sigma 3 texels (default 5)
+    "init8": {"init_scale": 8.0},
+    "lr-final-0.01": {"lr_final": 0.01},                          # anneal to 1% instead of 10%
+    "reloc50": {"relocate_every": 50},                            # relocate half as often
+    "qat10": {"qat_fraction": 0.1},                               # QAT for the last 10% only
+    "pyr21": {"pyramid": (2, 1), "pyramid_steps": (0.6, 0.4)},    # two pyramid levels
+    "k16": {"k": 16},                                             # blend up to 16 Gaussians
 }
 
 
