@@ -241,3 +241,23 @@ def test_position_bits_follow_the_image_size():
     q = packing.quant_config(FitConfig(), 512, 256)
     assert q.position_bits == 11 and q.value_bits == FitConfig().value_bits
     assert packing.quant_config(FitConfig(position_bits=14), 512, 256).position_bits == 14
+
+
+def test_fused_l2_loss_matches_the_generic_loss_and_gradient():
+    from texgs.fit.loss import image_loss, weighted_l2
+
+    g = torch.Generator().manual_seed(3)
+    unit = torch.rand(13, 17, 5, generator=g, dtype=torch.float64)
+    lo = torch.rand(5, generator=g, dtype=torch.float64) * 0.3
+    span = 0.2 + torch.rand(5, generator=g, dtype=torch.float64) * 0.5
+    target = torch.rand(13, 17, 5, generator=g, dtype=torch.float64)
+    weights = torch.tensor([1.0, 2.0, 0.5, 1.0, 0.0], dtype=torch.float64)
+    a = unit.clone().requires_grad_(True)
+    loss_a, sq = weighted_l2(a, lo, span, target, weights)
+    loss_a.backward()
+    b = unit.clone().requires_grad_(True)
+    loss_b = image_loss(lo + span * b, target, weights, ssim_weight=0.0, data_term="l2")
+    loss_b.backward()
+    assert float(loss_a.detach()) == pytest.approx(float(loss_b.detach()), rel=1e-12)
+    assert torch.allclose(a.grad, b.grad, rtol=1e-10, atol=1e-15)
+    assert torch.allclose(sq, ((lo + span * unit - target) ** 2).sum(dim=(0, 1)), rtol=1e-12)

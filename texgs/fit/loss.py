@@ -74,6 +74,43 @@ def image_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
     return (per_channel * weights).sum() / weights.sum()
 
 
+class _WeightedL2(torch.autograd.Function):
+    """The L2 loss of stored values lo + span * unit against target, fused
+    into a few passes over one reused buffer: at 1024^2 x 9 a chain of
+    elementwise ops on fresh tensors cost as much as the renderer (mostly
+    page faults of new 38 MB arrays). Returns (loss, per-channel sums of
+    squared errors)."""
+
+    @staticmethod
+    def forward(ctx, unit, lo, span, target, channel_scale, buf):
+        diff = torch.addcmul(lo, span, unit, out=buf).sub_(target)    # stored-value error [H, W, C]
+        flat = diff.view(-1, diff.shape[-1])
+        sq = (flat.T @ flat).diagonal().clone()                        # [C] sums of squares
+        ctx.save_for_backward(diff, span, channel_scale)
+        ctx.mark_non_differentiable(sq)
+        return (sq * channel_scale).sum(), sq
+
+    @staticmethod
+    def backward(ctx, grad_loss, grad_sq):
+        diff, span, channel_scale = ctx.saved_tensors
+        return diff.mul_(grad_loss * 2.0 * span * channel_scale), None, None, None, None, None
+
+
+def weighted_l2(unit: torch.Tensor, lo: torch.Tensor, span: torch.Tensor, target: torch.Tensor,
+                weights: torch.Tensor, buf: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """sum_c w_c MSE_c / sum_c w_c of pred = lo + span * unit against target
+    (the data term "l2" without SSIM), and the [C] sums of squared errors.
+
+    Equal to image_loss(lo + span * unit, target, weights, 0, None, "l2"); the
+    gradient reaches `unit` only. buf: an [H, W, C] tensor to work in (reused
+    across steps; it holds the gradient until backward has consumed it)."""
+    h, w, _ = unit.shape
+    channel_scale = weights / (weights.sum() * (h * w))
+    if buf is None or buf.shape != unit.shape or buf.dtype != unit.dtype:
+        buf = torch.empty_like(unit)
+    return _WeightedL2.apply(unit, lo, span, target, channel_scale, buf)
+
+
 def random_window(height: int, width: int, size: int, gen: torch.Generator):
     """A size x size crop (row, col, h, w) drawn from gen, or None when the image is not larger."""
     if height <= size and width <= size:

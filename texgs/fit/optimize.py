@@ -26,7 +26,7 @@ from ..metrics import psnr_from_mse
 from ..render import render
 from . import init as init_mod
 from .config import FitConfig
-from .loss import image_loss, random_window
+from .loss import image_loss, random_window, weighted_l2
 from .progress import Progress
 from .schedule import Plan, Plateau, Stage
 
@@ -289,6 +289,8 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
     limits_factor = level_factor(height, width, stage)
     project(g, limits, wrap, limits_factor)
     best_err, best = math.inf, None
+    fused_l2 = cfg.data_term == "l2" and cfg.ssim_weight == 0
+    loss_buf = None
     while step < plan.steps:
         new_stage = plan.stage_at(step)
         if new_stage != stage:
@@ -298,16 +300,25 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
                 progress.message(f"level {stage.width}x{stage.height} from step {step}")
         quant = quantizer if (quantizer is not None and step >= plan.qat_start) else None
         opt.zero_grad(set_to_none=True)
-        img = lo + span * render_level(g, stage, height, width, background, cfg, wrap, backend, quant)
-        window = random_window(stage.height, stage.width, cfg.ssim_crop, gen) if cfg.ssim_crop else None
-        loss = image_loss(img, tgt, weights, cfg.ssim_weight, window, cfg.data_term)
+        unit_img = render_level(g, stage, height, width, background, cfg, wrap, backend, quant)
+        if fused_l2:
+            # Stored values are convex blends of values inside [lo, hi] (and the
+            # background), so they lie in [0, 1]: the MSE needs no clamp.
+            if loss_buf is None or loss_buf.shape != unit_img.shape:
+                loss_buf = torch.empty_like(unit_img)
+            loss, sq = weighted_l2(unit_img, lo, span, tgt, weights, loss_buf)
+            err = float(sq.sum()) / tgt.numel()
+        else:
+            img = lo + span * unit_img
+            window = random_window(stage.height, stage.width, cfg.ssim_crop, gen) if cfg.ssim_crop else None
+            loss = image_loss(img, tgt, weights, cfg.ssim_weight, window, cfg.data_term)
+            with torch.no_grad():
+                err = float(((img.detach().clamp(0, 1) - tgt) ** 2).mean())
         loss.backward()
         if stage.factor == 1 and cfg.keep_best and (quantizer is None or quant is not None):
             # Keep the best full-resolution iterate (the loss can drift up late
             # in a run; see docs/fitting.md), judged through the quantiser when
-            # QAT is on: img was rendered from the parameters as they are now.
-            with torch.no_grad():
-                err = float(((img.detach().clamp(0, 1) - tgt) ** 2).mean())
+            # QAT is on: the image was rendered from the parameters as they are now.
             if err < best_err:
                 best_err, best = err, [t.detach().clone() for t in g.tensors()] + [g.levels.clone()]
         factor = lr_scale * anneal(step, anneal_start, plan.steps, cfg.lr_final)
@@ -319,12 +330,11 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
         if cfg.relocate_every and step % cfg.relocate_every == 0 and step < cfg.relocate_until * plan.steps:
             relocate_into_holes(g, opt, stage, height, width, unit_tgt, cfg, wrap, backend, gen)
             if cfg.dead_weight > 0:
-                relocate_dead(g, opt, stage, height, width, img.detach(), tgt, unit_tgt, weights, cfg, wrap,
-                              backend, gen)
+                relocate_dead(g, opt, stage, height, width, lo + span * unit_img.detach(), tgt, unit_tgt, weights,
+                              cfg, wrap, backend, gen)
             project(g, limits, wrap, limits_factor)
         if step % cfg.eval_every == 0 or step == plan.steps:
-            with torch.no_grad():
-                last_psnr = psnr_from_mse(float(((img.detach().clamp(0, 1) - tgt) ** 2).mean()))
+            last_psnr = psnr_from_mse(err)
             history.append({"step": step, "psnr": last_psnr, "n": g.n, "level": stage.factor,
                             "seconds": time.monotonic() - t0})
             final_phase = stage.factor == 1 and (not plan.add_steps or step > plan.add_steps[-1])
@@ -340,7 +350,8 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
             i = plan.add_steps.index(step)
             if sizes[i] > 0:
                 with torch.no_grad():
-                    prob = init_mod.error_probability(img.detach(), tgt, weights)
+                    pred = lo + span * unit_img.detach()
+                    prob = init_mod.error_probability(pred, tgt, weights)
                     texels = init_mod.sample_texels(prob, sizes[i], gen)
                     pos, inv, rot, val = init_mod.gaussians_at(texels, unit_tgt, 1.0 / cfg.init_scale)
                 g.append(pos, inv, rot, val, level=i + 1)
