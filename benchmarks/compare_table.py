@@ -5,8 +5,10 @@
 
 Prints, per material and rate, PSNR over all channels for texgs, BC1, BC7 and
 ASTC as measured by the run, the ASTC figure of ../shared/reference/
-block_codecs_bench.csv (the cross-check), and texgs minus the run's ASTC;
-then the means over the materials present. --csv writes the same rows as CSV;
+block_codecs_bench.csv (the cross-check), and texgs minus the run's ASTC and
+minus the reference ASTC; then the means over the materials present. When
+several CSVs give the same (material, method, rate), the later one wins (e.g.
+a texgs-only rerun after a full run). --csv writes the same rows as CSV;
 --plot draws the mean PSNR of each method against bppc (materials every method
 has at every rate).
 """
@@ -61,6 +63,8 @@ def rows(materials, rates, psnr, ref):
                    "ASTC (reference)": ref.get((m, rate))}
             t, a = row["texgs"], row["ASTC"]
             row["texgs - ASTC"] = None if t is None or a is None else t - a
+            r_ = row["ASTC (reference)"]
+            row["texgs - ASTC (reference)"] = None if t is None or r_ is None else t - r_
             yield row
 
 
@@ -104,11 +108,11 @@ def main() -> None:
     args = ap.parse_args()
     materials, rates, psnr = load(args.results)
     table = list(rows(materials, rates, psnr, reference_astc()))
-    cols = ["material", "bppc", *METHODS, "ASTC (reference)", "texgs - ASTC"]
+    cols = ["material", "bppc", *METHODS, "ASTC (reference)", "texgs - ASTC", "texgs - ASTC (reference)"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in table:
-        print("| " + " | ".join([r["material"], f"{r['bppc']:g}"] + [fmt(r[c], c == "texgs - ASTC") for c in cols[2:]])
+        print("| " + " | ".join([r["material"], f"{r['bppc']:g}"] + [fmt(r[c], c.startswith("texgs - ")) for c in cols[2:]])
               + " |")
     by_rate = defaultdict(list)
     for r in table:
@@ -117,7 +121,7 @@ def main() -> None:
         means = []
         for c in cols[2:]:
             vals = [r[c] for r in rs if r[c] is not None]
-            means.append(fmt(sum(vals) / len(vals), c == "texgs - ASTC") if len(vals) == len(rs) else "")
+            means.append(fmt(sum(vals) / len(vals), c.startswith("texgs - ")) if len(vals) == len(rs) else "")
         print(f"| **mean of {len(rs)}** | {rate:g} | " + " | ".join(means) + " |")
     if args.plot:
         plot(args.plot, materials, rates, psnr, table)

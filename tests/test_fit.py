@@ -261,3 +261,12 @@ def test_fused_l2_loss_matches_the_generic_loss_and_gradient():
     assert float(loss_a.detach()) == pytest.approx(float(loss_b.detach()), rel=1e-12)
     assert torch.allclose(a.grad, b.grad, rtol=1e-10, atol=1e-15)
     assert torch.allclose(sq, ((lo + span * unit - target) ** 2).sum(dim=(0, 1)), rtol=1e-12)
+
+
+def test_bytes_do_not_depend_on_the_thread_count():
+    # Big enough for several render tiles per thread, with relocation, QAT and additions on.
+    stack = np.concatenate([smooth_stack(96, 80), smooth_stack(96, 80)[..., ::-1]], axis=2).copy()
+    cfg = FitConfig.fast(steps=60, add_every=10, relocate_every=10)
+    one = fit(stack, Budget(bppc=0.5), cfg.replace(threads=1), progress="off").data
+    for threads in (2, 3):
+        assert fit(stack, Budget(bppc=0.5), cfg.replace(threads=threads), progress="off").data == one
