@@ -128,6 +128,9 @@ CASES = {
     "wrap both, fixed, strip 8": lambda: material((True, True), QuantConfig(max_radius=14.0, strip_height=8), seed=2,
                                                   h=45, w=50),
     "wrap both, fp16": lambda: material((True, True), QuantConfig.fp16(), seed=3),
+    # What the fitter writes by default: 5-bit values, quarter-texel positions (8 bits at 40 texels).
+    "fitter default bits": lambda: material((True, False), QuantConfig(value_bits=5, position_bits=8), seed=4,
+                                            h=37, w=40),
 }
 
 
