@@ -37,7 +37,8 @@ VARIANTS = {
     "l1-ssim": {"data_term": "l1", "ssim_weight": 0.1},           # the paper's loss
     "paper-lr": {"lr_inv_scale": 2e-3, "lr_rotation": 2e-3},      # the paper's shape learning rates
     "vb6": {"value_bits": 6},                                     # 6-bit values (the earlier default)
-    "no-reloc": {"relocate_every": 0},                            # no hole relocation
+    "no-holes": {"relocate_every": 0},                            # neither coverage term nor relocation
+    "relocation": {"coverage_weight": 0.0, "relocate_fraction": 0.1},  # session 2's relocation instead
     "steps250": {"steps": 250},                                   # half the default schedule
     "steps1000": {"steps": 1000},                                 # twice the default schedule
     "R24": {"max_radius": 24.0},                                  # tighter radius bound (cheaper decode)
@@ -49,6 +50,7 @@ VARIANTS = {
     "qat10": {"qat_fraction": 0.1},                               # QAT for the last 10% only
     "pyr21": {"pyramid": (2, 1), "pyramid_steps": (0.6, 0.4)},    # two pyramid levels
     "k16": {"k": 16},                                             # blend up to 16 Gaussians
+    "coverage+reloc": {"relocate_fraction": 0.1},                 # coverage term and relocation
 }
 
 

@@ -4,6 +4,8 @@ Sizes and step counts are small so the file runs in well under a minute."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -270,3 +272,26 @@ def test_bytes_do_not_depend_on_the_thread_count():
     one = fit(stack, Budget(bppc=0.5), cfg.replace(threads=1), progress="off").data
     for threads in (2, 3):
         assert fit(stack, Budget(bppc=0.5), cfg.replace(threads=threads), progress="off").data == one
+
+
+def test_coverage_term_pulls_the_nearest_gaussian_over_a_hole():
+    from texgs.fit.optimize import GaussianSet, coverage_candidates, coverage_loss
+    from texgs.fit.schedule import Stage
+
+    stage = Stage(factor=1, height=32, width=32, start=0, end=1)
+    g = GaussianSet(positions=torch.tensor([[10.5 / 32, 10.5 / 32], [30.5 / 32, 30.5 / 32]], requires_grad=True),
+                    inv_scales=torch.ones(2, 2, requires_grad=True), rotations=torch.zeros(2, requires_grad=True),
+                    values=torch.zeros(2, 1, requires_grad=True), levels=torch.zeros(2, dtype=torch.int32))
+    hole = torch.tensor([[16.5, 10.5]])                     # 6 texels right of Gaussian 0: q = 36 > 9
+    idx = coverage_candidates(g, hole, stage, (False, False))
+    assert idx[0, 0] == 0                                   # nearest centre first
+    loss = coverage_loss(g, hole, idx, stage, 32, 32, (False, False))
+    assert loss.item() == pytest.approx(math.log(36 / 9), rel=1e-6)
+    loss.backward()
+    assert g.positions.grad[0, 0] < 0 and g.inv_scales.grad[0, 0] > 0   # move right, grow
+    assert float(g.positions.grad[1].abs().sum()) == 0.0                # only the nearest in q
+    # On the torus a hole at x = 0.5 is 2 texels from Gaussian 1 at x = 30.5 (q = 4): covered, no pull.
+    near_edge = torch.tensor([[0.5, 30.5]])
+    wrap = (True, True)
+    assert coverage_loss(g, near_edge, coverage_candidates(g, near_edge, stage, wrap), stage, 32, 32,
+                         wrap).item() == 0.0

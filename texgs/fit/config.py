@@ -80,13 +80,17 @@ class FitConfig:
     lr_inv_scale: float = 8e-3          # 1/texel (full resolution); paper 2e-3
     lr_rotation: float = 8e-3           # radians; paper 2e-3
     keep_best: bool = True              # return the best full-resolution iterate, not the last
-    # Hole relocation (optimize.relocate_into_holes): every relocate_every steps
-    # (0 = off) until relocate_until of the schedule, move as many Gaussians as
-    # the hole share of the texels (at most relocate_fraction of them) onto
-    # texels no Gaussian reaches.
+    # Holes (texels no Gaussian reaches; they send no gradient, docs/fitting.md):
+    # every relocate_every steps (0 = never) until relocate_until of the
+    # schedule, find them; then move as many Gaussians as the hole share of the
+    # texels, at most relocate_fraction of them, onto holes
+    # (optimize.relocate_into_holes; 0 = no moves), and sample up to 1024 hole
+    # texels that a loss term of weight coverage_weight pulls the nearest
+    # Gaussian over (optimize.coverage_loss; 0 = off) until the next check.
     relocate_every: int = 25
-    relocate_fraction: float = 0.1
+    relocate_fraction: float = 0.0
     relocate_until: float = 0.9
+    coverage_weight: float = 1e-2
     # At the same events, Gaussians whose total blend weight is under this
     # share of the mean (0 = off) move to texels sampled by the error.
     dead_weight: float = 0.0
@@ -126,6 +130,8 @@ class FitConfig:
             bad("relocate_every", "must be >= 0 (0 = off)")
         if not 0.0 <= self.relocate_fraction <= 0.5:
             bad("relocate_fraction", "must be in 0..0.5")
+        if not self.coverage_weight >= 0:
+            bad("coverage_weight", "must be >= 0 (0 = off)")
         if not 0.0 <= self.relocate_until <= 1.0:
             bad("relocate_until", "must be in 0..1")
         if not self.pyramid or self.pyramid[-1] != 1 or any(f < 1 for f in self.pyramid):

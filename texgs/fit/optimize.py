@@ -190,6 +190,58 @@ def relocate_into_holes(g: GaussianSet, opt: torch.optim.Adam, stage: Stage, hei
     return moves
 
 
+@torch.no_grad()
+def hole_points(g: GaussianSet, stage: Stage, height: int, width: int, cfg: FitConfig, wrap, backend: str,
+                gen: torch.Generator, count: int) -> torch.Tensor:
+    """[<= count, 2] centres (level texels) of texels no Gaussian reaches, sampled without replacement."""
+    c = g.values.shape[1]
+    img = render_level(g, stage, height, width, torch.full((c,), HOLE_SENTINEL), cfg, wrap, backend)
+    holes = torch.nonzero((img[..., 0] == HOLE_SENTINEL).reshape(-1))[:, 0]
+    if holes.numel() > count:
+        holes = holes[torch.randperm(holes.numel(), generator=gen)[:count]]
+    rows = torch.div(holes, stage.width, rounding_mode="floor")
+    return torch.stack([(holes - rows * stage.width).float() + 0.5, rows.float() + 0.5], dim=1)
+
+
+#: Gaussians (nearest by centre distance) a hole point considers in coverage_loss.
+COVERAGE_CANDIDATES = 8
+
+
+def _level_offsets(g: GaussianSet, points: torch.Tensor, idx: torch.Tensor | None, stage: Stage, wrap):
+    """Offsets points - means in level texels, on the torus on wrapped axes:
+    [S, N, 2] for every Gaussian, or [S, k, 2] for the Gaussians idx [S, k]."""
+    means = g.positions * torch.tensor([float(stage.width), float(stage.height)])
+    d = points[:, None, :] - (means[None, :, :] if idx is None else means[idx])
+    for axis, side in ((0, stage.width), (1, stage.height)):
+        if wrap[axis]:
+            d[..., axis] = d[..., axis] - side * torch.floor(d[..., axis] / side + 0.5)
+    return d
+
+
+@torch.no_grad()
+def coverage_candidates(g: GaussianSet, points: torch.Tensor, stage: Stage, wrap) -> torch.Tensor:
+    """[S, k] the Gaussians whose centres are nearest each hole point."""
+    d = _level_offsets(g, points, None, stage, wrap)
+    k = min(COVERAGE_CANDIDATES, g.n)
+    return torch.topk((d * d).sum(-1), k, dim=1, largest=False).indices
+
+
+def coverage_loss(g: GaussianSet, points: torch.Tensor, candidates: torch.Tensor, stage: Stage, height: int,
+                  width: int, wrap) -> torch.Tensor:
+    """Mean over hole points of log(min q / 9) where above 0, the min over the
+    point's candidate Gaussians: pulls the nearest Gaussian (in q) until it
+    reaches the point, the gradient that texels outside every 3-sigma cut-off
+    cannot send (docs/fitting.md)."""
+    d = _level_offsets(g, points, candidates, stage, wrap)             # [S, k, 2]
+    inv = g.inv_scales[candidates] * level_factor(height, width, stage)
+    rot = g.rotations[candidates]
+    cos, sin = torch.cos(rot), torch.sin(rot)
+    u = cos * d[..., 0] + sin * d[..., 1]
+    v = -sin * d[..., 0] + cos * d[..., 1]
+    q = (inv[..., 0] * u) ** 2 + (inv[..., 1] * v) ** 2
+    return torch.log(q.min(dim=1).values.clamp(min=9.0) / 9.0).mean()
+
+
 def blend_weights(g: GaussianSet, stage: Stage, height: int, width: int, cfg: FitConfig, wrap,
                   backend: str) -> torch.Tensor:
     """[N] each Gaussian's total blend weight over the level's texels:
@@ -291,9 +343,11 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
     best_err, best = math.inf, None
     fused_l2 = cfg.data_term == "l2" and cfg.ssim_weight == 0
     loss_buf = None
+    cover_pts = cover_idx = None    # hole texels the coverage term pulls Gaussians over, their candidates
     while step < plan.steps:
         new_stage = plan.stage_at(step)
         if new_stage != stage:
+            cover_pts = None
             stage, tgt, unit_tgt = new_stage, level_target(target, new_stage), level_target(unit_target, new_stage)
             limits_factor = level_factor(height, width, stage)
             if progress:
@@ -314,6 +368,8 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
             loss = image_loss(img, tgt, weights, cfg.ssim_weight, window, cfg.data_term)
             with torch.no_grad():
                 err = float(((img.detach().clamp(0, 1) - tgt) ** 2).mean())
+        if cover_pts is not None and cover_pts.shape[0]:
+            loss = loss + cfg.coverage_weight * coverage_loss(g, cover_pts, cover_idx, stage, height, width, wrap)
         loss.backward()
         if stage.factor == 1 and cfg.keep_best and (quantizer is None or quant is not None):
             # Keep the best full-resolution iterate (the loss can drift up late
@@ -329,6 +385,9 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
         step += 1
         if cfg.relocate_every and step % cfg.relocate_every == 0 and step < cfg.relocate_until * plan.steps:
             relocate_into_holes(g, opt, stage, height, width, unit_tgt, cfg, wrap, backend, gen)
+            if cfg.coverage_weight > 0:
+                cover_pts = hole_points(g, stage, height, width, cfg, wrap, backend, gen, 1024)
+                cover_idx = coverage_candidates(g, cover_pts, stage, wrap)
             if cfg.dead_weight > 0:
                 relocate_dead(g, opt, stage, height, width, lo + span * unit_img.detach(), tgt, unit_tgt, weights,
                               cfg, wrap, backend, gen)
