@@ -91,9 +91,6 @@ class FitConfig:
     relocate_fraction: float = 0.0
     relocate_until: float = 0.9
     coverage_weight: float = 1e-2
-    # At the same events, Gaussians whose total blend weight is under this
-    # share of the mean (0 = off) move to texels sampled by the error.
-    dead_weight: float = 0.0
     lr_final: float = 0.1               # after the last addition, cosine-anneal learning rates to this share
     # Loss: sum_c w_c (D_c + ssim_weight (1 - SSIM_c)) / sum_c w_c, D = L1 (paper) or L2 (= PSNR's MSE).
     data_term: str = "l2"

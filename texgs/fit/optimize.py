@@ -242,51 +242,6 @@ def coverage_loss(g: GaussianSet, points: torch.Tensor, candidates: torch.Tensor
     return torch.log(q.min(dim=1).values.clamp(min=9.0) / 9.0).mean()
 
 
-def blend_weights(g: GaussianSet, stage: Stage, height: int, width: int, cfg: FitConfig, wrap,
-                  backend: str) -> torch.Tensor:
-    """[N] each Gaussian's total blend weight over the level's texels:
-    sum over texels of G_i / sum_k G_k where i is among the top K.
-
-    That sum is the gradient of the summed image of a one-channel render with
-    every value 1 with respect to those values: one cheap forward + backward."""
-    ones = torch.ones((g.n, 1), requires_grad=True)
-    means = g.means(height, width).detach()
-    inv = g.inv_scales.detach()
-    if stage.factor != 1:
-        means = means * torch.tensor([stage.width / width, stage.height / height])
-        inv = inv * level_factor(height, width, stage)
-    with torch.enable_grad():
-        img = render(means, inv, g.rotations.detach(), ones, torch.zeros(1), stage.height, stage.width,
-                     k=cfg.k, wrap=wrap, backend=backend, threads=cfg.threads)
-        img.sum().backward()
-    return ones.grad[:, 0]
-
-
-@torch.no_grad()
-def relocate_dead(g: GaussianSet, opt: torch.optim.Adam, stage: Stage, height: int, width: int,
-                  img: torch.Tensor, tgt: torch.Tensor, unit_tgt: torch.Tensor, weights: torch.Tensor,
-                  cfg: FitConfig, wrap, backend: str, gen: torch.Generator) -> int:
-    """Move Gaussians that contribute almost nothing (total blend weight under
-    dead_weight x the mean) to texels sampled by the current error, at most
-    relocate_fraction * N of them. Returns how many moved."""
-    bw = blend_weights(g, stage, height, width, cfg, wrap, backend)
-    dead = bw < cfg.dead_weight * float(bw.mean())
-    moves = min(int(dead.sum()), int(cfg.relocate_fraction * g.n))
-    if moves == 0:
-        return 0
-    victims = torch.argsort(bw, stable=True)[:moves]
-    prob = init_mod.error_probability(img, tgt, weights)
-    texels = init_mod.sample_texels(prob, moves, gen)
-    pos, inv, rot, val = init_mod.gaussians_at(texels, unit_tgt, 1.0 / cfg.init_scale)
-    for t, new in zip(g.tensors(), (pos, inv, rot, val)):
-        t[victims] = new
-        state = opt.state.get(t)
-        if state:
-            state["exp_avg"][victims] = 0
-            state["exp_avg_sq"][victims] = 0
-    return moves
-
-
 def initial_gaussians(target: torch.Tensor, unit_target: torch.Tensor, weights: torch.Tensor, n: int,
                       cfg: FitConfig, wrap, gen: torch.Generator, stage: Stage) -> GaussianSet:
     """Eq. 6 sampling on the first level's target (its texel centres); values
@@ -384,13 +339,11 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
         project(g, limits, wrap, limits_factor)
         step += 1
         if cfg.relocate_every and step % cfg.relocate_every == 0 and step < cfg.relocate_until * plan.steps:
-            relocate_into_holes(g, opt, stage, height, width, unit_tgt, cfg, wrap, backend, gen)
+            if cfg.relocate_fraction > 0:
+                relocate_into_holes(g, opt, stage, height, width, unit_tgt, cfg, wrap, backend, gen)
             if cfg.coverage_weight > 0:
                 cover_pts = hole_points(g, stage, height, width, cfg, wrap, backend, gen, 1024)
                 cover_idx = coverage_candidates(g, cover_pts, stage, wrap)
-            if cfg.dead_weight > 0:
-                relocate_dead(g, opt, stage, height, width, lo + span * unit_img.detach(), tgt, unit_tgt, weights,
-                              cfg, wrap, backend, gen)
             project(g, limits, wrap, limits_factor)
         if step % cfg.eval_every == 0 or step == plan.steps:
             last_psnr = psnr_from_mse(err)
