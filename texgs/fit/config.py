@@ -13,7 +13,7 @@ FitConfig() keeps its initialisation and progressive addition and changes
 what measured better at 0.06 bppc (docs/benchmarks.md "Fitting"): an L2 loss
 (what PSNR measures; no SSIM term, which also made steps 4x slower), 4x the
 shape learning rates, initial Gaussians twice as wide, 5-bit values, a shorter coarse-to-fine schedule with
-quantisation-aware training, and hole relocation.
+quantisation-aware training, and a coverage term for texels no Gaussian reaches.
 """
 
 from __future__ import annotations
