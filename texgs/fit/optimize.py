@@ -203,7 +203,9 @@ def hole_points(g: GaussianSet, stage: Stage, height: int, width: int, cfg: FitC
     return torch.stack([(holes - rows * stage.width).float() + 0.5, rows.float() + 0.5], dim=1)
 
 
-#: Gaussians (nearest by centre distance) a hole point considers in coverage_loss.
+#: Hole texels sampled per check for coverage_loss, and the Gaussians (nearest
+#: by centre distance) each considers.
+COVERAGE_POINTS = 1024
 COVERAGE_CANDIDATES = 8
 
 
@@ -342,7 +344,7 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
             if cfg.relocate_fraction > 0:
                 relocate_into_holes(g, opt, stage, height, width, unit_tgt, cfg, wrap, backend, gen)
             if cfg.coverage_weight > 0:
-                cover_pts = hole_points(g, stage, height, width, cfg, wrap, backend, gen, 1024)
+                cover_pts = hole_points(g, stage, height, width, cfg, wrap, backend, gen, COVERAGE_POINTS)
                 cover_idx = coverage_candidates(g, cover_pts, stage, wrap)
             project(g, limits, wrap, limits_factor)
         if step % cfg.eval_every == 0 or step == plan.steps:
