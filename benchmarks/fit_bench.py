@@ -37,6 +37,8 @@ VARIANTS = {
     "l1-ssim": {"data_term": "l1", "ssim_weight": 0.1},           # the paper's loss
     "paper-lr": {"lr_inv_scale": 2e-3, "lr_rotation": 2e-3},      # the paper's shape learning rates
     "vb6": {"value_bits": 6},                                     # 6-bit values (the earlier default)
+    "vb4": {"value_bits": 4},                                     # 4-bit values
+    "range-bits": {"value_allocation": "range"},                  # fewer value bits for channels spanning less of [0, 1]
     "no-holes": {"relocate_every": 0},                            # neither coverage term nor relocation
     "relocation": {"coverage_weight": 0.0, "relocate_fraction": 0.1},  # session 2's relocation instead
     "steps250": {"steps": 250},                                   # half the default schedule

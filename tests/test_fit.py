@@ -245,6 +245,22 @@ def test_position_bits_follow_the_image_size():
     assert packing.quant_config(FitConfig(position_bits=14), 512, 256).position_bits == 14
 
 
+def test_range_value_allocation_gives_narrow_channels_fewer_bits():
+    from texgs.fit import packing
+    from texgs.format import unpack
+
+    ranges = [(0.0, 1.0), (0.2, 0.7), (0.5, 0.51), (0.3, 0.3 + 1 / 1024)]
+    # 5 + log2(span): 5, 4, -1.6 -> 1, -5 -> 1; never more than value_bits.
+    assert packing.range_value_bits(5, ranges) == (5, 4, 1, 1)
+    q = packing.quant_config(FitConfig(value_allocation="range"), 64, 64, ranges)
+    assert q.channel_value_bits(4) == [5, 4, 1, 1]
+    assert packing.quant_config(FitConfig(), 64, 64, ranges).channel_value_bits(4) == [5] * 4
+    stack = smooth_stack(48, 48)
+    stack[..., 2] = 0.25 + 0.1 * stack[..., 2]                 # a channel spanning a tenth of [0, 1]
+    r = fit(stack, Budget(gaussians=30), FitConfig.fast(steps=20, value_allocation="range"), progress="off")
+    assert unpack(r.data).value_bits[2] < unpack(r.data).value_bits[0]
+
+
 def test_fused_l2_loss_matches_the_generic_loss_and_gradient():
     from texgs.fit.loss import image_loss, weighted_l2
 

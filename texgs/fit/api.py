@@ -213,7 +213,7 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     w = _weights(c, weights)
     wrap = (bool(wrap[0]), bool(wrap[1]))
     backend = resolve_backend(cfg.backend)
-    qcfg = packing.quant_config(cfg, height, width)
+    qcfg = packing.quant_config(cfg, height, width, [m.range for m in metas])
     lim = packing.limits(height, width, qcfg)
 
     if budget.target_psnr is not None:

@@ -104,7 +104,11 @@ class FitConfig:
     max_decays: int = 1                 # stop at the plateau after this many decays
     # Quantisation-aware training against texgs.format.quantize_ste.
     quant: str = "default"              # texgs.format.QuantConfig preset: default | fp16
-    value_bits: int = 5                 # "default" quant: bits per channel value
+    value_bits: int = 5                 # "default" quant: bits per channel value (a channel spanning [0, 1])
+    # "uniform": value_bits for every channel; "range": a channel spanning hi - lo of [0, 1]
+    # gets round(value_bits + log2(hi - lo)) bits (at least 1), the same step in stored
+    # units (more Gaussians, coarser narrow channels: a wash at 0.06 bppc, docs/benchmarks.md).
+    value_allocation: str = "uniform"
     position_bits: int = 0              # "default" quant: bits per position axis (0 = quarter texel)
     max_radius: float = 32.0            # every Gaussian's 3-sigma radius bound, texels (the runtime's search window)
     qat_fraction: float = 0.25          # final share of steps trained through the quantiser (0 = off)
@@ -170,6 +174,8 @@ class FitConfig:
             bad("quant", f"choose one of {', '.join(QUANT_PRESETS)}")
         if not 0.0 <= self.qat_fraction <= 1.0:
             bad("qat_fraction", "must be in [0, 1]")
+        if self.value_allocation not in ("range", "uniform"):
+            bad("value_allocation", "choose range or uniform")
         if self.channel_range not in ("auto", "unit"):
             bad("channel_range", "choose auto or unit")
         if self.backend not in ("auto", "reference", "cpu", "cuda"):

@@ -33,15 +33,28 @@ def auto_position_bits(height: int, width: int) -> int:
     return int(min(16, max(4, side_bits + POSITION_SUBTEXEL_BITS)))
 
 
-def quant_config(cfg: FitConfig, height: int, width: int):
-    """The texgs.format.QuantConfig named by cfg.quant, for an H x W stack."""
+def range_value_bits(value_bits: int, ranges) -> tuple[int, ...]:
+    """Bits per channel for the same value step in stored units as a channel
+    spanning all of [0, 1] gets at `value_bits`: a channel whose values span
+    hi - lo needs about log2(hi - lo) fewer (at least 1, never more)."""
+    return tuple(int(min(value_bits, max(1, round(value_bits + math.log2(max(hi - lo, 1e-6))))))
+                 for lo, hi in ranges)
+
+
+def quant_config(cfg: FitConfig, height: int, width: int, ranges=None):
+    """The texgs.format.QuantConfig named by cfg.quant, for an H x W stack
+    whose channels span `ranges` ([(lo, hi)] in stored units; None = [0, 1]
+    each), which sets per-channel value bits when cfg.value_allocation is "range"."""
     from ..format import quant as fmt
 
     if cfg.quant == "fp16":
         return dataclasses.replace(fmt.QuantConfig.fp16(), max_radius=cfg.max_radius)
     bits = cfg.position_bits or auto_position_bits(height, width)
+    per_channel = ()
+    if cfg.value_allocation == "range" and ranges is not None:
+        per_channel = range_value_bits(cfg.value_bits, ranges)
     return dataclasses.replace(fmt.QuantConfig.default(), value_bits=cfg.value_bits, position_bits=bits,
-                               max_radius=cfg.max_radius)
+                               value_bits_per_channel=per_channel, max_radius=cfg.max_radius)
 
 
 def limits(height: int, width: int, qcfg) -> Limits:
