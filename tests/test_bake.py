@@ -118,6 +118,18 @@ def test_second_run_skips_unchanged_and_force_rebuilds(materials, tmp_path):
     assert _report(out)["counts"]["baked"] == 2
 
 
+def test_build_key_covers_the_packed_format_version(tmp_path, monkeypatch):
+    from texgs.bake import cache
+    from texgs.format import layout
+
+    src = tmp_path / "a.png"
+    src.write_bytes(b"x")
+    key = cache.build_key([src], {"bppc": 0.06}, "cpu")
+    assert cache.build_key([src], {"bppc": 0.06}, "cpu") == key
+    monkeypatch.setattr(layout, "VERSION_MAJOR", layout.VERSION_MAJOR + 1)   # files a new reader rejects
+    assert cache.build_key([src], {"bppc": 0.06}, "cpu") != key
+
+
 def test_same_inputs_settings_and_seed_give_identical_bytes(materials, tmp_path):
     root, pipe = materials
     outs = [tmp_path / "a", tmp_path / "b"]

@@ -124,7 +124,7 @@ def test_gaussian_budget_and_trim_to_a_byte_limit():
                                   t(r.background), r.channels, 32, 32, (False, False), r.k,
                                   packing.quant_config(r.config, 32, 32), int(r.levels.max()) + 1, limit, "reference", 0)
     assert len(data) <= limit
-    best_possible = packing.max_gaussians(limit, 3, 32, 32, packing.quant_config(r.config, 32, 32),
+    best_possible = packing.max_gaussians(limit, r.channels, 32, 32, packing.quant_config(r.config, 32, 32),
                                           int(r.levels.max()) + 1)
     assert best_possible - 2 <= kept <= best_possible < 40   # drops little more than needed
 

@@ -56,7 +56,8 @@ def rows(*arrays):
 def test_round_trip_and_decode_equals_reference(cfg, wrap):
     inp = make_input(cfg=cfg, wrap=wrap, levels=2)
     data = pack(inp)
-    assert len(data) == size_bound(150, 5, 48, 64, cfg, lod_levels=2)
+    names = L.names_section([f"ch{i}" for i in range(5)], ["g"] * 5)   # 'ch0\tg\n' ...
+    assert len(data) == size_bound(150, 5, 48, 64, cfg, lod_levels=2, names_bytes=len(names))
     p = unpack(data)
     assert (p.height, p.width, p.k, p.wrap, p.n_levels) == (48, 64, 4, wrap, 2)
     assert [c.name for c in p.channels] == [f"ch{i}" for i in range(5)]
@@ -146,13 +147,51 @@ def test_pack_rejects_bad_input():
     good = make_input()
     bad = [dict(values=good.values[:, :3]), dict(background=np.zeros(2)), dict(k=0),
            dict(means=np.full((150, 2), np.nan, np.float32)), dict(levels=-np.ones(150, int)),
-           dict(channels=[ChannelDesc("x" * 17)] + good.channels[1:]),
+           dict(channels=[ChannelDesc("x" * (L.NAME_MAX_BYTES + 1))] + good.channels[1:]),
+           dict(channels=[ChannelDesc("a\tb")] + good.channels[1:]),
            dict(channels=[ChannelDesc("a", semantic="nope")] + good.channels[1:]),
            dict(cfg=QuantConfig(position_bits=40))]
     for change in bad:
         kwargs = {**good.__dict__, **change}
         with pytest.raises((InputError, ConfigError)):
             pack(PackInput(**kwargs))
+
+
+def test_channel_names_round_trip_and_are_optional():
+    inp = make_input(c=3)
+    inp.channels = [ChannelDesc("albedo.r", "albedo"), ChannelDesc("rauheit", "grün-maske"),
+                    ChannelDesc("m" * L.NAME_MAX_BYTES, "g")]
+    data = pack(inp)
+    p = unpack(data)
+    assert [(c.name, c.group) for c in p.channels] == [(c.name, c.group) for c in inp.channels]
+    assert p.sections[-1].id == L.SECTION_NAMES
+    # A file without the optional NAMES section reads, with generic names.
+    h = np.frombuffer(data[:L.HEADER_BYTES], "<u4").copy()
+    h[26] = 3                                                      # section_count: drop the last
+    sec = p.sections[-1]
+    stripped = bytearray(data[:sec.offset])
+    stripped[:L.HEADER_BYTES] = h.tobytes()
+    stripped[16:20] = np.uint32(len(stripped)).tobytes()          # file_bytes
+    q = unpack(bytes(refix_crcs(stripped)))
+    assert [c.name for c in q.channels] == ["c0", "c1", "c2"] and np.array_equal(q.values, p.values)
+    # A NAMES section with the wrong number of lines is rejected.
+    bad = bytearray(data)
+    bad[sec.offset:sec.offset + 4] = b"x\ny\n"
+    with pytest.raises(FormatError, match="names"):
+        unpack(bytes(refix_crcs(bad)))
+
+
+def test_index_entries_are_16_bit_until_the_count_needs_32():
+    small = unpack(pack(make_input(n=500)))
+    assert small.header["index_bits"] == 16 and small.sections[1].size == L.index_bytes(500, 12, 1)
+    big_inp = make_input(n=70000, c=1)
+    big = unpack(pack(big_inp))
+    assert big.header["index_bits"] == 32 and big.index[-1] == 70000
+    assert big.sections[1].size == 4 * L.index_entries(12, 1)
+    assert L.index_bytes(500, 12, 1) == 4 * -(-13 // 2)             # 13 entries, two per word
+    assert np.array_equal(np.sort(big.means[:, 0]), np.sort(quantize(*[torch.from_numpy(np.asarray(a)) for a in (
+        big_inp.means, big_inp.inv_scales, big_inp.rotations, big_inp.values)], big_inp.cfg, 48, 64,
+        (False, False))[0].numpy()[:, 0]))
 
 
 def test_empty_material_decodes_to_background():
@@ -189,7 +228,8 @@ def test_reader_rejects_specific_corruptions():
     data = pack(make_input())
     cases = {
         "truncated": data[:100], "truncated body": data[:-8], "magic": b"XEXGS" + data[5:],
-        "version": set_word(data, 2, 2), "header crc": data[:20] + bytes([data[20] ^ 1]) + data[21:],
+        "version": set_word(data, 2, L.VERSION_MAJOR + 1), "old version": set_word(data, 2, 1),
+        "index bits": set_word(data, 28, 32), "header crc": data[:20] + bytes([data[20] ^ 1]) + data[21:],
         "section crc": data[:-20] + bytes([data[-20] ^ 0x10]) + data[-19:],
         "huge count": set_word(data, 13, 0xFFFFFFF0), "huge size": set_word(data, 5, 1 << 30),
         "channels": set_word(data, 7, 999), "section offset": set_word(data, 33, 1 << 31),

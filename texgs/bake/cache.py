@@ -1,5 +1,6 @@
 """Incremental builds: a material is rebuilt only when its inputs, the settings
-that shape its bytes, the backend or the texgs version change."""
+that shape its bytes, the backend, the texgs version or the packed format's
+version change."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from pathlib import Path
 
 from .. import __version__
+from ..format import layout
 
 MANIFEST_NAME = "manifest.json"
 
@@ -22,9 +24,9 @@ def file_digest(path: Path) -> str:
 
 def build_key(files: list[Path], settings: dict, backend: str) -> str:
     """sha256 over (file name, content digest) of every input in sorted order, the
-    settings as canonical JSON, the backend and the texgs version."""
+    settings as canonical JSON, the backend, the texgs version and the format version."""
     h = hashlib.sha256()
-    h.update(f"texgs {__version__}\n".encode())
+    h.update(f"texgs {__version__} format {layout.VERSION_MAJOR}.{layout.VERSION_MINOR}\n".encode())
     h.update(f"backend {backend}\n".encode())
     h.update(json.dumps(settings, sort_keys=True, separators=(",", ":")).encode())
     for p in sorted(Path(f) for f in files):

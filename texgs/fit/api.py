@@ -217,7 +217,7 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     lim = packing.limits(height, width, qcfg)
 
     if budget.target_psnr is not None:
-        smallest = metrics.bppc(packing.size_bound(rate.SEARCH_MIN_GAUSSIANS, c, height, width, qcfg, 1),
+        smallest = metrics.bppc(packing.size_bound(rate.SEARCH_MIN_GAUSSIANS, metas, height, width, qcfg, 1),
                                 height, width, c)
         if smallest > budget.max_bppc:
             raise ConfigError(f"max_bppc {budget.max_bppc} is below the smallest useful file for a "
@@ -230,9 +230,9 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     lod_levels = 1 + len(plan.add_steps)
     if budget.bppc is not None:
         budget_bytes = rate.budget_bytes(budget.bppc, height, width, c)
-        n_total = packing.max_gaussians(budget_bytes, c, height, width, qcfg, lod_levels)
+        n_total = packing.max_gaussians(budget_bytes, metas, height, width, qcfg, lod_levels)
         if n_total < 1:
-            floor = packing.size_bound(1, c, height, width, qcfg, lod_levels)
+            floor = packing.size_bound(1, metas, height, width, qcfg, lod_levels)
             raise ConfigError(f"a budget of {budget.bppc} bppc ({budget_bytes} bytes) cannot hold even one "
                               f"Gaussian for a {width}x{height}x{c} stack (needs {floor} bytes, "
                               f"{metrics.bppc(floor, height, width, c):.4g} bppc)")

@@ -84,16 +84,25 @@ def quantize(means, inv_scales, rotations, values, qcfg, height: int, width: int
     return fmt.quantize(means, inv_scales, rotations, values, qcfg, height, width, tuple(wrap))
 
 
-def max_gaussians(budget_bytes: int, channels: int, height: int, width: int, qcfg, lod_levels: int) -> int:
+def names_bytes(channels: list[ChannelMeta]) -> int:
+    """Bytes of the packed file's NAMES section for these channels."""
+    from ..format import layout
+
+    return len(layout.names_section([c.name for c in channels], [c.group for c in channels]))
+
+
+def max_gaussians(budget_bytes: int, channels: list[ChannelMeta], height: int, width: int, qcfg,
+                  lod_levels: int) -> int:
     from ..format import quant as fmt
 
-    return int(fmt.max_gaussians(budget_bytes, channels, height, width, qcfg, lod_levels))
+    return int(fmt.max_gaussians(budget_bytes, len(channels), height, width, qcfg, lod_levels,
+                                 names_bytes(channels)))
 
 
-def size_bound(n: int, channels: int, height: int, width: int, qcfg, lod_levels: int) -> int:
+def size_bound(n: int, channels: list[ChannelMeta], height: int, width: int, qcfg, lod_levels: int) -> int:
     from ..format import quant as fmt
 
-    return int(fmt.size_bound(n, channels, height, width, qcfg, lod_levels))
+    return int(fmt.size_bound(n, len(channels), height, width, qcfg, lod_levels, names_bytes(channels)))
 
 
 @dataclass(frozen=True)
@@ -144,12 +153,14 @@ def unpack(data: bytes):
 def channel_meta(role: str, group: str, colour_space: str = "linear") -> ChannelMeta:
     """ChannelMeta of an ingested channel (texgs.ingest roles such as "albedo.r",
     "normal.y", "roughness"): the format's semantic for it, the name cut to the
-    format's 16 UTF-8 bytes."""
+    format's NAME_MAX_BYTES UTF-8 bytes."""
     from ..format import layout
 
     axis = role.rsplit(".", 1)[-1]
     semantic = f"normal_{axis}" if group == "normal" and axis in "xyz" else group
     if semantic not in layout.SEMANTICS:
         semantic = "generic"
-    name = role.encode("utf-8")[:layout.NAME_BYTES].decode("utf-8", "ignore")
-    return ChannelMeta(name=name, group=group[:layout.NAME_BYTES], colour_space=colour_space, semantic=semantic)
+    def cut(text):
+        return text.encode("utf-8")[:layout.NAME_MAX_BYTES].decode("utf-8", "ignore")
+
+    return ChannelMeta(name=cut(role), group=cut(group), colour_space=colour_space, semantic=semantic)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 MAGIC = b"TEXGS\x00\r\n"          # 8 bytes; the CR LF catches text-mode corruption
-VERSION_MAJOR = 1                  # a reader rejects any other major version
+VERSION_MAJOR = 2                  # a reader rejects any other major version (2: u16 index, compact channel table)
 VERSION_MINOR = 0                  # minor bumps only add optional sections
 
 # Fixed header: (field name, word index, kind) with kind "u32" or "f32".
@@ -44,7 +44,7 @@ HEADER_FIELDS = [
     ("rotation_step", 25, "f32"),
     ("section_count", 26, "u32"),
     ("section_table_offset", 27, "u32"),  # bytes
-    ("reserved0", 28, "u32"),
+    ("index_bits", 28, "u32"),           # 16 (when N <= 65535) or 32: width of an index entry
     ("reserved1", 29, "u32"),
     ("reserved2", 30, "u32"),
     ("header_crc32", 31, "u32"),          # CRC-32 of bytes [0, 124)
@@ -70,6 +70,10 @@ SECTION_INDEX = 2
 SECTION_RECORDS = 3
 REQUIRED_SECTIONS = (SECTION_CHANNELS, SECTION_INDEX, SECTION_RECORDS)
 SECTION_OPTIONAL = 0x80000000
+#: Optional: channel names and groups for tools (UTF-8, one "name<TAB>group<LF>"
+#: line per channel); shaders never read it. Written after the required sections.
+SECTION_NAMES = SECTION_OPTIONAL | 4
+NAME_MAX_BYTES = 64
 SECTION_ALIGN = 16
 #: Texels added to the radius bound when searching a point's candidates: covers
 #: float rounding of q near the 3-sigma cut-off (decoder and shaders use it).
@@ -81,21 +85,19 @@ SEARCH_MARGIN = 1.0
 REJECT_SLACK = 1.001
 MAX_SECTIONS = 64
 
-# Channel table: one entry of CHANNEL_WORDS words per channel.
+# Channel table: one entry of CHANNEL_WORDS words per channel (what a shader
+# needs; names live in the optional NAMES section).
 CHANNEL_FIELDS = [
-    ("name", 0, "str16"),               # words 0-3, UTF-8, NUL padded
-    ("group", 4, "str16"),              # words 4-7, e.g. "albedo", "normal"
-    ("semantic", 8, "u32"),             # SEMANTICS index
-    ("colour_space", 9, "u32"),         # COLOUR_SPACES index
-    ("value_bits", 10, "u32"),
-    ("value_bit_offset", 11, "u32"),    # bit offset of this channel's code in a record
-    ("value_step", 12, "f32"),          # unit value = code * value_step
-    ("background", 13, "f32"),          # unit value where no Gaussian covers
-    ("range_lo", 14, "f32"),            # stored value = lo + (hi - lo) * unit value
-    ("range_hi", 15, "f32"),
+    ("semantic", 0, "u32"),             # SEMANTICS index
+    ("colour_space", 1, "u32"),         # COLOUR_SPACES index
+    ("value_bits", 2, "u32"),
+    ("value_bit_offset", 3, "u32"),     # bit offset of this channel's code in a record
+    ("value_step", 4, "f32"),           # unit value = code * value_step
+    ("background", 5, "f32"),           # unit value where no Gaussian covers
+    ("range_lo", 6, "f32"),             # stored value = lo + (hi - lo) * unit value
+    ("range_hi", 7, "f32"),
 ]
-CHANNEL_WORDS = 16
-NAME_BYTES = 16
+CHANNEL_WORDS = 8
 
 SEMANTICS = ["generic", "albedo", "normal_x", "normal_y", "normal_z", "ao", "roughness",
              "metalness", "height", "opacity", "emissive", "specular"]
@@ -123,6 +125,23 @@ def index_entries(strips: int, levels: int) -> int:
     return strips * levels + 1
 
 
+def index_bits(n: int) -> int:
+    """Width of an index entry for n records: 16 bits whenever they fit."""
+    return 16 if n <= 0xFFFF else 32
+
+
+def index_bytes(n: int, strips: int, levels: int) -> int:
+    """Bytes of the index section: its entries packed LSB-first into whole 32-bit words."""
+    return 4 * -(-index_entries(strips, levels) * index_bits(n) // 32)
+
+
+def names_section(names, groups) -> bytes:
+    """The NAMES section for these channel names and groups (empty when there are none)."""
+    if not names:
+        return b""
+    return "".join(f"{n}\t{g}\n" for n, g in zip(names, groups)).encode("utf-8")
+
+
 def record_words(n: int, record_bits: int) -> int:
     """Words of the records section: the bit stream plus one padding word, so a
     field read as two consecutive words never reads past the section."""
@@ -133,17 +152,19 @@ def section_sizes(n: int, channels: int, height: int, cfg, levels: int) -> dict:
     strips = strip_count(height, cfg.strip_height)
     return {
         SECTION_CHANNELS: 4 * CHANNEL_WORDS * channels,
-        SECTION_INDEX: 4 * index_entries(strips, levels),
+        SECTION_INDEX: index_bytes(n, strips, levels),
         SECTION_RECORDS: 4 * record_words(n, cfg.record_bits(channels)),
     }
 
 
-def file_size(n: int, channels: int, height: int, cfg, levels: int = 1) -> int:
-    """Exact bytes of a file with the three required sections."""
-    off = align(HEADER_BYTES + 4 * SECTION_ENTRY_WORDS * len(REQUIRED_SECTIONS))
+def file_size(n: int, channels: int, height: int, cfg, levels: int = 1, names_bytes: int = 0) -> int:
+    """Exact bytes of a file with the three required sections and, when
+    names_bytes > 0, a NAMES section of that many bytes."""
+    sections = len(REQUIRED_SECTIONS) + (1 if names_bytes else 0)
+    off = align(HEADER_BYTES + 4 * SECTION_ENTRY_WORDS * sections)
     for sid in REQUIRED_SECTIONS:
         off = align(off + section_sizes(n, channels, height, cfg, levels)[sid])
-    return off
+    return align(off + names_bytes)
 
 
 # ---------------------------------------------------------------------------

@@ -363,29 +363,25 @@ def quantize_ste(means, inv_scales, rotations, values, cfg: QuantConfig, height:
     return tuple(out)
 
 
-def size_of(n: int, channels: int, height: int, width: int, cfg: QuantConfig, lod_levels: int = 1,
-            extra_section_bytes: int = 0) -> int:
-    """Exact byte size of pack() output for n Gaussians (layout in docs/FORMAT.md)."""
+def size_bound(n: int, channels: int, height: int, width: int, cfg: QuantConfig, lod_levels: int = 1,
+               names_bytes: int = 0) -> int:
+    """Bytes of pack() output for n Gaussians whose NAMES section is names_bytes
+    long (layout.names_section). It is exact: the layout is fixed-size given
+    (n, C, H, cfg, levels, names)."""
     from . import layout
 
-    return layout.file_size(n, channels, height, cfg, lod_levels) + extra_section_bytes
-
-
-def size_bound(n: int, channels: int, height: int, width: int, cfg: QuantConfig, lod_levels: int = 1) -> int:
-    """Upper bound of len(pack(...)) for n Gaussians. It is exact: the layout
-    is fixed-size given (n, C, H, cfg, levels)."""
-    return size_of(n, channels, height, width, cfg, lod_levels)
+    return layout.file_size(n, channels, height, cfg, lod_levels, names_bytes)
 
 
 def max_gaussians(budget_bytes: int, channels: int, height: int, width: int, cfg: QuantConfig,
-                  lod_levels: int = 1) -> int:
+                  lod_levels: int = 1, names_bytes: int = 0) -> int:
     """Largest n with size_bound(n, ...) <= budget_bytes (0 if even n = 0 does not fit)."""
-    if size_bound(0, channels, height, width, cfg, lod_levels) > budget_bytes:
+    if size_bound(0, channels, height, width, cfg, lod_levels, names_bytes) > budget_bytes:
         return 0
     lo, hi = 0, max(1, budget_bytes * 8 // max(1, cfg.record_bits(channels)) + 1)
     while lo < hi:                     # size is monotonic in n
         mid = (lo + hi + 1) // 2
-        if size_bound(mid, channels, height, width, cfg, lod_levels) <= budget_bytes:
+        if size_bound(mid, channels, height, width, cfg, lod_levels, names_bytes) <= budget_bytes:
             lo = mid
         else:
             hi = mid - 1

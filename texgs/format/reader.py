@@ -121,6 +121,9 @@ def _check_header(h: dict, name: str) -> QuantConfig:
     need(h["strip_count"] == L.strip_count(h["height"], h["strip_height"]), "strip count disagrees with height")
     need(h["encoding"] in (L.ENCODING_FIXED, L.ENCODING_FP16), f"unknown record encoding {h['encoding']}")
     need(1 <= h["section_count"] <= L.MAX_SECTIONS, f"bad section count {h['section_count']}")
+    need(h["index_bits"] == L.index_bits(h["gaussian_count"]),
+         f"index entries of {h['index_bits']} bits for {h['gaussian_count']} Gaussians "
+         f"(expected {L.index_bits(h['gaussian_count'])})")
     for f in ("radius", "position_step_x", "position_step_y", "inv_scale_lo", "inv_scale_mant_scale",
               "rotation_step"):
         need(math.isfinite(h[f]), f"header field {f} is not finite")
@@ -169,19 +172,28 @@ def _sections(data: bytes, h: dict, name: str) -> dict:
     return found
 
 
-def _channels(sec: bytes, h: dict, name: str):
+def _names(sec: bytes | None, c: int, name: str) -> list[tuple[str, str]]:
+    """(name, group) per channel from the NAMES section; generic ones when it is absent."""
+    if sec is None:
+        return [(f"c{i}", f"c{i}") for i in range(c)]
+    try:
+        text = sec.decode("utf-8")
+    except UnicodeDecodeError:
+        _fail(name, "channel names are not UTF-8")
+    lines = text.split("\n")
+    if len(lines) != c + 1 or lines[-1] != "" or any(line.count("\t") != 1 for line in lines[:-1]):
+        _fail(name, f"channel names section does not hold {c} 'name<TAB>group' lines")
+    return [tuple(line.split("\t")) for line in lines[:-1]]
+
+
+def _channels(sec: bytes, names: list, h: dict, name: str):
     c = h["channels"]
     words = np.frombuffer(sec, dtype="<u4").reshape(c, L.CHANNEL_WORDS)
     descs, bits, offsets, steps, bg = [], [], [], [], []
     for i in range(c):
-        raw = sec[i * 4 * L.CHANNEL_WORDS:(i + 1) * 4 * L.CHANNEL_WORDS]
-        try:
-            cname = raw[0:16].rstrip(b"\0").decode("utf-8")
-            group = raw[16:32].rstrip(b"\0").decode("utf-8")
-        except UnicodeDecodeError:
-            _fail(name, f"channel {i} name is not UTF-8")
-        sem, cs, vb, vo = (int(x) for x in words[i, 8:12])
-        step, back, lo, hi = (float(x) for x in words[i, 12:16].view("<f4"))
+        cname, group = names[i]
+        sem, cs, vb, vo = (int(x) for x in words[i, 0:4])
+        step, back, lo, hi = (float(x) for x in words[i, 4:8].view("<f4"))
         if sem >= len(L.SEMANTICS) or cs >= len(L.COLOUR_SPACES):
             _fail(name, f"channel {i} has an unknown semantic or colour space")
         if not all(math.isfinite(x) for x in (step, back, lo, hi)) or not lo < hi:
@@ -215,7 +227,10 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
     ch_sec = secs[L.SECTION_CHANNELS]
     if ch_sec.size != 4 * L.CHANNEL_WORDS * c:
         _fail(name, f"channel table is {ch_sec.size} bytes, expected {4 * L.CHANNEL_WORDS * c}")
-    descs, bits, voffs, steps, background = _channels(data[ch_sec.offset:ch_sec.offset + ch_sec.size], h, name)
+    nm_sec = secs.get(L.SECTION_NAMES)
+    names = _names(None if nm_sec is None else data[nm_sec.offset:nm_sec.offset + nm_sec.size], c, name)
+    descs, bits, voffs, steps, background = _channels(data[ch_sec.offset:ch_sec.offset + ch_sec.size], names,
+                                                      h, name)
     if h["encoding"] == L.ENCODING_FIXED:
         cfg = QuantConfig(position_bits=cfg.position_bits, inv_scale_exp_bits=cfg.inv_scale_exp_bits,
                           inv_scale_mant_bits=cfg.inv_scale_mant_bits, rotation_bits=cfg.rotation_bits,
@@ -247,9 +262,10 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
         _fail(name, f"{n} Gaussians of {rb} bits do not match a records section of {rec.size} bytes")
     idx_sec = secs[L.SECTION_INDEX]
     strips, levels_n = h["strip_count"], h["levels"]
-    if idx_sec.size != 4 * L.index_entries(strips, levels_n):
-        _fail(name, f"index is {idx_sec.size} bytes, expected {4 * L.index_entries(strips, levels_n)}")
-    index = np.frombuffer(data, dtype="<u4", count=idx_sec.size // 4, offset=idx_sec.offset).astype(np.int64)
+    if idx_sec.size != L.index_bytes(n, strips, levels_n):
+        _fail(name, f"index is {idx_sec.size} bytes, expected {L.index_bytes(n, strips, levels_n)}")
+    index = np.frombuffer(data, dtype="<u2" if h["index_bits"] == 16 else "<u4",
+                          count=L.index_entries(strips, levels_n), offset=idx_sec.offset).astype(np.int64)
     if index[0] != 0 or index[-1] != n or (np.diff(index) < 0).any():
         _fail(name, "strip index is not a non-decreasing list of record starts from 0 to the count")
 

@@ -3,7 +3,8 @@
 ``pack(PackInput) -> bytes``: quantises the Gaussians with the runtime
 quantiser, sorts them by (strip, LOD level, x) so a texel's candidates are a
 few contiguous, x-sorted ranges, bit-packs the records and writes the header,
-section table, channel table and strip index, each section with a CRC-32.
+section table, channel table, strip index and channel names, each section
+with a CRC-32.
 """
 
 from __future__ import annotations
@@ -65,11 +66,20 @@ def _np(a, dtype) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(a), dtype=dtype)
 
 
-def _name_bytes(text: str, what: str) -> bytes:
-    b = text.encode("utf-8")
-    if len(b) > L.NAME_BYTES:
-        raise InputError(f"channel {what} {text!r} is longer than {L.NAME_BYTES} bytes (UTF-8)")
-    return b.ljust(L.NAME_BYTES, b"\0")
+def check_name(text: str, what: str) -> None:
+    """InputError unless `text` can be a channel name or group in the NAMES section."""
+    if any(ch in text for ch in "\t\n\r\0"):
+        raise InputError(f"channel {what} {text!r} contains a tab, line break or NUL")
+    if len(text.encode("utf-8")) > L.NAME_MAX_BYTES:
+        raise InputError(f"channel {what} {text!r} is longer than {L.NAME_MAX_BYTES} bytes (UTF-8)")
+
+
+def names_section(channels: list) -> bytes:
+    """The NAMES section of these ChannelDescs (checked)."""
+    for ch in channels:
+        check_name(ch.name, "name")
+        check_name(ch.group, "group")
+    return L.names_section([ch.name for ch in channels], [ch.group for ch in channels])
 
 
 def record_layout(cfg: QuantConfig, channels: int) -> tuple[list[int], list[int]]:
@@ -130,15 +140,12 @@ def channel_table(channels: list, cfg: QuantConfig, background: np.ndarray) -> b
             raise InputError(f"channel {ch.name!r}: range must be finite with lo < hi, got {ch.range}")
         bits = widths[len(L.RECORD_FIELDS) + i]
         words = np.zeros(L.CHANNEL_WORDS, dtype=np.uint32)
-        words[8:12] = [L.SEMANTICS.index(ch.semantic), L.COLOUR_SPACES.index(ch.colour_space), bits,
-                       offsets[len(L.RECORD_FIELDS) + i]]
+        words[0:4] = [L.SEMANTICS.index(ch.semantic), L.COLOUR_SPACES.index(ch.colour_space), bits,
+                      offsets[len(L.RECORD_FIELDS) + i]]
         floats = np.array([value_step(bits) if cfg.encoding == "fixed" else 0.0, background[i], lo, hi],
                           dtype=np.float32)
-        words[12:16] = floats.view(np.uint32)
-        entry = bytearray(words.tobytes())
-        entry[0:16] = _name_bytes(ch.name, "name")
-        entry[16:32] = _name_bytes(ch.group, "group")
-        out += entry
+        words[4:8] = floats.view(np.uint32)
+        out += words.tobytes()
     return bytes(out)
 
 
@@ -184,15 +191,19 @@ def pack(inp: PackInput) -> bytes:
     n_strips = L.strip_count(h, cfg.strip_height)
     cell = strips[order] * n_levels + levels[order]
     counts = np.bincount(cell, minlength=n_strips * n_levels)
-    index = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint32).tobytes()
+    index = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint16 if L.index_bits(n) == 16 else np.uint32)
+    index = index.tobytes().ljust(L.index_bytes(n, n_strips, n_levels), b"\0")
+    names = names_section(inp.channels)
     sections = {L.SECTION_CHANNELS: channel_table(inp.channels, cfg, background),
                 L.SECTION_INDEX: index, L.SECTION_RECORDS: records}
+    if names:
+        sections[L.SECTION_NAMES] = names
 
     table_off = L.HEADER_BYTES
     off = L.align(table_off + 4 * L.SECTION_ENTRY_WORDS * len(sections))
     table = bytearray()
     body = bytearray()
-    for sid in L.REQUIRED_SECTIONS:
+    for sid in sections:                        # required ones first, in their slots
         data = sections[sid]
         table += np.array([sid, off, len(data), zlib.crc32(data)], dtype=np.uint32).tobytes()
         body += data + b"\0" * (L.align(len(data)) - len(data))
@@ -213,8 +224,9 @@ def pack(inp: PackInput) -> bytes:
         "position_step_x": sx, "position_step_y": sy, "inv_scale_lo": inv_scale_lo(cfg),
         "inv_scale_mant_scale": 2.0 ** -cfg.inv_scale_mant_bits if cfg.encoding == "fixed" else 0.0,
         "rotation_step": rotation_step(cfg), "section_count": len(sections), "section_table_offset": table_off,
+        "index_bits": L.index_bits(n),
     })
     head = bytes(header) + bytes(table)
     out = head + b"\0" * (L.align(len(head)) - len(head)) + bytes(body)
-    assert len(out) == off == L.file_size(n, c, h, cfg, n_levels)
+    assert len(out) == off == L.file_size(n, c, h, cfg, n_levels, len(names))
     return out
