@@ -56,6 +56,14 @@ VARIANTS = {
 }
 
 
+def overhead_percent(data: bytes) -> float:
+    """Share of a packed file that is not Gaussian records (header, tables, index, names)."""
+    from texgs.format import layout, unpack
+
+    records = next(sec.size for sec in unpack(data).sections if sec.id == layout.SECTION_RECORDS)
+    return round(100.0 * (len(data) - records) / len(data), 2)
+
+
 def corpus_root() -> Path:
     return Path(os.environ.get("TEXGS_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
 
@@ -120,15 +128,16 @@ def main(argv=None) -> int:
             row = {"material": material, "variant": variant, "H": r.height, "W": r.width, "C": len(metas),
                    "psnr": round(m["psnr"], 2), "bppc": round(m["bppc"], 5), "gaussians": m["gaussians"],
                    "steps": r.steps, "seconds": round(r.seconds, 1),
-                   "astc": astc.get(material, "")}
+                   "astc": astc.get(material, ""), "overhead_percent": overhead_percent(r.data)}
             rows.append(row)
             print(" | ".join(str(v) for v in row.values()), flush=True)
     print()
-    print("| material | variant | size | PSNR dB | bppc | Gaussians | steps | s | ASTC dB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| material | variant | size | PSNR dB | bppc | Gaussians | steps | s | ASTC dB | not records % |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['material']} | {r['variant']} | {r['W']}x{r['H']}x{r['C']} | {r['psnr']:.2f} | "
-              f"{r['bppc']:.4f} | {r['gaussians']} | {r['steps']} | {r['seconds']} | {r['astc']} |")
+              f"{r['bppc']:.4f} | {r['gaussians']} | {r['steps']} | {r['seconds']} | {r['astc']} | "
+              f"{r['overhead_percent']} |")
     for v in args.variants:
         sel = [r["psnr"] for r in rows if r["variant"] == v]
         print(f"mean {v}: {sum(sel) / len(sel):.2f} dB over {len(sel)} materials")

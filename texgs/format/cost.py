@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from .decoder import decode_points
-from .layout import SEARCH_MARGIN
+from .layout import SEARCH_MARGIN, SECTION_INDEX, index_bytes
 from .quant import QuantConfig, gaussian_constraints, max_gaussians
 from .reader import Packed, unpack
 from .writer import ChannelDesc, PackInput, pack
@@ -149,7 +149,7 @@ def index_study(inp: PackInput, file_bytes: int) -> list[dict]:
     for t in (32, 64, 128):                      # home tile + fixed neighbourhood of ceil(R / t) tiles
         nb = -(-h // t) * -(-w // t)
         ring = math.ceil(big_r / t)
-        b = 4 * (nb + 1)
+        b = index_bytes(n, nb, 1)                # one start per tile, same entry width as the strips
         rows.append({"scheme": f"home tile {t} + {2 * ring + 1}x{2 * ring + 1} neighbourhood", "index_bytes": b,
                      "percent": 100.0 * b / (file_bytes + b),
                      "evaluated_mean": density * ((2 * ring + 1) * t) ** 2})
@@ -175,7 +175,7 @@ def main(argv=None) -> None:
             data = pack(inp)
             p = unpack(data)
             cst = shader_cost(p)
-            idx = p.index.size * 4
+            idx = next(sec.size for sec in p.sections if sec.id == SECTION_INDEX)
             overhead = 100.0 * (len(data) - p.sections[2].size) / len(data)   # all but the records
             print(f"| {strip} | {radius:g} | {idx} | {overhead:.2f} "
                   f"| {cst['evaluated_mean']:.1f} / {cst['evaluated_max']} | {cst['probes_mean']:.1f} "
