@@ -39,6 +39,8 @@ VARIANTS = {
     "vb6": {"value_bits": 6},                                     # 6-bit values (the earlier default)
     "vb4": {"value_bits": 4},                                     # 4-bit values
     "range-bits": {"value_allocation": "range"},                  # fewer value bits for channels spanning less of [0, 1]
+    "range-bits-vb6": {"value_allocation": "range", "value_bits": 6},
+    "range-bits-vb7": {"value_allocation": "range", "value_bits": 7},
     "no-holes": {"relocate_every": 0},                            # neither coverage term nor relocation
     "relocation": {"coverage_weight": 0.0, "relocate_fraction": 0.1},  # session 2's relocation instead
     "steps250": {"steps": 250},                                   # half the default schedule
@@ -53,6 +55,10 @@ VARIANTS = {
     "pyr21": {"pyramid": (2, 1), "pyramid_steps": (0.6, 0.4)},    # two pyramid levels
     "k16": {"k": 16},                                             # blend up to 16 Gaussians
     "coverage+reloc": {"relocate_fraction": 0.1},                 # coverage term and relocation
+    # The long-run reference of the speed goal: 10K full-resolution steps, plateau
+    # checks over 1000 steps (the paper's) and no early stop before 10 decays.
+    "long10k": {"steps": 10000, "pyramid": (1,), "pyramid_steps": (1.0,), "plateau_steps": 1000,
+                "max_decays": 10},
 }
 
 
