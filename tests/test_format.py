@@ -241,6 +241,8 @@ def test_reader_rejects_specific_corruptions():
             unpack(bad)
     with pytest.raises(FormatError, match="wrong magic"):
         unpack(cases["magic"], name="x.texgs")
+    with pytest.raises(FormatError, match="older texgs: bake it again"):
+        unpack(cases["old version"], name="x.texgs")
 
 
 def test_reader_fuzz():

@@ -98,8 +98,10 @@ def read_header(data: bytes, name: str = "<bytes>") -> dict:
     for fname, word, kind in L.HEADER_FIELDS:
         h[fname] = float(words[word:word + 1].view("<f4")[0]) if kind == "f32" else int(words[word])
     if h["version_major"] != L.VERSION_MAJOR:
+        why = ("written by an older texgs: bake it again" if h["version_major"] < L.VERSION_MAJOR
+               else "written by a newer texgs")
         _fail(name, f"unsupported format version {h['version_major']}.{h['version_minor']} "
-                    f"(this reader reads {L.VERSION_MAJOR}.x)")
+                    f"(this reader reads {L.VERSION_MAJOR}.x; {why})")
     if zlib.crc32(data[:L.HEADER_CRC_SPAN]) != h["header_crc32"]:
         _fail(name, "header checksum mismatch (corrupt header)")
     if h["file_bytes"] != len(data):
