@@ -55,6 +55,10 @@ VARIANTS = {
     "pyr21": {"pyramid": (2, 1), "pyramid_steps": (0.6, 0.4)},    # two pyramid levels
     "k16": {"k": 16},                                             # blend up to 16 Gaussians
     "coverage+reloc": {"relocate_fraction": 0.1},                 # coverage term and relocation
+    "s1000-full40": {"steps": 1000, "pyramid_steps": (0.3, 0.3, 0.4)},   # 1000 steps, 40% at full resolution
+    "s800-full30": {"steps": 800, "pyramid_steps": (0.4, 0.3, 0.3)},
+    "plateau200": {"plateau_steps": 200},                         # decay later on a plateau
+    "s2000": {"steps": 2000, "plateau_steps": 200},
     # The long-run reference of the speed goal: 10K full-resolution steps, plateau
     # checks over 1000 steps (the paper's) and no early stop before 10 decays.
     "long10k": {"steps": 10000, "pyramid": (1,), "pyramid_steps": (1.0,), "plateau_steps": 1000,

@@ -161,3 +161,22 @@ def test_progress_lines_when_not_a_terminal():
     quiet = io.StringIO()
     Progress(3, mode="off", stream=quiet).update(3, 1.0, 1)
     assert quiet.getvalue() == ""
+
+
+def test_cli_presets_build_their_configs(tmp_path):
+    import argparse
+
+    from texgs.commands import fit as fit_cmd
+    from texgs.fit.config import PRESETS
+
+    parser = argparse.ArgumentParser()
+    fit_cmd.add_arguments(parser)
+    assert set(parser._option_string_actions["--preset"].choices) == set(PRESETS)
+    thorough = PRESETS["thorough"]()
+    assert thorough.steps == 4 * FitConfig().steps and thorough.plateau_steps > FitConfig().plateau_steps
+    write_material(tmp_path / "crate")
+    rc = main(["fit", str(tmp_path / "crate"), "--gaussians", "12", "--preset", "thorough", "--steps", "30",
+               "-o", str(tmp_path / "out"), "--progress", "off"])
+    assert rc == 0
+    summary = json.loads((tmp_path / "out" / "crate.json").read_text())
+    assert summary["metrics"]["gaussians"] == 12

@@ -17,16 +17,19 @@ Writes OUT/<name>.texgs, OUT/<name>.json and OUT/<name>_<group>.png previews
 
 
 def add_arguments(parser):
+    from ..fit.config import PRESETS, QUANT_PRESETS
+
     parser.add_argument("path", help="material folder")
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--bppc", type=float, help="bits per pixel per channel (default 0.06)")
     budget.add_argument("--gaussians", type=int, help="number of Gaussians")
     budget.add_argument("--target-psnr", type=float, help="smallest rate reaching this PSNR (dB)")
     parser.add_argument("-o", "--out", default="fit_out", help="output folder (default fit_out)")
-    parser.add_argument("--preset", choices=["default", "fast", "paper"], default="default",
-                        help="step schedule: default, fast (previews) or paper (Image-GS, 5K full-res steps)")
+    parser.add_argument("--preset", choices=list(PRESETS), default="default",
+                        help="step schedule: default, fast (previews), thorough (4x the steps, near a "
+                             "10K-step run's quality) or paper (Image-GS, 5K full-res steps)")
     parser.add_argument("--steps", type=int, help="override the preset's step count")
-    parser.add_argument("--quant", choices=["default", "fp16"], help="bit allocation of the packed records")
+    parser.add_argument("--quant", choices=list(QUANT_PRESETS), help="bit allocation of the packed records")
     parser.add_argument("--no-qat", action="store_true", help="no quantisation-aware training")
     parser.add_argument("--no-coarse-to-fine", action="store_true", help="train at full resolution only")
     parser.add_argument("--wrap", choices=["auto", "none", "x", "y", "both"], default="auto",
