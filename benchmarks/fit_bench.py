@@ -58,7 +58,7 @@ VARIANTS = {
     "s1000-full40": {"steps": 1000, "pyramid_steps": (0.3, 0.3, 0.4)},   # 1000 steps, 40% at full resolution
     "s800-full30": {"steps": 800, "pyramid_steps": (0.4, 0.3, 0.3)},
     "plateau200": {"plateau_steps": 200},                         # decay later on a plateau
-    "s2000": {"steps": 2000, "plateau_steps": 200},
+    "thorough": {"steps": 2000, "pyramid_steps": (0.45, 0.35, 0.2), "plateau_steps": 200},  # FitConfig.thorough()
     # The long-run reference of the speed goal: 10K full-resolution steps, plateau
     # checks over 1000 steps (the paper's) and no early stop before 10 decays.
     "long10k": {"steps": 10000, "pyramid": (1,), "pyramid_steps": (1.0,), "plateau_steps": 1000,
