@@ -5,14 +5,16 @@
 
 ``shader_cost`` counts, per texel, what the engine shaders do: index probes
 (binary-search steps), window records (x inside the window of a strip inside
-the window: position and inverse scales decoded, then the cheap distance test
-min(w)^2 |d|^2 <= 9 * slack), near records (passing it: rotation decoded, full
-q), covering Gaussians (q <= 9) and blended ones (min(K, covering)).
-Multiply-adds per texel: 4 per window record (dx^2 + dy^2: 2, min(w)^2: 1,
-product: 1) + 8 per near record (u, v: 2 each; w*u, w*v: 1 each; q: 2) +
-(C + 1) per blended Gaussian (C channel accumulations and the weight sum) + C
-(normalisation). cos, sin (per near record) and exp (per blended) are counted
-separately as transcendentals.
+the window: position and inverse scales decoded, then the cheap distance
+tests), near records (passing them: rotation decoded, full q), covering
+Gaussians (q <= 9) and blended ones (min(K, covering)). The cheap tests, in
+order: ex = min(w) dx, |ex| > BOX_CUTOFF rejects (1 multiply); ey = min(w) dy,
+|ey| > BOX_CUTOFF rejects (2 in all); ex^2 + ey^2 > 9 * slack rejects (4 in
+all). Multiply-adds per texel: those + 8 per near record (u, v: 2 each; w*u,
+w*v: 1 each; q: 2) + (C + 1) per blended Gaussian (C channel accumulations and
+the weight sum) + C (normalisation). Position and inverse-scale dequantisation
+(one or two multiplies per field) is not counted; cos, sin (per near record)
+and exp (per blended) are counted separately as transcendentals.
 
 ``synthetic_fit`` makes Gaussians shaped like a fit at a given rate: half
 uniform, half clustered (detail regions), each 3-sigma radius proportional to
@@ -28,12 +30,14 @@ import math
 import numpy as np
 
 from .decoder import decode_points
-from .layout import SEARCH_MARGIN, SECTION_INDEX, index_bytes
+from .layout import BOX_CUTOFF, SEARCH_MARGIN, SECTION_INDEX, index_bytes
 from .quant import QuantConfig, gaussian_constraints, max_gaussians
 from .reader import Packed, unpack
 from .writer import ChannelDesc, PackInput, pack
 
-MACS_PER_WINDOW_RECORD = 4
+MACS_X_REJECT = 1          # window record rejected by min(w) |dx|
+MACS_Y_REJECT = 2          # ... by min(w) |dy|
+MACS_CIRCLE_TEST = 4       # reaching the circle test (ex^2 + ey^2)
 MACS_PER_NEAR_RECORD = 8
 
 
@@ -69,6 +73,33 @@ def _window_counts(xs: np.ndarray, px: np.ndarray, r: float, width: int, wrap: b
     return np.searchsorted(xs, px + r, "right") - np.searchsorted(xs, px - r, "left")
 
 
+def _interval_counts(lo: np.ndarray, hi: np.ndarray, side: int, wrap: bool) -> np.ndarray:
+    """[side] number of the closed intervals [lo_i, hi_i] (texels) holding each
+    texel centre j + 0.5; on a wrapped axis the intervals are taken mod side."""
+    j0 = np.ceil(lo - 0.5).astype(np.int64)
+    j1 = np.floor(hi - 0.5).astype(np.int64)
+    diff = np.zeros(side + 1, np.int64)
+    if wrap:
+        full = j1 - j0 + 1 >= side
+        diff[0] += int(full.sum())
+        diff[side] -= int(full.sum())
+        j0, j1 = j0[~full], j1[~full]
+        s0 = np.mod(j0, side)
+        e0 = s0 + (j1 - j0)                                   # may pass side: split
+        first_end = np.minimum(e0, side - 1)
+        np.add.at(diff, s0, 1)
+        np.add.at(diff, first_end + 1, -1)
+        over = e0 >= side
+        np.add.at(diff, np.zeros(int(over.sum()), np.int64), 1)
+        np.add.at(diff, e0[over] - side + 1, -1)
+    else:
+        j0, j1 = np.clip(j0, 0, side), np.clip(j1, -1, side - 1)
+        ok = j1 >= j0
+        np.add.at(diff, j0[ok], 1)
+        np.add.at(diff, j1[ok] + 1, -1)
+    return np.cumsum(diff[:side])
+
+
 def shader_cost(packed, lod_limit=None) -> dict:
     """Per-texel work of the engine shaders at every texel centre (see module doc)."""
     p: Packed = packed if isinstance(packed, Packed) else unpack(packed)
@@ -79,26 +110,43 @@ def shader_cost(packed, lod_limit=None) -> dict:
     px = np.arange(w) + 0.5
     evaluated = np.zeros((h, w), np.int64)
     probes = np.zeros(h, np.int64)
+    pass_x = np.zeros((h, w), np.int64)      # window records passing the x box test
+    pass_xy = np.zeros((h, w), np.int64)     # ... and the y box test (reach the circle test)
     cells = [(st, lv) for st in range(n_strips) for lv in range(lod)]
-    xs_of = {cl: p.means[p.index[cl[0] * nl + cl[1]]:p.index[cl[0] * nl + cl[1] + 1], 0].astype(np.float64)
-             for cl in cells}
+    span = {cl: slice(int(p.index[cl[0] * nl + cl[1]]), int(p.index[cl[0] * nl + cl[1] + 1])) for cl in cells}
+    wmin = np.minimum(p.inv_scales[:, 0], p.inv_scales[:, 1]).astype(np.float64)
+    rho = BOX_CUTOFF / wmin                  # |d| beyond which a box test rejects
     for y in range(h):
         py = y + 0.5
         strips = set()
         for lo, hi in _y_intervals(py - r, py + r, h, p.wrap[1]):
             strips.update(range(max(int(lo // s), 0), min(int(hi // s), n_strips - 1) + 1))
+        recs = []
         for st in strips:
             for lv in range(lod):
-                xs = xs_of[(st, lv)]
-                if len(xs):
-                    evaluated[y] += _window_counts(xs, px, r, w, p.wrap[0])
-                    probes[y] += math.ceil(math.log2(len(xs) + 1))
+                sl = span[(st, lv)]
+                if sl.stop > sl.start:
+                    evaluated[y] += _window_counts(p.means[sl, 0].astype(np.float64), px, r, w, p.wrap[0])
+                    probes[y] += math.ceil(math.log2(sl.stop - sl.start + 1))
+                    recs.append(np.arange(sl.start, sl.stop))
+        if recs:
+            i = np.concatenate(recs)
+            x, rr = p.means[i, 0].astype(np.float64), rho[i]
+            dy = np.abs(py - p.means[i, 1].astype(np.float64))
+            if p.wrap[1]:
+                dy = np.minimum(dy, h - dy)
+            pass_x[y] = _interval_counts(x - rr, x + rr, w, p.wrap[0])
+            near_y = dy <= rr
+            pass_xy[y] = _interval_counts(x[near_y] - rr[near_y], x[near_y] + rr[near_y], w, p.wrap[0])
     ys, xs = np.meshgrid(np.arange(h) + 0.5, px, indexing="ij")
     _, cover, near = decode_points(p, np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32), lod,
                                    with_counts=True)
     blended = np.minimum(cover, p.k)
     c = p.values.shape[1]
-    macs = MACS_PER_WINDOW_RECORD * evaluated.ravel() + MACS_PER_NEAR_RECORD * near + (c + 1) * blended + c
+    ev, px_, pxy = evaluated.ravel(), np.minimum(pass_x.ravel(), evaluated.ravel()), pass_xy.ravel()
+    pxy = np.minimum(pxy, px_)
+    macs = (MACS_X_REJECT * (ev - px_) + MACS_Y_REJECT * (px_ - pxy) + MACS_CIRCLE_TEST * pxy
+            + MACS_PER_NEAR_RECORD * near + (c + 1) * blended + c)
     return {
         "texels": h * w, "gaussians": int(p.header["gaussian_count"]), "channels": c, "k": p.k,
         "evaluated_mean": float(evaluated.mean()), "evaluated_max": int(evaluated.max()),
@@ -107,6 +155,7 @@ def shader_cost(packed, lod_limit=None) -> dict:
         "probes_mean": float(probes.mean()), "probes_max": int(probes.max()),
         "macs_mean": float(macs.mean()), "macs_max": int(macs.max()),
         "near_mean": float(near.mean()), "near_max": int(near.max()),
+        "circle_tests_mean": float(pxy.mean()),
         "transcendentals_mean": float(2 * near.mean() + blended.mean()),
         "holes_percent": float(100.0 * (cover == 0).mean()),
     }

@@ -21,7 +21,7 @@ import torch
 
 from ..constants import Q_CUTOFF
 from ..errors import InputError
-from .layout import REJECT_SLACK, SEARCH_MARGIN
+from .layout import BOX_CUTOFF, REJECT_SLACK, SEARCH_MARGIN
 from .reader import Packed, unpack
 
 _BATCH_ELEMS = 1 << 22        # bound of points x candidates evaluated at once
@@ -163,7 +163,8 @@ def decode_points(packed, points, lod_limit=None, with_counts=False, tile=16):
     """The image function at points [P, 2] (texels, already reduced per
     uv_to_texels). Returns [P, C] float32 unit values (and, with_counts,
     (covering, near): per point, the Gaussians with q <= 9 and those passing
-    the shaders' cheap distance test, min(w)^2 |d|^2 <= 9 * REJECT_SLACK)."""
+    the shaders' cheap distance tests: min(w) |dx| and min(w) |dy| <= BOX_CUTOFF,
+    then (min(w) dx)^2 + (min(w) dy)^2 <= 9 * REJECT_SLACK)."""
     packed = _as_packed(packed)
     lod = _lod(packed, lod_limit)
     pts = torch.as_tensor(points, dtype=torch.float32)
@@ -229,9 +230,12 @@ def _eval_batch(pid, pvalid, cid, cvalid, pts, means, inv, cos_all, sin_all, val
         dx -= period[0] * torch.floor(dx / period[0] + 0.5)
     if period[1] is not None:
         dy -= period[1] * torch.floor(dy / period[1] + 0.5)
-    if near is not None:   # the shaders' cheap reject test, for cost figures
+    if near is not None:   # the shaders' cheap reject tests, for cost figures
         wmin = torch.minimum(inv[cid][:, :, 0], inv[cid][:, :, 1])[:, None, :]
-        passed = ((wmin * wmin) * (dx * dx + dy * dy) <= Q_CUTOFF * REJECT_SLACK) & cvalid[:, None, :]
+        ex, ey = wmin * dx, wmin * dy
+        passed = ((ex.abs() <= BOX_CUTOFF) & (ey.abs() <= BOX_CUTOFF) & (ex * ex + ey * ey <= Q_CUTOFF * REJECT_SLACK)
+                  & cvalid[:, None, :])
+        del ex, ey
         near[pid[pvalid]] = passed.sum(2)[pvalid]
         del passed
     cos, sin = cos_all[cid][:, None, :], sin_all[cid][:, None, :]

@@ -83,6 +83,11 @@ SEARCH_MARGIN = 1.0
 #: q >= min(w)^2 |d|^2, and the slack covers float rounding, so no Gaussian
 #: with q <= 9 is ever skipped.
 REJECT_SLACK = 1.001
+#: Before that test, shaders skip a record when min(w1, w2) * |dx| or
+#: min(w1, w2) * |dy| exceeds BOX_CUTOFF = sqrt(Q_CUTOFF * REJECT_SLACK): one
+#: multiply each instead of four, and again exact arithmetic gives q >= that
+#: product squared.
+BOX_CUTOFF = math.sqrt(9.0 * REJECT_SLACK)
 MAX_SECTIONS = 64
 
 # Channel table: one entry of CHANNEL_WORDS words per channel (what a shader
@@ -203,7 +208,7 @@ def shader_header() -> str:
 
     lines += [f"#define TEXGS_MAX_K {MAX_K}", f"#define TEXGS_LIMIT_CHANNELS {MAX_CHANNELS}",
               f"#define TEXGS_Q_CUTOFF {float(Q_CUTOFF)!r}", f"#define TEXGS_SEARCH_MARGIN {SEARCH_MARGIN!r}",
-              f"#define TEXGS_REJECT_SLACK {REJECT_SLACK!r}",
+              f"#define TEXGS_REJECT_SLACK {REJECT_SLACK!r}", f"#define TEXGS_BOX_CUTOFF {BOX_CUTOFF!r}",
               "#endif", ""]
     return "\n".join(lines)
 
@@ -217,6 +222,7 @@ def main() -> None:
 
 
 assert [w for _, w, _ in HEADER_FIELDS] == list(range(2, HEADER_WORDS))
+assert BOX_CUTOFF * BOX_CUTOFF >= 9.0 * REJECT_SLACK * (1 - 1e-12)
 assert math.isclose(HEADER_CRC_SPAN, 4 * dict((n, w) for n, w, _ in HEADER_FIELDS)["header_crc32"])
 
 if __name__ == "__main__":
