@@ -310,7 +310,7 @@ def test_shader_cost_counts_match_the_index_window():
         assert cost["covering_mean"] == pytest.approx(cover.mean())
         assert cost["covering_mean"] <= cost["evaluated_mean"]
         # Brute force the shaders' reject order per texel and window record:
-        # x box (1 multiply), y box (2), circle (4).
+        # y box (1 multiply), x box (2), circle (4).
         wmin = np.minimum(p.inv_scales[:, 0], p.inv_scales[:, 1]).astype(np.float64)
         box_macs = []
         for y in range(p.height):
@@ -321,9 +321,9 @@ def test_shader_cost_counts_match_the_index_window():
                     if p.wrap[axis]:
                         d[:, axis] -= side * np.floor(d[:, axis] / side + 0.5)
                 e = np.abs(d) * wmin[i, None]
-                x_out = e[:, 0] > L.BOX_CUTOFF
-                y_out = ~x_out & (e[:, 1] > L.BOX_CUTOFF)
-                box_macs.append(x_out.sum() + 2 * y_out.sum() + 4 * (len(i) - x_out.sum() - y_out.sum()))
+                y_out = e[:, 1] > L.BOX_CUTOFF
+                x_out = ~y_out & (e[:, 0] > L.BOX_CUTOFF)
+                box_macs.append(y_out.sum() + 2 * x_out.sum() + 4 * (len(i) - y_out.sum() - x_out.sum()))
         assert cost["circle_tests_mean"] < cost["evaluated_mean"]
         c = p.values.shape[1]
         assert cost["macs_mean"] == pytest.approx(np.mean(box_macs) + 8 * near.mean()

@@ -8,9 +8,9 @@
 the window: position and inverse scales decoded, then the cheap distance
 tests), near records (passing them: rotation decoded, full q), covering
 Gaussians (q <= 9) and blended ones (min(K, covering)). The cheap tests, in
-order: ex = min(w) dx, |ex| > BOX_CUTOFF rejects (1 multiply); ey = min(w) dy,
-|ey| > BOX_CUTOFF rejects (2 in all); ex^2 + ey^2 > 9 * slack rejects (4 in
-all). Multiply-adds per texel: those + 8 per near record (u, v: 2 each; w*u,
+order: ey = min(w) dy, |ey| > BOX_CUTOFF rejects (1 multiply); ex = min(w) dx,
+|ex| > BOX_CUTOFF rejects (2 in all); ex^2 + ey^2 > 9 * slack rejects (4 in
+all). y goes first: a strip window is up to S rows taller than wide. Multiply-adds per texel: those + 8 per near record (u, v: 2 each; w*u,
 w*v: 1 each; q: 2) + (C + 1) per blended Gaussian (C channel accumulations and
 the weight sum) + C (normalisation). Position and inverse-scale dequantisation
 (one or two multiplies per field) is not counted; cos, sin (per near record)
@@ -35,8 +35,8 @@ from .quant import QuantConfig, gaussian_constraints, max_gaussians
 from .reader import Packed, unpack
 from .writer import ChannelDesc, PackInput, pack
 
-MACS_X_REJECT = 1          # window record rejected by min(w) |dx|
-MACS_Y_REJECT = 2          # ... by min(w) |dy|
+MACS_Y_REJECT = 1          # window record rejected by min(w) |dy|
+MACS_X_REJECT = 2          # ... by min(w) |dx|
 MACS_CIRCLE_TEST = 4       # reaching the circle test (ex^2 + ey^2)
 MACS_PER_NEAR_RECORD = 8
 
@@ -110,8 +110,8 @@ def shader_cost(packed, lod_limit=None) -> dict:
     px = np.arange(w) + 0.5
     evaluated = np.zeros((h, w), np.int64)
     probes = np.zeros(h, np.int64)
-    pass_x = np.zeros((h, w), np.int64)      # window records passing the x box test
-    pass_xy = np.zeros((h, w), np.int64)     # ... and the y box test (reach the circle test)
+    pass_y = np.zeros((h, w), np.int64)      # window records passing the y box test
+    pass_xy = np.zeros((h, w), np.int64)     # ... and the x box test (reach the circle test)
     cells = [(st, lv) for st in range(n_strips) for lv in range(lod)]
     span = {cl: slice(int(p.index[cl[0] * nl + cl[1]]), int(p.index[cl[0] * nl + cl[1] + 1])) for cl in cells}
     wmin = np.minimum(p.inv_scales[:, 0], p.inv_scales[:, 1]).astype(np.float64)
@@ -135,17 +135,18 @@ def shader_cost(packed, lod_limit=None) -> dict:
             dy = np.abs(py - p.means[i, 1].astype(np.float64))
             if p.wrap[1]:
                 dy = np.minimum(dy, h - dy)
-            pass_x[y] = _interval_counts(x - rr, x + rr, w, p.wrap[0])
             near_y = dy <= rr
+            # Window records (x within r of the texel) passing the y test, then also the x test.
+            pass_y[y] = _interval_counts(x[near_y] - r, x[near_y] + r, w, p.wrap[0])
             pass_xy[y] = _interval_counts(x[near_y] - rr[near_y], x[near_y] + rr[near_y], w, p.wrap[0])
     ys, xs = np.meshgrid(np.arange(h) + 0.5, px, indexing="ij")
     _, cover, near = decode_points(p, np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32), lod,
                                    with_counts=True)
     blended = np.minimum(cover, p.k)
     c = p.values.shape[1]
-    ev, px_, pxy = evaluated.ravel(), np.minimum(pass_x.ravel(), evaluated.ravel()), pass_xy.ravel()
-    pxy = np.minimum(pxy, px_)
-    macs = (MACS_X_REJECT * (ev - px_) + MACS_Y_REJECT * (px_ - pxy) + MACS_CIRCLE_TEST * pxy
+    ev, py_, pxy = evaluated.ravel(), np.minimum(pass_y.ravel(), evaluated.ravel()), pass_xy.ravel()
+    pxy = np.minimum(pxy, py_)
+    macs = (MACS_Y_REJECT * (ev - py_) + MACS_X_REJECT * (py_ - pxy) + MACS_CIRCLE_TEST * pxy
             + MACS_PER_NEAR_RECORD * near + (c + 1) * blended + c)
     return {
         "texels": h * w, "gaussians": int(p.header["gaussian_count"]), "channels": c, "k": p.k,

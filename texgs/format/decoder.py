@@ -163,7 +163,7 @@ def decode_points(packed, points, lod_limit=None, with_counts=False, tile=16):
     """The image function at points [P, 2] (texels, already reduced per
     uv_to_texels). Returns [P, C] float32 unit values (and, with_counts,
     (covering, near): per point, the Gaussians with q <= 9 and those passing
-    the shaders' cheap distance tests: min(w) |dx| and min(w) |dy| <= BOX_CUTOFF,
+    the shaders' cheap distance tests: min(w) |dy| and min(w) |dx| <= BOX_CUTOFF,
     then (min(w) dx)^2 + (min(w) dy)^2 <= 9 * REJECT_SLACK)."""
     packed = _as_packed(packed)
     lod = _lod(packed, lod_limit)

@@ -83,10 +83,10 @@ SEARCH_MARGIN = 1.0
 #: q >= min(w)^2 |d|^2, and the slack covers float rounding, so no Gaussian
 #: with q <= 9 is ever skipped.
 REJECT_SLACK = 1.001
-#: Before that test, shaders skip a record when min(w1, w2) * |dx| or
-#: min(w1, w2) * |dy| exceeds BOX_CUTOFF = sqrt(Q_CUTOFF * REJECT_SLACK): one
+#: Before that test, shaders skip a record when min(w1, w2) * |dy|, then
+#: min(w1, w2) * |dx|, exceeds BOX_CUTOFF = sqrt(Q_CUTOFF * REJECT_SLACK): one
 #: multiply each instead of four, and again exact arithmetic gives q >= that
-#: product squared.
+#: product squared. y goes first because the search window is taller than wide.
 BOX_CUTOFF = math.sqrt(9.0 * REJECT_SLACK)
 MAX_SECTIONS = 64
 
