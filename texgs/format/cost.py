@@ -10,9 +10,10 @@ tests), near records (passing them: rotation decoded, full q), covering
 Gaussians (q <= 9) and blended ones (min(K, covering)). The cheap tests, in
 order: ey = min(w) dy, |ey| > BOX_CUTOFF rejects (1 multiply); ex = min(w) dx,
 |ex| > BOX_CUTOFF rejects (2 in all); ex^2 + ey^2 > 9 * slack rejects (4 in
-all). y goes first: a strip window is up to S rows taller than wide. Multiply-adds per texel: those + 8 per near record (u, v: 2 each; w*u,
-w*v: 1 each; q: 2) + (C + 1) per blended Gaussian (C channel accumulations and
-the weight sum) + C (normalisation). Position and inverse-scale dequantisation
+all). y goes first: a strip window is up to S rows taller than wide.
+Multiply-adds per texel: those + 8 per near record (u, v: 2 each; w*u, w*v: 1
+each; q: 2) + (C + 1) per blended Gaussian (C channel accumulations and the
+weight sum) + C (normalisation). Position and inverse-scale dequantisation
 (one or two multiplies per field) is not counted; cos, sin (per near record)
 and exp (per blended) are counted separately as transcendentals.
 
@@ -64,15 +65,6 @@ def synthetic_fit(h: int, w: int, c: int, bppc: float, cfg: QuantConfig, seed: i
                      rng.random((n, c)).astype(np.float32), np.full(c, 0.5, np.float32), k=10, cfg=cfg)
 
 
-def _window_counts(xs: np.ndarray, px: np.ndarray, r: float, width: int, wrap: bool):
-    """Records of sorted xs inside [px - r, px + r] (on the torus when wrapped), per px."""
-    if wrap:
-        if 2 * r >= width:
-            return np.full(len(px), len(xs))
-        xs = np.concatenate([xs - width, xs, xs + width])
-    return np.searchsorted(xs, px + r, "right") - np.searchsorted(xs, px - r, "left")
-
-
 def _interval_counts(lo: np.ndarray, hi: np.ndarray, side: int, wrap: bool) -> np.ndarray:
     """[side] number of the closed intervals [lo_i, hi_i] (texels) holding each
     texel centre j + 0.5; on a wrapped axis the intervals are taken mod side."""
@@ -107,8 +99,7 @@ def shader_cost(packed, lod_limit=None) -> dict:
     lod = nl if lod_limit is None else lod_limit
     r = p.radius + SEARCH_MARGIN
     n_strips = p.header["strip_count"]
-    px = np.arange(w) + 0.5
-    evaluated = np.zeros((h, w), np.int64)
+    evaluated = np.zeros((h, w), np.int64)   # window records: x within r of the texel
     probes = np.zeros(h, np.int64)
     pass_y = np.zeros((h, w), np.int64)      # window records passing the y box test
     pass_xy = np.zeros((h, w), np.int64)     # ... and the x box test (reach the circle test)
@@ -126,7 +117,6 @@ def shader_cost(packed, lod_limit=None) -> dict:
             for lv in range(lod):
                 sl = span[(st, lv)]
                 if sl.stop > sl.start:
-                    evaluated[y] += _window_counts(p.means[sl, 0].astype(np.float64), px, r, w, p.wrap[0])
                     probes[y] += math.ceil(math.log2(sl.stop - sl.start + 1))
                     recs.append(np.arange(sl.start, sl.stop))
         if recs:
@@ -136,16 +126,15 @@ def shader_cost(packed, lod_limit=None) -> dict:
             if p.wrap[1]:
                 dy = np.minimum(dy, h - dy)
             near_y = dy <= rr
-            # Window records (x within r of the texel) passing the y test, then also the x test.
+            evaluated[y] = _interval_counts(x - r, x + r, w, p.wrap[0])
             pass_y[y] = _interval_counts(x[near_y] - r, x[near_y] + r, w, p.wrap[0])
             pass_xy[y] = _interval_counts(x[near_y] - rr[near_y], x[near_y] + rr[near_y], w, p.wrap[0])
-    ys, xs = np.meshgrid(np.arange(h) + 0.5, px, indexing="ij")
+    ys, xs = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
     _, cover, near = decode_points(p, np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32), lod,
                                    with_counts=True)
     blended = np.minimum(cover, p.k)
     c = p.values.shape[1]
-    ev, py_, pxy = evaluated.ravel(), np.minimum(pass_y.ravel(), evaluated.ravel()), pass_xy.ravel()
-    pxy = np.minimum(pxy, py_)
+    ev, py_, pxy = evaluated.ravel(), pass_y.ravel(), pass_xy.ravel()
     macs = (MACS_Y_REJECT * (ev - py_) + MACS_X_REJECT * (py_ - pxy) + MACS_CIRCLE_TEST * pxy
             + MACS_PER_NEAR_RECORD * near + (c + 1) * blended + c)
     return {
