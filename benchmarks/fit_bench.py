@@ -31,6 +31,9 @@ BENCHMARK_SET = [
 VARIANTS = {
     "lean": {},                                                   # the project default
     "fp16": {"quant": "fp16"},                                    # Image-GS's fp16-everywhere records
+    "no-palettes": {"palettes": "off"},                           # every value code in the record (format 2.0's records)
+    "palette-bits8": {"palette_bits": 8},                         # 256-entry palettes whatever the Gaussian count
+    "palette-vb5": {"palette_value_bits": 5},                     # palette entries at the records' 5 bits
     "no-c2f": {"pyramid": (1,), "pyramid_steps": (1.0,)},         # full resolution only
     "no-qat": {"qat_fraction": 0.0},                              # quantise only at the end
     "unit-range": {"channel_range": "unit"},                      # values over [0, 1], not min..max
@@ -67,10 +70,11 @@ VARIANTS = {
 
 
 def overhead_percent(data: bytes) -> float:
-    """Share of a packed file that is not Gaussian records (header, tables, index, names)."""
+    """Share of a packed file that is not Gaussian records or value palettes (header, tables, index, names)."""
     from texgs.format import layout, unpack
 
-    records = next(sec.size for sec in unpack(data).sections if sec.id == layout.SECTION_RECORDS)
+    records = sum(sec.size for sec in unpack(data).sections
+                  if sec.id in (layout.SECTION_RECORDS, layout.SECTION_PALETTES))
     return round(100.0 * (len(data) - records) / len(data), 2)
 
 

@@ -290,6 +290,24 @@ def test_bytes_do_not_depend_on_the_thread_count():
         assert fit(stack, Budget(bppc=0.5), cfg.replace(threads=threads), progress="off").data == one
 
 
+def test_palettes_buy_more_gaussians_and_bytes_do_not_depend_on_the_thread_count():
+    from texgs.format import unpack
+
+    stack = np.concatenate([smooth_stack(96, 80), smooth_stack(96, 80)[..., ::-1]], axis=2).copy()
+    groups = ["albedo"] * 3 + ["normal"] * 3
+    cfg = FitConfig.fast(steps=60, add_every=10)
+    one = fit(stack, Budget(bppc=0.5), cfg.replace(threads=1), groups=groups, progress="off")
+    p = unpack(one.data)
+    bits = p.cfg.palettes[0][1]
+    assert p.cfg.palettes == (((0, 1, 2), bits), ((3, 4, 5), bits)) and 4 <= bits <= 8
+    assert 0.49 <= one.metrics["bppc"] <= 0.5
+    off = fit(stack, Budget(bppc=0.5), cfg.replace(palettes="off"), groups=groups, progress="off")
+    assert unpack(off.data).cfg.palettes == () and one.n > 1.2 * off.n
+    assert fit(stack, Budget(bppc=0.5), cfg.replace(threads=2), groups=groups, progress="off").data == one.data
+    # Without groups of two or more channels there is nothing to share.
+    assert unpack(fit(stack, Budget(bppc=0.5), cfg, progress="off").data).cfg.palettes == ()
+
+
 def test_coverage_term_pulls_the_nearest_gaussian_over_a_hole():
     from texgs.fit.optimize import GaussianSet, coverage_candidates, coverage_loss
     from texgs.fit.schedule import Stage

@@ -51,7 +51,10 @@ def rows(*arrays):
     return a[np.lexsort(a.T[::-1])]
 
 
-@pytest.mark.parametrize("cfg", [QuantConfig(max_radius=12.0, strip_height=4), QuantConfig.fp16()])
+PALETTE_CFG = QuantConfig(max_radius=12.0, strip_height=4, palettes=(((0, 1, 2), 4), ((3, 4), 3)))
+
+
+@pytest.mark.parametrize("cfg", [QuantConfig(max_radius=12.0, strip_height=4), QuantConfig.fp16(), PALETTE_CFG])
 @pytest.mark.parametrize("wrap", [(False, False), (True, True), (True, False)])
 def test_round_trip_and_decode_equals_reference(cfg, wrap):
     inp = make_input(cfg=cfg, wrap=wrap, levels=2)
@@ -127,6 +130,47 @@ def test_index_search_finds_every_covering_gaussian():
             assert set(np.nonzero(q[i] <= 9.0)[0].tolist()) <= cand
 
 
+def test_palette_records_hold_an_index_and_values_come_from_the_entries():
+    from texgs.format.quant import build_palettes
+
+    inp = make_input(cfg=PALETTE_CFG, n=300)
+    plain = QuantConfig(max_radius=12.0, strip_height=4)
+    # Records lose the five channels' 6-bit codes and gain a 4-bit and a 3-bit index.
+    assert PALETTE_CFG.record_bits(5) == plain.record_bits(5) - 5 * 6 + 4 + 3
+    p = unpack(pack(inp))
+    assert p.value_bits == [7] * 5 and p.cfg.palettes == PALETTE_CFG.palettes
+    assert len(np.unique(p.values[:, :3], axis=0)) <= 16 and len(np.unique(p.values[:, 3:], axis=0)) <= 8
+    # Entries are k-means centres (deterministic); each Gaussian takes the entry
+    # nearest its values after the entries' 7-bit quantisation.
+    tables = build_palettes(inp.values, PALETTE_CFG)
+    assert [t.shape for t in tables] == [(16, 3), (8, 2)]
+    assert all(np.array_equal(a, b) for a, b in zip(tables, build_palettes(inp.values, PALETTE_CFG)))
+    q = quantize(inp.means, inp.inv_scales, inp.rotations, inp.values, PALETTE_CFG, 48, 64)[3].numpy()
+    v = np.clip(inp.values.astype(np.float64), 0, 1)
+    for (chans, _), table in zip(PALETTE_CFG.palettes, tables):
+        codes = np.round(np.clip(table, 0, 1) * 127) / 127
+        nearest = codes[((v[:, None, list(chans)] - codes[None]) ** 2).sum(-1).argmin(1)]
+        assert np.abs(q[:, list(chans)] - nearest).max() < 1e-6
+    # k-means beats a random choice of entries on these values.
+    err = ((q[:, :3] - v[:, :3]) ** 2).mean()
+    rand = np.round(v[np.random.default_rng(0).choice(300, 16, replace=False), :3] * 127) / 127
+    assert err < ((v[:, None, :3] - rand[None]) ** 2).sum(-1).min(1).mean() / 3
+
+
+def test_palettes_are_checked():
+    bad = [QuantConfig(palettes=(((0, 1), 4), ((1, 2), 4))),      # a channel in two palettes
+           QuantConfig(palettes=(((2, 1), 4),)),                  # not ascending
+           QuantConfig(palettes=(((0, 9), 4),)),                  # no such channel
+           QuantConfig(palettes=(((0, 1), 0),)),                  # no index bits
+           QuantConfig(palettes=(((0, 1), L.MAX_PALETTE_INDEX_BITS + 1),))]
+    for cfg in bad:
+        with pytest.raises(ConfigError):
+            cfg.record_bits(5)
+    with pytest.raises(ConfigError):
+        QuantConfig(encoding="fp16", position_bits=16, inv_scale_exp_bits=5, inv_scale_mant_bits=11,
+                    rotation_bits=16, value_bits=16, palettes=(((0, 1), 4),)).validate()
+
+
 def test_golden_file_is_reproducible_and_decodes_as_committed():
     import importlib.util
 
@@ -140,7 +184,8 @@ def test_golden_file_is_reproducible_and_decodes_as_committed():
     p = unpack(committed)
     ref, amb = reference_image(p)
     assert np.abs(img - ref)[~amb].max() <= 1e-6
-    assert p.channels[6].range == (0.0, 2.0) and p.value_bits == [6, 6, 6, 8, 8, 8, 5]
+    assert p.channels[6].range == (0.0, 2.0) and p.value_bits == [7, 7, 7, 8, 8, 8, 5]
+    assert p.cfg.palettes == (((0, 1, 2), 4),) and len(np.unique(p.values[:, :3], axis=0)) <= 16
 
 
 def test_pack_rejects_bad_input():
@@ -245,9 +290,29 @@ def test_reader_rejects_specific_corruptions():
         unpack(cases["old version"], name="x.texgs")
 
 
+def test_reader_rejects_bad_palettes():
+    data = pack(make_input(cfg=PALETTE_CFG))
+    p = unpack(data)
+    pal = next(s for s in p.sections if s.id == L.SECTION_PALETTES)
+    ch = next(s for s in p.sections if s.id == L.SECTION_CHANNELS)
+    cases = {
+        "palette count": set_word(data, 29, 0),                       # a palettes section the header denies
+        "more palettes": set_word(data, 29, 3),                       # a palette no channel uses
+        "channel palette": set_word(data, ch.offset // 4 + 8, 7),     # channel 0 names palette 7 of 2
+        "index bits": set_word(data, pal.offset // 4 + 1, 0),
+        "entry bits": set_word(data, pal.offset // 4 + 2, 99),
+        "data offset": set_word(data, pal.offset // 4 + 3, 1 << 20),
+        "fp16 with palettes": set_word(data, 14, L.ENCODING_FP16),
+    }
+    for what, bad in cases.items():
+        with pytest.raises(FormatError):
+            unpack(bad)
+
+
 def test_reader_fuzz():
     rng = np.random.default_rng(1234)
     seeds = [pack(make_input(n=40, c=3, seed=s, levels=2)) for s in range(3)]
+    seeds.append(pack(make_input(n=40, c=5, cfg=PALETTE_CFG)))
     seeds.append(pack(make_input(n=30, c=2, cfg=QuantConfig.fp16(), wrap=(True, True))))
     ran = accepted = decoded = 0
     t0 = time.time()

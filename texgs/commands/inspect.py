@@ -29,10 +29,12 @@ def packed_report(data: bytes, name: str) -> dict:
     h = p.header
     size = len(data)
     sec_names = {L.SECTION_CHANNELS: "channels", L.SECTION_INDEX: "index", L.SECTION_RECORDS: "records",
-                 L.SECTION_NAMES: "names"}
+                 L.SECTION_PALETTES: "palettes", L.SECTION_NAMES: "names"}
     sections = [{"id": s.id, "name": sec_names.get(s.id, "optional"), "offset": s.offset, "bytes": s.size,
                  "crc32": f"{s.crc32:08x}", "percent": round(100.0 * s.size / size, 2)} for s in p.sections]
-    records = sum(s["bytes"] for s in sections if s["name"] == "records")
+    # Records and palettes hold the Gaussians; the rest is the file's fixed cost.
+    records = sum(s["bytes"] for s in sections if s["name"] in ("records", "palettes"))
+    pal_of = p.cfg.palette_of(h["channels"])
     return {
         "file": name, "bytes": size, "version": f"{h['version_major']}.{h['version_minor']}",
         "width": h["width"], "height": h["height"], "channels": h["channels"], "k": h["k"],
@@ -42,10 +44,13 @@ def packed_report(data: bytes, name: str) -> dict:
         "quant": {"encoding": p.cfg.encoding, "position_bits": h["position_bits"],
                   "inv_scale_bits": [h["inv_scale_exp_bits"], h["inv_scale_mant_bits"]],
                   "rotation_bits": h["rotation_bits"], "record_bits": h["record_bits"],
-                  "radius": h["radius"], "strip_height": h["strip_height"], "index_bits": h["index_bits"]},
+                  "radius": h["radius"], "strip_height": h["strip_height"], "index_bits": h["index_bits"],
+                  "palettes": [{"channels": [p.channels[c].name for c in chans], "entries": 1 << ib,
+                                "index_bits": ib} for chans, ib in p.cfg.palettes]},
         "channel_table": [{"name": c.name, "group": c.group, "semantic": c.semantic, "colour_space": c.colour_space,
-                           "value_bits": b, "range": list(c.range), "background": float(bg)}
-                          for c, b, bg in zip(p.channels, p.value_bits, p.background)],
+                           "value_bits": b, "range": list(c.range), "background": float(bg),
+                           "palette": None if pal < 0 else pal}
+                          for c, b, bg, pal in zip(p.channels, p.value_bits, p.background, pal_of)],
         "sections": sections,
     }
 
@@ -73,13 +78,19 @@ def run(args) -> int:
         print(f"  records: {q['encoding']}, {q['record_bits']} bits (position {q['position_bits']}, "
               f"inverse scale {q['inv_scale_bits'][0]}+{q['inv_scale_bits'][1]}, rotation {q['rotation_bits']}); "
               f"radius bound {q['radius']:g} texels, strips of {q['strip_height']} rows, {q['index_bits']}-bit index")
+        for i, pal in enumerate(q["palettes"]):
+            print(f"  palette {i}: {pal['entries']} entries of {', '.join(pal['channels'])} "
+                  f"({pal['index_bits']}-bit index in each record)")
         for c in rep["channel_table"]:
+            where = "record" if c["palette"] is None else f"palette {c['palette']}"
             print(f"  channel {c['name']:16s} group {c['group'] or '-':10s} {c['semantic']:10s} "
-                  f"{c['colour_space']:6s} {c['value_bits']:2d} bits range [{c['range'][0]:g}, {c['range'][1]:g}]")
+                  f"{c['colour_space']:6s} {c['value_bits']:2d} bits range [{c['range'][0]:g}, {c['range'][1]:g}] "
+                  f"in {where}")
         for s in rep["sections"]:
             print(f"  section {s['name']:8s} offset {s['offset']:8d} {s['bytes']:9d} bytes ({s['percent']:5.2f}%) "
                   f"crc32 {s['crc32']}")
-        print(f"  everything but the records (header, tables, index, names): {rep['overhead_percent']:.2f}% of the file")
+        print(f"  everything but the records and palettes (header, tables, index, names): "
+              f"{rep['overhead_percent']:.2f}% of the file")
         return 0
     try:
         from .. import ingest

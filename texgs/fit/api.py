@@ -231,6 +231,12 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     if budget.bppc is not None:
         budget_bytes = rate.budget_bytes(budget.bppc, height, width, c)
         n_total = packing.max_gaussians(budget_bytes, metas, height, width, qcfg, lod_levels)
+        pcfg, n_pal = qcfg, n_total
+        for _ in range(2):      # palette size follows the count, which follows the palette size
+            pcfg = packing.with_palettes(cfg, qcfg, metas, n_pal)
+            n_pal = packing.max_gaussians(budget_bytes, metas, height, width, pcfg, lod_levels)
+        if n_pal > n_total:     # on a small file the palettes can cost more than they save
+            qcfg, n_total = pcfg, n_pal
         if n_total < 1:
             floor = packing.size_bound(1, metas, height, width, qcfg, lod_levels)
             raise ConfigError(f"a budget of {budget.bppc} bppc ({budget_bytes} bytes) cannot hold even one "
@@ -239,6 +245,7 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     else:
         budget_bytes = None
         n_total = int(budget.gaussians)
+        qcfg = packing.with_palettes(cfg, qcfg, metas, n_total)
     n_total = min(n_total, rate.useful_gaussians(height, width))
 
     prog = Progress(cfg.steps, label=label, mode=progress)

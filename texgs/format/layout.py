@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 MAGIC = b"TEXGS\x00\r\n"          # 8 bytes; the CR LF catches text-mode corruption
-VERSION_MAJOR = 2                  # a reader rejects any other major version (2: u16 index, compact channel table)
+VERSION_MAJOR = 3                  # a reader rejects any other major version (3: value palettes)
 VERSION_MINOR = 0                  # minor bumps only add optional sections
 
 # Fixed header: (field name, word index, kind) with kind "u32" or "f32".
@@ -45,7 +45,7 @@ HEADER_FIELDS = [
     ("section_count", 26, "u32"),
     ("section_table_offset", 27, "u32"),  # bytes
     ("index_bits", 28, "u32"),           # 16 (when N <= 65535) or 32: width of an index entry
-    ("reserved1", 29, "u32"),
+    ("palette_count", 29, "u32"),        # value palettes (0: every value is in the record)
     ("reserved2", 30, "u32"),
     ("header_crc32", 31, "u32"),          # CRC-32 of bytes [0, 124)
 ]
@@ -69,6 +69,11 @@ SECTION_CHANNELS = 1
 SECTION_INDEX = 2
 SECTION_RECORDS = 3
 REQUIRED_SECTIONS = (SECTION_CHANNELS, SECTION_INDEX, SECTION_RECORDS)
+#: Value palettes: present, in table slot 3, exactly when the header's
+#: palette_count > 0. A table of PALETTE_WORDS words per palette, then each
+#: palette's entries (see PALETTE_FIELDS).
+SECTION_PALETTES = 5
+PALETTE_SLOT = 3
 SECTION_OPTIONAL = 0x80000000
 #: Optional: channel names and groups for tools (UTF-8, one "name<TAB>group<LF>"
 #: line per channel); shaders never read it. Written after the required sections.
@@ -101,8 +106,22 @@ CHANNEL_FIELDS = [
     ("background", 5, "f32"),           # unit value where no Gaussian covers
     ("range_lo", 6, "f32"),             # stored value = lo + (hi - lo) * unit value
     ("range_hi", 7, "f32"),
+    ("palette", 8, "u32"),              # 0: the code is in the record; p > 0: in palette p - 1's entries
 ]
-CHANNEL_WORDS = 8
+CHANNEL_WORDS = 9
+
+# Palette table: one entry of PALETTE_WORDS words per palette. A palette
+# channel's record holds no value code: the record's index field picks an entry
+# of its palette, and the channel's value_bit_offset / value_bits locate its code
+# within that entry. Entries are an LSB-first bit stream of entry_bits each.
+PALETTE_FIELDS = [
+    ("index_bit_offset", 0, "u32"),     # bit offset of the palette index field in a record
+    ("index_bits", 1, "u32"),           # the palette holds 2^index_bits entries
+    ("entry_bits", 2, "u32"),           # bit stride of one entry (sum of its channels' value_bits)
+    ("data_word", 3, "u32"),            # word offset of the entries from the section start
+]
+PALETTE_WORDS = 4
+MAX_PALETTE_INDEX_BITS = 12
 
 SEMANTICS = ["generic", "albedo", "normal_x", "normal_y", "normal_z", "ao", "roughness",
              "metalness", "height", "opacity", "emissive", "specular"]
@@ -153,22 +172,37 @@ def record_words(n: int, record_bits: int) -> int:
     return -(-n * record_bits // 32) + 1
 
 
+def palette_data_words(index_bits: int, entry_bits: int) -> int:
+    """Words of one palette's entries (plus the padding word of every bit stream)."""
+    return record_words(1 << index_bits, entry_bits)
+
+
+def palettes_bytes(palettes) -> int:
+    """Bytes of the PALETTES section for [(index_bits, entry_bits)] (0 when there are none)."""
+    if not palettes:
+        return 0
+    return 4 * (PALETTE_WORDS * len(palettes) + sum(palette_data_words(ib, eb) for ib, eb in palettes))
+
+
 def section_sizes(n: int, channels: int, height: int, cfg, levels: int) -> dict:
     strips = strip_count(height, cfg.strip_height)
-    return {
+    sizes = {
         SECTION_CHANNELS: 4 * CHANNEL_WORDS * channels,
         SECTION_INDEX: index_bytes(n, strips, levels),
         SECTION_RECORDS: 4 * record_words(n, cfg.record_bits(channels)),
     }
+    if cfg.palettes:
+        sizes[SECTION_PALETTES] = palettes_bytes(cfg.palette_shapes(channels))
+    return sizes
 
 
 def file_size(n: int, channels: int, height: int, cfg, levels: int = 1, names_bytes: int = 0) -> int:
-    """Exact bytes of a file with the three required sections and, when
-    names_bytes > 0, a NAMES section of that many bytes."""
-    sections = len(REQUIRED_SECTIONS) + (1 if names_bytes else 0)
-    off = align(HEADER_BYTES + 4 * SECTION_ENTRY_WORDS * sections)
-    for sid in REQUIRED_SECTIONS:
-        off = align(off + section_sizes(n, channels, height, cfg, levels)[sid])
+    """Exact bytes of a file with the required sections (PALETTES when cfg has
+    palettes) and, when names_bytes > 0, a NAMES section of that many bytes."""
+    sizes = section_sizes(n, channels, height, cfg, levels)
+    off = align(HEADER_BYTES + 4 * SECTION_ENTRY_WORDS * (len(sizes) + (1 if names_bytes else 0)))
+    for size in sizes.values():
+        off = align(off + size)
     return align(off + names_bytes)
 
 
@@ -198,6 +232,10 @@ def shader_header() -> str:
     for name, word, _ in CHANNEL_FIELDS:
         lines.append(f"#define TEXGS_C_{name.upper()} {word}u")
     lines.append(f"#define TEXGS_CHANNEL_WORDS {CHANNEL_WORDS}u")
+    lines.append(f"#define TEXGS_SLOT_PALETTES {PALETTE_SLOT}u")
+    for name, word, _ in PALETTE_FIELDS:
+        lines.append(f"#define TEXGS_P_{name.upper()} {word}u")
+    lines.append(f"#define TEXGS_PALETTE_WORDS {PALETTE_WORDS}u")
     lines += [f"#define TEXGS_FLAG_WRAP_X {FLAG_WRAP_X}u", f"#define TEXGS_FLAG_WRAP_Y {FLAG_WRAP_Y}u",
               f"#define TEXGS_ENCODING_FIXED {ENCODING_FIXED}u", f"#define TEXGS_ENCODING_FP16 {ENCODING_FP16}u"]
     for i, s in enumerate(SEMANTICS):

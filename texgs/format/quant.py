@@ -15,7 +15,11 @@ Encodings (per attribute, ``QuantConfig``):
   relative, starting at ``lo = 3 / max_radius`` (the 3-sigma radius bound the
   tile index relies on);
   rotation: ``rb`` bits over [0, pi) (a Gaussian is symmetric under +pi);
-  values: ``vb`` bits per channel over the unit range [0, 1].
+  values: ``vb`` bits per channel over the unit range [0, 1];
+  palettes (optional): a group of channels (e.g. albedo RGB) shares a table of
+  2^b entries, each holding a code per channel at ``palette_value_bits``; a
+  record then holds a b-bit index instead of the group's codes (``build_palettes``
+  chooses the entries, k-means over the Gaussians' values).
 - "fp16" (the Image-GS baseline): IEEE half floats for position (normalised by
   the image size), inverse scale, rotation and values.
 """
@@ -30,6 +34,7 @@ import torch
 
 from ..constants import MAX_CHANNELS, Q_CUTOFF
 from ..errors import ConfigError, InputError
+from .layout import MAX_PALETTE_INDEX_BITS
 
 ENCODINGS = ("fixed", "fp16")
 #: Largest image side the format addresses (positions are 16-bit codes at most).
@@ -55,6 +60,9 @@ class QuantConfig:
     value_bits_per_channel: tuple = field(default=())
     max_radius: float = 32.0         # texels: every Gaussian's 3-sigma radius is <= this
     strip_height: int = 8            # texel rows per index strip
+    # Value palettes: ((channel indices), index bits) per palette; a channel is in at most one.
+    palettes: tuple = field(default=())
+    palette_value_bits: int = 7      # bits of each channel's code in a palette entry
 
     @staticmethod
     def fp16() -> "QuantConfig":
@@ -74,15 +82,42 @@ class QuantConfig:
         return replace(self, value_bits_per_channel=per)
 
     def channel_value_bits(self, channels: int) -> list[int]:
-        """[C] value bit depth of each channel."""
+        """[C] bit depth of each channel's value code (in the record, or in its palette's entries)."""
         if self.encoding == "fp16":
             return [16] * channels
         if self.value_bits_per_channel:
             if len(self.value_bits_per_channel) != channels:
                 raise ConfigError(f"value_bits_per_channel has {len(self.value_bits_per_channel)} "
                                   f"entries for {channels} channels")
-            return [int(b) for b in self.value_bits_per_channel]
-        return [self.value_bits] * channels
+            bits = [int(b) for b in self.value_bits_per_channel]
+        else:
+            bits = [self.value_bits] * channels
+        for c in self.palette_channels(channels):
+            bits[c] = self.palette_value_bits
+        return bits
+
+    def palette_channels(self, channels: int) -> list[int]:
+        """Channels whose codes live in a palette (checked against the channel count)."""
+        seen = [int(c) for chans, _ in self.palettes for c in chans]
+        ascending = all(list(chans) == sorted(set(int(c) for c in chans)) for chans, _ in self.palettes)
+        if any(not 0 <= c < channels for c in seen) or len(set(seen)) != len(seen) or not ascending:
+            raise ConfigError(f"palettes {self.palettes} must name distinct channels in 0..{channels - 1}, "
+                              f"ascending within each palette")
+        return seen
+
+    def palette_of(self, channels: int) -> list[int]:
+        """[C] palette of each channel, -1 for a channel whose code is in the record."""
+        self.palette_channels(channels)
+        out = [-1] * channels
+        for p, (chans, _) in enumerate(self.palettes):
+            for c in chans:
+                out[int(c)] = p
+        return out
+
+    def palette_shapes(self, channels: int) -> list[tuple[int, int]]:
+        """[(index_bits, entry_bits)] per palette."""
+        bits = self.channel_value_bits(channels)
+        return [(int(ib), sum(bits[int(c)] for c in chans)) for chans, ib in self.palettes]
 
     def inv_scale_bits(self) -> int:
         return 16 if self.encoding == "fp16" else self.inv_scale_exp_bits + self.inv_scale_mant_bits
@@ -92,8 +127,9 @@ class QuantConfig:
         self.validate()
         if self.encoding == "fp16":
             return 16 * (5 + channels)
+        direct = [b for b, p in zip(self.channel_value_bits(channels), self.palette_of(channels)) if p < 0]
         return (2 * self.position_bits + 2 * self.inv_scale_bits() + self.rotation_bits
-                + sum(self.channel_value_bits(channels)))
+                + sum(direct) + sum(int(ib) for _, ib in self.palettes))
 
     def validate(self) -> None:
         """Raise ConfigError unless every field is in the range the format allows."""
@@ -104,12 +140,19 @@ class QuantConfig:
         if not 1 <= self.strip_height <= 256:
             raise ConfigError(f"strip_height must be in 1..256, got {self.strip_height}")
         if self.encoding == "fp16":
+            if self.palettes:
+                raise ConfigError("palettes need the fixed encoding")
             return
+        for chans, ib in self.palettes:
+            if not (len(chans) >= 1 and isinstance(ib, (int, np.integer)) and 1 <= ib <= MAX_PALETTE_INDEX_BITS):
+                raise ConfigError(f"a palette needs channels and 1..{MAX_PALETTE_INDEX_BITS} index bits, "
+                                  f"got {(chans, ib)!r}")
         checks = [("position_bits", self.position_bits, 4, 16),
                   ("inv_scale_exp_bits", self.inv_scale_exp_bits, 0, 3),
                   ("inv_scale_mant_bits", self.inv_scale_mant_bits, 1, 12),
                   ("rotation_bits", self.rotation_bits, 1, 16),
-                  ("value_bits", self.value_bits, 1, 16)]
+                  ("value_bits", self.value_bits, 1, 16),
+                  ("palette_value_bits", self.palette_value_bits, 1, 16)]
         checks += [("value_bits_per_channel", b, 1, 16) for b in self.value_bits_per_channel]
         for name, v, lo, hi in checks:
             if not (isinstance(v, (int, np.integer)) and lo <= v <= hi):
@@ -190,12 +233,65 @@ def gaussian_constraints(height: int, width: int, cfg: QuantConfig) -> dict:
 @dataclass
 class Codes:
     """Integer codes of N Gaussians (int64 tensors): pos [N, 2], inv [N, 2],
-    rot [N], val [N, C]. These are the bit fields of the packed records."""
+    rot [N], val [N, C] (a palette channel's code is its entry's code), and with
+    palettes, pal [N, P] entry indices and entries: per palette, [2^b, channels]
+    codes. These are the bit fields of the packed records and palettes."""
 
     pos: torch.Tensor
     inv: torch.Tensor
     rot: torch.Tensor
     val: torch.Tensor
+    pal: torch.Tensor | None = None
+    entries: list | None = None
+
+
+#: Lloyd iterations of build_palettes (k-means): enough for the assignment to settle on fits.
+PALETTE_KMEANS_ITERS = 16
+_KMEANS_CHUNK = 2048
+
+
+def _nearest(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """[N] index of the nearest centre (squared distance, lowest index on ties).
+    Elementwise float64 arithmetic in fixed chunks, so results do not depend
+    on BLAS or thread count."""
+    out = np.empty(len(x), np.int64)
+    for a in range(0, len(x), _KMEANS_CHUNK):
+        d = ((x[a:a + _KMEANS_CHUNK, None, :] - centres[None, :, :]) ** 2).sum(-1)
+        out[a:a + _KMEANS_CHUNK] = d.argmin(1)
+    return out
+
+
+def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """[k, d] centres of x [N, d] (float64): k-means++ seeding, then Lloyd
+    iterations; an empty cluster keeps its centre. Deterministic for a seed."""
+    uniq = np.unique(x, axis=0)
+    if len(uniq) <= k:                                  # every distinct value gets its own entry
+        return np.concatenate([uniq, np.repeat(uniq[-1:], k - len(uniq), 0)]) if len(uniq) else np.zeros((k, x.shape[1]))
+    rng = np.random.default_rng(seed)
+    centres = np.empty((k, x.shape[1]))
+    centres[0] = x[rng.integers(len(x))]
+    d2 = ((x - centres[0]) ** 2).sum(1)
+    for j in range(1, k):
+        total = d2.sum()
+        i = int(np.searchsorted(np.cumsum(d2), rng.random() * total, side="right")) if total > 0 else 0
+        centres[j] = x[min(i, len(x) - 1)]
+        d2 = np.minimum(d2, ((x - centres[j]) ** 2).sum(1))
+    for _ in range(PALETTE_KMEANS_ITERS):
+        a = _nearest(x, centres)
+        sums = np.zeros_like(centres)
+        np.add.at(sums, a, x)                           # sequential: fixed summation order
+        counts = np.bincount(a, minlength=k)[:, None]
+        centres = np.where(counts > 0, sums / np.maximum(counts, 1), centres)
+    return centres
+
+
+def build_palettes(values, cfg: QuantConfig, seed: int = 0) -> list[np.ndarray]:
+    """Entries of each of cfg's palettes for these Gaussians' values [N, C]
+    (unit range): k-means over the palette's channels, one centre per entry.
+    Returns, per palette, [2^index_bits, len(channels)] float64 unit values."""
+    v = np.clip(np.asarray(values.detach().cpu() if torch.is_tensor(values) else values, dtype=np.float64), 0, 1)
+    cfg.palette_channels(v.shape[1])
+    return [_kmeans(v[:, list(chans)], 1 << int(ib), seed + p) for p, (chans, ib) in enumerate(cfg.palettes)]
 
 
 def _half_bits(t: torch.Tensor) -> torch.Tensor:
@@ -209,12 +305,15 @@ def check_sizes(height: int, width: int) -> None:
 
 
 def encode(means, inv_scales, rotations, values, cfg: QuantConfig, height: int, width: int,
-           wrap=(False, False)) -> Codes:
+           wrap=(False, False), palettes=None) -> Codes:
     """Quantise N Gaussians to integer codes.
 
     means [N, 2] texels (x, y); inv_scales [N, 2] 1/texels; rotations [N]
     radians; values [N, C] unit range. Torch tensors or numpy arrays; computed
     in float64 so the codes do not depend on the caller's dtype or device.
+    With cfg.palettes: palettes, one [2^b, channels] array of unit values per
+    palette (build_palettes; None = build them from these values); each
+    Gaussian takes the entry nearest its values after the entries' quantisation.
     """
     cfg.validate()
     check_sizes(height, width)
@@ -281,7 +380,26 @@ def encode(means, inv_scales, rotations, values, cfg: QuantConfig, height: int, 
     bits = torch.tensor(cfg.channel_value_bits(c), dtype=torch.int64)
     levels = ((1 << bits) - 1).to(torch.float64)
     val = torch.round(v * levels[None, :]).to(torch.int64)
-    return Codes(pos, inv, rot, val)
+    if not cfg.palettes:
+        return Codes(pos, inv, rot, val)
+    if palettes is None:
+        palettes = build_palettes(v, cfg)
+    if len(palettes) != len(cfg.palettes):
+        raise InputError(f"{len(palettes)} palettes given for {len(cfg.palettes)} in the configuration")
+    pal, entries = torch.zeros((n, len(cfg.palettes)), dtype=torch.int64), []
+    vnp = v.numpy()
+    for p, ((chans, ib), table) in enumerate(zip(cfg.palettes, palettes)):
+        chans = [int(x) for x in chans]
+        table = np.asarray(table, dtype=np.float64)
+        if table.shape != (1 << int(ib), len(chans)) or not np.isfinite(table).all():
+            raise InputError(f"palette {p} must be [{1 << int(ib)}, {len(chans)}] finite values, got {table.shape}")
+        lv = levels[chans].numpy()
+        codes = np.round(np.clip(table, 0.0, 1.0) * lv).astype(np.int64)          # [2^b, channels]
+        index = _nearest(vnp[:, chans], codes / lv)
+        pal[:, p] = torch.from_numpy(index)
+        val[:, chans] = torch.from_numpy(codes[index])
+        entries.append(torch.from_numpy(codes))
+    return Codes(pos, inv, rot, val, pal, entries)
 
 
 # ---------------------------------------------------------------------------

@@ -123,6 +123,8 @@ def _check_header(h: dict, name: str) -> QuantConfig:
     need(h["strip_count"] == L.strip_count(h["height"], h["strip_height"]), "strip count disagrees with height")
     need(h["encoding"] in (L.ENCODING_FIXED, L.ENCODING_FP16), f"unknown record encoding {h['encoding']}")
     need(1 <= h["section_count"] <= L.MAX_SECTIONS, f"bad section count {h['section_count']}")
+    need(h["palette_count"] <= h["channels"], f"bad palette count {h['palette_count']}")
+    need(h["palette_count"] == 0 or h["encoding"] == L.ENCODING_FIXED, "fp16 records cannot use palettes")
     need(h["index_bits"] == L.index_bits(h["gaussian_count"]),
          f"index entries of {h['index_bits']} bits for {h['gaussian_count']} Gaussians "
          f"(expected {L.index_bits(h['gaussian_count'])})")
@@ -165,12 +167,15 @@ def _sections(data: bytes, h: dict, name: str) -> dict:
         secs.append(Section(sid, off, size, crc))
         if sid in found:
             _fail(name, f"section {sid:#x} appears twice")
-        if sid not in L.REQUIRED_SECTIONS and not sid & L.SECTION_OPTIONAL:
+        if sid not in L.REQUIRED_SECTIONS + (L.SECTION_PALETTES,) and not sid & L.SECTION_OPTIONAL:
             _fail(name, f"unknown required section {sid:#x} (written by a newer texgs?)")
         found[sid] = secs[-1]
-    for slot, sid in enumerate(L.REQUIRED_SECTIONS):
+    required = L.REQUIRED_SECTIONS + ((L.SECTION_PALETTES,) if h["palette_count"] else ())
+    for slot, sid in enumerate(required):
         if slot >= n or secs[slot].id != sid:
             _fail(name, f"required section {sid} missing from table slot {slot}")
+    if not h["palette_count"] and L.SECTION_PALETTES in found:
+        _fail(name, "a palettes section in a file whose header has no palettes")
     return found
 
 
@@ -191,13 +196,16 @@ def _names(sec: bytes | None, c: int, name: str) -> list[tuple[str, str]]:
 def _channels(sec: bytes, names: list, h: dict, name: str):
     c = h["channels"]
     words = np.frombuffer(sec, dtype="<u4").reshape(c, L.CHANNEL_WORDS)
-    descs, bits, offsets, steps, bg = [], [], [], [], []
+    descs, bits, offsets, steps, bg, pal = [], [], [], [], [], []
     for i in range(c):
         cname, group = names[i]
         sem, cs, vb, vo = (int(x) for x in words[i, 0:4])
         step, back, lo, hi = (float(x) for x in words[i, 4:8].view("<f4"))
         if sem >= len(L.SEMANTICS) or cs >= len(L.COLOUR_SPACES):
             _fail(name, f"channel {i} has an unknown semantic or colour space")
+        if int(words[i, 8]) > h["palette_count"]:
+            _fail(name, f"channel {i} names palette {int(words[i, 8])} of {h['palette_count']}")
+        pal.append(int(words[i, 8]) - 1)
         if not all(math.isfinite(x) for x in (step, back, lo, hi)) or not lo < hi:
             _fail(name, f"channel {i} has a non-finite step, background or range")
         descs.append(ChannelDesc(cname, group, L.COLOUR_SPACES[cs], L.SEMANTICS[sem], (lo, hi)))
@@ -205,7 +213,7 @@ def _channels(sec: bytes, names: list, h: dict, name: str):
         offsets.append(vo)
         steps.append(step)
         bg.append(back)
-    return descs, bits, offsets, steps, np.array(bg, np.float32)
+    return descs, bits, offsets, steps, np.array(bg, np.float32), pal
 
 
 def _field(words: np.ndarray, bitpos: np.ndarray, width: int) -> np.ndarray:
@@ -231,13 +239,28 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
         _fail(name, f"channel table is {ch_sec.size} bytes, expected {4 * L.CHANNEL_WORDS * c}")
     nm_sec = secs.get(L.SECTION_NAMES)
     names = _names(None if nm_sec is None else data[nm_sec.offset:nm_sec.offset + nm_sec.size], c, name)
-    descs, bits, voffs, steps, background = _channels(data[ch_sec.offset:ch_sec.offset + ch_sec.size], names,
-                                                      h, name)
+    descs, bits, voffs, steps, background, pal_of = _channels(data[ch_sec.offset:ch_sec.offset + ch_sec.size],
+                                                              names, h, name)
+    n_pal = h["palette_count"]
+    pal_table = np.zeros((0, L.PALETTE_WORDS), np.int64)
+    if n_pal:
+        pal_sec = secs[L.SECTION_PALETTES]
+        if pal_sec.size < 4 * L.PALETTE_WORDS * n_pal:
+            _fail(name, f"palettes section of {pal_sec.size} bytes cannot hold {n_pal} palette entries")
+        pal_table = np.frombuffer(data, dtype="<u4", count=L.PALETTE_WORDS * n_pal,
+                                  offset=pal_sec.offset).reshape(n_pal, L.PALETTE_WORDS).astype(np.int64)
+        if not ((pal_table[:, 1] >= 1) & (pal_table[:, 1] <= L.MAX_PALETTE_INDEX_BITS)).all():
+            _fail(name, f"palette index bits must be in 1..{L.MAX_PALETTE_INDEX_BITS}")
+    palettes = tuple((tuple(i for i in range(c) if pal_of[i] == p), int(pal_table[p, 1])) for p in range(n_pal))
+    if any(not chans for chans, _ in palettes):
+        _fail(name, "a palette that no channel uses")
     if h["encoding"] == L.ENCODING_FIXED:
+        # Palette channels' bits come from the channel table like any other's.
         cfg = QuantConfig(position_bits=cfg.position_bits, inv_scale_exp_bits=cfg.inv_scale_exp_bits,
                           inv_scale_mant_bits=cfg.inv_scale_mant_bits, rotation_bits=cfg.rotation_bits,
                           value_bits_per_channel=tuple(bits), max_radius=h["radius"],
-                          strip_height=h["strip_height"])
+                          strip_height=h["strip_height"], palettes=palettes,
+                          palette_value_bits=bits[palettes[0][0][0]] if palettes else 7)
         try:
             cfg.validate()
         except Exception as e:
@@ -250,11 +273,29 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
         from dataclasses import replace
         cfg = replace(cfg, max_radius=h["radius"], strip_height=h["strip_height"])
     from .writer import record_layout
-    offsets, widths = record_layout(cfg, c)
-    if voffs != offsets[len(L.RECORD_FIELDS):]:
+    if cfg.palettes and cfg.channel_value_bits(c) != bits:
+        _fail(name, "palette channels must share one code bit depth")
+    lay = record_layout(cfg, c)
+    offsets, widths = lay.offsets, lay.widths
+    if voffs != lay.channel_offsets:
         _fail(name, "channel bit offsets disagree with the record layout")
     if rb != sum(widths):
         _fail(name, f"record stride {rb} bits disagrees with the field widths ({sum(widths)})")
+    entries = []
+    if n_pal:
+        shapes = cfg.palette_shapes(c)
+        at = L.PALETTE_WORDS * n_pal
+        for p, (ib, eb) in enumerate(shapes):
+            if pal_table[p].tolist() != [lay.index_offsets[p], ib, eb, at]:
+                _fail(name, f"palette {p} table entry disagrees with the record layout")
+            at += L.palette_data_words(ib, eb)
+        if pal_sec.size != L.palettes_bytes(shapes):
+            _fail(name, f"palettes section is {pal_sec.size} bytes, expected {L.palettes_bytes(shapes)}")
+        pwords = np.frombuffer(data, dtype="<u4", count=pal_sec.size // 4, offset=pal_sec.offset)
+        for p, ((chans, ib), (_, eb)) in enumerate(zip(cfg.palettes, shapes)):
+            base_bit = 32 * int(pal_table[p, 3]) + np.arange(1 << ib, dtype=np.int64) * eb
+            entries.append(np.stack([_field(pwords, base_bit + lay.channel_offsets[ch], bits[ch])
+                                     for ch in chans], 1))
 
     rec = secs[L.SECTION_RECORDS]
     # Check the count against the bytes present before allocating anything of size n.
@@ -274,9 +315,15 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
     words = np.frombuffer(data, dtype="<u4", count=rec.size // 4, offset=rec.offset)
     base = np.arange(n, dtype=np.int64) * rb
     f = [_field(words, base + o, wd) for o, wd in zip(offsets, widths)]
+    val = np.zeros((n, c), np.int64)
+    direct = [i for i in range(c) if pal_of[i] < 0]
+    nf = len(L.RECORD_FIELDS)
+    for j, ch in enumerate(direct):
+        val[:, ch] = f[nf + j]
+    for p, (chans, _) in enumerate(cfg.palettes):
+        val[:, list(chans)] = entries[p][f[nf + len(direct) + p]]
     codes = Codes(pos=torch.from_numpy(np.stack(f[0:2], 1)), inv=torch.from_numpy(np.stack(f[2:4], 1)),
-                  rot=torch.from_numpy(f[4]),
-                  val=torch.from_numpy(np.stack(f[5:], 1) if n else np.zeros((0, c), np.int64)))
+                  rot=torch.from_numpy(f[4]), val=torch.from_numpy(val))
     consts = DequantConstants(cfg.encoding, (h["position_step_x"], h["position_step_y"]), h["inv_scale_lo"],
                               h["inv_scale_mant_bits"], h["inv_scale_mant_scale"], h["rotation_step"],
                               tuple(steps))

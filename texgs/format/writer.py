@@ -58,6 +58,7 @@ class PackInput:
     levels: object = None
     lod_levels: int | None = None      # default: max(levels) + 1
     cfg: QuantConfig = field(default_factory=QuantConfig.default)
+    palettes: list | None = None       # with cfg.palettes: their entries (quant.build_palettes; None = built here)
 
 
 def _np(a, dtype) -> np.ndarray:
@@ -82,13 +83,64 @@ def names_section(channels: list) -> bytes:
     return L.names_section([ch.name for ch in channels], [ch.group for ch in channels])
 
 
-def record_layout(cfg: QuantConfig, channels: int) -> tuple[list[int], list[int]]:
-    """(bit offset, bit width) of each record field: RECORD_FIELDS then one per channel."""
+@dataclass(frozen=True)
+class RecordLayout:
+    """Where every code lives. A record is RECORD_FIELDS, then the value code of
+    each channel not in a palette (channel order), then one index per palette.
+
+    offsets / widths: bit offset and width of each record field, in that order;
+    channel_offsets / channel_bits [C]: a channel's code, at that bit offset in
+    the record, or, for a palette channel, within its palette's entry;
+    palette_of [C]: palette of each channel (-1: in the record);
+    index_offsets [P]: bit offset of each palette's index in the record;
+    entry_bits [P]: bits of one entry of each palette."""
+
+    offsets: list
+    widths: list
+    channel_offsets: list
+    channel_bits: list
+    palette_of: list
+    index_offsets: list
+    entry_bits: list
+
+
+def record_layout(cfg: QuantConfig, channels: int) -> RecordLayout:
     widths = L.record_field_bits(16 if cfg.encoding == "fp16" else cfg.position_bits,
                                  cfg.inv_scale_bits(), 16 if cfg.encoding == "fp16" else cfg.rotation_bits)
-    widths += cfg.channel_value_bits(channels)
+    bits = cfg.channel_value_bits(channels)
+    pal = cfg.palette_of(channels)
+    ch_off = [0] * channels
+    for c in range(channels):
+        if pal[c] < 0:
+            ch_off[c] = sum(widths)
+            widths.append(bits[c])
+    idx_off = []
+    for chans, ib in cfg.palettes:
+        idx_off.append(sum(widths))
+        widths.append(int(ib))
+        at = 0
+        for c in chans:
+            ch_off[int(c)] = at
+            at += bits[int(c)]
     offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(int).tolist()
-    return offsets, widths
+    return RecordLayout(offsets, widths, ch_off, bits, pal, idx_off, [e for _, e in cfg.palette_shapes(channels)])
+
+
+def palettes_section(cfg: QuantConfig, channels: int, entries: list) -> bytes:
+    """The PALETTES section: its table, then each palette's entry codes
+    ([2^b, channels] int arrays) bit-packed at the channels' code bits."""
+    lay = record_layout(cfg, channels)
+    table, data = [], []
+    at = L.PALETTE_WORDS * len(cfg.palettes)
+    for p, ((chans, ib), codes) in enumerate(zip(cfg.palettes, entries)):
+        chans = [int(c) for c in chans]
+        n_words = L.palette_data_words(int(ib), lay.entry_bits[p])
+        stream = bitpack(np.asarray(codes, dtype=np.int64), [lay.channel_offsets[c] for c in chans],
+                         [lay.channel_bits[c] for c in chans], lay.entry_bits[p], n_words)
+        table += [lay.index_offsets[p], int(ib), lay.entry_bits[p], at]
+        data.append(stream)
+        at += n_words
+    return np.array(table, dtype=np.uint32).tobytes() + b"".join(d.tobytes() for d in data)
 
 
 def strips_of(y: np.ndarray, height: int, strip_height: int) -> np.ndarray:
@@ -127,7 +179,7 @@ def _header(fields: dict) -> bytearray:
 
 def channel_table(channels: list, cfg: QuantConfig, background: np.ndarray) -> bytes:
     c = len(channels)
-    offsets, widths = record_layout(cfg, c)
+    lay = record_layout(cfg, c)
     out = bytearray()
     for i, ch in enumerate(channels):
         if ch.semantic not in L.SEMANTICS:
@@ -138,13 +190,14 @@ def channel_table(channels: list, cfg: QuantConfig, background: np.ndarray) -> b
         lo, hi = (float(x) for x in ch.range)
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise InputError(f"channel {ch.name!r}: range must be finite with lo < hi, got {ch.range}")
-        bits = widths[len(L.RECORD_FIELDS) + i]
+        bits = lay.channel_bits[i]
         words = np.zeros(L.CHANNEL_WORDS, dtype=np.uint32)
         words[0:4] = [L.SEMANTICS.index(ch.semantic), L.COLOUR_SPACES.index(ch.colour_space), bits,
-                      offsets[len(L.RECORD_FIELDS) + i]]
+                      lay.channel_offsets[i]]
         floats = np.array([value_step(bits) if cfg.encoding == "fixed" else 0.0, background[i], lo, hi],
                           dtype=np.float32)
         words[4:8] = floats.view(np.uint32)
+        words[8] = lay.palette_of[i] + 1
         out += words.tobytes()
     return bytes(out)
 
@@ -177,17 +230,21 @@ def pack(inp: PackInput) -> bytes:
         raise InputError(f"too many Gaussians: {n} records exceed the 2^32-bit stream shaders can address")
     wrap = (bool(inp.wrap[0]), bool(inp.wrap[1]))
 
-    codes = encode(inp.means, inp.inv_scales, inp.rotations, values, cfg, h, w, wrap)
+    codes = encode(inp.means, inp.inv_scales, inp.rotations, values, cfg, h, w, wrap, inp.palettes)
     means_q = dequantize(codes, cfg, h, w)[0].numpy()
     strips = strips_of(means_q[:, 1], h, cfg.strip_height)
     pos = codes.pos.numpy()
     order = np.lexsort((np.arange(n), pos[:, 1], pos[:, 0], levels, strips))  # last key is primary
-    fields = np.concatenate([pos, codes.inv.numpy(), codes.rot.numpy()[:, None], codes.val.numpy()], 1)[order]
+    lay = record_layout(cfg, c)
+    direct = [i for i in range(c) if lay.palette_of[i] < 0]
+    parts = [pos, codes.inv.numpy(), codes.rot.numpy()[:, None], codes.val.numpy()[:, direct]]
+    if cfg.palettes:
+        parts.append(codes.pal.numpy())
+    fields = np.concatenate(parts, 1)[order]
 
-    offsets, widths = record_layout(cfg, c)
     record_bits = cfg.record_bits(c)
     n_words = L.record_words(n, record_bits)
-    records = bitpack(fields, offsets, widths, record_bits, n_words).tobytes()
+    records = bitpack(fields, lay.offsets, lay.widths, record_bits, n_words).tobytes()
     n_strips = L.strip_count(h, cfg.strip_height)
     cell = strips[order] * n_levels + levels[order]
     counts = np.bincount(cell, minlength=n_strips * n_levels)
@@ -196,6 +253,8 @@ def pack(inp: PackInput) -> bytes:
     names = names_section(inp.channels)
     sections = {L.SECTION_CHANNELS: channel_table(inp.channels, cfg, background),
                 L.SECTION_INDEX: index, L.SECTION_RECORDS: records}
+    if cfg.palettes:
+        sections[L.SECTION_PALETTES] = palettes_section(cfg, c, codes.entries)
     if names:
         sections[L.SECTION_NAMES] = names
 
@@ -218,13 +277,13 @@ def pack(inp: PackInput) -> bytes:
         "flags": (L.FLAG_WRAP_X if wrap[0] else 0) | (L.FLAG_WRAP_Y if wrap[1] else 0),
         "levels": n_levels, "strip_height": cfg.strip_height, "strip_count": n_strips, "gaussian_count": n,
         "encoding": L.ENCODING_IDS[cfg.encoding],
-        "position_bits": widths[0], "inv_scale_exp_bits": cfg.inv_scale_exp_bits if cfg.encoding == "fixed" else 0,
+        "position_bits": lay.widths[0], "inv_scale_exp_bits": cfg.inv_scale_exp_bits if cfg.encoding == "fixed" else 0,
         "inv_scale_mant_bits": cfg.inv_scale_mant_bits if cfg.encoding == "fixed" else 0,
-        "rotation_bits": widths[4], "record_bits": record_bits, "radius": float(radius),
+        "rotation_bits": lay.widths[4], "record_bits": record_bits, "radius": float(radius),
         "position_step_x": sx, "position_step_y": sy, "inv_scale_lo": inv_scale_lo(cfg),
         "inv_scale_mant_scale": 2.0 ** -cfg.inv_scale_mant_bits if cfg.encoding == "fixed" else 0.0,
         "rotation_step": rotation_step(cfg), "section_count": len(sections), "section_table_offset": table_off,
-        "index_bits": L.index_bits(n),
+        "index_bits": L.index_bits(n), "palette_count": len(cfg.palettes),
     })
     head = bytes(header) + bytes(table)
     out = head + b"\0" * (L.align(len(head)) - len(head)) + bytes(body)

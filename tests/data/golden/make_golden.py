@@ -1,5 +1,6 @@
 """Build tests/data/golden/material.texgs: a small packed material from seeded
-synthetic Gaussians (64x48, 7 channels, wrap x / clamp y, 2 LOD levels), and
+synthetic Gaussians (64x48, 7 channels, wrap x / clamp y, 2 LOD levels,
+albedo from a 16-entry value palette, the other channels in the records), and
 material_decoded.npy, its reference decode. Every decoder path (Python
 reference, GLSL and HLSL shaders) is tested against these.
 
@@ -19,7 +20,7 @@ HEIGHT, WIDTH = 48, 64
 def golden_input():
     from texgs.format import ChannelDesc, PackInput, QuantConfig, gaussian_constraints
 
-    cfg = QuantConfig(max_radius=12.0, strip_height=4).with_group_value_bits(
+    cfg = QuantConfig(max_radius=12.0, strip_height=4, palettes=(((0, 1, 2), 4),)).with_group_value_bits(
         ["albedo"] * 3 + ["normal"] * 3 + ["roughness"], {"normal": 8, "roughness": 5})
     rng = np.random.default_rng(20261122)
     n = 120
