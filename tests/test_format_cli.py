@@ -61,3 +61,17 @@ def test_inspect_of_a_non_packed_path_goes_to_ingest(tmp_path, capsys):
     capsys.readouterr()
     assert main(["inspect", str(folder / "albedo.png")]) == 0
     assert "albedo" in capsys.readouterr().out
+
+
+def test_output_into_a_closed_pipe_stops_quietly():
+    import subprocess
+    import sys
+
+    # `texgs inspect F | head -1`: the reader closes the pipe after one line.
+    proc = subprocess.Popen([sys.executable, "-m", "texgs", "inspect", str(GOLDEN)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert first.startswith(str(GOLDEN).encode()) and "Traceback" not in err
