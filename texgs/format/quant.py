@@ -265,8 +265,10 @@ def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
     """[k, d] centres of x [N, d] (float64): k-means++ seeding, then Lloyd
     iterations; an empty cluster keeps its centre. Deterministic for a seed."""
     uniq = np.unique(x, axis=0)
+    if len(uniq) == 0:
+        return np.zeros((k, x.shape[1]))
     if len(uniq) <= k:                                  # every distinct value gets its own entry
-        return np.concatenate([uniq, np.repeat(uniq[-1:], k - len(uniq), 0)]) if len(uniq) else np.zeros((k, x.shape[1]))
+        return np.concatenate([uniq, np.repeat(uniq[-1:], k - len(uniq), 0)])
     rng = np.random.default_rng(seed)
     centres = np.empty((k, x.shape[1]))
     centres[0] = x[rng.integers(len(x))]
