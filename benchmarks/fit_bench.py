@@ -32,6 +32,8 @@ VARIANTS = {
     "lean": {},                                                   # the project default
     "fp16": {"quant": "fp16"},                                    # Image-GS's fp16-everywhere records
     "no-palettes": {"palettes": "off"},                           # every value code in the record (format 2.0's records)
+    "no-refine": {"palette_refine_steps": 0},                     # palette entries from k-means only
+    "refine100": {"palette_refine_steps": 100},                   # twice the default refinement
     "palette-bits8": {"palette_bits": 8},                         # 256-entry palettes whatever the Gaussian count
     "palette-vb5": {"palette_value_bits": 5},                     # palette entries at the records' 5 bits
     "no-c2f": {"pyramid": (1,), "pyramid_steps": (1.0,)},         # full resolution only

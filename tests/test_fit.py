@@ -308,6 +308,20 @@ def test_palettes_buy_more_gaussians_and_bytes_do_not_depend_on_the_thread_count
     assert unpack(fit(stack, Budget(bppc=0.5), cfg, progress="off").data).cfg.palettes == ()
 
 
+def test_palette_refinement_trains_the_entries_that_are_written():
+    stack = np.concatenate([smooth_stack(64, 64), smooth_stack(64, 64)[..., ::-1]], axis=2).copy()
+    groups = ["albedo"] * 3 + ["normal"] * 3
+    cfg = FitConfig.fast(steps=60, add_every=10)
+    plain = fit(stack, Budget(bppc=0.5), cfg.replace(palette_refine_steps=0), groups=groups, progress="off")
+    refined = fit(stack, Budget(bppc=0.5), cfg.replace(palette_refine_steps=30), groups=groups, progress="off")
+    r = refined.metrics["palette_refinement"]
+    assert "palette_refinement" not in plain.metrics and refined.n == plain.n
+    # Before refinement it is the k-means-only file; after, it is the file written.
+    assert r["psnr_before"] == pytest.approx(plain.metrics["psnr"], abs=0.01)
+    assert r["psnr_after"] == pytest.approx(refined.metrics["psnr"], abs=0.01)
+    assert refined.metrics["psnr"] > plain.metrics["psnr"] + 0.05
+
+
 def test_coverage_term_pulls_the_nearest_gaussian_over_a_hole():
     from texgs.fit.optimize import GaussianSet, coverage_candidates, coverage_loss
     from texgs.fit.schedule import Stage

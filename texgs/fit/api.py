@@ -20,7 +20,7 @@ import torch
 from .. import metrics
 from ..constants import MAX_CHANNELS
 from ..errors import ConfigError, InputError
-from . import packing, rate
+from . import packing, rate, refine
 from .config import Budget, FitConfig
 from .optimize import Limits, run
 from .packing import ChannelMeta
@@ -250,18 +250,26 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
 
     prog = Progress(cfg.steps, label=label, mode=progress)
     prog.message(f"{width}x{height}x{c}, {n_total} Gaussians, backend {backend}, quant {cfg.quant}")
+    background = (target.mean(dim=(0, 1)) - lo) / (hi - lo)
+    entries = None          # palette entries; None = the writer chooses them
+    refined = None          # (PSNR with the k-means entries, after refinement)
     try:
         loop = run(target, w, n_total, cfg, plan, wrap, backend, lim,
                    quantizer=packing.quantizer(qcfg, height, width, wrap) if cfg.qat_fraction > 0 else None,
                    progress=prog, value_range=(lo, hi - lo))
+        g = loop.gaussians
+        if qcfg.palettes and cfg.palette_refine_steps > 0:
+            pal = refine.choose(g.values, qcfg)
+            g, pal, before, after = refine.refine(g, pal, qcfg, target, w, lo, hi - lo, background, cfg, wrap,
+                                                  backend, lim, cfg.palette_refine_steps, height, width)
+            entries, refined = pal.entries, (before, after)
+            prog.message(f"palette refinement: {before:.2f} -> {after:.2f} dB")
     finally:
         prog.close()
-    g = loop.gaussians
     means = g.means(height, width)
-    background = (target.mean(dim=(0, 1)) - lo) / (hi - lo)
     data, keep = rate.pack_within(means, g.inv_scales, g.rotations, g.values, g.levels, background, metas,
                                   height, width, wrap, cfg.k, qcfg, lod_levels, budget_bytes, backend,
-                                  cfg.threads)
+                                  cfg.threads, entries)
     qm, qi, qr, qv, ql, qb = packing.unpack(data)
     result = FitResult(data=data, means=qm.numpy(), inv_scales=qi.numpy(), rotations=qr.numpy(),
                        values=qv.numpy(), levels=ql.numpy(), background=qb.numpy(), height=height,
@@ -270,6 +278,8 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     result.metrics = evaluate(result, target.numpy())
     result.metrics["stopped_early"] = loop.stopped_early
     result.metrics["trimmed"] = int(g.n - keep)
+    if refined:
+        result.metrics["palette_refinement"] = {"psnr_before": refined[0], "psnr_after": refined[1]}
     result.seconds = time.monotonic() - t_start
     return result
 

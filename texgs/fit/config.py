@@ -120,6 +120,7 @@ class FitConfig:
     palettes: str = "groups"
     palette_bits: int = 0               # index bits (0 = from the Gaussian count: about 12 Gaussians per entry)
     palette_value_bits: int = 7         # bits of each channel's code in a palette entry
+    palette_refine_steps: int = 50      # full-resolution steps training the entries (indices fixed) after k-means (0 = off)
     # Value range of each packed channel: "auto" = the channel's min..max in the
     # target (finer value steps for channels that use part of [0, 1]), "unit" = [0, 1].
     channel_range: str = "auto"
@@ -186,6 +187,8 @@ class FitConfig:
             bad("palettes", "choose groups or off")
         if not 0 <= self.palette_bits <= 12:
             bad("palette_bits", "must be in 0..12 (0 = automatic)")
+        if self.palette_refine_steps < 0:
+            bad("palette_refine_steps", "must be >= 0 (0 = off)")
         if not 1 <= self.palette_value_bits <= 16:
             bad("palette_value_bits", "must be in 1..16")
         if self.value_allocation not in ("range", "uniform"):
@@ -237,14 +240,14 @@ class FitConfig:
         """2000 steps that decay later on a plateau, for users who can spend
         about 4x the default's time: at 512^2 it closes most of the gap to a
         10K-step run (docs/benchmarks.md "Fitting")."""
-        base = dict(steps=2000, pyramid_steps=(0.45, 0.35, 0.2), plateau_steps=200)
+        base = dict(steps=2000, pyramid_steps=(0.45, 0.35, 0.2), plateau_steps=200, palette_refine_steps=100)
         base.update(changes)
         return cls(**base)
 
     @classmethod
     def fast(cls, **changes) -> "FitConfig":
         """A short schedule for previews and tests (about a quarter of the default's steps)."""
-        base = dict(steps=120, add_every=15, eval_every=20, plateau_steps=40)
+        base = dict(steps=120, add_every=15, eval_every=20, plateau_steps=40, palette_refine_steps=15)
         base.update(changes)
         return cls(**base)
 

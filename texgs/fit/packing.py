@@ -93,6 +93,37 @@ def without_palettes(qcfg):
     return dataclasses.replace(qcfg, palettes=())
 
 
+def palette_entries(values: torch.Tensor, qcfg) -> tuple[list[np.ndarray], list[torch.Tensor]]:
+    """qcfg's palettes for these Gaussians' unit values [N, C], as the writer
+    would choose them: per palette, its entries [2^b, channels] (k-means,
+    quantised to the entries' bits; float64 unit values) and each Gaussian's
+    nearest entry [N]."""
+    from ..format import quant as fmt
+
+    v = values.detach().to(torch.float64).clamp(0, 1).numpy()
+    bits = qcfg.channel_value_bits(v.shape[1])
+    entries, index = [], []
+    for (chans, _), table in zip(qcfg.palettes, fmt.build_palettes(v, qcfg)):
+        lv = np.array([(1 << bits[int(c)]) - 1 for c in chans], np.float64)
+        table = np.round(np.clip(table, 0, 1) * lv) / lv
+        entries.append(table)
+        index.append(torch.from_numpy(fmt.nearest_entry(v[:, list(chans)], table)))
+    return entries, index
+
+
+def file_quantizer(qcfg, channels: int, height: int, width: int, wrap) -> Quantizer:
+    """quantize_ste with every channel at the bits it has in the file (palette
+    channels at their entries' bits): what training the entries goes through."""
+    from ..format import quant as fmt
+
+    plain = dataclasses.replace(qcfg, palettes=(), value_bits_per_channel=tuple(qcfg.channel_value_bits(channels)))
+
+    def q(means, inv_scales, rotations, values):
+        return fmt.quantize_ste(means, inv_scales, rotations, values, plain, height, width, tuple(wrap))
+
+    return q
+
+
 def limits(height: int, width: int, qcfg) -> Limits:
     """The format's constraints as the optimiser's projection bounds (full-resolution units)."""
     from ..format import quant as fmt
@@ -155,10 +186,11 @@ class ChannelMeta:
 
 
 def pack(means, inv_scales, rotations, values, levels, background, channels: list[ChannelMeta],
-         height: int, width: int, wrap, k: int, qcfg, lod_levels: int) -> bytes:
+         height: int, width: int, wrap, k: int, qcfg, lod_levels: int, palettes=None) -> bytes:
     """Pack N Gaussians. means [N,2] texels, inv_scales [N,2] 1/texel,
     rotations [N] rad, values [N,C] unit range, levels [N] int (0 = coarsest,
-    < lod_levels), background [C] unit range."""
+    < lod_levels), background [C] unit range; palettes: the entries of qcfg's
+    palettes (refine.Palettes.entries; None = chosen by the writer)."""
     from ..format import writer as fmt
 
     descs = [fmt.ChannelDesc(name=c.name, group=c.group, colour_space=c.colour_space, semantic=c.semantic,
@@ -173,7 +205,7 @@ def pack(means, inv_scales, rotations, values, levels, background, channels: lis
                         rotations=np32(rotations), values=np32(values),
                         levels=np.asarray(levels.cpu().numpy() if torch.is_tensor(levels) else levels,
                                           dtype=np.int32),
-                        lod_levels=int(lod_levels), cfg=qcfg)
+                        lod_levels=int(lod_levels), cfg=qcfg, palettes=palettes)
     return bytes(fmt.pack(inp))
 
 

@@ -52,12 +52,12 @@ def importance(means, inv_scales, rotations, values, background, height, width, 
 
 def pack_within(means, inv_scales, rotations, values, levels, background, channels, height, width, wrap, k,
                 qcfg, lod_levels: int, limit_bytes: int | None, backend: str,
-                threads: int) -> tuple[bytes, int]:
+                threads: int, palettes=None) -> tuple[bytes, int]:
     """Pack; if over limit_bytes, drop the least important Gaussians until it fits.
     Returns (bytes, Gaussians kept)."""
     n = int(means.shape[0])
     data = packing.pack(means, inv_scales, rotations, values, levels, background, channels,
-                        height, width, wrap, k, qcfg, lod_levels)
+                        height, width, wrap, k, qcfg, lod_levels, palettes)
     if limit_bytes is None or len(data) <= limit_bytes:
         return data, n
     imp = importance(means, inv_scales, rotations, values, background, height, width, k, wrap, backend, threads)
@@ -68,7 +68,7 @@ def pack_within(means, inv_scales, rotations, values, levels, background, channe
         keep = max(1, keep - max(1, math.ceil((len(data) - limit_bytes) / per_gaussian)))
         sel = torch.sort(order[:keep]).values                # keep the original order
         data = packing.pack(means[sel], inv_scales[sel], rotations[sel], values[sel], levels[sel],
-                            background, channels, height, width, wrap, k, qcfg, lod_levels)
+                            background, channels, height, width, wrap, k, qcfg, lod_levels, palettes)
     return data, keep
 
 

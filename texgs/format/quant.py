@@ -250,7 +250,7 @@ PALETTE_KMEANS_ITERS = 16
 _KMEANS_CHUNK = 2048
 
 
-def _nearest(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+def nearest_entry(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """[N] index of the nearest centre (squared distance, lowest index on ties).
     Elementwise float64 arithmetic in fixed chunks, so results do not depend
     on BLAS or thread count."""
@@ -279,7 +279,7 @@ def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
         centres[j] = x[min(i, len(x) - 1)]
         d2 = np.minimum(d2, ((x - centres[j]) ** 2).sum(1))
     for _ in range(PALETTE_KMEANS_ITERS):
-        a = _nearest(x, centres)
+        a = nearest_entry(x, centres)
         sums = np.zeros_like(centres)
         np.add.at(sums, a, x)                           # sequential: fixed summation order
         counts = np.bincount(a, minlength=k)[:, None]
@@ -397,7 +397,7 @@ def encode(means, inv_scales, rotations, values, cfg: QuantConfig, height: int, 
             raise InputError(f"palette {p} must be [{1 << int(ib)}, {len(chans)}] finite values, got {table.shape}")
         lv = levels[chans].numpy()
         codes = np.round(np.clip(table, 0.0, 1.0) * lv).astype(np.int64)          # [2^b, channels]
-        index = _nearest(vnp[:, chans], codes / lv)
+        index = nearest_entry(vnp[:, chans], codes / lv)
         pal[:, p] = torch.from_numpy(index)
         val[:, chans] = torch.from_numpy(codes[index])
         entries.append(torch.from_numpy(codes))
