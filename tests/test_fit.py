@@ -234,14 +234,18 @@ def test_relocation_moves_the_smallest_gaussians_into_holes():
 
 def test_position_bits_follow_the_image_size():
     from texgs.fit import packing
+    from texgs.format import quant
 
-    # A quarter-texel step on the longer side, within the format's 4..16 bits.
+    # x: a quarter-texel step over the width, within the format's 4..16 bits.
     assert [packing.auto_position_bits(s, s) for s in (1024, 512, 2048)] == [12, 11, 13]
     assert packing.auto_position_bits(300, 1000) == 12      # ceil(log2(1000)) + 2
+    assert packing.auto_position_bits(1000, 300) == 11      # the width decides
     assert packing.auto_position_bits(1, 1) == 4
     assert packing.auto_position_bits(65536, 65536) == 16
     q = packing.quant_config(FitConfig(), 512, 256)
-    assert q.position_bits == 11 and q.value_bits == FitConfig().value_bits
+    assert q.position_bits == 10 and q.value_bits == FitConfig().value_bits
+    # y: a quarter texel within its strip, whatever the height.
+    assert quant.position_steps(q, 512, 256) == (0.25, 0.25)
     assert packing.quant_config(FitConfig(position_bits=14), 512, 256).position_bits == 14
 
 

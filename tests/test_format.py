@@ -74,7 +74,7 @@ def test_round_trip_and_decode_equals_reference(cfg, wrap):
     assert not np.isnan(img).any()
 
 
-@pytest.mark.parametrize("h,w,strip", [(45, 50, 8), (17, 33, 5), (9, 7, 16)])
+@pytest.mark.parametrize("h,w,strip", [(45, 50, 8), (17, 33, 4), (9, 7, 16), (9, 7, 1)])
 def test_decode_sizes_not_multiple_of_tiles_or_strips(h, w, strip):
     for wrap in [(True, True), (False, True)]:
         p = unpack(pack(make_input(h=h, w=w, n=60, wrap=wrap, seed=h,
@@ -290,6 +290,25 @@ def test_reader_rejects_specific_corruptions():
         unpack(cases["old version"], name="x.texgs")
 
 
+def test_reader_rejects_a_record_below_the_last_row():
+    # 45 rows in strips of 4: the last strip holds rows 44..48, of which 44..45 exist.
+    data = pack(make_input(h=45, n=400, seed=3))
+    p = unpack(data)
+    h = p.header
+    first_in_last_strip = int(p.index[(h["strip_count"] - 1) * h["levels"]])
+    assert first_in_last_strip < h["gaussian_count"]
+    rec = p.sections[2]
+    bit = first_in_last_strip * h["record_bits"] + h["position_bits"]      # its y within the strip
+    buf = bytearray(data)
+    words = np.frombuffer(bytes(buf[rec.offset:rec.offset + rec.size]), "<u4").copy()
+    y_bits = h["position_y_bits"]
+    assert (bit & 31) + y_bits <= 32                                         # one word, for this test
+    words[bit >> 5] |= np.uint32(((1 << y_bits) - 1) << (bit & 31))
+    buf[rec.offset:rec.offset + rec.size] = words.tobytes()
+    with pytest.raises(FormatError, match="below the last image row"):
+        unpack(bytes(refix_crcs(buf)))
+
+
 def test_reader_rejects_bad_palettes():
     data = pack(make_input(cfg=PALETTE_CFG))
     p = unpack(data)
@@ -396,7 +415,7 @@ def test_shader_cost_counts_match_the_index_window():
 
 
 def test_decode_refuses_absurd_images_without_allocating():
-    inp = make_input(h=16384, w=16384, c=2, n=0, cfg=QuantConfig(strip_height=256))
+    inp = make_input(h=16384, w=16384, c=2, n=0, cfg=QuantConfig(strip_height=256, strip_y_bits=10))
     p = unpack(pack(inp))
     with pytest.raises(InputError, match="too large"):
         decode(p)

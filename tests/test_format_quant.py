@@ -30,7 +30,8 @@ def test_quantisation_error_is_within_the_step(cfg):
     qm, qs, qr, qv = quant.quantize(m, s, r, v, cfg, h, w)
     assert qm.dtype == torch.float32 and qv.shape == v.shape
     if cfg.encoding == "fixed":
-        step = torch.tensor([w, h]) / 2 ** cfg.position_bits
+        step = torch.tensor(quant.position_steps(cfg, h, w))
+        assert step[0] == w / 2 ** cfg.position_bits and step[1] == cfg.strip_height / 2 ** cfg.strip_y_bits
         assert ((qm - m).abs() <= step / 2 + 1e-4).all()
         rel = ((qs - s) / s).abs()
         assert rel.max() <= 2.0 ** -(cfg.inv_scale_mant_bits + 1) + 1e-6
@@ -63,8 +64,8 @@ def test_wrap_and_clamp_positions():
     m = torch.tensor([[-1.0, 70.0], [64.0, -0.25]])
     one = torch.ones(2, 2)
     qm, *_ = quant.quantize(m, one, torch.zeros(2), torch.zeros(2, 1), cfg, 48, 64, wrap=(True, False))
-    assert 62.9 < qm[0, 0] < 63.1 and 47.9 < qm[0, 1] <= 48.0   # x wrapped, y clamped
-    assert qm[1, 0] < 0.1 and qm[1, 1] < 0.1
+    assert 62.9 < qm[0, 0] < 63.1 and qm[0, 1] == 48.0 - 0.125   # x wrapped, y clamped (last quarter texel)
+    assert qm[1, 0] < 0.1 and qm[1, 1] == 0.125                  # x wrapped, y clamped (first quarter texel)
 
 
 def test_straight_through_gradient_is_identity():
@@ -91,7 +92,7 @@ def test_codes_do_not_depend_on_input_dtype():
 def test_group_value_bits_and_record_bits():
     cfg = QuantConfig().with_group_value_bits(["albedo"] * 3 + ["normal"] * 3, {"normal": 8})
     assert cfg.channel_value_bits(6) == [6, 6, 6, 8, 8, 8]
-    assert cfg.record_bits(6) == 2 * 12 + 2 * 7 + 7 + 18 + 24
+    assert cfg.record_bits(6) == 12 + 5 + 2 * 7 + 7 + 18 + 24        # x, y within the strip, ...
     assert QuantConfig.fp16().record_bits(9) == 16 * 14
     with pytest.raises(ConfigError):
         cfg.channel_value_bits(5)

@@ -42,6 +42,7 @@ def packed_report(data: bytes, name: str) -> dict:
         "bppc": 8.0 * size / (h["width"] * h["height"] * h["channels"]),
         "overhead_percent": round(100.0 * (size - records) / size, 2),
         "quant": {"encoding": p.cfg.encoding, "position_bits": h["position_bits"],
+                  "position_y_bits": h["position_y_bits"],
                   "inv_scale_bits": [h["inv_scale_exp_bits"], h["inv_scale_mant_bits"]],
                   "rotation_bits": h["rotation_bits"], "record_bits": h["record_bits"],
                   "radius": h["radius"], "strip_height": h["strip_height"], "index_bits": h["index_bits"],
@@ -75,7 +76,8 @@ def run(args) -> int:
         print(f"  {rep['width']}x{rep['height']}, {rep['channels']} channels, K={rep['k']}, "
               f"wrap x/y={rep['wrap'][0]}/{rep['wrap'][1]}, {rep['lod_levels']} LOD level(s), "
               f"{rep['gaussians']} Gaussians")
-        print(f"  records: {q['encoding']}, {q['record_bits']} bits (position {q['position_bits']}, "
+        print(f"  records: {q['encoding']}, {q['record_bits']} bits (x {q['position_bits']}, "
+              f"y {q['position_y_bits']}{' in the strip' if q['encoding'] == 'fixed' else ''}, "
               f"inverse scale {q['inv_scale_bits'][0]}+{q['inv_scale_bits'][1]}, rotation {q['rotation_bits']}); "
               f"radius bound {q['radius']:g} texels, strips of {q['strip_height']} rows, {q['index_bits']}-bit index")
         for i, pal in enumerate(q["palettes"]):

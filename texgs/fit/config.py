@@ -110,7 +110,7 @@ class FitConfig:
     # gets round(value_bits + log2(hi - lo)) bits (at least 1), the same step in stored
     # units (more Gaussians, coarser narrow channels: a wash at 0.06 bppc, docs/benchmarks.md).
     value_allocation: str = "uniform"
-    position_bits: int = 0              # "default" quant: bits per position axis (0 = quarter texel)
+    position_bits: int = 0              # "default" quant: bits of x (0 = quarter texel); y: a quarter texel in its strip
     max_radius: float = 32.0            # every Gaussian's 3-sigma radius bound, texels (the runtime's search window)
     qat_fraction: float = 0.25          # final share of steps trained through the quantiser (0 = off)
     # Value palettes ("default" quant): "groups" = each channel group of 2+ channels

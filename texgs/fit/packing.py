@@ -22,14 +22,16 @@ from .optimize import Limits, Quantizer
 
 
 #: Position precision of the "default" quant when FitConfig.position_bits is 0:
-#: a quarter texel on the longer side (finer is lost under the 3-sigma cut-off
-#: and the value quantisation; measured in docs/benchmarks.md "Fitting").
+#: a quarter texel (finer is lost under the 3-sigma cut-off and the value
+#: quantisation; measured in docs/benchmarks.md "Fitting").
 POSITION_SUBTEXEL_BITS = 2
 
 
 def auto_position_bits(height: int, width: int) -> int:
-    """Bits per position axis for a quarter-texel step on the longer side, within the format's 4..16."""
-    side_bits = max(1, math.ceil(math.log2(max(height, width))))
+    """Bits of x for a quarter-texel step over the width (at most that, for a
+    width that is not a power of two), within the format's 4..16. (y has a
+    quarter-texel step within its strip: strip_y_bits = log2(strip) + 2.)"""
+    side_bits = max(1, math.ceil(math.log2(width)))
     return int(min(16, max(4, side_bits + POSITION_SUBTEXEL_BITS)))
 
 
@@ -53,7 +55,9 @@ def quant_config(cfg: FitConfig, height: int, width: int, ranges=None):
     per_channel = ()
     if cfg.value_allocation == "range" and ranges is not None:
         per_channel = range_value_bits(cfg.value_bits, ranges)
-    return dataclasses.replace(fmt.QuantConfig.default(), value_bits=cfg.value_bits, position_bits=bits,
+    base = fmt.QuantConfig.default()
+    y_bits = fmt.strip_shift(base.strip_height) + POSITION_SUBTEXEL_BITS
+    return dataclasses.replace(base, value_bits=cfg.value_bits, position_bits=bits, strip_y_bits=y_bits,
                                value_bits_per_channel=per_channel, max_radius=cfg.max_radius)
 
 

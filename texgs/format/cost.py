@@ -209,7 +209,7 @@ def main(argv=None) -> None:
     base = None
     for radius in (32.0, 24.0):
         for strip in (4, 8, 16, 32):
-            cfg = QuantConfig(max_radius=radius, strip_height=strip)
+            cfg = QuantConfig(max_radius=radius, strip_height=strip, strip_y_bits=strip.bit_length() + 1)
             inp = synthetic_fit(h, w, c, args.bppc, cfg)
             data = pack(inp)
             p = unpack(data)

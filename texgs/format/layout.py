@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 MAGIC = b"TEXGS\x00\r\n"          # 8 bytes; the CR LF catches text-mode corruption
-VERSION_MAJOR = 3                  # a reader rejects any other major version (3: value palettes)
+VERSION_MAJOR = 4                  # a reader rejects any other major version (3: value palettes; 4: y within the strip)
 VERSION_MINOR = 0                  # minor bumps only add optional sections
 
 # Fixed header: (field name, word index, kind) with kind "u32" or "f32".
@@ -31,7 +31,7 @@ HEADER_FIELDS = [
     ("strip_count", 12, "u32"),          # ceil(height / strip_height)
     ("gaussian_count", 13, "u32"),
     ("encoding", 14, "u32"),             # ENCODING_FIXED or ENCODING_FP16
-    ("position_bits", 15, "u32"),
+    ("position_bits", 15, "u32"),        # bits of x (fixed: over the width; fp16: 16)
     ("inv_scale_exp_bits", 16, "u32"),
     ("inv_scale_mant_bits", 17, "u32"),
     ("rotation_bits", 18, "u32"),
@@ -46,7 +46,7 @@ HEADER_FIELDS = [
     ("section_table_offset", 27, "u32"),  # bytes
     ("index_bits", 28, "u32"),           # 16 (when N <= 65535) or 32: width of an index entry
     ("palette_count", 29, "u32"),        # value palettes (0: every value is in the record)
-    ("reserved2", 30, "u32"),
+    ("position_y_bits", 30, "u32"),      # bits of y (fixed: within the record's strip; fp16: 16)
     ("header_crc32", 31, "u32"),          # CRC-32 of bytes [0, 124)
 ]
 HEADER_WORDS = 32
@@ -129,11 +129,14 @@ COLOUR_SPACES = ["linear", "srgb"]
 
 # Record bit fields, in order, LSB first in a little-endian stream of 32-bit
 # words; record i starts at bit i * record_bits. Values follow, one per channel.
+# Fixed encoding: pos_y is the y code within the record's strip (the strip is
+# the index cell the record is in); y code = (strip << position_y_bits) + pos_y.
 RECORD_FIELDS = ["pos_x", "pos_y", "inv_scale_1", "inv_scale_2", "rotation"]
 
 
-def record_field_bits(position_bits: int, inv_scale_bits: int, rotation_bits: int) -> list[int]:
-    return [position_bits, position_bits, inv_scale_bits, inv_scale_bits, rotation_bits]
+def record_field_bits(position_bits: int, position_y_bits: int, inv_scale_bits: int,
+                      rotation_bits: int) -> list[int]:
+    return [position_bits, position_y_bits, inv_scale_bits, inv_scale_bits, rotation_bits]
 
 
 def align(n: int, a: int = SECTION_ALIGN) -> int:

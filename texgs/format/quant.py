@@ -52,14 +52,17 @@ class QuantConfig:
     """
 
     encoding: str = "fixed"
-    position_bits: int = 12          # per axis, relative to the image side
+    position_bits: int = 12          # x: bits over the width (step W / 2^b texels)
     inv_scale_exp_bits: int = 2      # E: 2^E octaves above lo
     inv_scale_mant_bits: int = 5     # M: relative step <= 2^-M
     rotation_bits: int = 7           # over [0, pi)
     value_bits: int = 6              # per channel, over [0, 1]
     value_bits_per_channel: tuple = field(default=())
     max_radius: float = 32.0         # texels: every Gaussian's 3-sigma radius is <= this
-    strip_height: int = 8            # texel rows per index strip
+    strip_height: int = 8            # texel rows per index strip (a power of two)
+    # y: bits within the record's strip (step strip_height / 2^b texels); the
+    # strip comes from the index, so records do not repeat it (format 4.0).
+    strip_y_bits: int = 5
     # Value palettes: ((channel indices), index bits) per palette; a channel is in at most one.
     palettes: tuple = field(default=())
     palette_value_bits: int = 7      # bits of each channel's code in a palette entry
@@ -128,7 +131,7 @@ class QuantConfig:
         if self.encoding == "fp16":
             return 16 * (5 + channels)
         direct = [b for b, p in zip(self.channel_value_bits(channels), self.palette_of(channels)) if p < 0]
-        return (2 * self.position_bits + 2 * self.inv_scale_bits() + self.rotation_bits
+        return (self.position_bits + self.strip_y_bits + 2 * self.inv_scale_bits() + self.rotation_bits
                 + sum(direct) + sum(int(ib) for _, ib in self.palettes))
 
     def validate(self) -> None:
@@ -137,8 +140,8 @@ class QuantConfig:
             raise ConfigError(f"quant encoding must be one of {ENCODINGS}, got {self.encoding!r}")
         if not (math.isfinite(self.max_radius) and 1.0 <= self.max_radius <= 4096.0):
             raise ConfigError(f"max_radius must be in [1, 4096] texels, got {self.max_radius}")
-        if not 1 <= self.strip_height <= 256:
-            raise ConfigError(f"strip_height must be in 1..256, got {self.strip_height}")
+        if not (1 <= self.strip_height <= 256 and self.strip_height & (self.strip_height - 1) == 0):
+            raise ConfigError(f"strip_height must be a power of two in 1..256, got {self.strip_height}")
         if self.encoding == "fp16":
             if self.palettes:
                 raise ConfigError("palettes need the fixed encoding")
@@ -148,6 +151,7 @@ class QuantConfig:
                 raise ConfigError(f"a palette needs channels and 1..{MAX_PALETTE_INDEX_BITS} index bits, "
                                   f"got {(chans, ib)!r}")
         checks = [("position_bits", self.position_bits, 4, 16),
+                  ("strip_y_bits", self.strip_y_bits, strip_shift(self.strip_height), 16),
                   ("inv_scale_exp_bits", self.inv_scale_exp_bits, 0, 3),
                   ("inv_scale_mant_bits", self.inv_scale_mant_bits, 1, 12),
                   ("rotation_bits", self.rotation_bits, 1, 16),
@@ -159,6 +163,18 @@ class QuantConfig:
                 raise ConfigError(f"{name} must be an integer in {lo}..{hi}, got {v!r}")
 
 
+def strip_shift(strip_height: int) -> int:
+    """log2 of a power-of-two strip height (strip_y_bits must be at least this:
+    a y step of at most one texel)."""
+    return max(0, int(strip_height).bit_length() - 1)
+
+
+def y_cells(cfg: QuantConfig, height: int) -> int:
+    """Number of y codes of the fixed encoding: height / step_y (an integer,
+    since step_y = strip_height / 2^strip_y_bits is 1 / 2^k texels)."""
+    return height << (cfg.strip_y_bits - strip_shift(cfg.strip_height))
+
+
 # ---------------------------------------------------------------------------
 # float32 dequantisation constants (written into the header; shaders use them)
 
@@ -167,8 +183,9 @@ def position_steps(cfg: QuantConfig, height: int, width: int) -> tuple[float, fl
     or the image side the fp16 normalised position is multiplied by ("fp16")."""
     if cfg.encoding == "fp16":
         return float(np.float32(width)), float(np.float32(height))
-    scale = 2.0 ** -cfg.position_bits  # exact: a power of two
-    return float(np.float32(width * scale)), float(np.float32(height * scale))
+    # Exact: powers of two times small integers.
+    return (float(np.float32(width * 2.0 ** -cfg.position_bits)),
+            float(np.float32(cfg.strip_height * 2.0 ** -cfg.strip_y_bits)))
 
 
 def inv_scale_lo(cfg: QuantConfig) -> float:
@@ -359,10 +376,13 @@ def encode(means, inv_scales, rotations, values, cfg: QuantConfig, height: int, 
         val = _half_bits(v)
         return Codes(pos, inv, rot, val)
 
-    cells = 1 << cfg.position_bits
-    pos = torch.floor(m / sides * cells).to(torch.int64)
+    # x on a grid of 2^position_bits over the width; y on a grid of
+    # 2^strip_y_bits per strip (y_cells over the height).
+    cells = (1 << cfg.position_bits, y_cells(cfg, height))
+    pos = torch.stack([torch.floor(m[:, 0] / sides[0] * cells[0]),
+                       torch.floor(m[:, 1] * (2.0 ** cfg.strip_y_bits / cfg.strip_height))], 1).to(torch.int64)
     for a in (0, 1):
-        pos[:, a] = pos[:, a] % cells if wrap[a] else pos[:, a].clamp(0, cells - 1)
+        pos[:, a] = pos[:, a] % cells[a] if wrap[a] else pos[:, a].clamp(0, cells[a] - 1)
 
     ne, nm = 1 << cfg.inv_scale_exp_bits, 1 << cfg.inv_scale_mant_bits
     t = s / lo                                                       # >= 1

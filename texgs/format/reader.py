@@ -18,7 +18,7 @@ import torch
 from ..constants import MAX_CHANNELS, MAX_K
 from ..errors import FormatError
 from . import layout as L
-from .quant import MAX_SIDE, Codes, DequantConstants, QuantConfig, dequantize_with
+from .quant import MAX_SIDE, Codes, DequantConstants, QuantConfig, dequantize_with, y_cells
 from .writer import ChannelDesc, strips_of
 
 _MAX_FILE_BYTES = 1 << 31
@@ -135,17 +135,19 @@ def _check_header(h: dict, name: str) -> QuantConfig:
     need(h["inv_scale_lo"] > 0 and 3.0 / h["inv_scale_lo"] <= h["radius"],
          "inverse-scale floor does not honour the radius bound")
     if h["encoding"] == L.ENCODING_FP16:
-        need(h["position_bits"] == 16 and h["rotation_bits"] == 16, "fp16 records must use 16-bit fields")
+        need(h["position_bits"] == 16 and h["position_y_bits"] == 16 and h["rotation_bits"] == 16,
+             "fp16 records must use 16-bit fields")
         cfg = QuantConfig.fp16()
     else:
         cfg = QuantConfig(position_bits=h["position_bits"], inv_scale_exp_bits=h["inv_scale_exp_bits"],
-                          inv_scale_mant_bits=h["inv_scale_mant_bits"], rotation_bits=h["rotation_bits"])
+                          inv_scale_mant_bits=h["inv_scale_mant_bits"], rotation_bits=h["rotation_bits"],
+                          strip_height=h["strip_height"], strip_y_bits=h["position_y_bits"])
         try:
             cfg.validate()
         except Exception as e:
             _fail(name, f"bad quantisation fields: {e}")
         need(h["inv_scale_mant_scale"] == 2.0 ** -cfg.inv_scale_mant_bits, "bad inverse-scale mantissa scale")
-        step = (h["width"] * 2.0 ** -cfg.position_bits, h["height"] * 2.0 ** -cfg.position_bits)
+        step = (h["width"] * 2.0 ** -cfg.position_bits, h["strip_height"] * 2.0 ** -cfg.strip_y_bits)
         need((h["position_step_x"], h["position_step_y"]) == tuple(float(np.float32(s)) for s in step),
              "position steps disagree with the size and bit depth")
     return cfg
@@ -259,7 +261,7 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
         cfg = QuantConfig(position_bits=cfg.position_bits, inv_scale_exp_bits=cfg.inv_scale_exp_bits,
                           inv_scale_mant_bits=cfg.inv_scale_mant_bits, rotation_bits=cfg.rotation_bits,
                           value_bits_per_channel=tuple(bits), max_radius=h["radius"],
-                          strip_height=h["strip_height"], palettes=palettes,
+                          strip_height=h["strip_height"], strip_y_bits=cfg.strip_y_bits, palettes=palettes,
                           palette_value_bits=bits[palettes[0][0][0]] if palettes else 7)
         try:
             cfg.validate()
@@ -322,6 +324,12 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
         val[:, ch] = f[nf + j]
     for p, (chans, _) in enumerate(cfg.palettes):
         val[:, list(chans)] = entries[p][f[nf + len(direct) + p]]
+    cell_of = np.repeat(np.arange(strips * levels_n), np.diff(index))   # [N] (strip, level) cell per record
+    strip_rec, level_rec = cell_of // levels_n, cell_of % levels_n
+    if cfg.encoding == "fixed":     # y code = (strip << y bits) + the record's y within the strip
+        f[1] = (strip_rec << cfg.strip_y_bits) + f[1]
+        if n and f[1].max() >= y_cells(cfg, h["height"]):
+            _fail(name, "a record lies below the last image row")
     codes = Codes(pos=torch.from_numpy(np.stack(f[0:2], 1)), inv=torch.from_numpy(np.stack(f[2:4], 1)),
                   rot=torch.from_numpy(f[4]), val=torch.from_numpy(val))
     consts = DequantConstants(cfg.encoding, (h["position_step_x"], h["position_step_y"]), h["inv_scale_lo"],
@@ -329,8 +337,6 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
                               tuple(steps))
     means, inv, rot, vals = (t.numpy() for t in dequantize_with(codes, consts))
 
-    cell_of = np.repeat(np.arange(strips * levels_n), np.diff(index))   # [N] (strip, level) cell per record
-    strip_rec, level_rec = cell_of // levels_n, cell_of % levels_n
     if cfg.encoding == "fp16":
         for nm, a in (("means", means), ("inverse scales", inv), ("rotations", rot), ("values", vals)):
             if not np.isfinite(a).all():

@@ -105,8 +105,9 @@ class RecordLayout:
 
 
 def record_layout(cfg: QuantConfig, channels: int) -> RecordLayout:
-    widths = L.record_field_bits(16 if cfg.encoding == "fp16" else cfg.position_bits,
-                                 cfg.inv_scale_bits(), 16 if cfg.encoding == "fp16" else cfg.rotation_bits)
+    fp16 = cfg.encoding == "fp16"
+    widths = L.record_field_bits(16 if fp16 else cfg.position_bits, 16 if fp16 else cfg.strip_y_bits,
+                                 cfg.inv_scale_bits(), 16 if fp16 else cfg.rotation_bits)
     bits = cfg.channel_value_bits(channels)
     pal = cfg.palette_of(channels)
     ch_off = [0] * channels
@@ -237,7 +238,11 @@ def pack(inp: PackInput) -> bytes:
     order = np.lexsort((np.arange(n), pos[:, 1], pos[:, 0], levels, strips))  # last key is primary
     lay = record_layout(cfg, c)
     direct = [i for i in range(c) if lay.palette_of[i] < 0]
-    parts = [pos, codes.inv.numpy(), codes.rot.numpy()[:, None], codes.val.numpy()[:, direct]]
+    fields_pos = pos.copy()
+    if cfg.encoding == "fixed":     # y within the strip: the index says which strip
+        fields_pos[:, 1] = pos[:, 1] - (strips << cfg.strip_y_bits)
+        assert ((fields_pos[:, 1] >= 0) & (fields_pos[:, 1] < 1 << cfg.strip_y_bits)).all()
+    parts = [fields_pos, codes.inv.numpy(), codes.rot.numpy()[:, None], codes.val.numpy()[:, direct]]
     if cfg.palettes:
         parts.append(codes.pal.numpy())
     fields = np.concatenate(parts, 1)[order]
@@ -277,7 +282,7 @@ def pack(inp: PackInput) -> bytes:
         "flags": (L.FLAG_WRAP_X if wrap[0] else 0) | (L.FLAG_WRAP_Y if wrap[1] else 0),
         "levels": n_levels, "strip_height": cfg.strip_height, "strip_count": n_strips, "gaussian_count": n,
         "encoding": L.ENCODING_IDS[cfg.encoding],
-        "position_bits": lay.widths[0], "inv_scale_exp_bits": cfg.inv_scale_exp_bits if cfg.encoding == "fixed" else 0,
+        "position_bits": lay.widths[0], "position_y_bits": lay.widths[1], "inv_scale_exp_bits": cfg.inv_scale_exp_bits if cfg.encoding == "fixed" else 0,
         "inv_scale_mant_bits": cfg.inv_scale_mant_bits if cfg.encoding == "fixed" else 0,
         "rotation_bits": lay.widths[4], "record_bits": record_bits, "radius": float(radius),
         "position_step_x": sx, "position_step_y": sy, "inv_scale_lo": inv_scale_lo(cfg),
