@@ -34,7 +34,10 @@ VARIANTS = {
     "no-palettes": {"palettes": "off"},                           # every value code in the record (format 2.0's records)
     "no-refine": {"palette_refine_steps": 0},                     # palette entries from k-means only
     "refine100": {"palette_refine_steps": 100},                   # twice the default refinement
+    "group-palettes": {"palettes": "groups"},                     # palettes for multi-channel groups only (session 4)
+    "palette-bits6": {"palette_bits": 6},
     "palette-bits8": {"palette_bits": 8},                         # 256-entry palettes whatever the Gaussian count
+    "palette-bits7": {"palette_bits": 7},                         # 128-entry palettes
     "palette-vb5": {"palette_value_bits": 5},                     # palette entries at the records' 5 bits
     "no-c2f": {"pyramid": (1,), "pyramid_steps": (1.0,)},         # full resolution only
     "no-qat": {"qat_fraction": 0.0},                              # quantise only at the end

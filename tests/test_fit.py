@@ -261,7 +261,9 @@ def test_range_value_allocation_gives_narrow_channels_fewer_bits():
     assert packing.quant_config(FitConfig(), 64, 64, ranges).channel_value_bits(4) == [5] * 4
     stack = smooth_stack(48, 48)
     stack[..., 2] = 0.25 + 0.1 * stack[..., 2]                 # a channel spanning a tenth of [0, 1]
-    r = fit(stack, Budget(gaussians=30), FitConfig.fast(steps=20, value_allocation="range"), progress="off")
+    # (in the records: a palette channel takes the palette's code depth)
+    r = fit(stack, Budget(gaussians=30), FitConfig.fast(steps=20, value_allocation="range", palettes="off"),
+            progress="off")
     assert unpack(r.data).value_bits[2] < unpack(r.data).value_bits[0]
 
 
@@ -308,8 +310,14 @@ def test_palettes_buy_more_gaussians_and_bytes_do_not_depend_on_the_thread_count
     off = fit(stack, Budget(bppc=0.5), cfg.replace(palettes="off"), groups=groups, progress="off")
     assert unpack(off.data).cfg.palettes == () and one.n > 1.2 * off.n
     assert fit(stack, Budget(bppc=0.5), cfg.replace(threads=2), groups=groups, progress="off").data == one.data
-    # Without groups of two or more channels there is nothing to share.
-    assert unpack(fit(stack, Budget(bppc=0.5), cfg, progress="off").data).cfg.palettes == ()
+    # Single-channel maps share one palette, unless only multi-channel groups may.
+    scalars = unpack(fit(stack, Budget(bppc=0.5), cfg, progress="off").data).cfg.palettes
+    assert scalars == ((tuple(range(6)), scalars[0][1]),)
+    groups_only = cfg.replace(palettes="groups")
+    assert unpack(fit(stack, Budget(bppc=0.5), groups_only, progress="off").data).cfg.palettes == ()
+    mixed = fit(stack, Budget(bppc=0.5), cfg, groups=["albedo"] * 3 + ["ao", "roughness", "height"],
+                progress="off")
+    assert unpack(mixed.data).cfg.palettes == (((0, 1, 2), bits), ((3, 4, 5), bits))
 
 
 def test_palette_refinement_trains_the_entries_that_are_written():

@@ -115,10 +115,12 @@ class FitConfig:
     qat_fraction: float = 0.25          # final share of steps trained through the quantiser (0 = off)
     # Value palettes ("default" quant): "groups" = each channel group of 2+ channels
     # (albedo RGB, normal XYZ, ...) shares a palette of 2^palette_bits entries, so
-    # a record holds one index instead of the group's codes (more Gaussians per
-    # byte; +0.2 dB at 0.06 bppc, docs/benchmarks.md); "off" = every code in the record.
-    palettes: str = "groups"
-    palette_bits: int = 0               # index bits (0 = from the Gaussian count: about 12 Gaussians per entry)
+    # a record holds one index instead of the group's codes; "groups+scalars" =
+    # also one palette for all single-channel maps together (AO, roughness,
+    # metalness, height, ...); more Gaussians per byte, docs/benchmarks.md
+    # "Session 4" and "Session 5"; "off" = every code in the record.
+    palettes: str = "groups+scalars"
+    palette_bits: int = 0               # index bits (0 = from the Gaussian count: 12 to 24 Gaussians per entry)
     palette_value_bits: int = 7         # bits of each channel's code in a palette entry
     palette_refine_steps: int = 50      # full-resolution steps training the entries (indices fixed) after k-means (0 = off)
     # Value range of each packed channel: "auto" = the channel's min..max in the
@@ -183,8 +185,8 @@ class FitConfig:
             bad("quant", f"choose one of {', '.join(QUANT_PRESETS)}")
         if not 0.0 <= self.qat_fraction <= 1.0:
             bad("qat_fraction", "must be in [0, 1]")
-        if self.palettes not in ("groups", "off"):
-            bad("palettes", "choose groups or off")
+        if self.palettes not in ("groups", "groups+scalars", "off"):
+            bad("palettes", "choose groups, groups+scalars or off")
         if not 0 <= self.palette_bits <= 12:
             bad("palette_bits", "must be in 0..12 (0 = automatic)")
         if self.palette_refine_steps < 0:

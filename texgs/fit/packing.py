@@ -61,29 +61,35 @@ def quant_config(cfg: FitConfig, height: int, width: int, ranges=None):
                                value_bits_per_channel=per_channel, max_radius=cfg.max_radius)
 
 
-#: Automatic palette size: about this many Gaussians per palette entry (measured
-#: at 0.06 bppc: 128 entries for ~1,700 Gaussians and 128-256 for ~7,000 did best).
+#: Automatic palette size: 2^floor(log2(N / this)) entries, 12 to 24 Gaussians
+#: per entry (measured at 0.06 bppc: 128 entries for ~1,700-2,300 Gaussians and
+#: 128-256 for ~7,000 did best; 64 or 256 at ~2,100 did worse).
 GAUSSIANS_PER_PALETTE_ENTRY = 12
 PALETTE_BITS_RANGE = (4, 8)
 
 
-def palette_groups(channels: list[ChannelMeta]) -> list[tuple[int, ...]]:
-    """Channel indices of each group with two or more channels, in channel order."""
+def palette_groups(channels: list[ChannelMeta], scalars: bool = False) -> list[tuple[int, ...]]:
+    """Channel indices of each group with two or more channels, in channel
+    order; with scalars, also one of all single-channel groups (when 2+)."""
     groups: dict[str, list[int]] = {}
     for i, c in enumerate(channels):
         groups.setdefault(c.group, []).append(i)
-    return [tuple(g) for g in groups.values() if len(g) >= 2]
+    out = [tuple(g) for g in groups.values() if len(g) >= 2]
+    single = [g[0] for g in groups.values() if len(g) == 1]
+    if scalars and len(single) >= 2:
+        out.append(tuple(single))
+    return out
 
 
 def palette_bits_for(n: int) -> int:
     lo, hi = PALETTE_BITS_RANGE
-    return int(min(hi, max(lo, round(math.log2(max(n, 1) / GAUSSIANS_PER_PALETTE_ENTRY)))))
+    return int(min(hi, max(lo, math.floor(math.log2(max(n, 1) / GAUSSIANS_PER_PALETTE_ENTRY)))))
 
 
 def with_palettes(cfg: FitConfig, qcfg, channels: list[ChannelMeta], n: int):
     """qcfg plus cfg's value palettes for a file of about n Gaussians (unchanged
-    when cfg.palettes is "off", for fp16 records, or without multi-channel groups)."""
-    groups = palette_groups(channels)
+    when cfg.palettes is "off", for fp16 records, or with nothing to share)."""
+    groups = palette_groups(channels, scalars=cfg.palettes == "groups+scalars")
     if cfg.palettes == "off" or qcfg.encoding != "fixed" or not groups:
         return qcfg
     bits = cfg.palette_bits or palette_bits_for(n)
