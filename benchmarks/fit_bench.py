@@ -53,7 +53,8 @@ VARIANTS = {
     "relocation": {"coverage_weight": 0.0, "relocate_fraction": 0.1},  # session 2's relocation instead
     "steps250": {"steps": 250},                                   # half the default schedule
     "steps1000": {"steps": 1000},                                 # twice the default schedule
-    "R24": {"max_radius": 24.0},                                  # tighter radius bound (cheaper decode)
+    "R32": {"max_radius": 32.0},                                  # the default before session 5 (dearer decode)
+    "R20": {"max_radius": 20.0},                                  # tighter radius bound (cheaper decode)
     "R48": {"max_radius": 48.0},                                  # looser radius bound (dearer decode)
     "init3": {"init_scale": 3.0},                                 # initial sigma 3 texels (default 5)
     "init8": {"init_scale": 8.0},
