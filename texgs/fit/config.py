@@ -112,8 +112,8 @@ class FitConfig:
     value_allocation: str = "uniform"
     position_bits: int = 0              # "default" quant: bits of x (0 = quarter texel); y: a quarter texel in its strip
     # Every Gaussian's 3-sigma radius bound, texels: the runtime's search window,
-    # so decode cost grows with its square (24: 173 multiply-adds per texel at
-    # 0.06 bppc, 32: 241 for +0.08 dB; docs/benchmarks.md "Session 5").
+    # so decode cost grows with its square (24: 172 multiply-adds per texel at
+    # 0.06 bppc, 32: 241 for +0.07 dB; docs/benchmarks.md "Session 5").
     max_radius: float = 24.0
     qat_fraction: float = 0.25          # final share of steps trained through the quantiser (0 = off)
     # Value palettes ("default" quant): "groups" = each channel group of 2+ channels
