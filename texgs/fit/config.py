@@ -113,7 +113,8 @@ class FitConfig:
     position_bits: int = 0              # "default" quant: bits of x (0 = quarter texel); y: a quarter texel in its strip
     # Every Gaussian's 3-sigma radius bound, texels: the runtime's search window,
     # so decode cost grows with its square (24: 172 multiply-adds per texel at
-    # 0.06 bppc, 32: 241 for +0.07 dB; docs/benchmarks.md "Session 5").
+    # 0.06 bppc; 32: 241, for +0.23 dB mean on the benchmark set at full size,
+    # up to +1.2 dB on 2048^2 materials; docs/benchmarks.md "Session 5").
     max_radius: float = 24.0
     qat_fraction: float = 0.25          # final share of steps trained through the quantiser (0 = off)
     # Value palettes ("default" quant): "groups" = each channel group of 2+ channels
