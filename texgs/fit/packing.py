@@ -115,9 +115,9 @@ def palette_entries(values: torch.Tensor, qcfg) -> tuple[list[np.ndarray], list[
     entries, index = [], []
     for (chans, _), table in zip(qcfg.palettes, fmt.build_palettes(v, qcfg)):
         lv = np.array([(1 << bits[int(c)]) - 1 for c in chans], np.float64)
-        table = np.round(np.clip(table, 0, 1) * lv) / lv
-        entries.append(table)
-        index.append(torch.from_numpy(fmt.nearest_entry(v[:, list(chans)], table)))
+        codes, nearest = fmt.assign_entries(v[:, list(chans)], table, lv)
+        entries.append(codes / lv)
+        index.append(torch.from_numpy(nearest))
     return entries, index
 
 

@@ -304,6 +304,14 @@ def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
     return centres
 
 
+def assign_entries(values: np.ndarray, table: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A palette's entry codes ([2^b, channels] int64: table [2^b, channels] of
+    unit values quantised to `levels` = 2^bits - 1 per channel) and the entry
+    nearest each of values [N, channels] after that quantisation [N]."""
+    codes = np.round(np.clip(table, 0.0, 1.0) * levels).astype(np.int64)
+    return codes, nearest_entry(values, codes / levels)
+
+
 def build_palettes(values, cfg: QuantConfig, seed: int = 0) -> list[np.ndarray]:
     """Entries of each of cfg's palettes for these Gaussians' values [N, C]
     (unit range): k-means over the palette's channels, one centre per entry.
@@ -415,9 +423,7 @@ def encode(means, inv_scales, rotations, values, cfg: QuantConfig, height: int, 
         table = np.asarray(table, dtype=np.float64)
         if table.shape != (1 << int(ib), len(chans)) or not np.isfinite(table).all():
             raise InputError(f"palette {p} must be [{1 << int(ib)}, {len(chans)}] finite values, got {table.shape}")
-        lv = levels[chans].numpy()
-        codes = np.round(np.clip(table, 0.0, 1.0) * lv).astype(np.int64)          # [2^b, channels]
-        index = nearest_entry(vnp[:, chans], codes / lv)
+        codes, index = assign_entries(vnp[:, chans], table, levels[chans].numpy())
         pal[:, p] = torch.from_numpy(index)
         val[:, chans] = torch.from_numpy(codes[index])
         entries.append(torch.from_numpy(codes))
