@@ -110,7 +110,7 @@ class FitConfig:
     # gets round(value_bits + log2(hi - lo)) bits (at least 1), the same step in stored
     # units (more Gaussians, coarser narrow channels: a wash at 0.06 bppc, docs/benchmarks.md).
     value_allocation: str = "uniform"
-    position_bits: int = 0              # "default" quant: bits of x (0 = quarter texel); y: a quarter texel in its strip
+    position_bits: int = 0              # "default" quant: bits of x (0 = quarter texel; y: always a quarter texel)
     # Every Gaussian's 3-sigma radius bound, texels: the runtime's search window,
     # so decode cost grows with its square (24: 172 multiply-adds per texel at
     # 0.06 bppc; 32: 241, for +0.23 dB mean on the benchmark set at full size,
@@ -126,7 +126,7 @@ class FitConfig:
     palettes: str = "groups+scalars"
     palette_bits: int = 0               # index bits (0 = from the Gaussian count: 12 to 24 Gaussians per entry)
     palette_value_bits: int = 7         # bits of each channel's code in a palette entry
-    palette_refine_steps: int = 50      # full-resolution steps training the entries (indices fixed) after k-means (0 = off)
+    palette_refine_steps: int = 50      # full-res steps training the entries after k-means (refine.py; 0 = off)
     # Value range of each packed channel: "auto" = the channel's min..max in the
     # target (finer value steps for channels that use part of [0, 1]), "unit" = [0, 1].
     channel_range: str = "auto"
