@@ -55,7 +55,7 @@ def main() -> int:
     ap.add_argument("materials", nargs="+", help="benchmark material names, e.g. polyhaven/wooden_crate_01")
     ap.add_argument("--methods", default="BC1,BC7,ASTC")
     ap.add_argument("--stored-normals", action="store_true",
-                    help="measure normal maps as stored in the file (METRICS.md, the reference table) "
+                    help="measure normal maps as stored in the file (docs/METRICS.md, the reference table) "
                          "instead of texgs.ingest's renormalised vectors")
     ap.add_argument("--bc7-linear", action="store_true", help="bc7enc with equal channel weights")
     ap.add_argument("--threads", type=int, default=1)

@@ -1,7 +1,7 @@
 """Fitting benchmark and ablation: fit corpus materials at one rate with
 several fitter variants; print a markdown table (PSNR over all channels,
 bppc from the written bytes, Gaussians, seconds) beside the ASTC figure of
-/work/shared/reference/block_codecs_bench.csv when the material is there.
+../shared/reference/block_codecs_bench.csv when the material is there.
 
     python benchmarks/fit_bench.py                       # quick set, 0.06 bppc, all variants
     python benchmarks/fit_bench.py --set benchmark --variants lean --preset default

@@ -1,4 +1,4 @@
-"""Quality and rate figures, exactly as /work/shared/METRICS.md defines them.
+"""Quality and rate figures, exactly as docs/METRICS.md defines them.
 
 The one implementation every command and benchmark uses, so their numbers can
 be compared. All image arguments are arrays of shape [H, W, C] holding each
@@ -43,7 +43,7 @@ def psnr_from_mse(err: float) -> float:
 
 
 def psnr(reference, reconstruction, clip: bool = True) -> float:
-    """PSNR over all channels (METRICS.md)."""
+    """PSNR over all channels (docs/METRICS.md)."""
     return psnr_from_mse(mse(reference, reconstruction, clip))
 
 
@@ -92,5 +92,5 @@ def normal_angle_stats(reference_rgb, reconstruction_rgb) -> dict:
 
 
 def bppc(n_bytes: int, height: int, width: int, channels: int) -> float:
-    """Bits per pixel per channel of a runtime file of n_bytes (METRICS.md)."""
+    """Bits per pixel per channel of a runtime file of n_bytes (docs/METRICS.md)."""
     return 8.0 * n_bytes / (height * width * channels)

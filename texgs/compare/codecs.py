@@ -104,7 +104,7 @@ ASTC_ALL_BLOCKS = ("4x4", "5x4", "5x5", "6x5", "6x6", "8x5", "8x6", "8x8",
 def astc(block: str, preset: str = "-thorough") -> Codec:
     """ASTC <block> by ARM astcenc (LDR linear '-cl' profile: the error it minimises is the
     one PSNR measures on stored values). Normal maps are encoded as plain RGB, without
-    '-normal': METRICS.md measures the stored X, Y, Z, and the reference table does the same."""
+    '-normal': docs/METRICS.md measures the stored X, Y, Z, and the reference table does the same."""
     try:
         bw, bh = (int(v) for v in block.lower().split("x"))
     except ValueError:

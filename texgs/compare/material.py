@@ -51,7 +51,7 @@ class TextureSlot:
 
 
 def rgb_textures(material: Material) -> list[TextureSlot]:
-    """How an engine packs the material into RGB textures (METRICS.md): albedo, normal and
+    """How an engine packs the material into RGB textures (docs/METRICS.md): albedo, normal and
     emissive each one texture; scalar channels three to a texture in channel order (a last
     texture with fewer than three still costs a whole texture)."""
     slots, scalars = [], []

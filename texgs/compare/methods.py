@@ -23,7 +23,7 @@ import numpy as np
 from . import codecs, mips
 from .material import Material, rgb_textures
 
-#: Mip levels compressed for the equal-bitrate comparison (METRICS.md).
+#: Mip levels compressed for the equal-bitrate comparison (docs/METRICS.md).
 MIP_LEVELS = (1, 2, 3, 4, 5)
 
 

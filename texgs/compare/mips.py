@@ -1,7 +1,7 @@
 """Mip chains (2x2 box filter) and bilinear upsampling back to full size.
 
 Block codecs cannot go below ~1 bit per texel, so the equal-bitrate comparison
-(METRICS.md, Image-GS sec. 4.5) compresses a mip level and measures it after
+(docs/METRICS.md, Image-GS sec. 4.5) compresses a mip level and measures it after
 upsampling to the full size, against the full-size reference.
 """
 

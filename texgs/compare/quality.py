@@ -1,7 +1,7 @@
 """Quality figures of one reconstruction of a material.
 
 PSNR (over all channels and per group) comes from texgs.metrics, the one
-definition of METRICS.md. Beside it: SSIM and MS-SSIM over all channels
+definition of docs/METRICS.md. Beside it: SSIM and MS-SSIM over all channels
 (pytorch_msssim), normal angular error mean and 99th percentile after
 renormalising both normals, and FLIP on the albedo (NVIDIA flip_evaluator, LDR,
 default 67 pixels per degree).

@@ -17,7 +17,7 @@ from .tools import NVTT3_NOTE
 
 METHOD_NOTES = [
     NVTT3_NOTE,
-    "Equal bitrate (METRICS.md, Image-GS sec. 4.5): block codecs compress mip levels 1-5 "
+    "Equal bitrate (docs/METRICS.md, Image-GS sec. 4.5): block codecs compress mip levels 1-5 "
     "(2x2 box filter), decode with texture2ddecoder, upsample bilinearly to full size and are "
     "measured at full size against the full-size material.",
     "Rate of a block-codec point = 8 x payload bytes of all its textures / (W x H x C): albedo, "

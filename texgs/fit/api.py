@@ -285,7 +285,7 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
 
 
 def evaluate(result: FitResult, target: np.ndarray) -> dict:
-    """Metrics of the packed result against target [H, W, C] (METRICS.md)."""
+    """Metrics of the packed result against target [H, W, C] (docs/METRICS.md)."""
     rec = result.render()
     groups = [c.group for c in result.channels]
     out = {

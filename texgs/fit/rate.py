@@ -1,6 +1,6 @@
 """Rate control on real bytes.
 
-bppc = 8 * len(packed bytes) / (W * H * C) (METRICS.md). The Gaussian count
+bppc = 8 * len(packed bytes) / (W * H * C) (docs/METRICS.md). The Gaussian count
 comes from the format's exact size_bound (texgs.format.max_gaussians), the
 result is packed for real, and if the file is still over budget the least
 important Gaussians are dropped and it is packed again. A quality target
