@@ -43,7 +43,6 @@ def test_quality_floor_128(tmp_path):
     r = fit(stack, Budget(bppc=0.25), FitConfig.fast(steps=150), progress="off", wrap=(True, True))
     # Measured ~30 dB; the floor leaves room for backend/threading noise.
     assert r.metrics["psnr"] >= 27.0
-    assert r.seconds < 60
 
 
 def test_bppc_is_real_bytes_at_or_under_target_and_within_2_percent(fit64):

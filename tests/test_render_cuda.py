@@ -1,7 +1,7 @@
 """CUDA renderer vs the PyTorch reference (texgs/render_ref.py): forward and
 gradient parity over sizes, channel counts, K, addressing modes and edge cases;
-input errors; run-to-run bitwise determinism; a speed figure (printed, not
-asserted).
+input errors; run-to-run bitwise determinism. Speed is a benchmark, not a
+test: `texgs bench render --backends cpu,cuda`.
 
 Everything goes through the public entry point texgs.render.render(...,
 backend="cuda") with tensors on "cuda"; the reference runs on the CPU (the
@@ -21,8 +21,6 @@ without the CUDA renderer (always the case on a CPU-only machine).
 """
 
 from __future__ import annotations
-
-import time
 
 import pytest
 import torch
@@ -233,45 +231,3 @@ def test_errors_leave_the_device_usable():
     torch.cuda.synchronize()
     assert torch.isfinite(ok).all()
 
-
-# ---- speed (printed, not asserted) ---------------------------------------------
-
-def test_speed_figure(capsys):
-    # The ~0.06 bppc budget at 2048^2 x 9 channels: 0.06 * 2048^2 * 9 / 8 bytes / 28 bytes per
-    # Gaussian ~ 10K Gaussians, each covering about its share of the image.
-    h = w = 2048
-    c, k, n = 9, 10, 10_000
-    scene = random_gaussians(n, c, h, w, seed=9, coverage=2.0)
-    args = [scene[name].cuda() for name in PARAM_NAMES] + [scene["background"].cuda()]
-
-    def timed(fn, repeats=10):
-        """Best of `repeats` GPU times (ms, CUDA events) and wall times (ms) after a warm-up."""
-        fn()
-        torch.cuda.synchronize()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        gpu = wall = float("inf")
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize()
-            gpu = min(gpu, start.elapsed_time(end))
-            wall = min(wall, (time.perf_counter() - t0) * 1e3)
-        return gpu, wall
-
-    with torch.no_grad():
-        fwd = timed(lambda: render(*args, h, w, k, (True, True), backend="cuda"))
-    params = [t.clone().requires_grad_() for t in args[:4]]
-    grad_out = torch.randn(h, w, c, device="cuda")
-
-    def train_step():
-        for p in params:
-            p.grad = None
-        render(*params, args[4], h, w, k, (True, True), backend="cuda").backward(grad_out)
-
-    step = timed(train_step, repeats=5)
-    with capsys.disabled():
-        print(f"\n[cuda speed] {torch.cuda.get_device_name()}: {h}x{w}, C={c}, K={k}, N={n}: "
-              f"inference forward {fwd[0]:.3f} ms GPU / {fwd[1]:.3f} ms wall (goal <= 1 ms); "
-              f"training forward+backward {step[0]:.3f} ms GPU / {step[1]:.3f} ms wall")
