@@ -1,6 +1,6 @@
 """Quantisation distortion of record bit allocations (docs/FORMAT.md, "Records").
 
-    python -m texgs.format.quant_study [--size 512]
+    python benchmarks/quant_study.py [--size 512]
 
 Renders synthetic Gaussians shaped like a 0.06 bppc fit (texgs.format.cost.
 synthetic_fit) unquantised, then quantised with each allocation, and reports
@@ -16,11 +16,11 @@ import argparse
 
 import numpy as np
 
-from . import layout as L
-from .cost import synthetic_fit
-from .decoder import decode_points
-from .quant import QuantConfig, quantize
-from .reader import Packed
+from texgs.format import layout as L
+from texgs.format.cost import synthetic_fit
+from texgs.format.decoder import decode_points
+from texgs.format.quant import QuantConfig, quantize
+from texgs.format.reader import Packed
 
 
 def _render(inp, means, inv, rot, values) -> np.ndarray:
