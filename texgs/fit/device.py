@@ -14,6 +14,11 @@ import threading
 
 import torch
 
+# cuBLAS reads this when torch first uses it, and torch's deterministic mode
+# warns on every cuBLAS call without it; set here, at import, so it is in place
+# before any matrix product of the process (a user's own value stays).
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
 
 def fit_device(backend: str) -> torch.device:
     """The device a fit with this (resolved) renderer backend keeps its tensors on."""
@@ -43,16 +48,13 @@ _saved: tuple[bool, bool] | None = None
 @contextlib.contextmanager
 def deterministic(device: torch.device):
     """On CUDA: run torch with deterministic algorithms (warning, not failing,
-    on an op that has none) and cuBLAS with a fixed workspace, so a CUDA fit
+    on an op that has none; cuBLAS with the fixed workspace set above), so a CUDA fit
     gives the same bytes on every run. A CPU fit is left as it is (its ops
     are already deterministic at one torch thread, api.torch_threads)."""
     global _active, _saved
     if device.type != "cuda":
         yield
         return
-    # Read by cuBLAS when torch first creates its handle; deterministic mode
-    # refuses cuBLAS calls without it.
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     with _lock:
         if _active == 0:
             _saved = (torch.are_deterministic_algorithms_enabled(),
