@@ -26,8 +26,12 @@ from torch.utils._pytree import tree_flatten, tree_map
 import texgs.native
 import texgs.render_ref
 from texgs.fit import device as fit_device_mod
+from texgs.fit import optimize as fit_optimize
+from texgs.fit import packing as fit_packing
+from texgs.fit import rate as fit_rate
 from texgs.fit.api import fit, resolve_backend
 from texgs.fit.config import Budget, FitConfig
+from texgs.fit.packing import ChannelMeta
 
 FAKE = torch.device("meta")
 QUICK = FitConfig.fast(steps=40, add_every=8, eval_every=10, palette_refine_steps=4, relocate_every=10)
@@ -159,21 +163,57 @@ def small_stack(h=24, w=28, c=4, seed=3) -> np.ndarray:
     return np.clip(np.stack(base, -1) + 0.03 * rng.standard_normal((h, w, c)), 0, 1).astype(np.float32)
 
 
-def test_emulated_cuda_fit_keeps_every_tensor_on_the_device(fake_cuda):
-    """Holes, coverage, relocation, additions, QAT, palette refinement and
-    trimming all run; every tensor the renderer gets is on the fit's device,
-    and the bytes are the reference CPU fit's."""
-    stack = small_stack()
-    cfg = QUICK.replace(relocate_fraction=0.2, init_scale=1.0)
+def test_emulated_cuda_fit_keeps_every_tensor_on_the_device(fake_cuda, monkeypatch):
+    """Two pyramid levels, additions, hole relocation, the coverage term, QAT
+    and palette refinement all run on the device; every tensor the renderer
+    gets is on the fit's device, and the bytes are the reference CPU fit's."""
+    ran = {"coverage": 0, "moved": 0}
+    coverage, relocate = fit_optimize.coverage_loss, fit_optimize.relocate_into_holes
+
+    def counted_coverage(*a, **k):
+        ran["coverage"] += 1
+        return coverage(*a, **k)
+
+    def counted_relocate(*a, **k):
+        moved = relocate(*a, **k)
+        ran["moved"] += moved
+        return moved
+
+    monkeypatch.setattr(fit_optimize, "coverage_loss", counted_coverage)
+    monkeypatch.setattr(fit_optimize, "relocate_into_holes", counted_relocate)
+    stack = small_stack(32, 40)
+    # Few, small Gaussians: holes appear, so relocation and the coverage term act.
+    cfg = QUICK.replace(relocate_fraction=0.2, init_scale=0.4, pyramid=(2, 1), pyramid_steps=(0.4, 0.6))
     kw = dict(groups=["a", "a", "b", "c"], wrap=(True, False), progress="off")
     with EmulatedDevice():
-        on_dev = fit(stack, Budget(bppc=4.0), cfg.replace(backend="cuda"), **kw)
-    assert on_dev.backend == "cuda"
+        on_dev = fit(stack, Budget(bppc=1.5), cfg.replace(backend="cuda"), **kw)
+    assert on_dev.backend == "cuda" and on_dev.metrics.get("palette_refinement")
     assert fake_cuda and all(d == FAKE for _, d in fake_cuda)
-    assert on_dev.metrics.get("palette_refinement")
-    host = fit(stack, Budget(bppc=4.0), cfg.replace(backend="reference"), **kw)
+    assert ran["coverage"] > 0 and ran["moved"] > 0 and len(set(on_dev.levels)) > 1
+    host = fit(stack, Budget(bppc=1.5), cfg.replace(backend="reference"), **kw)
     assert hashlib.sha256(on_dev.data).digest() == hashlib.sha256(host.data).digest()
-    assert on_dev.metrics["psnr"] == host.metrics["psnr"] > 15
+    assert on_dev.metrics["psnr"] == host.metrics["psnr"] > 10
+
+
+def test_emulated_cuda_trimming_to_the_budget(fake_cuda):
+    """Rate control's trimming (importance by one backward pass, then repack)
+    on device tensors; the same Gaussians are kept as on the CPU."""
+    rng = np.random.default_rng(4)
+    n, c, h, w = 60, 3, 24, 24
+    arrays = [rng.uniform(0, w, (n, 2)), rng.uniform(0.3, 1.0, (n, 2)), rng.uniform(0, 3, n),
+              rng.uniform(0, 1, (n, c))]
+    means, inv, rot, val = (torch.tensor(a, dtype=torch.float32) for a in arrays)
+    levels, background = torch.zeros(n, dtype=torch.int32), torch.full((c,), 0.5)
+    metas = [ChannelMeta(f"c{i}", "g") for i in range(c)]
+    qcfg = fit_packing.quant_config(FitConfig(), h, w)
+    full = fit_packing.pack(means, inv, rot, val, levels, background, metas, h, w, (False, False), 4, qcfg, 1)
+    args = (metas, h, w, (False, False), 4, qcfg, 1, len(full) - 40)
+    with EmulatedDevice():
+        dev = [t.to(FAKE) for t in (means, inv, rot, val, levels, background)]
+        on_dev, kept = fit_rate.pack_within(*dev, *args, "cuda", 1)
+    on_cpu, kept_cpu = fit_rate.pack_within(means, inv, rot, val, levels, background, *args, "reference", 1)
+    assert kept == kept_cpu < n and on_dev == on_cpu and len(on_dev) <= len(full) - 40
+    assert fake_cuda and all(d == FAKE for _, d in fake_cuda)
 
 
 def test_emulated_device_rejects_a_cpu_tensor():
