@@ -195,6 +195,16 @@ def test_emulated_cuda_fit_keeps_every_tensor_on_the_device(fake_cuda, monkeypat
     assert on_dev.metrics["psnr"] == host.metrics["psnr"] > 10
 
 
+def test_emulated_cuda_fit_with_the_ssim_loss(fake_cuda):
+    """The L1 + SSIM loss on random crops (the paper's loss) on the device."""
+    stack = small_stack(20, 36, 2)
+    cfg = FitConfig.fast(steps=12, add_every=4, data_term="l1", ssim_weight=0.1, ssim_crop=16, palettes="off")
+    with EmulatedDevice():
+        on_dev = fit(stack, Budget(gaussians=40), cfg.replace(backend="cuda"), progress="off")
+    host = fit(stack, Budget(gaussians=40), cfg.replace(backend="reference"), progress="off")
+    assert on_dev.data == host.data and fake_cuda
+
+
 def test_emulated_cuda_trimming_to_the_budget(fake_cuda):
     """Rate control's trimming (importance by one backward pass, then repack)
     on device tensors; the same Gaussians are kept as on the CPU."""
