@@ -34,7 +34,7 @@ from texgs.fit.config import Budget, FitConfig
 from texgs.fit.packing import ChannelMeta
 
 FAKE = torch.device("meta")
-QUICK = FitConfig.fast(steps=40, add_every=8, eval_every=10, palette_refine_steps=4, relocate_every=10)
+QUICK = FitConfig.fast(steps=24, add_every=5, eval_every=6, palette_refine_steps=3, relocate_every=6)
 
 
 class OnDevice(torch.Tensor):
