@@ -450,6 +450,23 @@ def test_shader_cost_counts_match_the_index_window():
                                                   + (c + 1) * np.minimum(cover, p.k).mean() + c)
 
 
+@pytest.mark.parametrize("kw", [dict(h=70, w=50, n=400, levels=2), dict(h=45, w=64, n=300, wrap=(True, True)),
+                                dict(h=33, w=40, n=200, cfg=QuantConfig.fp16(), wrap=(False, True))])
+def test_row_bands_decode_the_same_bits_as_all_texels_at_once(kw, monkeypatch):
+    from texgs.format import decoder
+
+    p = unpack(pack(make_input(**kw)))
+    pts = np.stack(np.meshgrid(np.arange(p.width) + 0.5, np.arange(p.height) + 0.5), -1).reshape(-1, 2)
+    whole = decoder.decode_points(p, pts.astype(np.float32)).reshape(p.height, p.width, -1)
+    monkeypatch.setattr(decoder, "BAND_TEXELS", 16 * p.width)          # 16-row bands
+    assert decoder.band_rows(p.width) == 16
+    starts = [y0 for y0, _ in decoder.decode_bands(p)]
+    assert starts == list(range(0, p.height, 16))
+    assert np.array_equal(decode(p), whole)
+    with pytest.raises(InputError, match="LOD limit"):
+        decoder.decode_bands(p, lod_limit=9)                          # checked before the first band
+
+
 def test_decode_refuses_absurd_images_without_allocating():
     inp = make_input(h=16384, w=16384, c=2, n=0, cfg=QuantConfig(strip_height=256, strip_y_bits=10))
     p = unpack(pack(inp))
