@@ -20,14 +20,16 @@ def run(args) -> int:
     import pathlib
 
     from ..errors import InputError
-    from ..format import decode, unpack
-    from ..format.export import write_decoded
+    from ..format import unpack
+    from ..format.decoder import decode_bands
+    from ..format.export import check_output_budget, write_decoded
 
     src = pathlib.Path(args.file)
     if not src.is_file():
         raise InputError(f"{src}: no such file")
     packed = unpack(src.read_bytes(), name=str(src))
-    img = decode(packed, lod_limit=args.lod)
+    img = decode_bands(packed, lod_limit=args.lod)      # row bands, decoded as they are written
+    check_output_budget(packed, args.png16, args.exr, str(src))
     out = pathlib.Path(args.output)
     try:
         out.mkdir(parents=True, exist_ok=True)
