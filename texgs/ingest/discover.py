@@ -111,10 +111,16 @@ def _entries(folder: Path) -> list[Path]:
 
 def _parse_all(images: list[Path]) -> dict[Path, NameInfo]:
     """Names -> roles. One-letter suffixes are roles (_c, _n, _s) unless the
-    same stem also carries a one-letter suffix that is no role (wall_a,
-    wall_b, wall_c): then the letters are variants, part of the name."""
+    same stem also carries a series of one-letter suffixes that are no roles
+    (wall_a, wall_b, wall_c: "a", or two such letters): then the letters are
+    variants, part of the name."""
     infos = {p: parse_name(p) for p in images}
-    variant_stems = {infos[p].stem_key[:-1] for p in images if single_letter_suffix(p) and not infos[p].kind}
+    letters: dict[str, set[str]] = {}
+    for p in images:
+        if single_letter_suffix(p) and not infos[p].kind:
+            letters.setdefault(infos[p].stem_key[:-1], set()).add(single_letter_suffix(p))
+    # a series: starts at "a", or has two letters that are no roles
+    variant_stems = {stem for stem, found in letters.items() if "a" in found or len(found) > 1}
     for p, info in infos.items():
         if info.kind and info.letter and info.stem_key in variant_stems:
             infos[p] = parse_name(p, letters=False)

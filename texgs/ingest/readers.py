@@ -251,6 +251,20 @@ def _captured_stderr():
             out.append(tmp.read().decode("utf-8", "replace"))
 
 
+def _png_damage(path: Path) -> str:
+    """Where a PNG the decoder refused is broken, from its chunk structure."""
+    data = path.read_bytes()
+    pos = 8
+    while pos + 8 <= len(data):
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        if pos + 12 + length > len(data):
+            return f"file ends inside its {ctype.decode('latin-1')} chunk at byte {len(data)}: truncated"
+        if ctype == b"IEND":
+            return "decoder failed"
+        pos += 12 + length
+    return f"no IEND chunk: truncated at byte {len(data)}"
+
+
 def _read_png(header: ImageHeader) -> np.ndarray:
     import cv2
 
@@ -258,7 +272,7 @@ def _read_png(header: ImageHeader) -> np.ndarray:
         raw = cv2.imread(str(header.path), cv2.IMREAD_UNCHANGED)
     if raw is None:
         lines = [ln.strip() for ln in "".join(said).splitlines() if "libpng error" in ln]
-        detail = lines[0].split(":", 1)[1].strip() if lines else "decoder failed"
+        detail = lines[0].split(":", 1)[1].strip() if lines else _png_damage(header.path)
         raise _fail(header.path, f"truncated or corrupt PNG ({detail})")
     if raw.ndim == 2:
         raw = raw[:, :, None]
