@@ -12,14 +12,15 @@ A folder with a ``material.yaml`` is always one material, described by it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ConfigError, InputError, TexgsError
 from .manifest import MANIFEST_NAME, Manifest, load_manifest
 from .readers import read_header
-from .roles import (GROUPS, IMAGE_EXTENSIONS, UNSUPPORTED_IMAGE_EXTENSIONS, NameInfo, parse_name,
-                    single_letter_suffix)
+from .roles import (GROUPS, IMAGE_EXTENSIONS, UNSUPPORTED_IMAGE_EXTENSIONS, NameInfo, name_hint, parse_name,
+                    single_letter_suffix, whole_stem)
 
 #: Map kinds that give a material its colour map.
 COLOUR_KINDS = ("albedo", "albedo_height")
@@ -124,6 +125,14 @@ def _parse_all(images: list[Path]) -> dict[Path, NameInfo]:
     for p, info in infos.items():
         if info.kind and info.letter and info.stem_key in variant_stems:
             infos[p] = parse_name(p, letters=False)
+    # A file whose whole name is the stem of other files' role suffixes is
+    # their colour map, whatever its name ends with (hlac_metal.tga beside
+    # hlac_metal_glow.tga; smllgrt_h.jpg beside smllgrt_h_bump.jpg).
+    stems = {info.stem_key for info in infos.values() if info.kind}
+    for p, info in infos.items():
+        key, stem = whole_stem(p)
+        if info.kind and key in stems and key != info.stem_key:
+            infos[p] = NameInfo(key, stem, None, None, "")
     return infos
 
 
@@ -138,41 +147,96 @@ def _folder_materials(folder: Path, rel: str, root_name: str) -> list[MaterialSo
     folder_name = folder.name or root_name
     if has_manifest:
         return [_manifest_material(folder, rel or folder_name, folder_name, images, warnings)]
+    images, twins = _drop_twins(images)
     infos = _parse_all(images)
     groups = _group_by_stem(infos)
     colour_groups = [k for k, files in groups.items() if _has_colour(files, infos)]
-    # A stem with one file and no role suffix: a texture of its own.
-    lone = [k for k, files in groups.items() if k not in colour_groups and len(files) == 1
-            and not infos[files[0]].kind]
-    if len(groups) > 1 and len(lone) == len(groups):
-        return [_single(p, folder, rel, infos) for k in sorted(lone) for p in groups[k]]
+    own = _own_textures(groups, colour_groups, infos)
+    singles = [_single(groups[k][0], folder, rel, infos) for k in own]
+    rest = {k: files for k, files in groups.items() if k not in own}
+    if not rest:
+        return sorted(singles, key=lambda m: m.key)
+    colour_groups = [k for k in colour_groups if k in rest]
     if len(colour_groups) <= 1:
-        files, notes, unplaced = _place(images, infos)
-        return [MaterialSource(folder_name, rel or folder_name, folder, files,
-                               warnings=tuple(warnings + unplaced), notes=tuple(notes))]
-    # Several materials side by side: one per stem that has a colour map, and
-    # one per lone texture; the other files join the colour stem that their stem
-    # starts with (longest).
-    members: dict[str, list[Path]] = {k: list(groups[k]) for k in colour_groups}
-    strays: list[Path] = []
-    for key, files in groups.items():
-        if key in members or key in lone:
-            continue
-        owners = [c for c in colour_groups if key.startswith(c)]
-        if owners:
-            members[max(owners, key=len)] += files
-        else:
-            strays += files
-    warnings += [f"{p}: belongs to none of the materials in {folder} (its name stem matches no colour map); "
-                 f"not used" for p in strays]
-    out = [_single(groups[k][0], folder, rel, infos) for k in lone]
+        files, notes, unplaced = _place(sorted(p for fs in rest.values() for p in fs), infos)
+        if not singles:
+            return [MaterialSource(folder_name, rel or folder_name, folder, files, warnings=tuple(warnings + unplaced),
+                                   notes=tuple(notes + _twin_notes(files, twins)))]
+        members = {colour_groups[0] if colour_groups else min(rest): [f.path for f in files]}
+        placed = {key: (files, notes, unplaced) for key in members}
+    else:
+        # Several materials side by side: one per stem that has a colour map;
+        # the other files join the colour stem that their stem starts with (longest).
+        members = {k: list(rest[k]) for k in colour_groups}
+        strays: list[Path] = []
+        for key, files in rest.items():
+            if key in members:
+                continue
+            owners = [c for c in colour_groups if key.startswith(c)]
+            if owners:
+                members[max(owners, key=len)] += files
+            else:
+                strays += files
+        warnings += [f"{p}: belongs to none of the materials in {folder} (its name stem matches no colour map); "
+                     f"not used" for p in strays]
+        placed = {key: _place(sorted(members[key]), infos) for key in members}
+    out = list(singles)
     for key in sorted(members):
-        files, notes, unplaced = _place(sorted(members[key]), infos)
-        stem = next(infos[p].stem for p in members[key] if infos[p].stem_key == key)
+        files, notes, unplaced = placed[key]
+        stem = next((infos[p].stem for p in members[key] if infos[p].stem_key == key), "")
         name, mkey = (stem, f"{rel}/{stem}" if rel else stem) if stem else (folder_name, rel or folder_name)
         out.append(MaterialSource(name, mkey, folder, files, warnings=tuple(warnings + unplaced),
-                                  notes=tuple(notes)))
+                                  notes=tuple(notes + _twin_notes(files, twins))))
     return sorted(out, key=lambda m: m.key)
+
+
+#: One name in several formats (tech_window.tga and tech_window.jpg, as game
+#: folders ship them): the first of these is used, as Darkplaces loads it.
+TWIN_PREFERENCE = (".exr", ".tga", ".png", ".jpg", ".jpeg")
+
+
+def _drop_twins(images: list[Path]) -> tuple[list[Path], dict[Path, list[Path]]]:
+    """Images without the twins of a preferred format; kept file -> twins dropped."""
+    by_name: dict[str, list[Path]] = {}
+    for p in images:
+        by_name.setdefault(p.stem.lower(), []).append(p)
+    kept, twins = [], {}
+    for files in by_name.values():
+        files.sort(key=lambda p: TWIN_PREFERENCE.index(p.suffix.lower()))
+        kept.append(files[0])
+        if len(files) > 1:
+            twins[files[0]] = files[1:]
+    return sorted(kept), twins
+
+
+def _twin_notes(files: tuple[SourceFile, ...], twins: dict[Path, list[Path]]) -> list[str]:
+    return [f"{t.name} not used: {f.path.name} has the same name (formats in order of preference: "
+            f"{', '.join(TWIN_PREFERENCE)})" for f in files for t in twins.get(f.path, [])]
+
+
+def _own_textures(groups: dict[str, list[Path]], colour_groups: list[str],
+                  infos: dict[Path, NameInfo]) -> list[str]:
+    """Stems of lone textures (one file, no role suffix) that are materials of
+    their own. A lone texture stays with the folder's material instead (its
+    pixels then decide its role) when the folder's maps have plain names
+    (albedo.png, normal.png: the folder is the material), or when its stem
+    extends the stem of maps that have no colour map (rock_n.png beside
+    rock_paint.png); a digit after the stem makes it a numbered texture of its
+    own (bark2.tga beside bark.tga). A name hint ties it to its stem
+    (crate_spec2.png beside crate.png)."""
+    lone = [k for k, files in groups.items() if k not in colour_groups and len(files) == 1
+            and not infos[files[0]].kind]
+    if len(lone) < len(groups) and "" in groups:
+        return []
+    bare = [k for k in groups if k not in colour_groups and k not in lone]
+
+    def joins(stem: str) -> bool:
+        hint = name_hint(groups[stem][0])
+        if hint and stem[: -len(hint[1])] in groups:
+            return True  # crate_spec2.png beside crate.png: a map, its pixels will tell
+        return any(stem.startswith(b) and stem != b and not stem[len(b)].isdigit() for b in bare)
+
+    return [k for k in lone if not joins(k)] if len(groups) > 1 else []
 
 
 def _single(p: Path, folder: Path, rel: str, infos: dict[Path, NameInfo]) -> MaterialSource:
@@ -191,10 +255,31 @@ def _has_colour(files: list[Path], infos: dict[Path, NameInfo]) -> bool:
 
 
 def _group_by_stem(infos: dict[Path, NameInfo]) -> dict[str, list[Path]]:
+    """Files by material stem. Stems compare without separators
+    (Bricks102 = bricks_102), unless that merges several files without a role
+    suffix (eX_metalplate_01.tga and eXmetal_plate01.tga: two textures); then
+    that group's stems keep their separators (``infos`` is updated)."""
     groups: dict[str, list[Path]] = {}
     for p, info in infos.items():
         groups.setdefault(info.stem_key, []).append(p)
+    for key in [k for k, files in groups.items() if sum(not infos[p].kind for p in files) > 1]:
+        raw = {p: _raw_stem(p, infos[p]) for p in groups[key]}
+        if len({raw[p] for p in groups[key] if not infos[p].kind}) < 2:
+            continue
+        for p in groups.pop(key):
+            infos[p] = replace(infos[p], stem_key=raw[p], stem=raw[p])
+            groups.setdefault(raw[p], []).append(p)
     return groups
+
+
+def _raw_stem(p: Path, info: NameInfo) -> str:
+    """The file's name without its extension and role suffix, separators kept."""
+    name = p.name[: -len(p.suffix)] if p.suffix else p.name
+    if info.token:
+        sep = r"[_\-\s.]*"
+        name = re.sub(sep + sep.join(map(re.escape, info.token.split("_"))) + r"(" + sep + r"\w*)?$", "",
+                      name, flags=re.IGNORECASE) or name
+    return name.lower()
 
 
 def _place(images: list[Path], infos: dict[Path, NameInfo]
@@ -254,7 +339,7 @@ def _by_content(unnamed: list[Path], placed: list[SourceFile], has_colour: bool
     A name's hint (wall_spec2) is used only when the pixels agree; nothing is
     guessed when the evidence is weak or two files could play one role."""
     from .content import look
-    from .roles import MAP_KINDS, name_hint
+    from .roles import MAP_KINDS
 
     out: list[SourceFile] = []
     notes: list[str] = []

@@ -242,6 +242,11 @@ def _core_tokens(path: str | Path) -> list[str]:
     return [t for t in _SPLIT.split(base) if t and not _NOISE.match(t)]
 
 
+def whole_stem(path: str | Path) -> tuple[str, str]:
+    """(stem_key, stem) of the whole name, as if it had no role suffix."""
+    return _stem(_core_tokens(path))
+
+
 def name_hint(path: str | Path) -> tuple[str, str] | None:
     """(kind, token) a name only hints at: its last token is a role word
     followed by digits or a letter ("wall_spec2", "rock_norm01", "crate_nrmb").
@@ -261,17 +266,18 @@ def parse_name(path: str | Path, letters: bool = True) -> NameInfo:
     reads one-letter suffixes as part of the name (variant letters: a folder
     holding wall_a, wall_b, wall_c)."""
     core = _core_tokens(path)
-    # (tokens, kinds accepted from them; None = any)
-    candidates: list[tuple[list[str], set[str] | None]] = [(core, None)]
+    # (tokens, kinds accepted from them; None = any, one-letter suffixes read)
+    candidates: list[tuple[list[str], set[str] | None, bool]] = [(core, None, letters)]
     # Poly Haven colour variants: "fabric_pattern_07_col_1_1k" (colour only, so
     # that "rusty_metal_05" stays a name, not a metalness map).
     if len(core) > 1 and core[-1].isdigit() and len(core[-1]) <= 2:
-        candidates.append((core[:-1], {"albedo"}))
-    # Names without separators: "RockBaseColor", "brickNormalGL".
+        candidates.append((core[:-1], {"albedo"}, letters))
+    # Names without separators: "RockBaseColor", "brickNormalGL"; a letter
+    # glued to a name is no suffix ("e8crete03c", "stone06a").
     if core and _CAMEL.findall(core[-1]) != [core[-1]]:
-        candidates.append((core[:-1] + _CAMEL.findall(core[-1]), None))
-    for tokens, accept in candidates:
-        hit = _match_tail(tokens, letters)
+        candidates.append((core[:-1] + _CAMEL.findall(core[-1]), None, False))
+    for tokens, accept, read_letters in candidates:
+        hit = _match_tail(tokens, read_letters)
         if hit and (accept is None or hit[1] in accept):
             n, kind, conv = hit
             key, stem = _stem(tokens[:-n])
