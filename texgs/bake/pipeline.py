@@ -65,6 +65,7 @@ class Pipeline:
     addressing: Literal["auto", "wrap", "clamp"] = "auto"    # auto: wrap when the maps tile
     quantisation: Literal["lean", "fp16"] = "lean"            # per-attribute bits vs the paper's fp16
     weights: dict[str, float] = field(default_factory=dict)  # loss weight per channel group
+    resample: bool = True                                     # maps of different sizes: to the largest (false: error)
     fit: dict[str, Any] = field(default_factory=dict)        # texgs.fit settings (validated there)
     gates: Gates = field(default_factory=Gates)
     outputs: Outputs = field(default_factory=Outputs)

@@ -39,7 +39,7 @@ class BakeOptions:
     jobs: int = 1
     force: bool = False
     dry_run: bool = False
-    resample: bool = False
+    resample: bool = True           # the CLI passes the pipeline's unless --[no-]resample
     progress: str = "auto"          # auto | bar | lines | off
     report: Path | None = None      # default OUT/report.json
     junit: Path | None = None       # default OUT/junit.xml

@@ -47,7 +47,8 @@ def add_arguments(p):
     p.add_argument("--addressing", choices=("auto", "wrap", "clamp"), help="texture addressing (default: pipeline's)")
     p.add_argument("--force", action="store_true", help="rebuild materials even when unchanged")
     p.add_argument("--dry-run", action="store_true", help="list what would be baked or skipped; write nothing")
-    p.add_argument("--resample", action="store_true", help="resize maps of different sizes to the largest")
+    p.add_argument("--resample", action=argparse.BooleanOptionalAction, default=None,
+                   help="resize maps of different sizes to the largest (default: the pipeline's 'resample', on)")
     g = p.add_argument_group("quality gates (add to the pipeline's)")
     g.add_argument("--min-psnr", type=float, metavar="DB", help="fail a material below this PSNR over all channels")
     g.add_argument("--min-group-psnr", type=_group_floor, action="append", default=[], metavar="GROUP=DB",
@@ -74,7 +75,7 @@ def run(args) -> int:
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
     opts = BakeOptions(out=args.out, pipeline=pipe, jobs=args.jobs, force=args.force, dry_run=args.dry_run,
-                       resample=args.resample, progress=args.progress, report=args.report, junit=args.junit)
+                       resample=pipe.resample if args.resample is None else args.resample, progress=args.progress, report=args.report, junit=args.junit)
     status, report = bake(args.path, opts)
     from ..bake.outputs import json_safe
 

@@ -46,6 +46,15 @@ def flip_to_gl(rgb: np.ndarray, convention: str) -> np.ndarray:
     return out
 
 
+def rebuild_z(rgb: np.ndarray) -> np.ndarray:
+    """Encoded normal texels whose blue is not Z (LabPBR: AO) -> the same X, Y
+    with Z = sqrt(1 - x^2 - y^2) encoded in blue. rgb: [H, W, 3] in [0, 1]."""
+    out = rgb.astype(np.float32, copy=True)
+    x, y = out[..., 0] * 2 - 1, out[..., 1] * 2 - 1
+    out[..., 2] = (np.sqrt(np.clip(1 - x * x - y * y, 0, 1)) + 1) / 2
+    return out
+
+
 def renormalise(n: np.ndarray) -> np.ndarray:
     """n: [..., 3] vectors -> unit vectors; zero-length -> (0, 0, 1)."""
     n = n.astype(np.float32, copy=True)
