@@ -36,6 +36,8 @@ NAMES = [
     ("floor_d.tga", "albedo"), ("floor_local.tga", "normal"), ("floor_h.tga", "height"), ("floor_s.tga", "specular"),
     # OpenMW
     ("tx_wood_nh.png", "normal_height"), ("tx_wood_n.png", "normal_parallax"),
+    # Warzone 2100
+    ("page-10_tcmask.png", "team_mask"),
     # one-letter hints
     ("crate_o.png", "ao"), ("crate_e.png", "emissive"),
 ]
@@ -162,6 +164,18 @@ def test_labpbr_normal_and_specular(tmp_path):
     assert not any("LabPBR" in note for note in m.notes)
 
 
+def test_warzone_team_colour_mask_named_by_page_number(tmp_path):
+    # page-N_tcmask.png is the mask of page-N-<name>.png; page-100-... is another page
+    colour(tmp_path / "page-10-laboratories.png")
+    grey(tmp_path / "page-10_tcmask.png")
+    colour(tmp_path / "page-100-rock.png")
+    found = {m.key: m for m in discover(tmp_path)}
+    assert sorted(found) == ["page_10", "page_100_rock"]
+    m = load(found["page_10"])
+    assert _roles(m) == {"albedo": "page-10-laboratories.png", "team_mask": "page-10_tcmask.png"}
+    assert any("role from content: albedo" in n for n in m.notes)
+
+
 def test_variant_letters_are_not_roles(tmp_path):
     # wall_a, wall_b, wall_c, wall_d: variants of one texture, not colour/diffuse maps
     for letter in "abcd":
@@ -176,3 +190,45 @@ def test_scan_lists_the_convention_channels_without_decoding_colour_maps(tmp_pat
     normal(tmp_path / "brick_n.png")
     grey(tmp_path / "brick_z.png")
     assert scan(tmp_path).groups == ["albedo", "normal", "height"]
+
+
+def test_game_folder_quirks(tmp_path):
+    """Patterns of real Darkplaces texture folders, each once."""
+    d = tmp_path / "evil"
+    # one name in two formats: the TGA is used, the JPEG named in a note
+    colour(d / "tech_window.tga")
+    colour(d / "tech_window.jpg")
+    normal(d / "tech_window_norm.tga")
+    # stems equal once separators are dropped, but two textures
+    colour(d / "eX_plate_01.tga")
+    normal(d / "eX_plate_01_norm.tga")
+    colour(d / "eXplate01.tga")
+    grey(d / "eXplate01_gloss.tga")
+    # a whole name that is the stem of other maps is their colour map ("_metal" is no metalness here)
+    colour(d / "hlac_metal.tga")
+    colour(d / "hlac_metal_glow.tga")
+    # lower-case letters glued to a name are no suffix ("cc", "glow")
+    colour(d / "crete03cc.jpg")
+    normal(d / "crete03cc_norm.tga")
+    colour(d / "floor01glow.tga")
+    grey(d / "floor01glow_bump.jpg")
+    # the normal of a glow map is not the material's normal
+    colour(d / "light.jpg")
+    normal(d / "light_norm.tga")
+    colour(d / "light_glow.jpg")
+    normal(d / "light_glow_norm.tga")
+    found = {m.name: m for m in discover(d)}
+    files = {name: sorted(f.path.name for f in m.files) for name, m in found.items()}
+    assert files == {
+        "tech_window": ["tech_window.tga", "tech_window_norm.tga"],
+        "ex_plate_01": ["eX_plate_01.tga", "eX_plate_01_norm.tga"],
+        "explate01": ["eXplate01.tga", "eXplate01_gloss.tga"],
+        "hlac_metal": ["hlac_metal.tga", "hlac_metal_glow.tga"],
+        "crete03cc": ["crete03cc.jpg", "crete03cc_norm.tga"],
+        "floor01glow": ["floor01glow.tga", "floor01glow_bump.jpg"],
+        "light": ["light.jpg", "light_glow.jpg", "light_norm.tga"],
+    }
+    assert any("tech_window.jpg not used: tech_window.tga has the same name" in n for n in found["tech_window"].notes)
+    assert any("light_glow_norm.tga: a map of light_glow.jpg, which is itself a map" in w
+               for w in found["light"].warnings)
+    assert _roles(load(found["hlac_metal"])) == {"albedo": "hlac_metal.tga", "emissive": "hlac_metal_glow.tga"}

@@ -126,12 +126,15 @@ def _parse_all(images: list[Path]) -> dict[Path, NameInfo]:
         if info.kind and info.letter and info.stem_key in variant_stems:
             infos[p] = parse_name(p, letters=False)
     # A file whose whole name is the stem of other files' role suffixes is
-    # their colour map, whatever its name ends with (hlac_metal.tga beside
-    # hlac_metal_glow.tga; smllgrt_h.jpg beside smllgrt_h_bump.jpg).
+    # their colour map, whatever its name ends with, unless a suffix of more
+    # than one letter names a map of an existing colour map (hlac_metal.tga
+    # beside hlac_metal_glow.tga and no hlac.tga; smllgrt_h.jpg beside
+    # smllgrt_h_bump.jpg; but l_light_b_glow.jpg is the glow of l_light_b.jpg).
     stems = {info.stem_key for info in infos.values() if info.kind}
+    bases = {info.stem_key for info in infos.values() if info.kind in (None,) + COLOUR_KINDS}
     for p, info in infos.items():
         key, stem = whole_stem(p)
-        if info.kind and key in stems and key != info.stem_key:
+        if info.kind and key in stems and key != info.stem_key and (info.stem_key not in bases or info.letter):
             infos[p] = NameInfo(key, stem, None, None, "")
     return infos
 
@@ -157,7 +160,11 @@ def _folder_materials(folder: Path, rel: str, root_name: str) -> list[MaterialSo
     if not rest:
         return sorted(singles, key=lambda m: m.key)
     colour_groups = [k for k in colour_groups if k in rest]
-    if len(colour_groups) <= 1:
+    # Without any colour map, each stem of role-named maps is a material of
+    # its own (page-10_tcmask.png, page-11_tcmask.png: two pages).
+    bare = [k for k, fs in rest.items() if k not in colour_groups and any(infos[p].kind for p in fs)]
+    seeds = colour_groups or (bare if len(bare) > 1 else [])
+    if len(seeds) <= 1:
         files, notes, unplaced = _place(sorted(p for fs in rest.values() for p in fs), infos)
         if not singles:
             return [MaterialSource(folder_name, rel or folder_name, folder, files, warnings=tuple(warnings + unplaced),
@@ -166,13 +173,20 @@ def _folder_materials(folder: Path, rel: str, root_name: str) -> list[MaterialSo
         placed = {key: (files, notes, unplaced) for key in members}
     else:
         # Several materials side by side: one per stem that has a colour map;
-        # the other files join the colour stem that their stem starts with (longest).
-        members = {k: list(rest[k]) for k in colour_groups}
+        # the other files join the colour stem that their stem extends (longest).
+        members = {k: list(rest[k]) for k in seeds}
         strays: list[Path] = []
+        # l_light_b_glow_norm.tga: the normal of l_light_b_glow.jpg, which is
+        # itself a map (the glow of l_light_b.jpg): not a map of l_light_b.
+        of_maps = {whole_stem(p)[0]: p for p in images if infos[p].kind}
         for key, files in rest.items():
             if key in members:
                 continue
-            owners = [c for c in colour_groups if key.startswith(c)]
+            if key in of_maps and all(infos[p].kind for p in files):
+                warnings += [f"{p}: a map of {of_maps[key].name}, which is itself a map of a material; not used"
+                             for p in files]
+                continue
+            owners = [c for c in seeds if _extends(key, c)]
             if owners:
                 members[max(owners, key=len)] += files
             else:
@@ -234,9 +248,15 @@ def _own_textures(groups: dict[str, list[Path]], colour_groups: list[str],
         hint = name_hint(groups[stem][0])
         if hint and stem[: -len(hint[1])] in groups:
             return True  # crate_spec2.png beside crate.png: a map, its pixels will tell
-        return any(stem.startswith(b) and stem != b and not stem[len(b)].isdigit() for b in bare)
+        return any(_extends(stem, b) for b in bare)
 
     return [k for k in lone if not joins(k)] if len(groups) > 1 else []
+
+
+def _extends(stem: str, base: str) -> bool:
+    """``stem`` is ``base`` with more name after it, not a numbered sibling
+    (rock01paint extends rock01; bark2 does not extend bark, nor page100 page10)."""
+    return stem.startswith(base) and stem != base and not stem[len(base)].isdigit()
 
 
 def _single(p: Path, folder: Path, rel: str, infos: dict[Path, NameInfo]) -> MaterialSource:

@@ -3,7 +3,7 @@
 This module is the one table of naming conventions (Poly Haven, ambientCG, glTF,
 Substance, Unreal, Unity/HDRP, Godot, Terrain3D, plain names, and game engines:
 Quake/Darkplaces/Xonotic, Cube 2/Sauerbraten/Red Eclipse, Source, id Tech 4,
-OpenMW, LabPBR resource packs) and of channel groups. Everything else in
+OpenMW, LabPBR resource packs, Warzone 2100) and of channel groups. Everything else in
 ``texgs.ingest`` looks names up here; docs/ingest.md lists the table.
 """
 
@@ -36,6 +36,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     # Darkplaces colormap masks: where the player's trouser / shirt colour goes.
     "pants": ("pants",),
     "shirt": ("shirt",),
+    # Warzone 2100 _tcmask: where the team colour goes.
+    "team_mask": ("team_mask",),
     # LabPBR specular map channels without a PBR-group of their own.
     "reflectance": ("reflectance",),               # G: F0 (0-229) or a metal id (230-255)
     "porosity": ("porosity",),                     # B: porosity (0-64) / subsurface (65-255)
@@ -86,7 +88,7 @@ MAP_KINDS: dict[str, MapKind] = {k.name: k for k in [
     MapKind("emissive", (("RGB", "emissive"),), description="emissive colour (sRGB)"),
     _scalar("roughness"), _scalar("ao"), _scalar("metalness"), _scalar("height"),
     _scalar("opacity"), _scalar("specular"), _scalar("gloss"), _scalar("smoothness"),
-    _scalar("detail_mask"), _scalar("pants"), _scalar("shirt"),
+    _scalar("detail_mask"), _scalar("pants"), _scalar("shirt"), _scalar("team_mask"),
     # Darkplaces _norm, Cube 2 _n/_nm, LabPBR _n: parallax height in the alpha,
     # kept when it varies (a constant alpha carries nothing).
     MapKind("normal_parallax", (("RGB", "normal"),), alpha="height",
@@ -161,6 +163,7 @@ _NAME_ROWS: list[tuple[list[tuple[str, ...]], str, str | None]] = [
     (_t("detailmask", "detail mask"), "detail_mask", None),
     (_t("pants",), "pants", None),
     (_t("shirt",), "shirt", None),
+    (_t("tcmask", "tc mask", "teammask", "team mask"), "team_mask", None),
     (_t("metallicsmoothness", "metallic smoothness"), "metallic_smoothness", None),
     (_t("alb ht", "albedo height"), "albedo_height", None),
     (_t("nrm rgh", "normal roughness"), "normal_roughness", None),
@@ -272,12 +275,17 @@ def parse_name(path: str | Path, letters: bool = True) -> NameInfo:
     # that "rusty_metal_05" stays a name, not a metalness map).
     if len(core) > 1 and core[-1].isdigit() and len(core[-1]) <= 2:
         candidates.append((core[:-1], {"albedo"}, letters))
-    # Names without separators: "RockBaseColor", "brickNormalGL"; a letter
-    # glued to a name is no suffix ("e8crete03c", "stone06a").
-    if core and _CAMEL.findall(core[-1]) != [core[-1]]:
-        candidates.append((core[:-1] + _CAMEL.findall(core[-1]), None, False))
+    # Names without separators: "RockBaseColor", "brickNormalGL", "baseColor";
+    # a suffix starts with a capital or at the start of the word, so lower-case
+    # letters glued to a name are none ("e8crete03cc", "floor01glow", "stone06a").
+    parts = _CAMEL.findall(core[-1]) if core else []
+    if len(parts) > 1:
+        candidates.append((core[:-1] + parts, None, False))
     for tokens, accept, read_letters in candidates:
         hit = _match_tail(tokens, read_letters)
+        if hit and len(parts) > 1 and tokens[-len(parts):] == parts and hit[0] < len(parts) \
+                and not parts[-hit[0]][0].isupper():
+            continue
         if hit and (accept is None or hit[1] in accept):
             n, kind, conv = hit
             key, stem = _stem(tokens[:-n])

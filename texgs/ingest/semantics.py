@@ -1,6 +1,6 @@
 """Value conventions of a Material's array: colour spaces and normal maps.
 
-Stored encoding (the one /work/shared/METRICS.md measures PSNR in):
+Stored encoding (the one the shared METRICS.md measures PSNR in):
 - albedo/emissive from 8/16-bit files: sRGB-encoded values in [0, 1], kept
   encoded (colour space "srgb"); from EXR: as stored (colour space "linear");
 - data maps (AO, roughness, metalness, height, ...): as stored, linear;
