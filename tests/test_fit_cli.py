@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from texgs import metrics
+from texgs import metrics, native
 from texgs.cli import main
 from texgs.fit import init as fit_init
 from texgs.fit.api import fit
@@ -180,3 +180,12 @@ def test_cli_presets_build_their_configs(tmp_path):
     assert rc == 0
     summary = json.loads((tmp_path / "out" / "crate.json").read_text())
     assert summary["metrics"]["gaussians"] == 12
+
+
+@pytest.mark.skipif(native.cuda_runnable(), reason="CUDA can run here")
+def test_cli_fit_on_cuda_without_a_gpu_is_one_line_exit_2(tmp_path, capsys):
+    write_material(tmp_path / "crate")
+    rc = main(["fit", str(tmp_path / "crate"), "--backend", "cuda", "-o", str(tmp_path / "o"), "--progress", "off"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "'cuda' cannot run here" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "o").exists()

@@ -17,7 +17,7 @@ Writes OUT/<name>.texgs, OUT/<name>.json and OUT/<name>_<group>.png previews
 
 
 def add_arguments(parser):
-    from ..fit.config import PRESETS, QUANT_PRESETS
+    from ..fit.config import BACKENDS, PRESETS, QUANT_PRESETS
 
     parser.add_argument("path", help="material folder")
     budget = parser.add_mutually_exclusive_group()
@@ -37,7 +37,9 @@ def add_arguments(parser):
                              "none (clamp), x, y or both")
     parser.add_argument("--k", type=int, help="Gaussians blended per texel (default 10)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
-    parser.add_argument("--backend", choices=["auto", "reference", "cpu", "cuda"], help="renderer backend")
+    parser.add_argument("--backend", choices=list(BACKENDS),
+                        help="renderer backend, which also sets where the fit runs: auto (cuda when it can "
+                             "run, else cpu; `texgs info` shows the choice), reference, cpu or cuda (GPU)")
     parser.add_argument("--threads", type=int, help="renderer threads (0 = all)")
     parser.add_argument("--progress", choices=["auto", "bar", "lines", "off"], default="auto")
     parser.add_argument("--no-previews", action="store_true", help="skip the preview PNGs")

@@ -1,4 +1,5 @@
-"""`texgs info`: version, limits and which renderer backends were built and can run."""
+"""`texgs info`: version, limits, which renderer backends were built and can
+run, and the one `--backend auto` picks (texgs fit, the fit settings)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,17 @@ def add_arguments(parser):
 def info() -> dict:
     from . import __name__ as _  # noqa: F401  (keeps this module importable alone)
     from .. import __version__, constants
+    from ..fit.api import resolve_backend
+    from ..fit.device import fit_device
     from ..render import available_backends
 
+    auto = resolve_backend("auto")
     return {
         "version": __version__,
         "limits": {"max_k": constants.MAX_K, "max_channels": constants.MAX_CHANNELS,
                    "tile_size": constants.TILE_SIZE},
         "backends": available_backends(),
+        "auto": {"backend": auto, "device": str(fit_device(auto))},
     }
 
 
@@ -35,4 +40,5 @@ def run(args) -> int:
         state = "runnable" if st["runnable"] else ("built, cannot run here" if st["built"] else "not built")
         detail = f" ({st['detail']})" if st.get("detail") else ""
         print(f"backend {name:9s} {state}{detail}")
+    print(f"backend auto      = {data['auto']['backend']} (fits run on the {data['auto']['device']} device)")
     return 0

@@ -3,7 +3,9 @@ and the bake pipeline call.
 
 A fit: choose the Gaussian count from real bytes (rate.py), optimise
 (optimize.py, coarse-to-fine, QAT at the end), pack, and measure the packed
-file decoded exactly as the runtime sees it.
+file decoded exactly as the runtime sees it. All of it runs on the device of
+the renderer backend (device.py): a CUDA fit keeps every tensor on the GPU
+and copies to the host only what the packer writes.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 from .. import metrics
 from ..constants import MAX_CHANNELS
 from ..errors import ConfigError, InputError
-from . import packing, rate, refine
+from . import device, packing, rate, refine
 from .config import Budget, FitConfig
 from .optimize import Limits, run
 from .packing import ChannelMeta
@@ -62,12 +64,14 @@ class FitResult:
         return int(self.means.shape[0])
 
     def render(self, max_level: int | None = None) -> np.ndarray:
-        """[H, W, C] decoded stored values (levels <= max_level only, if given), unclipped."""
+        """[H, W, C] decoded stored values (levels <= max_level only, if given), unclipped,
+        rendered on the fit's backend."""
         keep = slice(None) if max_level is None else self.levels <= max_level
-        t = lambda a: torch.from_numpy(np.ascontiguousarray(a[keep]))  # noqa: E731
-        out = _render(t(self.means), t(self.inv_scales), t(self.rotations), t(self.values),
-                      torch.from_numpy(self.background), self.height, self.width, self.k, self.wrap,
-                      self.backend, self.config.threads).numpy()
+        dev = device.fit_device(self.backend)
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(dev)  # noqa: E731
+        out = _render(t(self.means[keep]), t(self.inv_scales[keep]), t(self.rotations[keep]),
+                      t(self.values[keep]), t(self.background), self.height, self.width, self.k,
+                      self.wrap, self.backend, self.config.threads).cpu().numpy()
         lo, hi = _ranges(self.channels)
         return lo + (hi - lo) * out
 
@@ -101,12 +105,14 @@ def channel_ranges(target: torch.Tensor, metas: list[ChannelMeta], mode: str) ->
     lo = target.amin(dim=(0, 1))
     hi = torch.maximum(target.amax(dim=(0, 1)), lo + 1.0 / 1024)
     return [dataclasses.replace(m, range=(float(np.float32(a)), float(np.float32(b))))
-            for m, a, b in zip(metas, lo.tolist(), hi.tolist())]
+            for m, a, b in zip(metas, lo.cpu().tolist(), hi.cpu().tolist())]
 
 
 def resolve_backend(name: str) -> str:
-    """The renderer backend a fit uses: `name`, or for "auto" the native CPU
-    renderer when it runs here, else the PyTorch reference."""
+    """The renderer backend a fit uses: `name`, or for "auto" the CUDA
+    renderer when it is built and a GPU is there (native.cuda_runnable), else
+    the native CPU renderer when it runs here, else the PyTorch reference."""
+    from .. import native
     from ..render import available_backends
 
     if name != "auto":
@@ -114,6 +120,8 @@ def resolve_backend(name: str) -> str:
         if not st.get("runnable"):
             raise ConfigError(f"renderer backend {name!r} cannot run here ({st.get('detail') or 'not built'})")
         return name
+    if native.cuda_runnable():
+        return "cuda"
     st = available_backends()
     if st.get("cpu", {}).get("runnable"):
         try:  # a build can import yet lack the kernels; fall back rather than fail a fit
@@ -181,6 +189,7 @@ def fit(stack, budget: Budget | None = None, config: FitConfig | None = None, *,
     channels: a ChannelMeta per channel (or give names / groups: one per
     channel); weights: [C] loss weight per channel (default 1); wrap: (x, y)
     addressing, True = tileable; progress: "auto" | "bar" | "lines" | "off".
+    The fit runs on the device of cfg.backend (texgs.fit.device.fit_device).
     """
     with torch_threads(1):
         return _fit(stack, budget, config, channels, groups, names, weights, wrap, progress, label)
@@ -206,13 +215,22 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     t_start = time.monotonic()
     budget = budget or Budget(bppc=0.06)
     cfg = (config or FitConfig()).validate()
-    target = check_stack(stack)
+    host_target = check_stack(stack)
+    backend = resolve_backend(cfg.backend)
+    dev = device.fit_device(backend)
+    with device.deterministic(dev):
+        return _fit_on(host_target, backend, dev, budget, cfg, channels, groups, names, weights, wrap,
+                       progress, label, t_start)
+
+
+def _fit_on(host_target, backend, dev, budget, cfg, channels, groups, names, weights, wrap, progress, label,
+            t_start) -> FitResult:
+    target = host_target.to(dev)
     height, width, c = target.shape
     metas = channel_ranges(target, _channels(c, channels, groups, names), cfg.channel_range)
-    lo, hi = (torch.from_numpy(a) for a in _ranges(metas))
-    w = _weights(c, weights)
+    lo, hi = (torch.from_numpy(a).to(dev) for a in _ranges(metas))
+    w = _weights(c, weights).to(dev)
     wrap = (bool(wrap[0]), bool(wrap[1]))
-    backend = resolve_backend(cfg.backend)
     qcfg = packing.quant_config(cfg, height, width, [m.range for m in metas])
     lim = packing.limits(height, width, qcfg)
 
@@ -222,8 +240,8 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
         if smallest > budget.max_bppc:
             raise ConfigError(f"max_bppc {budget.max_bppc} is below the smallest useful file for a "
                               f"{width}x{height}x{c} stack ({smallest:.4g} bppc)")
-        return rate.fit_to_psnr(lambda b: _fit(target.numpy(), b, cfg, metas, None, None, w.numpy(), wrap,
-                                               progress, label),
+        return rate.fit_to_psnr(lambda b: _fit(host_target.numpy(), b, cfg, metas, None, None,
+                                               w.cpu().numpy(), wrap, progress, label),
                                 budget, t_start, smallest)
 
     plan = make_plan(cfg, height, width, progressive=True)
@@ -275,7 +293,7 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
                        values=qv.numpy(), levels=ql.numpy(), background=qb.numpy(), height=height,
                        width=width, wrap=wrap, k=cfg.k, channels=metas, metrics={}, seconds=0.0,
                        backend=backend, steps=loop.steps, config=cfg, budget=budget, history=loop.history)
-    result.metrics = evaluate(result, target.numpy())
+    result.metrics = evaluate(result, host_target.numpy())
     result.metrics["stopped_early"] = loop.stopped_early
     result.metrics["trimmed"] = int(g.n - keep)
     if refined:

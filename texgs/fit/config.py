@@ -27,6 +27,9 @@ from ..errors import ConfigError
 
 #: Names accepted for FitConfig.quant, each a texgs.format.QuantConfig constructor.
 QUANT_PRESETS = ("default", "fp16")
+#: FitConfig.backend: the renderer backend, which also sets the fit's device
+#: (auto = cuda when it can run, else cpu, else reference; texgs.fit.device).
+BACKENDS = ("auto", "reference", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ class FitConfig:
     # target (finer value steps for channels that use part of [0, 1]), "unit" = [0, 1].
     channel_range: str = "auto"
     # Execution.
-    backend: str = "auto"               # renderer backend: auto | reference | cpu | cuda
+    backend: str = "auto"               # renderer backend and device: BACKENDS
     threads: int = 0                    # renderer threads (0 = all); never changes results
 
     def validate(self) -> "FitConfig":
@@ -201,8 +204,8 @@ class FitConfig:
             bad("value_allocation", "choose range or uniform")
         if self.channel_range not in ("auto", "unit"):
             bad("channel_range", "choose auto or unit")
-        if self.backend not in ("auto", "reference", "cpu", "cuda"):
-            bad("backend", "choose auto, reference, cpu or cuda")
+        if self.backend not in BACKENDS:
+            bad("backend", f"choose one of {', '.join(BACKENDS)}")
         if self.threads < 0:
             bad("threads", "must be >= 0")
         return self

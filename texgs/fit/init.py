@@ -3,12 +3,15 @@ and error-guided additions (eq. 7).
 
 Positions are texel centres drawn without replacement from a probability
 map; values are the target at that texel; rotation 0; inverse scale
-1 / init_scale. All randomness comes from the caller's torch.Generator.
+1 / init_scale. All randomness comes from the caller's torch.Generator, a
+CPU generator whatever the device (device.multinomial).
 """
 
 from __future__ import annotations
 
 import torch
+
+from .device import multinomial
 
 
 def gradient_magnitude(target: torch.Tensor, weights: torch.Tensor, wrap=(False, False)) -> torch.Tensor:
@@ -23,7 +26,7 @@ def gradient_magnitude(target: torch.Tensor, weights: torch.Tensor, wrap=(False,
         n = target.shape[axis]
         if n < 2:
             return torch.zeros_like(target)
-        idx = torch.arange(n)
+        idx = torch.arange(n, device=target.device)
         hi = torch.clamp(idx + 1, max=n - 1)
         lo = torch.clamp(idx - 1, min=0)
         return (target.index_select(axis, hi) - target.index_select(axis, lo)) / (hi - lo).to(target.dtype).view(
@@ -57,24 +60,25 @@ def sample_texels(prob: torch.Tensor, n: int, gen: torch.Generator) -> torch.Ten
     """n texel indices drawn from prob [P] without replacement (with replacement
     only for the excess when n exceeds the texel count)."""
     p = prob.numel()
-    first = torch.multinomial(prob, min(n, p), replacement=False, generator=gen)
+    first = multinomial(prob, min(n, p), False, gen)
     if n <= p:
         return first
-    return torch.cat([first, torch.multinomial(prob, n - p, replacement=True, generator=gen)])
+    return torch.cat([first, multinomial(prob, n - p, True, gen)])
 
 
 def gaussians_at(texels: torch.Tensor, target: torch.Tensor, init_inv_scale: float):
     """New Gaussians centred on the given flat texel indices of target [H, W, C].
 
     Returns (positions [n, 2] image-normalised (x, y) in [0, 1], inv_scales [n, 2]
-    full-resolution 1/texel, rotations [n], values [n, C] = target at the texel).
+    full-resolution 1/texel, rotations [n], values [n, C] = target at the texel),
+    on target's device.
     """
     h, w, c = target.shape
     rows = torch.div(texels, w, rounding_mode="floor")
     cols = texels - rows * w
     pos = torch.stack([(cols.to(torch.float32) + 0.5) / w, (rows.to(torch.float32) + 0.5) / h], dim=1)
     n = texels.numel()
-    inv = torch.full((n, 2), float(init_inv_scale), dtype=torch.float32)
-    rot = torch.zeros(n, dtype=torch.float32)
+    inv = torch.full((n, 2), float(init_inv_scale), dtype=torch.float32, device=target.device)
+    rot = torch.zeros(n, dtype=torch.float32, device=target.device)
     val = target.reshape(-1, c)[texels].to(torch.float32).clone()
     return pos, inv, rot, val

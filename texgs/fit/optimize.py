@@ -9,7 +9,8 @@ level change needs no conversion of optimiser state:
   rotations  [N]    radians, kept in [0, pi) (the function has period pi)
   values     [N, C]
 Each Gaussian also carries its LOD level: 0 for the initial set, i for the
-i-th error-guided addition.
+i-th error-guided addition. Every tensor is on the target's device
+(texgs.fit.device).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch.nn.functional as F
 from ..metrics import psnr_from_mse
 from ..render import render
 from . import init as init_mod
+from .device import randperm
 from .config import FitConfig
 from .loss import image_loss, random_window, weighted_l2
 from .progress import Progress
@@ -69,11 +71,12 @@ class GaussianSet:
 
         self.positions, self.inv_scales = cat(self.positions, pos), cat(self.inv_scales, inv)
         self.rotations, self.values = cat(self.rotations, rot), cat(self.values, val)
-        self.levels = torch.cat([self.levels, torch.full((pos.shape[0],), level, dtype=torch.int32)])
+        self.levels = torch.cat([self.levels, torch.full((pos.shape[0],), level, dtype=torch.int32,
+                                                         device=self.levels.device)])
 
     def means(self, height: int, width: int) -> torch.Tensor:
         """[N, 2] centres in texels of an H x W image."""
-        return self.positions * torch.tensor([float(width), float(height)])
+        return self.positions * torch.tensor([float(width), float(height)], device=self.positions.device)
 
 
 @dataclass
@@ -105,7 +108,7 @@ def render_level(g: GaussianSet, stage: Stage, height: int, width: int, backgrou
     if quantizer is not None:
         means, inv, rot, val = quantizer(means, inv, rot, val)
     if stage.factor != 1:
-        means = means * torch.tensor([stage.width / width, stage.height / height])
+        means = means * torch.tensor([stage.width / width, stage.height / height], device=means.device)
         inv = inv * level_factor(height, width, stage)
     return render(means, inv, rot, val, background, stage.height, stage.width, k=cfg.k,
                   wrap=wrap, backend=backend, threads=cfg.threads)
@@ -167,7 +170,7 @@ def relocate_into_holes(g: GaussianSet, opt: torch.optim.Adam, stage: Stage, hei
     their Adam moments are cleared. Returns how many moved.
     """
     c = g.values.shape[1]
-    sentinel = torch.full((c,), HOLE_SENTINEL)
+    sentinel = torch.full((c,), HOLE_SENTINEL, device=g.values.device)
     img = render_level(g, stage, height, width, sentinel, cfg, wrap, backend)
     holes = (img[..., 0] == HOLE_SENTINEL).reshape(-1)
     count = int(holes.sum())
@@ -195,10 +198,11 @@ def hole_points(g: GaussianSet, stage: Stage, height: int, width: int, cfg: FitC
                 gen: torch.Generator, count: int) -> torch.Tensor:
     """[<= count, 2] centres (level texels) of texels no Gaussian reaches, sampled without replacement."""
     c = g.values.shape[1]
-    img = render_level(g, stage, height, width, torch.full((c,), HOLE_SENTINEL), cfg, wrap, backend)
+    sentinel = torch.full((c,), HOLE_SENTINEL, device=g.values.device)
+    img = render_level(g, stage, height, width, sentinel, cfg, wrap, backend)
     holes = torch.nonzero((img[..., 0] == HOLE_SENTINEL).reshape(-1))[:, 0]
     if holes.numel() > count:
-        holes = holes[torch.randperm(holes.numel(), generator=gen)[:count]]
+        holes = holes[randperm(holes.numel(), gen, holes.device)[:count]]
     rows = torch.div(holes, stage.width, rounding_mode="floor")
     return torch.stack([(holes - rows * stage.width).float() + 0.5, rows.float() + 0.5], dim=1)
 
@@ -212,7 +216,7 @@ COVERAGE_CANDIDATES = 8
 def _level_offsets(g: GaussianSet, points: torch.Tensor, idx: torch.Tensor | None, stage: Stage, wrap):
     """Offsets points - means in level texels, on the torus on wrapped axes:
     [S, N, 2] for every Gaussian, or [S, k, 2] for the Gaussians idx [S, k]."""
-    means = g.positions * torch.tensor([float(stage.width), float(stage.height)])
+    means = g.positions * torch.tensor([float(stage.width), float(stage.height)], device=g.positions.device)
     d = points[:, None, :] - (means[None, :, :] if idx is None else means[idx])
     for axis, side in ((0, stage.width), (1, stage.height)):
         if wrap[axis]:
@@ -253,7 +257,7 @@ def initial_gaussians(target: torch.Tensor, unit_target: torch.Tensor, weights: 
     texels = init_mod.sample_texels(prob, n, gen)
     pos, inv, rot, val = init_mod.gaussians_at(texels, level_target(unit_target, stage), 1.0 / cfg.init_scale)
     return GaussianSet(pos.requires_grad_(True), inv.requires_grad_(True), rot.requires_grad_(True),
-                       val.requires_grad_(True), torch.zeros(n, dtype=torch.int32))
+                       val.requires_grad_(True), torch.zeros(n, dtype=torch.int32, device=pos.device))
 
 
 def batch_sizes(n_total: int, n_initial: int, batches: int) -> list[int]:
@@ -274,9 +278,15 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
     stored value lo + span * u (the packed channel range), so 6-bit values
     are spent on the range a channel actually uses. The loss is computed on
     stored values. None = unit range.
+
+    Every tensor argument is on one device, the one the fit runs on; random
+    draws come from a CPU generator seeded with cfg.seed (texgs.fit.device).
     """
     height, width, c = target.shape
-    lo, span = value_range if value_range is not None else (torch.zeros(c), torch.ones(c))
+    dev = target.device
+    if value_range is None:
+        value_range = (torch.zeros(c, device=dev), torch.ones(c, device=dev))
+    lo, span = value_range
     unit_target = (target - lo) / span
     gen = torch.Generator().manual_seed(cfg.seed)
     background = unit_target.mean(dim=(0, 1)).detach()

@@ -107,17 +107,17 @@ def palette_entries(values: torch.Tensor, qcfg) -> tuple[list[np.ndarray], list[
     """qcfg's palettes for these Gaussians' unit values [N, C], as the writer
     would choose them: per palette, its entries [2^b, channels] (k-means,
     quantised to the entries' bits; float64 unit values) and each Gaussian's
-    nearest entry [N]."""
+    nearest entry [N] (on values' device). The k-means runs on the host."""
     from ..format import quant as fmt
 
-    v = values.detach().to(torch.float64).clamp(0, 1).numpy()
+    v = values.detach().to(torch.float64).clamp(0, 1).cpu().numpy()
     bits = qcfg.channel_value_bits(v.shape[1])
     entries, index = [], []
     for (chans, _), table in zip(qcfg.palettes, fmt.build_palettes(v, qcfg)):
         lv = np.array([(1 << bits[int(c)]) - 1 for c in chans], np.float64)
         codes, nearest = fmt.assign_entries(v[:, list(chans)], table, lv)
         entries.append(codes / lv)
-        index.append(torch.from_numpy(nearest))
+        index.append(torch.from_numpy(nearest).to(values.device))
     return entries, index
 
 

@@ -52,8 +52,11 @@ def refine(g: GaussianSet, pal: Palettes, qcfg, target: torch.Tensor, weights: t
     inv = g.inv_scales.detach().clone().requires_grad_(True)
     rot = g.rotations.detach().clone().requires_grad_(True)
     val = g.values.detach().clone().requires_grad_(True)
-    ent = [torch.tensor(e, dtype=torch.float32, requires_grad=True) for e in pal.entries]
-    sides = torch.tensor([float(width), float(height)])
+    dev = pos.device
+    ent = [torch.tensor(e, dtype=torch.float32, device=dev, requires_grad=True) for e in pal.entries]
+    index = [i.to(dev) for i in pal.index]
+    columns = [torch.tensor(chans, device=dev) for chans in groups]    # on the device: no copy per step
+    sides = torch.tensor([float(width), float(height)], device=dev)
     scale = cfg.lr_final          # the learning rates the main loop ended on
     opt = torch.optim.Adam([{"params": [pos], "lr": cfg.lr_position * scale},
                             {"params": [inv], "lr": cfg.lr_inv_scale * scale},
@@ -63,11 +66,11 @@ def refine(g: GaussianSet, pal: Palettes, qcfg, target: torch.Tensor, weights: t
 
     def values_now():
         v = val.clone()                 # palette columns come from the entries, not val
-        for chans, e, idx in zip(groups, ent, pal.index):
-            v[:, chans] = e[idx]
+        for cols, e, idx in zip(columns, ent, index):
+            v[:, cols] = e[idx]
         return v
 
-    buf = torch.empty(height, width, c)
+    buf = torch.empty(height, width, c, device=dev)
     best_err, best = math.inf, None
     first = None
     for step in range(steps + 1):
@@ -94,10 +97,10 @@ def refine(g: GaussianSet, pal: Palettes, qcfg, target: torch.Tensor, weights: t
     out = GaussianSet(*best[:4], g.levels)
     bits = qcfg.channel_value_bits(c)
     entries = []
-    for chans, e, idx in zip(groups, best[4:], pal.index):
+    for chans, cols, e, idx in zip(groups, columns, best[4:], index):
         # On the code grid, so the writer's nearest entry is exactly this one.
-        lv = torch.tensor([float((1 << bits[ch]) - 1) for ch in chans], dtype=torch.float64)
+        lv = torch.tensor([float((1 << bits[ch]) - 1) for ch in chans], dtype=torch.float64, device=dev)
         eq = torch.round(e.to(torch.float64).clamp(0, 1) * lv) / lv
-        entries.append(eq.numpy())
-        out.values[:, chans] = eq[idx].to(out.values.dtype)
+        entries.append(eq.cpu().numpy())          # the writer's input: host memory
+        out.values[:, cols] = eq[idx].to(out.values.dtype)
     return out, Palettes(entries, pal.index), psnr_from_mse(first), psnr_from_mse(best_err)
