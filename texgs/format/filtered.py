@@ -78,10 +78,10 @@ def level_footprint(level: float) -> tuple[np.ndarray, np.ndarray]:
 
 def _check(a, name, p):
     a = np.asarray(a, dtype=np.float32)
-    if a.shape == (2,):
-        a = np.broadcast_to(a, (p, 2))
+    if a.shape in ((2,), (1, 2)):
+        a = np.broadcast_to(a.reshape(1, 2), (p, 2))
     if a.ndim != 2 or a.shape != (p, 2):
-        raise InputError(f"{name} must be [P, 2] like uv, got {tuple(a.shape)}")
+        raise InputError(f"{name} must be [P, 2] like uv (or one [2] for all), got {tuple(a.shape)}")
     if not np.isfinite(a).all():
         raise InputError(f"{name} contains NaN or infinite values")
     return a
