@@ -32,10 +32,11 @@ def _tool(name):
     return path
 
 
-def compile_kernel(lang: str, out_dir: pathlib.Path) -> bytes:
+def compile_kernel(lang: str, out_dir: pathlib.Path, max_channels: int = MAX_CH) -> bytes:
     src = SHADERS / "tests" / ("decode.comp" if lang == "glsl" else "decode.hlsl")
-    spv = out_dir / f"decode_{lang}.spv"
-    cmd = [_tool("glslangValidator"), "-V", "-S", "comp", str(src), "-o", str(spv)]
+    spv = out_dir / f"decode_{lang}_{max_channels}.spv"
+    cmd = [_tool("glslangValidator"), "-V", "-S", "comp", f"-DTEXGS_MAX_CHANNELS={max_channels}", str(src),
+           "-o", str(spv)]
     cmd[2:2] = ["--target-env", "vulkan1.1"] if lang == "glsl" else ["-D", "-e", "main"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -101,13 +102,13 @@ def make_runner():
 READONLY = {"glsl": (), "hlsl": (0, 1, 2)}
 
 
-def run_kernel(run, spv, data: bytes, count: int, points=None, lod=0, base=0, lang="glsl"):
-    """Decode `count` texels (points None) or UVs [count, 2] on the GPU; returns [count, MAX_CH]."""
+def run_kernel(run, spv, data: bytes, count: int, points=None, lod=0, base=0, lang="glsl", max_ch=MAX_CH):
+    """Decode `count` texels (points None) or UVs [count, 2] on the GPU; returns [count, max_ch]."""
     words = np.concatenate([np.full(base, 0xDEADBEEF, np.uint32), np.frombuffer(data, np.uint32)])
     params = np.array([0 if points is None else 1, count, lod, base], np.uint32)
     pts = np.zeros((1, 2), np.float32) if points is None else np.ascontiguousarray(points, np.float32)
-    out = run({0: words, 1: params, 2: pts}, 3, 4 * count * MAX_CH, spv, -(-count // 64), READONLY[lang])
-    return np.frombuffer(out, np.float32).reshape(count, MAX_CH)
+    out = run({0: words, 1: params, 2: pts}, 3, 4 * count * max_ch, spv, -(-count // 64), READONLY[lang])
+    return np.frombuffer(out, np.float32).reshape(count, max_ch)
 
 
 def material(wrap, cfg, seed=0, h=48, w=64, c=5, n=160, levels=1):
@@ -167,7 +168,7 @@ def test_shader_lod_limit(kernels, gpu, lang):
 
 # ---- filtered sampling (texgs_sample_grad, texgs_sample_level) against texgs.format.filtered ----
 
-def run_filtered(run, spv, data: bytes, uv, ddx=None, ddy=None, level=None, lang="glsl", lod=0):
+def run_filtered(run, spv, data: bytes, uv, ddx=None, ddy=None, level=None, lang="glsl", lod=0, max_ch=MAX_CH):
     """texgs_sample_grad (ddx, ddy [P, 2] UV per pixel) or texgs_sample_level (level [P]) on the GPU."""
     words = np.frombuffer(data, np.uint32)
     n = len(uv)
@@ -177,8 +178,8 @@ def run_filtered(run, spv, data: bytes, uv, ddx=None, ddy=None, level=None, lang
         mode, pts = 3, np.stack([uv, np.stack([level, np.zeros(n)], 1)], 1)
     params = np.array([mode, n, lod, 0], np.uint32)
     pts = np.ascontiguousarray(pts.reshape(-1, 2), np.float32)
-    out = run({0: words, 1: params, 2: pts}, 3, 4 * n * MAX_CH, spv, -(-n // 64), READONLY[lang])
-    return np.frombuffer(out, np.float32).reshape(n, MAX_CH)
+    out = run({0: words, 1: params, 2: pts}, 3, 4 * n * max_ch, spv, -(-n // 64), READONLY[lang])
+    return np.frombuffer(out, np.float32).reshape(n, max_ch)
 
 
 def footprints(n: int, side: float, seed: int):

@@ -8,7 +8,9 @@ layout(std430, set = 0, binding = 1) readonly buffer TexGSParams { uint params[]
 layout(std430, set = 0, binding = 2) readonly buffer TexGSPoints { vec2 points[]; };
 layout(std430, set = 0, binding = 3) buffer TexGSOut { float outv[]; };
 #define TEXGS_LOAD(i) texgs_words[(i)]
+#ifndef TEXGS_MAX_CHANNELS
 #define TEXGS_MAX_CHANNELS 8
+#endif
 #include "../texgs.glsl"
 
 void main()

@@ -5,7 +5,9 @@
 [[vk::binding(2, 0)]] StructuredBuffer<float2> points;
 [[vk::binding(3, 0)]] RWStructuredBuffer<float> outv;
 #define TEXGS_LOAD(i) texgs_words.Load((i) << 2)
+#ifndef TEXGS_MAX_CHANNELS
 #define TEXGS_MAX_CHANNELS 8
+#endif
 #include "../texgs.hlsl"
 
 [numthreads(64, 1, 1)]
