@@ -159,9 +159,10 @@ def window_radius(packed: Packed, lam) -> np.ndarray:
 def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, with_counts=False):
     """The filtered image function at points [P, 2] (texels, reduced per the UV rule)
     with effective footprints [P, 3] (m, p, b; effective_footprint). Returns [P, C]
-    float32 unit values; with_counts also (covering, near, window_y, window_xy) per
-    point: Gaussians with q' <= 9, those passing the shaders' cheap tests, and the
-    window records passing the y test and the x test (for cost figures).
+    float32 unit values; with_counts also (covering, near, window_y, window_xy, bound)
+    per point: Gaussians with q' <= 9, those passing the shaders' cheap tests, the
+    window records passing the y test and the x test, and the near records passing
+    the q bound before the footprint algebra (for cost figures).
     Top-K: the file's K at a zero footprint, MAX_K otherwise; k overrides the
     latter (studies only)."""
     packed = _as_packed(packed)
@@ -171,7 +172,7 @@ def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, wi
     n, c = pts.shape[0], packed.values.shape[1]
     kk = MAX_K if k is None else int(k)
     out = np.empty((n, c), np.float32)
-    counts = [np.zeros(n, np.int64) for _ in range(4)]
+    counts = [np.zeros(n, np.int64) for _ in range(5)]
     lam = footprint_lambda(fp)
     zero = lam <= 0
     if zero.any() and not with_counts:
@@ -214,7 +215,7 @@ def _decode_class(packed: Packed, pts: torch.Tensor, fp: np.ndarray, lod: int, k
     h, w = packed.height, packed.width
     c = packed.values.shape[1]
     res = torch.empty(len(pts), c, dtype=torch.float32)
-    cnt = [torch.zeros(len(pts), dtype=torch.int64) for _ in range(4)]
+    cnt = [torch.zeros(len(pts), dtype=torch.int64) for _ in range(5)]
     if not (packed.levels < lod).any():
         res[:] = torch.from_numpy(packed.background)
     else:
@@ -266,6 +267,7 @@ class _Context:
         self.period = (float(packed.width) if packed.wrap[0] else None, float(packed.height) if packed.wrap[1] else None)
         self.fp = torch.from_numpy(fp)
         lam_t = torch.from_numpy(lam)
+        self.lam = lam_t
         self.rho = torch.sqrt(lam_t) * np.float32(BOX_CUTOFF)              # cheap-test widening
         self.r = torch.from_numpy(window_radius(packed, lam))             # search radius (x window)
 
@@ -302,6 +304,11 @@ class _Context:
         e1 = u * w1
         e2 = v * w2
         del u, v
+        # The shaders skip the footprint algebra where q > 9 slack (1 + lam max(w)^2) (cost figures only).
+        wmax = torch.maximum(w1, w2)
+        lam = self.lam[pid][:, :, None]
+        bound = near & (e1 * e1 + e2 * e2 <= Q_CUTOFF * REJECT_SLACK * (1.0 + lam * (wmax * wmax)))
+        del wmax, lam
         f = self.fp[pid]                                           # [B, P, 3]
         fm, fpp, fb = f[..., 0, None], f[..., 1, None], f[..., 2, None]
         cos2 = cos * cos - sin * sin                               # the footprint in the Gaussian's frame
@@ -342,5 +349,5 @@ class _Context:
         res = torch.where(has, blended, self.background[None, None, :])
         keep = pid[pvalid]
         out[keep] = res[pvalid]
-        for a, b in zip(cnt, (covered, near.sum(2), py_.sum(2), pxy.sum(2))):
+        for a, b in zip(cnt, (covered, near.sum(2), py_.sum(2), pxy.sum(2), bound.sum(2))):
             a[keep] = b[pvalid]
