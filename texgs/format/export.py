@@ -98,8 +98,9 @@ def write_group(path_stem, img, ranges, png16: bool, force_exr: bool) -> str:
     return g.write()
 
 
-def _group_images(packed, out_dir, png16: bool, force_exr: bool) -> list:
-    return [(GroupImage(str(Path(out_dir) / _safe(group)), packed.height, packed.width,
+def _group_images(packed, out_dir, png16: bool, force_exr: bool, size=None) -> list:
+    height, width = size or (packed.height, packed.width)
+    return [(GroupImage(str(Path(out_dir) / _safe(group)), height, width,
                         [packed.channels[i].range for i in idx], png16, force_exr), idx)
             for group, idx in group_channels(packed.channels).items()]
 
@@ -109,11 +110,14 @@ def output_bytes(packed, png16: bool = False, force_exr: bool = False) -> int:
     return sum(g.nbytes for g, _ in _group_images(packed, ".", png16, force_exr))
 
 
-def check_output_budget(packed, png16: bool, force_exr: bool, name: str) -> None:
-    """InputError, before anything is allocated, when the decoded images exceed MAX_OUTPUT_BYTES."""
-    need = output_bytes(packed, png16, force_exr)
+def check_output_budget(packed, png16: bool, force_exr: bool, name: str, size=None, float_values: int = 0) -> None:
+    """InputError, before anything is allocated, when the decoded images (of `size` (h, w),
+    default the file's) plus `float_values` float32 working values exceed MAX_OUTPUT_BYTES."""
+    height, width = size or (packed.height, packed.width)
+    need = sum(g.nbytes for g, _ in _group_images(packed, ".", png16, force_exr, (height, width)))
+    need += 4 * float_values
     if need > MAX_OUTPUT_BYTES:
-        raise InputError(f"{name}: its {packed.width}x{packed.height}x{len(packed.channels)} decoded images "
+        raise InputError(f"{name}: its {width}x{height}x{len(packed.channels)} decoded images "
                          f"would take {need / 2**20:.0f} MiB, over the decode budget of "
                          f"{MAX_OUTPUT_BYTES / 2**20:.0f} MiB")
 
@@ -122,8 +126,10 @@ def write_decoded(packed, img, out_dir, png16: bool = False, force_exr: bool = F
     """Write one image per channel group of `packed` (reader.Packed) into out_dir;
     img: its decoded image [H, W, C] (unit values), or the (y0, band) pairs of
     decoder.decode_bands, consumed one band at a time. Returns [(path, channel names)]."""
-    groups = _group_images(packed, out_dir, png16, force_exr)
-    bands = [(0, img)] if isinstance(img, np.ndarray) else img
+    whole = isinstance(img, np.ndarray)     # a whole image may be a mip level, smaller than packed
+    size = img.shape[:2] if whole else (packed.height, packed.width)
+    groups = _group_images(packed, out_dir, png16, force_exr, size)
+    bands = [(0, img)] if whole else img
     for y0, band in bands:
         for g, idx in groups:
             g.fill(y0, band[..., idx])
