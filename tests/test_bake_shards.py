@@ -15,7 +15,7 @@ from texgs.cli import main
 
 # Chosen so that every shard of 2 and of 3 holds at least one material
 # (test_the_names_cover_every_shard checks it).
-NAMES = ("alpha", "beta", "gamma", "delta")
+NAMES = ("alpha", "beta", "delta")
 RUN_FILES = {"report.json", "junit.xml", ".texgs-bake.lock"}
 
 
@@ -45,7 +45,7 @@ def tree(out: Path) -> dict:
 
 
 @pytest.fixture
-def four(tmp_path):
+def materials3(tmp_path):
     root = tmp_path / "materials"
     for i, name in enumerate(NAMES):
         _write_material(root / name, seed=i)
@@ -69,15 +69,15 @@ def test_a_shard_depends_on_the_key_alone():
 
 
 @pytest.mark.parametrize("text", ["3", "0/2", "3/2", "a/b", "1/0"])
-def test_bad_shard_is_a_clear_error(four, tmp_path, capsys, text):
-    root, pipe = four
+def test_bad_shard_is_a_clear_error(materials3, tmp_path, capsys, text):
+    root, pipe = materials3
     assert _bake(root, "-o", tmp_path / "out", "--pipeline", pipe, "--shard", text) == 2
     err = capsys.readouterr().err
     assert "--shard" in err and "Traceback" not in err
 
 
-def test_two_and_three_shards_equal_one_unsharded_run(four, tmp_path, capsys):
-    root, pipe = four
+def test_two_and_three_shards_equal_one_unsharded_run(materials3, tmp_path, capsys):
+    root, pipe = materials3
     whole = tmp_path / "whole"
     assert _bake(root, "-o", whole, "--pipeline", pipe) == 0
     expected = tree(whole)
@@ -118,8 +118,8 @@ def test_two_and_three_shards_equal_one_unsharded_run(four, tmp_path, capsys):
     assert "given twice" in capsys.readouterr().err
 
 
-def test_merge_keeps_an_error_exit_status(four, tmp_path):
-    root, pipe = four
+def test_merge_keeps_an_error_exit_status(materials3, tmp_path):
+    root, pipe = materials3
     broken = root / "zeta"
     broken.mkdir()
     (broken / "zeta_Color.png").write_bytes(b"not a png")
@@ -131,8 +131,8 @@ def test_merge_keeps_an_error_exit_status(four, tmp_path):
     assert rep["counts"]["error"] == 1 and rep["counts"]["baked"] == len(NAMES)
 
 
-def test_cache_hit_copies_and_a_corrupt_entry_is_rebuilt(four, tmp_path):
-    root, pipe = four
+def test_cache_hit_copies_and_a_corrupt_entry_is_rebuilt(materials3, tmp_path):
+    root, pipe = materials3
     cache_dir = tmp_path / "cache"
     first = tmp_path / "first"
     assert _bake(root, "-o", first, "--pipeline", pipe, "--cache", cache_dir) == 0
@@ -159,7 +159,7 @@ def test_cache_hit_copies_and_a_corrupt_entry_is_rebuilt(four, tmp_path):
     third = tmp_path / "third"
     assert _bake(root, "-o", third, "--pipeline", pipe, "--cache", cache_dir) == 0
     statuses = {m["key"]: m["status"] for m in _report(third)["materials"]}
-    assert statuses == {"alpha": "baked", "beta": "baked", "gamma": "cached", "delta": "cached"}
+    assert statuses == {"alpha": "baked", "beta": "baked", "delta": "cached"}
     assert tree(third) == tree(first)  # the rebuild, not the damaged entry, was shipped
     # ... and stored again, intact.
     fourth = tmp_path / "fourth"
@@ -168,8 +168,8 @@ def test_cache_hit_copies_and_a_corrupt_entry_is_rebuilt(four, tmp_path):
     assert not list((cache_dir / "tmp").iterdir())
 
 
-def test_pipeline_names_the_cache(four, tmp_path):
-    root, pipe = four
+def test_pipeline_names_the_cache(materials3, tmp_path):
+    root, pipe = materials3
     cache_dir = tmp_path / "from-pipeline"
     custom = tmp_path / "cached.yaml"
     custom.write_text(TINY_PIPELINE + f"cache: {cache_dir}\n")
@@ -196,7 +196,7 @@ def _writer(root: str, addr: str, rounds: int, seed: int) -> None:
 def test_cache_entries_are_whole_under_concurrent_writers(tmp_path):
     root = tmp_path / "cache"
     addr = store.address("k" * 64, "props/crate", "crate", {"previews": True})
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("fork")  # the writers use no torch: fork is safe and starts at once
     procs = [ctx.Process(target=_writer, args=(str(root), addr, 40, s)) for s in range(4)]
     for p in procs:
         p.start()

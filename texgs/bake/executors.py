@@ -86,7 +86,7 @@ def run_ray(opts, tasks: list, items: list, on_result) -> None:
     started = False
     if not ray.is_initialized():
         try:
-            if opts.ray_address:
+            if opts.ray_address or os.environ.get("RAY_ADDRESS"):  # connect to a running cluster
                 ray.init(address=opts.ray_address, log_to_driver=False)
             else:
                 ray.init(include_dashboard=False, log_to_driver=False)
