@@ -144,7 +144,9 @@ def bake(path: Path, opts: BakeOptions) -> tuple[int, dict]:
             error = str(e)
         finally:
             log.close()
-        results = [done.get(s.key) or _cancelled(s) for s in sources]  # discovery order
+        guard.hold()  # the work is over: the report below is written whatever signal comes now
+        why = "the run was interrupted" if interrupted else f"the run stopped: {error}"
+        results = [done.get(s.key) or _cancelled(s, why) for s in sources]  # discovery order
         rep = report_mod.build(path, opts.out, pipe, backend, results, time.monotonic() - t0,
                                dry_run=opts.dry_run, interrupted=interrupted, shard=opts.shard,
                                executor=opts.executor, cache=str(opts.cache) if opts.cache else None,
@@ -248,9 +250,9 @@ def _gate(entry: dict, pipe: Pipeline) -> None:
                          message=f"{len(failures)} quality gate(s) missed")
 
 
-def _cancelled(src) -> dict:
+def _cancelled(src, why: str) -> dict:
     entry = {"name": src.name, "key": src.key, "status": "cancelled", "seconds": 0.0,
-             "warnings": list(src.warnings), "message": "not baked: the run was interrupted"}
+             "warnings": list(src.warnings), "message": f"not baked: {why}"}
     entry["summary"] = _one_line(entry)
     return entry
 
@@ -335,6 +337,10 @@ class _Interrupts:
         for sig, old in self.previous.items():
             signal.signal(sig, old)
         return False
+
+    def hold(self) -> None:
+        """From now on, ignore interrupts (the run is finishing its report)."""
+        self.depth += 1
 
     @contextmanager
     def deferred(self):

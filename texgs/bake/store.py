@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from .atomic import OutputError, os_error
 
 ENTRY_NAME = ".texgs-entry.json"
 FORMAT = 1
+STALE_SECONDS = 24 * 3600  # a temporary entry this old belongs to a writer that was killed
 
 
 def address(build_key: str, material_key: str, name: str, outputs: dict) -> str:
@@ -42,10 +44,24 @@ def address(build_key: str, material_key: str, name: str, outputs: dict) -> str:
 class BuildCache:
     def __init__(self, root: Path):
         self.root = Path(root)
+        self.writable = True
         try:
             (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise OutputError(os_error(self.root, e, "cannot use the build cache")) from None
+            if not self.root.is_dir():
+                raise OutputError(os_error(self.root, e, "cannot create the build cache")) from None
+            self.writable = False  # a read-only cache (a published one, say) is still read
+            return
+        self._drop_stale()
+
+    def _drop_stale(self) -> None:
+        cutoff = time.time() - STALE_SECONDS
+        try:
+            for p in (self.root / "tmp").iterdir():
+                if p.lstat().st_mtime < cutoff:
+                    shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
 
     def _entry(self, addr: str) -> Path:
         return self.root / addr[:2] / addr
@@ -80,7 +96,7 @@ class BuildCache:
         the race or the cache could not be written (a cache is an optimisation: a
         failure to store never fails the bake)."""
         entry = self._entry(addr)
-        if entry.is_dir():
+        if not self.writable or entry.is_dir():
             return False
         tmp = self.root / "tmp" / f"{addr}.{uuid.uuid4().hex}"
         try:

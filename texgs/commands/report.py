@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -21,7 +22,8 @@ baked (or a shard stopped on an error, or the reports do not fit together),
 
 def add_arguments(p):
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    m = sub.add_parser("merge", help="merge shard reports", description=DESCRIPTION)
+    m = sub.add_parser("merge", help="merge shard reports", description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     m.add_argument("reports", type=Path, nargs="+", metavar="OUT",
                    help="a shard's output folder or its report.json")
     m.add_argument("-o", "--out", type=Path, default=Path("texgs-report"),
