@@ -7,10 +7,14 @@ overhead each layer adds.
     python benchmarks/bake_scale.py                         # quick set, ci-preview pipeline
     python benchmarks/bake_scale.py --pipeline default --ray-cpus 2 --json out.json
 
-Overhead of a run = its wall time - the seconds its materials took (as the
-report measures them: load, fit, outputs). For shards it is per process
-(start-up, imports, discovery, hashing, report); for Ray it adds starting the
-local instance, shipping inputs and results, and worker start-up.
+Overhead of a run = its wall time - the time its materials kept it busy (as
+the report measures each material: load, fit, outputs): their sum for the
+local executor, which bakes them one after another, the longest one for Ray,
+which runs them side by side. For shards it is per process (interpreter
+start-up, imports, discovery, hashing, report); for Ray it adds starting the
+local instance, shipping inputs and results, and worker start-up. A shard
+with no material shows the per-process cost alone; `ray.init` is also timed
+on its own.
 """
 
 from __future__ import annotations
@@ -44,13 +48,29 @@ def bake(root: Path, out: Path, pipeline: str, *extra: str) -> tuple[float, dict
     return wall, json.loads((out / "report.json").read_text())
 
 
-def row(label: str, runs: list[tuple[float, dict]]) -> dict:
-    materials = [m for _, rep in runs for m in rep["materials"] if m["status"] in ("baked", "gate_failed")]
-    walls = [w for w, _ in runs]
-    per_material = {m["key"]: m["seconds"] for m in materials}
+def row(label: str, runs: list[tuple[float, dict]], parallel: bool = False) -> dict:
+    per_run = []
+    for wall, rep in runs:
+        secs = [m["seconds"] for m in rep["materials"] if m["status"] in ("baked", "gate_failed")]
+        busy = (max(secs) if parallel else sum(secs)) if secs else 0.0
+        per_run.append({"wall": wall, "materials": len(secs), "overhead": wall - busy})
+    per_material = {m["key"]: m["seconds"] for _, rep in runs for m in rep["materials"]
+                    if m["status"] in ("baked", "gate_failed")}
+    walls = [r["wall"] for r in per_run]
+    empty = [r["overhead"] for r in per_run if r["materials"] == 0]
     return {"config": label, "runs": len(runs), "wall_sum": sum(walls), "wall_max": max(walls),
-            "material_seconds": per_material, "overhead_total": sum(walls) - sum(per_material.values()),
-            "overhead_per_run": (sum(walls) - sum(per_material.values())) / len(runs)}
+            "material_seconds": per_material, "per_run": per_run,
+            "overhead_per_run": sum(r["overhead"] for r in per_run) / len(per_run),
+            "empty_run_seconds": sum(empty) / len(empty) if empty else None}
+
+
+def ray_init_seconds() -> float:
+    code = ("import time, ray; t = time.monotonic(); "
+            "ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False); "
+            "print(time.monotonic() - t); ray.shutdown()")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")})
+    return float(r.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
@@ -75,24 +95,29 @@ def main() -> int:
             runs = [bake(root, work / f"s{n}-{k}", args.pipeline, *(["--shard", f"{k}/{n}"] if n > 1 else []))
                     for k in range(1, n + 1)]
             rows.append(row(f"{n} shard(s)", runs))
+        ray_init = None
         if not args.no_ray:
             rows.append(row(f"ray, local, {args.ray_cpus} CPU/task",
                             [bake(root, work / "ray", args.pipeline, "--executor", "ray",
-                                  "--task-cpus", str(args.ray_cpus))]))
+                                  "--task-cpus", str(args.ray_cpus))], parallel=True))
+            ray_init = ray_init_seconds()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     keys = sorted({k for r in rows for k in r["material_seconds"]})
     print(f"pipeline {args.pipeline}, {os.cpu_count()} CPUs\n")
     print("| config | processes | wall, one after another (s) | wall, slowest run (s) | "
-          + " | ".join(f"{k} (s)" for k in keys) + " | overhead per run (s) |")
-    print("|---|---:|---:|---:|" + "---:|" * len(keys) + "---:|")
+          + " | ".join(f"{k} (s)" for k in keys) + " | overhead per run (s) | run with no material (s) |")
+    print("|---|---:|---:|---:|" + "---:|" * len(keys) + "---:|---:|")
     for r in rows:
         cells = [f"{r['material_seconds'][k]:.1f}" if k in r["material_seconds"] else "" for k in keys]
+        empty = f"{r['empty_run_seconds']:.1f}" if r["empty_run_seconds"] is not None else ""
         print(f"| {r['config']} | {r['runs']} | {r['wall_sum']:.1f} | {r['wall_max']:.1f} | "
-              + " | ".join(cells) + f" | {r['overhead_per_run']:.1f} |")
+              + " | ".join(cells) + f" | {r['overhead_per_run']:.1f} | {empty} |")
+    if ray_init is not None:
+        print(f"\nray.init of a local 2-CPU instance alone: {ray_init:.1f} s")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps({"rows": rows, "ray_init_seconds": ray_init}, indent=2))
     return 0
 
 
