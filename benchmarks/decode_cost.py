@@ -5,6 +5,14 @@ line per material, then a markdown table.
 
     python benchmarks/decode_cost.py --set benchmark --size 512 --bppc 0.06
     python benchmarks/decode_cost.py --materials polyhaven/wooden_crate_01 --max-radius 24
+    python benchmarks/decode_cost.py --baked OUT --filtered     # filtered sampling, per mip level
+
+--filtered (on the .texgs files of a `texgs bake` output folder, --baked) counts
+what texgs_sample_grad does per sample (filtered_cost below) at mip levels 0..6
+(an isotropic pixel of 2^L texels, samples at 4096 seeded random points) and at
+anisotropic footprints (8:1, at 30 degrees): records evaluated (the search
+window), near records (passing the cheap tests), covering, blended, multiply-adds
+and transcendentals. Level 0 is the point sampler (a zero footprint).
 
 The records a texel evaluates are the Gaussian density times the search
 window's area (2R + margin by 2R + margin + strip height), so at a fixed bppc
@@ -26,6 +34,127 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fit_bench  # noqa: E402  (corpus helpers and the material lists)
 
 
+#: Multiply-adds of the filtered path (engine_shaders/texgs_core.inc, texgs_q and texgs_footprint):
+#: per near record the point q (8) and its bound (3); per record passing the bound the footprint
+#: in the Gaussian's frame (cos 2t, sin 2t: 3; rotated p, b: 4; T: 6), det (2), the rest of the
+#: q' numerator (4) and / det (1): 20; per sample the footprint (20).
+MACS_FILTERED_NEAR = 11
+MACS_FILTERED_BOUND = 20
+MACS_FILTERED_SETUP = 20
+FOOTPRINTS = {f"level {lv}": (2.0 ** lv, 2.0 ** lv) for lv in range(7)}
+FOOTPRINTS.update({"aniso 8x1": (8.0, 1.0), "aniso 32x4": (32.0, 4.0), "aniso 64x8": (64.0, 8.0)})
+
+
+def _torus_intervals(c, r, side: float, wrap: bool):
+    """Per point, [c - r, c + r] as two intervals on [0, side] (the second empty unless it wraps)."""
+    import numpy as np
+
+    lo, hi = c - r, c + r
+    if not wrap:
+        return [(np.maximum(lo, 0.0), np.minimum(hi, side)), (np.ones_like(c), np.zeros_like(c))]
+    full = hi - lo >= side
+    lo_m = lo - side * np.floor(lo / side)
+    hi_m = lo_m + (hi - lo)
+    first = (np.where(full, 0.0, lo_m), np.where(full, side, np.minimum(hi_m, side)))
+    second = (np.where(full | (hi_m <= side), 1.0, 0.0), np.where(full | (hi_m <= side), 0.0, hi_m - side))
+    return [first, second]
+
+
+def window_records(packed, pts, r) -> "np.ndarray":
+    """[P] records in the search window of each point (radius r [P]): the cells of the
+    strips overlapping [py - r, py + r] and, in each, the records with x in [px - r, px + r]."""
+    import numpy as np
+
+    s, n_lv = packed.strip_height, packed.n_levels
+    n_strips = packed.header["strip_count"]
+    mx = packed.means[:, 0].astype(np.float64)
+    ys = _torus_intervals(pts[:, 1], r, float(packed.height), packed.wrap[1])
+    xs = _torus_intervals(pts[:, 0], r, float(packed.width), packed.wrap[0])
+    total = np.zeros(len(pts), np.int64)
+    for st in range(n_strips):
+        covered = np.zeros(len(pts), bool)
+        for lo, hi in ys:
+            s0 = np.floor(lo / s)
+            s1 = np.minimum(np.floor(hi / s), n_strips - 1)
+            covered |= (hi >= lo) & (s0 <= st) & (st <= s1)
+        if not covered.any():
+            continue
+        for lv in range(n_lv):
+            a, b = int(packed.index[st * n_lv + lv]), int(packed.index[st * n_lv + lv + 1])
+            if a == b:
+                continue
+            seg = mx[a:b]
+            for lo, hi in xs:
+                cnt = np.searchsorted(seg, hi, "right") - np.searchsorted(seg, lo, "left")
+                total += np.where(covered & (hi >= lo), np.maximum(cnt, 0), 0)
+    return total
+
+
+def filtered_cost(packed, along: float, across: float, n_points: int = 4096, seed: int = 0) -> dict:
+    """Per-sample work of texgs_sample_grad for a pixel `along` x `across` texels (at 30 degrees)."""
+    import math
+
+    import numpy as np
+
+    from texgs.format.cost import MACS_CIRCLE_TEST, MACS_PER_NEAR_RECORD, MACS_X_REJECT, MACS_Y_REJECT
+    from texgs.format.filtered import (decode_points_filtered, effective_footprint, footprint_cap,
+                                       footprint_lambda, window_radius)
+
+    rng = np.random.default_rng(seed)
+    pts = (rng.random((n_points, 2)) * [packed.width, packed.height]).astype(np.float32)
+    a = math.radians(30.0)
+    ddx = np.tile([[along * math.cos(a), along * math.sin(a)]], (n_points, 1)).astype(np.float32)
+    ddy = np.tile([[-across * math.sin(a), across * math.cos(a)]], (n_points, 1)).astype(np.float32)
+    fp = effective_footprint(ddx, ddy, footprint_cap(packed))
+    lam = footprint_lambda(fp)
+    filtered = bool(lam[0] > 0)
+    _, cover, near, pass_y, pass_xy, bound = decode_points_filtered(packed, pts, fp, with_counts=True)
+    ev = window_records(packed, pts.astype(np.float64), window_radius(packed, lam).astype(np.float64))
+    k = 16 if filtered else packed.k
+    blended = np.minimum(cover, k)
+    c = packed.values.shape[1]
+    per_near = MACS_FILTERED_NEAR if filtered else MACS_PER_NEAR_RECORD
+    macs = (MACS_Y_REJECT * (ev - pass_y) + MACS_X_REJECT * (pass_y - pass_xy) + MACS_CIRCLE_TEST * pass_xy
+            + per_near * near + (c + 1) * blended + c
+            + ((MACS_FILTERED_SETUP + MACS_FILTERED_BOUND * bound) if filtered else 0))
+    trans = 2 * near + blended + ((bound + cover) if filtered else 0)   # cos, sin; exp; 1/det, log
+    return {"evaluated_mean": float(ev.mean()), "near_mean": float(near.mean()), "bound_mean": float(bound.mean()),
+            "covering_mean": float(cover.mean()),
+            "blended_mean": float(blended.mean()), "macs_mean": float(macs.mean()), "macs_max": int(macs.max()),
+            "transcendentals_mean": float(trans.mean()), "window_radius": float(window_radius(packed, lam[:1])[0])}
+
+
+def main_filtered(args) -> int:
+    import numpy as np
+
+    from texgs.format import unpack
+
+    print(f"# decode_cost --filtered: {args.baked}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}",
+          flush=True)
+    rows = []
+    for material in args.materials or fit_bench.BENCHMARK_SET:
+        path = Path(args.baked) / material / f"{material.split('/')[-1]}.texgs"
+        packed = unpack(path.read_bytes(), name=str(path))
+        row = {"material": material, "gaussians": int(packed.header["gaussian_count"])}
+        for name, (along, across) in FOOTPRINTS.items():
+            row[name] = {k: round(v, 1) for k, v in filtered_cost(packed, along, across).items()}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print()
+    print("| footprint (texels) | window radius | evaluated | near | past the q bound | covering | blended | "
+          "MACs mean | x level 0 | MACs max | transcendentals |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    base = np.mean([r["level 0"]["macs_mean"] for r in rows])
+    for name in FOOTPRINTS:
+        def mean(key):
+            return float(np.mean([r[name][key] for r in rows]))
+        print(f"| {name} | {mean('window_radius'):.1f} | {mean('evaluated_mean'):.1f} | {mean('near_mean'):.1f} | "
+              f"{mean('bound_mean'):.1f} | {mean('covering_mean'):.1f} | {mean('blended_mean'):.1f} | {mean('macs_mean'):.1f} | "
+              f"{mean('macs_mean') / base:.2f} | {max(r[name]['macs_max'] for r in rows)} | "
+              f"{mean('transcendentals_mean'):.1f} |")
+    return 0
+
+
 def main(argv=None) -> int:
     from texgs.fit.api import fit
     from texgs.fit.config import Budget, FitConfig
@@ -38,7 +167,13 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=0, help="downsample to SIZE x SIZE first (0 = full)")
     ap.add_argument("--max-radius", type=float, default=FitConfig().max_radius)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--baked", help="a texgs bake output folder (with --filtered)")
+    ap.add_argument("--filtered", action="store_true", help="filtered sampling cost per mip level (needs --baked)")
     args = ap.parse_args(argv)
+    if args.filtered:
+        if not args.baked:
+            ap.error("--filtered needs --baked")
+        return main_filtered(args)
     materials = args.materials or (fit_bench.QUICK_SET if args.set == "quick" else fit_bench.BENCHMARK_SET)
     print(f"# decode_cost: {args.bppc} bppc, size {args.size or 'full'}, R {args.max_radius}, "
           f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}", flush=True)

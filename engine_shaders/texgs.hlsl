@@ -9,6 +9,8 @@
 // Then:
 //     float v[TEXGS_MAX_CHANNELS];
 //     uint c = texgs_sample(base_word, uv, 0u, v);   // base_word: the file's first word in the buffer
+//     uint c = texgs_sample_grad(base_word, uv, ddx(uv), ddy(uv), 0u, v);   // filtered over the pixel
+//     uint c = texgs_sample_level(base_word, uv, level, 0u, v);   // as seen at mip level `level`
 // Every symbol is prefixed texgs_ / TexGS / TEXGS_. See docs/FORMAT.md.
 #ifndef TEXGS_HLSL
 #define TEXGS_HLSL

@@ -108,6 +108,8 @@ PYBIND11_MODULE(_native, m) {
     m.attr("Q_CUTOFF") = texgs::kQCutoff;
     m.attr("TILE_SIZE") = texgs::kTileSize;
     m.attr("MAX_SIDE") = texgs::kMaxSide;
+    m.attr("MAX_RENDER_BYTES") = texgs::kMaxRenderBytes;
+    m.attr("MAX_MAGNITUDE") = texgs::kMaxMagnitude;
     py::register_exception<texgs::Error>(m, "NativeError", PyExc_ValueError);
 
     py::class_<texgs::ForwardState, std::shared_ptr<texgs::ForwardState>>(
@@ -122,6 +124,10 @@ PYBIND11_MODULE(_native, m) {
            bool wrap_x, bool wrap_y, int threads, bool keep_state) {
             Call call = make_call(means, inv_scales, rotations, values, background, height, width,
                                   k, wrap_x, wrap_y, threads);
+            // Refuse before allocating anything (the tile lists are checked once counted).
+            texgs::check_budget(texgs::render_base_bytes(call.g, call.s, keep_state),
+                                "rendering " + std::to_string(height) + "x" + std::to_string(width) +
+                                    "x" + std::to_string(call.g.channels));
             // The output lives in huge-page memory (render.h: allocate_large):
             // faulting in tens of MB in 4 KiB pages would cost a good share of a render.
             const size_t count = size_t(height) * size_t(width) * size_t(call.g.channels);

@@ -62,8 +62,8 @@ NAMES = [
     ("ao.jpg", "ao", None, ""),
     # older game conventions
     ("brick.png", None, None, "brick"),
-    ("brick_n.png", "normal", None, "brick"),
-    ("brick_nm.tga", "normal", None, "brick"),
+    ("brick_n.png", "normal_parallax", None, "brick"),
+    ("brick_nm.tga", "normal_parallax", None, "brick"),
     ("brick_s.png", "specular", None, "brick"),
     ("brick_spec.png", "specular", None, "brick"),
     ("brick_gloss.png", "gloss", None, "brick"),
@@ -152,7 +152,7 @@ def test_suffixless_colour_map_with_old_game_suffixes(tmp_path):
         _img(tmp_path / "brick" / name, 1 if name in ("brick_s.png", "brick_h.png") else 3)
     (m,) = discover(tmp_path)
     assert {f.path.name: (f.kind, f.how) for f in m.files} == {
-        "brick.png": ("albedo", "suffix-less colour map"), "brick_n.png": ("normal", "name"),
+        "brick.png": ("albedo", "suffix-less colour map"), "brick_n.png": ("normal_parallax", "name"),
         "brick_s.png": ("specular", "name"), "brick_h.png": ("height", "name")}
     assert scan(m).groups == ["albedo", "normal", "height", "specular"]
 
@@ -166,20 +166,26 @@ def test_old_game_materials_side_by_side(tmp_path):
     assert [m.name for m in found] == ["brick", "wood"]
     for m in found:
         assert {f.path.name: f.kind for f in m.files} == {
-            f"{m.name}.tga": "albedo", f"{m.name}_n.tga": "normal", f"{m.name}_s.tga": "specular"}
+            f"{m.name}.tga": "albedo", f"{m.name}_n.tga": "normal_parallax", f"{m.name}_s.tga": "specular"}
         assert not m.warnings
 
 
 def test_unplaceable_and_unsupported_files_are_warned_not_used(tmp_path):
-    _img(tmp_path / "m" / "m_albedo.png")
-    _img(tmp_path / "m" / "m_normal.png")
+    # plain names: the folder is the material, so an extra image is one of its files
+    _img(tmp_path / "m" / "albedo.png")
+    _img(tmp_path / "m" / "normal.png")
     _img(tmp_path / "m" / "scratch_final_v2.png")
-    (tmp_path / "m" / "m_albedo.tif").write_bytes(b"II*\x00")
+    (tmp_path / "m" / "albedo.tif").write_bytes(b"II*\x00")
     (m,) = discover(tmp_path)
-    assert sorted(f.path.name for f in m.files) == ["m_albedo.png", "m_normal.png"]
+    assert sorted(f.path.name for f in m.files) == ["albedo.png", "normal.png"]
     text = "\n".join(m.warnings)
-    assert "scratch_final_v2.png: cannot tell its role" in text
-    assert "m_albedo.tif: .tif images are not supported" in text
+    assert "scratch_final_v2.png: colour image whose name gives no role, and another file is the colour map" in text
+    assert "albedo.tif: .tif images are not supported" in text
+    # beside role-named maps, an unrelated texture is a material of its own
+    (tmp_path / "m" / "albedo.png").rename(tmp_path / "m" / "m_albedo.png")
+    (tmp_path / "m" / "normal.png").rename(tmp_path / "m" / "m_normal.png")
+    found = {x.key: [f.path.name for f in x.files] for x in discover(tmp_path)}
+    assert found == {"m/m": ["m_albedo.png", "m_normal.png"], "m/scratch_final_v2": ["scratch_final_v2.png"]}
 
 
 def test_missing_path_and_empty_folder_are_errors(tmp_path):

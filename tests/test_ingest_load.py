@@ -318,15 +318,22 @@ def test_maps_of_different_sizes(tmp_path):
     save(tmp_path / "r_albedo.png", rand(3, size=(8, 16)))
     save(tmp_path / "r_rough.png", rand(1, size=(4, 8)))
     save(tmp_path / "r_normal.png", rand(3, size=(16, 32)))
-    with pytest.raises(InputError, match=r"r_normal\.png is 32x16 but r_albedo\.png is 16x8"):
-        load(tmp_path)
-    m = load(tmp_path, resample=True)
+    # Resampled to the largest by default, with a note naming the filter.
+    m = load(tmp_path)
     assert (m.width, m.height) == (32, 16) and m.pixels.shape == (16, 32, 7)
     assert any("r_rough.png resampled from 8x4 to 32x16 (INTER_CUBIC)" in n for n in m.notes)
+    assert scan(tmp_path).notes == m.notes
     assert float(m.pixels.min()) >= 0 and float(m.pixels.max()) <= 1
     np.testing.assert_allclose(np.linalg.norm(m.normal_vectors(), axis=-1), 1, atol=1e-5)
+    # resample=False (a pipeline's 'resample: false') makes it an error ...
+    with pytest.raises(InputError, match=r"r_normal\.png is 32x16 but r_albedo\.png is 16x8, and resample is off"):
+        load(tmp_path, resample=False)
+    # ... and so does material.yaml's, which wins over the caller's setting.
+    manifest(tmp_path, "schema_version: 1\nresample: false\n")
+    with pytest.raises(InputError, match=r"16x8, and 'resample: false' in .*material\.yaml"):
+        load(tmp_path)
     manifest(tmp_path, "schema_version: 1\nresample: true\n")
-    assert load(tmp_path).pixels.shape == (16, 32, 7)
+    assert load(tmp_path, resample=False).pixels.shape == (16, 32, 7)
 
 
 def test_resample_filter_per_axis(tmp_path):

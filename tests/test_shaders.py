@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from texgs.format import ChannelDesc, PackInput, QuantConfig, decode, decode_uv, gaussian_constraints, pack
+from texgs.format import ChannelDesc, PackInput, QuantConfig, decode, decode_uv, gaussian_constraints, pack, unpack
 from texgs.format import layout
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -32,10 +32,11 @@ def _tool(name):
     return path
 
 
-def compile_kernel(lang: str, out_dir: pathlib.Path) -> bytes:
+def compile_kernel(lang: str, out_dir: pathlib.Path, max_channels: int = MAX_CH) -> bytes:
     src = SHADERS / "tests" / ("decode.comp" if lang == "glsl" else "decode.hlsl")
-    spv = out_dir / f"decode_{lang}.spv"
-    cmd = [_tool("glslangValidator"), "-V", "-S", "comp", str(src), "-o", str(spv)]
+    spv = out_dir / f"decode_{lang}_{max_channels}.spv"
+    cmd = [_tool("glslangValidator"), "-V", "-S", "comp", f"-DTEXGS_MAX_CHANNELS={max_channels}", str(src),
+           "-o", str(spv)]
     cmd[2:2] = ["--target-env", "vulkan1.1"] if lang == "glsl" else ["-D", "-e", "main"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -101,13 +102,13 @@ def make_runner():
 READONLY = {"glsl": (), "hlsl": (0, 1, 2)}
 
 
-def run_kernel(run, spv, data: bytes, count: int, points=None, lod=0, base=0, lang="glsl"):
-    """Decode `count` texels (points None) or UVs [count, 2] on the GPU; returns [count, MAX_CH]."""
+def run_kernel(run, spv, data: bytes, count: int, points=None, lod=0, base=0, lang="glsl", max_ch=MAX_CH):
+    """Decode `count` texels (points None) or UVs [count, 2] on the GPU; returns [count, max_ch]."""
     words = np.concatenate([np.full(base, 0xDEADBEEF, np.uint32), np.frombuffer(data, np.uint32)])
     params = np.array([0 if points is None else 1, count, lod, base], np.uint32)
     pts = np.zeros((1, 2), np.float32) if points is None else np.ascontiguousarray(points, np.float32)
-    out = run({0: words, 1: params, 2: pts}, 3, 4 * count * MAX_CH, spv, -(-count // 64), READONLY[lang])
-    return np.frombuffer(out, np.float32).reshape(count, MAX_CH)
+    out = run({0: words, 1: params, 2: pts}, 3, 4 * count * max_ch, spv, -(-count // 64), READONLY[lang])
+    return np.frombuffer(out, np.float32).reshape(count, max_ch)
 
 
 def material(wrap, cfg, seed=0, h=48, w=64, c=5, n=160, levels=1):
@@ -163,3 +164,70 @@ def test_shader_lod_limit(kernels, gpu, lang):
     h, w, c = ref.shape
     got = run_kernel(gpu, kernels[lang], data, h * w, lod=1, lang=lang)
     assert np.abs(got[:, :c].reshape(h, w, c) - ref).max() <= 1e-3
+
+
+# ---- filtered sampling (texgs_sample_grad, texgs_sample_level) against texgs.format.filtered ----
+
+def run_filtered(run, spv, data: bytes, uv, ddx=None, ddy=None, level=None, lang="glsl", lod=0, max_ch=MAX_CH):
+    """texgs_sample_grad (ddx, ddy [P, 2] UV per pixel) or texgs_sample_level (level [P]) on the GPU."""
+    words = np.frombuffer(data, np.uint32)
+    n = len(uv)
+    if level is None:
+        mode, pts = 2, np.stack([uv, ddx, ddy], 1)
+    else:
+        mode, pts = 3, np.stack([uv, np.stack([level, np.zeros(n)], 1)], 1)
+    params = np.array([mode, n, lod, 0], np.uint32)
+    pts = np.ascontiguousarray(pts.reshape(-1, 2), np.float32)
+    out = run({0: words, 1: params, 2: pts}, 3, 4 * n * max_ch, spv, -(-n // 64), READONLY[lang])
+    return np.frombuffer(out, np.float32).reshape(n, max_ch)
+
+
+def footprints(n: int, side: float, seed: int):
+    """UV derivatives of n pixels: zero, isotropic 2..48 texels, and 8:1 anisotropic at random angles."""
+    rng = np.random.default_rng(seed)
+    kind = np.arange(n) % 4            # 0 zero, 1 isotropic, 2 8:1 anisotropic, 3 random shear
+    size = np.exp(rng.uniform(np.log(2.0), np.log(48.0), n)) / side
+    ang = rng.uniform(0, np.pi, n)
+    ax = np.stack([np.cos(ang), np.sin(ang)], 1)
+    ay = np.stack([-np.sin(ang), np.cos(ang)], 1)
+    ratio = np.where(kind == 2, 8.0, 1.0)
+    ddx = ax * size[:, None]
+    ddy = ay * (size / ratio)[:, None]
+    ddy[kind == 3] = (ax * 0.6 + ay * 0.3)[kind == 3] * size[kind == 3, None]
+    ddx[kind == 0] = 0
+    ddy[kind == 0] = 0
+    return ddx.astype(np.float32), ddy.astype(np.float32)
+
+
+@pytest.mark.parametrize("lang", ["glsl", "hlsl"])
+@pytest.mark.parametrize("case", ["golden (wrap x, clamp y, 7ch, 2 levels)", "clamp, fixed", "wrap both, fixed, strip 8",
+                                  "wrap both, fp16"])
+def test_shader_sample_grad_like_the_reference(kernels, gpu, lang, case):
+    from texgs.format.filtered import sample_grad
+
+    data = CASES[case]()
+    p = unpack(data)
+    uv = (np.random.default_rng(5).random((800, 2)) * 1.6 - 0.3).astype(np.float32)
+    ddx, ddy = footprints(len(uv), max(p.width, p.height), seed=6)
+    ref = sample_grad(p, uv, ddx, ddy)
+    got = run_filtered(gpu, kernels[lang], data, uv, ddx, ddy, lang=lang)
+    err = np.abs(got[:, :ref.shape[1]] - ref)
+    assert err.max() <= 1e-3, f"{lang} {case}: max abs error {err.max():.2e}"
+    zero = np.arange(len(uv)) % 4 == 0   # a zero footprint is the point sampler's value
+    point = run_kernel(gpu, kernels[lang], data, int(zero.sum()), points=uv[zero], lang=lang)
+    assert np.array_equal(got[zero], point)
+
+
+@pytest.mark.parametrize("lang", ["glsl", "hlsl"])
+def test_shader_sample_level_like_the_reference(kernels, gpu, lang):
+    from texgs.format.filtered import sample_level
+
+    data = CASES["wrap both, fixed, strip 8"]()
+    uv = (np.random.default_rng(7).random((300, 2)) * 1.2 - 0.1).astype(np.float32)
+    levels = np.array([0.0, 1.0, 2.5, 4.0, 5.0, 6.0], np.float32)
+    lv = levels[np.arange(len(uv)) % len(levels)]
+    got = run_filtered(gpu, kernels[lang], data, uv, level=lv, lang=lang)
+    for v in levels:
+        sel = lv == v
+        ref = sample_level(data, uv[sel], float(v))
+        assert np.abs(got[sel, :ref.shape[1]] - ref).max() <= 1e-3

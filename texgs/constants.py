@@ -18,3 +18,11 @@ Q_CUTOFF = 9.0
 TILE_SIZE = 16
 #: Largest image side (texels) the native renderers accept.
 MAX_SIDE = 1 << 16
+#: Largest total bytes of the buffers one native render allocates (its output,
+#: per-Gaussian and per-tile arrays, tile lists and, for training, the state
+#: backward needs): a request beyond it is refused before allocating.
+MAX_RENDER_BYTES = 1 << 33
+#: Largest magnitude of any parameter the native renderers accept (means,
+#: inverse scales, rotations, values, background): blends of K values and
+#: their gradients then stay finite in float32.
+MAX_MAGNITUDE = 2.0 ** 40

@@ -9,6 +9,9 @@ When no gradient is needed it takes the inference path, which keeps no state.
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 import torch
 
 from . import constants
@@ -24,7 +27,8 @@ else:
 
 def _check_constants() -> None:
     """The C++ core keeps its own copies of the limits; they must match ours."""
-    for name in ("MAX_K", "MAX_CHANNELS", "Q_CUTOFF", "TILE_SIZE", "MAX_SIDE"):
+    for name in ("MAX_K", "MAX_CHANNELS", "Q_CUTOFF", "TILE_SIZE", "MAX_SIDE", "MAX_RENDER_BYTES",
+                 "MAX_MAGNITUDE"):
         ours, theirs = getattr(constants, name), getattr(_native, name)
         if ours != theirs:
             raise ImportError(f"texgs._native was built with {name}={theirs} but "
@@ -83,6 +87,32 @@ def _numpy(t: torch.Tensor, name: str):
 _PARAM_NAMES = ("means", "inv_scales", "rotations", "values", "background")
 
 
+def check_call(params, height, width, k, wrap, threads=0) -> tuple:
+    """TypeError for arguments of the wrong type, whatever the backend: the five
+    parameters must be torch tensors, height, width, k and threads integers
+    (not bool, not float), wrap a pair of booleans. Returns wrap as a tuple."""
+    for t, name in zip(params, _PARAM_NAMES):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    for name, v in (("height", height), ("width", width), ("k", k), ("threads", threads)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name} must be an integer, got {v!r}")
+    if (not isinstance(wrap, (tuple, list)) or len(wrap) != 2
+            or not all(isinstance(a, (bool, np.bool_)) for a in wrap)):
+        raise TypeError(f"wrap must be a pair of booleans (wrap_x, wrap_y), got {wrap!r}")
+    return (bool(wrap[0]), bool(wrap[1]))
+
+
+def check_output_budget(height: int, width: int, channels: int) -> None:
+    """ValueError, before allocating, when the [H, W, C] float32 output alone exceeds
+    MAX_RENDER_BYTES (the CPU renderer also counts its other buffers, in C++)."""
+    need = max(int(height), 0) * max(int(width), 0) * int(channels) * 4
+    if need > constants.MAX_RENDER_BYTES:
+        raise ValueError(f"rendering {height}x{width}x{channels} would allocate {need / 2**30:.1f} GiB "
+                         f"for its output, over the renderer's budget of "
+                         f"{constants.MAX_RENDER_BYTES / 2**30:.1f} GiB")
+
+
 def _forward(params, height, width, k, wrap, threads, keep_state):
     arrays = [_numpy(t, name) for t, name in zip(params, _PARAM_NAMES)]
     out, state = _native.forward_cpu(*arrays, int(height), int(width), int(k), bool(wrap[0]),
@@ -120,10 +150,11 @@ def render(means, inv_scales, rotations, values, background, height, width, k, w
     threads: CPU workers (0 = all); never changes the result, bit for bit.
     Differentiable in the four Gaussian tensors; without grad it stores nothing.
     """
+    params = (means, inv_scales, rotations, values, background)
+    wrap = check_call(params, height, width, k, wrap, threads)
     if device == "cuda":
         return _render_cuda(means, inv_scales, rotations, values, background, height, width, k, wrap)
     _require_cpu_backend(device)
-    params = (means, inv_scales, rotations, values, background)
     if torch.is_grad_enabled() and any(t.requires_grad for t in params[:4]):
         return _RenderCPU.apply(*params, height, width, k, tuple(wrap), threads)
     return render_inference(*params, height, width, k, wrap, device=device, threads=threads)
@@ -132,6 +163,7 @@ def render(means, inv_scales, rotations, values, background, height, width, k, w
 def render_inference(means, inv_scales, rotations, values, background, height, width, k,
                      wrap=(False, False), device="cpu", threads=0) -> torch.Tensor:
     """Forward only, no autograd and no saved state: the fast path for decoding."""
+    wrap = check_call((means, inv_scales, rotations, values, background), height, width, k, wrap, threads)
     if device == "cuda":
         with torch.no_grad():
             return _render_cuda(means, inv_scales, rotations, values, background, height, width,
@@ -177,10 +209,23 @@ def _cuda_params(means, inv_scales, rotations, values, background):
             _cuda_tensor(background, "background", (c,), device))
 
 
+def _check_magnitudes(params) -> None:
+    """ValueError for a finite parameter beyond MAX_MAGNITUDE (the CPU renderer checks
+    in C++; the CUDA kernels flag NaN/Inf themselves). One reduction per tensor."""
+    for t, name in zip(params, _PARAM_NAMES):
+        big = torch.isfinite(t) & (t.abs() > constants.MAX_MAGNITUDE)
+        if t.numel() and bool(big.any()):
+            at = tuple(int(i) for i in torch.nonzero(big)[0])
+            raise ValueError(f"{name}{list(at)} is {float(t[at]):g}; every parameter must be within "
+                             f"+-2^40 (1.1e12)")
+
+
 def _forward_cuda(params, height, width, k, wrap, keep_state):
     """(out [H, W, C] on the params' device, CudaForwardState or None)."""
     values = params[3]
     n, c = values.shape
+    check_output_budget(height, width, c)
+    _check_magnitudes(params)
     # Sizes < 1 reach the native check (and its message) through an empty `out`.
     out = torch.empty(max(int(height), 0), max(int(width), 0), c, device=values.device,
                       dtype=torch.float32)

@@ -67,11 +67,13 @@ def render(means, inv_scales, rotations, values, background, height, width, k=10
     (float32 tensors on one device); wrap = (wrap_x, wrap_y); threads only
     affects speed (0 = all cores), never the result.
     """
+    from . import native
+
+    wrap = native.check_call((means, inv_scales, rotations, values, background), height, width, k, wrap,
+                             threads)
     chosen = resolve_backend(backend, means.device)
     if chosen == "reference":
         return render_ref.render(means, inv_scales, rotations, values, background,
                                  height, width, k, wrap)
-    from . import native
-
     return native.render(means, inv_scales, rotations, values, background, height, width, k,
                          wrap, device=chosen, threads=threads)

@@ -451,7 +451,8 @@ void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float*
     precompute_rotations(g, cos_t, sin_t);
     TileLists local;
     TileLists& lists = state ? state->tiles : local;
-    build_tile_lists(g, s, cos_t, sin_t, lists);
+    build_tile_lists(g, s, cos_t, sin_t, lists, render_base_bytes(g, s, state != nullptr),
+                     tile_entry_bytes(g.channels, state != nullptr));
     if (state) {
         state->settings = s;
         state->n = g.n;

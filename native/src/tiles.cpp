@@ -109,7 +109,7 @@ void box_radius(double c, double s, double w1, double w2, double mx, double my, 
 
 void build_tile_lists(const GaussianParams& g, const RenderSettings& s,
                       const std::vector<float>& cos_theta, const std::vector<float>& sin_theta,
-                      TileLists& lists) {
+                      TileLists& lists, size_t base_bytes, size_t entry_bytes) {
     const int tx = (s.width + kTileSize - 1) / kTileSize;
     const int ty = (s.height + kTileSize - 1) / kTileSize;
     lists.tiles_x = tx;
@@ -141,6 +141,9 @@ void build_tile_lists(const GaussianParams& g, const RenderSettings& s,
     if (entries > std::numeric_limits<int32_t>::max())
         throw Error("tile lists would need " + std::to_string(entries) +
                     " entries (over 2^31): too many Gaussians cover too much of the image");
+    check_budget(base_bytes + size_t(entries) * entry_bytes,
+                 "rendering " + std::to_string(n) + " Gaussians whose tile lists hold " +
+                     std::to_string(entries) + " entries");
 
     // Pass 2: CSR fill in increasing Gaussian index, so each tile's list is sorted.
     lists.offsets.assign(size_t(tx) * ty + 1, 0);

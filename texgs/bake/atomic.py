@@ -25,15 +25,58 @@ class LockedError(TexgsError):
     """Another bake holds the output folder."""
 
 
+class OutputError(TexgsError):
+    """An output (folder, report, cache) cannot be written: full, read-only, not a folder."""
+
+
+def os_error(path: Path, e: OSError, what: str = "cannot write") -> str:
+    """One line naming the path and the cause, e.g. 'out: cannot write: No space
+    left on device (ENOSPC)'."""
+    name = errno.errorcode.get(e.errno, "") if e.errno else ""
+    cause = e.strerror or str(e)
+    where = e.filename if e.filename and str(e.filename).startswith(str(path)) else path
+    return f"{where}: {what}: {cause}" + (f" ({name})" if name else "")
+
+
+def prepare_dir(path: Path, what: str = "output folder") -> None:
+    """Create `path` (and its parents) as a folder, or raise OutputError saying why not."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: the {what} is not a directory (ENOTDIR)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(os_error(path, e, f"cannot create the {what}")) from None
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write a single file atomically (temporary file in the same folder, fsync, rename)."""
+    """Write a single file atomically (temporary file in the same folder, fsync,
+    rename); on failure nothing is left and OutputError names the path and cause."""
     path = Path(path)
     tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise OutputError(os_error(path, e)) from None
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write relative path -> bytes under `folder` (a fresh staging folder)."""
+    for rel, data in files.items():
+        p = folder / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def new_staging_dir(out_root: Path, name: str) -> Path:
@@ -91,9 +134,12 @@ def output_lock(out_root: Path):
     The lock is an fcntl lock on a file: the kernel drops it when the process
     dies, so a killed bake never leaves a stale lock behind.
     """
-    out_root.mkdir(parents=True, exist_ok=True)
+    prepare_dir(out_root)
     path = out_root / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise OutputError(os_error(out_root, e, "cannot write the output folder")) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -104,8 +150,11 @@ def output_lock(out_root: Path):
             raise LockedError(
                 f"{out_root}: another texgs bake (pid {holder}) is writing to this output folder; "
                 "wait for it to finish or choose another -o") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError as e:
+            raise OutputError(os_error(out_root, e, "cannot write the output folder")) from None
         yield
     finally:
         os.close(fd)

@@ -9,9 +9,10 @@ def junit_xml(results: list[dict], suite: str = "texgs bake", seconds: float = 0
     """results: report.json material entries (name, status, seconds, message, figures)."""
     failures = sum(r["status"] == "gate_failed" for r in results)
     errors = sum(r["status"] == "error" for r in results)
+    skipped = sum(r["status"] == "cancelled" for r in results)
     root = ET.Element("testsuites")
     ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)), failures=str(failures),
-                       errors=str(errors), skipped="0", time=f"{seconds:.3f}")
+                       errors=str(errors), skipped=str(skipped), time=f"{seconds:.3f}")
     for r in results:
         tc = ET.SubElement(ts, "testcase", classname="texgs.bake", name=r["name"],
                            time=f"{r.get('seconds', 0.0):.3f}")
@@ -21,6 +22,8 @@ def junit_xml(results: list[dict], suite: str = "texgs bake", seconds: float = 0
         elif r["status"] == "error":
             el = ET.SubElement(tc, "error", message=r.get("message", "could not bake"), type="BakeError")
             el.text = r.get("message", "")
+        elif r["status"] == "cancelled":
+            ET.SubElement(tc, "skipped", message=r.get("message", "cancelled"))
         out = ET.SubElement(tc, "system-out")
         out.text = r.get("summary", r["status"])
     ET.indent(root)

@@ -40,8 +40,11 @@ def fit_material(material, pipe: Pipeline, threads: int, progress: str):
                label=material.key)
 
 
-def write(folder: Path, material, result, pipe: Pipeline, build_key: str, inputs: list[Path]) -> dict:
-    """Write the packed file, previews and manifest.json (last) into `folder`."""
+def write(folder: Path, material, result, pipe: Pipeline, build_key: str, input_digests: dict) -> dict:
+    """Write the packed file, previews and manifest.json (last) into `folder`.
+
+    The manifest records the sha256 of every other file it lists ("digests"), so a
+    later run can tell an intact output from a damaged one (cache.up_to_date)."""
     files = {"packed": f"{_safe(material.name)}{PACKED_SUFFIX}"}
     (folder / files["packed"]).write_bytes(result.data)
     if pipe.outputs.decoded_maps:
@@ -79,11 +82,12 @@ def write(folder: Path, material, result, pipe: Pipeline, build_key: str, inputs
         "steps": result.steps,
         "backend": result.backend,
         "settings": pipe.settings_for_hash(),
-        "inputs": {p.name: cache.file_digest(p) for p in inputs},
+        "inputs": dict(input_digests),
         "build_key": build_key,
         "notes": list(material.notes),
         "warnings": list(material.warnings),
         "files": files,
+        "digests": {rel: cache.file_digest(folder / rel) for rel in sorted(files.values())},
     }
     (folder / cache.MANIFEST_NAME).write_text(json.dumps(json_safe(manifest), indent=2), encoding="utf-8")
     return manifest

@@ -65,9 +65,11 @@ class Pipeline:
     addressing: Literal["auto", "wrap", "clamp"] = "auto"    # auto: wrap when the maps tile
     quantisation: Literal["lean", "fp16"] = "lean"            # per-attribute bits vs the paper's fp16
     weights: dict[str, float] = field(default_factory=dict)  # loss weight per channel group
+    resample: bool = True                                     # maps of different sizes: to the largest (false: error)
     fit: dict[str, Any] = field(default_factory=dict)        # texgs.fit settings (validated there)
     gates: Gates = field(default_factory=Gates)
     outputs: Outputs = field(default_factory=Outputs)
+    cache: Optional[str] = None                               # shared build cache folder (--cache)
     source: str = "<defaults>"                                # the file this came from
 
     def override(self, **changes) -> "Pipeline":
@@ -89,7 +91,7 @@ class Pipeline:
     def settings_for_hash(self) -> dict:
         """Everything that changes baked bytes (not gates, outputs, descriptions)."""
         d = dataclasses.asdict(self)
-        for k in ("description", "gates", "outputs", "source"):
+        for k in ("description", "gates", "outputs", "cache", "source"):
             d.pop(k)
         return d
 

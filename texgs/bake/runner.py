@@ -8,15 +8,14 @@ a quality gate, 2 some material could not be baked.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import dataclasses
 import json
-import multiprocessing
 import os
 import shutil
 import signal
 import sys
 import time
-import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +23,13 @@ import numpy as np
 
 from .. import __version__
 from ..errors import TexgsError
-from . import atomic, cache, outputs
+from . import atomic, cache, outputs, shard, store
+from . import report as report_mod
 from .gates import check_gates
 from .junit import junit_xml
 from .pipeline import Pipeline
-
-EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2
+from .report import EXIT_ERROR, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK  # noqa: F401 (re-exported)
+from .task import FitTask
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,16 @@ class BakeOptions:
     jobs: int = 1
     force: bool = False
     dry_run: bool = False
-    resample: bool = False
+    resample: bool = True           # the CLI passes the pipeline's unless --[no-]resample
     progress: str = "auto"          # auto | bar | lines | off
     report: Path | None = None      # default OUT/report.json
     junit: Path | None = None       # default OUT/junit.xml
+    shard: tuple[int, int] | None = None   # (K, N): bake the K-th of N parts (shard.py)
+    cache: Path | None = None       # shared build cache folder (store.py)
+    executor: str = "local"         # local (this machine, --jobs) | ray
+    ray_address: str | None = None  # an existing Ray cluster; None: RAY_ADDRESS or a local instance
+    task_cpus: int = 1              # CPUs a Ray task declares (and the threads it fits with)
+    retries: int = 2                # Ray: attempts after a worker dies, before the material fails
 
 
 def backend_for(device: str) -> str:
@@ -83,100 +89,170 @@ class _Log:
 
 
 def bake(path: Path, opts: BakeOptions) -> tuple[int, dict]:
-    """Bake every material under `path`. Returns (exit status, report dict)."""
+    """Bake every material under `path` (or the shard opts.shard of them).
+    Returns (exit status, report dict); raises KeyboardInterrupt after writing the
+    report of an interrupted run, OutputError when an output cannot be written."""
     from .. import ingest
 
     t0 = time.monotonic()
-    sources = ingest.discover(path)  # raises InputError for a missing/empty path
+    sources = shard.select(ingest.discover(path), opts.shard)  # discover raises InputError for a bad path
     pipe = opts.pipeline
-    backend = backend_for(pipe.device)
+    backend = "cuda" if opts.executor == "ray" and pipe.device == "cuda" else backend_for(pipe.device)
     log = _Log(len(sources), opts.progress)
-    log.line(f"texgs {__version__}: {len(sources)} material(s) under {path}, pipeline {pipe.source}, "
-             f"backend {backend}")
-    results: list[dict] = []
+    where = f", shard {opts.shard[0]}/{opts.shard[1]}" if opts.shard else ""
+    log.line(f"texgs {__version__}: {len(sources)} material(s) under {path}{where}, pipeline {pipe.source}, "
+             f"backend {backend}, executor {opts.executor}")
+    done: dict[str, dict] = {}
     interrupted = False
-    with _terminate_as_interrupt(), atomic.output_lock(opts.out) if not opts.dry_run else _nullcontext():
+    error = None
+    guard = _Interrupts()
+    with guard, atomic.output_lock(opts.out) if not opts.dry_run else _nullcontext():
         if not opts.dry_run:
             atomic.clean_stale(opts.out)
+        build_cache = store.BuildCache(opts.cache) if opts.cache and not opts.dry_run else None
         jobs = max(1, min(opts.jobs, len(sources)))
-        threads = max(1, (os.cpu_count() or 1) // jobs)
-        fit_progress = opts.progress if jobs == 1 else "off"
+        threads = opts.task_cpus if opts.executor == "ray" else max(1, (os.cpu_count() or 1) // jobs)
+
+        def finish(entry: dict) -> None:
+            _gate(entry, pipe)
+            entry["summary"] = _one_line(entry)
+            done[entry["key"]] = entry
+            log.line(entry["summary"])
+            log.advance()
+
+        def on_result(item, result: dict) -> None:
+            src, entry, task = item
+            with guard.deferred():  # a commit and its record in the report happen together
+                _commit_result(opts, build_cache, src, entry, task, result)
+                finish(entry)
+
         try:
-            if jobs == 1:
-                for src in sources:
-                    r = bake_one(src, pipe, backend, opts, threads, fit_progress)
-                    results.append(r)
-                    log.line(_one_line(r))
-                    log.advance()
-            else:
-                ctx = multiprocessing.get_context("spawn")
-                with cf.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
-                    futures = {pool.submit(bake_one, s, pipe, backend, opts, threads, "off"): s for s in sources}
-                    done = {}
-                    for fut in cf.as_completed(futures):
-                        r = fut.result()
-                        done[futures[fut].key] = r
-                        log.line(_one_line(r))
-                        log.advance()
-                    results = [done[s.key] for s in sources]  # report in discovery order
+            pending = []
+            for src in sources:
+                entry, task = plan(src, pipe, backend, opts, build_cache, threads)
+                if task is None:
+                    finish(entry)
+                else:
+                    pending.append((src, entry, task))
+            if pending:
+                from .executors import run
+
+                run(opts, [p[2] for p in pending], pending, jobs, on_result)
         except KeyboardInterrupt:
             interrupted = True
+        except atomic.OutputError as e:
+            error = str(e)
         finally:
             log.close()
-        report = _report(path, opts, backend, results, time.monotonic() - t0, interrupted)
+        guard.hold()  # the work is over: the report below is written whatever signal comes now
+        why = "the run was interrupted" if interrupted else f"the run stopped: {error}"
+        results = [done.get(s.key) or _cancelled(s, why) for s in sources]  # discovery order
+        rep = report_mod.build(path, opts.out, pipe, backend, results, time.monotonic() - t0,
+                               dry_run=opts.dry_run, interrupted=interrupted, shard=opts.shard,
+                               executor=opts.executor, cache=str(opts.cache) if opts.cache else None,
+                               error=error)
         if not opts.dry_run:
-            atomic.write_bytes_atomic(opts.report or opts.out / "report.json",
-                                      json.dumps(outputs.json_safe(report), indent=2).encode())
-            atomic.write_bytes_atomic(opts.junit or opts.out / "junit.xml",
-                                      junit_xml(results, seconds=report["seconds"]))
+            try:
+                atomic.write_bytes_atomic(opts.report or opts.out / "report.json",
+                                          json.dumps(outputs.json_safe(rep), indent=2).encode())
+                atomic.write_bytes_atomic(opts.junit or opts.out / "junit.xml",
+                                          junit_xml(results, seconds=rep["seconds"]))
+            except atomic.OutputError:
+                if error is None:
+                    raise
+    if error is not None:
+        raise atomic.OutputError(error)
     if interrupted:
         raise KeyboardInterrupt
-    return report["exit_status"], report
+    return rep["exit_status"], rep
 
 
-def bake_one(src, pipe: Pipeline, backend: str, opts: BakeOptions, threads: int, fit_progress: str) -> dict:
-    """Bake one material; never raises for a material problem (it becomes the result)."""
-    from .. import ingest
-
+def plan(src, pipe: Pipeline, backend: str, opts: BakeOptions, build_cache, threads: int):
+    """(entry, None) when nothing needs fitting (an input error, unchanged outputs, a
+    dry run, a cache hit, which is committed here), else (entry, FitTask)."""
     t0 = time.monotonic()
     entry = {"name": src.name, "key": src.key, "status": "error", "seconds": 0.0,
              "warnings": list(src.warnings)}
     final = opts.out / src.key
-    staging = None
     try:
         if src.error is not None:
             raise src.error
         inputs = [f.path for f in src.files] + ([src.manifest.path] if src.manifest else [])
-        key = cache.build_key(inputs, {**pipe.settings_for_hash(), "resample": opts.resample}, backend)
+        digests = cache.input_digests(inputs)
+        key = cache.build_key(inputs, {**pipe.settings_for_hash(), "resample": opts.resample}, backend, digests)
         existing = None if opts.force else cache.up_to_date(final, key)
         if existing is not None:
             entry.update(status="unchanged", **_figures(existing))
         elif opts.dry_run:
             entry.update(status="would_bake")
         else:
-            material = ingest.load(src, resample=opts.resample)
-            result = outputs.fit_material(material, pipe, threads, fit_progress)
-            staging = atomic.new_staging_dir(final.parent, final.name)
-            manifest = outputs.write(staging, material, result, pipe, key, inputs)
-            atomic.commit_dir(staging, final)
-            staging = None
-            entry.update(status="baked", **_figures(manifest))
-        if entry["status"] in ("baked", "unchanged"):
-            failures = check_gates(entry, pipe.gates)
-            if failures:
-                entry.update(status="gate_failed", gate_failures=failures,
-                             message=f"{len(failures)} quality gate(s) missed")
+            task = FitTask(source=src, pipeline=pipe, build_key=key, input_digests=digests,
+                           resample=opts.resample, threads=threads,
+                           progress=opts.progress if opts.jobs == 1 and opts.executor == "local" else "off")
+            files = build_cache.get(_cache_address(task)) if build_cache is not None else None
+            if files is None:
+                return entry, task
+            manifest = json.loads(files[cache.MANIFEST_NAME])
+            _commit(final, files)
+            entry.update(status="cached", **_figures(manifest))
+    except OSError as e:  # reading an input failed between discovery and hashing
+        entry["message"] = f"{e.filename or src.folder}: cannot read: {e.strerror or e}"
     except TexgsError as e:
+        if isinstance(e, atomic.OutputError):
+            raise
         entry["message"] = str(e)
-    except KeyboardInterrupt:
-        raise
-    except Exception as e:  # a bug, not the user's input: keep the batch going, keep the trace
-        entry["message"] = f"internal error baking {src.key}: {type(e).__name__}: {e}"
-        entry["traceback"] = traceback.format_exc()
+    entry["seconds"] = round(time.monotonic() - t0, 3)
+    return entry, None
+
+
+def _commit_result(opts: BakeOptions, build_cache, src, entry: dict, task: FitTask, result: dict) -> None:
+    """Write a worker's files into place (the driver holds the lock) and store them
+    in the shared cache."""
+    entry["seconds"] = round(entry.get("seconds", 0.0) + result.get("seconds", 0.0), 3)
+    if "files" not in result:
+        entry["message"] = result["message"]
+        if "traceback" in result:
+            entry["traceback"] = result["traceback"]
+        return
+    files = result["files"]
+    _commit(opts.out / src.key, files)
+    entry.update(status="baked", **_figures(result["manifest"]))
+    if build_cache is not None:
+        build_cache.put(_cache_address(task), files)
+
+
+def _commit(final: Path, files: dict[str, bytes]) -> None:
+    """Stage the files beside `final`, then replace it with one rename. On a
+    write error the staging folder is removed and OutputError names the cause."""
+    staging = None
+    try:
+        staging = atomic.new_staging_dir(final.parent, final.name)
+        atomic.write_files(staging, files)
+        atomic.commit_dir(staging, final)
+        staging = None
+    except OSError as e:
+        raise atomic.OutputError(atomic.os_error(final.parent, e)) from None
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-    entry["seconds"] = round(time.monotonic() - t0, 3)
+
+
+def _cache_address(task: FitTask) -> str:
+    outs = dataclasses.asdict(task.pipeline.outputs)
+    return store.address(task.build_key, task.source.key, task.source.name, outs)
+
+
+def _gate(entry: dict, pipe: Pipeline) -> None:
+    if entry["status"] in ("baked", "cached", "unchanged"):
+        failures = check_gates(entry, pipe.gates)
+        if failures:
+            entry.update(status="gate_failed", gate_failures=failures,
+                         message=f"{len(failures)} quality gate(s) missed")
+
+
+def _cancelled(src, why: str) -> dict:
+    entry = {"name": src.name, "key": src.key, "status": "cancelled", "seconds": 0.0,
+             "warnings": list(src.warnings), "message": f"not baked: {why}"}
     entry["summary"] = _one_line(entry)
     return entry
 
@@ -191,35 +267,13 @@ def _figures(manifest: dict) -> dict:
 
 
 def _one_line(r: dict) -> str:
-    if r["status"] in ("baked", "unchanged", "gate_failed") and "psnr" in r:
+    if r["status"] in ("baked", "cached", "unchanged", "gate_failed") and "psnr" in r:
         text = (f"{r['key']}: {r['status']}, {r['channels']} ch, {r['bppc']:.4f} bppc, "
                 f"{r['psnr']:.2f} dB, {r['gaussians']} Gaussians, {r['seconds']:.1f} s")
         if r["status"] == "gate_failed":
             text += "; " + "; ".join(r["gate_failures"])
         return text
     return f"{r['key']}: {r['status']}" + (f": {r['message']}" if r.get("message") else "")
-
-
-def _report(path, opts: BakeOptions, backend, results, seconds, interrupted) -> dict:
-    counts = {s: sum(r["status"] == s for r in results)
-              for s in ("baked", "unchanged", "would_bake", "gate_failed", "error")}
-    status = EXIT_ERROR if counts["error"] else EXIT_GATE if counts["gate_failed"] else EXIT_OK
-    psnrs = [r["psnr"] for r in results if "psnr" in r]
-    return {
-        "texgs_version": __version__,
-        "input": str(path),
-        "output": str(opts.out),
-        "pipeline": opts.pipeline.source,
-        "settings": opts.pipeline.settings_for_hash(),
-        "backend": backend,
-        "dry_run": opts.dry_run,
-        "interrupted": interrupted,
-        "seconds": round(seconds, 3),
-        "counts": counts,
-        "mean_psnr": float(np.mean(psnrs)) if psnrs else None,
-        "exit_status": status,
-        "materials": results,
-    }
 
 
 def summary_table(report: dict) -> str:
@@ -239,8 +293,10 @@ def summary_table(report: dict) -> str:
         elif r["status"] == "gate_failed":
             lines.append(f"gate: {r['key']}: " + "; ".join(r["gate_failures"]))
     c = report["counts"]
-    lines.append(f"{c['baked']} baked, {c['unchanged']} unchanged, {c['gate_failed']} missed a gate, "
-                 f"{c['error']} failed" + (f", {c['would_bake']} would bake" if report["dry_run"] else "")
+    cached = f", {c['cached']} copied from the cache" if c.get("cached") else ""
+    cancelled = f", {c['cancelled']} cancelled" if c.get("cancelled") else ""
+    lines.append(f"{c['baked']} baked{cached}, {c['unchanged']} unchanged, {c['gate_failed']} missed a gate, "
+                 f"{c['error']} failed{cancelled}" + (f", {c['would_bake']} would bake" if report["dry_run"] else "")
                  + f" in {report['seconds']:.1f} s")
     return "\n".join(lines)
 
@@ -253,23 +309,46 @@ class _nullcontext:
         return False
 
 
-class _terminate_as_interrupt:
-    """SIGTERM (a CI runner cancelling the job) unwinds like Ctrl-C, so staging
-    directories are removed and nothing half-written is left in place."""
+class _Interrupts:
+    """SIGINT and SIGTERM (a CI runner cancelling the job) unwind the bake as a
+    KeyboardInterrupt, except inside `deferred()`, where the interrupt waits until
+    the block ends: a commit and its line in the report are never separated."""
 
-    def __enter__(self):
-        self.previous = signal.getsignal(signal.SIGTERM)
+    def __init__(self):
+        self.depth = 0
+        self.pending = False
+        self.previous = {}
 
-        def handler(signum, frame):
+    def _handler(self, signum, frame):
+        if self.depth:
+            self.pending = True
+        else:
             raise KeyboardInterrupt
 
-        try:
-            signal.signal(signal.SIGTERM, handler)
-        except ValueError:  # not the main thread
-            self.previous = None
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.previous[sig] = signal.signal(sig, self._handler)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
         return self
 
     def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
+        for sig, old in self.previous.items():
+            signal.signal(sig, old)
         return False
+
+    def hold(self) -> None:
+        """From now on, ignore interrupts (the run is finishing its report)."""
+        self.depth += 1
+
+    @contextmanager
+    def deferred(self):
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if not self.depth and self.pending:
+            self.pending = False
+            raise KeyboardInterrupt

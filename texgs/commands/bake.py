@@ -12,14 +12,19 @@ Find every material under PATH, fit it to the target rate or quality, and write
 per material OUT/<material>/: <name>.texgs (the runtime file), manifest.json and
 preview PNGs; per run: OUT/report.json, OUT/junit.xml and a summary table.
 
-Unchanged materials (same inputs, settings, backend and texgs version) are
-skipped. Outputs are replaced atomically; an interrupted bake leaves no partial
-file and the next run resumes.
+Unchanged materials (same inputs, settings, backend and texgs version, and
+outputs that still match their recorded digests) are skipped. Outputs are
+replaced atomically; an interrupted bake leaves no partial file and the next
+run resumes. --shard K/N bakes one part of a CI matrix (merge the reports with
+`texgs report merge`); --cache DIR shares baked materials between runs,
+shards and machines; --executor ray runs materials as tasks on a Ray cluster.
 
 exit status:
-  0  every material baked (or was unchanged) and passed its quality gates
-  1  some material missed a quality gate (the others were still baked)
-  2  some material could not be baked (bad input), or a bad setting
+  0    every material baked (or was unchanged) and passed its quality gates
+  1    some material missed a quality gate (the others were still baked)
+  2    some material could not be baked (bad input), a bad setting, or an
+       output that cannot be written (full, read-only, not a folder)
+  130  interrupted (report.json says what was written)
 """
 
 
@@ -42,12 +47,26 @@ def add_arguments(p):
     p.add_argument("--pipeline", default="default",
                    help="pipeline YAML file, or a bundled name: default, ci-preview, high-quality")
     p.add_argument("--jobs", type=int, default=1, help="materials baked in parallel (default 1)")
+    p.add_argument("--shard", metavar="K/N",
+                   help="bake only the K-th of N parts (by a hash of each material's key), for CI matrices")
+    p.add_argument("--cache", type=Path, metavar="DIR",
+                   help="shared build cache: copy materials already baked with the same build key "
+                        "(default: the pipeline's 'cache')")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: this machine (--jobs); ray: one Ray task per material (pip install texgs[ray])")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="Ray cluster to use (default: $RAY_ADDRESS, else a local instance)")
+    p.add_argument("--task-cpus", type=int, default=1, metavar="N",
+                   help="CPUs each Ray task declares and fits with (default 1)")
+    p.add_argument("--retries", type=int, default=2, metavar="N",
+                   help="Ray: times a task whose worker died is retried before it fails (default 2)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="renderer device (default: pipeline's)")
     p.add_argument("--seed", type=int, help="random seed (default: pipeline's)")
     p.add_argument("--addressing", choices=("auto", "wrap", "clamp"), help="texture addressing (default: pipeline's)")
     p.add_argument("--force", action="store_true", help="rebuild materials even when unchanged")
     p.add_argument("--dry-run", action="store_true", help="list what would be baked or skipped; write nothing")
-    p.add_argument("--resample", action="store_true", help="resize maps of different sizes to the largest")
+    p.add_argument("--resample", action=argparse.BooleanOptionalAction, default=None,
+                   help="resize maps of different sizes to the largest (default: the pipeline's 'resample', on)")
     g = p.add_argument_group("quality gates (add to the pipeline's)")
     g.add_argument("--min-psnr", type=float, metavar="DB", help="fail a material below this PSNR over all channels")
     g.add_argument("--min-group-psnr", type=_group_floor, action="append", default=[], metavar="GROUP=DB",
@@ -62,6 +81,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     from ..bake import BakeOptions, bake, load_pipeline, summary_table
+    from ..bake.shard import parse as parse_shard
     from ..errors import ConfigError
 
     pipe = load_pipeline(args.pipeline)
@@ -73,8 +93,21 @@ def run(args) -> int:
     pipe = pipe.override(**changes)
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.task_cpus < 1 or args.retries < 0:
+        raise ConfigError("--task-cpus must be at least 1 and --retries at least 0")
+    if args.executor == "local" and args.ray_address:
+        raise ConfigError("--ray-address needs --executor ray")
+    if args.executor == "ray":
+        from ..bake.executors import import_ray
+
+        import_ray()  # says how to install it before any work
+    cache = args.cache if args.cache is not None else (Path(pipe.cache) if pipe.cache else None)
     opts = BakeOptions(out=args.out, pipeline=pipe, jobs=args.jobs, force=args.force, dry_run=args.dry_run,
-                       resample=args.resample, progress=args.progress, report=args.report, junit=args.junit)
+                       resample=pipe.resample if args.resample is None else args.resample, progress=args.progress,
+                       report=args.report, junit=args.junit,
+                       shard=parse_shard(args.shard) if args.shard else None, cache=cache,
+                       executor=args.executor, ray_address=args.ray_address, task_cpus=args.task_cpus,
+                       retries=args.retries)
     status, report = bake(args.path, opts)
     from ..bake.outputs import json_safe
 

@@ -13,7 +13,9 @@ normal, BC4 scalars); all decoded with texture2ddecoder. Block codecs are run
 on mip levels 1-5, upsampled bilinearly and measured at full size; figures at
 each requested rate are interpolated in log-rate on each family's Pareto
 frontier (see docs/compare.md). A missing encoder is named with how to install
-it, and the other methods still run.
+it, and the other methods still run. A material that cannot be read is reported
+as failed with its reason, the others are still measured, and the command then
+exits with status 2.
 """
 
 
@@ -65,12 +67,18 @@ def run(args) -> int:
     settings = Settings(rates=_rates(args.bppc), methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
                         quick=args.quick, astc_blocks=blocks,
                         threads=args.threads, extended_metrics=not args.no_extended, seed=args.seed)
-    results, files = compare(args.inputs, settings, args.output,
-                             log=lambda m: print(m, file=sys.stderr, flush=True))
+    results, files, failed = compare(args.inputs, settings, args.output,
+                                     log=lambda m: print(m, file=sys.stderr, flush=True))
     for r in results:
         for row in r.rows:
             psnr = row.get("psnr")
             fig = "n/a" if psnr is None else f"{psnr:6.2f} dB"
             print(f"{r.material:40s} {row['method']:10s} {row['requested_bppc']:<6g} {fig}")
     print(f"report: {files['html']}")
+    for f in failed:
+        print(f"FAILED {f.material}: {f.reason}")
+    if failed:
+        # Like `texgs bake`: every material that could be measured was; the run still failed.
+        print(f"texgs compare: {len(failed)} material(s) failed, {len(results)} measured", file=sys.stderr)
+        return 2
     return 0

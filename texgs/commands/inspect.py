@@ -1,5 +1,6 @@
 """`texgs inspect PATH`: a packed file's header and sections, or (for a folder or
-image) the material description from texgs.ingest."""
+image) the material description from texgs.ingest. Exits 2 when any material
+of the folder cannot be ingested (after describing all of them)."""
 
 from __future__ import annotations
 
@@ -99,8 +100,14 @@ def run(args) -> int:
     except ImportError as e:
         raise InputError(f"{path}: not a packed texgs file, and material description (texgs.ingest) "
                          f"is not available in this build ({e})") from None
-    if args.json:
-        print(json.dumps(ingest.describe_dict(str(path)), indent=2))
-    else:
-        print(ingest.describe(str(path)))
+    import sys
+
+    data = ingest.describe_dict(str(path))
+    print(json.dumps(data, indent=2) if args.json else ingest.format_table(data))
+    bad = ingest.error_count(data)
+    if bad:
+        # Like `texgs bake`: a batch with a failed material is not a success.
+        print(f"texgs inspect: {bad} of {len(data['materials'])} material(s) under {path} have errors",
+              file=sys.stderr)
+        return 2
     return 0

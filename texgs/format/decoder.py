@@ -122,13 +122,14 @@ def _axis_tiles(c: np.ndarray, r: np.ndarray, side: int, tile: int, wrap: bool):
     return key // nb, key % nb
 
 
-def _bin_gaussians(packed: Packed, lod: int, tile: int):
+def _bin_gaussians(packed: Packed, lod: int, tile: int, subset=None):
     """Tile binning for evaluation: (block of each pair, Gaussian of each pair),
-    sorted by block then file index, over the Gaussians of levels < lod whose own
-    3-sigma box (plus SEARCH_MARGIN) touches the tile (on the torus when wrapped)."""
+    sorted by block then file index, over the Gaussians of levels < lod (among
+    `subset`, sorted file indices, when given) whose own 3-sigma box (plus
+    SEARCH_MARGIN) touches the tile (on the torus when wrapped)."""
     h, w = packed.height, packed.width
     nbx = -(-w // tile)
-    keep = np.nonzero(packed.levels < lod)[0]
+    keep = np.nonzero(packed.levels < lod)[0] if subset is None else subset[packed.levels[subset] < lod]
     m = packed.means[keep].astype(np.float64)
     r = 3.0 / np.minimum(np.abs(packed.inv_scales[keep, 0]), np.abs(packed.inv_scales[keep, 1])).astype(np.float64)
     r = r + SEARCH_MARGIN
@@ -159,9 +160,10 @@ def _padded_groups(group: np.ndarray, item: np.ndarray, groups: np.ndarray):
     return mat, valid, cnt
 
 
-def decode_points(packed, points, lod_limit=None, with_counts=False, tile=16):
+def decode_points(packed, points, lod_limit=None, with_counts=False, tile=16, subset=None):
     """The image function at points [P, 2] (texels, already reduced per
-    uv_to_texels). Returns [P, C] float32 unit values (and, with_counts,
+    uv_to_texels); subset: sorted file indices that include every Gaussian
+    within the search radius of the points (None: all). Returns [P, C] float32 unit values (and, with_counts,
     (covering, near): per point, the Gaussians with q <= 9 and those passing
     the shaders' cheap distance tests: min(w) |dy| and min(w) |dx| <= BOX_CUTOFF,
     then (min(w) dx)^2 + (min(w) dy)^2 <= 9 * REJECT_SLACK)."""
@@ -185,7 +187,7 @@ def decode_points(packed, points, lod_limit=None, with_counts=False, tile=16):
     porder = np.argsort(pblock, kind="stable")
     blocks = np.unique(pblock)
     pmat, pval, _ = _padded_groups(pblock[porder], porder, blocks)          # [B, Pmax] point ids
-    gblock, gitem = _bin_gaussians(packed, lod, tile)
+    gblock, gitem = _bin_gaussians(packed, lod, tile, subset)
     cmat, cval, ccnt = _padded_groups(gblock, gitem, blocks)                 # [B, Mmax] file indices
 
     means = torch.from_numpy(packed.means)
@@ -282,17 +284,47 @@ MAX_DECODE_VALUES = 1 << 28
 
 def decode(packed, lod_limit=None, apply_range=False) -> np.ndarray:
     """[H, W, C] float32: the image function at every texel centre. Unit values
-    unless apply_range (then each channel is mapped to its stored range)."""
+    unless apply_range (then each channel is mapped to its stored range).
+    Beyond the result it holds one row band's working set (decode_bands)."""
     packed = _as_packed(packed)
     h, w = packed.height, packed.width
     if h * w * packed.values.shape[1] > MAX_DECODE_VALUES:
         raise InputError(f"{w}x{h}x{packed.values.shape[1]} is too large to decode at once "
                          f"(limit {MAX_DECODE_VALUES} values); sample it with decode_uv in pieces")
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32) + 0.5,
-                            torch.arange(w, dtype=torch.float32) + 0.5, indexing="ij")
-    pts = torch.stack([xs.reshape(-1), ys.reshape(-1)], 1)
-    img = decode_points(packed, pts, lod_limit).reshape(h, w, -1)
+    img = np.empty((h, w, packed.values.shape[1]), np.float32)
+    for y0, band in decode_bands(packed, lod_limit):
+        img[y0:y0 + band.shape[0]] = band
     return apply_channel_ranges(packed, img) if apply_range else img
+
+
+#: Texels per row band of decode_bands (rounded to whole tile rows): bounds the
+#: per-point arrays of one decode_points call (~100 bytes a texel) at any size.
+BAND_TEXELS = 1 << 18
+
+
+def band_rows(width: int, tile: int = 16) -> int:
+    """Rows of each band decode_bands yields for this width (a multiple of the tile)."""
+    return max(tile, BAND_TEXELS // max(width, 1) // tile * tile)
+
+
+def decode_bands(packed, lod_limit=None):
+    """Yield (y0, [rows, W, C] float32 unit values) for consecutive row bands
+    from the top: the same image as decode() in bounded memory. Each band
+    evaluates only the Gaussians within the search radius of its rows."""
+    packed = _as_packed(packed)
+    return _bands(packed, _lod(packed, lod_limit))     # checks the LOD limit before the first band
+
+
+def _bands(packed: Packed, lod: int):
+    h, w = packed.height, packed.width
+    rows = band_rows(w)
+    xs = torch.arange(w, dtype=torch.float32) + 0.5
+    for y0 in range(0, h, rows):
+        y1 = min(h, y0 + rows)
+        ys = torch.arange(y0, y1, dtype=torch.float32) + 0.5
+        pts = torch.stack([xs.repeat(y1 - y0), ys.repeat_interleave(w)], 1)
+        near = block_candidates(packed, 0.0, float(w), y0 + 0.5, y1 - 0.5, lod)
+        yield y0, decode_points(packed, pts, lod, subset=near).reshape(y1 - y0, w, -1)
 
 
 def decode_uv(packed, uv, lod_limit=None) -> np.ndarray:

@@ -109,6 +109,9 @@ CHANNEL_FIELDS = [
     ("palette", 8, "u32"),              # 0: the code is in the record; p > 0: in palette p - 1's entries
 ]
 CHANNEL_WORDS = 9
+#: Largest |range_lo|, |range_hi| of a channel: hi - lo and lo + (hi - lo) * u
+#: then stay far inside float32 in every decoder and shader.
+RANGE_LIMIT = 2.0 ** 64
 
 # Palette table: one entry of PALETTE_WORDS words per palette. A palette
 # channel's record holds no value code: the record's index field picks an entry

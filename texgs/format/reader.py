@@ -18,10 +18,14 @@ import torch
 from ..constants import MAX_CHANNELS, MAX_K
 from ..errors import FormatError
 from . import layout as L
-from .quant import MAX_SIDE, Codes, DequantConstants, QuantConfig, dequantize_with, y_cells
+from .quant import (MAX_SIDE, Codes, DequantConstants, QuantConfig, dequantize_with, position_steps,
+                    rotation_step, y_cells)
 from .writer import ChannelDesc, strips_of
 
 _MAX_FILE_BYTES = 1 << 31
+#: Relative slack of the inverse-scale floor above 3 / radius: both are rounded
+#: up to float32 from the writer's max_radius, so they differ by a few ulps.
+INV_SCALE_LO_SLACK = 2.0 ** -20
 
 
 @dataclass
@@ -132,12 +136,19 @@ def _check_header(h: dict, name: str) -> QuantConfig:
               "rotation_step"):
         need(math.isfinite(h[f]), f"header field {f} is not finite")
     need(1.0 <= h["radius"] <= 4096.0, f"bad radius bound {h['radius']}")
+    # The writer stores 3 / max_radius rounded up (float32) and the radius rounded up:
+    # the floor honours the bound and is within a few ulps of 3 / radius.
     need(h["inv_scale_lo"] > 0 and 3.0 / h["inv_scale_lo"] <= h["radius"],
          "inverse-scale floor does not honour the radius bound")
+    need(h["inv_scale_lo"] <= 3.0 / h["radius"] * (1.0 + INV_SCALE_LO_SLACK),
+         f"inverse-scale floor {h['inv_scale_lo']!r} is not 3 / radius (radius {h['radius']!r})")
     if h["encoding"] == L.ENCODING_FP16:
         need(h["position_bits"] == 16 and h["position_y_bits"] == 16 and h["rotation_bits"] == 16,
              "fp16 records must use 16-bit fields")
+        need(h["inv_scale_exp_bits"] == 0 and h["inv_scale_mant_bits"] == 0,
+             "fp16 records have no inverse-scale exponent or mantissa fields")
         cfg = QuantConfig.fp16()
+        mant_scale = 0.0
     else:
         cfg = QuantConfig(position_bits=h["position_bits"], inv_scale_exp_bits=h["inv_scale_exp_bits"],
                           inv_scale_mant_bits=h["inv_scale_mant_bits"], rotation_bits=h["rotation_bits"],
@@ -146,10 +157,13 @@ def _check_header(h: dict, name: str) -> QuantConfig:
             cfg.validate()
         except Exception as e:
             _fail(name, f"bad quantisation fields: {e}")
-        need(h["inv_scale_mant_scale"] == 2.0 ** -cfg.inv_scale_mant_bits, "bad inverse-scale mantissa scale")
-        step = (h["width"] * 2.0 ** -cfg.position_bits, h["strip_height"] * 2.0 ** -cfg.strip_y_bits)
-        need((h["position_step_x"], h["position_step_y"]) == tuple(float(np.float32(s)) for s in step),
-             "position steps disagree with the size and bit depth")
+        mant_scale = 2.0 ** -cfg.inv_scale_mant_bits
+    # Every other dequantisation constant is a function of the size and bit depths:
+    # accept exactly the value the writer stores (docs/FORMAT.md, "Fixed header").
+    sx, sy = position_steps(cfg, h["height"], h["width"])
+    for f, want in (("position_step_x", sx), ("position_step_y", sy), ("inv_scale_mant_scale", mant_scale),
+                    ("rotation_step", rotation_step(cfg))):
+        need(h[f] == want, f"header field {f} is {h[f]!r}; the size and bit depths give {want!r}")
     return cfg
 
 
@@ -208,8 +222,13 @@ def _channels(sec: bytes, names: list, h: dict, name: str):
         if int(words[i, 8]) > h["palette_count"]:
             _fail(name, f"channel {i} names palette {int(words[i, 8])} of {h['palette_count']}")
         pal.append(int(words[i, 8]) - 1)
-        if not all(math.isfinite(x) for x in (step, back, lo, hi)) or not lo < hi:
+        if not all(math.isfinite(x) for x in (step, back, lo, hi)):
             _fail(name, f"channel {i} has a non-finite step, background or range")
+        if not 0.0 <= back <= 1.0:
+            _fail(name, f"channel {i} background {back!r} is outside the unit range [0, 1]")
+        if not (-L.RANGE_LIMIT <= lo < hi <= L.RANGE_LIMIT):
+            _fail(name, f"channel {i} range [{lo!r}, {hi!r}] is not an interval lo < hi within "
+                        f"+-{L.RANGE_LIMIT:.6g}")
         descs.append(ChannelDesc(cname, group, L.COLOUR_SPACES[cs], L.SEMANTICS[sem], (lo, hi)))
         bits.append(vb)
         offsets.append(vo)
@@ -272,6 +291,8 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
     else:
         if bits != [16] * c:
             _fail(name, "fp16 records must use 16-bit values")
+        if any(st != 0.0 for st in steps):
+            _fail(name, "fp16 channels have no value step (it must be 0)")
         from dataclasses import replace
         cfg = replace(cfg, max_radius=h["radius"], strip_height=h["strip_height"])
     from .writer import record_layout
@@ -343,6 +364,10 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
                 _fail(name, f"records hold non-finite {nm}")
         if n and (inv.min() < h["inv_scale_lo"] or means.min() < 0 or (means > [h["width"], h["height"]]).any()):
             _fail(name, "records violate the radius bound or lie outside the image")
+        if n and (vals.min() < 0.0 or vals.max() > 1.0):
+            _fail(name, "records hold values outside the unit range [0, 1]")
+        if n and (rot.min() < 0.0 or rot.max() >= math.pi):
+            _fail(name, "records hold rotations outside [0, pi)")
     if (strips_of(means[:, 1], h["height"], h["strip_height"]) != strip_rec).any():
         _fail(name, "a record is not in the strip the index puts it in")
     xcode = codes.pos[:, 0].numpy()

@@ -189,8 +189,9 @@ def channel_table(channels: list, cfg: QuantConfig, background: np.ndarray) -> b
             raise InputError(f"channel {ch.name!r}: unknown colour space {ch.colour_space!r}; "
                              f"use one of {L.COLOUR_SPACES}")
         lo, hi = (float(x) for x in ch.range)
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-            raise InputError(f"channel {ch.name!r}: range must be finite with lo < hi, got {ch.range}")
+        if not (np.isfinite(lo) and np.isfinite(hi) and -L.RANGE_LIMIT <= lo < hi <= L.RANGE_LIMIT):
+            raise InputError(f"channel {ch.name!r}: range must be finite with lo < hi, "
+                             f"each within +-{L.RANGE_LIMIT:.6g}, got {ch.range}")
         bits = lay.channel_bits[i]
         words = np.zeros(L.CHANNEL_WORDS, dtype=np.uint32)
         words[0:4] = [L.SEMANTICS.index(ch.semantic), L.COLOUR_SPACES.index(ch.colour_space), bits,
@@ -221,6 +222,7 @@ def pack(inp: PackInput) -> bytes:
     background = _np(inp.background, np.float32).reshape(-1)
     if background.shape != (c,) or not np.isfinite(background).all():
         raise InputError(f"background must be {c} finite values, got shape {background.shape}")
+    background = np.clip(background, 0.0, 1.0)      # a unit value, clamped like the Gaussians' values
     levels = np.zeros(n, np.int64) if inp.levels is None else _np(inp.levels, np.int64).reshape(-1)
     if levels.shape != (n,) or (n and levels.min() < 0):
         raise InputError(f"levels must be [N={n}] non-negative integers")

@@ -9,7 +9,7 @@ is, and load them as one [H, W, C] float32 stack. See docs/ingest.md.
     print(ingest.describe("assets/"))             # the table `texgs inspect` prints
 """
 
-from .describe import describe, describe_dict
+from .describe import describe, describe_dict, error_count, format_table
 from .discover import MaterialSource, SourceFile, discover
 from .load import load, load_all, scan
 from .manifest import MANIFEST_NAME, Manifest, load_manifest
@@ -19,8 +19,7 @@ from .semantics import normals_to_vectors, tiles_seamlessly, vectors_to_normals
 
 __all__ = [
     "Channel", "ImageHeader", "MANIFEST_NAME", "MAX_SIDE", "Manifest", "Material", "MaterialError",
-    "MaterialInfo", "MaterialSource", "SourceFile", "describe", "describe_dict", "discover", "load",
-    "load_all", "load_manifest", "normals_to_vectors", "read_header", "read_image", "scan",
-    "tiles_seamlessly",
-    "vectors_to_normals",
+    "MaterialInfo", "MaterialSource", "SourceFile", "describe", "describe_dict", "discover", "error_count",
+    "format_table", "load", "load_all", "load_manifest", "normals_to_vectors", "read_header", "read_image",
+    "scan", "tiles_seamlessly", "vectors_to_normals",
 ]

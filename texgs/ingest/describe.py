@@ -10,7 +10,7 @@ from .load import load_all
 from .material import MaterialError, MaterialInfo
 
 
-def describe_dict(path: str | Path, resample: bool = False) -> dict:
+def describe_dict(path: str | Path, resample: bool = True) -> dict:
     """The table as plain data (for ``--json``):
     {"path": str, "materials": [{"name", "key", "folder", "width", "height",
     "num_channels", "channels": [{"index", "role", "group", "color_space",
@@ -39,9 +39,18 @@ def _table(rows: list[list[str]]) -> list[str]:
     return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
 
 
-def describe(path: str | Path, resample: bool = False) -> str:
+def describe(path: str | Path, resample: bool = True) -> str:
     """Human-readable table of every material under ``path`` (see describe_dict)."""
-    data = describe_dict(path, resample)
+    return format_table(describe_dict(path, resample))
+
+
+def error_count(data: dict) -> int:
+    """Materials of a describe_dict() result that could not be ingested."""
+    return sum("error" in m for m in data["materials"])
+
+
+def format_table(data: dict) -> str:
+    """The text of ``describe`` from a describe_dict() result."""
     lines: list[str] = []
     for m in data["materials"]:
         if lines:

@@ -21,9 +21,9 @@ from .material import Channel, Material, MaterialError, MaterialInfo
 from .packing import GroupPlan, normal_note, plan_file
 from .readers import ImageHeader, read_header, read_image
 from .roles import GROUPS
-from .semantics import flip_to_gl, infer_normal_convention
+from .semantics import flip_to_gl, infer_normal_convention, rebuild_z
 
-#: Resampling filters (resample=True), chosen per axis: an axis that shrinks
+#: Resampling filters (the default; resample=False turns it off), chosen per axis: an axis that shrinks
 #: averages the texels it covers, an axis that grows is bicubic (then clipped
 #: to [0, 1] for 8/16-bit sources, as bicubic overshoots). Every map goes to
 #: the size of the largest map (by area); a smaller map can still shrink along
@@ -51,7 +51,7 @@ def _resolve(source: MaterialSource, plans: list[GroupPlan], notes: list[str]) -
         if len(cands) > 1:
             keep = [c for c in cands if c.dedicated] or cands
             if len(keep) > 1 and group == "normal":
-                keep = [c for c in keep if c.transform == "normal_gl"] or keep
+                keep = [c for c in keep if c.transform.endswith("_gl")] or keep
             if len(keep) > 1:
                 files = ", ".join(str(c.file.path) for c in keep)
                 raise InputError(f"{source.folder}: several files give {group}: {files}; "
@@ -71,7 +71,7 @@ def _plan(source: MaterialSource, resample: bool) -> tuple[list[GroupPlan], tupl
     manifest = source.manifest
     if not source.files:
         raise InputError(f"{source.folder}: no usable image for material {source.name}")
-    notes: list[str] = []
+    notes: list[str] = list(source.notes)
     plans: list[GroupPlan] = []
     headers: dict[Path, ImageHeader] = {}
     for sf in source.files:
@@ -92,11 +92,13 @@ def _plan(source: MaterialSource, resample: bool) -> tuple[list[GroupPlan], tupl
     sizes = {(h.width, h.height) for h in used.values()}
     big = max(used.values(), key=lambda h: (h.width * h.height, h.width))
     if len(sizes) > 1:
-        if not (resample or (manifest is not None and manifest.resample)):
+        said = manifest.resample if manifest is not None else None
+        if not (resample if said is None else said):
             other = next(h for h in used.values() if (h.width, h.height) != (big.width, big.height))
+            where = f"'resample: false' in {manifest.path}" if said is False else "resample is off"
             raise InputError(f"{source.folder}: maps of different sizes: {big.path.name} is "
-                             f"{big.width}x{big.height} but {other.path.name} is {other.width}x{other.height}; "
-                             f"pass resample=True (texgs: --resample) or set 'resample: true' in {MANIFEST_NAME}")
+                             f"{big.width}x{big.height} but {other.path.name} is {other.width}x{other.height}, "
+                             f"and {where}; resize the maps, or allow resampling to the largest")
         for h in used.values():
             if (h.width, h.height) != (big.width, big.height):
                 notes.append(f"{h.path.name} resampled from {h.width}x{h.height} to {big.width}x{big.height} "
@@ -134,7 +136,9 @@ def _group_pixels(plan: GroupPlan, pixels: np.ndarray, warnings: list[str]) -> n
     """The group's channels [H, W, k] in stored encoding, from the file's pixels [H, W, c]."""
     names = plan.header.channels
     data = pixels[:, :, [names.index(c) for c in plan.source_channels]]
-    if plan.transform in ("normal_gl", "normal_dx"):
+    if plan.transform in ("normalxy_gl", "normalxy_dx"):
+        data = rebuild_z(data)
+    if plan.transform and plan.transform.startswith("normal"):
         return flip_to_gl(data, plan.transform[-2:])
     if plan.transform == "invert":
         return (np.float32(1) - data).astype(np.float32)
@@ -176,7 +180,7 @@ def _check_convention(plans: list[GroupPlan], raw: dict[Path, np.ndarray], warni
         conv, how = "gl", f"assumed (name does not say; {height.file.path.name} does not tell: {evidence})"
     else:
         how = f"inferred from {height.file.path.name} ({evidence})"
-    fixed = replace(normal, transform=f"normal_{conv}", note=normal_note(conv, how))
+    fixed = replace(normal, transform=normal.transform[:-2] + conv, note=normal_note(conv, how))
     return [fixed if p is normal else p for p in plans]
 
 
@@ -238,21 +242,22 @@ def _as_source(source: MaterialSource | str | Path) -> MaterialSource:
     return found[0]
 
 
-def scan(source: MaterialSource | str | Path, resample: bool = False) -> MaterialInfo:
+def scan(source: MaterialSource | str | Path, resample: bool = True) -> MaterialInfo:
     """The channel table of one material, from file headers (see the module
     docstring for the few files it decodes). Same table as ``load``."""
     return _build(_as_source(source), resample, decode=False)
 
 
-def load(source: MaterialSource | str | Path, resample: bool = False) -> Material:
-    """Decode one material. Maps of different sizes are an error unless
-    ``resample`` or material.yaml's ``resample: true`` asks to resize them to
-    the largest (SHRINK_FILTER/ENLARGE_FILTER per axis).
+def load(source: MaterialSource | str | Path, resample: bool = True) -> Material:
+    """Decode one material. Maps of different sizes are resized to the largest
+    (SHRINK_FILTER/ENLARGE_FILTER per axis, with a note); ``resample=False``
+    or material.yaml's ``resample: false`` makes them an error (the manifest's
+    setting wins over the argument).
     Raises InputError/ConfigError naming the file and the problem."""
     return _build(_as_source(source), resample, decode=True)
 
 
-def load_all(path: str | Path, resample: bool = False, header_only: bool = False
+def load_all(path: str | Path, resample: bool = True, header_only: bool = False
              ) -> list[Material | MaterialInfo | MaterialError]:
     """Every material under ``path``, in discover() order; a material that fails
     becomes a MaterialError and the others still go through. ``header_only``

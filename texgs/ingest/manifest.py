@@ -42,7 +42,7 @@ class Manifest:
     path: Path
     name: str | None = None
     require_albedo: bool = True
-    resample: bool = False
+    resample: bool | None = None  # None: the caller's setting (resampling by default)
     normal_convention: str | None = None  # default for normal maps whose name does not say
     grey_albedo: str = "rgb"  # "rgb": a grey albedo is sampled as RGB (3 channels); "single": 1
     weights: dict[str, float] = field(default_factory=dict)  # group or channel role -> loss weight

@@ -24,7 +24,8 @@ class GroupPlan:
     source_channels: the file's channel names feeding the group's channels, in
         order (3 for albedo/normal/emissive, else 1; a grey albedo sampled as
         RGB repeats "Y"). roles: the output channel roles, same length.
-    transform: None, "normal_gl", "normal_dx" (decode, flip Y, renormalise) or
+    transform: None, "normal_gl", "normal_dx" (flip Y for DirectX),
+        "normalxy_gl", "normalxy_dx" (the same, Z rebuilt from X and Y) or
         "invert" (1 - x, gloss/smoothness stored as roughness).
     only_if_varying: keep the group only if its pixels are not all equal
         (an alpha channel whose meaning the convention does not state).
@@ -134,7 +135,8 @@ def plan_file(sf: SourceFile, header: ImageHeader, opts: FileOptions | None,
         transform = None
         if group == "normal":
             conv = conv_stated or "gl"
-            transform = f"normal_{conv}"
+            # LabPBR keeps AO in blue: Z is rebuilt from X and Y.
+            transform = f"normal{'xy' if sf.kind == 'labpbr_normal' else ''}_{conv}"
             note = normal_note(conv, "" if conv_stated else "assumed (name does not say)")
         if group in ("gloss", "smoothness") and opts.convert == "roughness":
             transform, note = "invert", f"roughness = 1 - {group}"

@@ -9,7 +9,10 @@ a text file named ``.png`` is reported, not half-read.
 
 from __future__ import annotations
 
+import os
 import struct
+import sys
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,6 +189,9 @@ def read_header(path: str | Path) -> ImageHeader:
         with open(path, "rb") as f:
             head = f.read(1 << 16)
     except OSError as e:
+        if path.is_symlink() and not path.exists():
+            raise _fail(path, f"cannot read file (broken symbolic link: its target {os.readlink(path)} "
+                              f"does not exist)") from None
         raise _fail(path, f"cannot read file ({e.strerror})") from None
     if not head:
         raise _fail(path, "empty file")
@@ -221,12 +227,53 @@ def read_image(path: str | Path, header: ImageHeader | None = None) -> tuple[Ima
     return header, pixels
 
 
+@contextmanager
+def _captured_stderr():
+    """Collect what native code writes to file descriptor 2 (libpng prints its
+    errors and warnings there) instead of letting it reach the user's
+    terminal beside texgs's own one-line message. Yields a list that holds the
+    captured text once the block ends."""
+    out: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2: nothing to protect
+        yield out
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield out
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            out.append(tmp.read().decode("utf-8", "replace"))
+
+
+def _png_damage(path: Path) -> str:
+    """Where a PNG the decoder refused is broken, from its chunk structure."""
+    data = path.read_bytes()
+    pos = 8
+    while pos + 8 <= len(data):
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        if pos + 12 + length > len(data):
+            return f"file ends inside its {ctype.decode('latin-1')} chunk at byte {len(data)}: truncated"
+        if ctype == b"IEND":
+            return "decoder failed"
+        pos += 12 + length
+    return f"no IEND chunk: truncated at byte {len(data)}"
+
+
 def _read_png(header: ImageHeader) -> np.ndarray:
     import cv2
 
-    raw = cv2.imread(str(header.path), cv2.IMREAD_UNCHANGED)
+    with _captured_stderr() as said:
+        raw = cv2.imread(str(header.path), cv2.IMREAD_UNCHANGED)
     if raw is None:
-        raise _fail(header.path, "truncated or corrupt PNG (decoder failed)")
+        lines = [ln.strip() for ln in "".join(said).splitlines() if "libpng error" in ln]
+        detail = lines[0].split(":", 1)[1].strip() if lines else _png_damage(header.path)
+        raise _fail(header.path, f"truncated or corrupt PNG ({detail})")
     if raw.ndim == 2:
         raw = raw[:, :, None]
     # OpenCV returns B,G,R(,A); grey+alpha and palette+tRNS come back as BGRA.

@@ -1,8 +1,10 @@
 """File-name conventions -> map kinds, and what each kind's channels mean.
 
 This module is the one table of naming conventions (Poly Haven, ambientCG, glTF,
-Substance/Unreal, Unity, Godot, Terrain3D, plain names, older game suffixes) and
-of channel groups. Everything else in ``texgs.ingest`` looks names up here.
+Substance, Unreal, Unity/HDRP, Godot, Terrain3D, plain names, and game engines:
+Quake/Darkplaces/Xonotic, Cube 2/Sauerbraten/Red Eclipse, Source, id Tech 4,
+OpenMW, LabPBR resource packs, Warzone 2100) and of channel groups. Everything else in
+``texgs.ingest`` looks names up here; docs/ingest.md lists the table.
 """
 
 from __future__ import annotations
@@ -31,6 +33,15 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "smoothness": ("smoothness",),
     "emissive": ("emissive.r", "emissive.g", "emissive.b"),
     "detail_mask": ("detail_mask",),
+    # Darkplaces colormap masks: where the player's trouser / shirt colour goes.
+    "pants": ("pants",),
+    "shirt": ("shirt",),
+    # Warzone 2100 _tcmask: where the team colour goes.
+    "team_mask": ("team_mask",),
+    # LabPBR specular map channels without a PBR-group of their own.
+    "reflectance": ("reflectance",),               # G: F0 (0-229) or a metal id (230-255)
+    "porosity": ("porosity",),                     # B: porosity (0-64) / subsurface (65-255)
+    "emissive_strength": ("emissive_strength",),   # A: emission 0-254 (255 = none)
     "extra": (),  # alpha channels of unknown meaning: role "<file stem>.alpha"
 }
 
@@ -77,6 +88,18 @@ MAP_KINDS: dict[str, MapKind] = {k.name: k for k in [
     MapKind("emissive", (("RGB", "emissive"),), description="emissive colour (sRGB)"),
     _scalar("roughness"), _scalar("ao"), _scalar("metalness"), _scalar("height"),
     _scalar("opacity"), _scalar("specular"), _scalar("gloss"), _scalar("smoothness"),
+    _scalar("detail_mask"), _scalar("pants"), _scalar("shirt"), _scalar("team_mask"),
+    # Darkplaces _norm, Cube 2 _n/_nm, LabPBR _n: parallax height in the alpha,
+    # kept when it varies (a constant alpha carries nothing).
+    MapKind("normal_parallax", (("RGB", "normal"),), alpha="height",
+            description="tangent-space normal (+ A height when it varies)"),
+    MapKind("normal_height", (("RGB", "normal"),), alpha="height", alpha_declared=True,
+            description="RGB normal + A height (OpenMW _nh)"),
+    MapKind("labpbr_normal", (("RGB", "normal"), ("B", "ao")), alpha="height", alpha_declared=True,
+            description="LabPBR normal R,G = X,Y (Z rebuilt) B=AO A=height"),
+    MapKind("labpbr_specular", (("R", "smoothness"), ("G", "reflectance"), ("B", "porosity")),
+            alpha="emissive_strength", alpha_declared=True,
+            description="LabPBR specular R=smoothness G=F0/metal B=porosity A=emission"),
     MapKind("arm", (("R", "ao"), ("G", "roughness"), ("B", "metalness")),
             description="packed R=AO G=roughness B=metalness (ARM/ORM)"),
     MapKind("mra", (("R", "metalness"), ("G", "roughness"), ("B", "ao")),
@@ -107,27 +130,40 @@ def _t(*names: str) -> list[tuple[str, ...]]:
 
 _NAME_ROWS: list[tuple[list[tuple[str, ...]], str, str | None]] = [
     # albedo: Poly Haven diff/col, ambientCG Color, glTF/Substance baseColor, Godot albedo, Unreal BC
+    # Cube 2 c/cc, Unreal and id Tech 4 D
     (_t("albedo", "alb", "diff", "diffuse", "col", "color", "colour", "basecolor", "basecolour",
-        "base color", "base colour", "bc", "basemap", "base map"), "albedo", None),
-    # normals; the name may state the convention
-    (_t("normal", "normals", "nor", "nrm", "norm", "n", "nm", "normalmap", "normal map"), "normal", None),
+        "base color", "base colour", "bc", "basemap", "base map", "c", "cc", "d", "dif", "diffusemap"),
+     "albedo", None),
+    # normals; the name may state the convention. Unity _BumpMap, id Tech 4 _local.
+    (_t("normal", "normals", "nor", "nrm", "normalmap", "normal map", "bumpmap", "bump map", "local"),
+     "normal", None),
+    (_t("norm", "n", "nm"), "normal_parallax", None),
+    (_t("nh",), "normal_height", None),
     (_t("normalgl", "nor gl", "nrm gl", "normal gl", "normal opengl", "normalopengl", "n gl"),
      "normal", "gl"),
     (_t("normaldx", "nor dx", "nrm dx", "normal dx", "normal directx", "normaldirectx", "n dx"),
      "normal", "dx"),
-    (_t("rough", "roughness", "rgh"), "roughness", None),
-    (_t("ao", "ambientocclusion", "ambient occlusion", "occlusion", "occ"), "ao", None),
-    (_t("metal", "metalness", "metallic", "metallness"), "metalness", None),
-    (_t("height", "disp", "displacement", "h", "z", "bump", "heightmap"), "height", None),
+    (_t("rough", "roughness", "rgh", "r"), "roughness", None),
+    (_t("ao", "ambientocclusion", "ambient occlusion", "occlusion", "occ", "o", "mixed ao"), "ao", None),
+    (_t("metal", "metalness", "metallic", "metallness", "m"), "metalness", None),
+    # Darkplaces _bump is a height map (the engine derives normals from it)
+    (_t("height", "disp", "displacement", "h", "z", "bump", "heightmap", "hm"), "height", None),
     (_t("opacity", "alpha"), "opacity", None),
-    (_t("emission", "emissive", "emit", "glow", "g"), "emissive", None),
-    (_t("s", "spec", "specular", "specularity"), "specular", None),
-    (_t("gloss", "glossiness"), "gloss", None),
+    # Darkplaces _luma, Source _selfillum
+    (_t("emission", "emissive", "emit", "glow", "g", "e", "luma", "selfillum", "illum"), "emissive", None),
+    # Source _phong: a phong (specular) mask
+    (_t("s", "spec", "specular", "specularity", "sc", "phong"), "specular", None),
+    # Source _exponent: R is the phong exponent (how glossy)
+    (_t("gloss", "glossiness", "exponent"), "gloss", None),
     (_t("smoothness",), "smoothness", None),
     (_t("arm", "orm", "occlusionroughnessmetallic", "occlusion roughness metallic",
         "occlusionroughmetal", "occlusion rough metal"), "arm", None),
-    (_t("mra", "metallicroughnessao"), "mra", None),
+    (_t("mra", "metallicroughnessao", "mrao"), "mra", None),
     (_t("maskmap", "mask map"), "unity_mask", None),
+    (_t("detailmask", "detail mask"), "detail_mask", None),
+    (_t("pants",), "pants", None),
+    (_t("shirt",), "shirt", None),
+    (_t("tcmask", "tc mask", "teammask", "team mask"), "team_mask", None),
     (_t("metallicsmoothness", "metallic smoothness"), "metallic_smoothness", None),
     (_t("alb ht", "albedo height"), "albedo_height", None),
     (_t("nrm rgh", "normal roughness"), "normal_roughness", None),
@@ -169,8 +205,13 @@ class NameInfo:
     convention: str | None
     token: str
 
+    @property
+    def letter(self) -> bool:
+        """The role comes from a one-letter suffix (_n, _s, _c, ...)."""
+        return len(self.token) == 1
 
-def _match_tail(tokens: list[str]) -> tuple[int, str, str | None] | None:
+
+def _match_tail(tokens: list[str], letters: bool = True) -> tuple[int, str, str | None] | None:
     """Longest role suffix of ``tokens``: (its length, kind, convention)."""
     low = [t.lower() for t in tokens]
     for n in range(min(_MAX_TOKENS, len(low)), 0, -1):
@@ -178,7 +219,7 @@ def _match_tail(tokens: list[str]) -> tuple[int, str, str | None] | None:
         if hit is None:
             continue
         # One-letter suffixes (_n, _s, _h, _z, _g) only after a material name.
-        if len(low[-1]) == 1 and n == len(low):
+        if len(low[-1]) == 1 and (n == len(low) or not letters):
             continue
         return n, hit[0], hit[1]
     return None
@@ -188,25 +229,63 @@ def _stem(tokens: list[str]) -> tuple[str, str]:
     return "".join(tokens).lower(), "_".join(tokens)
 
 
-def parse_name(path: str | Path) -> NameInfo:
-    """Read the role a file name states (case-insensitive)."""
+def single_letter_suffix(path: str | Path) -> str | None:
+    """The last name token when it is one letter after a material name
+    ("wall_b.png" -> "b"), else None."""
+    core = _core_tokens(path)
+    return core[-1].lower() if len(core) > 1 and len(core[-1]) == 1 else None
+
+
+def _core_tokens(path: str | Path) -> list[str]:
     base = Path(path).name
     for ext in IMAGE_EXTENSIONS + UNSUPPORTED_IMAGE_EXTENSIONS:
         if base.lower().endswith(ext):
             base = base[: -len(ext)]
             break
-    core = [t for t in _SPLIT.split(base) if t and not _NOISE.match(t)]
-    # (tokens, kinds accepted from them; None = any)
-    candidates: list[tuple[list[str], set[str] | None]] = [(core, None)]
+    return [t for t in _SPLIT.split(base) if t and not _NOISE.match(t)]
+
+
+def whole_stem(path: str | Path) -> tuple[str, str]:
+    """(stem_key, stem) of the whole name, as if it had no role suffix."""
+    return _stem(_core_tokens(path))
+
+
+def name_hint(path: str | Path) -> tuple[str, str] | None:
+    """(kind, token) a name only hints at: its last token is a role word
+    followed by digits or a letter ("wall_spec2", "rock_norm01", "crate_nrmb").
+    Weak evidence: discovery uses it only when the pixels agree."""
+    core = _core_tokens(path)
+    if len(core) < 2:
+        return None
+    last = core[-1].lower()
+    for cut in (last.rstrip("0123456789"), last[:-1]):
+        if len(cut) >= 2 and cut != last and (cut,) in NAME_TABLE:
+            return NAME_TABLE[(cut,)][0], core[-1]
+    return None
+
+
+def parse_name(path: str | Path, letters: bool = True) -> NameInfo:
+    """Read the role a file name states (case-insensitive). ``letters`` False
+    reads one-letter suffixes as part of the name (variant letters: a folder
+    holding wall_a, wall_b, wall_c)."""
+    core = _core_tokens(path)
+    # (tokens, kinds accepted from them; None = any, one-letter suffixes read)
+    candidates: list[tuple[list[str], set[str] | None, bool]] = [(core, None, letters)]
     # Poly Haven colour variants: "fabric_pattern_07_col_1_1k" (colour only, so
     # that "rusty_metal_05" stays a name, not a metalness map).
     if len(core) > 1 and core[-1].isdigit() and len(core[-1]) <= 2:
-        candidates.append((core[:-1], {"albedo"}))
-    # Names without separators: "RockBaseColor", "brickNormalGL".
-    if core and _CAMEL.findall(core[-1]) != [core[-1]]:
-        candidates.append((core[:-1] + _CAMEL.findall(core[-1]), None))
-    for tokens, accept in candidates:
-        hit = _match_tail(tokens)
+        candidates.append((core[:-1], {"albedo"}, letters))
+    # Names without separators: "RockBaseColor", "brickNormalGL", "baseColor";
+    # a suffix starts with a capital or at the start of the word, so lower-case
+    # letters glued to a name are none ("e8crete03cc", "floor01glow", "stone06a").
+    parts = _CAMEL.findall(core[-1]) if core else []
+    if len(parts) > 1:
+        candidates.append((core[:-1] + parts, None, False))
+    for tokens, accept, read_letters in candidates:
+        hit = _match_tail(tokens, read_letters)
+        if hit and len(parts) > 1 and tokens[-len(parts):] == parts and hit[0] < len(parts) \
+                and not parts[-hit[0]][0].isupper():
+            continue
         if hit and (accept is None or hit[1] in accept):
             n, kind, conv = hit
             key, stem = _stem(tokens[:-n])

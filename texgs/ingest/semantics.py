@@ -1,6 +1,6 @@
 """Value conventions of a Material's array: colour spaces and normal maps.
 
-Stored encoding (the one /work/shared/METRICS.md measures PSNR in):
+Stored encoding (the one the shared METRICS.md measures PSNR in):
 - albedo/emissive from 8/16-bit files: sRGB-encoded values in [0, 1], kept
   encoded (colour space "srgb"); from EXR: as stored (colour space "linear");
 - data maps (AO, roughness, metalness, height, ...): as stored, linear;
@@ -43,6 +43,15 @@ def flip_to_gl(rgb: np.ndarray, convention: str) -> np.ndarray:
     out = rgb.astype(np.float32, copy=True)
     if convention == "dx":
         out[..., 1] = np.float32(1) - out[..., 1]
+    return out
+
+
+def rebuild_z(rgb: np.ndarray) -> np.ndarray:
+    """Encoded normal texels whose blue is not Z (LabPBR: AO) -> the same X, Y
+    with Z = sqrt(1 - x^2 - y^2) encoded in blue. rgb: [H, W, 3] in [0, 1]."""
+    out = rgb.astype(np.float32, copy=True)
+    x, y = out[..., 0] * 2 - 1, out[..., 1] * 2 - 1
+    out[..., 2] = (np.sqrt(np.clip(1 - x * x - y * y, 0, 1)) + 1) / 2
     return out
 
 

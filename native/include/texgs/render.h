@@ -104,11 +104,21 @@ struct GaussianGrads {
     float* values = nullptr;      // [N, C]
 };
 
+// Memory a CPU render allocates, for the kMaxRenderBytes budget: the output,
+// per-Gaussian and per-tile arrays (known before anything is allocated) plus
+// tile_entry_bytes per tile-list entry (counted before the lists are). With
+// keep_state, the state and backward's per-entry slots are included, so a
+// backward never exceeds the budget its forward passed.
+size_t render_base_bytes(const GaussianParams& g, const RenderSettings& s, bool keep_state);
+size_t tile_entry_bytes(int channels, bool keep_state);
+// Throws texgs::Error giving `bytes` and the budget when bytes > kMaxRenderBytes.
+void check_budget(size_t bytes, const std::string& what);
+
 // Throws texgs::Error naming the problem: sizes, K, C, threads, null pointers.
 // Reads no parameter data, so the CUDA path calls it on device pointers too.
 void validate_request(const GaussianParams& g, const RenderSettings& s);
 
-// validate_request, then any NaN/Inf in the (host) parameters.
+// validate_request, then any NaN/Inf or |x| > kMaxMagnitude in the (host) parameters.
 void validate(const GaussianParams& g, const RenderSettings& s);
 
 // out: [H, W, C]. state may be null (inference); when given, it is filled for backward.
