@@ -19,7 +19,17 @@ import yaml
 from ..errors import ConfigError
 
 SCHEMA_VERSION = 1
-PIPELINES_DIR = Path(__file__).resolve().parents[2] / "pipelines"
+
+
+def _bundled_dir() -> Path:
+    """The bundled pipelines: installed inside the package (a wheel: CMakeLists.txt
+    copies pipelines/ to texgs/pipelines), or the source tree's pipelines/."""
+    here = Path(__file__).resolve()
+    installed = here.parents[1] / "pipelines"
+    return installed if installed.is_dir() else here.parents[2] / "pipelines"
+
+
+PIPELINES_DIR = _bundled_dir()
 
 
 @dataclass(frozen=True)
