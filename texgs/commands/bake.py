@@ -75,7 +75,8 @@ def run(args) -> int:
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
     opts = BakeOptions(out=args.out, pipeline=pipe, jobs=args.jobs, force=args.force, dry_run=args.dry_run,
-                       resample=pipe.resample if args.resample is None else args.resample, progress=args.progress, report=args.report, junit=args.junit)
+                       resample=pipe.resample if args.resample is None else args.resample,
+                       progress=args.progress, report=args.report, junit=args.junit)
     status, report = bake(args.path, opts)
     from ..bake.outputs import json_safe
 
