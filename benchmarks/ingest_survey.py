@@ -3,19 +3,22 @@
     python benchmarks/ingest_survey.py NAME=FOLDER [NAME=FOLDER ...] [--json OUT] [--misses N]
 
 Each FOLDER is walked; a *material* is a colour map plus at least one other map,
-found by the naming conventions below, which are stated here independently of
-texgs's own name table (texgs/ingest/roles.py) so that the survey checks it:
+found by the games' naming conventions below, which are stated here
+independently of texgs's own name table (texgs/ingest/roles.py) so that the
+survey checks it. A map ``X_<suffix>`` belongs to the colour map ``X``, or,
+failing that, ``X_c``, ``X_cc``, ``X_d``, ``X_diffuse`` (first found):
 
 - Darkplaces / Quake / Nexuiz / Xonotic (the engine's own texture lookup):
-  base ``X``, maps ``X_norm`` (normal), ``X_gloss`` (gloss), ``X_glow`` and
-  ``X_luma`` (emissive), ``X_bump`` (height), ``X_pants``, ``X_shirt``.
-- Warzone 2100: base ``X``, maps ``X_nm`` (normal), ``X_sm`` (specular),
-  ``X_hm`` (height), ``X_tcmask`` (team-colour mask); a texture page's mask is
-  named by the page number alone: ``page-N_tcmask`` belongs to ``page-N-<name>``.
-- Cube 2 / Sauerbraten: ``X_c`` or ``X_cc`` (colour) with ``X_n``/``X_nm``,
-  ``X_s``/``X_sc``, ``X_z``/``X_hm``, ``X_g``.
+  ``_norm`` normal, ``_gloss`` gloss, ``_glow`` and ``_luma`` emissive,
+  ``_bump`` height, ``_pants``, ``_shirt``;
+- Cube 2 / Sauerbraten / Red Eclipse: ``_n``/``_nm`` normal, ``_s``/``_sc``
+  specular, ``_z``/``_hm`` height, ``_g`` emissive;
+- id Tech 4 (also used by Red Eclipse): ``_local`` normal, ``_h`` height;
+- Warzone 2100: ``_nm``, ``_sm`` specular, ``_hm``, ``_tcmask`` team mask; a
+  texture page's mask is named by the page number alone: ``page-N_tcmask``
+  belongs to ``page-N-<name>``.
 
-A base found in several formats is the one the engine loads first (TGA, PNG,
+A base found in several formats is the one the engines load first (TGA, PNG,
 then JPEG). A material is *correct* when `texgs.ingest` puts all its files in
 one material with no error, the albedo channels come from the base file, and
 every map gives its group (normal, gloss, emissive, height, ...) from that map
@@ -33,14 +36,14 @@ import sys
 from pathlib import Path
 
 EXTENSIONS = (".tga", ".png", ".jpg", ".jpeg")  # engine load order: the first found is used
-
-# convention -> (suffixes of the colour map ("" = the bare name), {map suffix: texgs group})
-CONVENTIONS = {
-    "darkplaces": ((""), {"norm": "normal", "gloss": "gloss", "glow": "emissive", "luma": "emissive",
-                          "bump": "height", "pants": "pants", "shirt": "shirt"}),
-    "warzone2100": ((""), {"nm": "normal", "sm": "specular", "hm": "height", "tcmask": "team_mask"}),
-    "cube2": (("c", "cc"), {"n": "normal", "nm": "normal", "s": "specular", "sc": "specular", "z": "height",
-                            "hm": "height", "g": "emissive"}),
+COLOUR_SUFFIXES = ("", "c", "cc", "d", "diffuse")
+MAPS = {  # map suffix -> texgs channel group
+    "norm": "normal", "gloss": "gloss", "glow": "emissive", "luma": "emissive", "bump": "height",
+    "pants": "pants", "shirt": "shirt",                                    # Darkplaces
+    "n": "normal", "nm": "normal", "s": "specular", "sc": "specular", "z": "height", "hm": "height",
+    "g": "emissive",                                                       # Cube 2
+    "local": "normal", "h": "height",                                      # id Tech 4
+    "sm": "specular", "tcmask": "team_mask",                               # Warzone 2100
 }
 
 
@@ -55,25 +58,27 @@ def _images(folder: Path) -> dict[str, Path]:
 
 
 def ground_truth(folder: Path) -> list[dict]:
-    """Materials of one folder by the conventions: [{"convention", "albedo": Path, "maps": {Path: group}}]."""
+    """Materials of one folder by the conventions: [{"albedo": Path, "maps": {Path: group}}]."""
     images = _images(folder)
     found: dict[Path, dict] = {}
+    letters: dict[Path, bool] = {}
     for name, path in images.items():
-        for conv, (colour_suffixes, maps) in CONVENTIONS.items():
-            for suffix, group in maps.items():
-                if not name.endswith("_" + suffix):
-                    continue
-                stem = name[: -len(suffix) - 1]
-                bases = [images.get(stem + ("_" + c if c else "")) for c in (colour_suffixes or ("",))]
-                if conv == "warzone2100" and re.fullmatch(r"page-\d+", stem):
-                    bases += [p for n, p in images.items() if n.startswith(stem + "-")]
-                base = next((b for b in bases if b is not None), None)
-                if base is None or base == path:
-                    continue
-                entry = found.setdefault(base, {"convention": conv, "albedo": base, "maps": {}})
-                if entry["convention"] == conv:
-                    entry["maps"][path] = group
-    # A base that is itself a map of another material (X_glow beside X) is not a material.
+        for suffix, group in MAPS.items():
+            if not name.endswith("_" + suffix):
+                continue
+            stem = name[: -len(suffix) - 1]
+            bases = [images.get(stem + ("_" + c if c else "")) for c in COLOUR_SUFFIXES]
+            if re.fullmatch(r"page-\d+", stem):
+                bases += [p for n, p in sorted(images.items()) if n.startswith(stem + "-")]
+            base = next((b for b in bases if b is not None and b != path), None)
+            if base is not None:
+                found.setdefault(base, {"albedo": base, "maps": {}})["maps"][path] = group
+                letters[path] = len(suffix) == 1
+    # A one-letter map with maps of its own is a texture (X_h beside X_h_glow:
+    # Darkplaces names no map with one letter); a base that is itself a map of
+    # another material (X_glow beside X and X_glow_norm) is not a material.
+    for e in found.values():
+        e["maps"] = {p: g for p, g in e["maps"].items() if not (letters[p] and p in found)}
     maps = {p for e in found.values() for p in e["maps"]}
     return [e for b, e in sorted(found.items()) if b not in maps]
 
@@ -103,10 +108,11 @@ def check(truth: dict, by_file: dict[Path, object], tables: dict[str, object]) -
 def survey(root: Path) -> dict:
     from texgs.ingest import MaterialError, discover, scan
 
-    truths, results, dirs = [], [], set()
-    for folder, subdirs, _ in os.walk(root):
+    truths, results, dirs, images = [], [], set(), 0
+    for folder, subdirs, files in os.walk(root):
         subdirs.sort()
         folder = Path(folder)
+        images += sum(Path(f).suffix.lower() in EXTENSIONS for f in files)
         t = ground_truth(folder)
         if not t:
             continue
@@ -122,10 +128,9 @@ def survey(root: Path) -> dict:
         for truth in t:
             truths.append(truth)
             results.append(check(truth, by_file, tables))
-    misses = [{"material": str(t["albedo"].relative_to(root)), "convention": t["convention"], "why": why}
+    misses = [{"material": str(t["albedo"].relative_to(root)), "why": why}
               for t, why in zip(truths, results) if why]
-    return {"folder_count": len(dirs), "materials": len(truths), "correct": len(truths) - len(misses),
-            "by_convention": {c: sum(t["convention"] == c for t in truths) for c in CONVENTIONS},
+    return {"images": images, "folder_count": len(dirs), "materials": len(truths), "correct": len(truths) - len(misses),
             "misses": misses}
 
 
@@ -148,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(report, indent=1))
     for name, r in report.items():
         for m in r["misses"][: args.misses]:
-            print(f"MISS {name}: {m['material']} ({m['convention']}): {m['why']}", file=sys.stderr)
+            print(f"MISS {name}: {m['material']}: {m['why']}", file=sys.stderr)
     return 0
 
 

@@ -107,3 +107,14 @@ def test_inspect_exits_non_zero_and_says_how_many_failed(tmp_path, capsys):
     assert f"1 of 3 material(s) under {tmp_path} have errors" in err
     assert main(["inspect", "--json", str(tmp_path)]) == 2
     assert main(["inspect", str(tmp_path / "good")]) == 0
+
+
+def test_a_named_normal_map_that_is_no_normal_map_is_warned_and_kept(tmp_path):
+    colour(tmp_path / "door_albedo.png")
+    colour(tmp_path / "door_normal.png")     # a colour image under a normal map's name
+    m = load(tmp_path)
+    assert _roles(m)["normal"] == "door_normal.png"
+    assert any("door_normal.png: named a normal map, but its pixels do not look like a tangent-space normal map"
+               in w for w in m.warnings)
+    normal(tmp_path / "door_normal.png")
+    assert not load(tmp_path).warnings

@@ -232,3 +232,46 @@ def test_game_folder_quirks(tmp_path):
     assert any("light_glow_norm.tga: a map of light_glow.jpg, which is itself a map" in w
                for w in found["light"].warnings)
     assert _roles(load(found["hlac_metal"])) == {"albedo": "hlac_metal.tga", "emissive": "hlac_metal_glow.tga"}
+
+
+def test_red_eclipse_folder_patterns(tmp_path):
+    d = tmp_path / "re"
+    # wall01-a ... wall01-c are variants; wall01_n and wall01_s stay wall01's maps
+    colour(d / "wall01.png")
+    normal(d / "wall01_n.png")
+    grey(d / "wall01_s.png")
+    for letter in "abc":
+        colour(d / f"wall01-{letter}.png")
+    normal(d / "wall01-c_n.png")
+    # light02_c is light02's colour map, though light02c_c.png exists too
+    colour(d / "light02_c.png")
+    normal(d / "light02_n.png")
+    colour(d / "light02c_c.png")
+    # conc_paint_s.jpg has no conc_paint colour map: not a second specular of conc
+    colour(d / "conc.png")
+    grey(d / "conc_s.png")
+    grey(d / "conc_paint_s.png")
+    found = {m.name: m for m in discover(d)}
+    files = {name: sorted(f.path.name for f in m.files) for name, m in found.items()}
+    assert files == {
+        "wall01": ["wall01.png", "wall01_n.png", "wall01_s.png"],
+        "wall01_a": ["wall01-a.png"], "wall01_b": ["wall01-b.png"], "wall01_c": ["wall01-c.png", "wall01-c_n.png"],
+        "light02": ["light02_c.png", "light02_n.png"], "light02c": ["light02c_c.png"],
+        "conc": ["conc.png", "conc_s.png"],
+    }
+    assert any("conc_paint_s.png: its stem extends conc, which already has a specular map" in w
+               for w in found["conc"].warnings)
+
+
+def test_grey_specular_beside_a_normal_with_alpha_is_not_labpbr(tmp_path):
+    # Cube 2: _n with height in A, grey _s; the blue of a hand-painted normal
+    # map may not fit its red and green, but without an RGBA colour _s it is not LabPBR.
+    n = normal_vectors(tmp_path / "stone_n.png")
+    enc = np.round((n + 1) / 2 * 255).astype(np.uint8)
+    save(tmp_path / "stone_n.png", np.dstack([enc[:, :, 0], enc[:, :, 1], np.full((16, 16), 40, np.uint8),
+                                              np.full((16, 16), 128, np.uint8)]))
+    colour(tmp_path / "stone.png")
+    grey(tmp_path / "stone_s.png")
+    m = load(tmp_path)
+    assert m.groups == ["albedo", "normal", "specular"]
+    assert not any("LabPBR" in note for note in m.notes)

@@ -111,32 +111,42 @@ def _entries(folder: Path) -> list[Path]:
 
 
 def _parse_all(images: list[Path]) -> dict[Path, NameInfo]:
-    """Names -> roles. One-letter suffixes are roles (_c, _n, _s) unless the
-    same stem also carries a series of one-letter suffixes that are no roles
-    (wall_a, wall_b, wall_c: "a", or two such letters): then the letters are
-    variants, part of the name."""
+    """Names -> roles. One-letter suffixes are roles (_c, _n, _s) unless they
+    belong to a series of variants of one stem: letters from "a" on without a
+    gap, at least two (wall01-a ... wall01-h are eight textures; wall01_n
+    beside them is still wall01's normal map)."""
     infos = {p: parse_name(p) for p in images}
     letters: dict[str, set[str]] = {}
     for p in images:
-        if single_letter_suffix(p) and not infos[p].kind:
-            letters.setdefault(infos[p].stem_key[:-1], set()).add(single_letter_suffix(p))
-    # a series: starts at "a", or has two letters that are no roles
-    variant_stems = {stem for stem, found in letters.items() if "a" in found or len(found) > 1}
+        letter = single_letter_suffix(p)
+        if letter:
+            letters.setdefault(whole_stem(p)[0][:-1], set()).add(letter)
     for p, info in infos.items():
-        if info.kind and info.letter and info.stem_key in variant_stems:
+        letter = single_letter_suffix(p)
+        if info.kind and info.letter and letter in _series(letters.get(whole_stem(p)[0][:-1], set())):
             infos[p] = parse_name(p, letters=False)
     # A file whose whole name is the stem of other files' role suffixes is
     # their colour map, whatever its name ends with, unless a suffix of more
     # than one letter names a map of an existing colour map (hlac_metal.tga
     # beside hlac_metal_glow.tga and no hlac.tga; smllgrt_h.jpg beside
     # smllgrt_h_bump.jpg; but l_light_b_glow.jpg is the glow of l_light_b.jpg).
-    stems = {info.stem_key for info in infos.values() if info.kind}
+    stems = {info.stem_key for info in infos.values() if info.kind and info.kind not in COLOUR_KINDS}
     bases = {info.stem_key for info in infos.values() if info.kind in (None,) + COLOUR_KINDS}
     for p, info in infos.items():
         key, stem = whole_stem(p)
         if info.kind and key in stems and key != info.stem_key and (info.stem_key not in bases or info.letter):
             infos[p] = NameInfo(key, stem, None, None, "")
     return infos
+
+
+def _series(letters: set[str]) -> set[str]:
+    """The run of letters from "a" without a gap, when it has two or more."""
+    run = set()
+    for code in range(ord("a"), ord("z") + 1):
+        if chr(code) not in letters:
+            break
+        run.add(chr(code))
+    return run if len(run) > 1 else set()
 
 
 def _folder_materials(folder: Path, rel: str, root_name: str) -> list[MaterialSource]:
@@ -187,8 +197,14 @@ def _folder_materials(folder: Path, rel: str, root_name: str) -> list[MaterialSo
                              for p in files]
                 continue
             owners = [c for c in seeds if _extends(key, c)]
-            if owners:
-                members[max(owners, key=len)] += files
+            owner = max(owners, key=len) if owners else None
+            clash = owner and {infos[p].kind for p in files if infos[p].kind} & \
+                {infos[p].kind for p in members[owner] if infos[p].kind}
+            if owner and not clash:
+                members[owner] += files
+            elif clash:  # conc_paint_s.jpg beside conc_s.jpg: not a second specular map of conc
+                warnings += [f"{p}: its stem extends {infos[members[owner][0]].stem}, which already has a "
+                             f"{infos[p].kind} map; not used" for p in files]
             else:
                 strays += files
         warnings += [f"{p}: belongs to none of the materials in {folder} (its name stem matches no colour map); "
@@ -325,14 +341,18 @@ def _place(images: list[Path], infos: dict[Path, NameInfo]
 
 def _labpbr(placed: list[SourceFile], infos: dict[Path, NameInfo], notes: list[str]) -> list[SourceFile]:
     """A one-letter _n map with an alpha whose blue is not the Z its red and
-    green imply is LabPBR's (B = AO, A = height); its _s map is LabPBR's too."""
+    green imply, beside an RGBA colour _s map, is LabPBR's (B = AO, A =
+    height); its _s map is LabPBR's too."""
     from .content import LABPBR_Z_MISFIT, labpbr_misfit
 
     normal = next((f for f in placed if f.kind == "normal_parallax" and infos[f.path].token.lower() == "n"), None)
-    if normal is None:
+    spec = next((f for f in placed if f.kind == "specular" and infos[f.path].token.lower() == "s"), None)
+    if normal is None or spec is None:
         return placed
     try:
-        if not read_header(normal.path).has_alpha:
+        spec_header = read_header(spec.path)
+        # LabPBR's _s is always RGBA colour; a grey _s is Cube 2's specular
+        if not read_header(normal.path).has_alpha or spec_header.is_grey or not spec_header.has_alpha:
             return placed
         misfit = labpbr_misfit(normal.path)
     except TexgsError:
@@ -345,7 +365,7 @@ def _labpbr(placed: list[SourceFile], infos: dict[Path, NameInfo], notes: list[s
     for f in placed:
         if f is normal:
             f = SourceFile(f.path, "labpbr_normal", f.convention, "name + content")
-        elif f.kind == "specular" and infos[f.path].token.lower() == "s":
+        elif f is spec:
             f = SourceFile(f.path, "labpbr_specular", None, "name + LabPBR normal map")
             notes.append(f"{f.path.name}: LabPBR specular map (beside a LabPBR normal map): R = smoothness, "
                          f"G = F0/metal, B = porosity/subsurface, A = emission")

@@ -21,6 +21,7 @@ from .material import Channel, Material, MaterialError, MaterialInfo
 from .packing import GroupPlan, normal_note, plan_file
 from .readers import ImageHeader, read_header, read_image
 from .roles import GROUPS
+from .content import unlike_normal_map
 from .semantics import flip_to_gl, infer_normal_convention, rebuild_z
 
 #: Resampling filters (the default; resample=False turns it off), chosen per axis: an axis that shrinks
@@ -138,6 +139,11 @@ def _group_pixels(plan: GroupPlan, pixels: np.ndarray, warnings: list[str]) -> n
     data = pixels[:, :, [names.index(c) for c in plan.source_channels]]
     if plan.transform in ("normalxy_gl", "normalxy_dx"):
         data = rebuild_z(data)
+    elif plan.transform and plan.transform.startswith("normal") and not plan.file.how.startswith("content"):
+        why = unlike_normal_map(data)
+        if why:  # kept as named: a role from content never overrides a name
+            warnings.append(f"{plan.file.path.name}: named a normal map, but its pixels do not look like a "
+                            f"tangent-space normal map ({why}); kept as named")
     if plan.transform and plan.transform.startswith("normal"):
         return flip_to_gl(data, plan.transform[-2:])
     if plan.transform == "invert":
