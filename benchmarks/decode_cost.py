@@ -151,7 +151,8 @@ def main_filtered(args) -> int:
         def mean(key):
             return float(np.mean([r[name][key] for r in rows]))
         print(f"| {name} | {mean('window_radius'):.1f} | {mean('evaluated_mean'):.1f} | {mean('near_mean'):.1f} | "
-              f"{mean('bound_mean'):.1f} | {mean('covering_mean'):.1f} | {mean('blended_mean'):.1f} | {mean('macs_mean'):.1f} | "
+              f"{mean('bound_mean'):.1f} | {mean('covering_mean'):.1f} | {mean('blended_mean'):.1f} | "
+              f"{mean('macs_mean'):.1f} | "
               f"{mean('macs_mean') / base:.2f} | {max(r[name]['macs_max'] for r in rows)} | "
               f"{mean('transcendentals_mean'):.1f} |")
     return 0
