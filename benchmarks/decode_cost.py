@@ -132,7 +132,9 @@ def main_filtered(args) -> int:
     print(f"# decode_cost --filtered: {args.baked}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}",
           flush=True)
     rows = []
-    for material in args.materials or fit_bench.BENCHMARK_SET:
+    if args.rows:
+        rows = [json.loads(line) for line in Path(args.rows).read_text().splitlines() if line.startswith("{")]
+    for material in [] if args.rows else (args.materials or fit_bench.BENCHMARK_SET):
         path = Path(args.baked) / material / f"{material.split('/')[-1]}.texgs"
         packed = unpack(path.read_bytes(), name=str(path))
         row = {"material": material, "gaussians": int(packed.header["gaussian_count"])}
@@ -149,7 +151,8 @@ def main_filtered(args) -> int:
         def mean(key):
             return float(np.mean([r[name][key] for r in rows]))
         print(f"| {name} | {mean('window_radius'):.1f} | {mean('evaluated_mean'):.1f} | {mean('near_mean'):.1f} | "
-              f"{mean('bound_mean'):.1f} | {mean('covering_mean'):.1f} | {mean('blended_mean'):.1f} | {mean('macs_mean'):.1f} | "
+              f"{mean('bound_mean'):.1f} | {mean('covering_mean'):.1f} | {mean('blended_mean'):.1f} | "
+              f"{mean('macs_mean'):.1f} | "
               f"{mean('macs_mean') / base:.2f} | {max(r[name]['macs_max'] for r in rows)} | "
               f"{mean('transcendentals_mean'):.1f} |")
     return 0
@@ -169,9 +172,10 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--baked", help="a texgs bake output folder (with --filtered)")
     ap.add_argument("--filtered", action="store_true", help="filtered sampling cost per mip level (needs --baked)")
+    ap.add_argument("--rows", help="with --filtered: tabulate these JSON lines (earlier runs) instead of measuring")
     args = ap.parse_args(argv)
     if args.filtered:
-        if not args.baked:
+        if not (args.baked or args.rows):
             ap.error("--filtered needs --baked")
         return main_filtered(args)
     materials = args.materials or (fit_bench.QUICK_SET if args.set == "quick" else fit_bench.BENCHMARK_SET)

@@ -17,6 +17,7 @@ chain has no level: level L < M shows level M upsampled bilinearly to level L's
 size, as a GPU does when the finer mips are not resident.
 
     python benchmarks/filtered_quality.py --baked OUT [--materials polyhaven/wooden_crate_01 ...]
+    python benchmarks/filtered_quality.py --rows rows.jsonl    # the means of earlier JSON lines
 
 OUT is a `texgs bake` output folder of the materials (OUT/<material>/<name>.texgs);
 the sources come from the corpus (../shared/corpus or $TEXGS_CORPUS). Prints one
@@ -110,14 +111,18 @@ def measure(material_name: str, baked: Path, levels: list[int], preset: str) -> 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--baked", required=True, type=Path, help="texgs bake output folder")
+    ap.add_argument("--baked", type=Path, help="texgs bake output folder")
     ap.add_argument("--materials", nargs="*", default=fit_bench.BENCHMARK_SET)
     ap.add_argument("--levels", default="1,2,3,4,5,6")
     ap.add_argument("--astc-preset", default="-thorough")
+    ap.add_argument("--rows", type=Path, help="summarise these JSON lines (earlier runs) instead of measuring")
     args = ap.parse_args(argv)
     levels = [int(v) for v in args.levels.split(",")]
     rows = []
-    for name in args.materials:
+    if args.rows:
+        rows = [json.loads(line) for line in args.rows.read_text().splitlines() if line.startswith("{")]
+        rows = [r for r in rows if "levels" in r]
+    for name in [] if args.rows else args.materials:
         t0 = time.perf_counter()
         row = measure(name, args.baked, levels, args.astc_preset)
         row["seconds"] = round(time.perf_counter() - t0, 1)
@@ -127,6 +132,11 @@ def main(argv=None) -> int:
     means = {lv: {k: round(float(np.mean([r["levels"][str(lv)][k] for r in rows if k in r["levels"][str(lv)]])), 2)
                   for k in keys} for lv in levels}
     print(json.dumps({"materials": len(rows), "mean_psnr_by_level": means}))
+    print()
+    print("| level | " + " | ".join(keys) + " |")
+    print("|---|" + "---|" * len(keys))
+    for lv in levels:
+        print(f"| {lv} | " + " | ".join(f"{means[lv][k]:.2f}" for k in keys) + " |")
     return 0
 
 

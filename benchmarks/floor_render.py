@@ -9,7 +9,8 @@ jittered point samples per pixel, 8 x 8 strata, averaged: the pixel's box filter
 
 Prints JSON: PSNR against the reference over all channels (stored values) and over
 the shown group, and the footprints at the nearest and farthest rows. The picture is
-point | filtered | reference side by side, the first channel group (albedo) shown.
+point | filtered | reference side by side, the first channel group (albedo) shown;
+OUTPUT_far.png stacks the far rows of the three, enlarged 3x.
 """
 
 from __future__ import annotations
@@ -129,6 +130,18 @@ def psnr_figures(packed, point, filt, ref, group_idx):
             "filtered_psnr_shown": round(psnr(r[..., group_idx], f[..., group_idx]), 2)}
 
 
+def far_crop(strip_png: Path, width: int, out_png: Path, rows: int, scale: int = 3) -> None:
+    """The farthest `rows` rows of each panel of the side-by-side PNG, enlarged (nearest), stacked:
+    where point sampling aliases."""
+    import cv2
+
+    im = cv2.imread(str(strip_png))
+    panels = [im[:rows, i * (width + 4):i * (width + 4) + width] for i in range(3)]
+    gap = np.full((4, width * scale, 3), 255, np.uint8)
+    big = [cv2.resize(p, (width * scale, rows * scale), interpolation=cv2.INTER_NEAREST) for p in panels]
+    cv2.imwrite(str(out_png), np.concatenate([big[0], gap, big[1], gap, big[2]], 0))
+
+
 def main(argv=None) -> int:
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     sys.path.insert(0, str(ROOT / "tests"))
@@ -147,7 +160,13 @@ def main(argv=None) -> int:
     ap.add_argument("--width", type=int, default=512)
     ap.add_argument("--height", type=int, default=256)
     ap.add_argument("--supersample", type=int, default=8, help="strata per side (8: 64 samples per pixel)")
+    ap.add_argument("--crop-only", action="store_true",
+                    help="only write OUTPUT_far.png from an existing OUTPUT (the far rows enlarged)")
     args = ap.parse_args(argv)
+    far = args.output.with_name(args.output.stem + "_far.png")
+    if args.crop_only:
+        far_crop(args.output, args.width, far, args.height * 5 // 16)
+        return 0
     data = args.file.read_bytes()
     packed = unpack(data, name=str(args.file))
     cam = Camera(args.width, args.height, packed.width, packed.height)
@@ -161,6 +180,7 @@ def main(argv=None) -> int:
     strip = np.concatenate([shown[0], gap, shown[1], gap, shown[2]], 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.output), np.round(np.clip(strip, 0, 1) * 255).astype(np.uint8)[..., ::-1])
+    far_crop(args.output, args.width, far, args.height * 5 // 16)
     print(json.dumps({"file": str(args.file.name), "image": f"{args.width}x{args.height}",
                       "samples_per_pixel": args.supersample ** 2, "shown": group, **cam.row_footprints(), **figs}))
     return 0

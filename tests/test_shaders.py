@@ -200,8 +200,8 @@ def footprints(n: int, side: float, seed: int):
 
 
 @pytest.mark.parametrize("lang", ["glsl", "hlsl"])
-@pytest.mark.parametrize("case", ["golden (wrap x, clamp y, 7ch, 2 levels)", "clamp, fixed", "wrap both, fixed, strip 8",
-                                  "wrap both, fp16"])
+@pytest.mark.parametrize("case", ["golden (wrap x, clamp y, 7ch, 2 levels)", "clamp, fixed",
+                                  "wrap both, fixed, strip 8", "wrap both, fp16"])
 def test_shader_sample_grad_like_the_reference(kernels, gpu, lang, case):
     from texgs.format.filtered import sample_grad
 

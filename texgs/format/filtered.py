@@ -264,7 +264,8 @@ class _Context:
         self.vals = torch.from_numpy(packed.values)
         self.background = torch.from_numpy(packed.background)
         self.k = k
-        self.period = (float(packed.width) if packed.wrap[0] else None, float(packed.height) if packed.wrap[1] else None)
+        self.period = (float(packed.width) if packed.wrap[0] else None,
+                       float(packed.height) if packed.wrap[1] else None)
         self.fp = torch.from_numpy(fp)
         lam_t = torch.from_numpy(lam)
         self.lam = lam_t
