@@ -39,7 +39,7 @@ class BakeOptions:
     jobs: int = 1
     force: bool = False
     dry_run: bool = False
-    resample: bool = True           # the CLI passes the pipeline's unless --[no-]resample
+    resample: bool | None = None    # None: the pipeline's 'resample'
     progress: str = "auto"          # auto | bar | lines | off
     report: Path | None = None      # default OUT/report.json
     junit: Path | None = None       # default OUT/junit.xml
@@ -179,7 +179,8 @@ def plan(src, pipe: Pipeline, backend: str, opts: BakeOptions, build_cache, thre
             raise src.error
         inputs = [f.path for f in src.files] + ([src.manifest.path] if src.manifest else [])
         digests = cache.input_digests(inputs)
-        key = cache.build_key(inputs, {**pipe.settings_for_hash(), "resample": opts.resample}, backend, digests)
+        resample = pipe.resample if opts.resample is None else opts.resample
+        key = cache.build_key(inputs, {**pipe.settings_for_hash(), "resample": resample}, backend, digests)
         existing = None if opts.force else cache.up_to_date(final, key)
         if existing is not None:
             entry.update(status="unchanged", **_figures(existing))
@@ -187,7 +188,7 @@ def plan(src, pipe: Pipeline, backend: str, opts: BakeOptions, build_cache, thre
             entry.update(status="would_bake")
         else:
             task = FitTask(source=src, pipeline=pipe, build_key=key, input_digests=digests,
-                           resample=opts.resample, threads=threads,
+                           resample=resample, threads=threads,
                            progress=opts.progress if opts.jobs == 1 and opts.executor == "local" else "off")
             files = build_cache.get(_cache_address(task)) if build_cache is not None else None
             if files is None:

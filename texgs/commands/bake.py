@@ -103,7 +103,7 @@ def run(args) -> int:
         import_ray()  # says how to install it before any work
     cache = args.cache if args.cache is not None else (Path(pipe.cache) if pipe.cache else None)
     opts = BakeOptions(out=args.out, pipeline=pipe, jobs=args.jobs, force=args.force, dry_run=args.dry_run,
-                       resample=pipe.resample if args.resample is None else args.resample, progress=args.progress,
+                       resample=args.resample, progress=args.progress,
                        report=args.report, junit=args.junit,
                        shard=parse_shard(args.shard) if args.shard else None, cache=cache,
                        executor=args.executor, ray_address=args.ray_address, task_cpus=args.task_cpus,
