@@ -228,3 +228,16 @@ def test_full_output_is_a_clear_error_and_leaves_nothing_partial(tmp_path, tmpfs
     (point / "filler").unlink()
     assert _bake(root, "-o", out, "--pipeline", pipe) == 0
     assert _report(out)["counts"]["baked"] == 1
+
+
+def test_a_read_only_cache_is_still_read(tmp_path, tmpfs, capsys):
+    root, pipe = _one_material(tmp_path)
+    point = tmpfs("cache", "4m")
+    assert _bake(root, "-o", tmp_path / "a", "--pipeline", pipe, "--cache", point) == 0
+    subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True)
+    assert _bake(root, "-o", tmp_path / "b", "--pipeline", pipe, "--cache", point) == 0
+    assert _report(tmp_path / "b")["counts"]["cached"] == 1
+    # A cache folder that cannot be created at all is a clear error, before any work.
+    assert _bake(root, "-o", tmp_path / "c", "--pipeline", pipe, "--cache", point / "new") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "EROFS" in err[-1] and str(point / "new") in err[-1], err

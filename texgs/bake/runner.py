@@ -3,7 +3,10 @@
 Per material, into OUT/<material key>/: the packed runtime file, manifest.json
 and preview PNGs, committed with one directory rename. Per run: report.json,
 junit.xml and a summary table. Exit status: 0 all good, 1 some material missed
-a quality gate, 2 some material could not be baked.
+a quality gate, 2 some material could not be baked (or an output could not be
+written), 130 interrupted. The fits run in executors.py (this process, a local
+pool, or Ray); this module plans, commits and reports, in the one process that
+holds the output folder's lock.
 """
 
 from __future__ import annotations
@@ -18,8 +21,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from .. import __version__
 from ..errors import TexgsError

@@ -89,6 +89,8 @@ def init_worker(parent_pid: int) -> None:
 
     PR_SET_PDEATHSIG makes the kernel SIGKILL this worker when the parent dies
     (even by kill -9); the pid check covers a parent that died before the prctl.
+    (The signal follows the thread that started the worker: the pool starts
+    them from the bake's main thread, which lives as long as the bake.)
     SIGINT is ignored: a Ctrl-C reaches the whole process group, and the parent
     decides what to cancel (it terminates the workers itself)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
