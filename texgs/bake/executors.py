@@ -95,7 +95,7 @@ def run_ray(opts, tasks: list, items: list, on_result) -> None:
             raise ConfigError(f"--executor ray: could not start or reach {where}: "
                               f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
         started = True
-    gpus = 1 if any(t.pipeline.device == "cuda" for t in tasks) else 0
+    gpus = 1 if any(t.backend == "cuda" for t in tasks) else 0
     remote = ray.remote(timed_task).options(num_cpus=opts.task_cpus, num_gpus=gpus, max_retries=opts.retries,
                                             retry_exceptions=False, name="texgs_bake_material")
     refs = {}

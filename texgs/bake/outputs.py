@@ -24,12 +24,13 @@ def addressing(pipe: Pipeline, pixels: np.ndarray) -> tuple[bool, bool]:
     return tiles_seamlessly(pixels)
 
 
-def fit_material(material, pipe: Pipeline, threads: int, progress: str):
-    """Fit one ingested material (texgs.ingest.Material) with the pipeline's settings."""
+def fit_material(material, pipe: Pipeline, backend: str, threads: int, progress: str):
+    """Fit one ingested material (texgs.ingest.Material) with the pipeline's settings
+    on `backend` (resolved: never "auto", so the build key names what ran)."""
     from ..fit import Budget, FitConfig, fit, packing
 
     cfg = FitConfig.from_dict(dict(pipe.fit), source=f"{pipe.source}: fit").replace(
-        seed=pipe.seed, backend=pipe.device if pipe.device != "auto" else "auto",
+        seed=pipe.seed, backend=backend,
         quant="fp16" if pipe.quantisation == "fp16" else "default", threads=threads)
     budget = Budget(bppc=pipe.target.bppc) if pipe.target.bppc is not None else Budget(
         target_psnr=pipe.target.target_psnr)

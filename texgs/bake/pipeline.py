@@ -71,7 +71,7 @@ class Pipeline:
     description: str = ""
     target: Target = field(default_factory=Target)
     seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    backend: Literal["auto", "reference", "cpu", "cuda"] = "auto"  # renderer backend of the fit (texgs info)
     addressing: Literal["auto", "wrap", "clamp"] = "auto"    # auto: wrap when the maps tile
     quantisation: Literal["lean", "fp16"] = "lean"            # per-attribute bits vs the paper's fp16
     weights: dict[str, float] = field(default_factory=dict)  # loss weight per channel group
@@ -167,6 +167,9 @@ def from_dict(data: dict, source: str = "<dict>") -> Pipeline:
     if version != SCHEMA_VERSION:
         raise ConfigError(f"{source}: schema_version must be {SCHEMA_VERSION}, got {version!r}")
     data = {k: v for k, v in data.items() if k != "source"}
+    if "device" in data:
+        raise ConfigError(f"{source}: unknown key 'device': the renderer is chosen by 'backend' "
+                          "(auto | reference | cpu | cuda)")
     try:
         pipe = _build(Pipeline, data, "")
     except ConfigError as e:

@@ -52,11 +52,15 @@ class BakeOptions:
     retries: int = 2                # Ray: attempts after a worker dies, before the material fails
 
 
-def backend_for(device: str) -> str:
-    """The renderer backend a bake uses for --device (part of the build key)."""
+def backend_for(name: str, executor: str = "local") -> str:
+    """The renderer backend a bake's fits use (part of the build key). "auto" is
+    resolved here, on the driver, and every task fits with the result; under Ray a
+    named backend is not checked on the driver (the workers may have the GPU)."""
     from ..fit.api import resolve_backend
 
-    return resolve_backend({"auto": "auto", "cpu": "cpu", "cuda": "cuda"}[device])
+    if executor == "ray" and name != "auto":
+        return name
+    return resolve_backend(name)
 
 
 class _Log:
@@ -98,7 +102,7 @@ def bake(path: Path, opts: BakeOptions) -> tuple[int, dict]:
     t0 = time.monotonic()
     sources = shard.select(ingest.discover(path), opts.shard)  # discover raises InputError for a bad path
     pipe = opts.pipeline
-    backend = "cuda" if opts.executor == "ray" and pipe.device == "cuda" else backend_for(pipe.device)
+    backend = backend_for(pipe.backend, opts.executor)
     log = _Log(len(sources), opts.progress)
     where = f", shard {opts.shard[0]}/{opts.shard[1]}" if opts.shard else ""
     log.line(f"texgs {__version__}: {len(sources)} material(s) under {path}{where}, pipeline {pipe.source}, "
@@ -188,7 +192,7 @@ def plan(src, pipe: Pipeline, backend: str, opts: BakeOptions, build_cache, thre
         elif opts.dry_run:
             entry.update(status="would_bake")
         else:
-            task = FitTask(source=src, pipeline=pipe, build_key=key, input_digests=digests,
+            task = FitTask(source=src, pipeline=pipe, backend=backend, build_key=key, input_digests=digests,
                            resample=resample, threads=threads,
                            progress=opts.progress if opts.jobs == 1 and opts.executor == "local" else "off")
             files = build_cache.get(_cache_address(task)) if build_cache is not None else None

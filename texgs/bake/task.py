@@ -30,6 +30,7 @@ class FitTask:
 
     source: object                      # texgs.ingest.MaterialSource
     pipeline: Pipeline
+    backend: str                        # resolved renderer backend (runner.backend_for), in the build key
     build_key: str
     input_digests: list                 # (input file name, sha256), as the build key saw them
     resample: bool
@@ -50,7 +51,7 @@ def run_task(task: FitTask) -> dict:
         if task.blobs is not None:
             src = _relocate(src, task.blobs, scratch / "inputs")
         material = ingest.load(src, resample=task.resample)
-        result = outputs.fit_material(material, task.pipeline, task.threads, task.progress)
+        result = outputs.fit_material(material, task.pipeline, task.backend, task.threads, task.progress)
         folder = scratch / "out"
         folder.mkdir()
         manifest = outputs.write(folder, material, result, task.pipeline, task.build_key, task.input_digests)

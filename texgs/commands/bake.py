@@ -39,6 +39,8 @@ def _group_floor(text: str) -> tuple[str, float]:
 
 
 def add_arguments(p):
+    from ..fit.config import BACKENDS
+
     p.add_argument("path", type=Path, help="a folder of materials, one material folder, or an image")
     target = p.add_mutually_exclusive_group()
     target.add_argument("--bppc", type=float, help="target bits per pixel per channel (from file bytes)")
@@ -60,7 +62,7 @@ def add_arguments(p):
                    help="CPUs each Ray task declares and fits with (default 1)")
     p.add_argument("--retries", type=int, default=2, metavar="N",
                    help="Ray: times a task whose worker died is retried before it fails (default 2)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="renderer device (default: pipeline's)")
+    p.add_argument("--backend", choices=BACKENDS, help="renderer backend of the fits (default: the pipeline's; see texgs info)")
     p.add_argument("--seed", type=int, help="random seed (default: pipeline's)")
     p.add_argument("--addressing", choices=("auto", "wrap", "clamp"), help="texture addressing (default: pipeline's)")
     p.add_argument("--force", action="store_true", help="rebuild materials even when unchanged")
@@ -85,7 +87,7 @@ def run(args) -> int:
     from ..errors import ConfigError
 
     pipe = load_pipeline(args.pipeline)
-    changes = {"target.bppc": args.bppc, "target.target_psnr": args.target_psnr, "device": args.device,
+    changes = {"target.bppc": args.bppc, "target.target_psnr": args.target_psnr, "backend": args.backend,
                "seed": args.seed, "addressing": args.addressing,
                "gates.psnr_min": args.min_psnr, "gates.normal_error_mean_max_deg": args.max_normal_error}
     if args.min_group_psnr:
