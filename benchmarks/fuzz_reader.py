@@ -158,6 +158,7 @@ class Mutator:
 def error_class(message: str) -> str:
     """A FormatError message without the file name and with its numbers as '#'."""
     text = message.split(": ", 1)[1] if ": " in message else message
+    text = re.sub(r"(?<![A-Za-z0-9])(\d+|#)x\d+\b", "#x#", text)      # sizes: "bad size 16x4294967295"
     return re.sub(r"'[^']*'|0x[0-9a-f]+|(?<![A-Za-z0-9])[-+]?\d+(\.\d+)?(e[-+]?\d+)?|\b(nan|inf)\b", "#", text)
 
 
