@@ -9,7 +9,8 @@ line per material, then a markdown table.
 
 --filtered (on the .texgs files of a `texgs bake` output folder, --baked) counts
 what texgs_sample_grad does per sample (filtered_cost below) at mip levels 0..6
-(an isotropic pixel of 2^L texels, samples at 4096 seeded random points) and at
+(an axis-aligned square pixel of 2^L texels, as texgs_sample_level has it: the
+shader's isotropic branch; samples at 4096 seeded random points) and at
 anisotropic footprints (8:1, at 30 degrees): records evaluated (the search
 window), near records (passing the cheap tests), covering, blended, multiply-adds
 and transcendentals. Level 0 is the point sampler (a zero footprint).
@@ -40,6 +41,7 @@ import fit_bench  # noqa: E402  (corpus helpers and the material lists)
 #: q' numerator (4) and / det (1): 20; per sample the footprint (20).
 MACS_FILTERED_NEAR = 11
 MACS_FILTERED_BOUND = 20
+MACS_FILTERED_BOUND_ISOTROPIC = 8   # T diagonal: T11, T22 (4), det (1), q' numerator (2), / det (1)
 MACS_FILTERED_SETUP = 20
 FOOTPRINTS = {f"level {lv}": (2.0 ** lv, 2.0 ** lv) for lv in range(7)}
 FOOTPRINTS.update({"aniso 8x1": (8.0, 1.0), "aniso 32x4": (32.0, 4.0), "aniso 64x8": (64.0, 8.0)})
@@ -91,7 +93,8 @@ def window_records(packed, pts, r) -> "np.ndarray":
 
 
 def filtered_cost(packed, along: float, across: float, n_points: int = 4096, seed: int = 0) -> dict:
-    """Per-sample work of texgs_sample_grad for a pixel `along` x `across` texels (at 30 degrees)."""
+    """Per-sample work of texgs_sample_grad for a pixel `along` x `across` texels: at 30 degrees
+    when anisotropic, axis-aligned (texgs_sample_level's footprint) when square."""
     import math
 
     import numpy as np
@@ -102,7 +105,7 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
 
     rng = np.random.default_rng(seed)
     pts = (rng.random((n_points, 2)) * [packed.width, packed.height]).astype(np.float32)
-    a = math.radians(30.0)
+    a = math.radians(30.0) if along != across else 0.0
     ddx = np.tile([[along * math.cos(a), along * math.sin(a)]], (n_points, 1)).astype(np.float32)
     ddy = np.tile([[-across * math.sin(a), across * math.cos(a)]], (n_points, 1)).astype(np.float32)
     fp = effective_footprint(ddx, ddy, footprint_cap(packed))
@@ -114,9 +117,11 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
     blended = np.minimum(cover, k)
     c = packed.values.shape[1]
     per_near = MACS_FILTERED_NEAR if filtered else MACS_PER_NEAR_RECORD
+    isotropic = bool(fp[0, 1] == 0 and fp[0, 2] == 0)
+    per_bound = MACS_FILTERED_BOUND_ISOTROPIC if isotropic else MACS_FILTERED_BOUND
     macs = (MACS_Y_REJECT * (ev - pass_y) + MACS_X_REJECT * (pass_y - pass_xy) + MACS_CIRCLE_TEST * pass_xy
             + per_near * near + (c + 1) * blended + c
-            + ((MACS_FILTERED_SETUP + MACS_FILTERED_BOUND * bound) if filtered else 0))
+            + ((MACS_FILTERED_SETUP + per_bound * bound) if filtered else 0))
     trans = 2 * near + blended + ((bound + cover) if filtered else 0)   # cos, sin; exp; 1/det, log
     return {"evaluated_mean": float(ev.mean()), "near_mean": float(near.mean()), "bound_mean": float(bound.mean()),
             "covering_mean": float(cover.mean()),
