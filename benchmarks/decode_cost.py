@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fit_bench  # noqa: E402  (corpus helpers and the material lists)
 
-
 #: Multiply-adds of the filtered path (engine_shaders/texgs_core.inc, texgs_q and texgs_footprint):
 #: per near record the point q (8) and its bound (3); per record passing the bound the footprint
 #: in the Gaussian's frame (cos 2t, sin 2t: 3; rotated p, b: 4; T: 6), det (2), the rest of the
@@ -62,7 +61,7 @@ def _torus_intervals(c, r, side: float, wrap: bool):
     return [first, second]
 
 
-def window_records(packed, pts, r) -> "np.ndarray":
+def window_records(packed, pts, r) -> np.ndarray:
     """[P] records in the search window of each point (radius r [P]): the cells of the
     strips overlapping [py - r, py + r] and, in each, the records with x in [px - r, px + r]."""
     import numpy as np
@@ -100,8 +99,13 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
     import numpy as np
 
     from texgs.format.cost import MACS_CIRCLE_TEST, MACS_PER_NEAR_RECORD, MACS_X_REJECT, MACS_Y_REJECT
-    from texgs.format.filtered import (decode_points_filtered, effective_footprint, footprint_cap,
-                                       footprint_lambda, window_radius)
+    from texgs.format.filtered import (
+        decode_points_filtered,
+        effective_footprint,
+        footprint_cap,
+        footprint_lambda,
+        window_radius,
+    )
 
     rng = np.random.default_rng(seed)
     pts = (rng.random((n_points, 2)) * [packed.width, packed.height]).astype(np.float32)

@@ -6,7 +6,6 @@ A tiny pipeline (few steps, one pyramid level) keeps each bake to seconds.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

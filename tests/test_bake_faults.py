@@ -4,7 +4,6 @@ outputs, and outputs that cannot be written (read-only, full, not a folder)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_bake import TINY_PIPELINE, _write_material
+
 from texgs.bake import atomic
 from texgs.cli import main
 from texgs.format import unpack

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_bake import TINY_PIPELINE, _write_material
 from test_bake_shards import tree
+
 from texgs.cli import main
 
 TASK_TITLE = b"texgs_bake_material"  # Ray names a busy worker process ray::<task name>

@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from test_bake import TINY_PIPELINE, _write_material
+
 from texgs.bake import shard, store
 from texgs.cli import main
 

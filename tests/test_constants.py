@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import REPO
+
 from texgs import constants, native
 
 NAMES = {"MAX_K": "kMaxK", "MAX_CHANNELS": "kMaxChannels", "Q_CUTOFF": "kQCutoff",

@@ -6,8 +6,6 @@ point sampling by a clear margin (docs/IMAGE_FUNCTION.md "Filtered value")."""
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from test_filtered import random_material
 from test_shaders import compile_kernel, make_runner
 

@@ -3,18 +3,27 @@ the dequantised Gaussians (texels, UVs, both addressing modes, LOD limits), the
 index guarantee, the golden file, and untrusted bytes (including a fuzz loop)."""
 
 import importlib.util
-import math
 import pathlib
 
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO
+
 from texgs import render_ref
 from texgs.errors import ConfigError, FormatError, InputError
-from texgs.format import (ChannelDesc, PackInput, QuantConfig, decode, decode_uv, gaussian_constraints,
-                          pack, quantize, size_bound, unpack)
+from texgs.format import (
+    ChannelDesc,
+    PackInput,
+    QuantConfig,
+    decode,
+    decode_uv,
+    gaussian_constraints,
+    pack,
+    quantize,
+    size_bound,
+    unpack,
+)
 from texgs.format import layout as L
 from texgs.format.decoder import block_candidates
 

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from texgs.errors import ConfigError, InputError
-from texgs.format import QuantConfig, gaussian_constraints, max_gaussians, quantize_ste, size_bound
-from texgs.format import quant
+from texgs.format import QuantConfig, gaussian_constraints, max_gaussians, quant, quantize_ste, size_bound
 
 
 def random_gaussians(n, c, h, w, seed=0, cfg=QuantConfig()):

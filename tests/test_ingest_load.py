@@ -8,8 +8,18 @@ import numpy as np
 import pytest
 
 from texgs.errors import ConfigError, InputError
-from texgs.ingest import (Material, MaterialError, describe, describe_dict, discover, load, load_all,
-                          normals_to_vectors, scan, vectors_to_normals)
+from texgs.ingest import (
+    Material,
+    MaterialError,
+    describe,
+    describe_dict,
+    discover,
+    load,
+    load_all,
+    normals_to_vectors,
+    scan,
+    vectors_to_normals,
+)
 
 H, W = 6, 8
 RNG = np.random.default_rng(3)

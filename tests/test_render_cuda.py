@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import PARAM_NAMES, random_gaussians
+
 from texgs import native, render_ref
 from texgs.render import render
 

@@ -9,8 +9,8 @@ import re
 import numpy as np
 import pytest
 import torch
-
 from conftest import PARAM_NAMES, random_gaussians
+
 from texgs import constants, native, render
 
 pytestmark = pytest.mark.skipif(not native.cpu_built(), reason="native CPU renderer not built")

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import PARAM_NAMES, random_gaussians
+
 from texgs import native, render_ref
 
 pytestmark = pytest.mark.skipif(not native.cpu_built(), reason="native CPU renderer not built")

@@ -8,8 +8,8 @@ import math
 
 import pytest
 import torch
-
 from conftest import PARAM_NAMES, random_gaussians
+
 from texgs import native, render_ref
 
 BACKENDS = ["reference"] + (["cpu"] if native.cpu_built() else [])

@@ -11,8 +11,17 @@ import subprocess
 import numpy as np
 import pytest
 
-from texgs.format import ChannelDesc, PackInput, QuantConfig, decode, decode_uv, gaussian_constraints, pack, unpack
-from texgs.format import layout
+from texgs.format import (
+    ChannelDesc,
+    PackInput,
+    QuantConfig,
+    decode,
+    decode_uv,
+    gaussian_constraints,
+    layout,
+    pack,
+    unpack,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHADERS = ROOT / "engine_shaders"

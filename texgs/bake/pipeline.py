@@ -12,7 +12,7 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import yaml
 
@@ -36,8 +36,8 @@ PIPELINES_DIR = _bundled_dir()
 class Target:
     """Exactly one of: a rate (bits per pixel per channel, from file bytes) or a quality."""
 
-    bppc: Optional[float] = 0.06
-    target_psnr: Optional[float] = None
+    bppc: float | None = 0.06
+    target_psnr: float | None = None
 
     def check(self, where: str) -> None:
         if (self.bppc is None) == (self.target_psnr is None):
@@ -52,11 +52,11 @@ class Target:
 class Gates:
     """Quality gates. A material that misses one is reported with its figures (exit status 1)."""
 
-    psnr_min: Optional[float] = None                                     # dB, over all channels
+    psnr_min: float | None = None                                     # dB, over all channels
     group_psnr_min: dict[str, float] = field(default_factory=dict)       # dB per channel group
-    normal_error_mean_max_deg: Optional[float] = None                   # mean angular error
-    normal_error_p99_max_deg: Optional[float] = None                    # 99th percentile
-    bppc_max: Optional[float] = None                                    # with --target-psnr
+    normal_error_mean_max_deg: float | None = None                   # mean angular error
+    normal_error_p99_max_deg: float | None = None                    # 99th percentile
+    bppc_max: float | None = None                                    # with --target-psnr
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,10 @@ class Pipeline:
     fit: dict[str, Any] = field(default_factory=dict)        # texgs.fit settings (validated there)
     gates: Gates = field(default_factory=Gates)
     outputs: Outputs = field(default_factory=Outputs)
-    cache: Optional[str] = None                               # shared build cache folder (--cache)
+    cache: str | None = None                               # shared build cache folder (--cache)
     source: str = "<defaults>"                                # the file this came from
 
-    def override(self, **changes) -> "Pipeline":
+    def override(self, **changes) -> Pipeline:
         """A copy with top-level fields (or 'target.bppc' style dotted keys) replaced."""
         data = dataclasses.asdict(self)
         for key, value in changes.items():

@@ -53,8 +53,8 @@ def run(args) -> int:
     import sys
 
     from ..compare.api import compare
-    from ..compare.run import Settings
     from ..compare.codecs import ASTC_ALL_BLOCKS, ASTC_REFERENCE_BLOCKS
+    from ..compare.run import Settings
     from ..errors import ConfigError
 
     blocks = {"reference": ASTC_REFERENCE_BLOCKS, "all": ASTC_ALL_BLOCKS}.get(

@@ -15,8 +15,8 @@ of points on a 2K material do not hold dozens of full-size float images).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -58,7 +58,7 @@ def find_executable(name: str) -> str:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_version(name: str, path: str) -> str:
     if name == "nvcompress":
         # The banner says only "2.0"; the Debian package knows the patch level.

@@ -137,7 +137,7 @@ class FitConfig:
     backend: str = "auto"               # renderer backend and device: BACKENDS
     threads: int = 0                    # renderer threads (0 = all); never changes results
 
-    def validate(self) -> "FitConfig":
+    def validate(self) -> FitConfig:
         def bad(name, why):
             raise ConfigError(f"fit setting {name}={getattr(self, name)!r}: {why}")
 
@@ -216,14 +216,14 @@ class FitConfig:
         object.__setattr__(self, "pyramid_steps", tuple(float(f) for f in self.pyramid_steps))
         self.validate()
 
-    def replace(self, **changes) -> "FitConfig":
+    def replace(self, **changes) -> FitConfig:
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ConfigError(f"unknown fit setting(s): {', '.join(sorted(unknown))}")
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "fit settings") -> "FitConfig":
+    def from_dict(cls, data: dict, source: str = "fit settings") -> FitConfig:
         """Build from a mapping (a pipeline file section); unknown keys are errors naming the source."""
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -234,7 +234,7 @@ class FitConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def paper(cls, **changes) -> "FitConfig":
+    def paper(cls, **changes) -> FitConfig:
         """The Image-GS paper's schedule: 5K full-resolution steps, add every 500,
         plateau check every 100 over 1000 steps, fp16 storage, no QAT."""
         base = dict(steps=5000, pyramid=(1,), pyramid_steps=(1.0,), add_every=500, eval_every=100,
@@ -245,7 +245,7 @@ class FitConfig:
         return cls(**base)
 
     @classmethod
-    def thorough(cls, **changes) -> "FitConfig":
+    def thorough(cls, **changes) -> FitConfig:
         """2000 steps that decay later on a plateau, for users who can spend
         about 4x the default's time: at 512^2 it closes most of the gap to a
         10K-step run (docs/benchmarks.md "Fitting")."""
@@ -254,7 +254,7 @@ class FitConfig:
         return cls(**base)
 
     @classmethod
-    def fast(cls, **changes) -> "FitConfig":
+    def fast(cls, **changes) -> FitConfig:
         """A short schedule for previews and tests (about a quarter of the default's steps)."""
         base = dict(steps=120, add_every=15, eval_every=20, plateau_steps=40, palette_refine_steps=15)
         base.update(changes)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from ..metrics import psnr_from_mse
 from ..render import render
 from . import init as init_mod
-from .device import randperm
 from .config import FitConfig
+from .device import randperm
 from .loss import image_loss, random_window, weighted_l2
 from .progress import Progress
 from .schedule import Plan, Plateau, Stage

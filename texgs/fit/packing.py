@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +18,6 @@ import torch
 
 from .config import FitConfig
 from .optimize import Limits, Quantizer
-
 
 #: Position precision of the "default" quant when FitConfig.position_bits is 0:
 #: a quarter texel (finer is lost under the 3-sigma cut-off and the value

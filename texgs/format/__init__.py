@@ -9,8 +9,7 @@ Public interface (used by the fitter and the CLI):
 """
 
 from .decoder import decode, decode_uv
-from .quant import (QuantConfig, gaussian_constraints, max_gaussians, quantize, quantize_ste,
-                    size_bound)
+from .quant import QuantConfig, gaussian_constraints, max_gaussians, quantize, quantize_ste, size_bound
 from .reader import Packed, unpack
 from .writer import ChannelDesc, PackInput, pack
 

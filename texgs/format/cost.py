@@ -203,8 +203,8 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     h = w = args.size
     c = args.channels
-    print(f"| strip rows | radius | index bytes | overhead % | window records mean / max | probes mean "
-          f"| near records mean / max | covering mean | MACs mean / max | transcendentals mean |")
+    print("| strip rows | radius | index bytes | overhead % | window records mean / max | probes mean "
+          "| near records mean / max | covering mean | MACs mean / max | transcendentals mean |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     base = None
     for radius in (32.0, 24.0):

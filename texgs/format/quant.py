@@ -68,17 +68,17 @@ class QuantConfig:
     palette_value_bits: int = 7      # bits of each channel's code in a palette entry
 
     @staticmethod
-    def fp16() -> "QuantConfig":
+    def fp16() -> QuantConfig:
         """Image-GS's baseline: half floats for every attribute."""
         return QuantConfig(encoding="fp16", position_bits=16, inv_scale_exp_bits=5,
                            inv_scale_mant_bits=11, rotation_bits=16, value_bits=16)
 
     @staticmethod
-    def default() -> "QuantConfig":
+    def default() -> QuantConfig:
         """The project's lean allocation (measured in docs/FORMAT.md)."""
         return QuantConfig()
 
-    def with_group_value_bits(self, channel_groups, bits_by_group: dict) -> "QuantConfig":
+    def with_group_value_bits(self, channel_groups, bits_by_group: dict) -> QuantConfig:
         """Per-channel value bits from a group name per channel, e.g.
         ``cfg.with_group_value_bits(["albedo"]*3 + ["normal"]*3, {"normal": 7})``."""
         per = tuple(int(bits_by_group.get(g, self.value_bits)) for g in channel_groups)
@@ -451,7 +451,7 @@ class DequantConstants:
     value_steps: tuple
 
     @staticmethod
-    def of(cfg: QuantConfig, height: int, width: int, channels: int) -> "DequantConstants":
+    def of(cfg: QuantConfig, height: int, width: int, channels: int) -> DequantConstants:
         fixed = cfg.encoding == "fixed"
         return DequantConstants(
             cfg.encoding, position_steps(cfg, height, width), inv_scale_lo(cfg),

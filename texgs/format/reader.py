@@ -18,8 +18,16 @@ import torch
 from ..constants import MAX_CHANNELS, MAX_K
 from ..errors import FormatError
 from . import layout as L
-from .quant import (MAX_SIDE, Codes, DequantConstants, QuantConfig, dequantize_with, position_steps,
-                    rotation_step, y_cells)
+from .quant import (
+    MAX_SIDE,
+    Codes,
+    DequantConstants,
+    QuantConfig,
+    dequantize_with,
+    position_steps,
+    rotation_step,
+    y_cells,
+)
 from .writer import ChannelDesc, strips_of
 
 _MAX_FILE_BYTES = 1 << 31

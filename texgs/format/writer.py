@@ -18,8 +18,7 @@ import torch
 from ..constants import MAX_CHANNELS, MAX_K
 from ..errors import ConfigError, InputError
 from . import layout as L
-from .quant import (QuantConfig, check_sizes, encode, dequantize, inv_scale_lo, position_steps,
-                    rotation_step, value_step)
+from .quant import QuantConfig, check_sizes, dequantize, encode, inv_scale_lo, position_steps, rotation_step, value_step
 
 
 @dataclass(frozen=True)

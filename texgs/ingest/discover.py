@@ -19,8 +19,16 @@ from pathlib import Path
 from ..errors import ConfigError, InputError, TexgsError
 from .manifest import MANIFEST_NAME, Manifest, load_manifest
 from .readers import read_header
-from .roles import (GROUPS, IMAGE_EXTENSIONS, UNSUPPORTED_IMAGE_EXTENSIONS, NameInfo, name_hint, parse_name,
-                    single_letter_suffix, whole_stem)
+from .roles import (
+    GROUPS,
+    IMAGE_EXTENSIONS,
+    UNSUPPORTED_IMAGE_EXTENSIONS,
+    NameInfo,
+    name_hint,
+    parse_name,
+    single_letter_suffix,
+    whole_stem,
+)
 
 #: Map kinds that give a material its colour map.
 COLOUR_KINDS = ("albedo", "albedo_height")

@@ -15,13 +15,13 @@ import numpy as np
 
 from ..constants import MAX_CHANNELS
 from ..errors import InputError, TexgsError
+from .content import unlike_normal_map
 from .discover import MaterialSource, discover
 from .manifest import MANIFEST_NAME
 from .material import Channel, Material, MaterialError, MaterialInfo
 from .packing import GroupPlan, normal_note, plan_file
 from .readers import ImageHeader, read_header, read_image
 from .roles import GROUPS
-from .content import unlike_normal_map
 from .semantics import flip_to_gl, infer_normal_convention, rebuild_z
 
 #: Resampling filters (the default; resample=False turns it off), chosen per axis: an axis that shrinks
