@@ -54,9 +54,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("materials", nargs="+", help="benchmark material names, e.g. polyhaven/wooden_crate_01")
     ap.add_argument("--methods", default="BC1,BC7,ASTC")
-    ap.add_argument("--stored-normals", action="store_true",
-                    help="measure normal maps as stored in the file (docs/METRICS.md, the reference table) "
-                         "instead of texgs.ingest's renormalised vectors")
+    ap.add_argument(
+        "--stored-normals",
+        action="store_true",
+        help="measure normal maps as stored in the file (docs/METRICS.md, the reference table) "
+        "instead of texgs.ingest's renormalised vectors",
+    )
     ap.add_argument("--bc7-linear", action="store_true", help="bc7enc with equal channel weights")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", help="write the rows here")
@@ -65,8 +68,13 @@ def main() -> int:
         print(f"corpus not found at {CORPUS}; set TEXGS_CORPUS", file=sys.stderr)
         return 2
     ref = load_reference()
-    s = Settings(rates=RATES, methods=tuple(a.methods.split(",")),
-                 bc7_perceptual=not a.bc7_linear, threads=a.threads, extended_metrics=False)
+    s = Settings(
+        rates=RATES,
+        methods=tuple(a.methods.split(",")),
+        bc7_perceptual=not a.bc7_linear,
+        threads=a.threads,
+        extended_metrics=False,
+    )
     out = []
     print(f"{'material':36s} {'family':6s} " + " ".join(f"{'@' + str(r):>18s}" for r in RATES))
     for name in a.materials:
@@ -76,8 +84,9 @@ def main() -> int:
             material = with_stored_normals(material, CORPUS / name)
         res = compare_material(material, s)
         for fam in s.methods:
-            ours = [next(r.get("psnr") for r in res.rows if r["method"] == fam and r["requested_bppc"] == x)
-                    for x in RATES]
+            ours = [
+                next(r.get("psnr") for r in res.rows if r["method"] == fam and r["requested_bppc"] == x) for x in RATES
+            ]
             theirs = ref.get((name, fam))
             cells = []
             for k in range(len(RATES)):

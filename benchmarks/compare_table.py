@@ -59,8 +59,12 @@ def reference_astc() -> dict:
 def rows(materials, rates, psnr, ref):
     for m in materials:
         for rate in rates:
-            row = {"material": m, "bppc": rate, **{k: psnr.get((m, k, rate)) for k in METHODS},
-                   "ASTC (reference)": ref.get((m, rate))}
+            row = {
+                "material": m,
+                "bppc": rate,
+                **{k: psnr.get((m, k, rate)) for k in METHODS},
+                "ASTC (reference)": ref.get((m, rate)),
+            }
             t, a = row["texgs"], row["ASTC"]
             row["texgs - ASTC"] = None if t is None or a is None else t - a
             r_ = row["ASTC (reference)"]
@@ -85,8 +89,10 @@ def plot(path: Path, materials, rates, psnr, table) -> None:
         ax.plot(rates, [sum(psnr[(m, k, r)] for m in full) / len(full) for r in rates], marker="o", label=k)
     ref = [r["ASTC (reference)"] for r in table if r["material"] in full]
     if ref and None not in ref:
-        means = [sum(r["ASTC (reference)"] for r in table if r["material"] in full and r["bppc"] == rate) / len(full)
-                 for rate in rates]
+        means = [
+            sum(r["ASTC (reference)"] for r in table if r["material"] in full and r["bppc"] == rate) / len(full)
+            for rate in rates
+        ]
         ax.plot(rates, means, linestyle="--", color="grey", label="ASTC (reference table)")
     ax.set_xscale("log")
     ax.set_xticks(rates, [f"{r:g}" for r in rates])
@@ -112,8 +118,11 @@ def main() -> None:
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in table:
-        print("| " + " | ".join([r["material"], f"{r['bppc']:g}"] + [fmt(r[c], c.startswith("texgs - ")) for c in cols[2:]])
-              + " |")
+        print(
+            "| "
+            + " | ".join([r["material"], f"{r['bppc']:g}"] + [fmt(r[c], c.startswith("texgs - ")) for c in cols[2:]])
+            + " |"
+        )
     by_rate = defaultdict(list)
     for r in table:
         by_rate[r["bppc"]].append(r)

@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fit_bench  # noqa: E402  (corpus helpers and the material lists)
@@ -40,9 +42,9 @@ import fit_bench  # noqa: E402  (corpus helpers and the material lists)
 #: q' numerator (4) and / det (1): 20; per sample the footprint (20).
 MACS_FILTERED_NEAR = 11
 MACS_FILTERED_BOUND = 20
-MACS_FILTERED_BOUND_ISOTROPIC = 8   # T diagonal: T11, T22 (4), det (1), q' numerator (2), / det (1)
+MACS_FILTERED_BOUND_ISOTROPIC = 8  # T diagonal: T11, T22 (4), det (1), q' numerator (2), / det (1)
 MACS_FILTERED_SETUP = 20
-FOOTPRINTS = {f"level {lv}": (2.0 ** lv, 2.0 ** lv) for lv in range(7)}
+FOOTPRINTS = {f"level {lv}": (2.0**lv, 2.0**lv) for lv in range(7)}
 FOOTPRINTS.update({"aniso 8x1": (8.0, 1.0), "aniso 32x4": (32.0, 4.0), "aniso 64x8": (64.0, 8.0)})
 
 
@@ -123,14 +125,27 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
     per_near = MACS_FILTERED_NEAR if filtered else MACS_PER_NEAR_RECORD
     isotropic = bool(fp[0, 1] == 0 and fp[0, 2] == 0)
     per_bound = MACS_FILTERED_BOUND_ISOTROPIC if isotropic else MACS_FILTERED_BOUND
-    macs = (MACS_Y_REJECT * (ev - pass_y) + MACS_X_REJECT * (pass_y - pass_xy) + MACS_CIRCLE_TEST * pass_xy
-            + per_near * near + (c + 1) * blended + c
-            + ((MACS_FILTERED_SETUP + per_bound * bound) if filtered else 0))
-    trans = 2 * near + blended + ((bound + cover) if filtered else 0)   # cos, sin; exp; 1/det, log
-    return {"evaluated_mean": float(ev.mean()), "near_mean": float(near.mean()), "bound_mean": float(bound.mean()),
-            "covering_mean": float(cover.mean()),
-            "blended_mean": float(blended.mean()), "macs_mean": float(macs.mean()), "macs_max": int(macs.max()),
-            "transcendentals_mean": float(trans.mean()), "window_radius": float(window_radius(packed, lam[:1])[0])}
+    macs = (
+        MACS_Y_REJECT * (ev - pass_y)
+        + MACS_X_REJECT * (pass_y - pass_xy)
+        + MACS_CIRCLE_TEST * pass_xy
+        + per_near * near
+        + (c + 1) * blended
+        + c
+        + ((MACS_FILTERED_SETUP + per_bound * bound) if filtered else 0)
+    )
+    trans = 2 * near + blended + ((bound + cover) if filtered else 0)  # cos, sin; exp; 1/det, log
+    return {
+        "evaluated_mean": float(ev.mean()),
+        "near_mean": float(near.mean()),
+        "bound_mean": float(bound.mean()),
+        "covering_mean": float(cover.mean()),
+        "blended_mean": float(blended.mean()),
+        "macs_mean": float(macs.mean()),
+        "macs_max": int(macs.max()),
+        "transcendentals_mean": float(trans.mean()),
+        "window_radius": float(window_radius(packed, lam[:1])[0]),
+    }
 
 
 def main_filtered(args) -> int:
@@ -138,8 +153,9 @@ def main_filtered(args) -> int:
 
     from texgs.format import unpack
 
-    print(f"# decode_cost --filtered: {args.baked}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}",
-          flush=True)
+    print(
+        f"# decode_cost --filtered: {args.baked}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}", flush=True
+    )
     rows = []
     if args.rows:
         rows = [json.loads(line) for line in Path(args.rows).read_text().splitlines() if line.startswith("{")]
@@ -152,18 +168,24 @@ def main_filtered(args) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     print()
-    print("| footprint (texels) | window radius | evaluated | near | past the q bound | covering | blended | "
-          "MACs mean | x level 0 | MACs max | transcendentals |")
+    print(
+        "| footprint (texels) | window radius | evaluated | near | past the q bound | covering | blended | "
+        "MACs mean | x level 0 | MACs max | transcendentals |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     base = np.mean([r["level 0"]["macs_mean"] for r in rows])
     for name in FOOTPRINTS:
+
         def mean(key):
             return float(np.mean([r[name][key] for r in rows]))
-        print(f"| {name} | {mean('window_radius'):.1f} | {mean('evaluated_mean'):.1f} | {mean('near_mean'):.1f} | "
-              f"{mean('bound_mean'):.1f} | {mean('covering_mean'):.1f} | {mean('blended_mean'):.1f} | "
-              f"{mean('macs_mean'):.1f} | "
-              f"{mean('macs_mean') / base:.2f} | {max(r[name]['macs_max'] for r in rows)} | "
-              f"{mean('transcendentals_mean'):.1f} |")
+
+        print(
+            f"| {name} | {mean('window_radius'):.1f} | {mean('evaluated_mean'):.1f} | {mean('near_mean'):.1f} | "
+            f"{mean('bound_mean'):.1f} | {mean('covering_mean'):.1f} | {mean('blended_mean'):.1f} | "
+            f"{mean('macs_mean'):.1f} | "
+            f"{mean('macs_mean') / base:.2f} | {max(r[name]['macs_max'] for r in rows)} | "
+            f"{mean('transcendentals_mean'):.1f} |"
+        )
     return 0
 
 
@@ -188,30 +210,54 @@ def main(argv=None) -> int:
             ap.error("--filtered needs --baked")
         return main_filtered(args)
     materials = args.materials or (fit_bench.QUICK_SET if args.set == "quick" else fit_bench.BENCHMARK_SET)
-    print(f"# decode_cost: {args.bppc} bppc, size {args.size or 'full'}, R {args.max_radius}, "
-          f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}", flush=True)
+    print(
+        f"# decode_cost: {args.bppc} bppc, size {args.size or 'full'}, R {args.max_radius}, "
+        f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}",
+        flush=True,
+    )
     rows = []
     for material in materials:
         pixels, metas, weights = fit_bench.load(material, args.size)
-        r = fit(pixels, Budget(bppc=args.bppc), FitConfig(max_radius=args.max_radius, threads=args.threads),
-                channels=metas, weights=weights, progress="off", label=material)
+        r = fit(
+            pixels,
+            Budget(bppc=args.bppc),
+            FitConfig(max_radius=args.max_radius, threads=args.threads),
+            channels=metas,
+            weights=weights,
+            progress="off",
+            label=material,
+        )
         cost = shader_cost(r.data)
-        row = {"material": material, "size": f"{r.width}x{r.height}x{len(metas)}", "gaussians": r.n,
-               "psnr": round(r.metrics["psnr"], 2), "evaluated_mean": round(cost["evaluated_mean"], 1),
-               "evaluated_max": int(cost["evaluated_max"]), "blended_mean": round(cost["blended_mean"], 1),
-               "macs_mean": round(cost["macs_mean"], 1), "macs_max": int(cost["macs_max"])}
+        row = {
+            "material": material,
+            "size": f"{r.width}x{r.height}x{len(metas)}",
+            "gaussians": r.n,
+            "psnr": round(r.metrics["psnr"], 2),
+            "evaluated_mean": round(cost["evaluated_mean"], 1),
+            "evaluated_max": int(cost["evaluated_max"]),
+            "blended_mean": round(cost["blended_mean"], 1),
+            "macs_mean": round(cost["macs_mean"], 1),
+            "macs_max": int(cost["macs_max"]),
+        }
         rows.append(row)
         print(json.dumps(row), flush=True)
     print()
-    print("| material | size | Gaussians | PSNR dB | evaluated mean | evaluated max | blended mean | MACs mean | MACs max |")
+    print(
+        "| material | size | Gaussians | PSNR dB | evaluated mean | evaluated max | blended mean "
+        "| MACs mean | MACs max |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['material']} | {r['size']} | {r['gaussians']} | {r['psnr']:.2f} | {r['evaluated_mean']} | "
-              f"{r['evaluated_max']} | {r['blended_mean']} | {r['macs_mean']} | {r['macs_max']} |")
+        print(
+            f"| {r['material']} | {r['size']} | {r['gaussians']} | {r['psnr']:.2f} | {r['evaluated_mean']} | "
+            f"{r['evaluated_max']} | {r['blended_mean']} | {r['macs_mean']} | {r['macs_max']} |"
+        )
     n = len(rows)
-    print(f"| **mean of {n}** | | | | {sum(r['evaluated_mean'] for r in rows) / n:.1f} | "
-          f"{max(r['evaluated_max'] for r in rows)} (max) | {sum(r['blended_mean'] for r in rows) / n:.1f} | "
-          f"**{sum(r['macs_mean'] for r in rows) / n:.1f}** | {max(r['macs_max'] for r in rows)} (max) |")
+    print(
+        f"| **mean of {n}** | | | | {sum(r['evaluated_mean'] for r in rows) / n:.1f} | "
+        f"{max(r['evaluated_max'] for r in rows)} (max) | {sum(r['blended_mean'] for r in rows) / n:.1f} | "
+        f"**{sum(r['macs_mean'] for r in rows) / n:.1f}** | {max(r['macs_max'] for r in rows)} (max) |"
+    )
     return 0
 
 

@@ -65,7 +65,7 @@ def block_chain(material, top: int, budget: int, family: str, preset: str):
             for s in slots:
                 tex = _slot_image(img8, s.channels, codec.channels)
                 dec = codec.decode(codec.encode(tex), h, w)
-                out[..., list(s.channels)] = dec[..., :len(s.channels)].astype(np.float32) / 255.0
+                out[..., list(s.channels)] = dec[..., : len(s.channels)].astype(np.float32) / 255.0
             levels[lv] = out
         return f"{codec.format} from mip {m}", n, levels
     return None
@@ -87,9 +87,14 @@ def measure(material_name: str, baked: Path, levels: list[int], preset: str) -> 
     top = max(levels)
     ref = mips.mip_chain(material.data, top)
     ideal = mips.mip_chain(decode(packed, apply_range=True), top)
-    row = {"material": material_name, "size": f"{packed.width}x{packed.height}x{material.channels}",
-           "bytes": len(data), "bppc": round(8 * len(data) / (packed.width * packed.height * material.channels), 4),
-           "psnr_level0": round(psnr(ref[0], ideal[0]), 2), "levels": {}}
+    row = {
+        "material": material_name,
+        "size": f"{packed.width}x{packed.height}x{material.channels}",
+        "bytes": len(data),
+        "bppc": round(8 * len(data) / (packed.width * packed.height * material.channels), 4),
+        "psnr_level0": round(psnr(ref[0], ideal[0]), 2),
+        "levels": {},
+    }
     chains = {}
     for fam in ("BC7", "ASTC"):
         got = block_chain(material, top, len(data), fam, preset)
@@ -129,8 +134,13 @@ def main(argv=None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     keys = sorted({k for r in rows for lv in r["levels"].values() for k in lv})
-    means = {lv: {k: round(float(np.mean([r["levels"][str(lv)][k] for r in rows if k in r["levels"][str(lv)]])), 2)
-                  for k in keys} for lv in levels}
+    means = {
+        lv: {
+            k: round(float(np.mean([r["levels"][str(lv)][k] for r in rows if k in r["levels"][str(lv)]])), 2)
+            for k in keys
+        }
+        for lv in levels
+    }
     print(json.dumps({"materials": len(rows), "mean_psnr_by_level": means}))
     print()
     print("| level | " + " | ".join(keys) + " |")

@@ -32,11 +32,12 @@ class Camera:
     with `texels_per_unit` texels per world unit. Defaults give about 1 texel per pixel
     (along the view) at the bottom row and 64 at the top row for a 256-row image."""
 
-    def __init__(self, width: int, height: int, tex_w: int, tex_h: int, pitch_deg=22.0, fov_deg=35.0,
-                 texels_per_unit=None):
+    def __init__(
+        self, width: int, height: int, tex_w: int, tex_h: int, pitch_deg=22.0, fov_deg=35.0, texels_per_unit=None
+    ):
         self.w, self.h, self.tw, self.th = width, height, tex_w, tex_h
         self.pitch, self.tan = math.radians(pitch_deg), math.tan(math.radians(fov_deg) / 2)
-        if texels_per_unit is None:   # 1 texel per pixel along the view at the bottom row
+        if texels_per_unit is None:  # 1 texel per pixel along the view at the bottom row
             _, _, depth = self._footprint_rows(1.0)
             texels_per_unit = 1.0 / depth[-1]
         self.tpu = texels_per_unit
@@ -46,7 +47,7 @@ class Camera:
         sp, cp = math.sin(self.pitch), math.cos(self.pitch)
         nx = (2.0 * x / self.w - 1.0) * self.tan * self.w / self.h
         ny = (1.0 - 2.0 * y / self.h) * self.tan
-        dy = -sp + ny * cp                  # direction = f + nx r + ny u, f = (0, -sp, cp), u = (0, cp, sp)
+        dy = -sp + ny * cp  # direction = f + nx r + ny u, f = (0, -sp, cp), u = (0, cp, sp)
         dz = cp + ny * sp
         t = 1.0 / np.maximum(-dy, 1e-9)
         return np.stack([nx * t * self.tpu / self.tw, dz * t * self.tpu / self.th], -1)
@@ -67,8 +68,11 @@ class Camera:
         ys, xs = np.meshgrid(np.arange(self.h) + 0.5, np.arange(self.w) + 0.5, indexing="ij")
         x, y = xs.ravel(), ys.ravel()
         base = self.uv(x, y)
-        return (base.astype(np.float32), (self.uv(x + 1, y) - base).astype(np.float32),
-                (self.uv(x, y + 1) - base).astype(np.float32))
+        return (
+            base.astype(np.float32),
+            (self.uv(x + 1, y) - base).astype(np.float32),
+            (self.uv(x, y + 1) - base).astype(np.float32),
+        )
 
     def jittered(self, n_side: int, seed: int = 0):
         """[n_side^2, P, 2] uv of stratified jittered samples inside every pixel."""
@@ -87,12 +91,15 @@ class Camera:
         ddx, ddy, _ = self._footprint_rows(self.tpu)
         along = np.hypot(ddy[:, 0], ddy[:, 1])
         across = np.hypot(ddx[:, 0], ddx[:, 1])
-        return {"bottom_row": [round(float(along[-1]), 2), round(float(across[-1]), 2)],
-                "top_row": [round(float(along[0]), 2), round(float(across[0]), 2)]}
+        return {
+            "bottom_row": [round(float(along[-1]), 2), round(float(across[-1]), 2)],
+            "top_row": [round(float(along[0]), 2), round(float(across[0]), 2)],
+        }
 
 
-def render(run, spv, data: bytes, cam: Camera, supersample: int = 8, lang: str = "glsl", chunk: int = 1 << 16,
-           max_ch: int = 16):
+def render(
+    run, spv, data: bytes, cam: Camera, supersample: int = 8, lang: str = "glsl", chunk: int = 1 << 16, max_ch: int = 16
+):
     """(point, filtered, reference), each [h, w, C] unit values, through the decode test kernel
     compiled with TEXGS_MAX_CHANNELS = max_ch."""
     sys.path.insert(0, str(ROOT / "tests"))
@@ -113,9 +120,10 @@ def render(run, spv, data: bytes, cam: Camera, supersample: int = 8, lang: str =
     filt = chunked(lambda s: run_filtered(run, spv, data, uv[s], ddx[s], ddy[s], lang=lang, max_ch=max_ch), n)
     acc = np.zeros((n, max_ch), np.float64)
     for sample in cam.jittered(supersample):
-        acc += chunked(lambda s: run_kernel(run, spv, data, s.stop - s.start, points=sample[s], lang=lang,
-                                                max_ch=max_ch), n)
-    ref = acc / supersample ** 2
+        acc += chunked(
+            lambda s: run_kernel(run, spv, data, s.stop - s.start, points=sample[s], lang=lang, max_ch=max_ch), n
+        )
+    ref = acc / supersample**2
     shape = (cam.h, cam.w, -1)
     return tuple(a[:, :c].reshape(shape).astype(np.float32) for a in (point, filt, ref))
 
@@ -125,9 +133,12 @@ def psnr_figures(packed, point, filt, ref, group_idx):
     from texgs.metrics import psnr
 
     p, f, r = (apply_channel_ranges(packed, a) for a in (point, filt, ref))
-    return {"point_psnr": round(psnr(r, p), 2), "filtered_psnr": round(psnr(r, f), 2),
-            "point_psnr_shown": round(psnr(r[..., group_idx], p[..., group_idx]), 2),
-            "filtered_psnr_shown": round(psnr(r[..., group_idx], f[..., group_idx]), 2)}
+    return {
+        "point_psnr": round(psnr(r, p), 2),
+        "filtered_psnr": round(psnr(r, f), 2),
+        "point_psnr_shown": round(psnr(r[..., group_idx], p[..., group_idx]), 2),
+        "filtered_psnr_shown": round(psnr(r[..., group_idx], f[..., group_idx]), 2),
+    }
 
 
 def far_crop(strip_png: Path, width: int, out_png: Path, rows: int, scale: int = 3) -> None:
@@ -136,7 +147,7 @@ def far_crop(strip_png: Path, width: int, out_png: Path, rows: int, scale: int =
     import cv2
 
     im = cv2.imread(str(strip_png))
-    panels = [im[:rows, i * (width + 4):i * (width + 4) + width] for i in range(3)]
+    panels = [im[:rows, i * (width + 4) : i * (width + 4) + width] for i in range(3)]
     gap = np.full((4, width * scale, 3), 255, np.uint8)
     big = [cv2.resize(p, (width * scale, rows * scale), interpolation=cv2.INTER_NEAREST) for p in panels]
     cv2.imwrite(str(out_png), np.concatenate([big[0], gap, big[1], gap, big[2]], 0))
@@ -160,8 +171,11 @@ def main(argv=None) -> int:
     ap.add_argument("--width", type=int, default=512)
     ap.add_argument("--height", type=int, default=256)
     ap.add_argument("--supersample", type=int, default=8, help="strata per side (8: 64 samples per pixel)")
-    ap.add_argument("--crop-only", action="store_true",
-                    help="only write OUTPUT_far.png from an existing OUTPUT (the far rows enlarged)")
+    ap.add_argument(
+        "--crop-only",
+        action="store_true",
+        help="only write OUTPUT_far.png from an existing OUTPUT (the far rows enlarged)",
+    )
     args = ap.parse_args(argv)
     far = args.output.with_name(args.output.stem + "_far.png")
     if args.crop_only:
@@ -181,8 +195,18 @@ def main(argv=None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.output), np.round(np.clip(strip, 0, 1) * 255).astype(np.uint8)[..., ::-1])
     far_crop(args.output, args.width, far, args.height * 5 // 16)
-    print(json.dumps({"file": str(args.file.name), "image": f"{args.width}x{args.height}",
-                      "samples_per_pixel": args.supersample ** 2, "shown": group, **cam.row_footprints(), **figs}))
+    print(
+        json.dumps(
+            {
+                "file": str(args.file.name),
+                "image": f"{args.width}x{args.height}",
+                "samples_per_pixel": args.supersample**2,
+                "shown": group,
+                **cam.row_footprints(),
+                **figs,
+            }
+        )
+    )
     return 0
 
 

@@ -41,32 +41,75 @@ FULL_DECODE_VALUES = 1 << 16
 
 _F32 = {name: word for name, word, kind in L.HEADER_FIELDS if kind == "f32"}
 _CHANNEL_F32 = [word for _, word, kind in L.CHANNEL_FIELDS if kind == "f32"]
-_ODD_FLOATS = [0.0, -0.0, 1e-45, 1e-38, 1e-30, 1e-7, 0.5, 1.0, 1.0000001, 2.0, 3.0, 3.1415927, 4096.0,
-               4097.0, 65504.0, 65536.0, 2.0 ** 64, 2.0 ** 65, 1e30, 1e38, 3.4e38, 3.4028235e38,
-               float("inf"), float("nan"), -1.0, -1e38]
+_ODD_FLOATS = [
+    0.0,
+    -0.0,
+    1e-45,
+    1e-38,
+    1e-30,
+    1e-7,
+    0.5,
+    1.0,
+    1.0000001,
+    2.0,
+    3.0,
+    3.1415927,
+    4096.0,
+    4097.0,
+    65504.0,
+    65536.0,
+    2.0**64,
+    2.0**65,
+    1e30,
+    1e38,
+    3.4e38,
+    3.4028235e38,
+    float("inf"),
+    float("nan"),
+    -1.0,
+    -1e38,
+]
 _ODD_WORDS = [0, 1, 2, 3, 4, 16, 31, 32, 255, 256, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]
 
 
 def seed_files() -> list[bytes]:
     """Small files covering the format's variants: fixed with LOD levels, per-channel
     bits and a channel range, palettes, fp16 with wrapping, an empty material."""
+
     def make(h, w, c, n, seed, cfg, wrap=(False, False), levels=1, ranges=None):
         rng = np.random.default_rng(seed)
         lo = gaussian_constraints(h, w, cfg)["min_inv_scale"]
         ranges = ranges or [(0.0, 1.0)] * c
-        return pack(PackInput(h, w, [ChannelDesc(f"ch{i}", "g", range=ranges[i]) for i in range(c)],
-                              means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
-                              inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.0)).astype(np.float32),
-                              rotations=(rng.random(n) * 6 - 3).astype(np.float32),
-                              values=rng.random((n, c)).astype(np.float32),
-                              background=rng.random(c).astype(np.float32), k=4, wrap=wrap,
-                              levels=rng.integers(0, levels, n), cfg=cfg))
+        return pack(
+            PackInput(
+                h,
+                w,
+                [ChannelDesc(f"ch{i}", "g", range=ranges[i]) for i in range(c)],
+                means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
+                inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.0)).astype(np.float32),
+                rotations=(rng.random(n) * 6 - 3).astype(np.float32),
+                values=rng.random((n, c)).astype(np.float32),
+                background=rng.random(c).astype(np.float32),
+                k=4,
+                wrap=wrap,
+                levels=rng.integers(0, levels, n),
+                cfg=cfg,
+            )
+        )
 
     base = QuantConfig(max_radius=8.0, strip_height=4)
     return [
         make(24, 32, 3, 30, 1, base, levels=2),
-        make(20, 28, 2, 25, 2, QuantConfig(max_radius=6.0, strip_height=2, value_bits_per_channel=(4, 9)),
-             wrap=(True, False), ranges=[(-1.0, 1.0), (0.0, 250.0)]),
+        make(
+            20,
+            28,
+            2,
+            25,
+            2,
+            QuantConfig(max_radius=6.0, strip_height=2, value_bits_per_channel=(4, 9)),
+            wrap=(True, False),
+            ranges=[(-1.0, 1.0), (0.0, 250.0)],
+        ),
         make(24, 24, 5, 30, 3, QuantConfig(max_radius=8.0, strip_height=4, palettes=(((0, 1, 2), 3),))),
         make(16, 24, 2, 20, 4, QuantConfig.fp16(), wrap=(True, True)),
         make(16, 16, 1, 0, 5, base),
@@ -77,16 +120,16 @@ def repair_crcs(buf: bytearray) -> bytearray:
     """Recompute the header CRC and every section CRC the table can locate."""
     if len(buf) < L.HEADER_BYTES:
         return buf
-    words = np.frombuffer(bytes(buf[:L.HEADER_BYTES]), "<u4")
+    words = np.frombuffer(bytes(buf[: L.HEADER_BYTES]), "<u4")
     n, t0 = int(words[26]), int(words[27])
     for j in range(min(n, L.MAX_SECTIONS)):
         e = t0 + 16 * j
         if e + 16 > len(buf):
             break
-        _, off, size, _ = np.frombuffer(bytes(buf[e:e + 16]), "<u4").tolist()
+        _, off, size, _ = np.frombuffer(bytes(buf[e : e + 16]), "<u4").tolist()
         if off + size <= len(buf):
-            buf[e + 12:e + 16] = np.uint32(zlib.crc32(bytes(buf[off:off + size]))).tobytes()
-    buf[L.HEADER_CRC_SPAN:L.HEADER_BYTES] = np.uint32(zlib.crc32(bytes(buf[:L.HEADER_CRC_SPAN]))).tobytes()
+            buf[e + 12 : e + 16] = np.uint32(zlib.crc32(bytes(buf[off : off + size]))).tobytes()
+    buf[L.HEADER_CRC_SPAN : L.HEADER_BYTES] = np.uint32(zlib.crc32(bytes(buf[: L.HEADER_CRC_SPAN]))).tobytes()
     return buf
 
 
@@ -119,36 +162,39 @@ class Mutator:
         s = i % len(self.seeds)
         data = bytearray(self.seeds[s])
         kind = int(rng.integers(0, 6))
-        if kind == 0:                                            # bit flips
+        if kind == 0:  # bit flips
             for _ in range(int(rng.integers(1, 4))):
                 at = int(rng.integers(0, len(data)))
                 data[at] ^= 1 << int(rng.integers(0, 8))
-        elif kind == 1:                                          # truncation or extension
+        elif kind == 1:  # truncation or extension
             cut = int(rng.integers(0, len(data)))
             data = data[:cut] if rng.random() < 0.8 else data + bytes(int(rng.integers(1, 64)))
-        elif kind == 2:                                          # splice from another file
+        elif kind == 2:  # splice from another file
             other = self.seeds[int(rng.integers(0, len(self.seeds)))]
             a, b = sorted(int(x) for x in rng.integers(0, len(other), 2))
             at = int(rng.integers(0, len(data)))
-            data = data[:at] + other[a:b] + data[at + (b - a):]
-        elif kind in (3, 4):                                     # one u32 word, mostly in the metadata
+            data = data[:at] + other[a:b] + data[at + (b - a) :]
+        elif kind in (3, 4):  # one u32 word, mostly in the metadata
             top = self.meta_words[s] if rng.random() < 0.7 else len(data) // 4
             word = int(rng.integers(0, top))
             if rng.random() < 0.5:
                 val = int(rng.choice(_ODD_WORDS))
             elif rng.random() < 0.5:
-                old = int(np.frombuffer(bytes(data[4 * word:4 * word + 4]), "<u4")[0])
+                old = int(np.frombuffer(bytes(data[4 * word : 4 * word + 4]), "<u4")[0])
                 val = (old + int(rng.choice([-2, -1, 1, 2, 16, 1 << 16]))) & 0xFFFFFFFF
             else:
                 val = int(rng.integers(0, 1 << 32))
-            data[4 * word:4 * word + 4] = np.uint32(val).tobytes()
-        else:                                                    # one float field: absurd or near its value
+            data[4 * word : 4 * word + 4] = np.uint32(val).tobytes()
+        else:  # one float field: absurd or near its value
             word = int(rng.choice(self.floats[s]))
-            old = float(np.frombuffer(bytes(data[4 * word:4 * word + 4]), "<f4")[0])
+            old = float(np.frombuffer(bytes(data[4 * word : 4 * word + 4]), "<f4")[0])
             with np.errstate(over="ignore", invalid="ignore"):
-                val = np.float32(rng.choice(_ODD_FLOATS)) if rng.random() < 0.6 else \
-                    np.float32(old) * np.float32(rng.choice([-1.0, 0.5, 0.999, 1.0000001, 1.001, 2.0, 1e30]))
-            data[4 * word:4 * word + 4] = np.float32(val).tobytes()
+                val = (
+                    np.float32(rng.choice(_ODD_FLOATS))
+                    if rng.random() < 0.6
+                    else np.float32(old) * np.float32(rng.choice([-1.0, 0.5, 0.999, 1.0000001, 1.001, 2.0, 1e30]))
+                )
+            data[4 * word : 4 * word + 4] = np.float32(val).tobytes()
         repaired = bool(rng.random() < REPAIR_SHARE)
         if repaired:
             data = repair_crcs(data)
@@ -158,7 +204,7 @@ class Mutator:
 def error_class(message: str) -> str:
     """A FormatError message without the file name and with its numbers as '#'."""
     text = message.split(": ", 1)[1] if ": " in message else message
-    text = re.sub(r"(?<![A-Za-z0-9])(\d+|#)x\d+\b", "#x#", text)      # sizes: "bad size 16x4294967295"
+    text = re.sub(r"(?<![A-Za-z0-9])(\d+|#)x\d+\b", "#x#", text)  # sizes: "bad size 16x4294967295"
     return re.sub(r"'[^']*'|0x[0-9a-f]+|(?<![A-Za-z0-9])[-+]?\d+(\.\d+)?(e[-+]?\d+)?|\b(nan|inf)\b", "#", text)
 
 
@@ -171,8 +217,13 @@ def check_accepted(p, rng) -> None:
     n, c = p.header["gaussian_count"], p.header["channels"]
     if p.means.shape != (n, 2) or p.values.shape != (n, c) or p.background.shape != (c,):
         raise Crash(f"inconsistent arrays for N={n}, C={c}")
-    for what, a in (("means", p.means), ("inverse scales", p.inv_scales), ("rotations", p.rotations),
-                    ("values", p.values), ("background", p.background)):
+    for what, a in (
+        ("means", p.means),
+        ("inverse scales", p.inv_scales),
+        ("rotations", p.rotations),
+        ("values", p.values),
+        ("background", p.background),
+    ):
         if not np.isfinite(a).all():
             raise Crash(f"accepted file has non-finite {what}")
     with np.errstate(over="raise", invalid="raise", divide="raise"):
@@ -219,14 +270,18 @@ def fuzz(cases: int, seed: int = 0) -> dict:
             outcome = r.outcome
             if outcome == "parser":
                 classes[r.cls] += 1
-        except Exception as e:   # a crash: report the case so it can be replayed
+        except Exception as e:  # a crash: report the case so it can be replayed
             raise Crash(f"case {i} (seed {seed}, {len(data)} bytes): {type(e).__name__}: {e}") from e
         outcomes[outcome] += 1
         past_crc_repaired += repaired and outcome != "crc"
     return {
-        "cases": cases, "seed": seed, "repaired": repaired_n,
-        "rejected_by_crc": outcomes["crc"], "rejected_by_parser": outcomes["parser"],
-        "accepted_and_finite": outcomes["accepted"], "crashes": 0,
+        "cases": cases,
+        "seed": seed,
+        "repaired": repaired_n,
+        "rejected_by_crc": outcomes["crc"],
+        "rejected_by_parser": outcomes["parser"],
+        "accepted_and_finite": outcomes["accepted"],
+        "crashes": 0,
         "past_crc_share": round((outcomes["parser"] + outcomes["accepted"]) / max(cases, 1), 4),
         "repaired_past_crc": past_crc_repaired,
         "parser_error_classes": dict(classes.most_common()),

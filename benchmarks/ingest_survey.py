@@ -38,20 +38,33 @@ from pathlib import Path
 EXTENSIONS = (".tga", ".png", ".jpg", ".jpeg")  # engine load order: the first found is used
 COLOUR_SUFFIXES = ("", "c", "cc", "d", "diffuse")
 MAPS = {  # map suffix -> texgs channel group
-    "norm": "normal", "gloss": "gloss", "glow": "emissive", "luma": "emissive", "bump": "height",
-    "pants": "pants", "shirt": "shirt",                                    # Darkplaces
-    "n": "normal", "nm": "normal", "s": "specular", "sc": "specular", "z": "height", "hm": "height",
-    "g": "emissive",                                                       # Cube 2
-    "local": "normal", "h": "height",                                      # id Tech 4
-    "sm": "specular", "tcmask": "team_mask",                               # Warzone 2100
+    "norm": "normal",
+    "gloss": "gloss",
+    "glow": "emissive",
+    "luma": "emissive",
+    "bump": "height",
+    "pants": "pants",
+    "shirt": "shirt",  # Darkplaces
+    "n": "normal",
+    "nm": "normal",
+    "s": "specular",
+    "sc": "specular",
+    "z": "height",
+    "hm": "height",
+    "g": "emissive",  # Cube 2
+    "local": "normal",
+    "h": "height",  # id Tech 4
+    "sm": "specular",
+    "tcmask": "team_mask",  # Warzone 2100
 }
 
 
 def _images(folder: Path) -> dict[str, Path]:
     """lower-case name without extension -> the file the engine would load."""
     out: dict[str, Path] = {}
-    for p in sorted(folder.iterdir(), key=lambda p: EXTENSIONS.index(p.suffix.lower())
-                    if p.suffix.lower() in EXTENSIONS else 99):
+    for p in sorted(
+        folder.iterdir(), key=lambda p: EXTENSIONS.index(p.suffix.lower()) if p.suffix.lower() in EXTENSIONS else 99
+    ):
         if p.is_file() and p.suffix.lower() in EXTENSIONS:
             out.setdefault(p.stem.lower(), p)
     return out
@@ -128,10 +141,14 @@ def survey(root: Path) -> dict:
         for truth in t:
             truths.append(truth)
             results.append(check(truth, by_file, tables))
-    misses = [{"material": str(t["albedo"].relative_to(root)), "why": why}
-              for t, why in zip(truths, results) if why]
-    return {"images": images, "folder_count": len(dirs), "materials": len(truths), "correct": len(truths) - len(misses),
-            "misses": misses}
+    misses = [{"material": str(t["albedo"].relative_to(root)), "why": why} for t, why in zip(truths, results) if why]
+    return {
+        "images": images,
+        "folder_count": len(dirs),
+        "materials": len(truths),
+        "correct": len(truths) - len(misses),
+        "misses": misses,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         if not folder or not Path(folder).is_dir():
             ap.error(f"{item}: expected NAME=FOLDER with an existing folder")
         report[name] = survey(Path(folder))
-    summary = {n: {k: v for k, v in r.items() if k != "misses"} | {"misses": len(r["misses"])}
-               for n, r in report.items()}
+    summary = {
+        n: {k: v for k, v in r.items() if k != "misses"} | {"misses": len(r["misses"])} for n, r in report.items()
+    }
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

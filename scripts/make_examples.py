@@ -31,7 +31,7 @@ def periodic_noise(size: int, seed: int, octaves: int = 4) -> np.ndarray:
     for o in range(octaves):
         for _ in range(6):
             fx, fy = rng.integers(-(2 << o), (2 << o) + 1, size=2)
-            out += np.cos(fx * x + fy * y + rng.uniform(0, 2 * np.pi)) / (1.6 ** o)
+            out += np.cos(fx * x + fy * y + rng.uniform(0, 2 * np.pi)) / (1.6**o)
     out -= out.min()
     return out / max(out.max(), 1e-9)
 
@@ -101,8 +101,10 @@ def cobble(size: int, out: Path) -> None:
     second = np.full((size, size), np.inf)
     ident = np.zeros((size, size))
     for i, (px, py) in enumerate(pts):
-        dx = np.abs(x - px); dx = np.minimum(dx, size - dx)  # tileable distances
-        dy = np.abs(y - py); dy = np.minimum(dy, size - dy)
+        dx = np.abs(x - px)
+        dx = np.minimum(dx, size - dx)  # tileable distances
+        dy = np.abs(y - py)
+        dy = np.minimum(dy, size - dy)
         dist = np.hypot(dx, dy)
         closer = dist < best
         second = np.where(closer, best, np.minimum(second, dist))

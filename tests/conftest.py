@@ -15,8 +15,16 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 
 
-def random_gaussians(n: int, channels: int, height: int, width: int, seed: int = 0,
-                     coverage: float = 1.0, anisotropy: float = 3.0, margin: float = 0.1) -> dict:
+def random_gaussians(
+    n: int,
+    channels: int,
+    height: int,
+    width: int,
+    seed: int = 0,
+    coverage: float = 1.0,
+    anisotropy: float = 3.0,
+    margin: float = 0.1,
+) -> dict:
     """A random scene of N Gaussians as float32 CPU tensors.
 
     means [N, 2] uniform over the image grown by `margin` of its size on each

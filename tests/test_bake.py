@@ -125,7 +125,7 @@ def test_build_key_covers_the_packed_format_version(tmp_path, monkeypatch):
     src.write_bytes(b"x")
     key = cache.build_key([src], {"bppc": 0.06}, "cpu")
     assert cache.build_key([src], {"bppc": 0.06}, "cpu") == key
-    monkeypatch.setattr(layout, "VERSION_MAJOR", layout.VERSION_MAJOR + 1)   # files a new reader rejects
+    monkeypatch.setattr(layout, "VERSION_MAJOR", layout.VERSION_MAJOR + 1)  # files a new reader rejects
     assert cache.build_key([src], {"bppc": 0.06}, "cpu") != key
 
 
@@ -164,16 +164,19 @@ def test_exit_status_1_for_a_missed_gate_and_2_for_bad_input(materials, tmp_path
     assert not (out / "gamma").exists()
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("schema_version: 1\ncolour: red\n", "unknown key 'colour'"),
-    ("schema_version: 2\n", "schema_version must be 1"),
-    ("schema_version: 1\ntarget: {bppc: -1}\n", "target.bppc must be in"),
-    ("schema_version: 1\nbackend: gpu\n", "choose one of auto, reference, cpu, cuda"),
-    ("schema_version: 1\ndevice: cuda\n", "unknown key 'device': the renderer is chosen by 'backend'"),
-    ("schema_version: 1\nfit: {stepz: 3}\n", "stepz"),
-    ("schema_version: 1\ngates: {psnr_min: high}\n", "gates.psnr_min: expected a number"),
-    ("schema_version: [1\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("schema_version: 1\ncolour: red\n", "unknown key 'colour'"),
+        ("schema_version: 2\n", "schema_version must be 1"),
+        ("schema_version: 1\ntarget: {bppc: -1}\n", "target.bppc must be in"),
+        ("schema_version: 1\nbackend: gpu\n", "choose one of auto, reference, cpu, cuda"),
+        ("schema_version: 1\ndevice: cuda\n", "unknown key 'device': the renderer is chosen by 'backend'"),
+        ("schema_version: 1\nfit: {stepz: 3}\n", "stepz"),
+        ("schema_version: 1\ngates: {psnr_min: high}\n", "gates.psnr_min: expected a number"),
+        ("schema_version: [1\n", "not valid YAML"),
+    ],
+)
 def test_bad_pipeline_files_name_the_key_and_file(materials, tmp_path, capsys, text, expected):
     root, _ = materials
     bad = tmp_path / "bad.yaml"
@@ -199,8 +202,19 @@ def test_killed_bake_leaves_no_partial_output_and_rerun_completes(materials, tmp
     for i in range(2, 5):  # more materials, so the kill lands mid-run
         _write_material(root / f"extra{i}", seed=i)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "texgs", "bake", str(root), "-o", str(out), "--pipeline", str(pipe),
-           "--progress", "off"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "texgs",
+        "bake",
+        str(root),
+        "-o",
+        str(out),
+        "--pipeline",
+        str(pipe),
+        "--progress",
+        "off",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (out / "alpha" / "manifest.json").exists():

@@ -37,8 +37,22 @@ def six(tmp_path):
 
 
 def _start(root, out, pipe, *extra) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "texgs", "bake", str(root), "-o", str(out), "--pipeline", str(pipe),
-           "--progress", "off", "--jobs", "2", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "texgs",
+        "bake",
+        str(root),
+        "-o",
+        str(out),
+        "--pipeline",
+        str(pipe),
+        "--progress",
+        "off",
+        "--jobs",
+        "2",
+        *extra,
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -140,8 +154,8 @@ def test_a_damaged_output_is_rebuilt_not_reported_unchanged(tmp_path):
     out = tmp_path / "out"
     assert _bake(root, "-o", out, "--pipeline", pipe) == 0
     good = (out / "alpha" / "alpha.texgs").read_bytes()
-    (out / "alpha" / "alpha.texgs").write_bytes(b"garbage")           # 7 bytes of garbage
-    (out / "beta" / "preview_albedo.png").unlink()                    # a file gone
+    (out / "alpha" / "alpha.texgs").write_bytes(b"garbage")  # 7 bytes of garbage
+    (out / "beta" / "preview_albedo.png").unlink()  # a file gone
     assert _bake(root, "-o", out, "--pipeline", pipe) == 0
     statuses = {m["key"]: m["status"] for m in _report(out)["materials"]}
     assert statuses == {"alpha": "baked", "beta": "baked", "gamma": "unchanged"}
@@ -172,8 +186,9 @@ def tmpfs(tmp_path):
     def mount(name: str, size: str) -> Path:
         point = tmp_path / name
         point.mkdir()
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True, text=True
+        )
         if r.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here (needs root and mount rights): {r.stderr.strip()}")
         mounted.append(point)
@@ -208,9 +223,9 @@ def test_full_output_is_a_clear_error_and_leaves_nothing_partial(tmp_path, tmpfs
     point = tmpfs("full", "256k")
     out = point / "out"
     out.mkdir()
-    (out / atomic.LOCK_NAME).write_bytes(b"0")        # the lock's own page, before filling
+    (out / atomic.LOCK_NAME).write_bytes(b"0")  # the lock's own page, before filling
     pad = point / "pad"
-    pad.write_bytes(b"\0" * 8192)                     # freed below: room for a part of the outputs
+    pad.write_bytes(b"\0" * 8192)  # freed below: room for a part of the outputs
     with open(point / "filler", "wb", buffering=0) as f:
         try:
             while True:

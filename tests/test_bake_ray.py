@@ -82,8 +82,9 @@ def _bake_killing_one_task(root, out, pipe, *extra) -> tuple[int, int]:
     """Bake in a thread while this one kills the first Ray worker seen running a
     material; returns (exit status, killed pid)."""
     status = []
-    t = threading.Thread(target=lambda: status.append(
-        _bake(root, "-o", out, "--pipeline", pipe, "--executor", "ray", *extra)))
+    t = threading.Thread(
+        target=lambda: status.append(_bake(root, "-o", out, "--pipeline", pipe, "--executor", "ray", *extra))
+    )
     t.start()
     killed = None
     deadline = time.monotonic() + 120

@@ -146,8 +146,9 @@ def test_cache_hit_copies_and_a_corrupt_entry_is_rebuilt(materials3, tmp_path):
     rep = _report(second)
     assert rep["counts"]["cached"] == len(NAMES) and rep["counts"]["baked"] == 0
     assert tree(second) == tree(first)
-    assert json.loads((second / "alpha" / "manifest.json").read_text()) == \
-        json.loads((first / "alpha" / "manifest.json").read_text())
+    assert json.loads((second / "alpha" / "manifest.json").read_text()) == json.loads(
+        (first / "alpha" / "manifest.json").read_text()
+    )
 
     # Damage two entries: truncate alpha's packed file, drop beta's checksum file.
     def entry_of(name):

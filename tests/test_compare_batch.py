@@ -20,7 +20,7 @@ def test_compare_measures_the_rest_and_fails_at_the_end(tmp_path, capsys):
         pytest.skip(str(e))
     lib = tmp_path / "lib"
     colour(lib / "aa_good" / "aa_good_albedo.png", (64, 64))
-    normal(lib / "bb_bad" / "bb_bad_normal.png", (64, 64))          # no colour map
+    normal(lib / "bb_bad" / "bb_bad_normal.png", (64, 64))  # no colour map
     broken = colour(lib / "cc_broken" / "cc_broken_albedo.png", (64, 64))
     broken.write_bytes(broken.read_bytes()[:60])
     colour(lib / "dd_good" / "dd_good_albedo.png", (64, 64))

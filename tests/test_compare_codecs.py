@@ -16,7 +16,7 @@ def synthetic_rgb(h=64, w=64, seed=0) -> np.ndarray:
 
 
 def psnr8(a, b) -> float:
-    return 10 * np.log10(255.0 ** 2 / np.mean((a.astype(np.float64) - b) ** 2))
+    return 10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b) ** 2))
 
 
 def need(codec):
@@ -39,7 +39,7 @@ ROUND_TRIPS = [
 @pytest.mark.parametrize("codec,lower", ROUND_TRIPS, ids=lambda v: getattr(v, "format", str(v)))
 def test_round_trip_quality_and_size(codec, lower):
     need(codec)
-    img = synthetic_rgb(62, 70)      # not whole blocks: exercises padding and cropping
+    img = synthetic_rgb(62, 70)  # not whole blocks: exercises padding and cropping
     payload = codec.encode(img)
     assert len(payload) == codec.payload_bytes(62, 70)
     bw, bh = codec.block
@@ -91,7 +91,7 @@ def test_wrong_payload_size_is_rejected():
 
 
 def test_missing_encoder_names_tool_and_install(monkeypatch, tmp_path):
-    monkeypatch.setenv("PATH", str(tmp_path))   # an empty folder: no nvcompress, no astcenc
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no nvcompress, no astcenc
     for codec, tool in ((codecs.BC1, "nvcompress"), (codecs.astc("6x6"), "astcenc")):
         with pytest.raises(tools.MissingTool) as err:
             codec.encoder_version()

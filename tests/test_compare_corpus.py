@@ -30,7 +30,7 @@ def test_quick_material_bc1_curve(material):
     except tools.MissingTool as e:
         pytest.skip(str(e))
     assert (material.height, material.width, material.channels) == (512, 512, 9)
-    assert len(rgb_textures(material)) == 3           # albedo, normal, ORM
+    assert len(rgb_textures(material)) == 3  # albedo, normal, ORM
     res = compare_material(material, Settings(methods=("BC1",), extended_metrics=False))
     psnr = [r["psnr"] for r in res.rows]
     assert len(psnr) == 3 and psnr == sorted(psnr)

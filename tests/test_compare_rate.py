@@ -45,7 +45,7 @@ def test_pareto_frontier_drops_dominated_points():
     rates = [0.01, 0.02, 0.02, 0.04, 0.03, 0.08]
     psnr = [20.0, 23.0, 24.0, 22.0, 26.0, 25.0]
     front = ratecurve.pareto_frontier(rates, psnr)
-    assert front == [0, 2, 4]          # 0.04 @ 22 and 0.08 @ 25 are beaten by 0.03 @ 26
+    assert front == [0, 2, 4]  # 0.04 @ 22 and 0.08 @ 25 are beaten by 0.03 @ 26
     assert [rates[i] for i in front] == sorted(rates[i] for i in front)
 
 
@@ -58,7 +58,7 @@ def test_log_rate_interpolation_known_answer():
 
 
 def test_interpolation_uses_frontier_and_refuses_extrapolation():
-    rates, psnr = [0.01, 0.02, 0.04], [20.0, 19.0, 30.0]   # 0.02 is dominated
+    rates, psnr = [0.01, 0.02, 0.04], [20.0, 19.0, 30.0]  # 0.02 is dominated
     assert ratecurve.value_at(rates, psnr, 0.02) == pytest.approx(25.0)
     assert ratecurve.value_at(rates, psnr, 0.005) is None
     assert ratecurve.value_at(rates, psnr, 0.05) is None

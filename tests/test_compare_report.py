@@ -24,7 +24,7 @@ def synthetic_material() -> Material:
     y, x = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) / SIZE
     albedo = np.stack([x, y, 0.5 + 0.3 * np.sin(6 * x) * np.cos(5 * y)], axis=2)
     nx, ny = 0.3 * np.sin(4 * x), 0.3 * np.cos(3 * y)
-    nz = np.sqrt(1 - nx ** 2 - ny ** 2)
+    nz = np.sqrt(1 - nx**2 - ny**2)
     normal = (np.stack([nx, ny, nz], axis=2) + 1) / 2
     orm = np.stack([0.8 - 0.2 * x, 0.3 + 0.5 * y, (x > 0.5).astype(np.float32)], axis=2)
     data = np.concatenate([albedo, normal, orm], axis=2).astype(np.float32)
@@ -54,7 +54,7 @@ def have(*codec_list):
 def test_texture_packing_counts_whole_textures():
     m = synthetic_material()
     assert [s.channels for s in rgb_textures(m)] == [(0, 1, 2), (3, 4, 5), (6, 7, 8)]
-    m2 = Material("x", m.data[..., :7], m.groups[:7], [])      # one scalar left: still a whole texture
+    m2 = Material("x", m.data[..., :7], m.groups[:7], [])  # one scalar left: still a whole texture
     assert [s.channels for s in rgb_textures(m2)] == [(0, 1, 2), (3, 4, 5), (6,)]
     formats = [c.format for c, _ in plan(m)]
     assert formats == ["BC7", "BC5", "BC4", "BC4", "BC4"]
@@ -67,7 +67,7 @@ def test_point_rate_is_bits_per_texel_times_texels_times_textures():
     by_mip = {p.extra["mip"]: p for p in pts}
     for lv, p in by_mip.items():
         side = SIZE >> lv
-        expected_bits = 4.0 * max(side, 4) ** 2 * 3   # BC1 4 bpp, whole 4x4 blocks, 3 textures
+        expected_bits = 4.0 * max(side, 4) ** 2 * 3  # BC1 4 bpp, whole 4x4 blocks, 3 textures
         assert 8 * p.n_bytes == expected_bits
     assert 8 * by_mip[1].n_bytes / (SIZE * SIZE * 9) == pytest.approx(1 / 3)
 
@@ -84,8 +84,9 @@ def test_rows_interpolate_on_the_frontier():
     have(codecs.BC1, codecs.bc7())
     m = synthetic_material()
     rates = (0.05, 0.1, 0.2)
-    res = compare_material(m, Settings(rates=rates, methods=("BC1", "BC7", "engine-set"), quick=True,
-                                       extended_metrics=False))
+    res = compare_material(
+        m, Settings(rates=rates, methods=("BC1", "BC7", "engine-set"), quick=True, extended_metrics=False)
+    )
     assert len(res.rows) == 9
     for row in res.rows:
         assert row["bppc"] == row["requested_bppc"] and row["interpolated"]
@@ -94,7 +95,7 @@ def test_rows_interpolate_on_the_frontier():
         pts = [p for p in res.points if p["method"] == method and p["pareto"]]
         fr = sorted((p["bppc"], p["psnr"]) for p in pts)
         psnr = [r["psnr"] for r in res.rows if r["method"] == method]
-        assert psnr == sorted(psnr)                      # more bits, more quality along a frontier
+        assert psnr == sorted(psnr)  # more bits, more quality along a frontier
         for r, v in zip(rates, psnr):
             lo = max(p for p in fr if p[0] <= r)
             hi = min(p for p in fr if p[0] >= r)
@@ -114,10 +115,21 @@ class _Links(HTMLParser):
 def test_cli_writes_report_and_names_missing_tools(tmp_path, monkeypatch, capsys):
     have(codecs.bc7())
     folder = write_material_folder(tmp_path / "in", synthetic_material())
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))          # nvcompress and astcenc "missing"
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # nvcompress and astcenc "missing"
     out = tmp_path / "report"
-    rc = main(["compare", str(folder), "--bppc", "0.05,0.1", "-o", str(out), "--quick",
-               "--methods", "BC1,BC7,ASTC,engine-set"])
+    rc = main(
+        [
+            "compare",
+            str(folder),
+            "--bppc",
+            "0.05,0.1",
+            "-o",
+            str(out),
+            "--quick",
+            "--methods",
+            "BC1,BC7,ASTC,engine-set",
+        ]
+    )
     assert rc == 0
     err = capsys.readouterr().err
     assert "nvcompress not found" in err and "apt-get install libnvtt-bin astcenc" in err
@@ -129,12 +141,22 @@ def test_cli_writes_report_and_names_missing_tools(tmp_path, monkeypatch, capsys
     (mat,) = doc["materials"]
     assert (mat["H"], mat["W"], mat["C"]) == (SIZE, SIZE, 9)
     methods = {r["method"] for r in mat["rows"]}
-    assert methods == {"BC7", "engine-set"}                     # the others still ran
+    assert methods == {"BC7", "engine-set"}  # the others still ran
     row = next(r for r in mat["rows"] if r["method"] == "BC7" and r["requested_bppc"] == 0.1)
-    for key in ("psnr", "psnr_albedo", "psnr_normal", "psnr_ao", "ssim", "normal_err_mean_deg",
-                "normal_err_p99_deg", "flip_albedo", "encode_s", "decode_s"):
+    for key in (
+        "psnr",
+        "psnr_albedo",
+        "psnr_normal",
+        "psnr_ao",
+        "ssim",
+        "normal_err_mean_deg",
+        "normal_err_p99_deg",
+        "flip_albedo",
+        "encode_s",
+        "decode_s",
+    ):
         assert isinstance(row[key], float) and math.isfinite(row[key]), key
-    assert row["ms_ssim"] is None                                # 64 texels is below MS-SSIM's minimum
+    assert row["ms_ssim"] is None  # 64 texels is below MS-SSIM's minimum
     assert row["normal_err_p99_deg"] >= row["normal_err_mean_deg"] > 0
     assert "bc7enc" in row["encoder"] and "etcpak" in row["encoder"]
 
@@ -164,8 +186,7 @@ def test_cli_bad_rate_is_one_line_error(tmp_path, capsys):
 def test_texgs_rate_too_small_becomes_a_note_not_a_crash():
     pytest.importorskip("texgs.fit.api")
     m = synthetic_material()
-    res = compare_material(m, Settings(rates=(0.05,), methods=("texgs", "BC7"), quick=True,
-                                       extended_metrics=False))
+    res = compare_material(m, Settings(rates=(0.05,), methods=("texgs", "BC7"), quick=True, extended_metrics=False))
     texgs_row = next(r for r in res.rows if r["method"] == "texgs")
     assert texgs_row["bppc"] is None and texgs_row.get("psnr") is None
     assert any(n.startswith("texgs at 0.05 bppc") for n in res.notes)
@@ -196,6 +217,6 @@ def test_report_keeps_the_texgs_files_its_rows_measured(tmp_path):
     files = sorted((tmp_path / "texgs").glob("*.texgs"))
     assert [f.name for f in files] == ["synthetic_mat@1bppc.texgs"]
     data = files[0].read_bytes()
-    assert 8 * len(data) / (SIZE * SIZE * 9) == pytest.approx(row["bppc"])   # the row's bytes exactly
+    assert 8 * len(data) / (SIZE * SIZE * 9) == pytest.approx(row["bppc"])  # the row's bytes exactly
     p = unpack(data)
     assert (p.height, p.width, p.values.shape[1]) == (SIZE, SIZE, 9)

@@ -10,9 +10,15 @@ from conftest import REPO
 
 from texgs import constants, native
 
-NAMES = {"MAX_K": "kMaxK", "MAX_CHANNELS": "kMaxChannels", "Q_CUTOFF": "kQCutoff",
-         "TILE_SIZE": "kTileSize", "MAX_SIDE": "kMaxSide", "MAX_RENDER_BYTES": "kMaxRenderBytes",
-         "MAX_MAGNITUDE": "kMaxMagnitude"}
+NAMES = {
+    "MAX_K": "kMaxK",
+    "MAX_CHANNELS": "kMaxChannels",
+    "Q_CUTOFF": "kQCutoff",
+    "TILE_SIZE": "kTileSize",
+    "MAX_SIDE": "kMaxSide",
+    "MAX_RENDER_BYTES": "kMaxRenderBytes",
+    "MAX_MAGNITUDE": "kMaxMagnitude",
+}
 
 
 def test_header_matches_python():

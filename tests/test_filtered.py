@@ -22,13 +22,22 @@ def random_material(wrap=(False, False), seed=0, h=40, w=48, c=3, n=120, small=F
     spread = 0.6 if small else 2.0
     base = lim["max_inv_scale"] * 0.25 if small else lim["min_inv_scale"]
     inv = np.clip(base * np.exp(rng.random((n, 2)) * spread), lim["min_inv_scale"], lim["max_inv_scale"])
-    return pack(PackInput(h, w, [ChannelDesc(f"c{i}", group) for i in range(c)],
-                          means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
-                          inv_scales=inv.astype(np.float32),
-                          rotations=(rng.random(n) * 3).astype(np.float32),
-                          values=rng.random((n, c)).astype(np.float32),
-                          background=np.full(c, 0.5, np.float32), k=5, wrap=wrap,
-                          levels=rng.integers(0, levels, n), cfg=cfg))
+    return pack(
+        PackInput(
+            h,
+            w,
+            [ChannelDesc(f"c{i}", group) for i in range(c)],
+            means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
+            inv_scales=inv.astype(np.float32),
+            rotations=(rng.random(n) * 3).astype(np.float32),
+            values=rng.random((n, c)).astype(np.float32),
+            background=np.full(c, 0.5, np.float32),
+            k=5,
+            wrap=wrap,
+            levels=rng.integers(0, levels, n),
+            cfg=cfg,
+        )
+    )
 
 
 def texel_points(p):
@@ -74,16 +83,25 @@ def test_filtered_value_is_the_exact_convolution_of_each_gaussian():
     # untruncated Gaussian convolved with the footprint filter, integrated numerically.
     h = w = 64
     cfg = QuantConfig(max_radius=30.0, strip_height=4)
-    data = pack(PackInput(h, w, [ChannelDesc("a"), ChannelDesc("b")],
-                          means=np.array([[28.0, 30.0], [36.0, 33.0]], np.float32),
-                          inv_scales=np.array([[0.25, 0.5], [0.4, 0.2]], np.float32),
-                          rotations=np.array([0.5, 2.0], np.float32),
-                          values=np.array([[0.1, 0.9], [0.8, 0.3]], np.float32),
-                          background=np.full(2, 0.5, np.float32), k=4, wrap=(False, False), cfg=cfg))
+    data = pack(
+        PackInput(
+            h,
+            w,
+            [ChannelDesc("a"), ChannelDesc("b")],
+            means=np.array([[28.0, 30.0], [36.0, 33.0]], np.float32),
+            inv_scales=np.array([[0.25, 0.5], [0.4, 0.2]], np.float32),
+            rotations=np.array([0.5, 2.0], np.float32),
+            values=np.array([[0.1, 0.9], [0.8, 0.3]], np.float32),
+            background=np.full(2, 0.5, np.float32),
+            k=4,
+            wrap=(False, False),
+            cfg=cfg,
+        )
+    )
     p = unpack(data)
     pts = np.array([[31.0, 31.0], [33.5, 32.0], [30.0, 34.0]], np.float32)
     a = math.radians(70)
-    ddx = np.array([[9 * math.cos(a), 9 * math.sin(a)]] * 3, np.float32)       # 9:2 anisotropic
+    ddx = np.array([[9 * math.cos(a), 9 * math.sin(a)]] * 3, np.float32)  # 9:2 anisotropic
     ddy = np.array([[-2 * math.sin(a), 2 * math.cos(a)]] * 3, np.float32)
     fp = F.effective_footprint(ddx, ddy, cap=1e9)
     got = F.decode_points_filtered(p, pts, fp)

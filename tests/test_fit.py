@@ -76,7 +76,7 @@ def test_lod_levels_record_the_additions(fit64):
     assert levels == list(range(1 + len(plan.add_steps)))
     by_level = r.metrics["psnr_by_level"]
     assert by_level[str(levels[-1])] == pytest.approx(r.metrics["psnr"])
-    assert by_level["0"] < r.metrics["psnr"]           # the coarsest level alone is worse
+    assert by_level["0"] < r.metrics["psnr"]  # the coarsest level alone is worse
     # Initial set = half the Gaussians (paper), the rest split over the additions.
     assert (r.levels == 0).sum() == pytest.approx(r.n / 2, abs=len(plan.add_steps) + 1)
 
@@ -118,14 +118,30 @@ def test_gaussian_budget_and_trim_to_a_byte_limit():
     from texgs.fit import packing
 
     t = torch.from_numpy
-    limit = len(r.data) - 100                    # force the trim path
-    data, kept = rate.pack_within(t(r.means), t(r.inv_scales), t(r.rotations), t(r.values), t(r.levels),
-                                  t(r.background), r.channels, 32, 32, (False, False), r.k,
-                                  packing.quant_config(r.config, 32, 32), int(r.levels.max()) + 1, limit, "reference", 0)
+    limit = len(r.data) - 100  # force the trim path
+    data, kept = rate.pack_within(
+        t(r.means),
+        t(r.inv_scales),
+        t(r.rotations),
+        t(r.values),
+        t(r.levels),
+        t(r.background),
+        r.channels,
+        32,
+        32,
+        (False, False),
+        r.k,
+        packing.quant_config(r.config, 32, 32),
+        int(r.levels.max()) + 1,
+        limit,
+        "reference",
+        0,
+    )
     assert len(data) <= limit
-    best_possible = packing.max_gaussians(limit, r.channels, 32, 32, packing.quant_config(r.config, 32, 32),
-                                          int(r.levels.max()) + 1)
-    assert best_possible - 2 <= kept <= best_possible < 40   # drops little more than needed
+    best_possible = packing.max_gaussians(
+        limit, r.channels, 32, 32, packing.quant_config(r.config, 32, 32), int(r.levels.max()) + 1
+    )
+    assert best_possible - 2 <= kept <= best_possible < 40  # drops little more than needed
 
 
 def test_fp16_baseline_buys_fewer_gaussians_than_the_lean_allocation():
@@ -140,18 +156,27 @@ def test_fp16_baseline_buys_fewer_gaussians_than_the_lean_allocation():
 
 def test_target_psnr_finds_a_rate_that_meets_it():
     stack = smooth_stack(48, 48)
-    r = fit(stack, Budget(target_psnr=24.0, max_bppc=4.0), FitConfig.fast(steps=60, add_every=10),
-            progress="off")
+    r = fit(stack, Budget(target_psnr=24.0, max_bppc=4.0), FitConfig.fast(steps=60, add_every=10), progress="off")
     assert r.metrics["target_met"]
     assert r.metrics["psnr"] >= 24.0
 
 
-@pytest.mark.parametrize("changes, word", [
-    ({"k": 0}, "k"), ({"k": 17}, "k"), ({"steps": 0}, "steps"), ({"pyramid": (2,)}, "pyramid"),
-    ({"pyramid": (1, 2), "pyramid_steps": (0.5, 0.5)}, "pyramid"), ({"pyramid_steps": (0.5, 0.5, 0.5)}, "pyramid_steps"),
-    ({"quant": "fp8"}, "quant"), ({"lambda_init": 1.5}, "lambda_init"), ({"backend": "gpu"}, "backend"),
-    ({"qat_fraction": 2.0}, "qat_fraction"), ({"lr_final": 0.0}, "lr_final"),
-])
+@pytest.mark.parametrize(
+    "changes, word",
+    [
+        ({"k": 0}, "k"),
+        ({"k": 17}, "k"),
+        ({"steps": 0}, "steps"),
+        ({"pyramid": (2,)}, "pyramid"),
+        ({"pyramid": (1, 2), "pyramid_steps": (0.5, 0.5)}, "pyramid"),
+        ({"pyramid_steps": (0.5, 0.5, 0.5)}, "pyramid_steps"),
+        ({"quant": "fp8"}, "quant"),
+        ({"lambda_init": 1.5}, "lambda_init"),
+        ({"backend": "gpu"}, "backend"),
+        ({"qat_fraction": 2.0}, "qat_fraction"),
+        ({"lr_final": 0.0}, "lr_final"),
+    ],
+)
 def test_bad_settings_name_the_field(changes, word):
     with pytest.raises(ConfigError, match=word):
         FitConfig(**changes)
@@ -207,22 +232,27 @@ def test_relocation_moves_the_smallest_gaussians_into_holes():
     rng = np.random.default_rng(0)
     n = 64
     pos = torch.tensor(np.stack([rng.uniform(0.0, 0.45, n), rng.uniform(0, 1, n)], 1), dtype=torch.float32)
-    inv = torch.full((n, 2), 0.5)   # sigma 2 texels: 3 sigma = 6, far from the right half
-    inv[:8] = 2.0                    # the eight smallest footprints
-    g = GaussianSet(pos.requires_grad_(True), inv.requires_grad_(True), torch.zeros(n, requires_grad=True),
-                    torch.rand(n, 3, generator=torch.Generator().manual_seed(1)).requires_grad_(True),
-                    torch.zeros(n, dtype=torch.int32))
+    inv = torch.full((n, 2), 0.5)  # sigma 2 texels: 3 sigma = 6, far from the right half
+    inv[:8] = 2.0  # the eight smallest footprints
+    g = GaussianSet(
+        pos.requires_grad_(True),
+        inv.requires_grad_(True),
+        torch.zeros(n, requires_grad=True),
+        torch.rand(n, 3, generator=torch.Generator().manual_seed(1)).requires_grad_(True),
+        torch.zeros(n, dtype=torch.int32),
+    )
     opt = torch.optim.Adam(g.tensors(), lr=1e-3)
     sum(t.sum() for t in g.tensors()).backward()
-    opt.step()                       # gives every parameter Adam moments
+    opt.step()  # gives every parameter Adam moments
     target = torch.rand(h, w, 3)
     cfg = FitConfig(relocate_fraction=0.125)
     stage = Stage(factor=1, height=h, width=w, start=0, end=1)
-    moved = relocate_into_holes(g, opt, stage, h, w, target, cfg, (False, False), "cpu",
-                                torch.Generator().manual_seed(2))
-    assert moved == 8                # relocate_fraction * N, fewer than the hole texels
-    assert (g.positions[:8, 0] > 0.45).all()           # the smallest moved into the empty half
-    assert (g.positions[8:, 0] <= 0.45).all()          # the others stayed
+    moved = relocate_into_holes(
+        g, opt, stage, h, w, target, cfg, (False, False), "cpu", torch.Generator().manual_seed(2)
+    )
+    assert moved == 8  # relocate_fraction * N, fewer than the hole texels
+    assert (g.positions[:8, 0] > 0.45).all()  # the smallest moved into the empty half
+    assert (g.positions[8:, 0] <= 0.45).all()  # the others stayed
     assert (opt.state[g.positions]["exp_avg"][:8] == 0).all()
     assert (opt.state[g.positions]["exp_avg"][8:] != 0).any()
     # Values come from the target at the new centres.
@@ -237,8 +267,8 @@ def test_position_bits_follow_the_image_size():
 
     # x: a quarter-texel step over the width, within the format's 4..16 bits.
     assert [packing.auto_position_bits(s, s) for s in (1024, 512, 2048)] == [12, 11, 13]
-    assert packing.auto_position_bits(300, 1000) == 12      # ceil(log2(1000)) + 2
-    assert packing.auto_position_bits(1000, 300) == 11      # the width decides
+    assert packing.auto_position_bits(300, 1000) == 12  # ceil(log2(1000)) + 2
+    assert packing.auto_position_bits(1000, 300) == 11  # the width decides
     assert packing.auto_position_bits(1, 1) == 4
     assert packing.auto_position_bits(65536, 65536) == 16
     q = packing.quant_config(FitConfig(), 512, 256)
@@ -259,10 +289,11 @@ def test_range_value_allocation_gives_narrow_channels_fewer_bits():
     assert q.channel_value_bits(4) == [5, 4, 1, 1]
     assert packing.quant_config(FitConfig(), 64, 64, ranges).channel_value_bits(4) == [5] * 4
     stack = smooth_stack(48, 48)
-    stack[..., 2] = 0.25 + 0.1 * stack[..., 2]                 # a channel spanning a tenth of [0, 1]
+    stack[..., 2] = 0.25 + 0.1 * stack[..., 2]  # a channel spanning a tenth of [0, 1]
     # (in the records: a palette channel takes the palette's code depth)
-    r = fit(stack, Budget(gaussians=30), FitConfig.fast(steps=20, value_allocation="range", palettes="off"),
-            progress="off")
+    r = fit(
+        stack, Budget(gaussians=30), FitConfig.fast(steps=20, value_allocation="range", palettes="off"), progress="off"
+    )
     assert unpack(r.data).value_bits[2] < unpack(r.data).value_bits[0]
 
 
@@ -314,8 +345,7 @@ def test_palettes_buy_more_gaussians_and_bytes_do_not_depend_on_the_thread_count
     assert scalars == ((tuple(range(6)), scalars[0][1]),)
     groups_only = cfg.replace(palettes="groups")
     assert unpack(fit(stack, Budget(bppc=0.5), groups_only, progress="off").data).cfg.palettes == ()
-    mixed = fit(stack, Budget(bppc=0.5), cfg, groups=["albedo"] * 3 + ["ao", "roughness", "height"],
-                progress="off")
+    mixed = fit(stack, Budget(bppc=0.5), cfg, groups=["albedo"] * 3 + ["ao", "roughness", "height"], progress="off")
     assert unpack(mixed.data).cfg.palettes == (((0, 1, 2), bits), ((3, 4, 5), bits))
 
 
@@ -338,19 +368,24 @@ def test_coverage_term_pulls_the_nearest_gaussian_over_a_hole():
     from texgs.fit.schedule import Stage
 
     stage = Stage(factor=1, height=32, width=32, start=0, end=1)
-    g = GaussianSet(positions=torch.tensor([[10.5 / 32, 10.5 / 32], [30.5 / 32, 30.5 / 32]], requires_grad=True),
-                    inv_scales=torch.ones(2, 2, requires_grad=True), rotations=torch.zeros(2, requires_grad=True),
-                    values=torch.zeros(2, 1, requires_grad=True), levels=torch.zeros(2, dtype=torch.int32))
-    hole = torch.tensor([[16.5, 10.5]])                     # 6 texels right of Gaussian 0: q = 36 > 9
+    g = GaussianSet(
+        positions=torch.tensor([[10.5 / 32, 10.5 / 32], [30.5 / 32, 30.5 / 32]], requires_grad=True),
+        inv_scales=torch.ones(2, 2, requires_grad=True),
+        rotations=torch.zeros(2, requires_grad=True),
+        values=torch.zeros(2, 1, requires_grad=True),
+        levels=torch.zeros(2, dtype=torch.int32),
+    )
+    hole = torch.tensor([[16.5, 10.5]])  # 6 texels right of Gaussian 0: q = 36 > 9
     idx = coverage_candidates(g, hole, stage, (False, False))
-    assert idx[0, 0] == 0                                   # nearest centre first
+    assert idx[0, 0] == 0  # nearest centre first
     loss = coverage_loss(g, hole, idx, stage, 32, 32, (False, False))
     assert loss.item() == pytest.approx(math.log(36 / 9), rel=1e-6)
     loss.backward()
-    assert g.positions.grad[0, 0] < 0 and g.inv_scales.grad[0, 0] > 0   # move right, grow
-    assert float(g.positions.grad[1].abs().sum()) == 0.0                # only the nearest in q
+    assert g.positions.grad[0, 0] < 0 and g.inv_scales.grad[0, 0] > 0  # move right, grow
+    assert float(g.positions.grad[1].abs().sum()) == 0.0  # only the nearest in q
     # On the torus a hole at x = 0.5 is 2 texels from Gaussian 1 at x = 30.5 (q = 4): covered, no pull.
     near_edge = torch.tensor([[0.5, 30.5]])
     wrap = (True, True)
-    assert coverage_loss(g, near_edge, coverage_candidates(g, near_edge, stage, wrap), stage, 32, 32,
-                         wrap).item() == 0.0
+    assert (
+        coverage_loss(g, near_edge, coverage_candidates(g, near_edge, stage, wrap), stage, 32, 32, wrap).item() == 0.0
+    )

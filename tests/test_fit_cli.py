@@ -33,8 +33,22 @@ def write_material(folder, size=32):
 def test_cli_fit_writes_texgs_json_and_previews(tmp_path, capsys):
     write_material(tmp_path / "crate")
     out = tmp_path / "out"
-    rc = main(["fit", str(tmp_path / "crate"), "--gaussians", "24", "--steps", "40", "-o", str(out),
-               "--progress", "off", "--wrap", "both"])
+    rc = main(
+        [
+            "fit",
+            str(tmp_path / "crate"),
+            "--gaussians",
+            "24",
+            "--steps",
+            "40",
+            "-o",
+            str(out),
+            "--progress",
+            "off",
+            "--wrap",
+            "both",
+        ]
+    )
     assert rc == 0
     texgs_file = out / "crate.texgs"
     summary = json.loads((out / "crate.json").read_text())
@@ -91,7 +105,7 @@ def test_plan_covers_every_step_once_and_skips_tiny_levels():
     assert [s.factor for s in plan.stages] == [4, 2, 1]
     assert (plan.stages[0].height, plan.stages[0].width) == (64, 32)
     assert max(plan.add_steps) <= 0.6 * 1000
-    tiny = make_plan(cfg, 20, 20)          # 1/4 would be 5x5: skipped
+    tiny = make_plan(cfg, 20, 20)  # 1/4 would be 5x5: skipped
     assert [s.factor for s in tiny.stages] == [2, 1]
     assert tiny.stages[-1].end == 1000
     assert make_plan(cfg.replace(qat_fraction=0.0), 64, 64).qat_start == 1000
@@ -102,20 +116,20 @@ def test_plateau_decays_then_stops():
     assert p.update(20.0, 50) == "continue"
     assert p.update(20.05, 50) == "continue"
     assert p.update(20.05, 50) == "decay"
-    assert p.update(21.0, 50) == "continue"        # improvement resets the count
+    assert p.update(21.0, 50) == "continue"  # improvement resets the count
     assert p.update(21.0, 50) == "continue"
     assert p.update(21.0, 50) == "stop"
 
 
 def test_gradient_guided_init_follows_edges():
     t = torch.full((32, 32, 1), 0.5)
-    t[:, 20:] = torch.rand(32, 12, 1, generator=torch.Generator().manual_seed(0))   # busy right part
+    t[:, 20:] = torch.rand(32, 12, 1, generator=torch.Generator().manual_seed(0))  # busy right part
     grad = fit_init.gradient_magnitude(t, torch.ones(1))
     gen = torch.Generator().manual_seed(0)
     texels = fit_init.sample_texels(fit_init.init_probability(grad, 0.0), 100, gen)
     cols = texels % 32
     assert bool((cols >= 19).all())
-    assert texels.unique().numel() == 100                      # without replacement
+    assert texels.unique().numel() == 100  # without replacement
     uniform = fit_init.sample_texels(fit_init.init_probability(grad, 1.0), 300, gen) % 32
     assert float((uniform < 19).float().mean()) > 0.45
 
@@ -133,8 +147,14 @@ def test_quick_set_material_fits_within_budget(corpus_dir, material):
     x = torch.from_numpy(m.pixels).permute(2, 0, 1)[None]
     small = F.interpolate(x, size=(128, 128), mode="area")[0].permute(1, 2, 0).numpy()
     metas = [packing.channel_meta(c.role, c.group, c.color_space) for c in m.channels]
-    r = fit(small, Budget(bppc=0.5), FitConfig.fast(steps=120, add_every=20), channels=metas,
-            weights=m.weights, progress="off")
+    r = fit(
+        small,
+        Budget(bppc=0.5),
+        FitConfig.fast(steps=120, add_every=20),
+        channels=metas,
+        weights=m.weights,
+        progress="off",
+    )
     assert 0.98 * 0.5 <= r.metrics["bppc"] <= 0.5
     # Measured 25-27 dB at this size, rate and step count.
     assert r.metrics["psnr"] > 21.0
@@ -148,11 +168,11 @@ def test_progress_lines_when_not_a_terminal():
 
     from texgs.fit.progress import Progress
 
-    buf = io.StringIO()                     # not a TTY: plain timestamped lines
+    buf = io.StringIO()  # not a TTY: plain timestamped lines
     p = Progress(10, label="mat", mode="auto", every_s=1e9, stream=buf)
     p.update(1, float("nan"), 5)
-    p.update(5, 20.0, 5)                    # throttled: no line
-    p.update(10, 21.5, 8, "level 1/1")      # the last step always prints
+    p.update(5, 20.0, 5)  # throttled: no line
+    p.update(10, 21.5, 8, "level 1/1")  # the last step always prints
     p.close()
     lines = buf.getvalue().splitlines()
     assert len(lines) == 2
@@ -175,8 +195,22 @@ def test_cli_presets_build_their_configs(tmp_path):
     thorough = PRESETS["thorough"]()
     assert thorough.steps > FitConfig().steps and thorough.plateau_steps > FitConfig().plateau_steps
     write_material(tmp_path / "crate")
-    rc = main(["fit", str(tmp_path / "crate"), "--gaussians", "12", "--preset", "thorough", "--steps", "30",
-               "-o", str(tmp_path / "out"), "--progress", "off"])
+    rc = main(
+        [
+            "fit",
+            str(tmp_path / "crate"),
+            "--gaussians",
+            "12",
+            "--preset",
+            "thorough",
+            "--steps",
+            "30",
+            "-o",
+            str(tmp_path / "out"),
+            "--progress",
+            "off",
+        ]
+    )
     assert rc == 0
     summary = json.loads((tmp_path / "out" / "crate.json").read_text())
     assert summary["metrics"]["gaussians"] == 12

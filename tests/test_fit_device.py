@@ -43,8 +43,14 @@ class OnDevice(torch.Tensor):
     @staticmethod
     def __new__(cls, inner: torch.Tensor):
         return torch.Tensor._make_wrapper_subclass(
-            cls, inner.shape, strides=inner.stride(), storage_offset=inner.storage_offset(),
-            dtype=inner.dtype, device=FAKE, requires_grad=False)
+            cls,
+            inner.shape,
+            strides=inner.stride(),
+            storage_offset=inner.storage_offset(),
+            dtype=inner.dtype,
+            device=FAKE,
+            requires_grad=False,
+        )
 
     def __init__(self, inner: torch.Tensor):
         self.inner = inner
@@ -105,8 +111,10 @@ class _DeviceRules(TorchDispatchMode):
         if fake_in and name not in self.CROSS_DEVICE:
             for t in flat:
                 if isinstance(t, torch.Tensor) and not isinstance(t, OnDevice) and t.dim() > 0:
-                    raise RuntimeError(f"{name}: Expected all tensors to be on the same device, "
-                                       f"but found {FAKE} and cpu (shape {tuple(t.shape)})")
+                    raise RuntimeError(
+                        f"{name}: Expected all tensors to be on the same device, "
+                        f"but found {FAKE} and cpu (shape {tuple(t.shape)})"
+                    )
             gen = kwargs.get("generator")
             if gen is not None and gen.device.type == "cpu":
                 raise RuntimeError(f"{name}: Expected a '{FAKE.type}' device type for generator but found 'cpu'")
@@ -121,7 +129,7 @@ class _DeviceRules(TorchDispatchMode):
         if not to_fake:
             return out
         if func._schema.is_mutable and flat and isinstance(args[0], OnDevice):
-            return args[0]      # in-place: the data changed inside the wrapper's tensor
+            return args[0]  # in-place: the data changed inside the wrapper's tensor
         return tree_map(lambda t: OnDevice(t) if isinstance(t, torch.Tensor) else t, out)
 
 
@@ -136,18 +144,23 @@ def fake_cuda(monkeypatch):
     maths on them. Yields the list of (tensor name, device) the renderer saw."""
     seen: list[tuple[str, torch.device]] = []
 
-    def render(means, inv_scales, rotations, values, background, height, width, k, wrap=(False, False),
-               device="cpu", threads=0):
+    def render(
+        means, inv_scales, rotations, values, background, height, width, k, wrap=(False, False), device="cpu", threads=0
+    ):
         assert device == "cuda"
-        for name, t in zip(("means", "inv_scales", "rotations", "values", "background"),
-                           (means, inv_scales, rotations, values, background)):
+        for name, t in zip(
+            ("means", "inv_scales", "rotations", "values", "background"),
+            (means, inv_scales, rotations, values, background),
+        ):
             seen.append((name, t.device))
             if not on_fake(t):
                 raise ValueError(f"{name} is on {t.device}; the CUDA renderer needs every tensor on {FAKE}")
         return texgs.render_ref.render(means, inv_scales, rotations, values, background, height, width, k, wrap)
 
-    status = {"cpu": {"built": True, "runnable": True, "detail": ""},
-              "cuda": {"built": True, "runnable": True, "detail": "emulated"}}
+    status = {
+        "cpu": {"built": True, "runnable": True, "detail": ""},
+        "cuda": {"built": True, "runnable": True, "detail": "emulated"},
+    }
     monkeypatch.setattr(texgs.native, "cuda_runnable", lambda: True)
     monkeypatch.setattr(texgs.native, "backend_status", lambda: status)
     monkeypatch.setattr(texgs.native, "render", render)
@@ -210,8 +223,7 @@ def test_emulated_cuda_trimming_to_the_budget(fake_cuda):
     on device tensors; the same Gaussians are kept as on the CPU."""
     rng = np.random.default_rng(4)
     n, c, h, w = 60, 3, 24, 24
-    arrays = [rng.uniform(0, w, (n, 2)), rng.uniform(0.3, 1.0, (n, 2)), rng.uniform(0, 3, n),
-              rng.uniform(0, 1, (n, c))]
+    arrays = [rng.uniform(0, w, (n, 2)), rng.uniform(0.3, 1.0, (n, 2)), rng.uniform(0, 3, n), rng.uniform(0, 1, (n, c))]
     means, inv, rot, val = (torch.tensor(a, dtype=torch.float32) for a in arrays)
     levels, background = torch.zeros(n, dtype=torch.int32), torch.full((c,), 0.5)
     metas = [ChannelMeta(f"c{i}", "g") for i in range(c)]
@@ -235,7 +247,7 @@ def test_emulated_device_rejects_a_cpu_tensor():
             a + torch.ones(3)
         with pytest.raises(RuntimeError, match="generator"):
             torch.multinomial(a, 2, generator=torch.Generator())
-        assert float((a * torch.tensor(2.0)).sum()) == 6.0     # 0-dim CPU scalars are allowed
+        assert float((a * torch.tensor(2.0)).sum()) == 6.0  # 0-dim CPU scalars are allowed
         assert on_fake(a.to(FAKE)) and a.cpu().device.type == "cpu"
 
 
@@ -261,7 +273,7 @@ def test_cuda_fits_run_torch_deterministically_and_restore_it():
         assert torch.are_deterministic_algorithms_enabled()
         with fit_device_mod.deterministic(cuda):
             assert torch.is_deterministic_algorithms_warn_only_enabled()
-        assert torch.are_deterministic_algorithms_enabled()        # the outer fit still runs
+        assert torch.are_deterministic_algorithms_enabled()  # the outer fit still runs
     assert not torch.are_deterministic_algorithms_enabled()
     assert os.environ.get("CUBLAS_WORKSPACE_CONFIG")
 
@@ -308,7 +320,7 @@ def test_cuda_fit_is_run_to_run_identical_and_near_the_cpu_fit():
     assert a.backend == "cuda" and a.data == b.data
     assert a.metrics["bppc"] <= 0.5 and cpu.metrics["bppc"] <= 0.5
     assert abs(a.metrics["psnr"] - cpu.metrics["psnr"]) < 0.5, (a.metrics["psnr"], cpu.metrics["psnr"])
-    assert not torch.are_deterministic_algorithms_enabled()      # restored after the fit
+    assert not torch.are_deterministic_algorithms_enabled()  # restored after the fit
 
 
 @needs_cuda
@@ -334,8 +346,19 @@ def test_golden_file_renders_on_cuda_as_committed():
     p = unpack((golden / "material.texgs").read_bytes())
     params = [torch.from_numpy(np.ascontiguousarray(a)) for a in (p.means, p.inv_scales, p.rotations, p.values)]
     with torch.no_grad():
-        img = render(*(t.cuda() for t in params), torch.from_numpy(p.background).cuda(), p.height, p.width,
-                     k=p.k, wrap=tuple(p.wrap), backend="cuda").cpu().numpy()
+        img = (
+            render(
+                *(t.cuda() for t in params),
+                torch.from_numpy(p.background).cuda(),
+                p.height,
+                p.width,
+                k=p.k,
+                wrap=tuple(p.wrap),
+                backend="cuda",
+            )
+            .cpu()
+            .numpy()
+        )
     amb = render_ref.ambiguous_texels(*params[:3], p.height, p.width, p.k, wrap=tuple(p.wrap)).numpy()
     want = np.load(golden / "material_decoded.npy")
     assert np.abs(img - want)[~amb].max() <= 1e-5
@@ -344,8 +367,10 @@ def test_golden_file_renders_on_cuda_as_committed():
 def test_info_names_the_backend_auto_picks(monkeypatch):
     from texgs.commands.info import info
 
-    status = {"cpu": {"built": True, "runnable": True, "detail": ""},
-              "cuda": {"built": True, "runnable": True, "detail": "emulated"}}
+    status = {
+        "cpu": {"built": True, "runnable": True, "detail": ""},
+        "cuda": {"built": True, "runnable": True, "detail": "emulated"},
+    }
     monkeypatch.setattr(texgs.native, "backend_status", lambda: status)
     monkeypatch.setattr(texgs.native, "cuda_runnable", lambda: True)
     assert info()["auto"] == {"backend": "cuda", "device": "cuda"}

@@ -23,7 +23,7 @@ def test_filtered_floor_is_closer_to_the_supersampled_reference(tmp_path):
     data = random_material((True, True), seed=11, h=64, w=64, c=3, n=900, small=True)
     packed = unpack(data)
     cam = Camera(48, 32, packed.width, packed.height)
-    assert cam.row_footprints()["top_row"][0] > 40      # about 1 texel per pixel at the bottom, > 40 at the top
+    assert cam.row_footprints()["top_row"][0] > 40  # about 1 texel per pixel at the bottom, > 40 at the top
     spv = compile_kernel("glsl", tmp_path, max_channels=8)
     point, filt, ref = render(make_runner(), spv, data, cam, supersample=4, max_ch=8)
     figs = psnr_figures(packed, point, filt, ref, [0, 1, 2])

@@ -34,13 +34,20 @@ def make_input(h=48, w=64, c=5, n=150, seed=0, cfg=None, wrap=(False, False), k=
     cfg = cfg or QuantConfig(max_radius=12.0, strip_height=4)
     rng = np.random.default_rng(seed)
     lo = gaussian_constraints(h, w, cfg)["min_inv_scale"]
-    return PackInput(h, w, [ChannelDesc(f"ch{i}", "g") for i in range(c)],
-                     means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
-                     inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.0)).astype(np.float32),
-                     rotations=(rng.random(n) * 6 - 3).astype(np.float32),
-                     values=rng.random((n, c)).astype(np.float32),
-                     background=np.full(c, 0.5, np.float32), k=k, wrap=wrap,
-                     levels=rng.integers(0, levels, n), cfg=cfg)
+    return PackInput(
+        h,
+        w,
+        [ChannelDesc(f"ch{i}", "g") for i in range(c)],
+        means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
+        inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.0)).astype(np.float32),
+        rotations=(rng.random(n) * 6 - 3).astype(np.float32),
+        values=rng.random((n, c)).astype(np.float32),
+        background=np.full(c, 0.5, np.float32),
+        k=k,
+        wrap=wrap,
+        levels=rng.integers(0, levels, n),
+        cfg=cfg,
+    )
 
 
 def torch_params(p, keep=None):
@@ -69,7 +76,7 @@ PALETTE_CFG = QuantConfig(max_radius=12.0, strip_height=4, palettes=(((0, 1, 2),
 def test_round_trip_and_decode_equals_reference(cfg, wrap):
     inp = make_input(cfg=cfg, wrap=wrap, levels=2)
     data = pack(inp)
-    names = L.names_section([f"ch{i}" for i in range(5)], ["g"] * 5)   # 'ch0\tg\n' ...
+    names = L.names_section([f"ch{i}" for i in range(5)], ["g"] * 5)  # 'ch0\tg\n' ...
     assert len(data) == size_bound(150, 5, 48, 64, cfg, lod_levels=2, names_bytes=len(names))
     p = unpack(data)
     assert (p.height, p.width, p.k, p.wrap, p.n_levels) == (48, 64, 4, wrap, 2)
@@ -87,8 +94,9 @@ def test_round_trip_and_decode_equals_reference(cfg, wrap):
 @pytest.mark.parametrize("h,w,strip", [(45, 50, 8), (17, 33, 4), (9, 7, 16), (9, 7, 1)])
 def test_decode_sizes_not_multiple_of_tiles_or_strips(h, w, strip):
     for wrap in [(True, True), (False, True)]:
-        p = unpack(pack(make_input(h=h, w=w, n=60, wrap=wrap, seed=h,
-                                   cfg=QuantConfig(max_radius=10.0, strip_height=strip))))
+        p = unpack(
+            pack(make_input(h=h, w=w, n=60, wrap=wrap, seed=h, cfg=QuantConfig(max_radius=10.0, strip_height=strip)))
+        )
         ref, amb = reference_image(p)
         assert np.abs(decode(p) - ref)[~amb].max() <= 1e-6
 
@@ -106,13 +114,14 @@ def test_lod_limit_decodes_the_first_levels_only():
 def test_uv_sampling_matches_reference(wrap):
     p = unpack(pack(make_input(wrap=wrap, seed=2)))
     rng = np.random.default_rng(1)
-    uv = (rng.random((3000, 2)) * 3.0 - 1.0).astype(np.float32)       # well outside [0, 1] too
+    uv = (rng.random((3000, 2)) * 3.0 - 1.0).astype(np.float32)  # well outside [0, 1] too
     got = decode_uv(p, uv)
     size = np.array([p.width, p.height], np.float32)
     pts = uv * size
     for a in (0, 1):
-        pts[:, a] = pts[:, a] - size[a] * np.floor(pts[:, a] / size[a]) if wrap[a] else \
-            np.clip(pts[:, a], 0.5, size[a] - 0.5)
+        pts[:, a] = (
+            pts[:, a] - size[a] * np.floor(pts[:, a] / size[a]) if wrap[a] else np.clip(pts[:, a], 0.5, size[a] - 0.5)
+        )
     m, s, r, v = torch_params(p)
     period = (float(p.width) if wrap[0] else None, float(p.height) if wrap[1] else None)
     ref = render_ref.sample(torch.from_numpy(pts), m, s, r, v, torch.from_numpy(p.background), p.k, period).numpy()
@@ -120,7 +129,7 @@ def test_uv_sampling_matches_reference(wrap):
     near = ((q - 9).abs() < 1e-3).any(1).numpy()
     assert np.abs(got - ref)[~near].max() <= 1e-6
     # Texel centres through the UV path equal the texel decode.
-    ys, xs = np.mgrid[0:p.height, 0:p.width]
+    ys, xs = np.mgrid[0 : p.height, 0 : p.width]
     uvc = np.stack([(xs + 0.5) / p.width, (ys + 0.5) / p.height], -1).reshape(-1, 2).astype(np.float32)
     assert np.abs(decode_uv(p, uvc).reshape(p.height, p.width, -1) - decode(p)).max() <= 1e-6
 
@@ -168,17 +177,26 @@ def test_palette_records_hold_an_index_and_values_come_from_the_entries():
 
 
 def test_palettes_are_checked():
-    bad = [QuantConfig(palettes=(((0, 1), 4), ((1, 2), 4))),      # a channel in two palettes
-           QuantConfig(palettes=(((2, 1), 4),)),                  # not ascending
-           QuantConfig(palettes=(((0, 9), 4),)),                  # no such channel
-           QuantConfig(palettes=(((0, 1), 0),)),                  # no index bits
-           QuantConfig(palettes=(((0, 1), L.MAX_PALETTE_INDEX_BITS + 1),))]
+    bad = [
+        QuantConfig(palettes=(((0, 1), 4), ((1, 2), 4))),  # a channel in two palettes
+        QuantConfig(palettes=(((2, 1), 4),)),  # not ascending
+        QuantConfig(palettes=(((0, 9), 4),)),  # no such channel
+        QuantConfig(palettes=(((0, 1), 0),)),  # no index bits
+        QuantConfig(palettes=(((0, 1), L.MAX_PALETTE_INDEX_BITS + 1),)),
+    ]
     for cfg in bad:
         with pytest.raises(ConfigError):
             cfg.record_bits(5)
     with pytest.raises(ConfigError):
-        QuantConfig(encoding="fp16", position_bits=16, inv_scale_exp_bits=5, inv_scale_mant_bits=11,
-                    rotation_bits=16, value_bits=16, palettes=(((0, 1), 4),)).validate()
+        QuantConfig(
+            encoding="fp16",
+            position_bits=16,
+            inv_scale_exp_bits=5,
+            inv_scale_mant_bits=11,
+            rotation_bits=16,
+            value_bits=16,
+            palettes=(((0, 1), 4),),
+        ).validate()
 
 
 def test_golden_file_is_reproducible_and_decodes_as_committed():
@@ -200,12 +218,17 @@ def test_golden_file_is_reproducible_and_decodes_as_committed():
 
 def test_pack_rejects_bad_input():
     good = make_input()
-    bad = [dict(values=good.values[:, :3]), dict(background=np.zeros(2)), dict(k=0),
-           dict(means=np.full((150, 2), np.nan, np.float32)), dict(levels=-np.ones(150, int)),
-           dict(channels=[ChannelDesc("x" * (L.NAME_MAX_BYTES + 1))] + good.channels[1:]),
-           dict(channels=[ChannelDesc("a\tb")] + good.channels[1:]),
-           dict(channels=[ChannelDesc("a", semantic="nope")] + good.channels[1:]),
-           dict(cfg=QuantConfig(position_bits=40))]
+    bad = [
+        dict(values=good.values[:, :3]),
+        dict(background=np.zeros(2)),
+        dict(k=0),
+        dict(means=np.full((150, 2), np.nan, np.float32)),
+        dict(levels=-np.ones(150, int)),
+        dict(channels=[ChannelDesc("x" * (L.NAME_MAX_BYTES + 1))] + good.channels[1:]),
+        dict(channels=[ChannelDesc("a\tb")] + good.channels[1:]),
+        dict(channels=[ChannelDesc("a", semantic="nope")] + good.channels[1:]),
+        dict(cfg=QuantConfig(position_bits=40)),
+    ]
     for change in bad:
         kwargs = {**good.__dict__, **change}
         with pytest.raises((InputError, ConfigError)):
@@ -214,24 +237,27 @@ def test_pack_rejects_bad_input():
 
 def test_channel_names_round_trip_and_are_optional():
     inp = make_input(c=3)
-    inp.channels = [ChannelDesc("albedo.r", "albedo"), ChannelDesc("rauheit", "grün-maske"),
-                    ChannelDesc("m" * L.NAME_MAX_BYTES, "g")]
+    inp.channels = [
+        ChannelDesc("albedo.r", "albedo"),
+        ChannelDesc("rauheit", "grün-maske"),
+        ChannelDesc("m" * L.NAME_MAX_BYTES, "g"),
+    ]
     data = pack(inp)
     p = unpack(data)
     assert [(c.name, c.group) for c in p.channels] == [(c.name, c.group) for c in inp.channels]
     assert p.sections[-1].id == L.SECTION_NAMES
     # A file without the optional NAMES section reads, with generic names.
-    h = np.frombuffer(data[:L.HEADER_BYTES], "<u4").copy()
-    h[26] = 3                                                      # section_count: drop the last
+    h = np.frombuffer(data[: L.HEADER_BYTES], "<u4").copy()
+    h[26] = 3  # section_count: drop the last
     sec = p.sections[-1]
-    stripped = bytearray(data[:sec.offset])
-    stripped[:L.HEADER_BYTES] = h.tobytes()
-    stripped[16:20] = np.uint32(len(stripped)).tobytes()          # file_bytes
+    stripped = bytearray(data[: sec.offset])
+    stripped[: L.HEADER_BYTES] = h.tobytes()
+    stripped[16:20] = np.uint32(len(stripped)).tobytes()  # file_bytes
     q = unpack(bytes(refix_crcs(stripped)))
     assert [c.name for c in q.channels] == ["c0", "c1", "c2"] and np.array_equal(q.values, p.values)
     # A NAMES section with the wrong number of lines is rejected.
     bad = bytearray(data)
-    bad[sec.offset:sec.offset + 4] = b"x\ny\n"
+    bad[sec.offset : sec.offset + 4] = b"x\ny\n"
     with pytest.raises(FormatError, match="names"):
         unpack(bytes(refix_crcs(bad)))
 
@@ -243,10 +269,22 @@ def test_index_entries_are_16_bit_until_the_count_needs_32():
     big = unpack(pack(big_inp))
     assert big.header["index_bits"] == 32 and big.index[-1] == 70000
     assert big.sections[1].size == 4 * L.index_entries(12, 1)
-    assert L.index_bytes(500, 12, 1) == 4 * -(-13 // 2)             # 13 entries, two per word
-    assert np.array_equal(np.sort(big.means[:, 0]), np.sort(quantize(*[torch.from_numpy(np.asarray(a)) for a in (
-        big_inp.means, big_inp.inv_scales, big_inp.rotations, big_inp.values)], big_inp.cfg, 48, 64,
-        (False, False))[0].numpy()[:, 0]))
+    assert L.index_bytes(500, 12, 1) == 4 * -(-13 // 2)  # 13 entries, two per word
+    assert np.array_equal(
+        np.sort(big.means[:, 0]),
+        np.sort(
+            quantize(
+                *[
+                    torch.from_numpy(np.asarray(a))
+                    for a in (big_inp.means, big_inp.inv_scales, big_inp.rotations, big_inp.values)
+                ],
+                big_inp.cfg,
+                48,
+                64,
+                (False, False),
+            )[0].numpy()[:, 0]
+        ),
+    )
 
 
 def test_empty_material_decodes_to_background():
@@ -258,6 +296,7 @@ def test_empty_material_decodes_to_background():
 # ---------------------------------------------------------------------------
 # Untrusted bytes
 
+
 def _fuzz_module():
     spec = importlib.util.spec_from_file_location("fuzz_reader", REPO / "benchmarks" / "fuzz_reader.py")
     mod = importlib.util.module_from_spec(spec)
@@ -266,28 +305,36 @@ def _fuzz_module():
 
 
 fuzz_reader = _fuzz_module()
-refix_crcs = fuzz_reader.repair_crcs      # recompute every CRC so a mutation reaches the checks behind them
+refix_crcs = fuzz_reader.repair_crcs  # recompute every CRC so a mutation reaches the checks behind them
 
 
 def set_word(data: bytes, word: int, value: int) -> bytes:
     buf = bytearray(data)
-    buf[4 * word:4 * word + 4] = np.uint32(value).tobytes()
+    buf[4 * word : 4 * word + 4] = np.uint32(value).tobytes()
     return bytes(refix_crcs(buf))
 
 
 def test_reader_rejects_specific_corruptions():
     data = pack(make_input())
     cases = {
-        "truncated": data[:100], "truncated body": data[:-8], "magic": b"XEXGS" + data[5:],
-        "version": set_word(data, 2, L.VERSION_MAJOR + 1), "old version": set_word(data, 2, 1),
-        "index bits": set_word(data, 28, 32), "header crc": data[:20] + bytes([data[20] ^ 1]) + data[21:],
+        "truncated": data[:100],
+        "truncated body": data[:-8],
+        "magic": b"XEXGS" + data[5:],
+        "version": set_word(data, 2, L.VERSION_MAJOR + 1),
+        "old version": set_word(data, 2, 1),
+        "index bits": set_word(data, 28, 32),
+        "header crc": data[:20] + bytes([data[20] ^ 1]) + data[21:],
         "section crc": data[:-20] + bytes([data[-20] ^ 0x10]) + data[-19:],
-        "huge count": set_word(data, 13, 0xFFFFFFF0), "huge size": set_word(data, 5, 1 << 30),
-        "channels": set_word(data, 7, 999), "section offset": set_word(data, 33, 1 << 31),
-        "unknown section": set_word(data, 32, 77), "file length": set_word(data, 4, len(data) + 4),
-        "encoding": set_word(data, 14, 9), "radius": set_word(data, 20, 0x7FC00000),
+        "huge count": set_word(data, 13, 0xFFFFFFF0),
+        "huge size": set_word(data, 5, 1 << 30),
+        "channels": set_word(data, 7, 999),
+        "section offset": set_word(data, 33, 1 << 31),
+        "unknown section": set_word(data, 32, 77),
+        "file length": set_word(data, 4, len(data) + 4),
+        "encoding": set_word(data, 14, 9),
+        "radius": set_word(data, 20, 0x7FC00000),
     }
-    for what, bad in cases.items():
+    for bad in cases.values():
         with pytest.raises(FormatError):
             unpack(bad)
     with pytest.raises(FormatError, match="wrong magic"):
@@ -304,13 +351,13 @@ def test_reader_rejects_a_record_below_the_last_row():
     first_in_last_strip = int(p.index[(h["strip_count"] - 1) * h["levels"]])
     assert first_in_last_strip < h["gaussian_count"]
     rec = p.sections[2]
-    bit = first_in_last_strip * h["record_bits"] + h["position_bits"]      # its y within the strip
+    bit = first_in_last_strip * h["record_bits"] + h["position_bits"]  # its y within the strip
     buf = bytearray(data)
-    words = np.frombuffer(bytes(buf[rec.offset:rec.offset + rec.size]), "<u4").copy()
+    words = np.frombuffer(bytes(buf[rec.offset : rec.offset + rec.size]), "<u4").copy()
     y_bits = h["position_y_bits"]
-    assert (bit & 31) + y_bits <= 32                                         # one word, for this test
+    assert (bit & 31) + y_bits <= 32  # one word, for this test
     words[bit >> 5] |= np.uint32(((1 << y_bits) - 1) << (bit & 31))
-    buf[rec.offset:rec.offset + rec.size] = words.tobytes()
+    buf[rec.offset : rec.offset + rec.size] = words.tobytes()
     with pytest.raises(FormatError, match="below the last image row"):
         unpack(bytes(refix_crcs(buf)))
 
@@ -321,42 +368,42 @@ def test_reader_rejects_bad_palettes():
     pal = next(s for s in p.sections if s.id == L.SECTION_PALETTES)
     ch = next(s for s in p.sections if s.id == L.SECTION_CHANNELS)
     cases = {
-        "palette count": set_word(data, 29, 0),                       # a palettes section the header denies
-        "more palettes": set_word(data, 29, 3),                       # a palette no channel uses
-        "channel palette": set_word(data, ch.offset // 4 + 8, 7),     # channel 0 names palette 7 of 2
+        "palette count": set_word(data, 29, 0),  # a palettes section the header denies
+        "more palettes": set_word(data, 29, 3),  # a palette no channel uses
+        "channel palette": set_word(data, ch.offset // 4 + 8, 7),  # channel 0 names palette 7 of 2
         "index bits": set_word(data, pal.offset // 4 + 1, 0),
         "entry bits": set_word(data, pal.offset // 4 + 2, 99),
         "data offset": set_word(data, pal.offset // 4 + 3, 1 << 20),
         "fp16 with palettes": set_word(data, 14, L.ENCODING_FP16),
     }
-    for what, bad in cases.items():
+    for bad in cases.values():
         with pytest.raises(FormatError):
             unpack(bad)
 
 
 def set_f32(data: bytes, word: int, value: float) -> bytes:
     buf = bytearray(data)
-    buf[4 * word:4 * word + 4] = np.float32(value).tobytes()
+    buf[4 * word : 4 * word + 4] = np.float32(value).tobytes()
     return bytes(refix_crcs(buf))
 
 
 HEADER_F32 = {name: word for name, word, kind in L.HEADER_FIELDS if kind == "f32"}
 
 
-@pytest.mark.parametrize("cfg", [QuantConfig(max_radius=12.0, strip_height=4), QuantConfig.fp16()],
-                         ids=["fixed", "fp16"])
+@pytest.mark.parametrize(
+    "cfg", [QuantConfig(max_radius=12.0, strip_height=4), QuantConfig.fp16()], ids=["fixed", "fp16"]
+)
 def test_reader_rejects_dequantisation_constants_no_writer_produces(cfg):
     # rotation_step = 1e38 used to be accepted and decode to NaN in most texels.
     data = pack(make_input(cfg=cfg, c=2))
     p = unpack(data)
     ch = p.sections[0].offset // 4
     words = {**HEADER_F32, "value_step": ch + 4, "background": ch + 5, "range_lo": ch + 6, "range_hi": ch + 7}
-    absurd = [1e38, 3.4e38, -3.4e38, -1.0, 2.0 ** 65]
-    near = {"background": [1.5, -0.25], "range_lo": [-(2.0 ** 65)], "range_hi": [2.0 ** 65],
-            "radius": [4097.0, 0.5]}
+    absurd = [1e38, 3.4e38, -3.4e38, -1.0, 2.0**65]
+    near = {"background": [1.5, -0.25], "range_lo": [-(2.0**65)], "range_hi": [2.0**65], "radius": [4097.0, 0.5]}
     accepted = []
     for field, word in words.items():
-        old = float(np.frombuffer(data[4 * word:4 * word + 4], "<f4")[0])
+        old = float(np.frombuffer(data[4 * word : 4 * word + 4], "<f4")[0])
         writer_could = {("range_lo", -1.0), ("range_hi", old * 2.0 + 1.0), ("background", 0.0)}
         for value in absurd + near.get(field, []) + [old * 2.0 + 1.0, 0.0]:
             if value == old or (field, value) in writer_could:
@@ -372,23 +419,29 @@ def test_reader_rejects_dequantisation_constants_no_writer_produces(cfg):
 def test_reader_rejects_fp16_values_outside_the_unit_range():
     data = pack(make_input(cfg=QuantConfig.fp16(), c=2))
     rec = unpack(data).sections[2]
-    for half in (0x7BFF, 0xBC00):                     # 65504 and -1.0
+    for half in (0x7BFF, 0xBC00):  # 65504 and -1.0
         buf = bytearray(data)
-        at = rec.offset + 2 * 5                       # record 0, channel 0: the 16-bit field after 5 others
-        buf[at:at + 2] = np.uint16(half).tobytes()
+        at = rec.offset + 2 * 5  # record 0, channel 0: the 16-bit field after 5 others
+        buf[at : at + 2] = np.uint16(half).tobytes()
         with pytest.raises(FormatError, match="outside the unit range"):
             unpack(bytes(refix_crcs(buf)))
 
 
 def test_files_at_the_edges_of_the_writer_ranges_are_accepted_and_decode_finite():
-    big = 2.0 ** 64
-    for cfg in (QuantConfig(max_radius=1.0, rotation_bits=1, strip_height=1, strip_y_bits=0),
-                QuantConfig(max_radius=4096.0, rotation_bits=16, inv_scale_exp_bits=3, inv_scale_mant_bits=12),
-                QuantConfig(max_radius=3.7, strip_height=2), QuantConfig.fp16()):
+    big = 2.0**64
+    for cfg in (
+        QuantConfig(max_radius=1.0, rotation_bits=1, strip_height=1, strip_y_bits=0),
+        QuantConfig(max_radius=4096.0, rotation_bits=16, inv_scale_exp_bits=3, inv_scale_mant_bits=12),
+        QuantConfig(max_radius=3.7, strip_height=2),
+        QuantConfig.fp16(),
+    ):
         inp = make_input(h=20, w=24, c=3, n=40, cfg=cfg)
-        inp.channels = [ChannelDesc("a", "g", range=(-big, big)), ChannelDesc("b", "g", range=(big / 2, big)),
-                        ChannelDesc("c", "g", range=(-big, -big / 2))]
-        inp.background = np.array([0.0, 1.0, 1.7], np.float32)     # 1.7: clamped to 1 by the writer
+        inp.channels = [
+            ChannelDesc("a", "g", range=(-big, big)),
+            ChannelDesc("b", "g", range=(big / 2, big)),
+            ChannelDesc("c", "g", range=(-big, -big / 2)),
+        ]
+        inp.background = np.array([0.0, 1.0, 1.7], np.float32)  # 1.7: clamped to 1 by the writer
         p = unpack(pack(inp))
         assert p.background.tolist() == [0.0, 1.0, 1.0]
         img = decode(p, apply_range=True)
@@ -397,7 +450,7 @@ def test_files_at_the_edges_of_the_writer_ranges_are_accepted_and_decode_finite(
 
 def test_writer_refuses_ranges_beyond_the_format_limit():
     inp = make_input(c=1)
-    inp.channels = [ChannelDesc("a", "g", range=(0.0, 2.0 ** 65))]
+    inp.channels = [ChannelDesc("a", "g", range=(0.0, 2.0**65))]
     with pytest.raises(InputError, match="within"):
         pack(inp)
 
@@ -408,15 +461,17 @@ def test_reader_fuzz():
     r = fuzz_reader.fuzz(1500, seed=1234)
     cases = r["cases"]
     assert r["rejected_by_crc"] + r["rejected_by_parser"] + r["accepted_and_finite"] == cases
-    assert r["repaired_past_crc"] == r["repaired"] >= 0.55 * cases   # repaired mutations reach the parser
-    assert r["rejected_by_crc"] >= 0.1 * cases                       # the CRCs catch the others
+    assert r["repaired_past_crc"] == r["repaired"] >= 0.55 * cases  # repaired mutations reach the parser
+    assert r["rejected_by_crc"] >= 0.1 * cases  # the CRCs catch the others
     assert r["past_crc_share"] >= 0.6
-    assert r["accepted_and_finite"] >= 0.05 * cases                  # harmless mutations decode
+    assert r["accepted_and_finite"] >= 0.05 * cases  # harmless mutations decode
     classes = r["parser_error_classes"]
     assert len(classes) >= 25
-    for expected in ("header field rotation_step is #; the size and bit depths give #",
-                     "channel # background # is outside the unit range [#, #]",
-                     "file is # bytes but its header says # (truncated or padded)"):
+    for expected in (
+        "header field rotation_step is #; the size and bit depths give #",
+        "channel # background # is outside the unit range [#, #]",
+        "file is # bytes but its header says # (truncated or padded)",
+    ):
         assert classes.get(expected, 0) > 0, expected
 
 
@@ -426,8 +481,11 @@ def test_shader_cost_counts_match_the_index_window():
     for wrap in [(False, False), (True, True)]:
         p = unpack(pack(make_input(h=24, w=40, n=80, wrap=wrap, seed=9, levels=2)))
         cost = shader_cost(p)
-        evaluated = [len(block_candidates(p, x + 0.5, x + 0.5, y + 0.5, y + 0.5, lod=2))
-                     for y in range(p.height) for x in range(p.width)]
+        evaluated = [
+            len(block_candidates(p, x + 0.5, x + 0.5, y + 0.5, y + 0.5, lod=2))
+            for y in range(p.height)
+            for x in range(p.width)
+        ]
         assert cost["evaluated_mean"] == pytest.approx(np.mean(evaluated))
         assert cost["evaluated_max"] == max(evaluated)
         from texgs.format.decoder import decode_points
@@ -455,25 +513,32 @@ def test_shader_cost_counts_match_the_index_window():
                 box_macs.append(y_out.sum() + 2 * x_out.sum() + 4 * (len(i) - y_out.sum() - x_out.sum()))
         assert cost["circle_tests_mean"] < cost["evaluated_mean"]
         c = p.values.shape[1]
-        assert cost["macs_mean"] == pytest.approx(np.mean(box_macs) + 8 * near.mean()
-                                                  + (c + 1) * np.minimum(cover, p.k).mean() + c)
+        assert cost["macs_mean"] == pytest.approx(
+            np.mean(box_macs) + 8 * near.mean() + (c + 1) * np.minimum(cover, p.k).mean() + c
+        )
 
 
-@pytest.mark.parametrize("kw", [dict(h=70, w=50, n=400, levels=2), dict(h=45, w=64, n=300, wrap=(True, True)),
-                                dict(h=33, w=40, n=200, cfg=QuantConfig.fp16(), wrap=(False, True))])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(h=70, w=50, n=400, levels=2),
+        dict(h=45, w=64, n=300, wrap=(True, True)),
+        dict(h=33, w=40, n=200, cfg=QuantConfig.fp16(), wrap=(False, True)),
+    ],
+)
 def test_row_bands_decode_the_same_bits_as_all_texels_at_once(kw, monkeypatch):
     from texgs.format import decoder
 
     p = unpack(pack(make_input(**kw)))
     pts = np.stack(np.meshgrid(np.arange(p.width) + 0.5, np.arange(p.height) + 0.5), -1).reshape(-1, 2)
     whole = decoder.decode_points(p, pts.astype(np.float32)).reshape(p.height, p.width, -1)
-    monkeypatch.setattr(decoder, "BAND_TEXELS", 16 * p.width)          # 16-row bands
+    monkeypatch.setattr(decoder, "BAND_TEXELS", 16 * p.width)  # 16-row bands
     assert decoder.band_rows(p.width) == 16
     starts = [y0 for y0, _ in decoder.decode_bands(p)]
     assert starts == list(range(0, p.height, 16))
     assert np.array_equal(decode(p), whole)
     with pytest.raises(InputError, match="LOD limit"):
-        decoder.decode_bands(p, lod_limit=9)                          # checked before the first band
+        decoder.decode_bands(p, lod_limit=9)  # checked before the first band
 
 
 def test_decode_refuses_absurd_images_without_allocating():

@@ -69,8 +69,9 @@ def test_output_into_a_closed_pipe_stops_quietly():
 
     # `texgs inspect F | head -0`: the reader has gone before texgs writes (it
     # closes its end at once; starting Python and importing texgs takes far longer).
-    proc = subprocess.Popen([sys.executable, "-m", "texgs", "inspect", str(GOLDEN)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "texgs", "inspect", str(GOLDEN)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141 and "Traceback" not in err and "Broken" not in err
@@ -79,16 +80,27 @@ def test_output_into_a_closed_pipe_stops_quietly():
 # ---------------------------------------------------------------------------
 # Decompression bombs: a tiny file may declare a huge image
 
+
 def _large_sparse_file(path, w, h, c, n=50):
     from texgs.format import ChannelDesc, PackInput, QuantConfig, pack
 
     rng = np.random.default_rng(0)
     cfg = QuantConfig(strip_height=256, strip_y_bits=10, position_bits=13)
-    path.write_bytes(pack(PackInput(h, w, [ChannelDesc(f"c{i}", "g") for i in range(c)],
-                                    means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
-                                    inv_scales=np.full((n, 2), 0.2, np.float32), rotations=np.zeros(n, np.float32),
-                                    values=rng.random((n, c)).astype(np.float32),
-                                    background=np.full(c, 0.25, np.float32), cfg=cfg)))
+    path.write_bytes(
+        pack(
+            PackInput(
+                h,
+                w,
+                [ChannelDesc(f"c{i}", "g") for i in range(c)],
+                means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
+                inv_scales=np.full((n, 2), 0.2, np.float32),
+                rotations=np.zeros(n, np.float32),
+                values=rng.random((n, c)).astype(np.float32),
+                background=np.full(c, 0.25, np.float32),
+                cfg=cfg,
+            )
+        )
+    )
 
 
 _PEAK_SCRIPT = """
@@ -113,8 +125,9 @@ def test_decode_of_a_large_image_holds_its_output_and_one_band(tmp_path):
     src = tmp_path / "bomb.texgs"
     _large_sparse_file(src, 2048, 1024, 1)
     assert src.stat().st_size < 2000
-    out = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(src), str(tmp_path / "o")],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_SCRIPT, str(src), str(tmp_path / "o")], capture_output=True, text=True, check=True
+    )
     peak = int(out.stdout.strip().splitlines()[-1])
     assert peak < 200 * 2**20, f"decode grew the process by {peak / 2**20:.0f} MiB"
     img = cv2.imread(str(tmp_path / "o" / "g.png"), cv2.IMREAD_UNCHANGED)
@@ -126,7 +139,7 @@ def test_decode_refuses_images_over_the_budget_before_allocating(tmp_path, capsy
     from texgs.format.export import MAX_OUTPUT_BYTES
 
     src = tmp_path / "huge.texgs"
-    _large_sparse_file(src, 16384, 16384, 2, n=0)       # 2 x 1 GiB of float EXR planes
+    _large_sparse_file(src, 16384, 16384, 2, n=0)  # 2 x 1 GiB of float EXR planes
     assert main(["decode", str(src), "-o", str(tmp_path / "o"), "--exr"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "huge.texgs" in err and "2048 MiB" in err

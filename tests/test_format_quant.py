@@ -10,7 +10,8 @@ from texgs.errors import ConfigError, InputError
 from texgs.format import QuantConfig, gaussian_constraints, max_gaussians, quant, quantize_ste, size_bound
 
 
-def random_gaussians(n, c, h, w, seed=0, cfg=QuantConfig()):
+def random_gaussians(n, c, h, w, seed=0, cfg=None):
+    cfg = cfg or QuantConfig()
     g = torch.Generator().manual_seed(seed)
     lim = gaussian_constraints(h, w, cfg)
     means = torch.rand(n, 2, generator=g) * torch.tensor([w, h])
@@ -20,9 +21,21 @@ def random_gaussians(n, c, h, w, seed=0, cfg=QuantConfig()):
     return means, inv, rot, values
 
 
-@pytest.mark.parametrize("cfg", [QuantConfig.default(), QuantConfig.fp16(),
-                                 QuantConfig(position_bits=14, inv_scale_exp_bits=3, inv_scale_mant_bits=4,
-                                             rotation_bits=8, value_bits=5, max_radius=20.0)])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        QuantConfig.default(),
+        QuantConfig.fp16(),
+        QuantConfig(
+            position_bits=14,
+            inv_scale_exp_bits=3,
+            inv_scale_mant_bits=4,
+            rotation_bits=8,
+            value_bits=5,
+            max_radius=20.0,
+        ),
+    ],
+)
 def test_quantisation_error_is_within_the_step(cfg):
     h, w = 48, 64
     m, s, r, v = random_gaussians(500, 5, h, w, cfg=cfg)
@@ -30,18 +43,18 @@ def test_quantisation_error_is_within_the_step(cfg):
     assert qm.dtype == torch.float32 and qv.shape == v.shape
     if cfg.encoding == "fixed":
         step = torch.tensor(quant.position_steps(cfg, h, w))
-        assert step[0] == w / 2 ** cfg.position_bits and step[1] == cfg.strip_height / 2 ** cfg.strip_y_bits
+        assert step[0] == w / 2**cfg.position_bits and step[1] == cfg.strip_height / 2**cfg.strip_y_bits
         assert ((qm - m).abs() <= step / 2 + 1e-4).all()
         rel = ((qs - s) / s).abs()
         assert rel.max() <= 2.0 ** -(cfg.inv_scale_mant_bits + 1) + 1e-6
         dr = (qr - torch.remainder(r, math.pi)).abs()
         dr = torch.minimum(dr, math.pi - dr)
-        assert dr.max() <= math.pi / 2 ** cfg.rotation_bits / 2 + 1e-5
-        assert (qv - v).abs().max() <= 0.5 / (2 ** cfg.value_bits - 1) + 1e-6
+        assert dr.max() <= math.pi / 2**cfg.rotation_bits / 2 + 1e-5
+        assert (qv - v).abs().max() <= 0.5 / (2**cfg.value_bits - 1) + 1e-6
     else:
-        assert ((qm - m).abs() <= torch.tensor([w, h]) * 2 ** -11).all()
-        assert ((qs - s) / s).abs().max() <= 2 ** -11
-        assert (qv - v).abs().max() <= 2 ** -11
+        assert ((qm - m).abs() <= torch.tensor([w, h]) * 2**-11).all()
+        assert ((qs - s) / s).abs().max() <= 2**-11
+        assert (qv - v).abs().max() <= 2**-11
     # Idempotent: quantising a dequantised Gaussian returns it exactly.
     again = quant.quantize(qm, qs, qr, qv, cfg, h, w)
     for a, b in zip(again, (qm, qs, qr, qv)):
@@ -63,8 +76,8 @@ def test_wrap_and_clamp_positions():
     m = torch.tensor([[-1.0, 70.0], [64.0, -0.25]])
     one = torch.ones(2, 2)
     qm, *_ = quant.quantize(m, one, torch.zeros(2), torch.zeros(2, 1), cfg, 48, 64, wrap=(True, False))
-    assert 62.9 < qm[0, 0] < 63.1 and qm[0, 1] == 48.0 - 0.125   # x wrapped, y clamped (last quarter texel)
-    assert qm[1, 0] < 0.1 and qm[1, 1] == 0.125                  # x wrapped, y clamped (first quarter texel)
+    assert 62.9 < qm[0, 0] < 63.1 and qm[0, 1] == 48.0 - 0.125  # x wrapped, y clamped (last quarter texel)
+    assert qm[1, 0] < 0.1 and qm[1, 1] == 0.125  # x wrapped, y clamped (first quarter texel)
 
 
 def test_straight_through_gradient_is_identity():
@@ -91,7 +104,7 @@ def test_codes_do_not_depend_on_input_dtype():
 def test_group_value_bits_and_record_bits():
     cfg = QuantConfig().with_group_value_bits(["albedo"] * 3 + ["normal"] * 3, {"normal": 8})
     assert cfg.channel_value_bits(6) == [6, 6, 6, 8, 8, 8]
-    assert cfg.record_bits(6) == 12 + 5 + 2 * 7 + 7 + 18 + 24        # x, y within the strip, ...
+    assert cfg.record_bits(6) == 12 + 5 + 2 * 7 + 7 + 18 + 24  # x, y within the strip, ...
     assert QuantConfig.fp16().record_bits(9) == 16 * 14
     with pytest.raises(ConfigError):
         cfg.channel_value_bits(5)
@@ -101,8 +114,15 @@ def test_group_value_bits_and_record_bits():
 
 def test_bad_inputs_raise_input_error():
     with pytest.raises(InputError, match="NaN"):
-        quant.quantize(torch.tensor([[float("nan"), 0.0]]), torch.ones(1, 2), torch.zeros(1), torch.zeros(1, 1),
-                       QuantConfig(), 8, 8)
+        quant.quantize(
+            torch.tensor([[float("nan"), 0.0]]),
+            torch.ones(1, 2),
+            torch.zeros(1),
+            torch.zeros(1, 1),
+            QuantConfig(),
+            8,
+            8,
+        )
     with pytest.raises(InputError):
         quant.quantize(torch.zeros(2, 3), torch.ones(2, 2), torch.zeros(2), torch.zeros(2, 1), QuantConfig(), 8, 8)
 

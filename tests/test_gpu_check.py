@@ -46,21 +46,34 @@ def test_gpu_status_names_the_missing_piece(gc, tmp_path, monkeypatch):
 
 def test_junit_and_bench_reports_are_read(gc, tmp_path, monkeypatch):
     xml = tmp_path / "t.xml"
-    xml.write_text('<testsuites><testsuite tests="4" failures="1" errors="0" skipped="1">'
-                   '<testcase classname="tests.a" name="ok"/><testcase classname="tests.a" name="bad">'
-                   '<failure message="x"/></testcase><testcase classname="tests.a" name="s"><skipped/></testcase>'
-                   '<testcase classname="tests.a" name="ok2"/></testsuite></testsuites>')
-    assert gc.junit_counts(xml) == {"passed": 2, "failed": 1, "errors": 0, "skipped": 1,
-                                    "failures": ["tests.a::bad"]}
+    xml.write_text(
+        '<testsuites><testsuite tests="4" failures="1" errors="0" skipped="1">'
+        '<testcase classname="tests.a" name="ok"/><testcase classname="tests.a" name="bad">'
+        '<failure message="x"/></testcase><testcase classname="tests.a" name="s"><skipped/></testcase>'
+        '<testcase classname="tests.a" name="ok2"/></testsuite></testsuites>'
+    )
+    assert gc.junit_counts(xml) == {"passed": 2, "failed": 1, "errors": 0, "skipped": 1, "failures": ["tests.a::bad"]}
     monkeypatch.setattr(gc, "ROOT", tmp_path)
-    rows = [{"backend": "cuda", "size": 2048, "n": 9000, "forward_ms": 0.9, "forward_backward_ms": 3.5,
-             "forward_cpu_ms": 0.1}, {"backend": "reference", "size": 2048, "n": 9000, "skipped": "too slow"}]
+    rows = [
+        {
+            "backend": "cuda",
+            "size": 2048,
+            "n": 9000,
+            "forward_ms": 0.9,
+            "forward_backward_ms": 3.5,
+            "forward_cpu_ms": 0.1,
+        },
+        {"backend": "reference", "size": 2048, "n": 9000, "skipped": "too slow"},
+    ]
     (tmp_path / "bench.log").write_text("$ texgs bench render\n" + json.dumps({"results": rows}))
     got = gc.bench_rows("bench.log")
     assert got[0] == {k: v for k, v in rows[0].items() if k != "forward_cpu_ms"} and got[1] == rows[1]
     goals = gc.goals({"bench": {"rows": got}, "fits": [{"size": "2048x2048", "fit_seconds": 14.0}]})
-    assert [goals[k]["met"] for k in ("forward_2048_ms", "forward_backward_2048_ms", "fit_2048_seconds")] == \
-        [True, False, True]
+    assert [goals[k]["met"] for k in ("forward_2048_ms", "forward_backward_2048_ms", "fit_2048_seconds")] == [
+        True,
+        False,
+        True,
+    ]
 
 
 def test_a_step_past_its_limit_is_killed(gc, tmp_path):

@@ -21,8 +21,9 @@ def test_look_tells_normal_grey_and_colour(tmp_path):
     assert look(grey(tmp_path / "c.png", as_rgb=True)).kind == "grey"
     assert look(colour(tmp_path / "d.png")).kind == "colour"
     # blue-dominant but far from unit vectors: a weak guess
-    weak = np.dstack([np.full((16, 16), 128, np.uint8), np.full((16, 16), 128, np.uint8),
-                      np.full((16, 16), 200, np.uint8)])
+    weak = np.dstack(
+        [np.full((16, 16), 128, np.uint8), np.full((16, 16), 128, np.uint8), np.full((16, 16), 200, np.uint8)]
+    )
     seen = look(save(tmp_path / "e.png", weak))
     assert (seen.kind, seen.strong) == ("normal", False)
 
@@ -36,26 +37,28 @@ def test_unknown_suffixes_get_roles_from_content_with_notes(tmp_path):
     m = load(src)
     assert _roles(m) == {"albedo": "rock_paint.png", "normal": "rock_detail.png", "specular": "rock_s.png"}
     assert any("rock_detail.png: role from content: tangent-space normal map" in n for n in m.notes)
-    assert any("rock_paint.png: role from content: albedo (the only colour image beside a normal map)" in n
-               for n in m.notes)
+    assert any(
+        "rock_paint.png: role from content: albedo (the only colour image beside a normal map)" in n for n in m.notes
+    )
     assert not m.warnings
 
 
 def test_name_hint_used_only_when_the_pixels_agree(tmp_path):
     colour(tmp_path / "crate.png")
     normal(tmp_path / "crate_n.png")
-    grey(tmp_path / "crate_spec2.png")       # hint: specular, grey: agrees
-    grey(tmp_path / "crate_norm3.png")       # hint: normal, but grey: disagrees
+    grey(tmp_path / "crate_spec2.png")  # hint: specular, grey: agrees
+    grey(tmp_path / "crate_norm3.png")  # hint: normal, but grey: disagrees
     m = load(tmp_path)
     assert _roles(m) == {"albedo": "crate.png", "normal": "crate_n.png", "specular": "crate_spec2.png"}
     assert any("crate_spec2.png: role from name hint 'spec2' (specular), content agrees" in n for n in m.notes)
-    assert any("crate_norm3.png: name hints normal_parallax ('norm3') but the image is grey; not used" in w
-               for w in m.warnings)
+    assert any(
+        "crate_norm3.png: name hints normal_parallax ('norm3') but the image is grey; not used" in w for w in m.warnings
+    )
 
 
 def test_content_never_overrides_a_name(tmp_path):
     colour(tmp_path / "tile_diff.png")
-    normal(tmp_path / "tile_s.png")          # looks like a normal map, but is named specular
+    normal(tmp_path / "tile_s.png")  # looks like a normal map, but is named specular
     m = load(tmp_path)
     assert _roles(m) == {"albedo": "tile_diff.png", "specular": "tile_s.png"}
 
@@ -63,10 +66,10 @@ def test_content_never_overrides_a_name(tmp_path):
 def test_weak_or_ambiguous_evidence_is_refused_not_guessed(tmp_path):
     normal(tmp_path / "m_n.png")
     colour(tmp_path / "m_one.png")
-    colour(tmp_path / "m_two.png")           # two colour images: which is the albedo?
+    colour(tmp_path / "m_two.png")  # two colour images: which is the albedo?
     weak = np.dstack([np.full((16, 16), 128, np.uint8)] * 2 + [np.full((16, 16), 200, np.uint8)])
     save(tmp_path / "m_blue.png", weak)
-    grey(tmp_path / "m_mask.png")            # grey, and the name says nothing
+    grey(tmp_path / "m_mask.png")  # grey, and the name says nothing
     (src,) = discover(tmp_path)
     text = "\n".join(src.warnings)
     assert "m_one.png: colour image whose name gives no role, and 2 colour images could be the colour map" in text
@@ -88,8 +91,7 @@ def test_folder_split_only_for_several_colour_stems(tmp_path):
         normal(many / f"{stem}_norm.tga")
     colour(many / "sky.tga")
     found = {m.name: sorted(f.path.name for f in m.files) for m in discover(many)}
-    assert found == {"bark": ["bark.tga", "bark_norm.tga"], "moss": ["moss.tga", "moss_norm.tga"],
-                     "sky": ["sky.tga"]}
+    assert found == {"bark": ["bark.tga", "bark_norm.tga"], "moss": ["moss.tga", "moss_norm.tga"], "sky": ["sky.tga"]}
     # a folder of lone textures: one material each
     lone = tmp_path / "lone"
     for stem in ("stone", "dirt", "grass_side"):
@@ -99,7 +101,7 @@ def test_folder_split_only_for_several_colour_stems(tmp_path):
 
 def test_inspect_exits_non_zero_and_says_how_many_failed(tmp_path, capsys):
     colour(tmp_path / "good" / "good_albedo.png")
-    normal(tmp_path / "bad" / "bad_normal.png")      # no colour map
+    normal(tmp_path / "bad" / "bad_normal.png")  # no colour map
     colour(tmp_path / "fine" / "fine_albedo.png")
     assert main(["inspect", str(tmp_path)]) == 2
     out, err = capsys.readouterr()
@@ -111,10 +113,12 @@ def test_inspect_exits_non_zero_and_says_how_many_failed(tmp_path, capsys):
 
 def test_a_named_normal_map_that_is_no_normal_map_is_warned_and_kept(tmp_path):
     colour(tmp_path / "door_albedo.png")
-    colour(tmp_path / "door_normal.png")     # a colour image under a normal map's name
+    colour(tmp_path / "door_normal.png")  # a colour image under a normal map's name
     m = load(tmp_path)
     assert _roles(m)["normal"] == "door_normal.png"
-    assert any("door_normal.png: named a normal map, but its pixels do not look like a tangent-space normal map"
-               in w for w in m.warnings)
+    assert any(
+        "door_normal.png: named a normal map, but its pixels do not look like a tangent-space normal map" in w
+        for w in m.warnings
+    )
     normal(tmp_path / "door_normal.png")
     assert not load(tmp_path).warnings

@@ -13,33 +13,59 @@ from texgs.ingest.roles import parse_name
 # (file name, map kind the name gives)
 NAMES = [
     # Quake / Darkplaces / Xonotic
-    ("wall01_norm.tga", "normal_parallax"), ("wall01_gloss.tga", "gloss"), ("wall01_glow.tga", "emissive"),
-    ("wall01_bump.tga", "height"), ("wall01_pants.tga", "pants"), ("wall01_shirt.tga", "shirt"),
+    ("wall01_norm.tga", "normal_parallax"),
+    ("wall01_gloss.tga", "gloss"),
+    ("wall01_glow.tga", "emissive"),
+    ("wall01_bump.tga", "height"),
+    ("wall01_pants.tga", "pants"),
+    ("wall01_shirt.tga", "shirt"),
     ("wall01_luma.tga", "emissive"),
     # Cube 2 / Sauerbraten / Red Eclipse
-    ("rock01_c.png", "albedo"), ("rock01_n.png", "normal_parallax"), ("rock01_s.png", "specular"),
-    ("rock01_g.png", "emissive"), ("rock01_z.png", "height"), ("panel_000_cc.png", "albedo"),
-    ("panel_000_nm.png", "normal_parallax"), ("panel_000_sc.png", "specular"), ("panel_000_hm.png", "height"),
+    ("rock01_c.png", "albedo"),
+    ("rock01_n.png", "normal_parallax"),
+    ("rock01_s.png", "specular"),
+    ("rock01_g.png", "emissive"),
+    ("rock01_z.png", "height"),
+    ("panel_000_cc.png", "albedo"),
+    ("panel_000_nm.png", "normal_parallax"),
+    ("panel_000_sc.png", "specular"),
+    ("panel_000_hm.png", "height"),
     # Source
-    ("metalwall_normal.tga", "normal"), ("metalwall_exponent.tga", "gloss"), ("metalwall_phong.tga", "specular"),
+    ("metalwall_normal.tga", "normal"),
+    ("metalwall_exponent.tga", "gloss"),
+    ("metalwall_phong.tga", "specular"),
     ("metalwall_selfillum.tga", "emissive"),
     # Unreal
-    ("T_Crate_D.png", "albedo"), ("T_Crate_N.png", "normal_parallax"), ("T_Crate_M.png", "metalness"),
-    ("T_Crate_R.png", "roughness"), ("T_Crate_ORM.png", "arm"), ("T_Crate_MRAO.png", "mra"),
+    ("T_Crate_D.png", "albedo"),
+    ("T_Crate_N.png", "normal_parallax"),
+    ("T_Crate_M.png", "metalness"),
+    ("T_Crate_R.png", "roughness"),
+    ("T_Crate_ORM.png", "arm"),
+    ("T_Crate_MRAO.png", "mra"),
     # Unity / HDRP
-    ("Crate_BaseMap.png", "albedo"), ("Crate_BumpMap.png", "normal"), ("Crate_MaskMap.png", "unity_mask"),
+    ("Crate_BaseMap.png", "albedo"),
+    ("Crate_BumpMap.png", "normal"),
+    ("Crate_MaskMap.png", "unity_mask"),
     ("Crate_DetailMask.png", "detail_mask"),
     # Substance exports
-    ("Crate_BaseColor.png", "albedo"), ("Crate_Height.png", "height"), ("Crate_Mixed_AO.png", "ao"),
-    ("Crate_Normal.png", "normal"), ("Crate_Emissive.png", "emissive"),
+    ("Crate_BaseColor.png", "albedo"),
+    ("Crate_Height.png", "height"),
+    ("Crate_Mixed_AO.png", "ao"),
+    ("Crate_Normal.png", "normal"),
+    ("Crate_Emissive.png", "emissive"),
     # id Tech 4
-    ("floor_d.tga", "albedo"), ("floor_local.tga", "normal"), ("floor_h.tga", "height"), ("floor_s.tga", "specular"),
+    ("floor_d.tga", "albedo"),
+    ("floor_local.tga", "normal"),
+    ("floor_h.tga", "height"),
+    ("floor_s.tga", "specular"),
     # OpenMW
-    ("tx_wood_nh.png", "normal_height"), ("tx_wood_n.png", "normal_parallax"),
+    ("tx_wood_nh.png", "normal_height"),
+    ("tx_wood_n.png", "normal_parallax"),
     # Warzone 2100
     ("page-10_tcmask.png", "team_mask"),
     # one-letter hints
-    ("crate_o.png", "ao"), ("crate_e.png", "emissive"),
+    ("crate_o.png", "ao"),
+    ("crate_e.png", "emissive"),
 ]
 
 
@@ -68,11 +94,15 @@ def test_cube2_two_letter_suffixes_and_half_size_maps(tmp_path):
     d = tmp_path / "panel"
     colour(d / "panel_000_cc.png", (32, 32))
     normal(d / "panel_000_nm.png", (32, 32))
-    grey(d / "panel_000_sc.png", (16, 16))   # secondary maps at half size: routine in games
+    grey(d / "panel_000_sc.png", (16, 16))  # secondary maps at half size: routine in games
     grey(d / "panel_000_hm.png", (16, 16))
     m = load(d)
-    assert _roles(m) == {"albedo": "panel_000_cc.png", "normal": "panel_000_nm.png",
-                         "height": "panel_000_hm.png", "specular": "panel_000_sc.png"}
+    assert _roles(m) == {
+        "albedo": "panel_000_cc.png",
+        "normal": "panel_000_nm.png",
+        "height": "panel_000_hm.png",
+        "specular": "panel_000_sc.png",
+    }
     assert (m.width, m.height) == (32, 32)
     assert any("panel_000_sc.png resampled from 16x16 to 32x32 (INTER_CUBIC)" in n for n in m.notes)
 
@@ -90,29 +120,55 @@ def test_darkplaces_folder_with_height_in_the_normal_alpha(tmp_path):
     found = discover(d)
     assert [m.name for m in found] == ["wall01", "wall02"]
     m = load(found[0])
-    assert _roles(m) == {"albedo": "wall01.tga", "normal": "wall01_norm.tga", "height": "wall01_norm.tga",
-                         "gloss": "wall01_gloss.tga", "emissive": "wall01_glow.tga",
-                         "pants": "wall01_pants.tga", "shirt": "wall01_shirt.tga"}
+    assert _roles(m) == {
+        "albedo": "wall01.tga",
+        "normal": "wall01_norm.tga",
+        "height": "wall01_norm.tga",
+        "gloss": "wall01_gloss.tga",
+        "emissive": "wall01_glow.tga",
+        "pants": "wall01_pants.tga",
+        "shirt": "wall01_shirt.tga",
+    }
     np.testing.assert_allclose(m.group("height")[:, :, 0], np.arange(256).reshape(16, 16) / 255, atol=1e-6)
 
 
 def test_source_unreal_unity_substance_idtech4(tmp_path):
     cases = {
-        "source": ({"metal_basecolor.tga": colour, "metal_normal.tga": normal, "metal_exponent.tga": grey},
-                   {"albedo": "metal_basecolor.tga", "normal": "metal_normal.tga", "gloss": "metal_exponent.tga"}),
-        "unreal": ({"T_Crate_D.png": colour, "T_Crate_N.png": normal, "T_Crate_R.png": grey, "T_Crate_M.png": grey},
-                   {"albedo": "T_Crate_D.png", "normal": "T_Crate_N.png", "roughness": "T_Crate_R.png",
-                    "metalness": "T_Crate_M.png"}),
-        "unity": ({"Crate_BaseMap.png": colour, "Crate_BumpMap.png": normal, "Crate_DetailMask.png": grey},
-                  {"albedo": "Crate_BaseMap.png", "normal": "Crate_BumpMap.png",
-                   "detail_mask": "Crate_DetailMask.png"}),
-        "substance": ({"Crate_BaseColor.png": colour, "Crate_Normal.png": normal, "Crate_Height.png": grey,
-                       "Crate_Mixed_AO.png": grey},
-                      {"albedo": "Crate_BaseColor.png", "normal": "Crate_Normal.png", "ao": "Crate_Mixed_AO.png",
-                       "height": "Crate_Height.png"}),
-        "idtech4": ({"floor_d.tga": colour, "floor_local.tga": normal, "floor_h.tga": grey, "floor_s.tga": grey},
-                    {"albedo": "floor_d.tga", "normal": "floor_local.tga", "height": "floor_h.tga",
-                     "specular": "floor_s.tga"}),
+        "source": (
+            {"metal_basecolor.tga": colour, "metal_normal.tga": normal, "metal_exponent.tga": grey},
+            {"albedo": "metal_basecolor.tga", "normal": "metal_normal.tga", "gloss": "metal_exponent.tga"},
+        ),
+        "unreal": (
+            {"T_Crate_D.png": colour, "T_Crate_N.png": normal, "T_Crate_R.png": grey, "T_Crate_M.png": grey},
+            {
+                "albedo": "T_Crate_D.png",
+                "normal": "T_Crate_N.png",
+                "roughness": "T_Crate_R.png",
+                "metalness": "T_Crate_M.png",
+            },
+        ),
+        "unity": (
+            {"Crate_BaseMap.png": colour, "Crate_BumpMap.png": normal, "Crate_DetailMask.png": grey},
+            {"albedo": "Crate_BaseMap.png", "normal": "Crate_BumpMap.png", "detail_mask": "Crate_DetailMask.png"},
+        ),
+        "substance": (
+            {
+                "Crate_BaseColor.png": colour,
+                "Crate_Normal.png": normal,
+                "Crate_Height.png": grey,
+                "Crate_Mixed_AO.png": grey,
+            },
+            {
+                "albedo": "Crate_BaseColor.png",
+                "normal": "Crate_Normal.png",
+                "ao": "Crate_Mixed_AO.png",
+                "height": "Crate_Height.png",
+            },
+        ),
+        "idtech4": (
+            {"floor_d.tga": colour, "floor_local.tga": normal, "floor_h.tga": grey, "floor_s.tga": grey},
+            {"albedo": "floor_d.tga", "normal": "floor_local.tga", "height": "floor_h.tga", "specular": "floor_s.tga"},
+        ),
     }
     for folder, (files, expected) in cases.items():
         for name, make in files.items():
@@ -141,16 +197,23 @@ def test_labpbr_normal_and_specular(tmp_path):
     d = tmp_path / "stone"
     colour(d / "stone.png")
     n = normal_vectors(d / "stone_n.png")
-    ao = np.full((16, 16), 40, np.uint8)   # blue holds AO, far from the normal's Z
+    ao = np.full((16, 16), 40, np.uint8)  # blue holds AO, far from the normal's Z
     height = np.tile(np.arange(16, dtype=np.uint8) * 16, (16, 1))
     enc = np.round((n + 1) / 2 * 255).astype(np.uint8)
     save(d / "stone_n.png", np.dstack([enc[:, :, 0], enc[:, :, 1], ao, height]))
     spec = np.dstack([np.full((16, 16), v, np.uint8) for v in (200, 10, 30, 255)])
     save(d / "stone_s.png", spec)
     m = load(d)
-    assert _roles(m) == {"albedo": "stone.png", "normal": "stone_n.png", "ao": "stone_n.png",
-                         "height": "stone_n.png", "smoothness": "stone_s.png", "reflectance": "stone_s.png",
-                         "porosity": "stone_s.png", "emissive_strength": "stone_s.png"}
+    assert _roles(m) == {
+        "albedo": "stone.png",
+        "normal": "stone_n.png",
+        "ao": "stone_n.png",
+        "height": "stone_n.png",
+        "smoothness": "stone_s.png",
+        "reflectance": "stone_s.png",
+        "porosity": "stone_s.png",
+        "emissive_strength": "stone_s.png",
+    }
     assert any("LabPBR normal map" in note for note in m.notes)
     assert round(float(m.group("ao").mean()) * 255) == 40
     # Z rebuilt from X and Y: unit vectors again
@@ -229,8 +292,9 @@ def test_game_folder_quirks(tmp_path):
         "light": ["light.jpg", "light_glow.jpg", "light_norm.tga"],
     }
     assert any("tech_window.jpg not used: tech_window.tga has the same name" in n for n in found["tech_window"].notes)
-    assert any("light_glow_norm.tga: a map of light_glow.jpg, which is itself a map" in w
-               for w in found["light"].warnings)
+    assert any(
+        "light_glow_norm.tga: a map of light_glow.jpg, which is itself a map" in w for w in found["light"].warnings
+    )
     assert _roles(load(found["hlac_metal"])) == {"albedo": "hlac_metal.tga", "emissive": "hlac_metal_glow.tga"}
 
 
@@ -255,12 +319,16 @@ def test_red_eclipse_folder_patterns(tmp_path):
     files = {name: sorted(f.path.name for f in m.files) for name, m in found.items()}
     assert files == {
         "wall01": ["wall01.png", "wall01_n.png", "wall01_s.png"],
-        "wall01_a": ["wall01-a.png"], "wall01_b": ["wall01-b.png"], "wall01_c": ["wall01-c.png", "wall01-c_n.png"],
-        "light02": ["light02_c.png", "light02_n.png"], "light02c": ["light02c_c.png"],
+        "wall01_a": ["wall01-a.png"],
+        "wall01_b": ["wall01-b.png"],
+        "wall01_c": ["wall01-c.png", "wall01-c_n.png"],
+        "light02": ["light02_c.png", "light02_n.png"],
+        "light02c": ["light02c_c.png"],
         "conc": ["conc.png", "conc_s.png"],
     }
-    assert any("conc_paint_s.png: its stem extends conc, which already has a specular map" in w
-               for w in found["conc"].warnings)
+    assert any(
+        "conc_paint_s.png: its stem extends conc, which already has a specular map" in w for w in found["conc"].warnings
+    )
 
 
 def test_grey_specular_beside_a_normal_with_alpha_is_not_labpbr(tmp_path):
@@ -268,8 +336,10 @@ def test_grey_specular_beside_a_normal_with_alpha_is_not_labpbr(tmp_path):
     # map may not fit its red and green, but without an RGBA colour _s it is not LabPBR.
     n = normal_vectors(tmp_path / "stone_n.png")
     enc = np.round((n + 1) / 2 * 255).astype(np.uint8)
-    save(tmp_path / "stone_n.png", np.dstack([enc[:, :, 0], enc[:, :, 1], np.full((16, 16), 40, np.uint8),
-                                              np.full((16, 16), 128, np.uint8)]))
+    save(
+        tmp_path / "stone_n.png",
+        np.dstack([enc[:, :, 0], enc[:, :, 1], np.full((16, 16), 40, np.uint8), np.full((16, 16), 128, np.uint8)]),
+    )
     colour(tmp_path / "stone.png")
     grey(tmp_path / "stone_s.png")
     m = load(tmp_path)

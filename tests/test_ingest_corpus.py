@@ -46,15 +46,43 @@ EXPECTED = {
     "gltf-samples/FlightHelmet_MetalPartsMat": ORM,
     "gltf-samples/FlightHelmet_RubberWoodMat": ORM,
     **{f"godot-decals/decal_scifi_{i}": ["albedo", "opacity", "normal"] for i in range(1, 5)},
-    **{f"godot-tps-demo/{m}": ORM for m in [
-        "container1", "door", "floor_grate_wholes", "flying_forklift", "player_robot", "reactor_cylinder",
-        "tile_anti_slip", "tile_painted_gun_metal", "tile_rivet_panels", "tile_scifi_floor_panel",
-        "tile_simple_floor", "tile_steel", "tile_tech_panels", "trim_emission_lights", "trim_misc_1"]},
+    **{
+        f"godot-tps-demo/{m}": ORM
+        for m in [
+            "container1",
+            "door",
+            "floor_grate_wholes",
+            "flying_forklift",
+            "player_robot",
+            "reactor_cylinder",
+            "tile_anti_slip",
+            "tile_painted_gun_metal",
+            "tile_rivet_panels",
+            "tile_scifi_floor_panel",
+            "tile_simple_floor",
+            "tile_steel",
+            "tile_tech_panels",
+            "trim_emission_lights",
+            "trim_misc_1",
+        ]
+    },
     "godot-tps-demo/container4": ["albedo", "opacity", "normal", "ao", "roughness", "metalness"],
-    **{f"polyhaven/{m}": ORM for m in [
-        "cardboard_box_01", "crowbar_01", "dutch_ship_medium_hull", "dutch_ship_medium_rigging",
-        "dutch_ship_medium_sails", "fabric_pattern_07", "lubricant_spray", "metal_tool_chest",
-        "plastic_monobloc_chair_01", "small_oil_can_01", "wooden_crate_01"]},
+    **{
+        f"polyhaven/{m}": ORM
+        for m in [
+            "cardboard_box_01",
+            "crowbar_01",
+            "dutch_ship_medium_hull",
+            "dutch_ship_medium_rigging",
+            "dutch_ship_medium_sails",
+            "fabric_pattern_07",
+            "lubricant_spray",
+            "metal_tool_chest",
+            "plastic_monobloc_chair_01",
+            "small_oil_can_01",
+            "wooden_crate_01",
+        ]
+    },
     "polyhaven/defense_wall": ["albedo", "normal", "roughness"],
     "polyhaven/stone_floor": ["albedo", "normal", "roughness"],
     "polyhaven/factory_wall": ["albedo", "normal", "roughness", "height"],
@@ -121,8 +149,10 @@ def test_corpus_packed_sources(tables):
         assert note(key).startswith("OpenGL inferred from"), note(key)
 
 
-@pytest.mark.parametrize("key,shape", [("gltf-samples/FlightHelmet_LeatherPartsMat", (512, 512, 9)),
-                                       ("godot-decals/decal_scifi_1", (512, 512, 7))])
+@pytest.mark.parametrize(
+    "key,shape",
+    [("gltf-samples/FlightHelmet_LeatherPartsMat", (512, 512, 9)), ("godot-decals/decal_scifi_1", (512, 512, 7))],
+)
 def test_quick_set_decodes(key, shape):
     import cv2
 

@@ -132,8 +132,10 @@ def test_side_by_side_longer_stems_join_their_material(tmp_path):
     _img(tmp_path / "tile_steel_albedo.png")
     _img(tmp_path / "tile_steel_normal.png")
     found = {m.name: sorted(f.path.name for f in m.files) for m in discover(tmp_path)}
-    assert found == {"tile_anti_slip": ["tile_anti_slip_albedo.png", "tile_anti_slip_metal_normal.png"],
-                     "tile_steel": ["tile_steel_albedo.png", "tile_steel_normal.png"]}
+    assert found == {
+        "tile_anti_slip": ["tile_anti_slip_albedo.png", "tile_anti_slip_metal_normal.png"],
+        "tile_steel": ["tile_steel_albedo.png", "tile_steel_normal.png"],
+    }
 
 
 def test_single_material_folder_and_single_file(tmp_path):
@@ -152,8 +154,11 @@ def test_suffixless_colour_map_with_old_game_suffixes(tmp_path):
         _img(tmp_path / "brick" / name, 1 if name in ("brick_s.png", "brick_h.png") else 3)
     (m,) = discover(tmp_path)
     assert {f.path.name: (f.kind, f.how) for f in m.files} == {
-        "brick.png": ("albedo", "suffix-less colour map"), "brick_n.png": ("normal_parallax", "name"),
-        "brick_s.png": ("specular", "name"), "brick_h.png": ("height", "name")}
+        "brick.png": ("albedo", "suffix-less colour map"),
+        "brick_n.png": ("normal_parallax", "name"),
+        "brick_s.png": ("specular", "name"),
+        "brick_h.png": ("height", "name"),
+    }
     assert scan(m).groups == ["albedo", "normal", "height", "specular"]
 
 
@@ -166,7 +171,10 @@ def test_old_game_materials_side_by_side(tmp_path):
     assert [m.name for m in found] == ["brick", "wood"]
     for m in found:
         assert {f.path.name: f.kind for f in m.files} == {
-            f"{m.name}.tga": "albedo", f"{m.name}_n.tga": "normal_parallax", f"{m.name}_s.tga": "specular"}
+            f"{m.name}.tga": "albedo",
+            f"{m.name}_n.tga": "normal_parallax",
+            f"{m.name}_s.tga": "specular",
+        }
         assert not m.warnings
 
 

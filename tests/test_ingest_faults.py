@@ -16,8 +16,11 @@ def test_dangling_symlink_map_is_reported_not_dropped(tmp_path, capsys):
     (tmp_path / "m" / "m_normal.png").symlink_to(tmp_path / "gone" / "m_normal.png")
     (src,) = discover(tmp_path / "m")
     assert [f.path.name for f in src.files] == ["m_albedo.png", "m_normal.png"]
-    with pytest.raises(InputError, match=r"m_normal\.png: cannot read file \(broken symbolic link: its target "
-                                         r".*gone/m_normal\.png does not exist\)"):
+    with pytest.raises(
+        InputError,
+        match=r"m_normal\.png: cannot read file \(broken symbolic link: its target "
+        r".*gone/m_normal\.png does not exist\)",
+    ):
         load(src)
     assert main(["inspect", str(tmp_path)]) == 2
     assert "m_normal.png: cannot read file (broken symbolic link" in capsys.readouterr().out
@@ -31,7 +34,7 @@ def _png(tmp_path):
 def test_corrupt_idat_gives_one_message_and_nothing_from_libpng(tmp_path, capfd):
     path, data = _png(tmp_path)
     broken = bytearray(data)
-    broken[60] ^= 0xFF   # inside the IDAT chunk
+    broken[60] ^= 0xFF  # inside the IDAT chunk
     path.write_bytes(bytes(broken))
     with pytest.raises(InputError, match=r"x_albedo\.png: truncated or corrupt PNG \(IDAT: [^)]+\)"):
         read_image(path)

@@ -21,6 +21,7 @@ def write_png(path, data, colour_type, palette=None, trns=None, size=None):
     data: [H, W, C] uint8/uint16 samples, or [H, W] palette indices; size
     overrides the IHDR size (for header-only files) and skips the pixel data.
     """
+
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
@@ -86,8 +87,9 @@ def test_jpeg_and_tga(tmp_path):
 
     rgb = RNG.integers(0, 256, size=(16, 24, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "c.tga")
-    Image.fromarray(RNG.integers(0, 256, (8, 8, 4), dtype=np.uint8), "RGBA").save(tmp_path / "a.tga",
-                                                                                 compression="tga_rle")
+    Image.fromarray(RNG.integers(0, 256, (8, 8, 4), dtype=np.uint8), "RGBA").save(
+        tmp_path / "a.tga", compression="tga_rle"
+    )
     yy, xx = np.mgrid[0:16, 0:24]
     smooth = np.stack([xx * 10, yy * 15, 255 - xx * 10], axis=-1).astype(np.uint8)
     Image.fromarray(smooth).save(tmp_path / "c.jpg", quality=95)

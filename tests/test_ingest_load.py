@@ -59,10 +59,16 @@ def col(m: Material, role: str) -> np.ndarray:
 
 # ---------------------------------------------------------------- packing
 
-@pytest.mark.parametrize("name,order", [("m_arm.png", ("ao", "roughness", "metalness")),
-                                        ("m_orm.png", ("ao", "roughness", "metalness")),
-                                        ("m_occlusionRoughnessMetallic.png", ("ao", "roughness", "metalness")),
-                                        ("m_MRA.png", ("metalness", "roughness", "ao"))])
+
+@pytest.mark.parametrize(
+    "name,order",
+    [
+        ("m_arm.png", ("ao", "roughness", "metalness")),
+        ("m_orm.png", ("ao", "roughness", "metalness")),
+        ("m_occlusionRoughnessMetallic.png", ("ao", "roughness", "metalness")),
+        ("m_MRA.png", ("metalness", "roughness", "ao")),
+    ],
+)
 def test_packed_rgb_maps_split_into_scalars(tmp_path, name, order):
     save(tmp_path / "m_albedo.png", rand())
     packed = rand()
@@ -143,12 +149,24 @@ def test_scan_and_load_agree_on_the_table(tmp_path):
     save(tmp_path / "s_orm.png", rand())
     info, m = scan(tmp_path), load(tmp_path)
     assert info.channels == m.channels
-    assert m.roles == ["albedo.r", "albedo.g", "albedo.b", "opacity", "normal.x", "normal.y", "normal.z",
-                       "ao", "roughness", "metalness", "s_normal.alpha"]
+    assert m.roles == [
+        "albedo.r",
+        "albedo.g",
+        "albedo.b",
+        "opacity",
+        "normal.x",
+        "normal.y",
+        "normal.z",
+        "ao",
+        "roughness",
+        "metalness",
+        "s_normal.alpha",
+    ]
     assert m.pixels.shape == (H, W, 11)
 
 
 # ---------------------------------------------------------------- value conventions
+
 
 def test_normals_kept_as_stored_directx_flipped_vectors_renormalised(tmp_path):
     v = np.zeros((H, W, 3), np.float32)
@@ -241,8 +259,10 @@ def test_exr_colour_is_linear_and_kept_as_stored(tmp_path):
     import OpenEXR
 
     rgb = (RNG.random((H, W, 3)) * 4).astype(np.float32)  # HDR values above 1 stay
-    OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage},
-                 {k: np.ascontiguousarray(rgb[..., i]) for i, k in enumerate("RGB")}).write(str(tmp_path / "x_albedo.exr"))
+    OpenEXR.File(
+        {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage},
+        {k: np.ascontiguousarray(rgb[..., i]) for i, k in enumerate("RGB")},
+    ).write(str(tmp_path / "x_albedo.exr"))
     m = load(tmp_path)
     np.testing.assert_array_equal(m.pixels, rgb)
     assert {c.color_space for c in m.channels} == {"linear"}
@@ -270,13 +290,16 @@ def test_scalar_map_saved_as_colour_uses_r_and_warns_when_not_grey(tmp_path):
 
 # ---------------------------------------------------------------- material.yaml
 
+
 def test_manifest_overrides_roles_packing_convention_weights_skip(tmp_path):
     save(tmp_path / "base.png", rand())
     save(tmp_path / "bumps.png", rand())
     packed = rand(4)
     save(tmp_path / "stuff.png", packed)
     save(tmp_path / "m_height.png", rand(1))
-    manifest(tmp_path, """
+    manifest(
+        tmp_path,
+        """
 schema_version: 1
 name: Custom
 normal_convention: dx
@@ -287,11 +310,21 @@ files:
   bumps.png: {role: normal}
   stuff.png:
     channels: {R: metalness, G: skip, B: ao, A: roughness}
-""")
+""",
+    )
     m = load(tmp_path)
     assert m.name == "Custom"
-    assert m.roles == ["albedo.r", "albedo.g", "albedo.b", "normal.x", "normal.y", "normal.z",
-                       "ao", "roughness", "metalness"]
+    assert m.roles == [
+        "albedo.r",
+        "albedo.g",
+        "albedo.b",
+        "normal.x",
+        "normal.y",
+        "normal.z",
+        "ao",
+        "roughness",
+        "metalness",
+    ]
     np.testing.assert_array_equal(col(m, "metalness"), packed[:, :, 0] / np.float32(255))
     np.testing.assert_array_equal(col(m, "roughness"), packed[:, :, 3] / np.float32(255))
     assert m.weights.tolist() == [3, 1, 1, 2, 2, 2, 0.5, 1, 1]
@@ -299,21 +332,24 @@ files:
     assert any("height" in n and "skipped" in n for n in m.notes)
 
 
-@pytest.mark.parametrize("text,match", [
-    ("schema_version: 1\ncolour: red\n", r"material\.yaml: top level: unknown key 'colour'"),
-    ("schema_version: 1\nfiles:\n  a_albedo.png: {rol: albedo}\n", r"files\.a_albedo\.png: unknown key 'rol'"),
-    ("name: x\n", "missing schema_version"),
-    ("schema_version: 2\n", "schema_version: 2 is not supported"),
-    ("schema_version: 1\nresample: maybe\n", "resample: expected true or false"),
-    ("schema_version: 1\nnormal_convention: up\n", "'up' is not one of gl, dx"),
-    ("schema_version: 1\nweights: {normals: 2}\n", "weights: 'normals' is not one of"),
-    ("schema_version: 1\nweights: {normal: -1}\n", r"weights\.normal: expected a finite number >= 0"),
-    ("schema_version: 1\nfiles:\n  ghost.png: {role: albedo}\n", r"files\.ghost\.png: no such image"),
-    ("schema_version: 1\nfiles:\n  a_albedo.png: {role: paint}\n", "'paint' is not one of"),
-    ("schema_version: 1\nfiles:\n  a_albedo.png: {channels: {RG: normal}}\n", "takes 3 source channel"),
-    ("schema_version: 1\nskip: [nothing]\n", "skip: 'nothing' is neither an image"),
-    ("schema_version: [1\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("schema_version: 1\ncolour: red\n", r"material\.yaml: top level: unknown key 'colour'"),
+        ("schema_version: 1\nfiles:\n  a_albedo.png: {rol: albedo}\n", r"files\.a_albedo\.png: unknown key 'rol'"),
+        ("name: x\n", "missing schema_version"),
+        ("schema_version: 2\n", "schema_version: 2 is not supported"),
+        ("schema_version: 1\nresample: maybe\n", "resample: expected true or false"),
+        ("schema_version: 1\nnormal_convention: up\n", "'up' is not one of gl, dx"),
+        ("schema_version: 1\nweights: {normals: 2}\n", "weights: 'normals' is not one of"),
+        ("schema_version: 1\nweights: {normal: -1}\n", r"weights\.normal: expected a finite number >= 0"),
+        ("schema_version: 1\nfiles:\n  ghost.png: {role: albedo}\n", r"files\.ghost\.png: no such image"),
+        ("schema_version: 1\nfiles:\n  a_albedo.png: {role: paint}\n", "'paint' is not one of"),
+        ("schema_version: 1\nfiles:\n  a_albedo.png: {channels: {RG: normal}}\n", "takes 3 source channel"),
+        ("schema_version: 1\nskip: [nothing]\n", "skip: 'nothing' is neither an image"),
+        ("schema_version: [1\n", "not valid YAML"),
+    ],
+)
 def test_manifest_errors_name_the_key_and_file(tmp_path, text, match):
     save(tmp_path / "a_albedo.png", rand())
     manifest(tmp_path, text)
@@ -323,6 +359,7 @@ def test_manifest_errors_name_the_key_and_file(tmp_path, text, match):
 
 
 # ---------------------------------------------------------------- bad input
+
 
 def test_maps_of_different_sizes(tmp_path):
     save(tmp_path / "r_albedo.png", rand(3, size=(8, 16)))
@@ -415,11 +452,29 @@ def test_describe_table_and_dict(tmp_path):
     data = describe_dict(tmp_path)
     json.dumps(data)  # plain data
     good, bad = sorted(data["materials"], key=lambda m: m["key"], reverse=True)
-    assert [c["role"] for c in good["channels"]] == ["albedo.r", "albedo.g", "albedo.b", "opacity", "normal.x",
-                                                     "normal.y", "normal.z", "ao", "roughness", "metalness"]
-    assert good["channels"][3] == {"index": 3, "role": "opacity", "group": "opacity", "color_space": "linear",
-                                   "file": str(tmp_path / "good" / "good_diff_1k.png"), "source_channel": "A",
-                                   "resolution": f"{W}x{H}", "weight": 1.0, "note": ""}
+    assert [c["role"] for c in good["channels"]] == [
+        "albedo.r",
+        "albedo.g",
+        "albedo.b",
+        "opacity",
+        "normal.x",
+        "normal.y",
+        "normal.z",
+        "ao",
+        "roughness",
+        "metalness",
+    ]
+    assert good["channels"][3] == {
+        "index": 3,
+        "role": "opacity",
+        "group": "opacity",
+        "color_space": "linear",
+        "file": str(tmp_path / "good" / "good_diff_1k.png"),
+        "source_channel": "A",
+        "resolution": f"{W}x{H}",
+        "weight": 1.0,
+        "note": "",
+    }
     assert "no colour/albedo map" in bad["error"]
     text = describe(tmp_path)
     assert f"good: {W}x{H}, 10 channels" in text

@@ -28,7 +28,7 @@ fit:
 def _setup(tmp_path):
     root = tmp_path / "lib"
     colour(root / "crate" / "crate_albedo.png", (24, 24))
-    grey(root / "crate" / "crate_gloss.png", (12, 12))     # half size, as games ship it
+    grey(root / "crate" / "crate_gloss.png", (12, 12))  # half size, as games ship it
     pipe = tmp_path / "p.yaml"
     pipe.write_text(PIPELINE)
     return root, pipe

@@ -12,7 +12,8 @@ CUDA's libdevice and torch's CPU maths, and sums run in another order);
 gradients rtol=1e-4 with atol = 1e-4 x the largest |gradient| of that tensor
 + 1e-6 (contributions are summed in another order: per-warp shuffle trees, see
 docs/cuda.md; the 1e-6 floor covers tensors whose exact gradient is zero, e.g.
-the geometry of a K = 1, C = 1 image, where both sides hold rounding noise). Texels where the selection is ambiguous at float precision
+the geometry of a K = 1, C = 1 image, where both sides hold rounding noise).
+Texels where the selection is ambiguous at float precision
 (render_ref.ambiguous_texels) are left out of forward comparisons and get zero
 dL/dout in gradient comparisons.
 
@@ -46,15 +47,15 @@ WRAPS = [(False, False), (True, False), (False, True), (True, True)]
 # (height, width, channels, K, N, scene options): every C in 1, 3, 9, 17 and
 # every K in 1, 4, 10, 16 appears, on odd / non-square / sub-tile sizes.
 CASES = [
-    (37, 53, 3, 4, 60, {}),                                   # odd, non-square
-    (1, 70, 1, 1, 12, {}),                                    # 1 x N
-    (70, 1, 9, 10, 12, {}),                                   # N x 1
-    (16, 16, 17, 16, 40, {"coverage": 2.0}),                  # exactly one tile, K = MAX_K
-    (48, 33, 9, 10, 90, {"margin": 0.5}),                     # many Gaussians wholly outside
-    (29, 41, 1, 16, 30, {"anisotropy": 40.0}),                # very elongated
-    (21, 18, 17, 4, 25, {"coverage": 0.05}),                  # tiny scales: mostly background
-    (25, 31, 3, 10, 8, {"coverage": 400.0}),                  # huge scales: wider than the image
-    (67, 45, 9, 4, 300, {"coverage": 3.0}),                   # crowded: many candidates per tile
+    (37, 53, 3, 4, 60, {}),  # odd, non-square
+    (1, 70, 1, 1, 12, {}),  # 1 x N
+    (70, 1, 9, 10, 12, {}),  # N x 1
+    (16, 16, 17, 16, 40, {"coverage": 2.0}),  # exactly one tile, K = MAX_K
+    (48, 33, 9, 10, 90, {"margin": 0.5}),  # many Gaussians wholly outside
+    (29, 41, 1, 16, 30, {"anisotropy": 40.0}),  # very elongated
+    (21, 18, 17, 4, 25, {"coverage": 0.05}),  # tiny scales: mostly background
+    (25, 31, 3, 10, 8, {"coverage": 400.0}),  # huge scales: wider than the image
+    (67, 45, 9, 4, 300, {"coverage": 3.0}),  # crowded: many candidates per tile
 ]
 
 
@@ -86,8 +87,7 @@ def _reference(scene, h, w, k, wrap, grad_out=None):
 
 
 def _ambiguous(scene, h, w, k, wrap):
-    amb = render_ref.ambiguous_texels(scene["means"], scene["inv_scales"], scene["rotations"],
-                                      h, w, k, wrap)
+    amb = render_ref.ambiguous_texels(scene["means"], scene["inv_scales"], scene["rotations"], h, w, k, wrap)
     # Rare: under 0.5% of texels (at most 2 on images too small for a percentage).
     assert amb.sum().item() <= max(2, 0.005 * amb.numel()), f"{amb.sum().item()} ambiguous texels"
     return amb
@@ -103,8 +103,7 @@ def _assert_parity(scene, h, w, k, wrap, seed):
     torch.testing.assert_close(out[keep], ref[keep], rtol=1e-5, atol=1e-5)
     for name, got, want in zip(PARAM_NAMES, grads, ref_grads):
         scale = want.abs().max().item() if want.numel() else 0.0
-        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4 * scale + 1e-6,
-                                   msg=lambda m: f"d{name}: {m}")
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4 * scale + 1e-6, msg=lambda m: f"d{name}: {m}")
 
 
 @pytest.mark.parametrize("wrap", WRAPS, ids=lambda w: f"wrap{int(w[0])}{int(w[1])}")
@@ -142,8 +141,7 @@ def test_no_gaussians_is_all_background():
 
 def test_wrap_covers_the_opposite_edge():
     h, w = 8, 32
-    args = [torch.tensor([[0.2, 4.0]]), torch.tensor([[0.5, 0.5]]), torch.zeros(1),
-            torch.ones(1, 1), torch.zeros(1)]
+    args = [torch.tensor([[0.2, 4.0]]), torch.tensor([[0.5, 0.5]]), torch.zeros(1), torch.ones(1, 1), torch.zeros(1)]
     args = [t.cuda() for t in args] + [h, w, 1]
     clamp = render(*args, (False, False), backend="cuda").cpu()
     wrap = render(*args, (True, False), backend="cuda").cpu()
@@ -191,18 +189,22 @@ def test_run_to_run_bitwise_determinism():
 
 # ---- errors -----------------------------------------------------------------
 
+
 def _scene_cuda(n=3, c=2):
     scene = random_gaussians(n, c, 8, 8, seed=0)
     return [scene[name].cuda() for name in PARAM_NAMES + ("background",)]
 
 
-@pytest.mark.parametrize("index, element, value, message", [
-    (0, (1, 0), float("nan"), r"means\[1, 0\] is NaN"),
-    (1, (2, 1), float("inf"), r"inv_scales\[2, 1\] is infinite"),
-    (2, (1,), float("nan"), r"rotations\[1\] is NaN"),
-    (3, (1, 0), float("-inf"), r"values\[1, 0\] is infinite"),
-    (4, (1,), float("nan"), r"background\[1\] is NaN"),
-])
+@pytest.mark.parametrize(
+    "index, element, value, message",
+    [
+        (0, (1, 0), float("nan"), r"means\[1, 0\] is NaN"),
+        (1, (2, 1), float("inf"), r"inv_scales\[2, 1\] is infinite"),
+        (2, (1,), float("nan"), r"rotations\[1\] is NaN"),
+        (3, (1, 0), float("-inf"), r"values\[1, 0\] is infinite"),
+        (4, (1,), float("nan"), r"background\[1\] is NaN"),
+    ],
+)
 def test_non_finite_parameters_are_named(index, element, value, message):
     arrays = _scene_cuda()
     arrays[index][element] = value
@@ -210,10 +212,15 @@ def test_non_finite_parameters_are_named(index, element, value, message):
         render(*arrays, 8, 8, 2, backend="cuda")
 
 
-@pytest.mark.parametrize("h, w, k, message", [
-    (0, 8, 2, "image size"), (8, 65537, 2, "image size"),
-    (8, 8, 0, r"K must be in 1\.\.16, got 0"), (8, 8, 17, r"K must be in 1\.\.16, got 17"),
-])
+@pytest.mark.parametrize(
+    "h, w, k, message",
+    [
+        (0, 8, 2, "image size"),
+        (8, 65537, 2, "image size"),
+        (8, 8, 0, r"K must be in 1\.\.16, got 0"),
+        (8, 8, 17, r"K must be in 1\.\.16, got 17"),
+    ],
+)
 def test_bad_settings_raise(h, w, k, message):
     with pytest.raises(ValueError, match=message):
         render(*_scene_cuda(), h, w, k, backend="cuda")
@@ -230,4 +237,3 @@ def test_errors_leave_the_device_usable():
     ok = render(*_scene_cuda(), 8, 8, 2, backend="cuda")
     torch.cuda.synchronize()
     assert torch.isfinite(ok).all()
-

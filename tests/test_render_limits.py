@@ -26,10 +26,11 @@ def _scene(n=6, c=2, h=16, w=16):
 def test_an_output_over_the_budget_is_refused_with_its_size():
     # 65536^2 x 9 float32 is 144 GiB: it used to surface as MemoryError: std::bad_alloc.
     params = _scene(c=9)
-    for call in (lambda: native.render(*params, 65536, 65536, 4),
-                 lambda: render.render(*params, 65536, 65536, 4, backend="cpu"),
-                 lambda: native._native.forward_cpu(*(p.numpy() for p in params), 65536, 65536, 4,
-                                                    False, False, 1, False)):
+    for call in (
+        lambda: native.render(*params, 65536, 65536, 4),
+        lambda: render.render(*params, 65536, 65536, 4, backend="cpu"),
+        lambda: native._native.forward_cpu(*(p.numpy() for p in params), 65536, 65536, 4, False, False, 1, False),
+    ):
         with pytest.raises(ValueError, match=r"rendering 65536x65536x9 would allocate 144\.\d GiB") as e:
             call()
         assert BUDGET_GIB in str(e.value)
@@ -41,7 +42,7 @@ def test_tile_lists_over_the_budget_are_refused_before_they_are_allocated():
     # needs (64 bytes an entry at C = 1) over the budget.
     n, side = 160, 16384
     means = np.full((n, 2), side / 2, np.float32)
-    inv = np.full((n, 2), 1e-4, np.float32)                    # 3 sigma = 30,000 texels
+    inv = np.full((n, 2), 1e-4, np.float32)  # 3 sigma = 30,000 texels
     arrays = [means, inv, np.zeros(n, np.float32), np.ones((n, 1), np.float32), np.zeros(1, np.float32)]
     with pytest.raises(ValueError, match=rf"tile lists hold {n * 1024 * 1024} entries would allocate") as e:
         native._native.forward_cpu(*arrays, side, side, 4, False, False, 1, True)
@@ -71,8 +72,9 @@ def test_malformed_wrap_raises_type_error(entry, wrap):
         entry(*_scene(), 16, 16, 4, wrap=wrap)
 
 
-@pytest.mark.parametrize("field, value", [("height", 16.5), ("height", 16.0), ("width", "16"), ("k", 4.0),
-                                          ("k", True), ("threads", 1.5)])
+@pytest.mark.parametrize(
+    "field, value", [("height", 16.5), ("height", 16.0), ("width", "16"), ("k", 4.0), ("k", True), ("threads", 1.5)]
+)
 def test_non_integer_sizes_raise_type_error(field, value):
     args = {"height": 16, "width": 16, "k": 4, "threads": 0}
     args[field] = value
@@ -85,9 +87,11 @@ def test_numpy_integers_and_booleans_are_accepted():
     assert out.shape == (16, 16, 2)
 
 
-@pytest.mark.parametrize("index, where", [(0, "means[1, 0]"), (1, "inv_scales[1, 0]"), (2, "rotations[1]"),
-                                          (3, "values[1, 0]"), (4, "background[1]")])
-@pytest.mark.parametrize("value", [3e38, -3.4e38, 2.0 ** 41])
+@pytest.mark.parametrize(
+    "index, where",
+    [(0, "means[1, 0]"), (1, "inv_scales[1, 0]"), (2, "rotations[1]"), (3, "values[1, 0]"), (4, "background[1]")],
+)
+@pytest.mark.parametrize("value", [3e38, -3.4e38, 2.0**41])
 def test_parameters_beyond_the_magnitude_limit_are_refused(index, where, value):
     # values of 3e38 used to blend to inf without a word.
     params = [p.clone() for p in _scene()]
@@ -99,7 +103,7 @@ def test_parameters_beyond_the_magnitude_limit_are_refused(index, where, value):
 def test_parameters_at_the_magnitude_limit_render_and_differentiate_finite():
     big = constants.MAX_MAGNITUDE
     means, inv, rot, values, background = _scene(n=40, c=3)
-    values = (values * 2 - 1) * big                           # +-2^40, 16 of them blended per texel
+    values = (values * 2 - 1) * big  # +-2^40, 16 of them blended per texel
     values[0] = big
     background = torch.full((3,), -big)
     params = [t.clone().requires_grad_(i < 4) for i, t in enumerate((means, inv, rot, values, background))]

@@ -24,14 +24,14 @@ WRAPS = [(False, False), (True, False), (False, True), (True, True)]
 
 # (height, width, channels, K, N, scene options)
 CASES = [
-    (37, 53, 3, 4, 60, {}),                                   # odd, non-square
-    (1, 70, 1, 1, 12, {}),                                    # 1 x N
-    (70, 1, 9, 10, 12, {}),                                   # N x 1
-    (16, 16, 17, 16, 40, {"coverage": 2.0}),                  # exactly one tile, K = MAX_K
-    (48, 33, 9, 10, 90, {"margin": 0.5}),                     # many Gaussians wholly outside
-    (29, 41, 4, 4, 30, {"anisotropy": 40.0}),                 # very elongated
-    (21, 18, 3, 4, 25, {"coverage": 0.05}),                   # tiny scales: mostly background
-    (25, 31, 3, 10, 8, {"coverage": 400.0}),                  # huge scales: wider than the image
+    (37, 53, 3, 4, 60, {}),  # odd, non-square
+    (1, 70, 1, 1, 12, {}),  # 1 x N
+    (70, 1, 9, 10, 12, {}),  # N x 1
+    (16, 16, 17, 16, 40, {"coverage": 2.0}),  # exactly one tile, K = MAX_K
+    (48, 33, 9, 10, 90, {"margin": 0.5}),  # many Gaussians wholly outside
+    (29, 41, 4, 4, 30, {"anisotropy": 40.0}),  # very elongated
+    (21, 18, 3, 4, 25, {"coverage": 0.05}),  # tiny scales: mostly background
+    (25, 31, 3, 10, 8, {"coverage": 400.0}),  # huge scales: wider than the image
 ]
 
 
@@ -58,8 +58,7 @@ def _render_both(scene, h, w, k, wrap, grad_out=None):
 
 
 def _ambiguous(scene, h, w, k, wrap):
-    return render_ref.ambiguous_texels(scene["means"], scene["inv_scales"], scene["rotations"],
-                                       h, w, k, wrap)
+    return render_ref.ambiguous_texels(scene["means"], scene["inv_scales"], scene["rotations"], h, w, k, wrap)
 
 
 def _assert_rare(amb):
@@ -81,8 +80,7 @@ def test_forward_and_gradients_match_reference(case, wrap):
     torch.testing.assert_close(out[keep], ref[keep], rtol=2e-6, atol=2e-6)
     for name, got, want in zip(PARAM_NAMES, grads, ref_grads):
         scale = want.abs().max().item() if want.numel() else 0.0
-        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4 * scale + 1e-5,
-                                   msg=lambda m: f"d{name}: {m}")
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4 * scale + 1e-5, msg=lambda m: f"d{name}: {m}")
 
 
 def test_ambiguous_texels_are_rare_on_a_realistic_scene():
@@ -114,8 +112,13 @@ def test_degenerate_zero_inverse_scale(wrap):
 def test_wrap_covers_the_opposite_edge():
     # A small Gaussian centred on the left edge shows on the right edge only when x wraps.
     h, w = 8, 32
-    scene = {"means": torch.tensor([[0.2, 4.0]]), "inv_scales": torch.tensor([[0.5, 0.5]]),
-             "rotations": torch.zeros(1), "values": torch.ones(1, 1), "background": torch.zeros(1)}
+    scene = {
+        "means": torch.tensor([[0.2, 4.0]]),
+        "inv_scales": torch.tensor([[0.5, 0.5]]),
+        "rotations": torch.zeros(1),
+        "values": torch.ones(1, 1),
+        "background": torch.zeros(1),
+    }
     args = [scene[n] for n in PARAM_NAMES] + [scene["background"], h, w, 1]
     clamp = native.render(*args, (False, False))
     wrap = native.render(*args, (True, False))
@@ -163,6 +166,7 @@ def test_thread_count_never_changes_a_bit():
 
 # ---- errors -----------------------------------------------------------------
 
+
 def _arrays(n=3, c=2):
     scene = random_gaussians(n, c, 8, 8, seed=0)
     return [scene[name].numpy().copy() for name in PARAM_NAMES + ("background",)]
@@ -172,13 +176,16 @@ def _forward(arrays, h=8, w=8, k=2):
     return native._native.forward_cpu(*arrays, h, w, k, False, False, 1, False)
 
 
-@pytest.mark.parametrize("index, value, message", [
-    (0, float("nan"), r"means\[1, 0\] is NaN"),
-    (1, float("inf"), r"inv_scales\[1, 0\] is infinite"),
-    (2, float("nan"), r"rotations\[1\] is NaN"),
-    (3, float("-inf"), r"values\[1, 0\] is infinite"),
-    (4, float("nan"), r"background\[1\] is NaN"),
-])
+@pytest.mark.parametrize(
+    "index, value, message",
+    [
+        (0, float("nan"), r"means\[1, 0\] is NaN"),
+        (1, float("inf"), r"inv_scales\[1, 0\] is infinite"),
+        (2, float("nan"), r"rotations\[1\] is NaN"),
+        (3, float("-inf"), r"values\[1, 0\] is infinite"),
+        (4, float("nan"), r"background\[1\] is NaN"),
+    ],
+)
 def test_non_finite_parameters_are_named(index, value, message):
     arrays = _arrays()
     arrays[index].reshape(-1)[arrays[index].shape[-1] if arrays[index].ndim == 2 else 1] = value
@@ -186,10 +193,15 @@ def test_non_finite_parameters_are_named(index, value, message):
         _forward(arrays)
 
 
-@pytest.mark.parametrize("h, w, k, message", [
-    (0, 8, 2, "image size"), (8, -1, 2, "image size"),
-    (8, 8, 0, r"K must be in 1\.\.16, got 0"), (8, 8, 17, r"K must be in 1\.\.16, got 17"),
-])
+@pytest.mark.parametrize(
+    "h, w, k, message",
+    [
+        (0, 8, 2, "image size"),
+        (8, -1, 2, "image size"),
+        (8, 8, 0, r"K must be in 1\.\.16, got 0"),
+        (8, 8, 17, r"K must be in 1\.\.16, got 17"),
+    ],
+)
 def test_bad_settings_raise(h, w, k, message):
     with pytest.raises(ValueError, match=message):
         _forward(_arrays(), h, w, k)
@@ -233,8 +245,14 @@ def test_torch_entry_point_checks_dtype_and_device():
     with pytest.raises(TypeError, match="values must be float32"):
         native.render(*args)
     with pytest.raises(ValueError, match="not available"):
-        native.render(*[scene[n] for n in PARAM_NAMES], scene["background"], 8, 8, 2,
-                      device="cuda" if not native.cuda_runnable() else "tpu")
+        native.render(
+            *[scene[n] for n in PARAM_NAMES],
+            scene["background"],
+            8,
+            8,
+            2,
+            device="cuda" if not native.cuda_runnable() else "tpu",
+        )
 
 
 def test_backward_rejects_a_state_from_another_call():
@@ -248,6 +266,7 @@ def test_backward_rejects_a_state_from_another_call():
 
 
 # ---- benchmark plumbing (not timed) -------------------------------------------
+
 
 def test_bench_gaussian_count_follows_the_budget():
     from texgs import bench

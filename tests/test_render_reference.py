@@ -23,11 +23,13 @@ def _render(backend, scene, h, w, k, wrap=(False, False)):
 
 
 def _scene(means, inv_scales, rotations, values, background):
-    return {"means": torch.tensor(means, dtype=torch.float32),
-            "inv_scales": torch.tensor(inv_scales, dtype=torch.float32),
-            "rotations": torch.tensor(rotations, dtype=torch.float32),
-            "values": torch.tensor(values, dtype=torch.float32),
-            "background": torch.tensor(background, dtype=torch.float32)}
+    return {
+        "means": torch.tensor(means, dtype=torch.float32),
+        "inv_scales": torch.tensor(inv_scales, dtype=torch.float32),
+        "rotations": torch.tensor(rotations, dtype=torch.float32),
+        "values": torch.tensor(values, dtype=torch.float32),
+        "background": torch.tensor(background, dtype=torch.float32),
+    }
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -36,15 +38,14 @@ def test_single_gaussian_gives_its_value_inside_and_background_outside(backend):
     scene = _scene([[5.5, 5.5]], [[0.5, 0.5]], [0.3], [[0.25, -2.0]], [7.0, 8.0])
     out = _render(backend, scene, 16, 16, 3)
     assert out[5, 5].tolist() == [0.25, -2.0]
-    assert out[5, 11].tolist() == [0.25, -2.0]      # distance 6: q = 9, still a candidate
-    assert out[5, 12].tolist() == [7.0, 8.0]        # distance 7: beyond 3 sigma
+    assert out[5, 11].tolist() == [0.25, -2.0]  # distance 6: q = 9, still a candidate
+    assert out[5, 12].tolist() == [7.0, 8.0]  # distance 7: beyond 3 sigma
     assert out[15, 15].tolist() == [7.0, 8.0]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_blend_is_the_normalised_weighted_mean(backend):
-    scene = _scene([[2.5, 0.5], [4.5, 0.5]], [[0.5, 0.5], [1.0, 0.25]], [0.0, 0.0],
-                   [[1.0], [3.0]], [0.0])
+    scene = _scene([[2.5, 0.5], [4.5, 0.5]], [[0.5, 0.5], [1.0, 0.25]], [0.0, 0.0], [[1.0], [3.0]], [0.0])
     out = _render(backend, scene, 1, 6, 2)
     x = 3.5
     g1 = math.exp(-0.5 * (0.5 * (x - 2.5)) ** 2)
@@ -76,8 +77,7 @@ def test_wrap_is_periodic(backend):
     shifted = dict(scene, means=scene["means"] + torch.tensor([float(w), -2.0 * h]))
     a = _render(backend, scene, h, w, 4, (True, True))
     b = _render(backend, shifted, h, w, 4, (True, True))
-    amb = render_ref.ambiguous_texels(scene["means"], scene["inv_scales"], scene["rotations"],
-                                      h, w, 4, (True, True))
+    amb = render_ref.ambiguous_texels(scene["means"], scene["inv_scales"], scene["rotations"], h, w, 4, (True, True))
     torch.testing.assert_close(a[~amb], b[~amb], rtol=1e-5, atol=1e-5)
 
 

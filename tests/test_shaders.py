@@ -30,8 +30,9 @@ MAX_CH = 8  # TEXGS_MAX_CHANNELS of the test kernels
 
 
 def test_layout_header_is_generated_from_layout_py():
-    assert (SHADERS / "texgs_layout.h").read_text() == layout.shader_header(), \
+    assert (SHADERS / "texgs_layout.h").read_text() == layout.shader_header(), (
         "engine_shaders/texgs_layout.h is stale: run python -c 'from texgs.format import layout; layout.main()'"
+    )
 
 
 def _tool(name):
@@ -44,8 +45,16 @@ def _tool(name):
 def compile_kernel(lang: str, out_dir: pathlib.Path, max_channels: int = MAX_CH) -> bytes:
     src = SHADERS / "tests" / ("decode.comp" if lang == "glsl" else "decode.hlsl")
     spv = out_dir / f"decode_{lang}_{max_channels}.spv"
-    cmd = [_tool("glslangValidator"), "-V", "-S", "comp", f"-DTEXGS_MAX_CHANNELS={max_channels}", str(src),
-           "-o", str(spv)]
+    cmd = [
+        _tool("glslangValidator"),
+        "-V",
+        "-S",
+        "comp",
+        f"-DTEXGS_MAX_CHANNELS={max_channels}",
+        str(src),
+        "-o",
+        str(spv),
+    ]
     cmd[2:2] = ["--target-env", "vulkan1.1"] if lang == "glsl" else ["-D", "-e", "main"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -71,6 +80,7 @@ def make_runner():
     try:
         import wgpu
         import wgpu.utils
+
         device = wgpu.utils.get_default_device()
     except Exception as e:  # no Vulkan driver / adapter here
         pytest.skip(f"software GPU (wgpu + Vulkan/lavapipe) cannot be created: {e}")
@@ -82,17 +92,28 @@ def make_runner():
         usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC
         bufs = {b: device.create_buffer_with_data(data=a, usage=usage) for b, a in inputs.items()}
         bufs[out_binding] = device.create_buffer(size=out_bytes, usage=usage)
-        kinds = {b: wgpu.BufferBindingType.read_only_storage if b in readonly else wgpu.BufferBindingType.storage
-                 for b in bufs}
-        layout_ = device.create_bind_group_layout(entries=[
-            {"binding": b, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": kinds[b]}} for b in sorted(bufs)])
-        group = device.create_bind_group(layout=layout_, entries=[
-            {"binding": b, "resource": {"buffer": bufs[b], "offset": 0, "size": bufs[b].size}} for b in sorted(bufs)])
+        kinds = {
+            b: wgpu.BufferBindingType.read_only_storage if b in readonly else wgpu.BufferBindingType.storage
+            for b in bufs
+        }
+        layout_ = device.create_bind_group_layout(
+            entries=[
+                {"binding": b, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": kinds[b]}}
+                for b in sorted(bufs)
+            ]
+        )
+        group = device.create_bind_group(
+            layout=layout_,
+            entries=[
+                {"binding": b, "resource": {"buffer": bufs[b], "offset": 0, "size": bufs[b].size}} for b in sorted(bufs)
+            ],
+        )
         key = (spv, tuple(sorted(kinds.items())))
-        if key not in pipelines:   # lavapipe compiles a pipeline in seconds: reuse it
+        if key not in pipelines:  # lavapipe compiles a pipeline in seconds: reuse it
             pipelines[key] = device.create_compute_pipeline(
                 layout=device.create_pipeline_layout(bind_group_layouts=[layout_]),
-                compute={"module": device.create_shader_module(code=spv), "entry_point": "main"})
+                compute={"module": device.create_shader_module(code=spv), "entry_point": "main"},
+            )
         pipeline = pipelines[key]
         enc = device.create_command_encoder()
         cp = enc.begin_compute_pass()
@@ -123,24 +144,35 @@ def run_kernel(run, spv, data: bytes, count: int, points=None, lod=0, base=0, la
 def material(wrap, cfg, seed=0, h=48, w=64, c=5, n=160, levels=1):
     rng = np.random.default_rng(seed)
     lo = gaussian_constraints(h, w, cfg)["min_inv_scale"]
-    return pack(PackInput(h, w, [ChannelDesc(f"c{i}") for i in range(c)],
-                          means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
-                          inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.0)).astype(np.float32),
-                          rotations=(rng.random(n) * 6).astype(np.float32),
-                          values=rng.random((n, c)).astype(np.float32),
-                          background=np.linspace(0.2, 0.8, c).astype(np.float32), k=5, wrap=wrap,
-                          levels=rng.integers(0, levels, n), cfg=cfg))
+    return pack(
+        PackInput(
+            h,
+            w,
+            [ChannelDesc(f"c{i}") for i in range(c)],
+            means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
+            inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.0)).astype(np.float32),
+            rotations=(rng.random(n) * 6).astype(np.float32),
+            values=rng.random((n, c)).astype(np.float32),
+            background=np.linspace(0.2, 0.8, c).astype(np.float32),
+            k=5,
+            wrap=wrap,
+            levels=rng.integers(0, levels, n),
+            cfg=cfg,
+        )
+    )
 
 
 CASES = {
     "golden (wrap x, clamp y, 7ch, 2 levels)": lambda: GOLDEN.read_bytes(),
     "clamp, fixed": lambda: material((False, False), QuantConfig(max_radius=10.0, strip_height=4), seed=1),
-    "wrap both, fixed, strip 8": lambda: material((True, True), QuantConfig(max_radius=14.0, strip_height=8), seed=2,
-                                                  h=45, w=50),
+    "wrap both, fixed, strip 8": lambda: material(
+        (True, True), QuantConfig(max_radius=14.0, strip_height=8), seed=2, h=45, w=50
+    ),
     "wrap both, fp16": lambda: material((True, True), QuantConfig.fp16(), seed=3),
     # What the fitter writes by default: 5-bit values, quarter-texel positions (8 bits at 40 texels).
-    "fitter default bits": lambda: material((True, False), QuantConfig(value_bits=5, position_bits=8), seed=4,
-                                            h=37, w=40),
+    "fitter default bits": lambda: material(
+        (True, False), QuantConfig(value_bits=5, position_bits=8), seed=4, h=37, w=40
+    ),
 }
 
 
@@ -163,7 +195,7 @@ def test_shader_samples_random_uvs_like_the_reference(kernels, gpu, lang, case):
     uv = (np.random.default_rng(4).random((2000, 2)) * 2.4 - 0.7).astype(np.float32)
     ref = decode_uv(data, uv)
     got = run_kernel(gpu, kernels[lang], data, len(uv), points=uv, lang=lang)
-    assert np.abs(got[:, :ref.shape[1]] - ref).max() <= 1e-3
+    assert np.abs(got[:, : ref.shape[1]] - ref).max() <= 1e-3
 
 
 @pytest.mark.parametrize("lang", ["glsl", "hlsl"])
@@ -176,6 +208,7 @@ def test_shader_lod_limit(kernels, gpu, lang):
 
 
 # ---- filtered sampling (texgs_sample_grad, texgs_sample_level) against texgs.format.filtered ----
+
 
 def run_filtered(run, spv, data: bytes, uv, ddx=None, ddy=None, level=None, lang="glsl", lod=0, max_ch=MAX_CH):
     """texgs_sample_grad (ddx, ddy [P, 2] UV per pixel) or texgs_sample_level (level [P]) on the GPU."""
@@ -194,7 +227,7 @@ def run_filtered(run, spv, data: bytes, uv, ddx=None, ddy=None, level=None, lang
 def footprints(n: int, side: float, seed: int):
     """UV derivatives of n pixels: zero, isotropic 2..48 texels, and 8:1 anisotropic at random angles."""
     rng = np.random.default_rng(seed)
-    kind = np.arange(n) % 4            # 0 zero, 1 isotropic, 2 8:1 anisotropic, 3 random shear
+    kind = np.arange(n) % 4  # 0 zero, 1 isotropic, 2 8:1 anisotropic, 3 random shear
     size = np.exp(rng.uniform(np.log(2.0), np.log(48.0), n)) / side
     ang = rng.uniform(0, np.pi, n)
     ax = np.stack([np.cos(ang), np.sin(ang)], 1)
@@ -209,8 +242,9 @@ def footprints(n: int, side: float, seed: int):
 
 
 @pytest.mark.parametrize("lang", ["glsl", "hlsl"])
-@pytest.mark.parametrize("case", ["golden (wrap x, clamp y, 7ch, 2 levels)", "clamp, fixed",
-                                  "wrap both, fixed, strip 8", "wrap both, fp16"])
+@pytest.mark.parametrize(
+    "case", ["golden (wrap x, clamp y, 7ch, 2 levels)", "clamp, fixed", "wrap both, fixed, strip 8", "wrap both, fp16"]
+)
 def test_shader_sample_grad_like_the_reference(kernels, gpu, lang, case):
     from texgs.format.filtered import sample_grad
 
@@ -220,9 +254,9 @@ def test_shader_sample_grad_like_the_reference(kernels, gpu, lang, case):
     ddx, ddy = footprints(len(uv), max(p.width, p.height), seed=6)
     ref = sample_grad(p, uv, ddx, ddy)
     got = run_filtered(gpu, kernels[lang], data, uv, ddx, ddy, lang=lang)
-    err = np.abs(got[:, :ref.shape[1]] - ref)
+    err = np.abs(got[:, : ref.shape[1]] - ref)
     assert err.max() <= 1e-3, f"{lang} {case}: max abs error {err.max():.2e}"
-    zero = np.arange(len(uv)) % 4 == 0   # a zero footprint is the point sampler's value
+    zero = np.arange(len(uv)) % 4 == 0  # a zero footprint is the point sampler's value
     point = run_kernel(gpu, kernels[lang], data, int(zero.sum()), points=uv[zero], lang=lang)
     assert np.array_equal(got[zero], point)
 
@@ -239,4 +273,4 @@ def test_shader_sample_level_like_the_reference(kernels, gpu, lang):
     for v in levels:
         sel = lv == v
         ref = sample_level(data, uv[sel], float(v))
-        assert np.abs(got[sel, :ref.shape[1]] - ref).max() <= 1e-3
+        assert np.abs(got[sel, : ref.shape[1]] - ref).max() <= 1e-3

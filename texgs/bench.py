@@ -68,7 +68,7 @@ def synthetic_gaussians(height: int, width: int, channels: int, n: int, seed: in
     pick = torch.multinomial(density, n, replacement=True, generator=g) if n else torch.zeros(0, dtype=torch.long)
     means = torch.stack([(pick % width).float(), (pick // width).float()], 1) + torch.rand(n, 2, generator=g)
     size_spread = torch.exp(0.4 * torch.randn(n, generator=g))
-    size_spread = size_spread / (size_spread ** 2).mean().clamp(min=1e-12).sqrt() if n else size_spread
+    size_spread = size_spread / (size_spread**2).mean().clamp(min=1e-12).sqrt() if n else size_spread
     sigma = math.sqrt(COVERAGE * width * height / (math.pi * max(n, 1))) * size_spread
     aspect = torch.exp((torch.rand(n, generator=g) * 2 - 1) * math.log(3) / 2)
     scales = torch.stack([sigma * aspect, sigma / aspect], 1)
@@ -106,8 +106,7 @@ def _render_fn(backend: str, params: dict, h: int, w: int, k: int, threads: int,
             if backend == "reference":
                 out = render_ref.render(*ps, params["background"], h, w, k)
             else:
-                out = native.render(*ps, params["background"], h, w, k, device=backend,
-                                    threads=threads)
+                out = native.render(*ps, params["background"], h, w, k, device=backend, threads=threads)
             if grad:
                 out.backward(grad_out)
         if backend == "cuda":
@@ -120,19 +119,33 @@ def machine_info() -> dict:
     model = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
-            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), model)
+            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
     except OSError:
         pass
     load = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    return {"cpu": model, "cores": os.cpu_count(), "load_average_1_5_15min": load,
-            "platform": platform.platform(),
-            "python": platform.python_version(), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads()}
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "load_average_1_5_15min": load,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
-def bench_render(sizes=(512, 1024, 2048), channels=9, k=10, bppc=0.06, repeat=3,
-                 backends=None, threads=0, seed=0, reference_max_pairs=REFERENCE_MAX_PAIRS,
-                 gaussians=None) -> dict:
+def bench_render(
+    sizes=(512, 1024, 2048),
+    channels=9,
+    k=10,
+    bppc=0.06,
+    repeat=3,
+    backends=None,
+    threads=0,
+    seed=0,
+    reference_max_pairs=REFERENCE_MAX_PAIRS,
+    gaussians=None,
+) -> dict:
     """Time each backend at each square size; returns a JSON-ready dict.
     gaussians: a fixed N instead of what the bppc budget buys."""
     status = native.backend_status()
@@ -152,8 +165,13 @@ def bench_render(sizes=(512, 1024, 2048), channels=9, k=10, bppc=0.06, repeat=3,
             if backend == "reference":
                 pairs = size * size * n
                 if pairs > reference_max_pairs:
-                    results.append({**row, "skipped": f"{pairs:.3g} texel-Gaussian pairs > "
-                                                      f"reference_max_pairs {reference_max_pairs:.3g}"})
+                    results.append(
+                        {
+                            **row,
+                            "skipped": f"{pairs:.3g} texel-Gaussian pairs > "
+                            f"reference_max_pairs {reference_max_pairs:.3g}",
+                        }
+                    )
                     continue
                 if pairs > 1e8:
                     reps = 1  # too slow to repeat at this size; one run each
@@ -170,9 +188,15 @@ def bench_render(sizes=(512, 1024, 2048), channels=9, k=10, bppc=0.06, repeat=3,
             if backend == "reference" and size * size * n > REFERENCE_MAX_GRAD_PAIRS:
                 row["forward_backward_skipped"] = (
                     f"{size * size * n:.3g} pairs > {REFERENCE_MAX_GRAD_PAIRS:.3g}: the reference's "
-                    "backward would hold every pair's intermediates in memory")
+                    "backward would hold every pair's intermediates in memory"
+                )
             else:
                 row["forward_backward_ms"], row["forward_backward_cpu_ms"] = _time(fwd_bwd, reps)
             results.append(row)
-    return {"benchmark": "render", "bppc": bppc, "bytes_per_gaussian": bytes_per_gaussian(channels),
-            "machine": machine, "results": results}
+    return {
+        "benchmark": "render",
+        "bppc": bppc,
+        "bytes_per_gaussian": bytes_per_gaussian(channels),
+        "machine": machine,
+        "results": results,
+    }

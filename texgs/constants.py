@@ -25,4 +25,4 @@ MAX_RENDER_BYTES = 1 << 33
 #: Largest magnitude of any parameter the native renderers accept (means,
 #: inverse scales, rotations, values, background): blends of K values and
 #: their gradients then stay finite in float32.
-MAX_MAGNITUDE = 2.0 ** 40
+MAX_MAGNITUDE = 2.0**40

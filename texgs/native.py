@@ -27,12 +27,13 @@ else:
 
 def _check_constants() -> None:
     """The C++ core keeps its own copies of the limits; they must match ours."""
-    for name in ("MAX_K", "MAX_CHANNELS", "Q_CUTOFF", "TILE_SIZE", "MAX_SIDE", "MAX_RENDER_BYTES",
-                 "MAX_MAGNITUDE"):
+    for name in ("MAX_K", "MAX_CHANNELS", "Q_CUTOFF", "TILE_SIZE", "MAX_SIDE", "MAX_RENDER_BYTES", "MAX_MAGNITUDE"):
         ours, theirs = getattr(constants, name), getattr(_native, name)
         if ours != theirs:
-            raise ImportError(f"texgs._native was built with {name}={theirs} but "
-                              f"texgs/constants.py says {ours}; rebuild the extension")
+            raise ImportError(
+                f"texgs._native was built with {name}={theirs} but "
+                f"texgs/constants.py says {ours}; rebuild the extension"
+            )
 
 
 if _native is not None:
@@ -67,8 +68,10 @@ def backend_status() -> dict[str, dict]:
 def _require_cpu_backend(device: str) -> None:
     if device != "cpu":
         cuda = backend_status()["cuda"]
-        raise ValueError(f"native device {device!r} is not available here (CUDA renderer: "
-                         f"{cuda['detail'] or ('built' if cuda['built'] else 'not built')})")
+        raise ValueError(
+            f"native device {device!r} is not available here (CUDA renderer: "
+            f"{cuda['detail'] or ('built' if cuda['built'] else 'not built')})"
+        )
     if _native is None:
         raise RuntimeError(f"the native CPU renderer is not built: {_IMPORT_ERROR}")
 
@@ -97,8 +100,7 @@ def check_call(params, height, width, k, wrap, threads=0) -> tuple:
     for name, v in (("height", height), ("width", width), ("k", k), ("threads", threads)):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
             raise TypeError(f"{name} must be an integer, got {v!r}")
-    if (not isinstance(wrap, (tuple, list)) or len(wrap) != 2
-            or not all(isinstance(a, (bool, np.bool_)) for a in wrap)):
+    if not isinstance(wrap, (tuple, list)) or len(wrap) != 2 or not all(isinstance(a, (bool, np.bool_)) for a in wrap):
         raise TypeError(f"wrap must be a pair of booleans (wrap_x, wrap_y), got {wrap!r}")
     return (bool(wrap[0]), bool(wrap[1]))
 
@@ -108,22 +110,24 @@ def check_output_budget(height: int, width: int, channels: int) -> None:
     MAX_RENDER_BYTES (the CPU renderer also counts its other buffers, in C++)."""
     need = max(int(height), 0) * max(int(width), 0) * int(channels) * 4
     if need > constants.MAX_RENDER_BYTES:
-        raise ValueError(f"rendering {height}x{width}x{channels} would allocate {need / 2**30:.1f} GiB "
-                         f"for its output, over the renderer's budget of "
-                         f"{constants.MAX_RENDER_BYTES / 2**30:.1f} GiB")
+        raise ValueError(
+            f"rendering {height}x{width}x{channels} would allocate {need / 2**30:.1f} GiB "
+            f"for its output, over the renderer's budget of "
+            f"{constants.MAX_RENDER_BYTES / 2**30:.1f} GiB"
+        )
 
 
 def _forward(params, height, width, k, wrap, threads, keep_state):
     arrays = [_numpy(t, name) for t, name in zip(params, _PARAM_NAMES)]
-    out, state = _native.forward_cpu(*arrays, int(height), int(width), int(k), bool(wrap[0]),
-                                     bool(wrap[1]), int(threads), keep_state)
+    out, state = _native.forward_cpu(
+        *arrays, int(height), int(width), int(k), bool(wrap[0]), bool(wrap[1]), int(threads), keep_state
+    )
     return torch.from_numpy(out), state
 
 
 class _RenderCPU(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, means, inv_scales, rotations, values, background, height, width, k, wrap,
-                threads):
+    def forward(ctx, means, inv_scales, rotations, values, background, height, width, k, wrap, threads):
         params = (means, inv_scales, rotations, values, background)
         out, state = _forward(params, height, width, k, wrap, threads, keep_state=True)
         ctx.state = state  # opaque C++ ForwardState: tile lists + per-texel selections
@@ -135,14 +139,16 @@ class _RenderCPU(torch.autograd.Function):
     def backward(ctx, grad_out):
         *params, out = ctx.saved_tensors
         arrays = [_numpy(t, name) for t, name in zip(params, _PARAM_NAMES)]
-        grads = _native.backward_cpu(ctx.state, *arrays, _numpy(out, "out"),
-                                     _numpy(grad_out, "grad_out"), int(ctx.threads))
+        grads = _native.backward_cpu(
+            ctx.state, *arrays, _numpy(out, "out"), _numpy(grad_out, "grad_out"), int(ctx.threads)
+        )
         d = [torch.from_numpy(g) for g in grads]
         return (d[0], d[1], d[2], d[3]) + (None,) * 6
 
 
-def render(means, inv_scales, rotations, values, background, height, width, k, wrap=(False, False),
-           device="cpu", threads=0) -> torch.Tensor:
+def render(
+    means, inv_scales, rotations, values, background, height, width, k, wrap=(False, False), device="cpu", threads=0
+) -> torch.Tensor:
     """The image function at texel centres, [H, W, C], on the native renderer.
 
     means [N, 2] texels (x, y); inv_scales [N, 2] 1/texels; rotations [N] radians;
@@ -160,17 +166,18 @@ def render(means, inv_scales, rotations, values, background, height, width, k, w
     return render_inference(*params, height, width, k, wrap, device=device, threads=threads)
 
 
-def render_inference(means, inv_scales, rotations, values, background, height, width, k,
-                     wrap=(False, False), device="cpu", threads=0) -> torch.Tensor:
+def render_inference(
+    means, inv_scales, rotations, values, background, height, width, k, wrap=(False, False), device="cpu", threads=0
+) -> torch.Tensor:
     """Forward only, no autograd and no saved state: the fast path for decoding."""
     wrap = check_call((means, inv_scales, rotations, values, background), height, width, k, wrap, threads)
     if device == "cuda":
         with torch.no_grad():
-            return _render_cuda(means, inv_scales, rotations, values, background, height, width,
-                                k, wrap)
+            return _render_cuda(means, inv_scales, rotations, values, background, height, width, k, wrap)
     _require_cpu_backend(device)
-    out, _ = _forward((means, inv_scales, rotations, values, background), height, width, k,
-                      wrap, threads, keep_state=False)
+    out, _ = _forward(
+        (means, inv_scales, rotations, values, background), height, width, k, wrap, threads, keep_state=False
+    )
     return out
 
 
@@ -202,11 +209,13 @@ def _cuda_params(means, inv_scales, rotations, values, background):
     device = means.device
     values = _cuda_tensor(values, "values", (-1, -1), device)
     n, c = values.shape
-    return (_cuda_tensor(means, "means", (n, 2), device),
-            _cuda_tensor(inv_scales, "inv_scales", (n, 2), device),
-            _cuda_tensor(rotations, "rotations", (n,), device),
-            values,
-            _cuda_tensor(background, "background", (c,), device))
+    return (
+        _cuda_tensor(means, "means", (n, 2), device),
+        _cuda_tensor(inv_scales, "inv_scales", (n, 2), device),
+        _cuda_tensor(rotations, "rotations", (n,), device),
+        values,
+        _cuda_tensor(background, "background", (c,), device),
+    )
 
 
 def _check_magnitudes(params) -> None:
@@ -216,8 +225,7 @@ def _check_magnitudes(params) -> None:
         big = torch.isfinite(t) & (t.abs() > constants.MAX_MAGNITUDE)
         if t.numel() and bool(big.any()):
             at = tuple(int(i) for i in torch.nonzero(big)[0])
-            raise ValueError(f"{name}{list(at)} is {float(t[at]):g}; every parameter must be within "
-                             f"+-2^40 (1.1e12)")
+            raise ValueError(f"{name}{list(at)} is {float(t[at]):g}; every parameter must be within +-2^40 (1.1e12)")
 
 
 def _forward_cuda(params, height, width, k, wrap, keep_state):
@@ -227,13 +235,22 @@ def _forward_cuda(params, height, width, k, wrap, keep_state):
     check_output_budget(height, width, c)
     _check_magnitudes(params)
     # Sizes < 1 reach the native check (and its message) through an empty `out`.
-    out = torch.empty(max(int(height), 0), max(int(width), 0), c, device=values.device,
-                      dtype=torch.float32)
+    out = torch.empty(max(int(height), 0), max(int(width), 0), c, device=values.device, dtype=torch.float32)
     with torch.cuda.device(values.device):
         stream = torch.cuda.current_stream(values.device).cuda_stream
-        state = _native.forward_cuda(*(t.data_ptr() for t in params), n, c, int(height),
-                                     int(width), int(k), bool(wrap[0]), bool(wrap[1]),
-                                     out.data_ptr(), keep_state, stream)
+        state = _native.forward_cuda(
+            *(t.data_ptr() for t in params),
+            n,
+            c,
+            int(height),
+            int(width),
+            int(k),
+            bool(wrap[0]),
+            bool(wrap[1]),
+            out.data_ptr(),
+            keep_state,
+            stream,
+        )
     return out, state
 
 
@@ -253,15 +270,22 @@ class _RenderCUDA(torch.autograd.Function):
         grads = [torch.empty_like(p) for p in params[:4]]
         with torch.cuda.device(out.device):
             stream = torch.cuda.current_stream(out.device).cuda_stream
-            _native.backward_cuda(ctx.state, *(t.data_ptr() for t in params), out.data_ptr(),
-                                  grad_out.data_ptr(), *(g.data_ptr() for g in grads), stream)
+            _native.backward_cuda(
+                ctx.state,
+                *(t.data_ptr() for t in params),
+                out.data_ptr(),
+                grad_out.data_ptr(),
+                *(g.data_ptr() for g in grads),
+                stream,
+            )
         return (*grads, None, None, None, None, None)
 
 
 def _require_cuda_backend() -> None:
     if not cuda_runnable():
-        raise ValueError("native device 'cuda' is not available here "
-                         f"(CUDA renderer: {backend_status()['cuda']['detail']})")
+        raise ValueError(
+            f"native device 'cuda' is not available here (CUDA renderer: {backend_status()['cuda']['detail']})"
+        )
 
 
 def _render_cuda(means, inv_scales, rotations, values, background, height, width, k, wrap):

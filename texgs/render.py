@@ -21,10 +21,10 @@ BACKENDS = ("reference", "cpu", "cuda")
 class Gaussians:
     """N Gaussians of C channels (shapes as in docs/IMAGE_FUNCTION.md)."""
 
-    means: torch.Tensor        # [N, 2] texels (x, y)
-    inv_scales: torch.Tensor   # [N, 2] 1/texels
-    rotations: torch.Tensor    # [N] radians
-    values: torch.Tensor       # [N, C]
+    means: torch.Tensor  # [N, 2] texels (x, y)
+    inv_scales: torch.Tensor  # [N, 2] 1/texels
+    rotations: torch.Tensor  # [N] radians
+    values: torch.Tensor  # [N, C]
 
     @property
     def n(self) -> int:
@@ -59,8 +59,19 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return "reference"
 
 
-def render(means, inv_scales, rotations, values, background, height, width, k=10,
-           wrap=(False, False), backend="auto", threads=0):
+def render(
+    means,
+    inv_scales,
+    rotations,
+    values,
+    background,
+    height,
+    width,
+    k=10,
+    wrap=(False, False),
+    backend="auto",
+    threads=0,
+):
     """Render [H, W, C] at texel centres; differentiable in the Gaussian parameters.
 
     means [N, 2], inv_scales [N, 2], rotations [N], values [N, C], background [C]
@@ -69,11 +80,10 @@ def render(means, inv_scales, rotations, values, background, height, width, k=10
     """
     from . import native
 
-    wrap = native.check_call((means, inv_scales, rotations, values, background), height, width, k, wrap,
-                             threads)
+    wrap = native.check_call((means, inv_scales, rotations, values, background), height, width, k, wrap, threads)
     chosen = resolve_backend(backend, means.device)
     if chosen == "reference":
-        return render_ref.render(means, inv_scales, rotations, values, background,
-                                 height, width, k, wrap)
-    return native.render(means, inv_scales, rotations, values, background, height, width, k,
-                         wrap, device=chosen, threads=threads)
+        return render_ref.render(means, inv_scales, rotations, values, background, height, width, k, wrap)
+    return native.render(
+        means, inv_scales, rotations, values, background, height, width, k, wrap, device=chosen, threads=threads
+    )

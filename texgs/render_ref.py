@@ -64,14 +64,19 @@ def check_params(means, inv_scales, rotations, values, background, height, width
     c = values.shape[1]
     if not 1 <= c <= MAX_CHANNELS:
         raise ValueError(f"channel count must be in 1..{MAX_CHANNELS}, got {c}")
-    for name, t, shape in (("means", means, (n, 2)), ("inv_scales", inv_scales, (n, 2)),
-                           ("rotations", rotations, (n,)), ("background", background, (c,))):
+    for name, t, shape in (
+        ("means", means, (n, 2)),
+        ("inv_scales", inv_scales, (n, 2)),
+        ("rotations", rotations, (n,)),
+        ("background", background, (c,)),
+    ):
         if tuple(t.shape) != shape:
             raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
 
 
-def render(means, inv_scales, rotations, values, background, height, width, k,
-           wrap=(False, False), rows_per_chunk=None):
+def render(
+    means, inv_scales, rotations, values, background, height, width, k, wrap=(False, False), rows_per_chunk=None
+):
     """Render the image function at every texel centre.
 
     means [N, 2] texels (x, y); inv_scales [N, 2] 1/texels; rotations [N] radians;
@@ -99,7 +104,7 @@ def _render_points(points, means, inv_scales, rotations, values, background, k, 
         return background[None, :].expand(p, -1).clone()
     q = gaussian_q(points, means, inv_scales, rotations, period)
     idx, valid = _select(q.detach(), min(k, q.shape[1]))
-    g = torch.exp(-0.5 * torch.gather(q, 1, idx)) * valid.to(q.dtype)   # [P, k]
+    g = torch.exp(-0.5 * torch.gather(q, 1, idx)) * valid.to(q.dtype)  # [P, k]
     s = g.sum(1, keepdim=True)
     has_any = valid.any(1, keepdim=True)
     blended = torch.einsum("pk,pkc->pc", g, values[idx]) / torch.where(has_any, s, torch.ones_like(s))
@@ -111,8 +116,7 @@ def sample(points, means, inv_scales, rotations, values, background, k, period=(
     return _render_points(points, means, inv_scales, rotations, values, background, k, period)
 
 
-def ambiguous_texels(means, inv_scales, rotations, height, width, k, wrap=(False, False),
-                     rel_eps=1e-4) -> torch.Tensor:
+def ambiguous_texels(means, inv_scales, rotations, height, width, k, wrap=(False, False), rel_eps=1e-4) -> torch.Tensor:
     """[H, W] bool: texels whose selection could flip under float rounding.
 
     True where some Gaussian's q lies within rel_eps (relative) of the cut-off, or
@@ -126,7 +130,7 @@ def ambiguous_texels(means, inv_scales, rotations, height, width, k, wrap=(False
         out = []
         step = max(1, (1 << 22) // max(1, m.shape[0]))
         for i0 in range(0, pts.shape[0], step):
-            q = gaussian_q(pts[i0:i0 + step], m, s, r, period)
+            q = gaussian_q(pts[i0 : i0 + step], m, s, r, period)
             near_cut = ((q - Q_CUTOFF).abs() <= rel_eps * Q_CUTOFF).any(1)
             key = torch.where(q <= Q_CUTOFF, q, torch.full_like(q, float("inf")))
             srt = torch.sort(key, 1).values

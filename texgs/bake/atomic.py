@@ -108,7 +108,7 @@ def clean_stale(out_root: Path) -> None:
         if p.name.startswith(TMP_PREFIX):
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
         elif p.name.startswith(OLD_PREFIX):
-            name = p.name[len(OLD_PREFIX):].split("-", 1)[1]
+            name = p.name[len(OLD_PREFIX) :].split("-", 1)[1]
             final = p.with_name(name)
             if final.exists():
                 shutil.rmtree(p, ignore_errors=True)
@@ -149,7 +149,8 @@ def output_lock(out_root: Path):
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             raise LockedError(
                 f"{out_root}: another texgs bake (pid {holder}) is writing to this output folder; "
-                "wait for it to finish or choose another -o") from None
+                "wait for it to finish or choose another -o"
+            ) from None
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)

@@ -92,12 +92,19 @@ def run_ray(opts, tasks: list, items: list, on_result) -> None:
                 ray.init(include_dashboard=False, log_to_driver=False)
         except Exception as e:  # ConnectionError, RuntimeError, ValueError: Ray's own messages
             where = opts.ray_address or "a local instance"
-            raise ConfigError(f"--executor ray: could not start or reach {where}: "
-                              f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+            raise ConfigError(
+                f"--executor ray: could not start or reach {where}: "
+                f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            ) from None
         started = True
     gpus = 1 if any(t.backend == "cuda" for t in tasks) else 0
-    remote = ray.remote(timed_task).options(num_cpus=opts.task_cpus, num_gpus=gpus, max_retries=opts.retries,
-                                            retry_exceptions=False, name="texgs_bake_material")
+    remote = ray.remote(timed_task).options(
+        num_cpus=opts.task_cpus,
+        num_gpus=gpus,
+        max_retries=opts.retries,
+        retry_exceptions=False,
+        name="texgs_bake_material",
+    )
     refs = {}
     try:
         for task, item in zip(tasks, items):
@@ -110,8 +117,9 @@ def run_ray(opts, tasks: list, items: list, on_result) -> None:
                     result = ray.get(ref)
                 except ray.exceptions.RayError as e:
                     first = (str(e).strip().splitlines() or [""])[0]
-                    result = {"message": f"Ray task failed after {opts.retries + 1} attempt(s): "
-                                         f"{type(e).__name__}: {first}"}
+                    result = {
+                        "message": f"Ray task failed after {opts.retries + 1} attempt(s): {type(e).__name__}: {first}"
+                    }
                 on_result(item, result)
     finally:
         for ref in refs:  # interrupted or stopped: cancel what has not finished

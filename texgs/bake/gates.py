@@ -19,8 +19,14 @@ def check_gates(figures: dict, gates: Gates) -> list[str]:
         angle = {"mean": float(angle)}
     if gates.normal_error_mean_max_deg is not None and angle.get("mean", 0.0) > gates.normal_error_mean_max_deg:
         failed.append(f"normal error mean {angle['mean']:.2f} deg > {gates.normal_error_mean_max_deg:g} deg")
-    if gates.normal_error_p99_max_deg is not None and angle.get("p99", angle.get("mean", 0.0)) > gates.normal_error_p99_max_deg:
-        failed.append(f"normal error p99 {angle.get('p99', angle.get('mean', 0.0)):.2f} deg > {gates.normal_error_p99_max_deg:g} deg")
+    if (
+        gates.normal_error_p99_max_deg is not None
+        and angle.get("p99", angle.get("mean", 0.0)) > gates.normal_error_p99_max_deg
+    ):
+        failed.append(
+            f"normal error p99 {angle.get('p99', angle.get('mean', 0.0)):.2f} deg "
+            f"> {gates.normal_error_p99_max_deg:g} deg"
+        )
     if gates.bppc_max is not None and figures["bppc"] > gates.bppc_max:
         failed.append(f"bppc {figures['bppc']:.4f} > {gates.bppc_max:g}")
     return failed

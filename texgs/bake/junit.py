@@ -11,11 +11,18 @@ def junit_xml(results: list[dict], suite: str = "texgs bake", seconds: float = 0
     errors = sum(r["status"] == "error" for r in results)
     skipped = sum(r["status"] == "cancelled" for r in results)
     root = ET.Element("testsuites")
-    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)), failures=str(failures),
-                       errors=str(errors), skipped=str(skipped), time=f"{seconds:.3f}")
+    ts = ET.SubElement(
+        root,
+        "testsuite",
+        name=suite,
+        tests=str(len(results)),
+        failures=str(failures),
+        errors=str(errors),
+        skipped=str(skipped),
+        time=f"{seconds:.3f}",
+    )
     for r in results:
-        tc = ET.SubElement(ts, "testcase", classname="texgs.bake", name=r["name"],
-                           time=f"{r.get('seconds', 0.0):.3f}")
+        tc = ET.SubElement(ts, "testcase", classname="texgs.bake", name=r["name"], time=f"{r.get('seconds', 0.0):.3f}")
         if r["status"] == "gate_failed":
             el = ET.SubElement(tc, "failure", message=r.get("message", "quality gate failed"), type="QualityGate")
             el.text = "\n".join(r.get("gate_failures", []))

@@ -30,15 +30,23 @@ def fit_material(material, pipe: Pipeline, backend: str, threads: int, progress:
     from ..fit import Budget, FitConfig, fit, packing
 
     cfg = FitConfig.from_dict(dict(pipe.fit), source=f"{pipe.source}: fit").replace(
-        seed=pipe.seed, backend=backend,
-        quant="fp16" if pipe.quantisation == "fp16" else "default", threads=threads)
-    budget = Budget(bppc=pipe.target.bppc) if pipe.target.bppc is not None else Budget(
-        target_psnr=pipe.target.target_psnr)
-    weights = material.weights * np.array([pipe.weights.get(c.group, 1.0) for c in material.channels],
-                                          dtype=np.float32)
+        seed=pipe.seed, backend=backend, quant="fp16" if pipe.quantisation == "fp16" else "default", threads=threads
+    )
+    budget = (
+        Budget(bppc=pipe.target.bppc) if pipe.target.bppc is not None else Budget(target_psnr=pipe.target.target_psnr)
+    )
+    weights = material.weights * np.array([pipe.weights.get(c.group, 1.0) for c in material.channels], dtype=np.float32)
     metas = [packing.channel_meta(c.role, c.group, c.color_space) for c in material.channels]
-    return fit(material.pixels, budget, cfg, channels=metas, weights=weights, wrap=addressing(pipe, material.pixels), progress=progress,
-               label=material.key)
+    return fit(
+        material.pixels,
+        budget,
+        cfg,
+        channels=metas,
+        weights=weights,
+        wrap=addressing(pipe, material.pixels),
+        progress=progress,
+        label=material.key,
+    )
 
 
 def write(folder: Path, material, result, pipe: Pipeline, build_key: str, input_digests: dict) -> dict:
@@ -70,11 +78,23 @@ def write(folder: Path, material, result, pipe: Pipeline, build_key: str, input_
         "key": material.key,
         "width": material.width,
         "height": material.height,
-        "channels": [{"index": i, "role": c.role, "group": c.group, "color_space": c.color_space,
-                      "source": c.source.name, "source_channel": c.source_channel, "weight": c.weight}
-                     for i, c in enumerate(material.channels)],
-        "layout": {"k": result.k, "wrap": list(result.wrap),
-                   "lod_levels": int(len(set(int(v) for v in result.levels)))},
+        "channels": [
+            {
+                "index": i,
+                "role": c.role,
+                "group": c.group,
+                "color_space": c.color_space,
+                "source": c.source.name,
+                "source_channel": c.source_channel,
+                "weight": c.weight,
+            }
+            for i, c in enumerate(material.channels)
+        ],
+        "layout": {
+            "k": result.k,
+            "wrap": list(result.wrap),
+            "lod_levels": int(len(set(int(v) for v in result.levels))),
+        },
         "bytes": len(result.data),
         "bppc": m["bppc"],
         "gaussians": m["gaussians"],

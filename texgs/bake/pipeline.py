@@ -52,17 +52,17 @@ class Target:
 class Gates:
     """Quality gates. A material that misses one is reported with its figures (exit status 1)."""
 
-    psnr_min: float | None = None                                     # dB, over all channels
-    group_psnr_min: dict[str, float] = field(default_factory=dict)       # dB per channel group
-    normal_error_mean_max_deg: float | None = None                   # mean angular error
-    normal_error_p99_max_deg: float | None = None                    # 99th percentile
-    bppc_max: float | None = None                                    # with --target-psnr
+    psnr_min: float | None = None  # dB, over all channels
+    group_psnr_min: dict[str, float] = field(default_factory=dict)  # dB per channel group
+    normal_error_mean_max_deg: float | None = None  # mean angular error
+    normal_error_p99_max_deg: float | None = None  # 99th percentile
+    bppc_max: float | None = None  # with --target-psnr
 
 
 @dataclass(frozen=True)
 class Outputs:
-    previews: bool = True          # PNG previews of the reconstruction per channel group
-    decoded_maps: bool = False     # full decoded maps (PNG / EXR) beside the packed file
+    previews: bool = True  # PNG previews of the reconstruction per channel group
+    decoded_maps: bool = False  # full decoded maps (PNG / EXR) beside the packed file
 
 
 @dataclass(frozen=True)
@@ -72,15 +72,15 @@ class Pipeline:
     target: Target = field(default_factory=Target)
     seed: int = 0
     backend: Literal["auto", "reference", "cpu", "cuda"] = "auto"  # renderer backend of the fit (texgs info)
-    addressing: Literal["auto", "wrap", "clamp"] = "auto"    # auto: wrap when the maps tile
-    quantisation: Literal["lean", "fp16"] = "lean"            # per-attribute bits vs the paper's fp16
+    addressing: Literal["auto", "wrap", "clamp"] = "auto"  # auto: wrap when the maps tile
+    quantisation: Literal["lean", "fp16"] = "lean"  # per-attribute bits vs the paper's fp16
     weights: dict[str, float] = field(default_factory=dict)  # loss weight per channel group
-    resample: bool = True                                     # maps of different sizes: to the largest (false: error)
-    fit: dict[str, Any] = field(default_factory=dict)        # texgs.fit settings (validated there)
+    resample: bool = True  # maps of different sizes: to the largest (false: error)
+    fit: dict[str, Any] = field(default_factory=dict)  # texgs.fit settings (validated there)
     gates: Gates = field(default_factory=Gates)
     outputs: Outputs = field(default_factory=Outputs)
-    cache: str | None = None                               # shared build cache folder (--cache)
-    source: str = "<defaults>"                                # the file this came from
+    cache: str | None = None  # shared build cache folder (--cache)
+    source: str = "<defaults>"  # the file this came from
 
     def override(self, **changes) -> Pipeline:
         """A copy with top-level fields (or 'target.bppc' style dotted keys) replaced."""
@@ -168,8 +168,9 @@ def from_dict(data: dict, source: str = "<dict>") -> Pipeline:
         raise ConfigError(f"{source}: schema_version must be {SCHEMA_VERSION}, got {version!r}")
     data = {k: v for k, v in data.items() if k != "source"}
     if "device" in data:
-        raise ConfigError(f"{source}: unknown key 'device': the renderer is chosen by 'backend' "
-                          "(auto | reference | cpu | cuda)")
+        raise ConfigError(
+            f"{source}: unknown key 'device': the renderer is chosen by 'backend' (auto | reference | cpu | cuda)"
+        )
     try:
         pipe = _build(Pipeline, data, "")
     except ConfigError as e:

@@ -32,9 +32,21 @@ def exit_status(results: list[dict], interrupted: bool) -> int:
     return EXIT_ERROR if c["error"] else EXIT_GATE if c["gate_failed"] else EXIT_OK
 
 
-def build(path, out, pipeline, backend: str, results: list[dict], seconds: float, *, dry_run: bool,
-          interrupted: bool, shard: tuple[int, int] | None = None, executor: str = "local",
-          cache: str | None = None, error: str | None = None) -> dict:
+def build(
+    path,
+    out,
+    pipeline,
+    backend: str,
+    results: list[dict],
+    seconds: float,
+    *,
+    dry_run: bool,
+    interrupted: bool,
+    shard: tuple[int, int] | None = None,
+    executor: str = "local",
+    cache: str | None = None,
+    error: str | None = None,
+) -> dict:
     psnrs = [r["psnr"] for r in results if r.get("psnr") is not None]
     status = exit_status(results, interrupted)
     report = {
@@ -86,8 +98,9 @@ def merge(reports: list[dict]) -> dict:
     for r in reports[1:]:
         for field in ("texgs_version", "settings", "backend"):
             if r.get(field) != first.get(field):
-                raise InputError(f"{r['_file']}: {field} differs from {first['_file']}; "
-                                 "these reports are not shards of one bake")
+                raise InputError(
+                    f"{r['_file']}: {field} differs from {first['_file']}; these reports are not shards of one bake"
+                )
     shards = [r.get("shard") for r in reports]
     if all(shards):
         n = shards[0]["count"]

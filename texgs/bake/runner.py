@@ -40,16 +40,16 @@ class BakeOptions:
     jobs: int = 1
     force: bool = False
     dry_run: bool = False
-    resample: bool | None = None    # None: the pipeline's 'resample'
-    progress: str = "auto"          # auto | bar | lines | off
-    report: Path | None = None      # default OUT/report.json
-    junit: Path | None = None       # default OUT/junit.xml
-    shard: tuple[int, int] | None = None   # (K, N): bake the K-th of N parts (shard.py)
-    cache: Path | None = None       # shared build cache folder (store.py)
-    executor: str = "local"         # local (this machine, --jobs) | ray
+    resample: bool | None = None  # None: the pipeline's 'resample'
+    progress: str = "auto"  # auto | bar | lines | off
+    report: Path | None = None  # default OUT/report.json
+    junit: Path | None = None  # default OUT/junit.xml
+    shard: tuple[int, int] | None = None  # (K, N): bake the K-th of N parts (shard.py)
+    cache: Path | None = None  # shared build cache folder (store.py)
+    executor: str = "local"  # local (this machine, --jobs) | ray
     ray_address: str | None = None  # an existing Ray cluster; None: RAY_ADDRESS or a local instance
-    task_cpus: int = 1              # CPUs a Ray task declares (and the threads it fits with)
-    retries: int = 2                # Ray: attempts after a worker dies, before the material fails
+    task_cpus: int = 1  # CPUs a Ray task declares (and the threads it fits with)
+    retries: int = 2  # Ray: attempts after a worker dies, before the material fails
 
 
 def backend_for(name: str, executor: str = "local") -> str:
@@ -105,8 +105,10 @@ def bake(path: Path, opts: BakeOptions) -> tuple[int, dict]:
     backend = backend_for(pipe.backend, opts.executor)
     log = _Log(len(sources), opts.progress)
     where = f", shard {opts.shard[0]}/{opts.shard[1]}" if opts.shard else ""
-    log.line(f"texgs {__version__}: {len(sources)} material(s) under {path}{where}, pipeline {pipe.source}, "
-             f"backend {backend}, executor {opts.executor}")
+    log.line(
+        f"texgs {__version__}: {len(sources)} material(s) under {path}{where}, pipeline {pipe.source}, "
+        f"backend {backend}, executor {opts.executor}"
+    )
     done: dict[str, dict] = {}
     interrupted = False
     error = None
@@ -152,16 +154,28 @@ def bake(path: Path, opts: BakeOptions) -> tuple[int, dict]:
         guard.hold()  # the work is over: the report below is written whatever signal comes now
         why = "the run was interrupted" if interrupted else f"the run stopped: {error}"
         results = [done.get(s.key) or _cancelled(s, why) for s in sources]  # discovery order
-        rep = report_mod.build(path, opts.out, pipe, backend, results, time.monotonic() - t0,
-                               dry_run=opts.dry_run, interrupted=interrupted, shard=opts.shard,
-                               executor=opts.executor, cache=str(opts.cache) if opts.cache else None,
-                               error=error)
+        rep = report_mod.build(
+            path,
+            opts.out,
+            pipe,
+            backend,
+            results,
+            time.monotonic() - t0,
+            dry_run=opts.dry_run,
+            interrupted=interrupted,
+            shard=opts.shard,
+            executor=opts.executor,
+            cache=str(opts.cache) if opts.cache else None,
+            error=error,
+        )
         if not opts.dry_run:
             try:
-                atomic.write_bytes_atomic(opts.report or opts.out / "report.json",
-                                          json.dumps(outputs.json_safe(rep), indent=2).encode())
-                atomic.write_bytes_atomic(opts.junit or opts.out / "junit.xml",
-                                          junit_xml(results, seconds=rep["seconds"]))
+                atomic.write_bytes_atomic(
+                    opts.report or opts.out / "report.json", json.dumps(outputs.json_safe(rep), indent=2).encode()
+                )
+                atomic.write_bytes_atomic(
+                    opts.junit or opts.out / "junit.xml", junit_xml(results, seconds=rep["seconds"])
+                )
             except atomic.OutputError:
                 if error is None:
                     raise
@@ -176,8 +190,7 @@ def plan(src, pipe: Pipeline, backend: str, opts: BakeOptions, build_cache, thre
     """(entry, None) when nothing needs fitting (an input error, unchanged outputs, a
     dry run, a cache hit, which is committed here), else (entry, FitTask)."""
     t0 = time.monotonic()
-    entry = {"name": src.name, "key": src.key, "status": "error", "seconds": 0.0,
-             "warnings": list(src.warnings)}
+    entry = {"name": src.name, "key": src.key, "status": "error", "seconds": 0.0, "warnings": list(src.warnings)}
     final = opts.out / src.key
     try:
         if src.error is not None:
@@ -192,9 +205,16 @@ def plan(src, pipe: Pipeline, backend: str, opts: BakeOptions, build_cache, thre
         elif opts.dry_run:
             entry.update(status="would_bake")
         else:
-            task = FitTask(source=src, pipeline=pipe, backend=backend, build_key=key, input_digests=digests,
-                           resample=resample, threads=threads,
-                           progress=opts.progress if opts.jobs == 1 and opts.executor == "local" else "off")
+            task = FitTask(
+                source=src,
+                pipeline=pipe,
+                backend=backend,
+                build_key=key,
+                input_digests=digests,
+                resample=resample,
+                threads=threads,
+                progress=opts.progress if opts.jobs == 1 and opts.executor == "local" else "off",
+            )
             files = build_cache.get(_cache_address(task)) if build_cache is not None else None
             if files is None:
                 return entry, task
@@ -252,30 +272,46 @@ def _gate(entry: dict, pipe: Pipeline) -> None:
     if entry["status"] in ("baked", "cached", "unchanged"):
         failures = check_gates(entry, pipe.gates)
         if failures:
-            entry.update(status="gate_failed", gate_failures=failures,
-                         message=f"{len(failures)} quality gate(s) missed")
+            entry.update(
+                status="gate_failed", gate_failures=failures, message=f"{len(failures)} quality gate(s) missed"
+            )
 
 
 def _cancelled(src, why: str) -> dict:
-    entry = {"name": src.name, "key": src.key, "status": "cancelled", "seconds": 0.0,
-             "warnings": list(src.warnings), "message": f"not baked: {why}"}
+    entry = {
+        "name": src.name,
+        "key": src.key,
+        "status": "cancelled",
+        "seconds": 0.0,
+        "warnings": list(src.warnings),
+        "message": f"not baked: {why}",
+    }
     entry["summary"] = _one_line(entry)
     return entry
 
 
 def _figures(manifest: dict) -> dict:
     q = manifest["quality"]
-    return {"bppc": manifest["bppc"], "bytes": manifest["bytes"], "gaussians": manifest["gaussians"],
-            "channels": len(manifest["channels"]), "size": [manifest["width"], manifest["height"]],
-            "psnr": q["psnr"], "psnr_by_group": q["psnr_by_group"],
-            **({"normal_angle_deg": q["normal_angle_deg"]} if "normal_angle_deg" in q else {}),
-            "outputs": str(Path(manifest["key"])), "fit_seconds": manifest["seconds"]}
+    return {
+        "bppc": manifest["bppc"],
+        "bytes": manifest["bytes"],
+        "gaussians": manifest["gaussians"],
+        "channels": len(manifest["channels"]),
+        "size": [manifest["width"], manifest["height"]],
+        "psnr": q["psnr"],
+        "psnr_by_group": q["psnr_by_group"],
+        **({"normal_angle_deg": q["normal_angle_deg"]} if "normal_angle_deg" in q else {}),
+        "outputs": str(Path(manifest["key"])),
+        "fit_seconds": manifest["seconds"],
+    }
 
 
 def _one_line(r: dict) -> str:
     if r["status"] in ("baked", "cached", "unchanged", "gate_failed") and "psnr" in r:
-        text = (f"{r['key']}: {r['status']}, {r['channels']} ch, {r['bppc']:.4f} bppc, "
-                f"{r['psnr']:.2f} dB, {r['gaussians']} Gaussians, {r['seconds']:.1f} s")
+        text = (
+            f"{r['key']}: {r['status']}, {r['channels']} ch, {r['bppc']:.4f} bppc, "
+            f"{r['psnr']:.2f} dB, {r['gaussians']} Gaussians, {r['seconds']:.1f} s"
+        )
         if r["status"] == "gate_failed":
             text += "; " + "; ".join(r["gate_failures"])
         return text
@@ -286,8 +322,18 @@ def summary_table(report: dict) -> str:
     rows = [("material", "status", "C", "size", "bppc", "PSNR dB", "Gaussians", "s")]
     for r in report["materials"]:
         if "psnr" in r:
-            rows.append((r["key"], r["status"], str(r["channels"]), f"{r['size'][0]}x{r['size'][1]}",
-                         f"{r['bppc']:.4f}", f"{r['psnr']:.2f}", str(r["gaussians"]), f"{r['seconds']:.1f}"))
+            rows.append(
+                (
+                    r["key"],
+                    r["status"],
+                    str(r["channels"]),
+                    f"{r['size'][0]}x{r['size'][1]}",
+                    f"{r['bppc']:.4f}",
+                    f"{r['psnr']:.2f}",
+                    str(r["gaussians"]),
+                    f"{r['seconds']:.1f}",
+                )
+            )
         else:
             rows.append((r["key"], r["status"], "", "", "", "", "", f"{r['seconds']:.1f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -301,9 +347,12 @@ def summary_table(report: dict) -> str:
     c = report["counts"]
     cached = f", {c['cached']} copied from the cache" if c.get("cached") else ""
     cancelled = f", {c['cancelled']} cancelled" if c.get("cancelled") else ""
-    lines.append(f"{c['baked']} baked{cached}, {c['unchanged']} unchanged, {c['gate_failed']} missed a gate, "
-                 f"{c['error']} failed{cancelled}" + (f", {c['would_bake']} would bake" if report["dry_run"] else "")
-                 + f" in {report['seconds']:.1f} s")
+    lines.append(
+        f"{c['baked']} baked{cached}, {c['unchanged']} unchanged, {c['gate_failed']} missed a gate, "
+        f"{c['error']} failed{cancelled}"
+        + (f", {c['would_bake']} would bake" if report["dry_run"] else "")
+        + f" in {report['seconds']:.1f} s"
+    )
     return "\n".join(lines)
 
 

@@ -28,15 +28,15 @@ PR_SET_PDEATHSIG = 1
 class FitTask:
     """Everything a worker needs for one material (picklable)."""
 
-    source: object                      # texgs.ingest.MaterialSource
+    source: object  # texgs.ingest.MaterialSource
     pipeline: Pipeline
-    backend: str                        # resolved renderer backend (runner.backend_for), in the build key
+    backend: str  # resolved renderer backend (runner.backend_for), in the build key
     build_key: str
-    input_digests: list                 # (input file name, sha256), as the build key saw them
+    input_digests: list  # (input file name, sha256), as the build key saw them
     resample: bool
     threads: int
     progress: str = "off"
-    blobs: dict | None = None           # input bytes by path, for workers without the input folder
+    blobs: dict | None = None  # input bytes by path, for workers without the input folder
 
 
 def run_task(task: FitTask) -> dict:
@@ -55,14 +55,15 @@ def run_task(task: FitTask) -> dict:
         folder = scratch / "out"
         folder.mkdir()
         manifest = outputs.write(folder, material, result, task.pipeline, task.build_key, task.input_digests)
-        files = {p.relative_to(folder).as_posix(): p.read_bytes()
-                 for p in sorted(folder.rglob("*")) if p.is_file()}
+        files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
         return {"files": files, "manifest": manifest}
     except TexgsError as e:
         return {"message": str(e)}
     except Exception as e:  # a bug, not the user's input: keep the batch going, keep the trace
-        return {"message": f"internal error baking {task.source.key}: {type(e).__name__}: {e}",
-                "traceback": traceback.format_exc()}
+        return {
+            "message": f"internal error baking {task.source.key}: {type(e).__name__}: {e}",
+            "traceback": traceback.format_exc(),
+        }
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

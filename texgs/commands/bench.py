@@ -19,23 +19,31 @@ BACKENDS = ("reference", "cpu", "cuda")
 
 def add_arguments(parser):
     parser.add_argument("what", choices=["render"], help="what to benchmark")
-    parser.add_argument("--sizes", default="512,1024,2048",
-                        help="comma-separated square image sizes in texels (default 512,1024,2048)")
+    parser.add_argument(
+        "--sizes", default="512,1024,2048", help="comma-separated square image sizes in texels (default 512,1024,2048)"
+    )
     parser.add_argument("--channels", type=int, default=9, help="channels C (default 9)")
     parser.add_argument("--k", type=int, default=10, help="top-K (default 10)")
-    parser.add_argument("--bppc", type=float, default=0.06,
-                        help="bits per texel per channel that set the Gaussian count (default 0.06)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="timed runs per backend and size; the median is reported (default 3)")
-    parser.add_argument("--backends", default=None,
-                        help="comma-separated subset of reference,cpu,cuda (default: all runnable)")
-    parser.add_argument("--gaussians", type=int, default=None,
-                        help="a fixed Gaussian count instead of what --bppc buys")
+    parser.add_argument(
+        "--bppc", type=float, default=0.06, help="bits per texel per channel that set the Gaussian count (default 0.06)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="timed runs per backend and size; the median is reported (default 3)"
+    )
+    parser.add_argument(
+        "--backends", default=None, help="comma-separated subset of reference,cpu,cuda (default: all runnable)"
+    )
+    parser.add_argument(
+        "--gaussians", type=int, default=None, help="a fixed Gaussian count instead of what --bppc buys"
+    )
     parser.add_argument("--threads", type=int, default=0, help="CPU threads, 0 = all (default 0)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic Gaussians")
-    parser.add_argument("--reference-max-pairs", type=float, default=None,
-                        help="skip the reference above this many texel x Gaussian pairs "
-                             "(default 6e9)")
+    parser.add_argument(
+        "--reference-max-pairs",
+        type=float,
+        default=None,
+        help="skip the reference above this many texel x Gaussian pairs (default 6e9)",
+    )
 
 
 def _parse(args):
@@ -65,8 +73,9 @@ def _parse(args):
         backends = [b.strip() for b in args.backends.split(",") if b.strip()]
         unknown = [b for b in backends if b not in BACKENDS]
         if unknown or not backends:
-            raise ConfigError(f"--backends: unknown {', '.join(unknown) or '(empty)'}; "
-                              f"choose from {', '.join(BACKENDS)}")
+            raise ConfigError(
+                f"--backends: unknown {', '.join(unknown) or '(empty)'}; choose from {', '.join(BACKENDS)}"
+            )
     return sizes, backends
 
 
@@ -77,8 +86,17 @@ def run(args) -> int:
     options = {}
     if args.reference_max_pairs is not None:
         options["reference_max_pairs"] = args.reference_max_pairs
-    result = bench.bench_render(sizes=sizes, channels=args.channels, k=args.k, bppc=args.bppc,
-                                repeat=args.repeat, backends=backends, threads=args.threads,
-                                seed=args.seed, gaussians=args.gaussians, **options)
+    result = bench.bench_render(
+        sizes=sizes,
+        channels=args.channels,
+        k=args.k,
+        bppc=args.bppc,
+        repeat=args.repeat,
+        backends=backends,
+        threads=args.threads,
+        seed=args.seed,
+        gaussians=args.gaussians,
+        **options,
+    )
     print(json.dumps(result, indent=2))
     return 0

@@ -20,19 +20,33 @@ exits with status 2.
 
 
 def add_arguments(parser):
-    parser.add_argument("inputs", nargs="+", metavar="MATERIAL_OR_DIR",
-                        help="a material folder, or a folder of material folders")
-    parser.add_argument("--bppc", default="0.03,0.06,0.12",
-                        help="comma-separated rates in bits per pixel per channel (default 0.03,0.06,0.12)")
+    parser.add_argument(
+        "inputs", nargs="+", metavar="MATERIAL_OR_DIR", help="a material folder, or a folder of material folders"
+    )
+    parser.add_argument(
+        "--bppc",
+        default="0.03,0.06,0.12",
+        help="comma-separated rates in bits per pixel per channel (default 0.03,0.06,0.12)",
+    )
     parser.add_argument("-o", "--output", required=True, metavar="REPORT_DIR", help="folder for the report")
-    parser.add_argument("--methods", default="texgs,BC1,BC7,ASTC,engine-set",
-                        help="comma-separated subset of texgs,BC1,BC7,ASTC,engine-set")
-    parser.add_argument("--quick", action="store_true",
-                        help="astcenc -medium instead of -thorough, texgs quick fit (figures differ from the reference)")
-    parser.add_argument("--astc-blocks", default="reference",
-                        help="'reference' (4x4,6x6,8x8,12x12), 'all' (every 2D footprint), or a list like 4x4,5x5")
-    parser.add_argument("--no-extended", action="store_true",
-                        help="PSNR only: skip SSIM, MS-SSIM, normal angular error and FLIP")
+    parser.add_argument(
+        "--methods",
+        default="texgs,BC1,BC7,ASTC,engine-set",
+        help="comma-separated subset of texgs,BC1,BC7,ASTC,engine-set",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="astcenc -medium instead of -thorough, texgs quick fit (figures differ from the reference)",
+    )
+    parser.add_argument(
+        "--astc-blocks",
+        default="reference",
+        help="'reference' (4x4,6x6,8x8,12x12), 'all' (every 2D footprint), or a list like 4x4,5x5",
+    )
+    parser.add_argument(
+        "--no-extended", action="store_true", help="PSNR only: skip SSIM, MS-SSIM, normal angular error and FLIP"
+    )
     parser.add_argument("--threads", type=int, default=1, help="astcenc threads (results do not depend on it)")
     parser.add_argument("--seed", type=int, default=0, help="texgs fitting seed")
 
@@ -58,17 +72,25 @@ def run(args) -> int:
     from ..errors import ConfigError
 
     blocks = {"reference": ASTC_REFERENCE_BLOCKS, "all": ASTC_ALL_BLOCKS}.get(
-        args.astc_blocks, tuple(b.strip() for b in args.astc_blocks.split(",") if b.strip()))
+        args.astc_blocks, tuple(b.strip() for b in args.astc_blocks.split(",") if b.strip())
+    )
     for b in blocks:
         if b not in ASTC_ALL_BLOCKS:
             raise ConfigError(f"--astc-blocks: {b!r} is not a 2D ASTC block size ({', '.join(ASTC_ALL_BLOCKS)})")
     if args.threads < 1:
         raise ConfigError("--threads must be at least 1")
-    settings = Settings(rates=_rates(args.bppc), methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
-                        quick=args.quick, astc_blocks=blocks,
-                        threads=args.threads, extended_metrics=not args.no_extended, seed=args.seed)
-    results, files, failed = compare(args.inputs, settings, args.output,
-                                     log=lambda m: print(m, file=sys.stderr, flush=True))
+    settings = Settings(
+        rates=_rates(args.bppc),
+        methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
+        quick=args.quick,
+        astc_blocks=blocks,
+        threads=args.threads,
+        extended_metrics=not args.no_extended,
+        seed=args.seed,
+    )
+    results, files, failed = compare(
+        args.inputs, settings, args.output, log=lambda m: print(m, file=sys.stderr, flush=True)
+    )
     for r in results:
         for row in r.rows:
             psnr = row.get("psnr")

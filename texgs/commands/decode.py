@@ -16,8 +16,12 @@ def add_arguments(parser):
     parser.add_argument("file", help="packed .texgs file")
     parser.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
     parser.add_argument("--lod", type=int, default=None, help="decode only the first N LOD levels")
-    parser.add_argument("--level", type=int, default=None,
-                        help="write mip level L (filtered, 2^L times smaller) instead of the full size")
+    parser.add_argument(
+        "--level",
+        type=int,
+        default=None,
+        help="write mip level L (filtered, 2^L times smaller) instead of the full size",
+    )
     parser.add_argument("--png16", action="store_true", help="write 16-bit PNGs instead of 8-bit")
     parser.add_argument("--exr", action="store_true", help="write every group as float OpenEXR")
 
@@ -36,7 +40,7 @@ def run(args) -> int:
     packed = unpack(src.read_bytes(), name=str(src))
     if args.level is None:
         check_output_budget(packed, args.png16, args.exr, str(src))
-        img = decode_bands(packed, lod_limit=args.lod)      # row bands, decoded as they are written
+        img = decode_bands(packed, lod_limit=args.lod)  # row bands, decoded as they are written
     else:
         img = _decode_level(packed, src, args.level, args.lod, args.png16, args.exr)
     out = pathlib.Path(args.output)
@@ -56,8 +60,9 @@ def _decode_level(packed, src, level: int, lod, png16: bool, exr: bool):
 
     top = max_level(packed)
     if not 0 <= level <= top:
-        raise InputError(f"{src}: --level must be in 0..{top} for a {packed.width}x{packed.height} material, "
-                         f"got {level}")
+        raise InputError(
+            f"{src}: --level must be in 0..{top} for a {packed.width}x{packed.height} material, got {level}"
+        )
     h, w = level_size(packed, level)
     # A level is decoded whole: [h*w, C] values plus 2 coordinates and 3 footprint terms per texel.
     check_output_budget(packed, png16, exr, str(src), (h, w), h * w * (len(packed.channels) + 5))

@@ -25,21 +25,31 @@ def add_arguments(parser):
     budget.add_argument("--gaussians", type=int, help="number of Gaussians")
     budget.add_argument("--target-psnr", type=float, help="smallest rate reaching this PSNR (dB)")
     parser.add_argument("-o", "--out", default="fit_out", help="output folder (default fit_out)")
-    parser.add_argument("--preset", choices=list(PRESETS), default="default",
-                        help="step schedule: default, fast (previews), thorough (4x the steps, near a "
-                             "10K-step run's quality) or paper (Image-GS, 5K full-res steps)")
+    parser.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default="default",
+        help="step schedule: default, fast (previews), thorough (4x the steps, near a "
+        "10K-step run's quality) or paper (Image-GS, 5K full-res steps)",
+    )
     parser.add_argument("--steps", type=int, help="override the preset's step count")
     parser.add_argument("--quant", choices=list(QUANT_PRESETS), help="bit allocation of the packed records")
     parser.add_argument("--no-qat", action="store_true", help="no quantisation-aware training")
     parser.add_argument("--no-coarse-to-fine", action="store_true", help="train at full resolution only")
-    parser.add_argument("--wrap", choices=["auto", "none", "x", "y", "both"], default="auto",
-                        help="addressing: auto (wrap the axes where the maps tile, the default), "
-                             "none (clamp), x, y or both")
+    parser.add_argument(
+        "--wrap",
+        choices=["auto", "none", "x", "y", "both"],
+        default="auto",
+        help="addressing: auto (wrap the axes where the maps tile, the default), none (clamp), x, y or both",
+    )
     parser.add_argument("--k", type=int, help="Gaussians blended per texel (default 10)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
-    parser.add_argument("--backend", choices=list(BACKENDS),
-                        help="renderer backend, which also sets where the fit runs: auto (cuda when it can "
-                             "run, else cpu; `texgs info` shows the choice), reference, cpu or cuda (GPU)")
+    parser.add_argument(
+        "--backend",
+        choices=list(BACKENDS),
+        help="renderer backend, which also sets where the fit runs: auto (cuda when it can "
+        "run, else cpu; `texgs info` shows the choice), reference, cpu or cuda (GPU)",
+    )
     parser.add_argument("--threads", type=int, help="renderer threads (0 = all)")
     parser.add_argument("--progress", choices=["auto", "bar", "lines", "off"], default="auto")
     parser.add_argument("--no-previews", action="store_true", help="skip the preview PNGs")
@@ -50,8 +60,14 @@ def config_from_args(args):
     from ..fit.config import PRESETS
 
     changes = {}
-    for arg, key in (("steps", "steps"), ("quant", "quant"), ("k", "k"), ("seed", "seed"),
-                     ("backend", "backend"), ("threads", "threads")):
+    for arg, key in (
+        ("steps", "steps"),
+        ("quant", "quant"),
+        ("k", "k"),
+        ("seed", "seed"),
+        ("backend", "backend"),
+        ("threads", "threads"),
+    ):
         if getattr(args, arg) is not None:
             changes[key] = getattr(args, arg)
     if args.no_qat:
@@ -120,14 +136,13 @@ def run(args) -> int:
         wrap = tiles_seamlessly(stack)
     else:
         wrap = {"none": (False, False), "x": (True, False), "y": (False, True), "both": (True, True)}[args.wrap]
-    result = fit(stack, budget, cfg, channels=metas, weights=weights, wrap=wrap, progress=args.progress,
-                 label=name)
+    result = fit(stack, budget, cfg, channels=metas, weights=weights, wrap=wrap, progress=args.progress, label=name)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     texgs_path = out / f"{name}.texgs"
     tmp = texgs_path.with_suffix(".texgs.tmp")
     tmp.write_bytes(result.data)
-    tmp.replace(texgs_path)            # never leave a partial file under the final name
+    tmp.replace(texgs_path)  # never leave a partial file under the final name
     summary = result.summary()
     summary["source"] = str(src)
     (out / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -135,7 +150,9 @@ def run(args) -> int:
         write_previews(out, name, result, stack)
     m = result.metrics
     groups = ", ".join(f"{g} {p:.2f}" for g, p in m["psnr_by_group"].items())
-    print(f"{texgs_path}: {m['bytes']} bytes, {m['bppc']:.4f} bppc, {m['gaussians']} Gaussians, "
-          f"PSNR {m['psnr']:.2f} dB ({groups}), {result.seconds:.1f} s, {result.steps} steps, "
-          f"backend {result.backend}")
+    print(
+        f"{texgs_path}: {m['bytes']} bytes, {m['bppc']:.4f} bppc, {m['gaussians']} Gaussians, "
+        f"PSNR {m['psnr']:.2f} dB ({groups}), {result.seconds:.1f} s, {result.steps} steps, "
+        f"backend {result.backend}"
+    )
     return 0

@@ -22,8 +22,7 @@ def info() -> dict:
     auto = resolve_backend("auto")
     return {
         "version": __version__,
-        "limits": {"max_k": constants.MAX_K, "max_channels": constants.MAX_CHANNELS,
-                   "tile_size": constants.TILE_SIZE},
+        "limits": {"max_k": constants.MAX_K, "max_channels": constants.MAX_CHANNELS, "tile_size": constants.TILE_SIZE},
         "backends": available_backends(),
         "auto": {"backend": auto, "device": str(fit_device(auto))},
     }

@@ -22,12 +22,20 @@ baked (or a shard stopped on an error, or the reports do not fit together),
 
 def add_arguments(p):
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    m = sub.add_parser("merge", help="merge shard reports", description=DESCRIPTION,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    m.add_argument("reports", type=Path, nargs="+", metavar="OUT",
-                   help="a shard's output folder or its report.json")
-    m.add_argument("-o", "--out", type=Path, default=Path("texgs-report"),
-                   help="folder for the merged report.json and junit.xml (default: texgs-report)")
+    m = sub.add_parser(
+        "merge",
+        help="merge shard reports",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    m.add_argument("reports", type=Path, nargs="+", metavar="OUT", help="a shard's output folder or its report.json")
+    m.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=Path("texgs-report"),
+        help="folder for the merged report.json and junit.xml (default: texgs-report)",
+    )
     m.add_argument("--report", type=Path, help="merged report JSON path (default OUT/report.json)")
     m.add_argument("--junit", type=Path, help="merged JUnit XML path (default OUT/junit.xml)")
     m.add_argument("--json", action="store_true", help="print the merged report JSON instead of the table")

@@ -18,8 +18,9 @@ class FailedMaterial:
     reason: str
 
 
-def compare(inputs: list[str | Path], settings: Settings, out_dir: str | Path,
-            log=lambda msg: None) -> tuple[list[MaterialResult], dict, list[FailedMaterial]]:
+def compare(
+    inputs: list[str | Path], settings: Settings, out_dir: str | Path, log=lambda msg: None
+) -> tuple[list[MaterialResult], dict, list[FailedMaterial]]:
     """Run every method on every material found under `inputs` and write the report.
 
     A material that cannot be read or measured is recorded as failed with its reason

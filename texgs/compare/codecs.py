@@ -27,12 +27,12 @@ from . import tools
 class Codec:
     """One block format produced by one encoder."""
 
-    format: str              # "BC1", "BC7", "ASTC 6x6", ...
-    family: str              # rate-curve family the points belong to: "BC1", "BC7", "ASTC", ...
-    block: tuple[int, int]   # block width, height in texels
-    block_bytes: int         # bytes per block (8 or 16)
-    channels: int            # texture channels the format stores: 3 (RGB), 2 (BC5), 1 (BC4)
-    encoder: str             # "nvcompress", "astcenc", "etcpak"
+    format: str  # "BC1", "BC7", "ASTC 6x6", ...
+    family: str  # rate-curve family the points belong to: "BC1", "BC7", "ASTC", ...
+    block: tuple[int, int]  # block width, height in texels
+    block_bytes: int  # bytes per block (8 or 16)
+    channels: int  # texture channels the format stores: 3 (RGB), 2 (BC5), 1 (BC4)
+    encoder: str  # "nvcompress", "astcenc", "etcpak"
     options: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -72,10 +72,11 @@ class Codec:
         if fmt.startswith("ASTC"):
             raw = t2d.decode_astc(payload, pw, ph, self.block[0], self.block[1])
         else:
-            raw = {"BC1": t2d.decode_bc1, "BC4": t2d.decode_bc4, "BC5": t2d.decode_bc5,
-                   "BC7": t2d.decode_bc7}[fmt](payload, pw, ph)
+            raw = {"BC1": t2d.decode_bc1, "BC4": t2d.decode_bc4, "BC5": t2d.decode_bc5, "BC7": t2d.decode_bc7}[fmt](
+                payload, pw, ph
+            )
         rgba = np.frombuffer(raw, np.uint8).reshape(ph, pw, 4)[..., [2, 1, 0, 3]]  # BGRA -> RGBA
-        return np.ascontiguousarray(rgba[:height, :width, :self.channels])
+        return np.ascontiguousarray(rgba[:height, :width, : self.channels])
 
     def payload_bytes(self, height: int, width: int) -> int:
         ph, pw = padded_size(height, width, self.block)
@@ -97,8 +98,22 @@ def bc7(perceptual: bool = True) -> Codec:
 
 #: The block sizes of reference/block_codecs_bench.csv, and all 2D ASTC footprints.
 ASTC_REFERENCE_BLOCKS = ("4x4", "6x6", "8x8", "12x12")
-ASTC_ALL_BLOCKS = ("4x4", "5x4", "5x5", "6x5", "6x6", "8x5", "8x6", "8x8",
-                   "10x5", "10x6", "10x8", "10x10", "12x10", "12x12")
+ASTC_ALL_BLOCKS = (
+    "4x4",
+    "5x4",
+    "5x5",
+    "6x5",
+    "6x6",
+    "8x5",
+    "8x6",
+    "8x8",
+    "10x5",
+    "10x6",
+    "10x8",
+    "10x10",
+    "12x10",
+    "12x12",
+)
 
 
 def astc(block: str, preset: str = "-thorough") -> Codec:
@@ -115,6 +130,7 @@ def astc(block: str, preset: str = "-thorough") -> Codec:
 
 
 # -- helpers -------------------------------------------------------------------
+
 
 def padded_size(height: int, width: int, block: tuple[int, int]) -> tuple[int, int]:
     bw, bh = block
@@ -211,7 +227,7 @@ def dds_payload(dds: bytes, height: int, width: int, codec: Codec) -> bytes:
     n = codec.payload_bytes(height, width)
     if len(dds) < start + n:
         raise TexgsError(f"nvcompress DDS is truncated ({len(dds)} bytes)")
-    return dds[start:start + n]
+    return dds[start : start + n]
 
 
 def _encode_astcenc(codec: Codec, rgb: np.ndarray, threads: int) -> bytes:
@@ -221,8 +237,17 @@ def _encode_astcenc(codec: Codec, rgb: np.ndarray, threads: int) -> bytes:
     with tempfile.TemporaryDirectory(prefix="texgs-astc-") as tmp:
         src, dst = Path(tmp) / "in.png", Path(tmp) / "out.astc"
         _write_png(src, rgb)
-        cmd = [exe, "-cl", str(src), str(dst), f"{bw}x{bh}", codec.options.get("preset", "-thorough"),
-               "-silent", "-j", str(max(1, threads))]
+        cmd = [
+            exe,
+            "-cl",
+            str(src),
+            str(dst),
+            f"{bw}x{bh}",
+            codec.options.get("preset", "-thorough"),
+            "-silent",
+            "-j",
+            str(max(1, threads)),
+        ]
         _run(cmd, f"astcenc {bw}x{bh}")
         data = dst.read_bytes()
     if len(data) < 16 or struct.unpack_from("<I", data, 0)[0] != 0x5CA1AB13:

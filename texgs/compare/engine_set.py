@@ -67,8 +67,17 @@ class EngineSet(BlockFamily):
                 payload = codec.encode(tex, self.threads)
                 t += time.perf_counter() - t0
                 enc.append(Encoded(codec, chans, payload, img.shape[:2]))
-            pts.append(Point(f"engine set mip {lv}", sum(len(e.payload) for e in enc), t,
-                             _rebuilder(enc, material.height, material.width, material.channels, post),
-                             extra={"format": "+".join(sorted({c.format for c, _ in textures})),
-                                    "mip": lv, "textures": len(enc)}))
+            pts.append(
+                Point(
+                    f"engine set mip {lv}",
+                    sum(len(e.payload) for e in enc),
+                    t,
+                    _rebuilder(enc, material.height, material.width, material.channels, post),
+                    extra={
+                        "format": "+".join(sorted({c.format for c, _ in textures})),
+                        "mip": lv,
+                        "textures": len(enc),
+                    },
+                )
+            )
         return pts

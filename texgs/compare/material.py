@@ -17,10 +17,10 @@ COLOR_GROUPS = ("albedo", "normal", "emissive")
 
 @dataclass
 class Material:
-    name: str                 # e.g. "polyhaven/wooden_crate_01"
-    data: np.ndarray          # [H, W, C] float32 in [0, 1], each channel in its stored encoding
-    groups: list[str]         # [C] group name per channel: "albedo", "normal", "roughness", ...
-    sources: list[str]        # files read, for the report
+    name: str  # e.g. "polyhaven/wooden_crate_01"
+    data: np.ndarray  # [H, W, C] float32 in [0, 1], each channel in its stored encoding
+    groups: list[str]  # [C] group name per channel: "albedo", "normal", "roughness", ...
+    sources: list[str]  # files read, for the report
 
     @property
     def height(self) -> int:
@@ -45,8 +45,8 @@ class Material:
 class TextureSlot:
     """One runtime texture: which material channels it carries, in order."""
 
-    name: str                 # "albedo", "normal", "emissive", "scalars0", ...
-    kind: str                 # "color", "normal" or "scalar"
+    name: str  # "albedo", "normal", "emissive", "scalars0", ...
+    kind: str  # "color", "normal" or "scalar"
     channels: tuple[int, ...]  # material channel indices, 1 to 3 of them
 
 
@@ -62,11 +62,12 @@ def rgb_textures(material: Material) -> list[TextureSlot]:
             scalars.extend(idx)
     scalars.sort()
     for k in range(0, len(scalars), 3):
-        slots.append(TextureSlot(f"scalars{k // 3}", "scalar", tuple(scalars[k:k + 3])))
+        slots.append(TextureSlot(f"scalars{k // 3}", "scalar", tuple(scalars[k : k + 3])))
     return slots
 
 
 # -- loading (through texgs.ingest: the one place that knows file names and packings) --
+
 
 def from_ingest(m) -> Material:
     """texgs.ingest.Material -> Material (same pixels, one group name per channel)."""

@@ -29,11 +29,11 @@ MIP_LEVELS = (1, 2, 3, 4, 5)
 
 @dataclass
 class Point:
-    label: str                                # "ASTC 6x6 mip 2"
-    n_bytes: int                              # runtime bytes of all textures of this point
-    encode_s: float                           # wall seconds spent encoding
+    label: str  # "ASTC 6x6 mip 2"
+    n_bytes: int  # runtime bytes of all textures of this point
+    encode_s: float  # wall seconds spent encoding
     rebuild: Callable[[], np.ndarray] = field(repr=False)  # -> [H, W, C] float32 full size
-    decode_s: float | None = None             # wall seconds of the last rebuild (decode + upsample)
+    decode_s: float | None = None  # wall seconds of the last rebuild (decode + upsample)
     extra: dict = field(default_factory=dict)  # method-specific facts (mip level, block size, ...)
 
     def reconstruct(self) -> np.ndarray:
@@ -46,8 +46,8 @@ class Point:
 class Method:
     """Base of every compared method."""
 
-    name = "?"               # row label: "BC1", "BC7", "ASTC", "engine-set", "texgs"
-    interpolated = True      # figures at a rate come from a frontier of points
+    name = "?"  # row label: "BC1", "BC7", "ASTC", "engine-set", "texgs"
+    interpolated = True  # figures at a rate come from a frontier of points
 
     def encoder(self) -> str:
         """Encoder name and version for the report; raises tools.MissingTool when absent."""
@@ -62,14 +62,14 @@ class MipCache:
 
     def __init__(self, material: Material, levels=MIP_LEVELS):
         chain = mips.mip_chain(material.data, max(levels))
-        self.levels = {lv: mips.to_uint8(chain[lv]) for lv in levels}   # lv -> [h, w, C] uint8
+        self.levels = {lv: mips.to_uint8(chain[lv]) for lv in levels}  # lv -> [h, w, C] uint8
 
 
 def _slot_image(level_img: np.ndarray, channels: tuple[int, ...], width: int) -> np.ndarray:
     """Channels of a slot as a [h, w, width] uint8 texture; unused channels are 0."""
     h, w = level_img.shape[:2]
     out = np.zeros((h, w, width), np.uint8)
-    out[..., :len(channels)] = level_img[..., list(channels)]
+    out[..., : len(channels)] = level_img[..., list(channels)]
     return out
 
 
@@ -78,21 +78,23 @@ class Encoded:
     """One texture of a point: its slot's channels in the codec's payload."""
 
     codec: codecs.Codec
-    channels: tuple[int, ...]   # material channels carried, in texture channel order
+    channels: tuple[int, ...]  # material channels carried, in texture channel order
     payload: bytes
-    size: tuple[int, int]       # (h, w) of the mip level
+    size: tuple[int, int]  # (h, w) of the mip level
 
 
-def _rebuilder(encoded: list[Encoded], height: int, width: int, channels: int,
-               post: Callable[[np.ndarray], None] | None = None) -> Callable[[], np.ndarray]:
+def _rebuilder(
+    encoded: list[Encoded], height: int, width: int, channels: int, post: Callable[[np.ndarray], None] | None = None
+) -> Callable[[], np.ndarray]:
     def rebuild() -> np.ndarray:
         out = np.zeros((height, width, channels), np.float32)
         for e in encoded:
-            small = e.codec.decode(e.payload, *e.size)[..., :len(e.channels)].astype(np.float32) / 255.0
+            small = e.codec.decode(e.payload, *e.size)[..., : len(e.channels)].astype(np.float32) / 255.0
             out[..., list(e.channels)] = mips.upsample_bilinear(small, height, width)
         if post is not None:
             post(out)
         return out
+
     return rebuild
 
 
@@ -120,9 +122,15 @@ class BlockFamily(Method):
                     payload = codec.encode(tex, self.threads)
                     t += time.perf_counter() - t0
                     enc.append(Encoded(codec, s.channels, payload, img.shape[:2]))
-                pts.append(Point(f"{codec.format} mip {lv}", sum(len(e.payload) for e in enc), t,
-                                 _rebuilder(enc, material.height, material.width, material.channels),
-                                 extra={"format": codec.format, "mip": lv, "textures": len(enc)}))
+                pts.append(
+                    Point(
+                        f"{codec.format} mip {lv}",
+                        sum(len(e.payload) for e in enc),
+                        t,
+                        _rebuilder(enc, material.height, material.width, material.channels),
+                        extra={"format": codec.format, "mip": lv, "textures": len(enc)},
+                    )
+                )
         return pts
 
 
@@ -161,15 +169,21 @@ class TexgsMethod(Method):
         fit, Budget, FitConfig = self._api()
         cfg = (FitConfig.fast if self.quick else FitConfig)(seed=self.seed, threads=self.threads)
         t0 = time.perf_counter()
-        result = fit(material.data, Budget(bppc=rate), cfg, groups=list(material.groups), progress="off",
-                     label=material.name)
+        result = fit(
+            material.data, Budget(bppc=rate), cfg, groups=list(material.groups), progress="off", label=material.name
+        )
         t = time.perf_counter() - t0
 
         def rebuild() -> np.ndarray:
             return np.asarray(result.render(), np.float32)
 
-        return Point(f"texgs {len(result.data)} B", len(result.data), t, rebuild,
-                     extra={"requested_bppc": rate, "gaussians": result.n, "_data": result.data})
+        return Point(
+            f"texgs {len(result.data)} B",
+            len(result.data),
+            t,
+            rebuild,
+            extra={"requested_bppc": rate, "gaussians": result.n, "_data": result.data},
+        )
 
     def points(self, material: Material, rates) -> list[Point]:
         """One point per rate; a rate the fit refuses (too small for one Gaussian) is left out

@@ -52,8 +52,7 @@ def full_metrics(material: Material, recon: np.ndarray, extended: bool = True) -
     """cheap_metrics plus, when extended, SSIM, MS-SSIM, normal angular error, FLIP on albedo.
     Figures that do not apply (no normal map, image too small) are None."""
     out = cheap_metrics(material, recon)
-    out.update(ssim=None, ms_ssim=None, normal_err_mean_deg=None, normal_err_p99_deg=None,
-               flip_albedo=None)
+    out.update(ssim=None, ms_ssim=None, normal_err_mean_deg=None, normal_err_p99_deg=None, flip_albedo=None)
     if not extended:
         return out
     out["ssim"], out["ms_ssim"] = ssim_pair(material.data, recon)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 class Bracket:
     """Where a requested rate falls on a frontier: value = (1 - t) * lo + t * hi."""
 
-    lo: int      # index into the frontier list
+    lo: int  # index into the frontier list
     hi: int
-    t: float     # in [0, 1]; 0 when lo == hi
+    t: float  # in [0, 1]; 0 when lo == hi
 
 
 def pareto_frontier(rates: list[float], quality: list[float]) -> list[int]:

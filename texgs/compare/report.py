@@ -64,8 +64,7 @@ def columns(results: list[MaterialResult]) -> list[str]:
     return FIXED_COLUMNS + groups + TAIL_COLUMNS
 
 
-def write_json(path: Path, results: list[MaterialResult], settings: Settings, notes: list[str],
-               encoders: dict) -> None:
+def write_json(path: Path, results: list[MaterialResult], settings: Settings, notes: list[str], encoders: dict) -> None:
     from .. import __version__
 
     doc = {
@@ -73,10 +72,20 @@ def write_json(path: Path, results: list[MaterialResult], settings: Settings, no
         "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.__dict__.items()},
         "notes": METHOD_NOTES + notes,
         "encoders": encoders,
-        "materials": [{
-            "material": r.material, "H": r.height, "W": r.width, "C": r.channels, "groups": r.groups,
-            "sources": r.sources, "notes": r.notes, "rows": r.rows, "points": r.points,
-        } for r in results],
+        "materials": [
+            {
+                "material": r.material,
+                "H": r.height,
+                "W": r.width,
+                "C": r.channels,
+                "groups": r.groups,
+                "sources": r.sources,
+                "notes": r.notes,
+                "rows": r.rows,
+                "points": r.points,
+            }
+            for r in results
+        ],
     }
     path.write_text(json.dumps(_clean(doc), indent=1, allow_nan=False))
 
@@ -109,14 +118,20 @@ def plot_rd(path: Path, result: MaterialResult) -> None:
     methods = list(dict.fromkeys(p["method"] for p in result.points))
     for k, m in enumerate(methods):
         color = f"C{k}"
-        pts = [p for p in result.points if p["method"] == m and p.get("psnr") is not None
-               and math.isfinite(p["psnr"])]
+        pts = [p for p in result.points if p["method"] == m and p.get("psnr") is not None and math.isfinite(p["psnr"])]
         front = sorted((p for p in pts if p["pareto"]), key=lambda p: p["bppc"])
         ax.scatter([p["bppc"] for p in pts], [p["psnr"] for p in pts], s=8, color=color, alpha=0.3)
         ax.plot([p["bppc"] for p in front], [p["psnr"] for p in front], "-", color=color, label=m)
         rows = [r for r in result.rows if r["method"] == m and r.get("psnr") is not None]
-        ax.scatter([r["bppc"] for r in rows], [r["psnr"] for r in rows], marker="D", s=28, color=color,
-                   edgecolor="black", zorder=3)
+        ax.scatter(
+            [r["bppc"] for r in rows],
+            [r["psnr"] for r in rows],
+            marker="D",
+            s=28,
+            color=color,
+            edgecolor="black",
+            zorder=3,
+        )
     ax.set_xscale("log")
     ax.set_xlabel("bits per pixel per channel (bppc)")
     ax.set_ylabel("PSNR over all channels (dB)")
@@ -165,14 +180,17 @@ def write_crops(out_dir: Path, result: MaterialResult) -> dict:
     return files
 
 
-def write_html(path: Path, results: list[MaterialResult], notes: list[str], encoders: dict,
-               plots: dict, crops: dict) -> None:
+def write_html(
+    path: Path, results: list[MaterialResult], notes: list[str], encoders: dict, plots: dict, crops: dict
+) -> None:
     e = html.escape
-    out = ["<!doctype html><html><head><meta charset='utf-8'><title>texgs compare</title>",
-           "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;"
-           "font-size:12px}td,th{border:1px solid #ccc;padding:2px 5px;text-align:right}"
-           "td.l,th.l{text-align:left}img.c{width:128px;image-rendering:pixelated}</style></head><body>",
-           "<h1>texgs compare</h1><h2>Method</h2><ul>"]
+    out = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>texgs compare</title>",
+        "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;"
+        "font-size:12px}td,th{border:1px solid #ccc;padding:2px 5px;text-align:right}"
+        "td.l,th.l{text-align:left}img.c{width:128px;image-rendering:pixelated}</style></head><body>",
+        "<h1>texgs compare</h1><h2>Method</h2><ul>",
+    ]
     out += [f"<li>{e(n)}</li>" for n in METHOD_NOTES]
     out.append("</ul><h2>Encoders</h2><ul>")
     out += [f"<li><b>{e(m)}</b>: {e(v)}</li>" for m, v in encoders.items()]
@@ -181,23 +199,31 @@ def write_html(path: Path, results: list[MaterialResult], notes: list[str], enco
         out.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
     cols = columns(results)
     for r in results:
-        out.append(f"<h2>{e(r.material)}</h2><p>{r.width}x{r.height}, C={r.channels} "
-                   f"({e(', '.join(dict.fromkeys(r.groups)))}); sources: "
-                   f"{e(', '.join(Path(s).name for s in r.sources))}</p>")
+        out.append(
+            f"<h2>{e(r.material)}</h2><p>{r.width}x{r.height}, C={r.channels} "
+            f"({e(', '.join(dict.fromkeys(r.groups)))}); sources: "
+            f"{e(', '.join(Path(s).name for s in r.sources))}</p>"
+        )
         if r.notes:
             out.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in r.notes) + "</ul>")
         out.append(f"<img src='{e(plots[r.material])}' alt='RD plot'>")
         show = [c for c in cols if c not in ("material", "H", "W", "C", "encoder")]
         out.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in show) + "</tr>")
         for row in r.rows:
-            out.append("<tr>" + "".join(
-                f"<td class='{'l' if c in ('method', 'points') else ''}'>{e(_fmt(row.get(c)))}</td>"
-                for c in show) + "</tr>")
+            out.append(
+                "<tr>"
+                + "".join(
+                    f"<td class='{'l' if c in ('method', 'points') else ''}'>{e(_fmt(row.get(c)))}</td>" for c in show
+                )
+                + "</tr>"
+            )
         out.append("</table>")
         files = crops[r.material]
         groups = list(dict.fromkeys(r.groups))
-        out.append("<h3>Central crop (rows: method and point; per group: reconstruction | |error| x8)</h3>"
-                   "<table><tr><th class='l'>method</th>" + "".join(f"<th>{e(g)}</th>" for g in groups) + "</tr>")
+        out.append(
+            "<h3>Central crop (rows: method and point; per group: reconstruction | |error| x8)</h3>"
+            "<table><tr><th class='l'>method</th>" + "".join(f"<th>{e(g)}</th>" for g in groups) + "</tr>"
+        )
         for method, per_group in files.items():
             label = r.crops[method]["label"]
             cells = []
@@ -214,8 +240,9 @@ def write_html(path: Path, results: list[MaterialResult], notes: list[str], enco
     path.write_text("\n".join(out))
 
 
-def write_report(out_dir: str | Path, results: list[MaterialResult], settings: Settings,
-                 notes: list[str], encoders: dict) -> dict:
+def write_report(
+    out_dir: str | Path, results: list[MaterialResult], settings: Settings, notes: list[str], encoders: dict
+) -> dict:
     """Write every report file into out_dir; returns {kind: path}."""
     out = Path(out_dir)
     (out / "crops").mkdir(parents=True, exist_ok=True)

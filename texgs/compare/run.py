@@ -27,11 +27,11 @@ METRIC_KEYS = ("ssim", "ms_ssim", "normal_err_mean_deg", "normal_err_p99_deg", "
 class Settings:
     rates: tuple[float, ...] = (0.03, 0.06, 0.12)
     methods: tuple[str, ...] = METHOD_NAMES
-    quick: bool = False                     # ASTC -medium instead of -thorough; texgs quick fit
+    quick: bool = False  # ASTC -medium instead of -thorough; texgs quick fit
     astc_blocks: tuple[str, ...] = codecs.ASTC_REFERENCE_BLOCKS
-    bc7_perceptual: bool = True             # bc7enc's default weights (the reference method)
-    threads: int = 1                        # astcenc -j; the output does not depend on it
-    extended_metrics: bool = True           # SSIM, MS-SSIM, normal error, FLIP
+    bc7_perceptual: bool = True  # bc7enc's default weights (the reference method)
+    threads: int = 1  # astcenc -j; the output does not depend on it
+    extended_metrics: bool = True  # SSIM, MS-SSIM, normal error, FLIP
     seed: int = 0
 
     def __post_init__(self):
@@ -48,8 +48,7 @@ def make_methods(s: Settings) -> list[Method]:
         "texgs": lambda: TexgsMethod(seed=s.seed, quick=s.quick, threads=s.threads),
         "BC1": lambda: BlockFamily("BC1", [codecs.BC1], s.threads),
         "BC7": lambda: BlockFamily("BC7", [codecs.bc7(s.bc7_perceptual)], s.threads),
-        "ASTC": lambda: BlockFamily("ASTC", [codecs.astc(b, preset) for b in s.astc_blocks],
-                                    s.threads),
+        "ASTC": lambda: BlockFamily("ASTC", [codecs.astc(b, preset) for b in s.astc_blocks], s.threads),
         "engine-set": lambda: EngineSet(s.threads),
     }
     return [build[m]() for m in s.methods]
@@ -63,18 +62,26 @@ class MaterialResult:
     channels: int
     groups: list[str]
     sources: list[str]
-    rows: list[dict] = field(default_factory=list)       # one per method x rate
-    points: list[dict] = field(default_factory=list)     # every measured point
-    notes: list[str] = field(default_factory=list)       # missing tools, out-of-range rates
-    crops: dict = field(default_factory=dict)            # method -> {"label", "image" [h, w, C]}; "reference"
-    packed: dict = field(default_factory=dict)           # requested bppc -> the texgs fit's .texgs bytes
+    rows: list[dict] = field(default_factory=list)  # one per method x rate
+    points: list[dict] = field(default_factory=list)  # every measured point
+    notes: list[str] = field(default_factory=list)  # missing tools, out-of-range rates
+    crops: dict = field(default_factory=dict)  # method -> {"label", "image" [h, w, C]}; "reference"
+    packed: dict = field(default_factory=dict)  # requested bppc -> the texgs fit's .texgs bytes
 
 
 def _point_record(method: Method, p: Point, material: Material, figures: dict, on_front: bool) -> dict:
-    return {"material": material.name, "method": method.name, "label": p.label,
-            "bppc": 8.0 * p.n_bytes / (material.height * material.width * material.channels),
-            "bytes": p.n_bytes, "encode_s": p.encode_s, "decode_s": p.decode_s,
-            "pareto": on_front, **{k: v for k, v in p.extra.items() if not k.startswith("_")}, **figures}
+    return {
+        "material": material.name,
+        "method": method.name,
+        "label": p.label,
+        "bppc": 8.0 * p.n_bytes / (material.height * material.width * material.channels),
+        "bytes": p.n_bytes,
+        "encode_s": p.encode_s,
+        "decode_s": p.decode_s,
+        "pareto": on_front,
+        **{k: v for k, v in p.extra.items() if not k.startswith("_")},
+        **figures,
+    }
 
 
 def crop_box(height: int, width: int, size: int = 128) -> tuple[int, int, int]:
@@ -84,10 +91,11 @@ def crop_box(height: int, width: int, size: int = 128) -> tuple[int, int, int]:
 
 
 def compare_material(material: Material, s: Settings, log=lambda msg: None) -> MaterialResult:
-    res = MaterialResult(material.name, material.height, material.width, material.channels,
-                         list(material.groups), list(material.sources))
+    res = MaterialResult(
+        material.name, material.height, material.width, material.channels, list(material.groups), list(material.sources)
+    )
     cy, cx, side = crop_box(material.height, material.width)
-    res.crops["reference"] = {"label": "reference", "image": material.data[cy:cy + side, cx:cx + side].copy()}
+    res.crops["reference"] = {"label": "reference", "image": material.data[cy : cy + side, cx : cx + side].copy()}
     cache = None
     crop_rate = sorted(s.rates)[len(s.rates) // 2]
     for method in make_methods(s):
@@ -107,7 +115,7 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
             pts = method.points(material, list(s.rates))
         res.notes.extend(getattr(method, "problems", []))
         for p in pts:
-            if "_data" in p.extra:          # texgs: keep the file the row measured
+            if "_data" in p.extra:  # texgs: keep the file the row measured
                 res.packed[p.extra["requested_bppc"]] = p.extra["_data"]
         cheap = []
         for p in pts:
@@ -123,14 +131,20 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
             return full_cache[i]
 
         for r in s.rates:
-            row = {"material": material.name, "method": method.name, "encoder": encoder,
-                   "requested_bppc": r, "H": material.height, "W": material.width, "C": material.channels}
+            row = {
+                "material": material.name,
+                "method": method.name,
+                "encoder": encoder,
+                "requested_bppc": r,
+                "H": material.height,
+                "W": material.width,
+                "C": material.channels,
+            }
             if method.interpolated:
                 b = ratecurve.bracket([rates[i] for i in front], r)
                 if b is None:
                     span = f"{rates[front[0]]:.4g}-{rates[front[-1]]:.4g} bppc" if front else "nothing"
-                    res.notes.append(f"{method.name}: {r:g} bppc is outside its measured range "
-                                     f"({span}); no figure")
+                    res.notes.append(f"{method.name}: {r:g} bppc is outside its measured range ({span}); no figure")
                     row.update(bppc=None, interpolated=True, points="")
                     res.rows.append(row)
                     continue
@@ -149,14 +163,23 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
                     res.rows.append(row)
                     continue
                 fi = full(k)
-                row.update(bppc=rates[k], interpolated=False, points=pts[k].label, t=0.0, **fi,
-                           encode_s=pts[k].encode_s, decode_s=pts[k].decode_s)
+                row.update(
+                    bppc=rates[k],
+                    interpolated=False,
+                    points=pts[k].label,
+                    t=0.0,
+                    **fi,
+                    encode_s=pts[k].encode_s,
+                    decode_s=pts[k].decode_s,
+                )
                 nearest = k
             res.rows.append(row)
             if r == crop_rate:
                 img = pts[nearest].reconstruct()
-                res.crops[method.name] = {"label": pts[nearest].label,
-                                          "image": img[cy:cy + side, cx:cx + side].copy()}
+                res.crops[method.name] = {
+                    "label": pts[nearest].label,
+                    "image": img[cy : cy + side, cx : cx + side].copy(),
+                }
         on_front = set(front)
         for n, p in enumerate(pts):
             figures = full_cache.get(n, cheap[n])

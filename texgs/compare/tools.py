@@ -24,9 +24,11 @@ INSTALL_HINTS = {
 }
 
 #: Said in every report: the paper's encoders for BC7/ASTC are not reachable here.
-NVTT3_NOTE = ("NVIDIA Texture Tools 3 (the paper's BC7/ASTC encoder) is a proprietary download and is "
-              "not available here: BC1 comes from NVIDIA Texture Tools 2 (nvcompress), BC7 from bc7enc "
-              "(PyPI etcpak) and ASTC from ARM astcenc.")
+NVTT3_NOTE = (
+    "NVIDIA Texture Tools 3 (the paper's BC7/ASTC encoder) is a proprietary download and is "
+    "not available here: BC1 comes from NVIDIA Texture Tools 2 (nvcompress), BC7 from bc7enc "
+    "(PyPI etcpak) and ASTC from ARM astcenc."
+)
 
 
 class MissingTool(TexgsError):
@@ -63,8 +65,11 @@ def _cached_version(name: str, path: str) -> str:
     if name == "nvcompress":
         # The banner says only "2.0"; the Debian package knows the patch level.
         v = _first_line_match(["dpkg-query", "-W", "-f=${Version}", "libnvtt-bin"], r"^(\S+)")
-        return f"NVIDIA Texture Tools {v}" if v else \
-            "NVIDIA Texture Tools " + (_first_line_match([path], r"Texture Tools (\S+)") or "2 (version unknown)")
+        return (
+            f"NVIDIA Texture Tools {v}"
+            if v
+            else "NVIDIA Texture Tools " + (_first_line_match([path], r"Texture Tools (\S+)") or "2 (version unknown)")
+        )
     if name == "astcenc":
         v = _first_line_match([path, "-help"], r"astcenc v([0-9][0-9.]*[0-9])")
         return f"ARM astcenc {v or '(version unknown)'}"

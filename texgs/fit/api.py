@@ -51,7 +51,7 @@ class FitResult:
     wrap: tuple[bool, bool]
     k: int
     channels: list[ChannelMeta]
-    metrics: dict                  # psnr, psnr_by_group, psnr_by_level, bppc, bytes, gaussians, ...
+    metrics: dict  # psnr, psnr_by_group, psnr_by_level, bppc, bytes, gaussians, ...
     seconds: float
     backend: str
     steps: int
@@ -69,27 +69,51 @@ class FitResult:
         keep = slice(None) if max_level is None else self.levels <= max_level
         dev = device.fit_device(self.backend)
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(dev)  # noqa: E731
-        out = _render(t(self.means[keep]), t(self.inv_scales[keep]), t(self.rotations[keep]),
-                      t(self.values[keep]), t(self.background), self.height, self.width, self.k,
-                      self.wrap, self.backend, self.config.threads).cpu().numpy()
+        out = (
+            _render(
+                t(self.means[keep]),
+                t(self.inv_scales[keep]),
+                t(self.rotations[keep]),
+                t(self.values[keep]),
+                t(self.background),
+                self.height,
+                self.width,
+                self.k,
+                self.wrap,
+                self.backend,
+                self.config.threads,
+            )
+            .cpu()
+            .numpy()
+        )
         lo, hi = _ranges(self.channels)
         return lo + (hi - lo) * out
 
     def summary(self) -> dict:
         """JSON-ready description: metrics plus the settings that produced them."""
-        return {"height": self.height, "width": self.width, "channels": [c.name for c in self.channels],
-                "groups": [c.group for c in self.channels], "wrap": list(self.wrap), "k": self.k,
-                "metrics": self.metrics, "seconds": round(self.seconds, 3), "backend": self.backend,
-                "steps": self.steps, "budget": {k: v for k, v in vars(self.budget).items() if v is not None},
-                "config": self.config.to_dict()}
+        return {
+            "height": self.height,
+            "width": self.width,
+            "channels": [c.name for c in self.channels],
+            "groups": [c.group for c in self.channels],
+            "wrap": list(self.wrap),
+            "k": self.k,
+            "metrics": self.metrics,
+            "seconds": round(self.seconds, 3),
+            "backend": self.backend,
+            "steps": self.steps,
+            "budget": {k: v for k, v in vars(self.budget).items() if v is not None},
+            "config": self.config.to_dict(),
+        }
 
 
 def _render(means, inv, rot, val, background, height, width, k, wrap, backend, threads) -> torch.Tensor:
     from ..render import render
 
     with torch.no_grad():
-        return render(means, inv, rot, val, background, height, width, k=k, wrap=tuple(wrap),
-                      backend=backend, threads=threads)
+        return render(
+            means, inv, rot, val, background, height, width, k=k, wrap=tuple(wrap), backend=backend, threads=threads
+        )
 
 
 def _ranges(channels: list[ChannelMeta]) -> tuple[np.ndarray, np.ndarray]:
@@ -104,8 +128,10 @@ def channel_ranges(target: torch.Tensor, metas: list[ChannelMeta], mode: str) ->
         return [dataclasses.replace(m, range=(0.0, 1.0)) for m in metas]
     lo = target.amin(dim=(0, 1))
     hi = torch.maximum(target.amax(dim=(0, 1)), lo + 1.0 / 1024)
-    return [dataclasses.replace(m, range=(float(np.float32(a)), float(np.float32(b))))
-            for m, a, b in zip(metas, lo.cpu().tolist(), hi.cpu().tolist())]
+    return [
+        dataclasses.replace(m, range=(float(np.float32(a)), float(np.float32(b))))
+        for m, a, b in zip(metas, lo.cpu().tolist(), hi.cpu().tolist())
+    ]
 
 
 def resolve_backend(name: str) -> str:
@@ -179,10 +205,19 @@ def _weights(c: int, weights) -> torch.Tensor:
     return w
 
 
-def fit(stack, budget: Budget | None = None, config: FitConfig | None = None, *,
-        channels: list[ChannelMeta] | None = None, groups: list[str] | None = None,
-        names: list[str] | None = None, weights=None, wrap=(False, False), progress: str = "auto",
-        label: str = "fit") -> FitResult:
+def fit(
+    stack,
+    budget: Budget | None = None,
+    config: FitConfig | None = None,
+    *,
+    channels: list[ChannelMeta] | None = None,
+    groups: list[str] | None = None,
+    names: list[str] | None = None,
+    weights=None,
+    wrap=(False, False),
+    progress: str = "auto",
+    label: str = "fit",
+) -> FitResult:
     """Fit Gaussians to stack [H, W, C] (float, each channel in its stored
     encoding scaled to [0, 1]) within `budget` (default 0.06 bppc).
 
@@ -219,12 +254,14 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     backend = resolve_backend(cfg.backend)
     dev = device.fit_device(backend)
     with device.deterministic(dev):
-        return _fit_on(host_target, backend, dev, budget, cfg, channels, groups, names, weights, wrap,
-                       progress, label, t_start)
+        return _fit_on(
+            host_target, backend, dev, budget, cfg, channels, groups, names, weights, wrap, progress, label, t_start
+        )
 
 
-def _fit_on(host_target, backend, dev, budget, cfg, channels, groups, names, weights, wrap, progress, label,
-            t_start) -> FitResult:
+def _fit_on(
+    host_target, backend, dev, budget, cfg, channels, groups, names, weights, wrap, progress, label, t_start
+) -> FitResult:
     target = host_target.to(dev)
     height, width, c = target.shape
     metas = channel_ranges(target, _channels(c, channels, groups, names), cfg.channel_range)
@@ -235,14 +272,20 @@ def _fit_on(host_target, backend, dev, budget, cfg, channels, groups, names, wei
     lim = packing.limits(height, width, qcfg)
 
     if budget.target_psnr is not None:
-        smallest = metrics.bppc(packing.size_bound(rate.SEARCH_MIN_GAUSSIANS, metas, height, width, qcfg, 1),
-                                height, width, c)
+        smallest = metrics.bppc(
+            packing.size_bound(rate.SEARCH_MIN_GAUSSIANS, metas, height, width, qcfg, 1), height, width, c
+        )
         if smallest > budget.max_bppc:
-            raise ConfigError(f"max_bppc {budget.max_bppc} is below the smallest useful file for a "
-                              f"{width}x{height}x{c} stack ({smallest:.4g} bppc)")
-        return rate.fit_to_psnr(lambda b: _fit(host_target.numpy(), b, cfg, metas, None, None,
-                                               w.cpu().numpy(), wrap, progress, label),
-                                budget, t_start, smallest)
+            raise ConfigError(
+                f"max_bppc {budget.max_bppc} is below the smallest useful file for a "
+                f"{width}x{height}x{c} stack ({smallest:.4g} bppc)"
+            )
+        return rate.fit_to_psnr(
+            lambda b: _fit(host_target.numpy(), b, cfg, metas, None, None, w.cpu().numpy(), wrap, progress, label),
+            budget,
+            t_start,
+            smallest,
+        )
 
     plan = make_plan(cfg, height, width, progressive=True)
     lod_levels = 1 + len(plan.add_steps)
@@ -250,16 +293,18 @@ def _fit_on(host_target, backend, dev, budget, cfg, channels, groups, names, wei
         budget_bytes = rate.budget_bytes(budget.bppc, height, width, c)
         n_total = packing.max_gaussians(budget_bytes, metas, height, width, qcfg, lod_levels)
         pcfg, n_pal = qcfg, n_total
-        for _ in range(2):      # palette size follows the count, which follows the palette size
+        for _ in range(2):  # palette size follows the count, which follows the palette size
             pcfg = packing.with_palettes(cfg, qcfg, metas, n_pal)
             n_pal = packing.max_gaussians(budget_bytes, metas, height, width, pcfg, lod_levels)
-        if n_pal > n_total:     # on a small file the palettes can cost more than they save
+        if n_pal > n_total:  # on a small file the palettes can cost more than they save
             qcfg, n_total = pcfg, n_pal
         if n_total < 1:
             floor = packing.size_bound(1, metas, height, width, qcfg, lod_levels)
-            raise ConfigError(f"a budget of {budget.bppc} bppc ({budget_bytes} bytes) cannot hold even one "
-                              f"Gaussian for a {width}x{height}x{c} stack (needs {floor} bytes, "
-                              f"{metrics.bppc(floor, height, width, c):.4g} bppc)")
+            raise ConfigError(
+                f"a budget of {budget.bppc} bppc ({budget_bytes} bytes) cannot hold even one "
+                f"Gaussian for a {width}x{height}x{c} stack (needs {floor} bytes, "
+                f"{metrics.bppc(floor, height, width, c):.4g} bppc)"
+            )
     else:
         budget_bytes = None
         n_total = int(budget.gaussians)
@@ -269,30 +314,88 @@ def _fit_on(host_target, backend, dev, budget, cfg, channels, groups, names, wei
     prog = Progress(cfg.steps, label=label, mode=progress)
     prog.message(f"{width}x{height}x{c}, {n_total} Gaussians, backend {backend}, quant {cfg.quant}")
     background = (target.mean(dim=(0, 1)) - lo) / (hi - lo)
-    entries = None          # palette entries; None = the writer chooses them
-    refined = None          # (PSNR with the k-means entries, after refinement)
+    entries = None  # palette entries; None = the writer chooses them
+    refined = None  # (PSNR with the k-means entries, after refinement)
     try:
-        loop = run(target, w, n_total, cfg, plan, wrap, backend, lim,
-                   quantizer=packing.quantizer(qcfg, height, width, wrap) if cfg.qat_fraction > 0 else None,
-                   progress=prog, value_range=(lo, hi - lo))
+        loop = run(
+            target,
+            w,
+            n_total,
+            cfg,
+            plan,
+            wrap,
+            backend,
+            lim,
+            quantizer=packing.quantizer(qcfg, height, width, wrap) if cfg.qat_fraction > 0 else None,
+            progress=prog,
+            value_range=(lo, hi - lo),
+        )
         g = loop.gaussians
         if qcfg.palettes and cfg.palette_refine_steps > 0:
             pal = refine.choose(g.values, qcfg)
-            g, pal, before, after = refine.refine(g, pal, qcfg, target, w, lo, hi - lo, background, cfg, wrap,
-                                                  backend, lim, cfg.palette_refine_steps, height, width)
+            g, pal, before, after = refine.refine(
+                g,
+                pal,
+                qcfg,
+                target,
+                w,
+                lo,
+                hi - lo,
+                background,
+                cfg,
+                wrap,
+                backend,
+                lim,
+                cfg.palette_refine_steps,
+                height,
+                width,
+            )
             entries, refined = pal.entries, (before, after)
             prog.message(f"palette refinement: {before:.2f} -> {after:.2f} dB")
     finally:
         prog.close()
     means = g.means(height, width)
-    data, keep = rate.pack_within(means, g.inv_scales, g.rotations, g.values, g.levels, background, metas,
-                                  height, width, wrap, cfg.k, qcfg, lod_levels, budget_bytes, backend,
-                                  cfg.threads, entries)
+    data, keep = rate.pack_within(
+        means,
+        g.inv_scales,
+        g.rotations,
+        g.values,
+        g.levels,
+        background,
+        metas,
+        height,
+        width,
+        wrap,
+        cfg.k,
+        qcfg,
+        lod_levels,
+        budget_bytes,
+        backend,
+        cfg.threads,
+        entries,
+    )
     qm, qi, qr, qv, ql, qb = packing.unpack(data)
-    result = FitResult(data=data, means=qm.numpy(), inv_scales=qi.numpy(), rotations=qr.numpy(),
-                       values=qv.numpy(), levels=ql.numpy(), background=qb.numpy(), height=height,
-                       width=width, wrap=wrap, k=cfg.k, channels=metas, metrics={}, seconds=0.0,
-                       backend=backend, steps=loop.steps, config=cfg, budget=budget, history=loop.history)
+    result = FitResult(
+        data=data,
+        means=qm.numpy(),
+        inv_scales=qi.numpy(),
+        rotations=qr.numpy(),
+        values=qv.numpy(),
+        levels=ql.numpy(),
+        background=qb.numpy(),
+        height=height,
+        width=width,
+        wrap=wrap,
+        k=cfg.k,
+        channels=metas,
+        metrics={},
+        seconds=0.0,
+        backend=backend,
+        steps=loop.steps,
+        config=cfg,
+        budget=budget,
+        history=loop.history,
+    )
     result.metrics = evaluate(result, host_target.numpy())
     result.metrics["stopped_early"] = loop.stopped_early
     result.metrics["trimmed"] = int(g.n - keep)
@@ -318,9 +421,10 @@ def evaluate(result: FitResult, target: np.ndarray) -> dict:
         out["normal_angle_deg"] = metrics.normal_angle_stats(target[..., normal], rec[..., normal])
     levels = sorted(set(int(v) for v in result.levels))
     if len(levels) > 1:
-        out["psnr_by_level"] = {str(lv): (out["psnr"] if lv == levels[-1]
-                                          else metrics.psnr(target, result.render(max_level=lv)))
-                                for lv in levels}
+        out["psnr_by_level"] = {
+            str(lv): (out["psnr"] if lv == levels[-1] else metrics.psnr(target, result.render(max_level=lv)))
+            for lv in levels
+        }
     for k, v in list(out.items()):
         if isinstance(v, float) and math.isinf(v):
             out[k] = 999.0

@@ -65,25 +65,25 @@ class Budget:
 class FitConfig:
     """How to fit. Every field is documented; FitConfig.validate() names bad ones."""
 
-    seed: int = 0                       # seeds every random choice (torch.Generator)
-    k: int = 10                         # top-K Gaussians blended per texel
+    seed: int = 0  # seeds every random choice (torch.Generator)
+    k: int = 10  # top-K Gaussians blended per texel
     # Step schedule.
-    steps: int = 500                    # maximum optimisation steps over all pyramid levels
-    pyramid: tuple[int, ...] = (4, 2, 1)            # coarse-to-fine downscale factors, last = 1
+    steps: int = 500  # maximum optimisation steps over all pyramid levels
+    pyramid: tuple[int, ...] = (4, 2, 1)  # coarse-to-fine downscale factors, last = 1
     pyramid_steps: tuple[float, ...] = (0.45, 0.35, 0.2)  # fraction of steps at each level
     # Image-GS initialisation.
-    lambda_init: float = 0.3            # share of uniformly sampled initial positions
-    init_scale: float = 10.0            # initial Gaussian std-dev, full-resolution texels (paper 5; capped at max_radius / 3)
+    lambda_init: float = 0.3  # share of uniformly sampled initial positions
+    init_scale: float = 10.0  # initial Gaussian std-dev, full-resolution texels (paper 5; capped at max_radius / 3)
     # Error-guided progressive addition (each batch is one LOD level).
-    initial_fraction: float = 0.5       # start with this share of the Gaussians
-    add_every: int = 30                 # steps between additions
-    add_times: int = 4                  # number of additions (1 - initial_fraction) / add_times each
+    initial_fraction: float = 0.5  # start with this share of the Gaussians
+    add_every: int = 30  # steps between additions
+    add_times: int = 4  # number of additions (1 - initial_fraction) / add_times each
     # Adam learning rates (position and value as in the paper; shape 4x, measured better).
-    lr_position: float = 5e-4           # image-normalised units
+    lr_position: float = 5e-4  # image-normalised units
     lr_value: float = 5e-3
-    lr_inv_scale: float = 8e-3          # 1/texel (full resolution); paper 2e-3
-    lr_rotation: float = 8e-3           # radians; paper 2e-3
-    keep_best: bool = True              # return the best full-resolution iterate, not the last
+    lr_inv_scale: float = 8e-3  # 1/texel (full resolution); paper 2e-3
+    lr_rotation: float = 8e-3  # radians; paper 2e-3
+    keep_best: bool = True  # return the best full-resolution iterate, not the last
     # Holes (texels no Gaussian reaches; they send no gradient, docs/fitting.md):
     # every relocate_every steps (0 = never) until relocate_until of the
     # schedule, find them; then move as many Gaussians as the hole share of the
@@ -95,31 +95,31 @@ class FitConfig:
     relocate_fraction: float = 0.0
     relocate_until: float = 0.9
     coverage_weight: float = 1e-2
-    lr_final: float = 0.1               # after the last addition, cosine-anneal learning rates to this share
+    lr_final: float = 0.1  # after the last addition, cosine-anneal learning rates to this share
     # Loss: sum_c w_c (D_c + ssim_weight (1 - SSIM_c)) / sum_c w_c, D = L1 (paper) or L2 (= PSNR's MSE).
     data_term: str = "l2"
     ssim_weight: float = 0.0
-    ssim_crop: int = 256                # SSIM on a random crop this size per step (0 = whole image)
+    ssim_crop: int = 256  # SSIM on a random crop this size per step (0 = whole image)
     # Plateau LR decay and early stop (checked after the last addition, at full resolution).
-    eval_every: int = 25                # steps between PSNR checks
-    plateau_steps: int = 50             # no improvement for this long -> decay
-    plateau_db: float = 0.1             # "improvement" means more than this PSNR gain
-    lr_decay: float = 10.0              # divide learning rates by this on a plateau
-    max_decays: int = 1                 # stop at the plateau after this many decays
+    eval_every: int = 25  # steps between PSNR checks
+    plateau_steps: int = 50  # no improvement for this long -> decay
+    plateau_db: float = 0.1  # "improvement" means more than this PSNR gain
+    lr_decay: float = 10.0  # divide learning rates by this on a plateau
+    max_decays: int = 1  # stop at the plateau after this many decays
     # Quantisation-aware training against texgs.format.quantize_ste.
-    quant: str = "default"              # texgs.format.QuantConfig preset: default | fp16
-    value_bits: int = 5                 # "default" quant: bits per channel value (a channel spanning [0, 1])
+    quant: str = "default"  # texgs.format.QuantConfig preset: default | fp16
+    value_bits: int = 5  # "default" quant: bits per channel value (a channel spanning [0, 1])
     # "uniform": value_bits for every channel; "range": a channel spanning hi - lo of [0, 1]
     # gets round(value_bits + log2(hi - lo)) bits (at least 1), the same step in stored
     # units (more Gaussians, coarser narrow channels: a wash at 0.06 bppc, docs/benchmarks.md).
     value_allocation: str = "uniform"
-    position_bits: int = 0              # "default" quant: bits of x (0 = quarter texel; y: always a quarter texel)
+    position_bits: int = 0  # "default" quant: bits of x (0 = quarter texel; y: always a quarter texel)
     # Every Gaussian's 3-sigma radius bound, texels: the runtime's search window,
     # so decode cost grows with its square (24: 172 multiply-adds per texel at
     # 0.06 bppc; 32: 241, for +0.23 dB mean on the benchmark set at full size,
     # up to +1.2 dB on 2048^2 materials; docs/benchmarks.md "Session 5").
     max_radius: float = 24.0
-    qat_fraction: float = 0.25          # final share of steps trained through the quantiser (0 = off)
+    qat_fraction: float = 0.25  # final share of steps trained through the quantiser (0 = off)
     # Value palettes ("default" quant): "groups" = each channel group of 2+ channels
     # (albedo RGB, normal XYZ, ...) shares a palette of 2^palette_bits entries, so
     # a record holds one index instead of the group's codes; "groups+scalars" =
@@ -127,15 +127,15 @@ class FitConfig:
     # metalness, height, ...); more Gaussians per byte, docs/benchmarks.md
     # "Session 4" and "Session 5"; "off" = every code in the record.
     palettes: str = "groups+scalars"
-    palette_bits: int = 0               # index bits (0 = from the Gaussian count: 12 to 24 Gaussians per entry)
-    palette_value_bits: int = 7         # bits of each channel's code in a palette entry
-    palette_refine_steps: int = 50      # full-res steps training the entries after k-means (refine.py; 0 = off)
+    palette_bits: int = 0  # index bits (0 = from the Gaussian count: 12 to 24 Gaussians per entry)
+    palette_value_bits: int = 7  # bits of each channel's code in a palette entry
+    palette_refine_steps: int = 50  # full-res steps training the entries after k-means (refine.py; 0 = off)
     # Value range of each packed channel: "auto" = the channel's min..max in the
     # target (finer value steps for channels that use part of [0, 1]), "unit" = [0, 1].
     channel_range: str = "auto"
     # Execution.
-    backend: str = "auto"               # renderer backend and device: BACKENDS
-    threads: int = 0                    # renderer threads (0 = all); never changes results
+    backend: str = "auto"  # renderer backend and device: BACKENDS
+    threads: int = 0  # renderer threads (0 = all); never changes results
 
     def validate(self) -> FitConfig:
         def bad(name, why):
@@ -237,10 +237,25 @@ class FitConfig:
     def paper(cls, **changes) -> FitConfig:
         """The Image-GS paper's schedule: 5K full-resolution steps, add every 500,
         plateau check every 100 over 1000 steps, fp16 storage, no QAT."""
-        base = dict(steps=5000, pyramid=(1,), pyramid_steps=(1.0,), add_every=500, eval_every=100,
-                    data_term="l1", ssim_weight=0.1, lr_inv_scale=2e-3, lr_rotation=2e-3, init_scale=5.0,
-                    plateau_steps=1000, quant="fp16", qat_fraction=0.0, lr_final=1.0, ssim_crop=0, keep_best=False,
-                    channel_range="unit")
+        base = dict(
+            steps=5000,
+            pyramid=(1,),
+            pyramid_steps=(1.0,),
+            add_every=500,
+            eval_every=100,
+            data_term="l1",
+            ssim_weight=0.1,
+            lr_inv_scale=2e-3,
+            lr_rotation=2e-3,
+            init_scale=5.0,
+            plateau_steps=1000,
+            quant="fp16",
+            qat_fraction=0.0,
+            lr_final=1.0,
+            ssim_crop=0,
+            keep_best=False,
+            channel_range="unit",
+        )
         base.update(changes)
         return cls(**base)
 

@@ -57,9 +57,11 @@ def deterministic(device: torch.device):
         return
     with _lock:
         if _active == 0:
-            _saved = (torch.are_deterministic_algorithms_enabled(),
-                      torch.is_deterministic_algorithms_warn_only_enabled())
-            if not _saved[0]:       # a caller's own (stricter) setting stays
+            _saved = (
+                torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled(),
+            )
+            if not _saved[0]:  # a caller's own (stricter) setting stays
                 torch.use_deterministic_algorithms(True, warn_only=True)
         _active += 1
     try:

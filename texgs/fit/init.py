@@ -20,6 +20,7 @@ def gradient_magnitude(target: torch.Tensor, weights: torch.Tensor, wrap=(False,
     target [H, W, C]; weights [C] scale each channel's contribution; central
     differences, periodic on wrapped axes and one-sided (edge-replicated) otherwise.
     """
+
     def diff(axis: int, periodic: bool) -> torch.Tensor:
         if periodic:
             return (torch.roll(target, -1, axis) - torch.roll(target, 1, axis)) / 2
@@ -30,7 +31,8 @@ def gradient_magnitude(target: torch.Tensor, weights: torch.Tensor, wrap=(False,
         hi = torch.clamp(idx + 1, max=n - 1)
         lo = torch.clamp(idx - 1, min=0)
         return (target.index_select(axis, hi) - target.index_select(axis, lo)) / (hi - lo).to(target.dtype).view(
-            [-1 if a == axis else 1 for a in range(3)])
+            [-1 if a == axis else 1 for a in range(3)]
+        )
 
     gx = diff(1, wrap[0])
     gy = diff(0, wrap[1])

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
-SSIM_C1 = 0.01 ** 2
-SSIM_C2 = 0.03 ** 2
+SSIM_C1 = 0.01**2
+SSIM_C2 = 0.03**2
 
 
 def _window_1d(size: int, sigma: float, dtype, device) -> torch.Tensor:
@@ -30,7 +30,7 @@ def _window_1d(size: int, sigma: float, dtype, device) -> torch.Tensor:
 def _blur(x: torch.Tensor, win: torch.Tensor) -> torch.Tensor:
     """Valid separable blur of x [1, K, H, W] with win [S] along H then W (depthwise)."""
     k = x.shape[1]
-    kh = win.view(1, 1, -1, 1).repeat(k, 1, 1, 1)   # contiguous kernels: the fast conv path
+    kh = win.view(1, 1, -1, 1).repeat(k, 1, 1, 1)  # contiguous kernels: the fast conv path
     kw = win.view(1, 1, 1, -1).repeat(k, 1, 1, 1)
     return F.conv2d(F.conv2d(x, kh, groups=k), kw, groups=k)
 
@@ -53,9 +53,14 @@ def ssim_per_channel(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (num / den).mean(dim=(1, 2))
 
 
-def image_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
-               ssim_weight: float = 0.1, ssim_window: tuple[int, int, int, int] | None = None,
-               data_term: str = "l1") -> torch.Tensor:
+def image_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    weights: torch.Tensor,
+    ssim_weight: float = 0.1,
+    ssim_window: tuple[int, int, int, int] | None = None,
+    data_term: str = "l1",
+) -> torch.Tensor:
     """Scalar loss. pred, target [H, W, C]; weights [C] >= 0 (per-channel loss weight).
 
     ssim_window (row, col, height, width): evaluate the SSIM term on this crop
@@ -63,13 +68,13 @@ def image_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
     estimate of the image's mean SSIM (its cost grows with the area).
     data_term: "l1" or "l2"."""
     diff = pred - target
-    data = (diff * diff if data_term == "l2" else diff.abs()).mean(dim=(0, 1))   # [C]
+    data = (diff * diff if data_term == "l2" else diff.abs()).mean(dim=(0, 1))  # [C]
     per_channel = data
     if ssim_weight > 0:
         p, t = pred, target
         if ssim_window is not None:
             r, c, h, w = ssim_window
-            p, t = pred[r:r + h, c:c + w], target[r:r + h, c:c + w]
+            p, t = pred[r : r + h, c : c + w], target[r : r + h, c : c + w]
         per_channel = data + ssim_weight * (1.0 - ssim_per_channel(p, t))
     return (per_channel * weights).sum() / weights.sum()
 
@@ -83,9 +88,9 @@ class _WeightedL2(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, unit, lo, span, target, channel_scale, buf):
-        diff = torch.addcmul(lo, span, unit, out=buf).sub_(target)    # stored-value error [H, W, C]
+        diff = torch.addcmul(lo, span, unit, out=buf).sub_(target)  # stored-value error [H, W, C]
         flat = diff.view(-1, diff.shape[-1])
-        sq = (flat.T @ flat).diagonal().clone()                        # [C] sums of squares
+        sq = (flat.T @ flat).diagonal().clone()  # [C] sums of squares
         ctx.save_for_backward(diff, span, channel_scale)
         ctx.mark_non_differentiable(sq)
         return (sq * channel_scale).sum(), sq
@@ -96,8 +101,14 @@ class _WeightedL2(torch.autograd.Function):
         return diff.mul_(grad_loss * 2.0 * span * channel_scale), None, None, None, None, None
 
 
-def weighted_l2(unit: torch.Tensor, lo: torch.Tensor, span: torch.Tensor, target: torch.Tensor,
-                weights: torch.Tensor, buf: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def weighted_l2(
+    unit: torch.Tensor,
+    lo: torch.Tensor,
+    span: torch.Tensor,
+    target: torch.Tensor,
+    weights: torch.Tensor,
+    buf: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """sum_c w_c MSE_c / sum_c w_c of pred = lo + span * unit against target
     (the data term "l2" without SSIM), and the [C] sums of squared errors.
 

@@ -34,17 +34,19 @@ from .schedule import Plan, Plateau, Stage
 
 #: quantizer(means [N,2] texels, inv_scales [N,2], rotations [N], values [N,C])
 #: -> the same four, quantised then dequantised with a straight-through gradient.
-Quantizer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
-                     tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
+Quantizer = Callable[
+    [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+    tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+]
 
 
 @dataclass
 class Limits:
     """Bounds every Gaussian is projected into after each step (full-resolution units)."""
 
-    min_inv_scale: float = 1e-3          # the format's 3-sigma radius bound
-    max_inv_scale: float = 65504.0       # the format's largest inverse scale
-    value_min: float | None = None       # value range the packed format can hold
+    min_inv_scale: float = 1e-3  # the format's 3-sigma radius bound
+    max_inv_scale: float = 65504.0  # the format's largest inverse scale
+    value_min: float | None = None  # value range the packed format can hold
     value_max: float | None = None
 
 
@@ -71,8 +73,9 @@ class GaussianSet:
 
         self.positions, self.inv_scales = cat(self.positions, pos), cat(self.inv_scales, inv)
         self.rotations, self.values = cat(self.rotations, rot), cat(self.values, val)
-        self.levels = torch.cat([self.levels, torch.full((pos.shape[0],), level, dtype=torch.int32,
-                                                         device=self.levels.device)])
+        self.levels = torch.cat(
+            [self.levels, torch.full((pos.shape[0],), level, dtype=torch.int32, device=self.levels.device)]
+        )
 
     def means(self, height: int, width: int) -> torch.Tensor:
         """[N, 2] centres in texels of an H x W image."""
@@ -84,7 +87,7 @@ class LoopResult:
     gaussians: GaussianSet
     steps: int
     stopped_early: bool
-    history: list[dict] = field(default_factory=list)   # {"step", "psnr", "n", "level", "seconds"}
+    history: list[dict] = field(default_factory=list)  # {"step", "psnr", "n", "level", "seconds"}
 
 
 def level_target(target: torch.Tensor, stage: Stage) -> torch.Tensor:
@@ -100,8 +103,17 @@ def level_factor(height: int, width: int, stage: Stage) -> float:
     return math.sqrt((height * width) / (stage.height * stage.width))
 
 
-def render_level(g: GaussianSet, stage: Stage, height: int, width: int, background: torch.Tensor,
-                 cfg: FitConfig, wrap, backend: str, quantizer: Quantizer | None = None) -> torch.Tensor:
+def render_level(
+    g: GaussianSet,
+    stage: Stage,
+    height: int,
+    width: int,
+    background: torch.Tensor,
+    cfg: FitConfig,
+    wrap,
+    backend: str,
+    quantizer: Quantizer | None = None,
+) -> torch.Tensor:
     """Render the Gaussians at a pyramid level -> [h, w, C], differentiable."""
     means = g.means(height, width)
     inv, rot, val = g.inv_scales, g.rotations, g.values
@@ -110,13 +122,28 @@ def render_level(g: GaussianSet, stage: Stage, height: int, width: int, backgrou
     if stage.factor != 1:
         means = means * torch.tensor([stage.width / width, stage.height / height], device=means.device)
         inv = inv * level_factor(height, width, stage)
-    return render(means, inv, rot, val, background, stage.height, stage.width, k=cfg.k,
-                  wrap=wrap, backend=backend, threads=cfg.threads)
+    return render(
+        means,
+        inv,
+        rot,
+        val,
+        background,
+        stage.height,
+        stage.width,
+        k=cfg.k,
+        wrap=wrap,
+        backend=backend,
+        threads=cfg.threads,
+    )
 
 
 def _optimizer(g: GaussianSet, cfg: FitConfig) -> torch.optim.Adam:
-    groups = [(g.positions, cfg.lr_position), (g.inv_scales, cfg.lr_inv_scale),
-              (g.rotations, cfg.lr_rotation), (g.values, cfg.lr_value)]
+    groups = [
+        (g.positions, cfg.lr_position),
+        (g.inv_scales, cfg.lr_inv_scale),
+        (g.rotations, cfg.lr_rotation),
+        (g.values, cfg.lr_value),
+    ]
     return torch.optim.Adam([{"params": [p], "lr": lr, "base_lr": lr} for p, lr in groups])
 
 
@@ -156,9 +183,18 @@ HOLE_SENTINEL = -7.0
 
 
 @torch.no_grad()
-def relocate_into_holes(g: GaussianSet, opt: torch.optim.Adam, stage: Stage, height: int, width: int,
-                        unit_tgt: torch.Tensor, cfg: FitConfig, wrap, backend: str,
-                        gen: torch.Generator) -> int:
+def relocate_into_holes(
+    g: GaussianSet,
+    opt: torch.optim.Adam,
+    stage: Stage,
+    height: int,
+    width: int,
+    unit_tgt: torch.Tensor,
+    cfg: FitConfig,
+    wrap,
+    backend: str,
+    gen: torch.Generator,
+) -> int:
     """Move the smallest Gaussians onto texels no Gaussian reaches.
 
     Top-K blending is normalised, so a Gaussian can shrink without darkening
@@ -194,8 +230,17 @@ def relocate_into_holes(g: GaussianSet, opt: torch.optim.Adam, stage: Stage, hei
 
 
 @torch.no_grad()
-def hole_points(g: GaussianSet, stage: Stage, height: int, width: int, cfg: FitConfig, wrap, backend: str,
-                gen: torch.Generator, count: int) -> torch.Tensor:
+def hole_points(
+    g: GaussianSet,
+    stage: Stage,
+    height: int,
+    width: int,
+    cfg: FitConfig,
+    wrap,
+    backend: str,
+    gen: torch.Generator,
+    count: int,
+) -> torch.Tensor:
     """[<= count, 2] centres (level texels) of texels no Gaussian reaches, sampled without replacement."""
     c = g.values.shape[1]
     sentinel = torch.full((c,), HOLE_SENTINEL, device=g.values.device)
@@ -232,13 +277,14 @@ def coverage_candidates(g: GaussianSet, points: torch.Tensor, stage: Stage, wrap
     return torch.topk((d * d).sum(-1), k, dim=1, largest=False).indices
 
 
-def coverage_loss(g: GaussianSet, points: torch.Tensor, candidates: torch.Tensor, stage: Stage, height: int,
-                  width: int, wrap) -> torch.Tensor:
+def coverage_loss(
+    g: GaussianSet, points: torch.Tensor, candidates: torch.Tensor, stage: Stage, height: int, width: int, wrap
+) -> torch.Tensor:
     """Mean over hole points of log(min q / 9) where above 0, the min over the
     point's candidate Gaussians: pulls the nearest Gaussian (in q) until it
     reaches the point, the gradient that texels outside every 3-sigma cut-off
     cannot send (docs/fitting.md)."""
-    d = _level_offsets(g, points, candidates, stage, wrap)             # [S, k, 2]
+    d = _level_offsets(g, points, candidates, stage, wrap)  # [S, k, 2]
     inv = g.inv_scales[candidates] * level_factor(height, width, stage)
     rot = g.rotations[candidates]
     cos, sin = torch.cos(rot), torch.sin(rot)
@@ -248,16 +294,29 @@ def coverage_loss(g: GaussianSet, points: torch.Tensor, candidates: torch.Tensor
     return torch.log(q.min(dim=1).values.clamp(min=9.0) / 9.0).mean()
 
 
-def initial_gaussians(target: torch.Tensor, unit_target: torch.Tensor, weights: torch.Tensor, n: int,
-                      cfg: FitConfig, wrap, gen: torch.Generator, stage: Stage) -> GaussianSet:
+def initial_gaussians(
+    target: torch.Tensor,
+    unit_target: torch.Tensor,
+    weights: torch.Tensor,
+    n: int,
+    cfg: FitConfig,
+    wrap,
+    gen: torch.Generator,
+    stage: Stage,
+) -> GaussianSet:
     """Eq. 6 sampling on the first level's target (its texel centres); values
     from unit_target (the target in the Gaussians' unit value range)."""
     tgt = level_target(target, stage)
     prob = init_mod.init_probability(init_mod.gradient_magnitude(tgt, weights, wrap), cfg.lambda_init)
     texels = init_mod.sample_texels(prob, n, gen)
     pos, inv, rot, val = init_mod.gaussians_at(texels, level_target(unit_target, stage), 1.0 / cfg.init_scale)
-    return GaussianSet(pos.requires_grad_(True), inv.requires_grad_(True), rot.requires_grad_(True),
-                       val.requires_grad_(True), torch.zeros(n, dtype=torch.int32, device=pos.device))
+    return GaussianSet(
+        pos.requires_grad_(True),
+        inv.requires_grad_(True),
+        rot.requires_grad_(True),
+        val.requires_grad_(True),
+        torch.zeros(n, dtype=torch.int32, device=pos.device),
+    )
 
 
 def batch_sizes(n_total: int, n_initial: int, batches: int) -> list[int]:
@@ -269,9 +328,19 @@ def batch_sizes(n_total: int, n_initial: int, batches: int) -> list[int]:
     return [base + (1 if i < rem else 0) for i in range(batches)]
 
 
-def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfig, plan: Plan, wrap,
-        backend: str, limits: Limits, quantizer: Quantizer | None = None,
-        progress: Progress | None = None, value_range=None) -> LoopResult:
+def run(
+    target: torch.Tensor,
+    weights: torch.Tensor,
+    n_total: int,
+    cfg: FitConfig,
+    plan: Plan,
+    wrap,
+    backend: str,
+    limits: Limits,
+    quantizer: Quantizer | None = None,
+    progress: Progress | None = None,
+    value_range=None,
+) -> LoopResult:
     """Fit n_total Gaussians to target [H, W, C] (weights [C]) following plan.
 
     value_range: (lo [C], span [C]); a Gaussian's unit value u stands for the
@@ -295,7 +364,7 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
     sizes = batch_sizes(n_total, n_initial, adds)
     stage = plan.stages[0]
     g = initial_gaussians(target, unit_target, weights, n_initial, cfg, wrap, gen, stage)
-    lr_scale = 1.0          # plateau decays
+    lr_scale = 1.0  # plateau decays
     anneal_start = plan.add_steps[-1] if plan.add_steps else 0
     opt = _optimizer(g, cfg)
     plateau = Plateau(cfg.plateau_steps, cfg.plateau_db, cfg.max_decays)
@@ -310,7 +379,7 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
     best_err, best = math.inf, None
     fused_l2 = cfg.data_term == "l2" and cfg.ssim_weight == 0
     loss_buf = None
-    cover_pts = cover_idx = None    # hole texels the coverage term pulls Gaussians over, their candidates
+    cover_pts = cover_idx = None  # hole texels the coverage term pulls Gaussians over, their candidates
     while step < plan.steps:
         new_stage = plan.stage_at(step)
         if new_stage != stage:
@@ -359,8 +428,9 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
             project(g, limits, wrap, limits_factor)
         if step % cfg.eval_every == 0 or step == plan.steps:
             last_psnr = psnr_from_mse(err)
-            history.append({"step": step, "psnr": last_psnr, "n": g.n, "level": stage.factor,
-                            "seconds": time.monotonic() - t0})
+            history.append(
+                {"step": step, "psnr": last_psnr, "n": g.n, "level": stage.factor, "seconds": time.monotonic() - t0}
+            )
             final_phase = stage.factor == 1 and (not plan.add_steps or step > plan.add_steps[-1])
             if final_phase:
                 action = plateau.update(last_psnr, cfg.eval_every)
@@ -394,8 +464,10 @@ def run(target: torch.Tensor, weights: torch.Tensor, n_total: int, cfg: FitConfi
         if best_err < final_err:
             g = GaussianSet(*best)
             if progress:
-                progress.message(f"kept the best iterate: PSNR {psnr_from_mse(best_err):.2f} dB "
-                                 f"(last {psnr_from_mse(final_err):.2f} dB)")
+                progress.message(
+                    f"kept the best iterate: PSNR {psnr_from_mse(best_err):.2f} dB "
+                    f"(last {psnr_from_mse(final_err):.2f} dB)"
+                )
     for t in g.tensors():
         t.requires_grad_(False)
     return LoopResult(g, step, stopped, history)

@@ -37,8 +37,7 @@ def range_value_bits(value_bits: int, ranges) -> tuple[int, ...]:
     """Bits per channel for the same value step in stored units as a channel
     spanning all of [0, 1] gets at `value_bits`: a channel whose values span
     hi - lo needs about log2(hi - lo) fewer (at least 1, never more)."""
-    return tuple(int(min(value_bits, max(1, round(value_bits + math.log2(max(hi - lo, 1e-6))))))
-                 for lo, hi in ranges)
+    return tuple(int(min(value_bits, max(1, round(value_bits + math.log2(max(hi - lo, 1e-6)))))) for lo, hi in ranges)
 
 
 def quant_config(cfg: FitConfig, height: int, width: int, ranges=None):
@@ -55,8 +54,14 @@ def quant_config(cfg: FitConfig, height: int, width: int, ranges=None):
         per_channel = range_value_bits(cfg.value_bits, ranges)
     base = fmt.QuantConfig.default()
     y_bits = fmt.strip_shift(base.strip_height) + POSITION_SUBTEXEL_BITS
-    return dataclasses.replace(base, value_bits=cfg.value_bits, position_bits=bits, strip_y_bits=y_bits,
-                               value_bits_per_channel=per_channel, max_radius=cfg.max_radius)
+    return dataclasses.replace(
+        base,
+        value_bits=cfg.value_bits,
+        position_bits=bits,
+        strip_y_bits=y_bits,
+        value_bits_per_channel=per_channel,
+        max_radius=cfg.max_radius,
+    )
 
 
 #: Automatic palette size: 2^floor(log2(N / this)) entries, 12 to 24 Gaussians
@@ -91,8 +96,9 @@ def with_palettes(cfg: FitConfig, qcfg, channels: list[ChannelMeta], n: int):
     if cfg.palettes == "off" or qcfg.encoding != "fixed" or not groups:
         return qcfg
     bits = cfg.palette_bits or palette_bits_for(n)
-    return dataclasses.replace(qcfg, palettes=tuple((g, bits) for g in groups),
-                               palette_value_bits=cfg.palette_value_bits)
+    return dataclasses.replace(
+        qcfg, palettes=tuple((g, bits) for g in groups), palette_value_bits=cfg.palette_value_bits
+    )
 
 
 def without_palettes(qcfg):
@@ -137,9 +143,12 @@ def limits(height: int, width: int, qcfg) -> Limits:
     from ..format import quant as fmt
 
     c = fmt.gaussian_constraints(height, width, qcfg)
-    return Limits(min_inv_scale=float(c["min_inv_scale"]),
-                  max_inv_scale=min(Limits.max_inv_scale, float(c["max_inv_scale"])),
-                  value_min=float(c["value_min"]), value_max=float(c["value_max"]))
+    return Limits(
+        min_inv_scale=float(c["min_inv_scale"]),
+        max_inv_scale=min(Limits.max_inv_scale, float(c["max_inv_scale"])),
+        value_min=float(c["value_min"]),
+        value_max=float(c["value_max"]),
+    )
 
 
 def quantizer(qcfg, height: int, width: int, wrap) -> Quantizer:
@@ -168,12 +177,12 @@ def names_bytes(channels: list[ChannelMeta]) -> int:
     return len(layout.names_section([c.name for c in channels], [c.group for c in channels]))
 
 
-def max_gaussians(budget_bytes: int, channels: list[ChannelMeta], height: int, width: int, qcfg,
-                  lod_levels: int) -> int:
+def max_gaussians(
+    budget_bytes: int, channels: list[ChannelMeta], height: int, width: int, qcfg, lod_levels: int
+) -> int:
     from ..format import quant as fmt
 
-    return int(fmt.max_gaussians(budget_bytes, len(channels), height, width, qcfg, lod_levels,
-                                 names_bytes(channels)))
+    return int(fmt.max_gaussians(budget_bytes, len(channels), height, width, qcfg, lod_levels, names_bytes(channels)))
 
 
 def size_bound(n: int, channels: list[ChannelMeta], height: int, width: int, qcfg, lod_levels: int) -> int:
@@ -188,32 +197,63 @@ class ChannelMeta:
 
     name: str
     group: str
-    colour_space: str = "linear"     # "linear" or "srgb"
-    semantic: str = "generic"        # texgs.format.layout.SEMANTICS entry
-    range: tuple = (0.0, 1.0)        # stored value = lo + (hi - lo) * unit value
+    colour_space: str = "linear"  # "linear" or "srgb"
+    semantic: str = "generic"  # texgs.format.layout.SEMANTICS entry
+    range: tuple = (0.0, 1.0)  # stored value = lo + (hi - lo) * unit value
 
 
-def pack(means, inv_scales, rotations, values, levels, background, channels: list[ChannelMeta],
-         height: int, width: int, wrap, k: int, qcfg, lod_levels: int, palettes=None) -> bytes:
+def pack(
+    means,
+    inv_scales,
+    rotations,
+    values,
+    levels,
+    background,
+    channels: list[ChannelMeta],
+    height: int,
+    width: int,
+    wrap,
+    k: int,
+    qcfg,
+    lod_levels: int,
+    palettes=None,
+) -> bytes:
     """Pack N Gaussians. means [N,2] texels, inv_scales [N,2] 1/texel,
     rotations [N] rad, values [N,C] unit range, levels [N] int (0 = coarsest,
     < lod_levels), background [C] unit range; palettes: the entries of qcfg's
     palettes (refine.Palettes.entries; None = chosen by the writer)."""
     from ..format import writer as fmt
 
-    descs = [fmt.ChannelDesc(name=c.name, group=c.group, colour_space=c.colour_space, semantic=c.semantic,
-                             range=(float(c.range[0]), float(c.range[1])))
-             for c in channels]
+    descs = [
+        fmt.ChannelDesc(
+            name=c.name,
+            group=c.group,
+            colour_space=c.colour_space,
+            semantic=c.semantic,
+            range=(float(c.range[0]), float(c.range[1])),
+        )
+        for c in channels
+    ]
 
     def np32(t):
         return np.ascontiguousarray(t.detach().cpu().numpy() if torch.is_tensor(t) else t, dtype=np.float32)
 
-    inp = fmt.PackInput(height=height, width=width, channels=descs, wrap=tuple(wrap), k=k,
-                        background=np32(background), means=np32(means), inv_scales=np32(inv_scales),
-                        rotations=np32(rotations), values=np32(values),
-                        levels=np.asarray(levels.cpu().numpy() if torch.is_tensor(levels) else levels,
-                                          dtype=np.int32),
-                        lod_levels=int(lod_levels), cfg=qcfg, palettes=palettes)
+    inp = fmt.PackInput(
+        height=height,
+        width=width,
+        channels=descs,
+        wrap=tuple(wrap),
+        k=k,
+        background=np32(background),
+        means=np32(means),
+        inv_scales=np32(inv_scales),
+        rotations=np32(rotations),
+        values=np32(values),
+        levels=np.asarray(levels.cpu().numpy() if torch.is_tensor(levels) else levels, dtype=np.int32),
+        lod_levels=int(lod_levels),
+        cfg=qcfg,
+        palettes=palettes,
+    )
     return bytes(fmt.pack(inp))
 
 
@@ -224,8 +264,7 @@ def unpack(data: bytes):
 
     p = fmt.unpack(data)
     t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt)  # noqa: E731
-    return (t(p.means), t(p.inv_scales), t(p.rotations), t(p.values), t(p.levels, torch.int32),
-            t(p.background))
+    return (t(p.means), t(p.inv_scales), t(p.rotations), t(p.values), t(p.levels, torch.int32), t(p.background))
 
 
 def channel_meta(role: str, group: str, colour_space: str = "linear") -> ChannelMeta:
@@ -238,7 +277,8 @@ def channel_meta(role: str, group: str, colour_space: str = "linear") -> Channel
     semantic = f"normal_{axis}" if group == "normal" and axis in "xyz" else group
     if semantic not in layout.SEMANTICS:
         semantic = "generic"
+
     def cut(text):
-        return text.encode("utf-8")[:layout.NAME_MAX_BYTES].decode("utf-8", "ignore")
+        return text.encode("utf-8")[: layout.NAME_MAX_BYTES].decode("utf-8", "ignore")
 
     return ChannelMeta(name=cut(role), group=cut(group), colour_space=colour_space, semantic=semantic)

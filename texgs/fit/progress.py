@@ -31,7 +31,7 @@ class Progress:
         """Called after each step (step = number of steps done)."""
         if self.mode == "off":
             return
-        shown = "--" if psnr != psnr else f"{psnr:.2f}"      # NaN before the first measurement
+        shown = "--" if psnr != psnr else f"{psnr:.2f}"  # NaN before the first measurement
         if self.bar is not None:
             self.bar.n = step
             self.bar.set_postfix_str(f"PSNR {shown} dB, {gaussians} Gaussians {level}".rstrip(), refresh=False)

@@ -44,31 +44,86 @@ def importance(means, inv_scales, rotations, values, background, height, width, 
 
     vals = values.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        out = render(means.detach(), inv_scales.detach(), rotations.detach(), vals, background,
-                     height, width, k=k, wrap=tuple(wrap), backend=backend, threads=threads)
+        out = render(
+            means.detach(),
+            inv_scales.detach(),
+            rotations.detach(),
+            vals,
+            background,
+            height,
+            width,
+            k=k,
+            wrap=tuple(wrap),
+            backend=backend,
+            threads=threads,
+        )
         out[..., 0].sum().backward()
     return vals.grad[:, 0].detach()
 
 
-def pack_within(means, inv_scales, rotations, values, levels, background, channels, height, width, wrap, k,
-                qcfg, lod_levels: int, limit_bytes: int | None, backend: str,
-                threads: int, palettes=None) -> tuple[bytes, int]:
+def pack_within(
+    means,
+    inv_scales,
+    rotations,
+    values,
+    levels,
+    background,
+    channels,
+    height,
+    width,
+    wrap,
+    k,
+    qcfg,
+    lod_levels: int,
+    limit_bytes: int | None,
+    backend: str,
+    threads: int,
+    palettes=None,
+) -> tuple[bytes, int]:
     """Pack; if over limit_bytes, drop the least important Gaussians until it fits.
     Returns (bytes, Gaussians kept)."""
     n = int(means.shape[0])
-    data = packing.pack(means, inv_scales, rotations, values, levels, background, channels,
-                        height, width, wrap, k, qcfg, lod_levels, palettes)
+    data = packing.pack(
+        means,
+        inv_scales,
+        rotations,
+        values,
+        levels,
+        background,
+        channels,
+        height,
+        width,
+        wrap,
+        k,
+        qcfg,
+        lod_levels,
+        palettes,
+    )
     if limit_bytes is None or len(data) <= limit_bytes:
         return data, n
     imp = importance(means, inv_scales, rotations, values, background, height, width, k, wrap, backend, threads)
-    order = torch.sort(-imp, stable=True).indices           # most important first
+    order = torch.sort(-imp, stable=True).indices  # most important first
     keep = n
     while len(data) > limit_bytes and keep > 1:
         per_gaussian = max(1.0, len(data) / keep)
         keep = max(1, keep - max(1, math.ceil((len(data) - limit_bytes) / per_gaussian)))
-        sel = torch.sort(order[:keep]).values                # keep the original order
-        data = packing.pack(means[sel], inv_scales[sel], rotations[sel], values[sel], levels[sel],
-                            background, channels, height, width, wrap, k, qcfg, lod_levels, palettes)
+        sel = torch.sort(order[:keep]).values  # keep the original order
+        data = packing.pack(
+            means[sel],
+            inv_scales[sel],
+            rotations[sel],
+            values[sel],
+            levels[sel],
+            background,
+            channels,
+            height,
+            width,
+            wrap,
+            k,
+            qcfg,
+            lod_levels,
+            palettes,
+        )
     return data, keep
 
 
@@ -76,10 +131,11 @@ def fit_to_psnr(fit_at, budget: Budget, t_start: float, min_bppc: float = 0.0):
     """Smallest-rate fit reaching budget.target_psnr, searched over at most
     PSNR_SEARCH_FITS fits: start at 0.03 bppc, step by the assumed
     DB_PER_DOUBLING slope, then interpolate in log-rate between the bracketing
-    fits (never below min_bppc, the smallest useful file). fit_at(Budget(bppc=...)) runs one fit. Returns the cheapest fit that
-    meets the target, else the best one (metrics["target_met"] says which)."""
+    fits (never below min_bppc, the smallest useful file). fit_at(Budget(bppc=...))
+    runs one fit. Returns the cheapest fit that meets the target, else the best
+    one (metrics["target_met"] says which)."""
     target = budget.target_psnr
-    below, above = None, None           # (bppc, result)
+    below, above = None, None  # (bppc, result)
     rate = min(max(0.03, min_bppc * 1.1), budget.max_bppc)
     tried = set()
     for _ in range(PSNR_SEARCH_FITS):

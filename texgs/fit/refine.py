@@ -38,9 +38,23 @@ def choose(values: torch.Tensor, qcfg) -> Palettes:
     return Palettes(*packing.palette_entries(values, qcfg))
 
 
-def refine(g: GaussianSet, pal: Palettes, qcfg, target: torch.Tensor, weights: torch.Tensor,
-           lo: torch.Tensor, span: torch.Tensor, background: torch.Tensor, cfg: FitConfig, wrap,
-           backend: str, limits: Limits, steps: int, height: int, width: int):
+def refine(
+    g: GaussianSet,
+    pal: Palettes,
+    qcfg,
+    target: torch.Tensor,
+    weights: torch.Tensor,
+    lo: torch.Tensor,
+    span: torch.Tensor,
+    background: torch.Tensor,
+    cfg: FitConfig,
+    wrap,
+    backend: str,
+    limits: Limits,
+    steps: int,
+    height: int,
+    width: int,
+):
     """Train g's geometry and direct values and pal's entries for `steps`
     full-resolution steps through the file's quantiser (indices fixed).
     Returns (g, pal, psnr_before, psnr_after), the best iterate seen."""
@@ -55,17 +69,21 @@ def refine(g: GaussianSet, pal: Palettes, qcfg, target: torch.Tensor, weights: t
     dev = pos.device
     ent = [torch.tensor(e, dtype=torch.float32, device=dev, requires_grad=True) for e in pal.entries]
     index = [i.to(dev) for i in pal.index]
-    columns = [torch.tensor(chans, device=dev) for chans in groups]    # on the device: no copy per step
+    columns = [torch.tensor(chans, device=dev) for chans in groups]  # on the device: no copy per step
     sides = torch.tensor([float(width), float(height)], device=dev)
-    scale = cfg.lr_final          # the learning rates the main loop ended on
-    opt = torch.optim.Adam([{"params": [pos], "lr": cfg.lr_position * scale},
-                            {"params": [inv], "lr": cfg.lr_inv_scale * scale},
-                            {"params": [rot], "lr": cfg.lr_rotation * scale},
-                            {"params": [val], "lr": cfg.lr_value * scale},
-                            {"params": ent, "lr": cfg.lr_value * scale}])
+    scale = cfg.lr_final  # the learning rates the main loop ended on
+    opt = torch.optim.Adam(
+        [
+            {"params": [pos], "lr": cfg.lr_position * scale},
+            {"params": [inv], "lr": cfg.lr_inv_scale * scale},
+            {"params": [rot], "lr": cfg.lr_rotation * scale},
+            {"params": [val], "lr": cfg.lr_value * scale},
+            {"params": ent, "lr": cfg.lr_value * scale},
+        ]
+    )
 
     def values_now():
-        v = val.clone()                 # palette columns come from the entries, not val
+        v = val.clone()  # palette columns come from the entries, not val
         for cols, e, idx in zip(columns, ent, index):
             v[:, cols] = e[idx]
         return v
@@ -76,8 +94,7 @@ def refine(g: GaussianSet, pal: Palettes, qcfg, target: torch.Tensor, weights: t
     for step in range(steps + 1):
         opt.zero_grad(set_to_none=True)
         m, s, r, v = quantize(pos * sides, inv, rot, values_now())
-        img = render(m, s, r, v, background, height, width, k=cfg.k, wrap=wrap, backend=backend,
-                     threads=cfg.threads)
+        img = render(m, s, r, v, background, height, width, k=cfg.k, wrap=wrap, backend=backend, threads=cfg.threads)
         loss, sq = weighted_l2(img, lo, span, target, weights, buf)
         err = float(sq.sum()) / target.numel()
         if first is None:
@@ -101,6 +118,6 @@ def refine(g: GaussianSet, pal: Palettes, qcfg, target: torch.Tensor, weights: t
         # On the code grid, so the writer's nearest entry is exactly this one.
         lv = torch.tensor([float((1 << bits[ch]) - 1) for ch in chans], dtype=torch.float64, device=dev)
         eq = torch.round(e.to(torch.float64).clamp(0, 1) * lv) / lv
-        entries.append(eq.cpu().numpy())          # the writer's input: host memory
+        entries.append(eq.cpu().numpy())  # the writer's input: host memory
         out.values[:, cols] = eq[idx].to(out.values.dtype)
     return out, Palettes(entries, pal.index), psnr_from_mse(first), psnr_from_mse(best_err)

@@ -16,18 +16,18 @@ ADDITIONS_WITHIN = 0.6
 
 @dataclass(frozen=True)
 class Stage:
-    factor: int     # downscale factor of this pyramid level (1 = full resolution)
-    height: int     # level size in texels
+    factor: int  # downscale factor of this pyramid level (1 = full resolution)
+    height: int  # level size in texels
     width: int
-    start: int      # first global step of the stage
-    end: int        # one past its last step
+    start: int  # first global step of the stage
+    end: int  # one past its last step
 
 
 @dataclass(frozen=True)
 class Plan:
     stages: tuple[Stage, ...]
-    add_steps: tuple[int, ...]   # global steps after which a batch of Gaussians is added
-    qat_start: int               # first step trained through the quantiser (== steps: never)
+    add_steps: tuple[int, ...]  # global steps after which a batch of Gaussians is added
+    qat_start: int  # first step trained through the quantiser (== steps: never)
     steps: int
 
     def stage_at(self, step: int) -> Stage:

@@ -13,5 +13,18 @@ from .quant import QuantConfig, gaussian_constraints, max_gaussians, quantize, q
 from .reader import Packed, unpack
 from .writer import ChannelDesc, PackInput, pack
 
-__all__ = ["QuantConfig", "gaussian_constraints", "quantize", "quantize_ste", "size_bound",
-           "max_gaussians", "ChannelDesc", "PackInput", "pack", "Packed", "unpack", "decode", "decode_uv"]
+__all__ = [
+    "QuantConfig",
+    "gaussian_constraints",
+    "quantize",
+    "quantize_ste",
+    "size_bound",
+    "max_gaussians",
+    "ChannelDesc",
+    "PackInput",
+    "pack",
+    "Packed",
+    "unpack",
+    "decode",
+    "decode_uv",
+]

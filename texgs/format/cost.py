@@ -36,9 +36,9 @@ from .quant import QuantConfig, gaussian_constraints, max_gaussians
 from .reader import Packed, unpack
 from .writer import ChannelDesc, PackInput, pack
 
-MACS_Y_REJECT = 1          # window record rejected by min(w) |dy|
-MACS_X_REJECT = 2          # ... by min(w) |dx|
-MACS_CIRCLE_TEST = 4       # reaching the circle test (ex^2 + ey^2)
+MACS_Y_REJECT = 1  # window record rejected by min(w) |dy|
+MACS_X_REJECT = 2  # ... by min(w) |dx|
+MACS_CIRCLE_TEST = 4  # reaching the circle test (ex^2 + ey^2)
 MACS_PER_NEAR_RECORD = 8
 
 
@@ -60,9 +60,18 @@ def synthetic_fit(h: int, w: int, c: int, bppc: float, cfg: QuantConfig, seed: i
     aniso = np.exp(rng.normal(0, 0.4, n))
     inv = np.stack([3.0 / radius, 3.0 / radius * aniso], 1)
     inv = np.clip(inv, lim["min_inv_scale"], lim["max_inv_scale"])
-    return PackInput(h, w, [ChannelDesc(f"c{i}") for i in range(c)], means.astype(np.float32),
-                     inv.astype(np.float32), (rng.random(n) * math.pi).astype(np.float32),
-                     rng.random((n, c)).astype(np.float32), np.full(c, 0.5, np.float32), k=10, cfg=cfg)
+    return PackInput(
+        h,
+        w,
+        [ChannelDesc(f"c{i}") for i in range(c)],
+        means.astype(np.float32),
+        inv.astype(np.float32),
+        (rng.random(n) * math.pi).astype(np.float32),
+        rng.random((n, c)).astype(np.float32),
+        np.full(c, 0.5, np.float32),
+        k=10,
+        cfg=cfg,
+    )
 
 
 def _interval_counts(lo: np.ndarray, hi: np.ndarray, side: int, wrap: bool) -> np.ndarray:
@@ -77,7 +86,7 @@ def _interval_counts(lo: np.ndarray, hi: np.ndarray, side: int, wrap: bool) -> n
         diff[side] -= int(full.sum())
         j0, j1 = j0[~full], j1[~full]
         s0 = np.mod(j0, side)
-        e0 = s0 + (j1 - j0)                                   # may pass side: split
+        e0 = s0 + (j1 - j0)  # may pass side: split
         first_end = np.minimum(e0, side - 1)
         np.add.at(diff, s0, 1)
         np.add.at(diff, first_end + 1, -1)
@@ -99,14 +108,14 @@ def shader_cost(packed, lod_limit=None) -> dict:
     lod = nl if lod_limit is None else lod_limit
     r = p.radius + SEARCH_MARGIN
     n_strips = p.header["strip_count"]
-    evaluated = np.zeros((h, w), np.int64)   # window records: x within r of the texel
+    evaluated = np.zeros((h, w), np.int64)  # window records: x within r of the texel
     probes = np.zeros(h, np.int64)
-    pass_y = np.zeros((h, w), np.int64)      # window records passing the y box test
-    pass_xy = np.zeros((h, w), np.int64)     # ... and the x box test (reach the circle test)
+    pass_y = np.zeros((h, w), np.int64)  # window records passing the y box test
+    pass_xy = np.zeros((h, w), np.int64)  # ... and the x box test (reach the circle test)
     cells = [(st, lv) for st in range(n_strips) for lv in range(lod)]
     span = {cl: slice(int(p.index[cl[0] * nl + cl[1]]), int(p.index[cl[0] * nl + cl[1] + 1])) for cl in cells}
     wmin = np.minimum(p.inv_scales[:, 0], p.inv_scales[:, 1]).astype(np.float64)
-    rho = BOX_CUTOFF / wmin                  # |d| beyond which a box test rejects
+    rho = BOX_CUTOFF / wmin  # |d| beyond which a box test rejects
     for y in range(h):
         py = y + 0.5
         strips = set()
@@ -130,21 +139,34 @@ def shader_cost(packed, lod_limit=None) -> dict:
             pass_y[y] = _interval_counts(x[near_y] - r, x[near_y] + r, w, p.wrap[0])
             pass_xy[y] = _interval_counts(x[near_y] - rr[near_y], x[near_y] + rr[near_y], w, p.wrap[0])
     ys, xs = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
-    _, cover, near = decode_points(p, np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32), lod,
-                                   with_counts=True)
+    _, cover, near = decode_points(p, np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32), lod, with_counts=True)
     blended = np.minimum(cover, p.k)
     c = p.values.shape[1]
     ev, py_, pxy = evaluated.ravel(), pass_y.ravel(), pass_xy.ravel()
-    macs = (MACS_Y_REJECT * (ev - py_) + MACS_X_REJECT * (py_ - pxy) + MACS_CIRCLE_TEST * pxy
-            + MACS_PER_NEAR_RECORD * near + (c + 1) * blended + c)
+    macs = (
+        MACS_Y_REJECT * (ev - py_)
+        + MACS_X_REJECT * (py_ - pxy)
+        + MACS_CIRCLE_TEST * pxy
+        + MACS_PER_NEAR_RECORD * near
+        + (c + 1) * blended
+        + c
+    )
     return {
-        "texels": h * w, "gaussians": int(p.header["gaussian_count"]), "channels": c, "k": p.k,
-        "evaluated_mean": float(evaluated.mean()), "evaluated_max": int(evaluated.max()),
-        "covering_mean": float(cover.mean()), "covering_max": int(cover.max()),
+        "texels": h * w,
+        "gaussians": int(p.header["gaussian_count"]),
+        "channels": c,
+        "k": p.k,
+        "evaluated_mean": float(evaluated.mean()),
+        "evaluated_max": int(evaluated.max()),
+        "covering_mean": float(cover.mean()),
+        "covering_max": int(cover.max()),
         "blended_mean": float(blended.mean()),
-        "probes_mean": float(probes.mean()), "probes_max": int(probes.max()),
-        "macs_mean": float(macs.mean()), "macs_max": int(macs.max()),
-        "near_mean": float(near.mean()), "near_max": int(near.max()),
+        "probes_mean": float(probes.mean()),
+        "probes_max": int(probes.max()),
+        "macs_mean": float(macs.mean()),
+        "macs_max": int(macs.max()),
+        "near_mean": float(near.mean()),
+        "near_max": int(near.max()),
         "circle_tests_mean": float(pxy.mean()),
         "transcendentals_mean": float(2 * near.mean() + blended.mean()),
         "holes_percent": float(100.0 * (cover == 0).mean()),
@@ -169,7 +191,7 @@ def index_study(inp: PackInput, file_bytes: int) -> list[dict]:
     rad = 3.0 / np.minimum(np.abs(inp.inv_scales[:, 0]), np.abs(inp.inv_scales[:, 1]))
     n = len(m)
     rows = []
-    for t in (16, 32, 64):                      # per-tile lists of ids (16-bit if n < 65536)
+    for t in (16, 32, 64):  # per-tile lists of ids (16-bit if n < 65536)
         nbx, nby = -(-w // t), -(-h // t)
         x0 = np.clip(np.floor((m[:, 0] - rad) / t), 0, nbx - 1)
         x1 = np.clip(np.floor((m[:, 0] + rad) / t), 0, nbx - 1)
@@ -177,21 +199,32 @@ def index_study(inp: PackInput, file_bytes: int) -> list[dict]:
         y1 = np.clip(np.floor((m[:, 1] + rad) / t), 0, nby - 1)
         per = (x1 - x0 + 1) * (y1 - y0 + 1)
         grid = np.zeros((nby + 1, nbx + 1))
-        for i in range(n):                       # area-sum of per-tile list lengths
-            grid[int(y0[i]):int(y1[i]) + 1, int(x0[i]):int(x1[i]) + 1] += 1
+        for i in range(n):  # area-sum of per-tile list lengths
+            grid[int(y0[i]) : int(y1[i]) + 1, int(x0[i]) : int(x1[i]) + 1] += 1
         id_bytes = 2 if n < 65536 else 4
         b = 4 * (nbx * nby + 1) + id_bytes * int(per.sum())
-        rows.append({"scheme": f"per-tile id lists, tile {t}", "index_bytes": b,
-                     "percent": 100.0 * b / (file_bytes + b), "evaluated_mean": float(grid[:nby, :nbx].mean())})
+        rows.append(
+            {
+                "scheme": f"per-tile id lists, tile {t}",
+                "index_bytes": b,
+                "percent": 100.0 * b / (file_bytes + b),
+                "evaluated_mean": float(grid[:nby, :nbx].mean()),
+            }
+        )
     big_r = float(inp.cfg.max_radius) + SEARCH_MARGIN
     density = n / (h * w)
-    for t in (32, 64, 128):                      # home tile + fixed neighbourhood of ceil(R / t) tiles
+    for t in (32, 64, 128):  # home tile + fixed neighbourhood of ceil(R / t) tiles
         nb = -(-h // t) * -(-w // t)
         ring = math.ceil(big_r / t)
-        b = index_bytes(n, nb, 1)                # one start per tile, same entry width as the strips
-        rows.append({"scheme": f"home tile {t} + {2 * ring + 1}x{2 * ring + 1} neighbourhood", "index_bytes": b,
-                     "percent": 100.0 * b / (file_bytes + b),
-                     "evaluated_mean": density * ((2 * ring + 1) * t) ** 2})
+        b = index_bytes(n, nb, 1)  # one start per tile, same entry width as the strips
+        rows.append(
+            {
+                "scheme": f"home tile {t} + {2 * ring + 1}x{2 * ring + 1} neighbourhood",
+                "index_bytes": b,
+                "percent": 100.0 * b / (file_bytes + b),
+                "evaluated_mean": density * ((2 * ring + 1) * t) ** 2,
+            }
+        )
     return rows
 
 
@@ -203,8 +236,10 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     h = w = args.size
     c = args.channels
-    print("| strip rows | radius | index bytes | overhead % | window records mean / max | probes mean "
-          "| near records mean / max | covering mean | MACs mean / max | transcendentals mean |")
+    print(
+        "| strip rows | radius | index bytes | overhead % | window records mean / max | probes mean "
+        "| near records mean / max | covering mean | MACs mean / max | transcendentals mean |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     base = None
     for radius in (32.0, 24.0):
@@ -215,16 +250,20 @@ def main(argv=None) -> None:
             p = unpack(data)
             cst = shader_cost(p)
             idx = next(sec.size for sec in p.sections if sec.id == SECTION_INDEX)
-            overhead = 100.0 * (len(data) - p.sections[2].size) / len(data)   # all but the records
-            print(f"| {strip} | {radius:g} | {idx} | {overhead:.2f} "
-                  f"| {cst['evaluated_mean']:.1f} / {cst['evaluated_max']} | {cst['probes_mean']:.1f} "
-                  f"| {cst['near_mean']:.1f} / {cst['near_max']} | {cst['covering_mean']:.1f} "
-                  f"| {cst['macs_mean']:.0f} / {cst['macs_max']} | {cst['transcendentals_mean']:.1f} |")
+            overhead = 100.0 * (len(data) - p.sections[2].size) / len(data)  # all but the records
+            print(
+                f"| {strip} | {radius:g} | {idx} | {overhead:.2f} "
+                f"| {cst['evaluated_mean']:.1f} / {cst['evaluated_max']} | {cst['probes_mean']:.1f} "
+                f"| {cst['near_mean']:.1f} / {cst['near_max']} | {cst['covering_mean']:.1f} "
+                f"| {cst['macs_mean']:.0f} / {cst['macs_max']} | {cst['transcendentals_mean']:.1f} |"
+            )
             if radius == 32.0 and strip == 8:
                 base = (inp, len(data), cst)
     inp, size, cst = base
-    print(f"\nfile {size} bytes for {len(inp.means)} Gaussians ({8 * size / (h * w * c):.4f} bppc); "
-          f"holes {cst['holes_percent']:.2f}% of texels; blended mean {cst['blended_mean']:.1f}")
+    print(
+        f"\nfile {size} bytes for {len(inp.means)} Gaussians ({8 * size / (h * w * c):.4f} bppc); "
+        f"holes {cst['holes_percent']:.2f}% of texels; blended mean {cst['blended_mean']:.1f}"
+    )
     print("\n| index scheme | index bytes | % of file | records evaluated per texel (mean) |")
     print("|---|---|---|---|")
     for row in index_study(inp, size):

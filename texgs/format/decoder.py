@@ -24,7 +24,7 @@ from ..errors import InputError
 from .layout import BOX_CUTOFF, REJECT_SLACK, SEARCH_MARGIN
 from .reader import Packed, unpack
 
-_BATCH_ELEMS = 1 << 22        # bound of points x candidates evaluated at once
+_BATCH_ELEMS = 1 << 22  # bound of points x candidates evaluated at once
 
 
 def _as_packed(p) -> Packed:
@@ -106,10 +106,15 @@ def _axis_tiles(c: np.ndarray, r: np.ndarray, side: int, tile: int, wrap: bool):
     pieces = [(np.maximum(lo, 0.0), np.minimum(hi, float(side)), np.ones(len(c), bool))]
     if wrap:
         full = hi - lo >= side
-        pieces = [(np.where(full, 0.0, np.maximum(lo, 0.0)), np.where(full, float(side), np.minimum(hi, float(side))),
-                   np.ones(len(c), bool)),
-                  (lo + side, np.full(len(c), float(side)), (lo < 0) & ~full),
-                  (np.zeros(len(c)), hi - side, (hi > side) & ~full)]
+        pieces = [
+            (
+                np.where(full, 0.0, np.maximum(lo, 0.0)),
+                np.where(full, float(side), np.minimum(hi, float(side))),
+                np.ones(len(c), bool),
+            ),
+            (lo + side, np.full(len(c), float(side)), (lo < 0) & ~full),
+            (np.zeros(len(c)), hi - side, (hi > side) & ~full),
+        ]
     gs, ts = [], []
     for a, b, use in pieces:
         t0 = np.clip(np.floor(a / tile), 0, nb - 1).astype(np.int64)
@@ -186,9 +191,9 @@ def decode_points(packed, points, lod_limit=None, with_counts=False, tile=16, su
     pblock = pby * nbx + pbx
     porder = np.argsort(pblock, kind="stable")
     blocks = np.unique(pblock)
-    pmat, pval, _ = _padded_groups(pblock[porder], porder, blocks)          # [B, Pmax] point ids
+    pmat, pval, _ = _padded_groups(pblock[porder], porder, blocks)  # [B, Pmax] point ids
     gblock, gitem = _bin_gaussians(packed, lod, tile, subset)
-    cmat, cval, ccnt = _padded_groups(gblock, gitem, blocks)                 # [B, Mmax] file indices
+    cmat, cval, ccnt = _padded_groups(gblock, gitem, blocks)  # [B, Mmax] file indices
 
     means = torch.from_numpy(packed.means)
     inv = torch.from_numpy(packed.inv_scales)
@@ -211,32 +216,52 @@ def decode_points(packed, points, lod_limit=None, with_counts=False, tile=16, su
         j = max(j, i + 1)
         sel = border[i:j]
         mm = max(1, int(ccnt[sel].max()))
-        _eval_batch(torch.from_numpy(pmat[sel]), torch.from_numpy(pval[sel]),
-                    torch.from_numpy(cmat[sel, :mm]), torch.from_numpy(cval[sel, :mm]),
-                    pts, means, inv, cos_all, sin_all, vals, background, packed.k, period, out, cover, near)
+        _eval_batch(
+            torch.from_numpy(pmat[sel]),
+            torch.from_numpy(pval[sel]),
+            torch.from_numpy(cmat[sel, :mm]),
+            torch.from_numpy(cval[sel, :mm]),
+            pts,
+            means,
+            inv,
+            cos_all,
+            sin_all,
+            vals,
+            background,
+            packed.k,
+            period,
+            out,
+            cover,
+            near,
+        )
         i = j
     return (out.numpy(), cover.numpy(), near.numpy()) if with_counts else out.numpy()
 
 
-def _eval_batch(pid, pvalid, cid, cvalid, pts, means, inv, cos_all, sin_all, vals, background, k, period,
-                out, cover, near=None):
+def _eval_batch(
+    pid, pvalid, cid, cvalid, pts, means, inv, cos_all, sin_all, vals, background, k, period, out, cover, near=None
+):
     """Top-K blend for a batch of B blocks: points pid [B, P] (pvalid), candidate
     file indices cid [B, M] in ascending order (cvalid). Arithmetic in the order
     of texgs/render_ref.py (float32, unfused)."""
     pm, mm = pid.shape[1], cid.shape[1]
-    p = pts[pid]                                               # [B, P, 2]
-    m = means[cid]                                             # [B, M, 2]
-    dx = p[:, :, None, 0] - m[:, None, :, 0]                   # [B, P, M]
+    p = pts[pid]  # [B, P, 2]
+    m = means[cid]  # [B, M, 2]
+    dx = p[:, :, None, 0] - m[:, None, :, 0]  # [B, P, M]
     dy = p[:, :, None, 1] - m[:, None, :, 1]
     if period[0] is not None:
         dx -= period[0] * torch.floor(dx / period[0] + 0.5)
     if period[1] is not None:
         dy -= period[1] * torch.floor(dy / period[1] + 0.5)
-    if near is not None:   # the shaders' cheap reject tests, for cost figures
+    if near is not None:  # the shaders' cheap reject tests, for cost figures
         wmin = torch.minimum(inv[cid][:, :, 0], inv[cid][:, :, 1])[:, None, :]
         ex, ey = wmin * dx, wmin * dy
-        passed = ((ex.abs() <= BOX_CUTOFF) & (ey.abs() <= BOX_CUTOFF) & (ex * ex + ey * ey <= Q_CUTOFF * REJECT_SLACK)
-                  & cvalid[:, None, :])
+        passed = (
+            (ex.abs() <= BOX_CUTOFF)
+            & (ey.abs() <= BOX_CUTOFF)
+            & (ex * ex + ey * ey <= Q_CUTOFF * REJECT_SLACK)
+            & cvalid[:, None, :]
+        )
         del ex, ey
         near[pid[pvalid]] = passed.sum(2)[pvalid]
         del passed
@@ -250,7 +275,7 @@ def _eval_batch(pid, pvalid, cid, cvalid, pts, means, inv, cos_all, sin_all, val
     v *= inv[cid][:, None, :, 1]
     u *= u
     v *= v
-    q = u.add_(v)                                              # [B, P, M], as render_ref computes it
+    q = u.add_(v)  # [B, P, M], as render_ref computes it
     del v
     ok = q <= Q_CUTOFF
     ok &= cvalid[:, None, :]
@@ -261,7 +286,7 @@ def _eval_batch(pid, pvalid, cid, cvalid, pts, means, inv, cos_all, sin_all, val
     key.masked_fill_(~ok, 0x7F800000)
     key <<= 16
     key += torch.arange(mm, dtype=torch.int64)
-    sel = torch.topk(key, kk, dim=2, largest=False, sorted=True).indices    # [B, P, kk]
+    sel = torch.topk(key, kk, dim=2, largest=False, sorted=True).indices  # [B, P, kk]
     del key
     qsel = torch.gather(q, 2, sel)
     valid = torch.gather(ok, 2, sel)
@@ -270,7 +295,7 @@ def _eval_batch(pid, pvalid, cid, cvalid, pts, means, inv, cos_all, sin_all, val
     g = torch.exp(-0.5 * qsel) * valid.to(qsel.dtype)
     ssum = g.sum(2, keepdim=True)
     has = valid.any(2, keepdim=True)
-    gid = torch.gather(cid[:, None, :].expand(-1, pm, -1), 2, sel)    # [B, P, kk] file indices
+    gid = torch.gather(cid[:, None, :].expand(-1, pm, -1), 2, sel)  # [B, P, kk] file indices
     blended = torch.einsum("bpk,bpkc->bpc", g, vals[gid]) / torch.where(has, ssum, torch.ones_like(ssum))
     res = torch.where(has, blended, background[None, None, :])
     out[pid[pvalid]] = res[pvalid]
@@ -289,11 +314,13 @@ def decode(packed, lod_limit=None, apply_range=False) -> np.ndarray:
     packed = _as_packed(packed)
     h, w = packed.height, packed.width
     if h * w * packed.values.shape[1] > MAX_DECODE_VALUES:
-        raise InputError(f"{w}x{h}x{packed.values.shape[1]} is too large to decode at once "
-                         f"(limit {MAX_DECODE_VALUES} values); sample it with decode_uv in pieces")
+        raise InputError(
+            f"{w}x{h}x{packed.values.shape[1]} is too large to decode at once "
+            f"(limit {MAX_DECODE_VALUES} values); sample it with decode_uv in pieces"
+        )
     img = np.empty((h, w, packed.values.shape[1]), np.float32)
     for y0, band in decode_bands(packed, lod_limit):
-        img[y0:y0 + band.shape[0]] = band
+        img[y0 : y0 + band.shape[0]] = band
     return apply_channel_ranges(packed, img) if apply_range else img
 
 
@@ -312,7 +339,7 @@ def decode_bands(packed, lod_limit=None):
     from the top: the same image as decode() in bounded memory. Each band
     evaluates only the Gaussians within the search radius of its rows."""
     packed = _as_packed(packed)
-    return _bands(packed, _lod(packed, lod_limit))     # checks the LOD limit before the first band
+    return _bands(packed, _lod(packed, lod_limit))  # checks the LOD limit before the first band
 
 
 def _bands(packed: Packed, lod: int):

@@ -48,8 +48,9 @@ class GroupImage:
         self.png = n in (1, 3, 4) and self.lo.min() >= 0.0 and self.hi.max() <= 1.0 and not force_exr
         self.path = f"{path_stem}.{'png' if self.png else 'exr'}"
         self.shape = (height, width, n)
-        self.scale, self.dtype = ((65535.0, np.uint16) if png16 else (255.0, np.uint8)) if self.png \
-            else (1.0, np.float32)
+        self.scale, self.dtype = (
+            ((65535.0, np.uint16) if png16 else (255.0, np.uint8)) if self.png else (1.0, np.float32)
+        )
         self.data = None
 
     @property
@@ -60,8 +61,11 @@ class GroupImage:
         """Store rows y0.. from unit values [rows, W, n]."""
         if self.data is None:
             # PNG: interleaved in OpenCV's BGR(A) order; EXR: one plane per channel.
-            self.data = np.empty(self.shape, self.dtype) if self.png else \
-                [np.empty(self.shape[:2], np.float32) for _ in range(self.shape[2])]
+            self.data = (
+                np.empty(self.shape, self.dtype)
+                if self.png
+                else [np.empty(self.shape[:2], np.float32) for _ in range(self.shape[2])]
+            )
         stored = self.lo + (self.hi - self.lo) * unit
         rows = slice(y0, y0 + unit.shape[0])
         if self.png:
@@ -100,9 +104,20 @@ def write_group(path_stem, img, ranges, png16: bool, force_exr: bool) -> str:
 
 def _group_images(packed, out_dir, png16: bool, force_exr: bool, size=None) -> list:
     height, width = size or (packed.height, packed.width)
-    return [(GroupImage(str(Path(out_dir) / _safe(group)), height, width,
-                        [packed.channels[i].range for i in idx], png16, force_exr), idx)
-            for group, idx in group_channels(packed.channels).items()]
+    return [
+        (
+            GroupImage(
+                str(Path(out_dir) / _safe(group)),
+                height,
+                width,
+                [packed.channels[i].range for i in idx],
+                png16,
+                force_exr,
+            ),
+            idx,
+        )
+        for group, idx in group_channels(packed.channels).items()
+    ]
 
 
 def output_bytes(packed, png16: bool = False, force_exr: bool = False) -> int:
@@ -117,16 +132,18 @@ def check_output_budget(packed, png16: bool, force_exr: bool, name: str, size=No
     need = sum(g.nbytes for g, _ in _group_images(packed, ".", png16, force_exr, (height, width)))
     need += 4 * float_values
     if need > MAX_OUTPUT_BYTES:
-        raise InputError(f"{name}: its {width}x{height}x{len(packed.channels)} decoded images "
-                         f"would take {need / 2**20:.0f} MiB, over the decode budget of "
-                         f"{MAX_OUTPUT_BYTES / 2**20:.0f} MiB")
+        raise InputError(
+            f"{name}: its {width}x{height}x{len(packed.channels)} decoded images "
+            f"would take {need / 2**20:.0f} MiB, over the decode budget of "
+            f"{MAX_OUTPUT_BYTES / 2**20:.0f} MiB"
+        )
 
 
 def write_decoded(packed, img, out_dir, png16: bool = False, force_exr: bool = False) -> list[tuple[str, list[str]]]:
     """Write one image per channel group of `packed` (reader.Packed) into out_dir;
     img: its decoded image [H, W, C] (unit values), or the (y0, band) pairs of
     decoder.decode_bands, consumed one band at a time. Returns [(path, channel names)]."""
-    whole = isinstance(img, np.ndarray)     # a whole image may be a mip level, smaller than packed
+    whole = isinstance(img, np.ndarray)  # a whole image may be a mip level, smaller than packed
     size = img.shape[:2] if whole else (packed.height, packed.width)
     groups = _group_images(packed, out_dir, png16, force_exr, size)
     bands = [(0, img)] if whole else img

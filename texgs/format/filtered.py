@@ -57,7 +57,7 @@ def effective_footprint(ddx, ddy, cap: float) -> np.ndarray:
     p = np.float32(0.5) * (sxx - syy)
     b = sxy
     rad = np.sqrt(p * p + b * b)
-    lam1 = np.clip(m + rad, 0.0, cap).astype(np.float32)      # eigenvalues, clamped
+    lam1 = np.clip(m + rad, 0.0, cap).astype(np.float32)  # eigenvalues, clamped
     lam2 = np.clip(m - rad, 0.0, cap).astype(np.float32)
     # Same eigenvectors, clamped eigenvalues: m' = mean, and (p, b) scaled by the new half-spread.
     scale = np.where(rad > 0, (np.float32(0.5) * (lam1 - lam2)) / np.where(rad > 0, rad, 1), 0).astype(np.float32)
@@ -106,8 +106,9 @@ def sample_level(packed, uv, level: float, lod_limit=None, k=None) -> np.ndarray
     if not (math.isfinite(level) and level >= 0):
         raise InputError(f"mip level must be a finite number >= 0, got {level}")
     dx, dy = level_footprint(level)
-    return sample_grad(packed, uv, dx / [packed.width, packed.height], dy / [packed.width, packed.height],
-                       lod_limit, k=k)
+    return sample_grad(
+        packed, uv, dx / [packed.width, packed.height], dy / [packed.width, packed.height], lod_limit, k=k
+    )
 
 
 def max_level(packed: Packed) -> int:
@@ -126,8 +127,11 @@ def level_points(packed: Packed, level: int) -> torch.Tensor:
     reduced by the UV rule (a partial last texel's centre may lie past the edge)."""
     h, w = level_size(packed, level)
     s = float(1 << level)
-    ys, xs = torch.meshgrid((torch.arange(h, dtype=torch.float32) + 0.5) * s,
-                            (torch.arange(w, dtype=torch.float32) + 0.5) * s, indexing="ij")
+    ys, xs = torch.meshgrid(
+        (torch.arange(h, dtype=torch.float32) + 0.5) * s,
+        (torch.arange(w, dtype=torch.float32) + 0.5) * s,
+        indexing="ij",
+    )
     uv = torch.stack([xs.reshape(-1) / packed.width, ys.reshape(-1) / packed.height], 1)
     return uv_to_texels(packed, uv.numpy())
 
@@ -138,8 +142,9 @@ def decode_level(packed, level: int, lod_limit=None, k=None) -> np.ndarray:
     packed = _as_packed(packed)
     top = max_level(packed)
     if not (isinstance(level, (int, np.integer)) and 0 <= level <= top):
-        raise InputError(f"mip level must be an integer in 0..{top} for a {packed.width}x{packed.height} "
-                         f"material, got {level}")
+        raise InputError(
+            f"mip level must be an integer in 0..{top} for a {packed.width}x{packed.height} material, got {level}"
+        )
     h, w = level_size(packed, int(level))
     pts = level_points(packed, int(level))
     dx, dy = level_footprint(level)
@@ -245,8 +250,15 @@ def _decode_class(packed: Packed, pts: torch.Tensor, fp: np.ndarray, lod: int, k
             j = max(j, i + 1)
             sel = border[i:j]
             mm = max(1, int(ccnt[sel].max()))
-            ctx.eval(torch.from_numpy(pmat[sel]), torch.from_numpy(pval[sel]), torch.from_numpy(cmat[sel, :mm]),
-                     torch.from_numpy(cval[sel, :mm]), pts, res, cnt)
+            ctx.eval(
+                torch.from_numpy(pmat[sel]),
+                torch.from_numpy(pval[sel]),
+                torch.from_numpy(cmat[sel, :mm]),
+                torch.from_numpy(cval[sel, :mm]),
+                pts,
+                res,
+                cnt,
+            )
             i = j
     out[ids] = res.numpy()
     for a, b in zip(counts, cnt):
@@ -264,13 +276,15 @@ class _Context:
         self.vals = torch.from_numpy(packed.values)
         self.background = torch.from_numpy(packed.background)
         self.k = k
-        self.period = (float(packed.width) if packed.wrap[0] else None,
-                       float(packed.height) if packed.wrap[1] else None)
+        self.period = (
+            float(packed.width) if packed.wrap[0] else None,
+            float(packed.height) if packed.wrap[1] else None,
+        )
         self.fp = torch.from_numpy(fp)
         lam_t = torch.from_numpy(lam)
         self.lam = lam_t
-        self.rho = torch.sqrt(lam_t) * np.float32(BOX_CUTOFF)              # cheap-test widening
-        self.r = torch.from_numpy(window_radius(packed, lam))             # search radius (x window)
+        self.rho = torch.sqrt(lam_t) * np.float32(BOX_CUTOFF)  # cheap-test widening
+        self.r = torch.from_numpy(window_radius(packed, lam))  # search radius (x window)
 
     def eval(self, pid, pvalid, cid, cvalid, pts, out, cnt):
         """Filtered top-K blend of a batch of blocks (see decoder._eval_batch)."""
@@ -310,9 +324,9 @@ class _Context:
         lam = self.lam[pid][:, :, None]
         bound = near & (e1 * e1 + e2 * e2 <= Q_CUTOFF * REJECT_SLACK * (1.0 + lam * (wmax * wmax)))
         del wmax, lam
-        f = self.fp[pid]                                           # [B, P, 3]
+        f = self.fp[pid]  # [B, P, 3]
         fm, fpp, fb = f[..., 0, None], f[..., 1, None], f[..., 2, None]
-        cos2 = cos * cos - sin * sin                               # the footprint in the Gaussian's frame
+        cos2 = cos * cos - sin * sin  # the footprint in the Gaussian's frame
         sin2 = 2.0 * (cos * sin)
         pr = fpp * cos2 + fb * sin2
         br = fb * cos2 - fpp * sin2
@@ -323,13 +337,13 @@ class _Context:
         d = torch.clamp((1.0 + t11) * (1.0 + t22) - t12 * t12, min=1.0)
         qn = (1.0 + t22) * (e1 * e1) - 2.0 * t12 * (e1 * e2)
         qn += (1.0 + t11) * (e2 * e2)
-        qn.clamp_(min=0.0)                                         # rounding never makes q' negative
+        qn.clamp_(min=0.0)  # rounding never makes q' negative
         del e1, e2, t11, t22, t12
-        qw = qn / d                                                # q' of the widened Gaussian
+        qw = qn / d  # q' of the widened Gaussian
         del qn
         ok = qw <= Q_CUTOFF
         ok &= cvalid[:, None, :]
-        q = qw.add_(torch.log(d))                                  # + log det: the amplitude factor
+        q = qw.add_(torch.log(d))  # + log det: the amplitude factor
         del d
         kk = min(self.k, mm)
         key = q.view(torch.int32).to(torch.int64)

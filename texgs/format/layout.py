@@ -11,32 +11,32 @@ from __future__ import annotations
 
 import math
 
-MAGIC = b"TEXGS\x00\r\n"          # 8 bytes; the CR LF catches text-mode corruption
-VERSION_MAJOR = 4                  # a reader rejects any other major version (3: value palettes; 4: y within the strip)
-VERSION_MINOR = 0                  # minor bumps only add optional sections
+MAGIC = b"TEXGS\x00\r\n"  # 8 bytes; the CR LF catches text-mode corruption
+VERSION_MAJOR = 4  # a reader rejects any other major version (3: value palettes; 4: y within the strip)
+VERSION_MINOR = 0  # minor bumps only add optional sections
 
 # Fixed header: (field name, word index, kind) with kind "u32" or "f32".
 # Words 0-1 hold the magic.
 HEADER_FIELDS = [
     ("version_major", 2, "u32"),
     ("version_minor", 3, "u32"),
-    ("file_bytes", 4, "u32"),            # total file length; catches truncation
+    ("file_bytes", 4, "u32"),  # total file length; catches truncation
     ("width", 5, "u32"),
     ("height", 6, "u32"),
     ("channels", 7, "u32"),
-    ("k", 8, "u32"),                     # top-K blended per texel
-    ("flags", 9, "u32"),                 # FLAG_WRAP_X | FLAG_WRAP_Y
-    ("levels", 10, "u32"),               # LOD levels (>= 1); level 0 = coarsest
-    ("strip_height", 11, "u32"),         # texel rows per index strip
-    ("strip_count", 12, "u32"),          # ceil(height / strip_height)
+    ("k", 8, "u32"),  # top-K blended per texel
+    ("flags", 9, "u32"),  # FLAG_WRAP_X | FLAG_WRAP_Y
+    ("levels", 10, "u32"),  # LOD levels (>= 1); level 0 = coarsest
+    ("strip_height", 11, "u32"),  # texel rows per index strip
+    ("strip_count", 12, "u32"),  # ceil(height / strip_height)
     ("gaussian_count", 13, "u32"),
-    ("encoding", 14, "u32"),             # ENCODING_FIXED or ENCODING_FP16
-    ("position_bits", 15, "u32"),        # bits of x (fixed: over the width; fp16: 16)
+    ("encoding", 14, "u32"),  # ENCODING_FIXED or ENCODING_FP16
+    ("position_bits", 15, "u32"),  # bits of x (fixed: over the width; fp16: 16)
     ("inv_scale_exp_bits", 16, "u32"),
     ("inv_scale_mant_bits", 17, "u32"),
     ("rotation_bits", 18, "u32"),
-    ("record_bits", 19, "u32"),          # bit stride of one record
-    ("radius", 20, "f32"),               # 3-sigma radius bound (texels)
+    ("record_bits", 19, "u32"),  # bit stride of one record
+    ("radius", 20, "f32"),  # 3-sigma radius bound (texels)
     ("position_step_x", 21, "f32"),
     ("position_step_y", 22, "f32"),
     ("inv_scale_lo", 23, "f32"),
@@ -44,10 +44,10 @@ HEADER_FIELDS = [
     ("rotation_step", 25, "f32"),
     ("section_count", 26, "u32"),
     ("section_table_offset", 27, "u32"),  # bytes
-    ("index_bits", 28, "u32"),           # 16 (when N <= 65535) or 32: width of an index entry
-    ("palette_count", 29, "u32"),        # value palettes (0: every value is in the record)
-    ("position_y_bits", 30, "u32"),      # bits of y (fixed: within the record's strip; fp16: 16)
-    ("header_crc32", 31, "u32"),          # CRC-32 of bytes [0, 124)
+    ("index_bits", 28, "u32"),  # 16 (when N <= 65535) or 32: width of an index entry
+    ("palette_count", 29, "u32"),  # value palettes (0: every value is in the record)
+    ("position_y_bits", 30, "u32"),  # bits of y (fixed: within the record's strip; fp16: 16)
+    ("header_crc32", 31, "u32"),  # CRC-32 of bytes [0, 124)
 ]
 HEADER_WORDS = 32
 HEADER_BYTES = 4 * HEADER_WORDS
@@ -98,36 +98,48 @@ MAX_SECTIONS = 64
 # Channel table: one entry of CHANNEL_WORDS words per channel (what a shader
 # needs; names live in the optional NAMES section).
 CHANNEL_FIELDS = [
-    ("semantic", 0, "u32"),             # SEMANTICS index
-    ("colour_space", 1, "u32"),         # COLOUR_SPACES index
+    ("semantic", 0, "u32"),  # SEMANTICS index
+    ("colour_space", 1, "u32"),  # COLOUR_SPACES index
     ("value_bits", 2, "u32"),
-    ("value_bit_offset", 3, "u32"),     # bit offset of this channel's code in a record
-    ("value_step", 4, "f32"),           # unit value = code * value_step
-    ("background", 5, "f32"),           # unit value where no Gaussian covers
-    ("range_lo", 6, "f32"),             # stored value = lo + (hi - lo) * unit value
+    ("value_bit_offset", 3, "u32"),  # bit offset of this channel's code in a record
+    ("value_step", 4, "f32"),  # unit value = code * value_step
+    ("background", 5, "f32"),  # unit value where no Gaussian covers
+    ("range_lo", 6, "f32"),  # stored value = lo + (hi - lo) * unit value
     ("range_hi", 7, "f32"),
-    ("palette", 8, "u32"),              # 0: the code is in the record; p > 0: in palette p - 1's entries
+    ("palette", 8, "u32"),  # 0: the code is in the record; p > 0: in palette p - 1's entries
 ]
 CHANNEL_WORDS = 9
 #: Largest |range_lo|, |range_hi| of a channel: hi - lo and lo + (hi - lo) * u
 #: then stay far inside float32 in every decoder and shader.
-RANGE_LIMIT = 2.0 ** 64
+RANGE_LIMIT = 2.0**64
 
 # Palette table: one entry of PALETTE_WORDS words per palette. A palette
 # channel's record holds no value code: the record's index field picks an entry
 # of its palette, and the channel's value_bit_offset / value_bits locate its code
 # within that entry. Entries are an LSB-first bit stream of entry_bits each.
 PALETTE_FIELDS = [
-    ("index_bit_offset", 0, "u32"),     # bit offset of the palette index field in a record
-    ("index_bits", 1, "u32"),           # the palette holds 2^index_bits entries
-    ("entry_bits", 2, "u32"),           # bit stride of one entry (sum of its channels' value_bits)
-    ("data_word", 3, "u32"),            # word offset of the entries from the section start
+    ("index_bit_offset", 0, "u32"),  # bit offset of the palette index field in a record
+    ("index_bits", 1, "u32"),  # the palette holds 2^index_bits entries
+    ("entry_bits", 2, "u32"),  # bit stride of one entry (sum of its channels' value_bits)
+    ("data_word", 3, "u32"),  # word offset of the entries from the section start
 ]
 PALETTE_WORDS = 4
 MAX_PALETTE_INDEX_BITS = 12
 
-SEMANTICS = ["generic", "albedo", "normal_x", "normal_y", "normal_z", "ao", "roughness",
-             "metalness", "height", "opacity", "emissive", "specular"]
+SEMANTICS = [
+    "generic",
+    "albedo",
+    "normal_x",
+    "normal_y",
+    "normal_z",
+    "ao",
+    "roughness",
+    "metalness",
+    "height",
+    "opacity",
+    "emissive",
+    "specular",
+]
 COLOUR_SPACES = ["linear", "srgb"]
 
 # Record bit fields, in order, LSB first in a little-endian stream of 32-bit
@@ -137,8 +149,7 @@ COLOUR_SPACES = ["linear", "srgb"]
 RECORD_FIELDS = ["pos_x", "pos_y", "inv_scale_1", "inv_scale_2", "rotation"]
 
 
-def record_field_bits(position_bits: int, position_y_bits: int, inv_scale_bits: int,
-                      rotation_bits: int) -> list[int]:
+def record_field_bits(position_bits: int, position_y_bits: int, inv_scale_bits: int, rotation_bits: int) -> list[int]:
     return [position_bits, position_y_bits, inv_scale_bits, inv_scale_bits, rotation_bits]
 
 
@@ -215,6 +226,7 @@ def file_size(n: int, channels: int, height: int, cfg, levels: int = 1, names_by
 # ---------------------------------------------------------------------------
 # Shader constants
 
+
 def shader_header() -> str:
     """Text of engine_shaders/texgs_layout.h (valid GLSL and HLSL)."""
     lines = [
@@ -242,18 +254,28 @@ def shader_header() -> str:
     for name, word, _ in PALETTE_FIELDS:
         lines.append(f"#define TEXGS_P_{name.upper()} {word}u")
     lines.append(f"#define TEXGS_PALETTE_WORDS {PALETTE_WORDS}u")
-    lines += [f"#define TEXGS_FLAG_WRAP_X {FLAG_WRAP_X}u", f"#define TEXGS_FLAG_WRAP_Y {FLAG_WRAP_Y}u",
-              f"#define TEXGS_ENCODING_FIXED {ENCODING_FIXED}u", f"#define TEXGS_ENCODING_FP16 {ENCODING_FP16}u"]
+    lines += [
+        f"#define TEXGS_FLAG_WRAP_X {FLAG_WRAP_X}u",
+        f"#define TEXGS_FLAG_WRAP_Y {FLAG_WRAP_Y}u",
+        f"#define TEXGS_ENCODING_FIXED {ENCODING_FIXED}u",
+        f"#define TEXGS_ENCODING_FP16 {ENCODING_FP16}u",
+    ]
     for i, s in enumerate(SEMANTICS):
         lines.append(f"#define TEXGS_SEMANTIC_{s.upper()} {i}u")
     for i, s in enumerate(COLOUR_SPACES):
         lines.append(f"#define TEXGS_COLOUR_{s.upper()} {i}u")
     from ..constants import MAX_CHANNELS, MAX_K, Q_CUTOFF
 
-    lines += [f"#define TEXGS_MAX_K {MAX_K}", f"#define TEXGS_LIMIT_CHANNELS {MAX_CHANNELS}",
-              f"#define TEXGS_Q_CUTOFF {float(Q_CUTOFF)!r}", f"#define TEXGS_SEARCH_MARGIN {SEARCH_MARGIN!r}",
-              f"#define TEXGS_REJECT_SLACK {REJECT_SLACK!r}", f"#define TEXGS_BOX_CUTOFF {BOX_CUTOFF!r}",
-              "#endif", ""]
+    lines += [
+        f"#define TEXGS_MAX_K {MAX_K}",
+        f"#define TEXGS_LIMIT_CHANNELS {MAX_CHANNELS}",
+        f"#define TEXGS_Q_CUTOFF {float(Q_CUTOFF)!r}",
+        f"#define TEXGS_SEARCH_MARGIN {SEARCH_MARGIN!r}",
+        f"#define TEXGS_REJECT_SLACK {REJECT_SLACK!r}",
+        f"#define TEXGS_BOX_CUTOFF {BOX_CUTOFF!r}",
+        "#endif",
+        "",
+    ]
     return "\n".join(lines)
 
 

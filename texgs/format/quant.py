@@ -52,26 +52,32 @@ class QuantConfig:
     """
 
     encoding: str = "fixed"
-    position_bits: int = 12          # x: bits over the width (step W / 2^b texels)
-    inv_scale_exp_bits: int = 2      # E: 2^E octaves above lo
-    inv_scale_mant_bits: int = 5     # M: relative step <= 2^-M
-    rotation_bits: int = 7           # over [0, pi)
-    value_bits: int = 6              # per channel, over [0, 1]
+    position_bits: int = 12  # x: bits over the width (step W / 2^b texels)
+    inv_scale_exp_bits: int = 2  # E: 2^E octaves above lo
+    inv_scale_mant_bits: int = 5  # M: relative step <= 2^-M
+    rotation_bits: int = 7  # over [0, pi)
+    value_bits: int = 6  # per channel, over [0, 1]
     value_bits_per_channel: tuple = field(default=())
-    max_radius: float = 32.0         # texels: every Gaussian's 3-sigma radius is <= this
-    strip_height: int = 8            # texel rows per index strip (a power of two)
+    max_radius: float = 32.0  # texels: every Gaussian's 3-sigma radius is <= this
+    strip_height: int = 8  # texel rows per index strip (a power of two)
     # y: bits within the record's strip (step strip_height / 2^b texels); the
     # strip comes from the index, so records do not repeat it (format 4.0).
     strip_y_bits: int = 5
     # Value palettes: ((channel indices), index bits) per palette; a channel is in at most one.
     palettes: tuple = field(default=())
-    palette_value_bits: int = 7      # bits of each channel's code in a palette entry
+    palette_value_bits: int = 7  # bits of each channel's code in a palette entry
 
     @staticmethod
     def fp16() -> QuantConfig:
         """Image-GS's baseline: half floats for every attribute."""
-        return QuantConfig(encoding="fp16", position_bits=16, inv_scale_exp_bits=5,
-                           inv_scale_mant_bits=11, rotation_bits=16, value_bits=16)
+        return QuantConfig(
+            encoding="fp16",
+            position_bits=16,
+            inv_scale_exp_bits=5,
+            inv_scale_mant_bits=11,
+            rotation_bits=16,
+            value_bits=16,
+        )
 
     @staticmethod
     def default() -> QuantConfig:
@@ -90,8 +96,9 @@ class QuantConfig:
             return [16] * channels
         if self.value_bits_per_channel:
             if len(self.value_bits_per_channel) != channels:
-                raise ConfigError(f"value_bits_per_channel has {len(self.value_bits_per_channel)} "
-                                  f"entries for {channels} channels")
+                raise ConfigError(
+                    f"value_bits_per_channel has {len(self.value_bits_per_channel)} entries for {channels} channels"
+                )
             bits = [int(b) for b in self.value_bits_per_channel]
         else:
             bits = [self.value_bits] * channels
@@ -104,8 +111,10 @@ class QuantConfig:
         seen = [int(c) for chans, _ in self.palettes for c in chans]
         ascending = all(list(chans) == sorted(set(int(c) for c in chans)) for chans, _ in self.palettes)
         if any(not 0 <= c < channels for c in seen) or len(set(seen)) != len(seen) or not ascending:
-            raise ConfigError(f"palettes {self.palettes} must name distinct channels in 0..{channels - 1}, "
-                              f"ascending within each palette")
+            raise ConfigError(
+                f"palettes {self.palettes} must name distinct channels in 0..{channels - 1}, "
+                f"ascending within each palette"
+            )
         return seen
 
     def palette_of(self, channels: int) -> list[int]:
@@ -131,8 +140,14 @@ class QuantConfig:
         if self.encoding == "fp16":
             return 16 * (5 + channels)
         direct = [b for b, p in zip(self.channel_value_bits(channels), self.palette_of(channels)) if p < 0]
-        return (self.position_bits + self.strip_y_bits + 2 * self.inv_scale_bits() + self.rotation_bits
-                + sum(direct) + sum(int(ib) for _, ib in self.palettes))
+        return (
+            self.position_bits
+            + self.strip_y_bits
+            + 2 * self.inv_scale_bits()
+            + self.rotation_bits
+            + sum(direct)
+            + sum(int(ib) for _, ib in self.palettes)
+        )
 
     def validate(self) -> None:
         """Raise ConfigError unless every field is in the range the format allows."""
@@ -148,15 +163,18 @@ class QuantConfig:
             return
         for chans, ib in self.palettes:
             if not (len(chans) >= 1 and isinstance(ib, (int, np.integer)) and 1 <= ib <= MAX_PALETTE_INDEX_BITS):
-                raise ConfigError(f"a palette needs channels and 1..{MAX_PALETTE_INDEX_BITS} index bits, "
-                                  f"got {(chans, ib)!r}")
-        checks = [("position_bits", self.position_bits, 4, 16),
-                  ("strip_y_bits", self.strip_y_bits, strip_shift(self.strip_height), 16),
-                  ("inv_scale_exp_bits", self.inv_scale_exp_bits, 0, 3),
-                  ("inv_scale_mant_bits", self.inv_scale_mant_bits, 1, 12),
-                  ("rotation_bits", self.rotation_bits, 1, 16),
-                  ("value_bits", self.value_bits, 1, 16),
-                  ("palette_value_bits", self.palette_value_bits, 1, 16)]
+                raise ConfigError(
+                    f"a palette needs channels and 1..{MAX_PALETTE_INDEX_BITS} index bits, got {(chans, ib)!r}"
+                )
+        checks = [
+            ("position_bits", self.position_bits, 4, 16),
+            ("strip_y_bits", self.strip_y_bits, strip_shift(self.strip_height), 16),
+            ("inv_scale_exp_bits", self.inv_scale_exp_bits, 0, 3),
+            ("inv_scale_mant_bits", self.inv_scale_mant_bits, 1, 12),
+            ("rotation_bits", self.rotation_bits, 1, 16),
+            ("value_bits", self.value_bits, 1, 16),
+            ("palette_value_bits", self.palette_value_bits, 1, 16),
+        ]
         checks += [("value_bits_per_channel", b, 1, 16) for b in self.value_bits_per_channel]
         for name, v, lo, hi in checks:
             if not (isinstance(v, (int, np.integer)) and lo <= v <= hi):
@@ -178,20 +196,23 @@ def y_cells(cfg: QuantConfig, height: int) -> int:
 # ---------------------------------------------------------------------------
 # float32 dequantisation constants (written into the header; shaders use them)
 
+
 def position_steps(cfg: QuantConfig, height: int, width: int) -> tuple[float, float]:
     """(step_x, step_y) as float32 values: texels per position code ("fixed"),
     or the image side the fp16 normalised position is multiplied by ("fp16")."""
     if cfg.encoding == "fp16":
         return float(np.float32(width)), float(np.float32(height))
     # Exact: powers of two times small integers.
-    return (float(np.float32(width * 2.0 ** -cfg.position_bits)),
-            float(np.float32(cfg.strip_height * 2.0 ** -cfg.strip_y_bits)))
+    return (
+        float(np.float32(width * 2.0**-cfg.position_bits)),
+        float(np.float32(cfg.strip_height * 2.0**-cfg.strip_y_bits)),
+    )
 
 
 def inv_scale_lo(cfg: QuantConfig) -> float:
     """Smallest allowed inverse scale (float32): 3 / max_radius, rounded up so
     that 3 / lo <= max_radius holds in exact arithmetic."""
-    lo = np.float32(Q_CUTOFF ** 0.5 / cfg.max_radius)
+    lo = np.float32(Q_CUTOFF**0.5 / cfg.max_radius)
     if float(lo) * cfg.max_radius < 3.0:
         lo = np.nextafter(lo, np.float32(np.inf))
     return float(lo)
@@ -203,12 +224,15 @@ def inv_scale_hi(cfg: QuantConfig) -> float:
         return 65504.0
     e_max = (1 << cfg.inv_scale_exp_bits) - 1
     m_max = (1 << cfg.inv_scale_mant_bits) - 1
-    return float(np.float32(inv_scale_lo(cfg)) * np.float32(((1 << cfg.inv_scale_mant_bits) + m_max) << e_max)
-                 * np.float32(2.0 ** -cfg.inv_scale_mant_bits))
+    return float(
+        np.float32(inv_scale_lo(cfg))
+        * np.float32(((1 << cfg.inv_scale_mant_bits) + m_max) << e_max)
+        * np.float32(2.0**-cfg.inv_scale_mant_bits)
+    )
 
 
 def rotation_step(cfg: QuantConfig) -> float:
-    return float(np.float32(math.pi * 2.0 ** -cfg.rotation_bits)) if cfg.encoding == "fixed" else 0.0
+    return float(np.float32(math.pi * 2.0**-cfg.rotation_bits)) if cfg.encoding == "fixed" else 0.0
 
 
 def value_step(bits: int) -> float:
@@ -247,6 +271,7 @@ def gaussian_constraints(height: int, width: int, cfg: QuantConfig) -> dict:
 # ---------------------------------------------------------------------------
 # encode: float parameters -> integer codes
 
+
 @dataclass
 class Codes:
     """Integer codes of N Gaussians (int64 tensors): pos [N, 2], inv [N, 2],
@@ -273,8 +298,8 @@ def nearest_entry(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
     on BLAS or thread count."""
     out = np.empty(len(x), np.int64)
     for a in range(0, len(x), _KMEANS_CHUNK):
-        d = ((x[a:a + _KMEANS_CHUNK, None, :] - centres[None, :, :]) ** 2).sum(-1)
-        out[a:a + _KMEANS_CHUNK] = d.argmin(1)
+        d = ((x[a : a + _KMEANS_CHUNK, None, :] - centres[None, :, :]) ** 2).sum(-1)
+        out[a : a + _KMEANS_CHUNK] = d.argmin(1)
     return out
 
 
@@ -284,7 +309,7 @@ def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
     uniq = np.unique(x, axis=0)
     if len(uniq) == 0:
         return np.zeros((k, x.shape[1]))
-    if len(uniq) <= k:                                  # every distinct value gets its own entry
+    if len(uniq) <= k:  # every distinct value gets its own entry
         return np.concatenate([uniq, np.repeat(uniq[-1:], k - len(uniq), 0)])
     rng = np.random.default_rng(seed)
     centres = np.empty((k, x.shape[1]))
@@ -298,7 +323,7 @@ def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
     for _ in range(PALETTE_KMEANS_ITERS):
         a = nearest_entry(x, centres)
         sums = np.zeros_like(centres)
-        np.add.at(sums, a, x)                           # sequential: fixed summation order
+        np.add.at(sums, a, x)  # sequential: fixed summation order
         counts = np.bincount(a, minlength=k)[:, None]
         centres = np.where(counts > 0, sums / np.maximum(counts, 1), centres)
     return centres
@@ -331,8 +356,9 @@ def check_sizes(height: int, width: int) -> None:
         raise InputError(f"image size {width}x{height} is outside 1..{MAX_SIDE} per side")
 
 
-def encode(means, inv_scales, rotations, values, cfg: QuantConfig, height: int, width: int,
-           wrap=(False, False), palettes=None) -> Codes:
+def encode(
+    means, inv_scales, rotations, values, cfg: QuantConfig, height: int, width: int, wrap=(False, False), palettes=None
+) -> Codes:
     """Quantise N Gaussians to integer codes.
 
     means [N, 2] texels (x, y); inv_scales [N, 2] 1/texels; rotations [N]
@@ -344,12 +370,16 @@ def encode(means, inv_scales, rotations, values, cfg: QuantConfig, height: int, 
     """
     cfg.validate()
     check_sizes(height, width)
-    m, s, r, v = (torch.as_tensor(np.asarray(t.detach().cpu() if torch.is_tensor(t) else t),
-                                  dtype=torch.float64) for t in (means, inv_scales, rotations, values))
+    m, s, r, v = (
+        torch.as_tensor(np.asarray(t.detach().cpu() if torch.is_tensor(t) else t), dtype=torch.float64)
+        for t in (means, inv_scales, rotations, values)
+    )
     n = m.shape[0]
     if m.shape != (n, 2) or s.shape != (n, 2) or r.shape != (n,) or v.dim() != 2 or v.shape[0] != n:
-        raise InputError(f"Gaussian arrays must be means [N,2], inv_scales [N,2], rotations [N], values [N,C]; "
-                         f"got {tuple(m.shape)}, {tuple(s.shape)}, {tuple(r.shape)}, {tuple(v.shape)}")
+        raise InputError(
+            f"Gaussian arrays must be means [N,2], inv_scales [N,2], rotations [N], values [N,C]; "
+            f"got {tuple(m.shape)}, {tuple(s.shape)}, {tuple(r.shape)}, {tuple(v.shape)}"
+        )
     c = v.shape[1]
     if not 1 <= c <= MAX_CHANNELS:
         raise InputError(f"channel count must be in 1..{MAX_CHANNELS}, got {c}")
@@ -379,24 +409,27 @@ def encode(means, inv_scales, rotations, values, cfg: QuantConfig, height: int, 
         # Round-to-nearest may fall just below lo: step up one half ulp.
         inv = torch.where(inv.to(torch.int16).view(torch.float16).to(torch.float64) < lo, inv + 1, inv)
         rot = _half_bits(r)
-        rot = torch.where(rot.to(torch.int16).view(torch.float16).to(torch.float64) >= math.pi,
-                          torch.zeros_like(rot), rot)
+        rot = torch.where(
+            rot.to(torch.int16).view(torch.float16).to(torch.float64) >= math.pi, torch.zeros_like(rot), rot
+        )
         val = _half_bits(v)
         return Codes(pos, inv, rot, val)
 
     # x on a grid of 2^position_bits over the width; y on a grid of
     # 2^strip_y_bits per strip (y_cells over the height).
     cells = (1 << cfg.position_bits, y_cells(cfg, height))
-    pos = torch.stack([torch.floor(m[:, 0] / sides[0] * cells[0]),
-                       torch.floor(m[:, 1] * (2.0 ** cfg.strip_y_bits / cfg.strip_height))], 1).to(torch.int64)
+    pos = torch.stack(
+        [torch.floor(m[:, 0] / sides[0] * cells[0]), torch.floor(m[:, 1] * (2.0**cfg.strip_y_bits / cfg.strip_height))],
+        1,
+    ).to(torch.int64)
     for a in (0, 1):
         pos[:, a] = pos[:, a] % cells[a] if wrap[a] else pos[:, a].clamp(0, cells[a] - 1)
 
     ne, nm = 1 << cfg.inv_scale_exp_bits, 1 << cfg.inv_scale_mant_bits
-    t = s / lo                                                       # >= 1
+    t = s / lo  # >= 1
     e = torch.zeros_like(t, dtype=torch.int64)
-    for j in range(1, ne):                                           # exact comparisons, no log2
-        e += (t >= 2.0 ** j).to(torch.int64)
+    for j in range(1, ne):  # exact comparisons, no log2
+        e += (t >= 2.0**j).to(torch.int64)
     mant = torch.round((t / torch.pow(2.0, e.to(torch.float64)) - 1.0) * nm).to(torch.int64)
     carry = mant >= nm
     e, mant = torch.where(carry, e + 1, e), torch.where(carry, mant - nm, mant)
@@ -433,6 +466,7 @@ def encode(means, inv_scales, rotations, values, cfg: QuantConfig, height: int, 
 # ---------------------------------------------------------------------------
 # dequantize: integer codes -> float32 parameters (what unpack and the shaders compute)
 
+
 def _from_half_bits(code: torch.Tensor) -> torch.Tensor:
     return code.to(torch.int32).to(torch.int16).view(torch.float16).to(torch.float32)
 
@@ -443,10 +477,10 @@ class DequantConstants:
     header; shaders read them). ``value_steps``: one per channel."""
 
     encoding: str
-    position_step: tuple          # (x, y)
+    position_step: tuple  # (x, y)
     inv_scale_lo: float
     inv_scale_mant_bits: int
-    inv_scale_mant_scale: float   # 2^-M
+    inv_scale_mant_scale: float  # 2^-M
     rotation_step: float
     value_steps: tuple
 
@@ -454,10 +488,14 @@ class DequantConstants:
     def of(cfg: QuantConfig, height: int, width: int, channels: int) -> DequantConstants:
         fixed = cfg.encoding == "fixed"
         return DequantConstants(
-            cfg.encoding, position_steps(cfg, height, width), inv_scale_lo(cfg),
-            cfg.inv_scale_mant_bits if fixed else 0, 2.0 ** -cfg.inv_scale_mant_bits if fixed else 0.0,
+            cfg.encoding,
+            position_steps(cfg, height, width),
+            inv_scale_lo(cfg),
+            cfg.inv_scale_mant_bits if fixed else 0,
+            2.0**-cfg.inv_scale_mant_bits if fixed else 0.0,
             rotation_step(cfg),
-            tuple(value_step(b) if fixed else 0.0 for b in cfg.channel_value_bits(channels)))
+            tuple(value_step(b) if fixed else 0.0 for b in cfg.channel_value_bits(channels)),
+        )
 
 
 def dequantize(codes: Codes, cfg: QuantConfig, height: int, width: int):
@@ -475,22 +513,19 @@ def dequantize_with(codes: Codes, k: DequantConstants):
     means = (codes.pos.to(f32) + 0.5) * step
     mb = k.inv_scale_mant_bits
     e, mant = codes.inv >> mb, codes.inv & ((1 << mb) - 1)
-    f = (((1 << mb) + mant) << e).to(f32)                               # exact small integer
+    f = (((1 << mb) + mant) << e).to(f32)  # exact small integer
     inv = torch.tensor(k.inv_scale_lo, dtype=f32) * (f * torch.tensor(k.inv_scale_mant_scale, dtype=f32))
     rot = codes.rot.to(f32) * torch.tensor(k.rotation_step, dtype=f32)
     values = codes.val.to(f32) * torch.tensor(k.value_steps, dtype=f32).reshape(1, -1)
     return means, inv, rot, values
 
 
-def quantize(means, inv_scales, rotations, values, cfg: QuantConfig, height: int, width: int,
-             wrap=(False, False)):
+def quantize(means, inv_scales, rotations, values, cfg: QuantConfig, height: int, width: int, wrap=(False, False)):
     """Quantise then dequantise (no gradient): float32 tensors as unpack() returns them."""
-    return dequantize(encode(means, inv_scales, rotations, values, cfg, height, width, wrap),
-                      cfg, height, width)
+    return dequantize(encode(means, inv_scales, rotations, values, cfg, height, width, wrap), cfg, height, width)
 
 
-def quantize_ste(means, inv_scales, rotations, values, cfg: QuantConfig, height: int, width: int,
-                 wrap=(False, False)):
+def quantize_ste(means, inv_scales, rotations, values, cfg: QuantConfig, height: int, width: int, wrap=(False, False)):
     """Quantise-dequantise with a straight-through (identity) gradient.
 
     Inputs: torch tensors means [N,2], inv_scales [N,2], rotations [N],
@@ -509,8 +544,9 @@ def quantize_ste(means, inv_scales, rotations, values, cfg: QuantConfig, height:
     return tuple(out)
 
 
-def size_bound(n: int, channels: int, height: int, width: int, cfg: QuantConfig, lod_levels: int = 1,
-               names_bytes: int = 0) -> int:
+def size_bound(
+    n: int, channels: int, height: int, width: int, cfg: QuantConfig, lod_levels: int = 1, names_bytes: int = 0
+) -> int:
     """Bytes of pack() output for n Gaussians whose NAMES section is names_bytes
     long (layout.names_section). It is exact: the layout is fixed-size given
     (n, C, H, cfg, levels, names)."""
@@ -519,13 +555,20 @@ def size_bound(n: int, channels: int, height: int, width: int, cfg: QuantConfig,
     return layout.file_size(n, channels, height, cfg, lod_levels, names_bytes)
 
 
-def max_gaussians(budget_bytes: int, channels: int, height: int, width: int, cfg: QuantConfig,
-                  lod_levels: int = 1, names_bytes: int = 0) -> int:
+def max_gaussians(
+    budget_bytes: int,
+    channels: int,
+    height: int,
+    width: int,
+    cfg: QuantConfig,
+    lod_levels: int = 1,
+    names_bytes: int = 0,
+) -> int:
     """Largest n with size_bound(n, ...) <= budget_bytes (0 if even n = 0 does not fit)."""
     if size_bound(0, channels, height, width, cfg, lod_levels, names_bytes) > budget_bytes:
         return 0
     lo, hi = 0, max(1, budget_bytes * 8 // max(1, cfg.record_bits(channels)) + 1)
-    while lo < hi:                     # size is monotonic in n
+    while lo < hi:  # size is monotonic in n
         mid = (lo + hi + 1) // 2
         if size_bound(mid, channels, height, width, cfg, lod_levels, names_bytes) <= budget_bytes:
             lo = mid

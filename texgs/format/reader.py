@@ -33,7 +33,7 @@ from .writer import ChannelDesc, strips_of
 _MAX_FILE_BYTES = 1 << 31
 #: Relative slack of the inverse-scale floor above 3 / radius: both are rounded
 #: up to float32 from the writer's max_radius, so they differ by a few ulps.
-INV_SCALE_LO_SLACK = 2.0 ** -20
+INV_SCALE_LO_SLACK = 2.0**-20
 
 
 @dataclass
@@ -63,7 +63,7 @@ class Packed:
     levels: np.ndarray
     index: np.ndarray
     background: np.ndarray
-    words: np.ndarray          # the whole file as uint32 words (what a shader binds)
+    words: np.ndarray  # the whole file as uint32 words (what a shader binds)
 
     @property
     def height(self) -> int:
@@ -108,13 +108,19 @@ def read_header(data: bytes, name: str = "<bytes>") -> dict:
     words = np.frombuffer(data, dtype="<u4", count=L.HEADER_WORDS)
     h = {}
     for fname, word, kind in L.HEADER_FIELDS:
-        h[fname] = float(words[word:word + 1].view("<f4")[0]) if kind == "f32" else int(words[word])
+        h[fname] = float(words[word : word + 1].view("<f4")[0]) if kind == "f32" else int(words[word])
     if h["version_major"] != L.VERSION_MAJOR:
-        why = ("written by an older texgs: bake it again" if h["version_major"] < L.VERSION_MAJOR
-               else "written by a newer texgs")
-        _fail(name, f"unsupported format version {h['version_major']}.{h['version_minor']} "
-                    f"(this reader reads {L.VERSION_MAJOR}.x; {why})")
-    if zlib.crc32(data[:L.HEADER_CRC_SPAN]) != h["header_crc32"]:
+        why = (
+            "written by an older texgs: bake it again"
+            if h["version_major"] < L.VERSION_MAJOR
+            else "written by a newer texgs"
+        )
+        _fail(
+            name,
+            f"unsupported format version {h['version_major']}.{h['version_minor']} "
+            f"(this reader reads {L.VERSION_MAJOR}.x; {why})",
+        )
+    if zlib.crc32(data[: L.HEADER_CRC_SPAN]) != h["header_crc32"]:
         _fail(name, "header checksum mismatch (corrupt header)")
     if h["file_bytes"] != len(data):
         _fail(name, f"file is {len(data)} bytes but its header says {h['file_bytes']} (truncated or padded)")
@@ -137,40 +143,58 @@ def _check_header(h: dict, name: str) -> QuantConfig:
     need(1 <= h["section_count"] <= L.MAX_SECTIONS, f"bad section count {h['section_count']}")
     need(h["palette_count"] <= h["channels"], f"bad palette count {h['palette_count']}")
     need(h["palette_count"] == 0 or h["encoding"] == L.ENCODING_FIXED, "fp16 records cannot use palettes")
-    need(h["index_bits"] == L.index_bits(h["gaussian_count"]),
-         f"index entries of {h['index_bits']} bits for {h['gaussian_count']} Gaussians "
-         f"(expected {L.index_bits(h['gaussian_count'])})")
-    for f in ("radius", "position_step_x", "position_step_y", "inv_scale_lo", "inv_scale_mant_scale",
-              "rotation_step"):
+    need(
+        h["index_bits"] == L.index_bits(h["gaussian_count"]),
+        f"index entries of {h['index_bits']} bits for {h['gaussian_count']} Gaussians "
+        f"(expected {L.index_bits(h['gaussian_count'])})",
+    )
+    for f in ("radius", "position_step_x", "position_step_y", "inv_scale_lo", "inv_scale_mant_scale", "rotation_step"):
         need(math.isfinite(h[f]), f"header field {f} is not finite")
     need(1.0 <= h["radius"] <= 4096.0, f"bad radius bound {h['radius']}")
     # The writer stores 3 / max_radius rounded up (float32) and the radius rounded up:
     # the floor honours the bound and is within a few ulps of 3 / radius.
-    need(h["inv_scale_lo"] > 0 and 3.0 / h["inv_scale_lo"] <= h["radius"],
-         "inverse-scale floor does not honour the radius bound")
-    need(h["inv_scale_lo"] <= 3.0 / h["radius"] * (1.0 + INV_SCALE_LO_SLACK),
-         f"inverse-scale floor {h['inv_scale_lo']!r} is not 3 / radius (radius {h['radius']!r})")
+    need(
+        h["inv_scale_lo"] > 0 and 3.0 / h["inv_scale_lo"] <= h["radius"],
+        "inverse-scale floor does not honour the radius bound",
+    )
+    need(
+        h["inv_scale_lo"] <= 3.0 / h["radius"] * (1.0 + INV_SCALE_LO_SLACK),
+        f"inverse-scale floor {h['inv_scale_lo']!r} is not 3 / radius (radius {h['radius']!r})",
+    )
     if h["encoding"] == L.ENCODING_FP16:
-        need(h["position_bits"] == 16 and h["position_y_bits"] == 16 and h["rotation_bits"] == 16,
-             "fp16 records must use 16-bit fields")
-        need(h["inv_scale_exp_bits"] == 0 and h["inv_scale_mant_bits"] == 0,
-             "fp16 records have no inverse-scale exponent or mantissa fields")
+        need(
+            h["position_bits"] == 16 and h["position_y_bits"] == 16 and h["rotation_bits"] == 16,
+            "fp16 records must use 16-bit fields",
+        )
+        need(
+            h["inv_scale_exp_bits"] == 0 and h["inv_scale_mant_bits"] == 0,
+            "fp16 records have no inverse-scale exponent or mantissa fields",
+        )
         cfg = QuantConfig.fp16()
         mant_scale = 0.0
     else:
-        cfg = QuantConfig(position_bits=h["position_bits"], inv_scale_exp_bits=h["inv_scale_exp_bits"],
-                          inv_scale_mant_bits=h["inv_scale_mant_bits"], rotation_bits=h["rotation_bits"],
-                          strip_height=h["strip_height"], strip_y_bits=h["position_y_bits"])
+        cfg = QuantConfig(
+            position_bits=h["position_bits"],
+            inv_scale_exp_bits=h["inv_scale_exp_bits"],
+            inv_scale_mant_bits=h["inv_scale_mant_bits"],
+            rotation_bits=h["rotation_bits"],
+            strip_height=h["strip_height"],
+            strip_y_bits=h["position_y_bits"],
+        )
         try:
             cfg.validate()
         except Exception as e:
             _fail(name, f"bad quantisation fields: {e}")
-        mant_scale = 2.0 ** -cfg.inv_scale_mant_bits
+        mant_scale = 2.0**-cfg.inv_scale_mant_bits
     # Every other dequantisation constant is a function of the size and bit depths:
     # accept exactly the value the writer stores (docs/FORMAT.md, "Fixed header").
     sx, sy = position_steps(cfg, h["height"], h["width"])
-    for f, want in (("position_step_x", sx), ("position_step_y", sy), ("inv_scale_mant_scale", mant_scale),
-                    ("rotation_step", rotation_step(cfg))):
+    for f, want in (
+        ("position_step_x", sx),
+        ("position_step_y", sy),
+        ("inv_scale_mant_scale", mant_scale),
+        ("rotation_step", rotation_step(cfg)),
+    ):
         need(h[f] == want, f"header field {f} is {h[f]!r}; the size and bit depths give {want!r}")
     return cfg
 
@@ -186,7 +210,7 @@ def _sections(data: bytes, h: dict, name: str) -> dict:
     for sid, off, size, crc in table.tolist():
         if off % 4 or off < t0 + 16 * n or off + size > len(data):
             _fail(name, f"section {sid:#x} (offset {off}, {size} bytes) lies outside the file or overlaps the table")
-        if zlib.crc32(data[off:off + size]) != crc:
+        if zlib.crc32(data[off : off + size]) != crc:
             _fail(name, f"section {sid:#x} checksum mismatch (corrupt data)")
         secs.append(Section(sid, off, size, crc))
         if sid in found:
@@ -235,8 +259,7 @@ def _channels(sec: bytes, names: list, h: dict, name: str):
         if not 0.0 <= back <= 1.0:
             _fail(name, f"channel {i} background {back!r} is outside the unit range [0, 1]")
         if not (-L.RANGE_LIMIT <= lo < hi <= L.RANGE_LIMIT):
-            _fail(name, f"channel {i} range [{lo!r}, {hi!r}] is not an interval lo < hi within "
-                        f"+-{L.RANGE_LIMIT:.6g}")
+            _fail(name, f"channel {i} range [{lo!r}, {hi!r}] is not an interval lo < hi within +-{L.RANGE_LIMIT:.6g}")
         descs.append(ChannelDesc(cname, group, L.COLOUR_SPACES[cs], L.SEMANTICS[sem], (lo, hi)))
         bits.append(vb)
         offsets.append(vo)
@@ -267,17 +290,21 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
     if ch_sec.size != 4 * L.CHANNEL_WORDS * c:
         _fail(name, f"channel table is {ch_sec.size} bytes, expected {4 * L.CHANNEL_WORDS * c}")
     nm_sec = secs.get(L.SECTION_NAMES)
-    names = _names(None if nm_sec is None else data[nm_sec.offset:nm_sec.offset + nm_sec.size], c, name)
-    descs, bits, voffs, steps, background, pal_of = _channels(data[ch_sec.offset:ch_sec.offset + ch_sec.size],
-                                                              names, h, name)
+    names = _names(None if nm_sec is None else data[nm_sec.offset : nm_sec.offset + nm_sec.size], c, name)
+    descs, bits, voffs, steps, background, pal_of = _channels(
+        data[ch_sec.offset : ch_sec.offset + ch_sec.size], names, h, name
+    )
     n_pal = h["palette_count"]
     pal_table = np.zeros((0, L.PALETTE_WORDS), np.int64)
     if n_pal:
         pal_sec = secs[L.SECTION_PALETTES]
         if pal_sec.size < 4 * L.PALETTE_WORDS * n_pal:
             _fail(name, f"palettes section of {pal_sec.size} bytes cannot hold {n_pal} palette entries")
-        pal_table = np.frombuffer(data, dtype="<u4", count=L.PALETTE_WORDS * n_pal,
-                                  offset=pal_sec.offset).reshape(n_pal, L.PALETTE_WORDS).astype(np.int64)
+        pal_table = (
+            np.frombuffer(data, dtype="<u4", count=L.PALETTE_WORDS * n_pal, offset=pal_sec.offset)
+            .reshape(n_pal, L.PALETTE_WORDS)
+            .astype(np.int64)
+        )
         if not ((pal_table[:, 1] >= 1) & (pal_table[:, 1] <= L.MAX_PALETTE_INDEX_BITS)).all():
             _fail(name, f"palette index bits must be in 1..{L.MAX_PALETTE_INDEX_BITS}")
     palettes = tuple((tuple(i for i in range(c) if pal_of[i] == p), int(pal_table[p, 1])) for p in range(n_pal))
@@ -285,11 +312,18 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
         _fail(name, "a palette that no channel uses")
     if h["encoding"] == L.ENCODING_FIXED:
         # Palette channels' bits come from the channel table like any other's.
-        cfg = QuantConfig(position_bits=cfg.position_bits, inv_scale_exp_bits=cfg.inv_scale_exp_bits,
-                          inv_scale_mant_bits=cfg.inv_scale_mant_bits, rotation_bits=cfg.rotation_bits,
-                          value_bits_per_channel=tuple(bits), max_radius=h["radius"],
-                          strip_height=h["strip_height"], strip_y_bits=cfg.strip_y_bits, palettes=palettes,
-                          palette_value_bits=bits[palettes[0][0][0]] if palettes else 7)
+        cfg = QuantConfig(
+            position_bits=cfg.position_bits,
+            inv_scale_exp_bits=cfg.inv_scale_exp_bits,
+            inv_scale_mant_bits=cfg.inv_scale_mant_bits,
+            rotation_bits=cfg.rotation_bits,
+            value_bits_per_channel=tuple(bits),
+            max_radius=h["radius"],
+            strip_height=h["strip_height"],
+            strip_y_bits=cfg.strip_y_bits,
+            palettes=palettes,
+            palette_value_bits=bits[palettes[0][0][0]] if palettes else 7,
+        )
         try:
             cfg.validate()
         except Exception as e:
@@ -302,8 +336,10 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
         if any(st != 0.0 for st in steps):
             _fail(name, "fp16 channels have no value step (it must be 0)")
         from dataclasses import replace
+
         cfg = replace(cfg, max_radius=h["radius"], strip_height=h["strip_height"])
     from .writer import record_layout
+
     if cfg.palettes and cfg.channel_value_bits(c) != bits:
         _fail(name, "palette channels must share one code bit depth")
     lay = record_layout(cfg, c)
@@ -325,12 +361,11 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
         pwords = np.frombuffer(data, dtype="<u4", count=pal_sec.size // 4, offset=pal_sec.offset)
         for p, ((chans, ib), (_, eb)) in enumerate(zip(cfg.palettes, shapes)):
             base_bit = 32 * int(pal_table[p, 3]) + np.arange(1 << ib, dtype=np.int64) * eb
-            entries.append(np.stack([_field(pwords, base_bit + lay.channel_offsets[ch], bits[ch])
-                                     for ch in chans], 1))
+            entries.append(np.stack([_field(pwords, base_bit + lay.channel_offsets[ch], bits[ch]) for ch in chans], 1))
 
     rec = secs[L.SECTION_RECORDS]
     # Check the count against the bytes present before allocating anything of size n.
-    if n * rb >= 1 << 32:   # shaders address record bits with 32-bit integers
+    if n * rb >= 1 << 32:  # shaders address record bits with 32-bit integers
         _fail(name, f"{n} records of {rb} bits exceed the 2^32-bit record stream shaders can address")
     if n > rec.size * 8 // max(rb, 1) or rec.size != 4 * L.record_words(n, rb):
         _fail(name, f"{n} Gaussians of {rb} bits do not match a records section of {rec.size} bytes")
@@ -338,8 +373,12 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
     strips, levels_n = h["strip_count"], h["levels"]
     if idx_sec.size != L.index_bytes(n, strips, levels_n):
         _fail(name, f"index is {idx_sec.size} bytes, expected {L.index_bytes(n, strips, levels_n)}")
-    index = np.frombuffer(data, dtype="<u2" if h["index_bits"] == 16 else "<u4",
-                          count=L.index_entries(strips, levels_n), offset=idx_sec.offset).astype(np.int64)
+    index = np.frombuffer(
+        data,
+        dtype="<u2" if h["index_bits"] == 16 else "<u4",
+        count=L.index_entries(strips, levels_n),
+        offset=idx_sec.offset,
+    ).astype(np.int64)
     if index[0] != 0 or index[-1] != n or (np.diff(index) < 0).any():
         _fail(name, "strip index is not a non-decreasing list of record starts from 0 to the count")
 
@@ -353,17 +392,27 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
         val[:, ch] = f[nf + j]
     for p, (chans, _) in enumerate(cfg.palettes):
         val[:, list(chans)] = entries[p][f[nf + len(direct) + p]]
-    cell_of = np.repeat(np.arange(strips * levels_n), np.diff(index))   # [N] (strip, level) cell per record
+    cell_of = np.repeat(np.arange(strips * levels_n), np.diff(index))  # [N] (strip, level) cell per record
     strip_rec, level_rec = cell_of // levels_n, cell_of % levels_n
-    if cfg.encoding == "fixed":     # y code = (strip << y bits) + the record's y within the strip
+    if cfg.encoding == "fixed":  # y code = (strip << y bits) + the record's y within the strip
         f[1] = (strip_rec << cfg.strip_y_bits) + f[1]
         if n and f[1].max() >= y_cells(cfg, h["height"]):
             _fail(name, "a record lies below the last image row")
-    codes = Codes(pos=torch.from_numpy(np.stack(f[0:2], 1)), inv=torch.from_numpy(np.stack(f[2:4], 1)),
-                  rot=torch.from_numpy(f[4]), val=torch.from_numpy(val))
-    consts = DequantConstants(cfg.encoding, (h["position_step_x"], h["position_step_y"]), h["inv_scale_lo"],
-                              h["inv_scale_mant_bits"], h["inv_scale_mant_scale"], h["rotation_step"],
-                              tuple(steps))
+    codes = Codes(
+        pos=torch.from_numpy(np.stack(f[0:2], 1)),
+        inv=torch.from_numpy(np.stack(f[2:4], 1)),
+        rot=torch.from_numpy(f[4]),
+        val=torch.from_numpy(val),
+    )
+    consts = DequantConstants(
+        cfg.encoding,
+        (h["position_step_x"], h["position_step_y"]),
+        h["inv_scale_lo"],
+        h["inv_scale_mant_bits"],
+        h["inv_scale_mant_scale"],
+        h["rotation_step"],
+        tuple(steps),
+    )
     means, inv, rot, vals = (t.numpy() for t in dequantize_with(codes, consts))
 
     if cfg.encoding == "fp16":
@@ -383,7 +432,18 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
     if (same_cell & (xcode[1:] < xcode[:-1])).any():
         _fail(name, "records within a strip are not sorted by x")
 
-    return Packed(header=h, sections=list(secs.values()), channels=descs, value_bits=bits, cfg=cfg,
-                  means=means, inv_scales=inv, rotations=rot, values=vals, levels=level_rec,
-                  index=index, background=background,
-                  words=np.frombuffer(data[:len(data) // 4 * 4], dtype="<u4").copy())
+    return Packed(
+        header=h,
+        sections=list(secs.values()),
+        channels=descs,
+        value_bits=bits,
+        cfg=cfg,
+        means=means,
+        inv_scales=inv,
+        rotations=rot,
+        values=vals,
+        levels=level_rec,
+        index=index,
+        background=background,
+        words=np.frombuffer(data[: len(data) // 4 * 4], dtype="<u4").copy(),
+    )

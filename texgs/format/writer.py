@@ -55,9 +55,9 @@ class PackInput:
     k: int = 10
     wrap: tuple = (False, False)
     levels: object = None
-    lod_levels: int | None = None      # default: max(levels) + 1
+    lod_levels: int | None = None  # default: max(levels) + 1
     cfg: QuantConfig = field(default_factory=QuantConfig.default)
-    palettes: list | None = None       # with cfg.palettes: their entries (quant.build_palettes; None = built here)
+    palettes: list | None = None  # with cfg.palettes: their entries (quant.build_palettes; None = built here)
 
 
 def _np(a, dtype) -> np.ndarray:
@@ -105,8 +105,12 @@ class RecordLayout:
 
 def record_layout(cfg: QuantConfig, channels: int) -> RecordLayout:
     fp16 = cfg.encoding == "fp16"
-    widths = L.record_field_bits(16 if fp16 else cfg.position_bits, 16 if fp16 else cfg.strip_y_bits,
-                                 cfg.inv_scale_bits(), 16 if fp16 else cfg.rotation_bits)
+    widths = L.record_field_bits(
+        16 if fp16 else cfg.position_bits,
+        16 if fp16 else cfg.strip_y_bits,
+        cfg.inv_scale_bits(),
+        16 if fp16 else cfg.rotation_bits,
+    )
     bits = cfg.channel_value_bits(channels)
     pal = cfg.palette_of(channels)
     ch_off = [0] * channels
@@ -135,8 +139,13 @@ def palettes_section(cfg: QuantConfig, channels: int, entries: list) -> bytes:
     for p, ((chans, ib), codes) in enumerate(zip(cfg.palettes, entries)):
         chans = [int(c) for c in chans]
         n_words = L.palette_data_words(int(ib), lay.entry_bits[p])
-        stream = bitpack(np.asarray(codes, dtype=np.int64), [lay.channel_offsets[c] for c in chans],
-                         [lay.channel_bits[c] for c in chans], lay.entry_bits[p], n_words)
+        stream = bitpack(
+            np.asarray(codes, dtype=np.int64),
+            [lay.channel_offsets[c] for c in chans],
+            [lay.channel_bits[c] for c in chans],
+            lay.entry_bits[p],
+            n_words,
+        )
         table += [lay.index_offsets[p], int(ib), lay.entry_bits[p], at]
         data.append(stream)
         at += n_words
@@ -157,7 +166,7 @@ def bitpack(fields: np.ndarray, offsets, widths, record_bits: int, n_words: int)
         v = fields[:, f].astype(np.uint64) & np.uint64((1 << width) - 1)
         p = base + off
         w, sh = p >> 5, (p & 31).astype(np.uint64)
-        shifted = v << sh                                  # < 2^(31 + 16): fits in 64 bits
+        shifted = v << sh  # < 2^(31 + 16): fits in 64 bits
         np.bitwise_or.at(words, w, shifted & np.uint64(0xFFFFFFFF))
         np.bitwise_or.at(words, w + 1, shifted >> np.uint64(32))
     return words[:n_words].astype(np.uint32)
@@ -171,9 +180,9 @@ def _header(fields: dict) -> bytearray:
             continue
         val = fields.get(name, 0)
         arr = np.array([val], dtype=np.float32 if kind == "f32" else np.uint32)
-        buf[4 * word:4 * word + 4] = arr.tobytes()
-    crc = zlib.crc32(bytes(buf[:L.HEADER_CRC_SPAN]))
-    buf[L.HEADER_CRC_SPAN:L.HEADER_BYTES] = np.uint32(crc).tobytes()
+        buf[4 * word : 4 * word + 4] = arr.tobytes()
+    crc = zlib.crc32(bytes(buf[: L.HEADER_CRC_SPAN]))
+    buf[L.HEADER_CRC_SPAN : L.HEADER_BYTES] = np.uint32(crc).tobytes()
     return buf
 
 
@@ -185,18 +194,26 @@ def channel_table(channels: list, cfg: QuantConfig, background: np.ndarray) -> b
         if ch.semantic not in L.SEMANTICS:
             raise InputError(f"channel {ch.name!r}: unknown semantic {ch.semantic!r}; use one of {L.SEMANTICS}")
         if ch.colour_space not in L.COLOUR_SPACES:
-            raise InputError(f"channel {ch.name!r}: unknown colour space {ch.colour_space!r}; "
-                             f"use one of {L.COLOUR_SPACES}")
+            raise InputError(
+                f"channel {ch.name!r}: unknown colour space {ch.colour_space!r}; use one of {L.COLOUR_SPACES}"
+            )
         lo, hi = (float(x) for x in ch.range)
         if not (np.isfinite(lo) and np.isfinite(hi) and -L.RANGE_LIMIT <= lo < hi <= L.RANGE_LIMIT):
-            raise InputError(f"channel {ch.name!r}: range must be finite with lo < hi, "
-                             f"each within +-{L.RANGE_LIMIT:.6g}, got {ch.range}")
+            raise InputError(
+                f"channel {ch.name!r}: range must be finite with lo < hi, "
+                f"each within +-{L.RANGE_LIMIT:.6g}, got {ch.range}"
+            )
         bits = lay.channel_bits[i]
         words = np.zeros(L.CHANNEL_WORDS, dtype=np.uint32)
-        words[0:4] = [L.SEMANTICS.index(ch.semantic), L.COLOUR_SPACES.index(ch.colour_space), bits,
-                      lay.channel_offsets[i]]
-        floats = np.array([value_step(bits) if cfg.encoding == "fixed" else 0.0, background[i], lo, hi],
-                          dtype=np.float32)
+        words[0:4] = [
+            L.SEMANTICS.index(ch.semantic),
+            L.COLOUR_SPACES.index(ch.colour_space),
+            bits,
+            lay.channel_offsets[i],
+        ]
+        floats = np.array(
+            [value_step(bits) if cfg.encoding == "fixed" else 0.0, background[i], lo, hi], dtype=np.float32
+        )
         words[4:8] = floats.view(np.uint32)
         words[8] = lay.palette_of[i] + 1
         out += words.tobytes()
@@ -221,7 +238,7 @@ def pack(inp: PackInput) -> bytes:
     background = _np(inp.background, np.float32).reshape(-1)
     if background.shape != (c,) or not np.isfinite(background).all():
         raise InputError(f"background must be {c} finite values, got shape {background.shape}")
-    background = np.clip(background, 0.0, 1.0)      # a unit value, clamped like the Gaussians' values
+    background = np.clip(background, 0.0, 1.0)  # a unit value, clamped like the Gaussians' values
     levels = np.zeros(n, np.int64) if inp.levels is None else _np(inp.levels, np.int64).reshape(-1)
     if levels.shape != (n,) or (n and levels.min() < 0):
         raise InputError(f"levels must be [N={n}] non-negative integers")
@@ -240,7 +257,7 @@ def pack(inp: PackInput) -> bytes:
     lay = record_layout(cfg, c)
     direct = [i for i in range(c) if lay.palette_of[i] < 0]
     fields_pos = pos.copy()
-    if cfg.encoding == "fixed":     # y within the strip: the index says which strip
+    if cfg.encoding == "fixed":  # y within the strip: the index says which strip
         fields_pos[:, 1] = pos[:, 1] - (strips << cfg.strip_y_bits)
         assert ((fields_pos[:, 1] >= 0) & (fields_pos[:, 1] < 1 << cfg.strip_y_bits)).all()
     parts = [fields_pos, codes.inv.numpy(), codes.rot.numpy()[:, None], codes.val.numpy()[:, direct]]
@@ -257,8 +274,11 @@ def pack(inp: PackInput) -> bytes:
     index = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint16 if L.index_bits(n) == 16 else np.uint32)
     index = index.tobytes().ljust(L.index_bytes(n, n_strips, n_levels), b"\0")
     names = names_section(inp.channels)
-    sections = {L.SECTION_CHANNELS: channel_table(inp.channels, cfg, background),
-                L.SECTION_INDEX: index, L.SECTION_RECORDS: records}
+    sections = {
+        L.SECTION_CHANNELS: channel_table(inp.channels, cfg, background),
+        L.SECTION_INDEX: index,
+        L.SECTION_RECORDS: records,
+    }
     if cfg.palettes:
         sections[L.SECTION_PALETTES] = palettes_section(cfg, c, codes.entries)
     if names:
@@ -268,30 +288,48 @@ def pack(inp: PackInput) -> bytes:
     off = L.align(table_off + 4 * L.SECTION_ENTRY_WORDS * len(sections))
     table = bytearray()
     body = bytearray()
-    for sid in sections:                        # required ones first, in their slots
+    for sid in sections:  # required ones first, in their slots
         data = sections[sid]
         table += np.array([sid, off, len(data), zlib.crc32(data)], dtype=np.uint32).tobytes()
         body += data + b"\0" * (L.align(len(data)) - len(data))
         off = L.align(off + len(data))
     sx, sy = position_steps(cfg, h, w)
     radius = np.float32(cfg.max_radius)
-    if float(radius) < cfg.max_radius:          # round up: the bound must still hold in float32
+    if float(radius) < cfg.max_radius:  # round up: the bound must still hold in float32
         radius = np.nextafter(radius, np.float32(np.inf))
-    header = _header({
-        "version_major": L.VERSION_MAJOR, "version_minor": L.VERSION_MINOR, "file_bytes": off,
-        "width": w, "height": h, "channels": c, "k": int(inp.k),
-        "flags": (L.FLAG_WRAP_X if wrap[0] else 0) | (L.FLAG_WRAP_Y if wrap[1] else 0),
-        "levels": n_levels, "strip_height": cfg.strip_height, "strip_count": n_strips, "gaussian_count": n,
-        "encoding": L.ENCODING_IDS[cfg.encoding],
-        "position_bits": lay.widths[0], "position_y_bits": lay.widths[1],
-        "inv_scale_exp_bits": cfg.inv_scale_exp_bits if cfg.encoding == "fixed" else 0,
-        "inv_scale_mant_bits": cfg.inv_scale_mant_bits if cfg.encoding == "fixed" else 0,
-        "rotation_bits": lay.widths[4], "record_bits": record_bits, "radius": float(radius),
-        "position_step_x": sx, "position_step_y": sy, "inv_scale_lo": inv_scale_lo(cfg),
-        "inv_scale_mant_scale": 2.0 ** -cfg.inv_scale_mant_bits if cfg.encoding == "fixed" else 0.0,
-        "rotation_step": rotation_step(cfg), "section_count": len(sections), "section_table_offset": table_off,
-        "index_bits": L.index_bits(n), "palette_count": len(cfg.palettes),
-    })
+    header = _header(
+        {
+            "version_major": L.VERSION_MAJOR,
+            "version_minor": L.VERSION_MINOR,
+            "file_bytes": off,
+            "width": w,
+            "height": h,
+            "channels": c,
+            "k": int(inp.k),
+            "flags": (L.FLAG_WRAP_X if wrap[0] else 0) | (L.FLAG_WRAP_Y if wrap[1] else 0),
+            "levels": n_levels,
+            "strip_height": cfg.strip_height,
+            "strip_count": n_strips,
+            "gaussian_count": n,
+            "encoding": L.ENCODING_IDS[cfg.encoding],
+            "position_bits": lay.widths[0],
+            "position_y_bits": lay.widths[1],
+            "inv_scale_exp_bits": cfg.inv_scale_exp_bits if cfg.encoding == "fixed" else 0,
+            "inv_scale_mant_bits": cfg.inv_scale_mant_bits if cfg.encoding == "fixed" else 0,
+            "rotation_bits": lay.widths[4],
+            "record_bits": record_bits,
+            "radius": float(radius),
+            "position_step_x": sx,
+            "position_step_y": sy,
+            "inv_scale_lo": inv_scale_lo(cfg),
+            "inv_scale_mant_scale": 2.0**-cfg.inv_scale_mant_bits if cfg.encoding == "fixed" else 0.0,
+            "rotation_step": rotation_step(cfg),
+            "section_count": len(sections),
+            "section_table_offset": table_off,
+            "index_bits": L.index_bits(n),
+            "palette_count": len(cfg.palettes),
+        }
+    )
     head = bytes(header) + bytes(table)
     out = head + b"\0" * (L.align(len(head)) - len(head)) + bytes(body)
     assert len(out) == off == L.file_size(n, c, h, cfg, n_levels, len(names))

@@ -90,11 +90,18 @@ def classify(rgb: np.ndarray) -> Look:
     n = rgb * 2 - 1
     unit = float(np.mean(np.abs(np.linalg.norm(n, axis=2) - 1) < UNIT_TOLERANCE))
     z_up = float(np.mean(rgb[:, :, 2] >= 0.5 - 2 / 255))
-    figures = (f"mean RGB {mean[0]:.2f}, {mean[1]:.2f}, {mean[2]:.2f}; {100 * unit:.0f}% unit vectors; "
-               f"Z >= 0 in {100 * z_up:.0f}%")
-    blue = (mean[2] >= 0.7 and mean[2] > mean[0] + 0.15 and mean[2] > mean[1] + 0.15
-            and abs(mean[0] - 0.5) < MEAN_XY_TOLERANCE and abs(mean[1] - 0.5) < MEAN_XY_TOLERANCE
-            and z_up >= Z_UP_FRACTION)
+    figures = (
+        f"mean RGB {mean[0]:.2f}, {mean[1]:.2f}, {mean[2]:.2f}; {100 * unit:.0f}% unit vectors; "
+        f"Z >= 0 in {100 * z_up:.0f}%"
+    )
+    blue = (
+        mean[2] >= 0.7
+        and mean[2] > mean[0] + 0.15
+        and mean[2] > mean[1] + 0.15
+        and abs(mean[0] - 0.5) < MEAN_XY_TOLERANCE
+        and abs(mean[1] - 0.5) < MEAN_XY_TOLERANCE
+        and z_up >= Z_UP_FRACTION
+    )
     if blue:
         return Look("normal", unit >= UNIT_FRACTION, figures)
     return Look("colour", True, f"colour channels differ by up to {spread * 255:.0f}/255")

@@ -22,15 +22,32 @@ def describe_dict(path: str | Path, resample: bool = True) -> dict:
             out.append({"name": m.name, "key": m.key, "folder": str(m.folder), "error": m.message})
             continue
         assert isinstance(m, MaterialInfo)
-        out.append({
-            "name": m.name, "key": m.key, "folder": str(m.folder), "width": m.width, "height": m.height,
-            "num_channels": m.num_channels,
-            "channels": [{"index": i, "role": c.role, "group": c.group, "color_space": c.color_space,
-                          "file": str(c.source), "source_channel": c.source_channel,
-                          "resolution": f"{c.source_size[0]}x{c.source_size[1]}", "weight": c.weight,
-                          "note": c.note} for i, c in enumerate(m.channels)],
-            "notes": list(m.notes), "warnings": list(m.warnings),
-        })
+        out.append(
+            {
+                "name": m.name,
+                "key": m.key,
+                "folder": str(m.folder),
+                "width": m.width,
+                "height": m.height,
+                "num_channels": m.num_channels,
+                "channels": [
+                    {
+                        "index": i,
+                        "role": c.role,
+                        "group": c.group,
+                        "color_space": c.color_space,
+                        "file": str(c.source),
+                        "source_channel": c.source_channel,
+                        "resolution": f"{c.source_size[0]}x{c.source_size[1]}",
+                        "weight": c.weight,
+                        "note": c.note,
+                    }
+                    for i, c in enumerate(m.channels)
+                ],
+                "notes": list(m.notes),
+                "warnings": list(m.warnings),
+            }
+        )
     return {"path": str(path), "materials": out}
 
 
@@ -58,12 +75,22 @@ def format_table(data: dict) -> str:
         if "error" in m:
             lines.append(f"{m['key']}: ERROR: {m['error']}")
             continue
-        lines.append(f"{m['key']}: {m['width']}x{m['height']}, {m['num_channels']} channels "
-                     f"(folder {m['folder']})")
+        lines.append(f"{m['key']}: {m['width']}x{m['height']}, {m['num_channels']} channels (folder {m['folder']})")
         rows = [["#", "role", "group", "space", "file", "ch", "size", "weight", "note"]]
         for c in m["channels"]:
-            rows.append([str(c["index"]), c["role"], c["group"], c["color_space"], Path(c["file"]).name,
-                         c["source_channel"], c["resolution"], f"{c['weight']:g}", c["note"]])
+            rows.append(
+                [
+                    str(c["index"]),
+                    c["role"],
+                    c["group"],
+                    c["color_space"],
+                    Path(c["file"]).name,
+                    c["source_channel"],
+                    c["resolution"],
+                    f"{c['weight']:g}",
+                    c["note"],
+                ]
+            )
         lines += _table(rows)
         lines += [f"  note: {n}" for n in m["notes"]]
         lines += [f"  warning: {w}" for w in m["warnings"]]

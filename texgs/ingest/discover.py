@@ -93,10 +93,16 @@ def discover(path: str | Path) -> list[MaterialSource]:
             raise InputError(f"{root}: not an image texgs reads (extensions: {', '.join(IMAGE_EXTENSIONS)})")
         info = parse_name(root)
         kind, how = (info.kind, "name") if info.kind else ("albedo", "single file")
-        return [MaterialSource(info.stem or root.stem, info.stem or root.stem, root.parent,
-                               (SourceFile(root, kind, info.convention, how),))]
+        return [
+            MaterialSource(
+                info.stem or root.stem,
+                info.stem or root.stem,
+                root.parent,
+                (SourceFile(root, kind, info.convention, how),),
+            )
+        ]
     found: list[MaterialSource] = []
-    for folder, dirs, files in os.walk(root):
+    for folder, dirs, _ in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         folder = Path(folder)
         rel = folder.relative_to(root).as_posix()
@@ -163,8 +169,11 @@ def _folder_materials(folder: Path, rel: str, root_name: str) -> list[MaterialSo
     has_manifest = (folder / MANIFEST_NAME).is_file()
     if not images and not has_manifest:
         return []
-    warnings = [f"{p}: {p.suffix} images are not supported (convert to PNG, JPEG, TGA or EXR); not used"
-                for p in entries if _is_unsupported_image(p)]
+    warnings = [
+        f"{p}: {p.suffix} images are not supported (convert to PNG, JPEG, TGA or EXR); not used"
+        for p in entries
+        if _is_unsupported_image(p)
+    ]
     folder_name = folder.name or root_name
     if has_manifest:
         return [_manifest_material(folder, rel or folder_name, folder_name, images, warnings)]
@@ -185,8 +194,16 @@ def _folder_materials(folder: Path, rel: str, root_name: str) -> list[MaterialSo
     if len(seeds) <= 1:
         files, notes, unplaced = _place(sorted(p for fs in rest.values() for p in fs), infos)
         if not singles:
-            return [MaterialSource(folder_name, rel or folder_name, folder, files, warnings=tuple(warnings + unplaced),
-                                   notes=tuple(notes + _twin_notes(files, twins)))]
+            return [
+                MaterialSource(
+                    folder_name,
+                    rel or folder_name,
+                    folder,
+                    files,
+                    warnings=tuple(warnings + unplaced),
+                    notes=tuple(notes + _twin_notes(files, twins)),
+                )
+            ]
         members = {colour_groups[0] if colour_groups else min(rest): [f.path for f in files]}
         placed = {key: (files, notes, unplaced) for key in members}
     else:
@@ -201,30 +218,45 @@ def _folder_materials(folder: Path, rel: str, root_name: str) -> list[MaterialSo
             if key in members:
                 continue
             if key in of_maps and all(infos[p].kind for p in files):
-                warnings += [f"{p}: a map of {of_maps[key].name}, which is itself a map of a material; not used"
-                             for p in files]
+                warnings += [
+                    f"{p}: a map of {of_maps[key].name}, which is itself a map of a material; not used" for p in files
+                ]
                 continue
             owners = [c for c in seeds if _extends(key, c)]
             owner = max(owners, key=len) if owners else None
-            clash = owner and {infos[p].kind for p in files if infos[p].kind} & \
-                {infos[p].kind for p in members[owner] if infos[p].kind}
+            clash = owner and {infos[p].kind for p in files if infos[p].kind} & {
+                infos[p].kind for p in members[owner] if infos[p].kind
+            }
             if owner and not clash:
                 members[owner] += files
             elif clash:  # conc_paint_s.jpg beside conc_s.jpg: not a second specular map of conc
-                warnings += [f"{p}: its stem extends {infos[members[owner][0]].stem}, which already has a "
-                             f"{infos[p].kind} map; not used" for p in files]
+                warnings += [
+                    f"{p}: its stem extends {infos[members[owner][0]].stem}, which already has a "
+                    f"{infos[p].kind} map; not used"
+                    for p in files
+                ]
             else:
                 strays += files
-        warnings += [f"{p}: belongs to none of the materials in {folder} (its name stem matches no colour map); "
-                     f"not used" for p in strays]
+        warnings += [
+            f"{p}: belongs to none of the materials in {folder} (its name stem matches no colour map); not used"
+            for p in strays
+        ]
         placed = {key: _place(sorted(members[key]), infos) for key in members}
     out = list(singles)
     for key in sorted(members):
         files, notes, unplaced = placed[key]
         stem = next((infos[p].stem for p in members[key] if infos[p].stem_key == key), "")
         name, mkey = (stem, f"{rel}/{stem}" if rel else stem) if stem else (folder_name, rel or folder_name)
-        out.append(MaterialSource(name, mkey, folder, files, warnings=tuple(warnings + unplaced),
-                                  notes=tuple(notes + _twin_notes(files, twins))))
+        out.append(
+            MaterialSource(
+                name,
+                mkey,
+                folder,
+                files,
+                warnings=tuple(warnings + unplaced),
+                notes=tuple(notes + _twin_notes(files, twins)),
+            )
+        )
     return sorted(out, key=lambda m: m.key)
 
 
@@ -248,12 +280,15 @@ def _drop_twins(images: list[Path]) -> tuple[list[Path], dict[Path, list[Path]]]
 
 
 def _twin_notes(files: tuple[SourceFile, ...], twins: dict[Path, list[Path]]) -> list[str]:
-    return [f"{t.name} not used: {f.path.name} has the same name (formats in order of preference: "
-            f"{', '.join(TWIN_PREFERENCE)})" for f in files for t in twins.get(f.path, [])]
+    return [
+        f"{t.name} not used: {f.path.name} has the same name (formats in order of preference: "
+        f"{', '.join(TWIN_PREFERENCE)})"
+        for f in files
+        for t in twins.get(f.path, [])
+    ]
 
 
-def _own_textures(groups: dict[str, list[Path]], colour_groups: list[str],
-                  infos: dict[Path, NameInfo]) -> list[str]:
+def _own_textures(groups: dict[str, list[Path]], colour_groups: list[str], infos: dict[Path, NameInfo]) -> list[str]:
     """Stems of lone textures (one file, no role suffix) that are materials of
     their own. A lone texture stays with the folder's material instead (its
     pixels then decide its role) when the folder's maps have plain names
@@ -262,8 +297,7 @@ def _own_textures(groups: dict[str, list[Path]], colour_groups: list[str],
     rock_paint.png); a digit after the stem makes it a numbered texture of its
     own (bark2.tga beside bark.tga). A name hint ties it to its stem
     (crate_spec2.png beside crate.png)."""
-    lone = [k for k, files in groups.items() if k not in colour_groups and len(files) == 1
-            and not infos[files[0]].kind]
+    lone = [k for k, files in groups.items() if k not in colour_groups and len(files) == 1 and not infos[files[0]].kind]
     if len(lone) < len(groups) and "" in groups:
         return []
     bare = [k for k in groups if k not in colour_groups and k not in lone]
@@ -285,8 +319,9 @@ def _extends(stem: str, base: str) -> bool:
 
 def _single(p: Path, folder: Path, rel: str, infos: dict[Path, NameInfo]) -> MaterialSource:
     stem = infos[p].stem or p.stem
-    return MaterialSource(stem, f"{rel}/{stem}" if rel else stem, folder,
-                          (SourceFile(p, "albedo", None, "single file"),))
+    return MaterialSource(
+        stem, f"{rel}/{stem}" if rel else stem, folder, (SourceFile(p, "albedo", None, "single file"),)
+    )
 
 
 def _has_colour(files: list[Path], infos: dict[Path, NameInfo]) -> bool:
@@ -321,13 +356,19 @@ def _raw_stem(p: Path, info: NameInfo) -> str:
     name = p.name[: -len(p.suffix)] if p.suffix else p.name
     if info.token:
         sep = r"[_\-\s.]*"
-        name = re.sub(sep + sep.join(map(re.escape, info.token.split("_"))) + r"(" + sep + r"\w*)?$", "",
-                      name, flags=re.IGNORECASE) or name
+        name = (
+            re.sub(
+                sep + sep.join(map(re.escape, info.token.split("_"))) + r"(" + sep + r"\w*)?$",
+                "",
+                name,
+                flags=re.IGNORECASE,
+            )
+            or name
+        )
     return name.lower()
 
 
-def _place(images: list[Path], infos: dict[Path, NameInfo]
-           ) -> tuple[tuple[SourceFile, ...], list[str], list[str]]:
+def _place(images: list[Path], infos: dict[Path, NameInfo]) -> tuple[tuple[SourceFile, ...], list[str], list[str]]:
     """Roles of one material's files: (files, notes, warnings). Names first; a
     file without a role suffix is the colour map when it alone has the stem of
     the named files; the rest are judged by their pixels (texgs.ingest.content)."""
@@ -367,22 +408,27 @@ def _labpbr(placed: list[SourceFile], infos: dict[Path, NameInfo], notes: list[s
         return placed  # load() reports the unreadable file
     if misfit <= LABPBR_Z_MISFIT:
         return placed
-    notes.append(f"{normal.path.name}: LabPBR normal map (from content: blue is not the Z of red and green, "
-                 f"mean |dZ| {misfit:.2f}): R,G = normal X,Y (Z rebuilt), B = AO, A = height")
+    notes.append(
+        f"{normal.path.name}: LabPBR normal map (from content: blue is not the Z of red and green, "
+        f"mean |dZ| {misfit:.2f}): R,G = normal X,Y (Z rebuilt), B = AO, A = height"
+    )
     out = []
     for f in placed:
         if f is normal:
             f = SourceFile(f.path, "labpbr_normal", f.convention, "name + content")
         elif f is spec:
             f = SourceFile(f.path, "labpbr_specular", None, "name + LabPBR normal map")
-            notes.append(f"{f.path.name}: LabPBR specular map (beside a LabPBR normal map): R = smoothness, "
-                         f"G = F0/metal, B = porosity/subsurface, A = emission")
+            notes.append(
+                f"{f.path.name}: LabPBR specular map (beside a LabPBR normal map): R = smoothness, "
+                f"G = F0/metal, B = porosity/subsurface, A = emission"
+            )
         out.append(f)
     return out
 
 
-def _by_content(unnamed: list[Path], placed: list[SourceFile], has_colour: bool
-                ) -> tuple[list[SourceFile], list[str], list[str]]:
+def _by_content(
+    unnamed: list[Path], placed: list[SourceFile], has_colour: bool
+) -> tuple[list[SourceFile], list[str], list[str]]:
     """Roles from pixels for files whose name gives none (see content.py).
     A name's hint (wall_spec2) is used only when the pixels agree; nothing is
     guessed when the evidence is weak or two files could play one role."""
@@ -405,11 +451,15 @@ def _by_content(unnamed: list[Path], placed: list[SourceFile], has_colour: bool
         said = f" (name hint '{hint[1]}': {hint[0]})" if hint else ""
         if seen.kind == "normal":
             if hint_group not in (None, "normal"):
-                warnings.append(f"{p}: name hints {hint[0]} ('{hint[1]}') but the pixels look like a tangent-space "
-                                f"normal map ({seen.evidence}); not used (declare it in {MANIFEST_NAME})")
+                warnings.append(
+                    f"{p}: name hints {hint[0]} ('{hint[1]}') but the pixels look like a tangent-space "
+                    f"normal map ({seen.evidence}); not used (declare it in {MANIFEST_NAME})"
+                )
             elif not seen.strong:
-                warnings.append(f"{p}: may be a normal map (blue-dominant) but its texels are not unit vectors "
-                                f"({seen.evidence}); not used (declare it in {MANIFEST_NAME})")
+                warnings.append(
+                    f"{p}: may be a normal map (blue-dominant) but its texels are not unit vectors "
+                    f"({seen.evidence}); not used (declare it in {MANIFEST_NAME})"
+                )
             elif have_normal:
                 warnings.append(f"{p}: looks like a normal map, but another file gives the normal; not used")
             else:
@@ -419,17 +469,24 @@ def _by_content(unnamed: list[Path], placed: list[SourceFile], has_colour: bool
         elif seen.kind == "grey":
             if hint and hint_group in GROUPS and len(GROUPS[hint_group]) == 1:
                 out.append(SourceFile(p, hint[0], None, "name hint + content"))
-                notes.append(f"{p.name}: role from name hint '{hint[1]}' ({hint[0]}), content agrees: "
-                             f"grey ({seen.evidence})")
+                notes.append(
+                    f"{p.name}: role from name hint '{hint[1]}' ({hint[0]}), content agrees: grey ({seen.evidence})"
+                )
             elif hint:
-                warnings.append(f"{p}: name hints {hint[0]} ('{hint[1]}') but the image is grey; "
-                                f"not used (declare it in {MANIFEST_NAME})")
+                warnings.append(
+                    f"{p}: name hints {hint[0]} ('{hint[1]}') but the image is grey; "
+                    f"not used (declare it in {MANIFEST_NAME})"
+                )
             else:
-                warnings.append(f"{p}: grey image (a scalar map), but its name does not say which; "
-                                f"not used (declare it in {MANIFEST_NAME})")
+                warnings.append(
+                    f"{p}: grey image (a scalar map), but its name does not say which; "
+                    f"not used (declare it in {MANIFEST_NAME})"
+                )
         elif hint_group not in (None, "albedo"):
-            warnings.append(f"{p}: name hints {hint[0]} ('{hint[1]}') but the image is a colour image "
-                            f"({seen.evidence}); not used (declare it in {MANIFEST_NAME})")
+            warnings.append(
+                f"{p}: name hints {hint[0]} ('{hint[1]}') but the image is a colour image "
+                f"({seen.evidence}); not used (declare it in {MANIFEST_NAME})"
+            )
         else:
             colour.append((p, said))
     if len(colour) == 1 and not has_colour:
@@ -438,15 +495,17 @@ def _by_content(unnamed: list[Path], placed: list[SourceFile], has_colour: bool
         out.append(SourceFile(p, "albedo", None, "content"))
         notes.append(f"{p.name}: role from content: albedo (the only colour image {beside}){said}")
     else:
-        why = ("another file is the colour map" if has_colour else
-               f"{len(colour)} colour images could be the colour map")
-        warnings += [f"{p}: colour image whose name gives no role, and {why}; not used "
-                     f"(declare it in {MANIFEST_NAME})" for p, _ in colour]
+        why = "another file is the colour map" if has_colour else f"{len(colour)} colour images could be the colour map"
+        warnings += [
+            f"{p}: colour image whose name gives no role, and {why}; not used (declare it in {MANIFEST_NAME})"
+            for p, _ in colour
+        ]
     return out, notes, warnings
 
 
-def _manifest_material(folder: Path, key: str, folder_name: str, images: list[Path],
-                       warnings: list[str]) -> MaterialSource:
+def _manifest_material(
+    folder: Path, key: str, folder_name: str, images: list[Path], warnings: list[str]
+) -> MaterialSource:
     mpath = folder / MANIFEST_NAME
     try:
         manifest = load_manifest(mpath)
@@ -456,8 +515,10 @@ def _manifest_material(folder: Path, key: str, folder_name: str, images: list[Pa
                 raise ConfigError(f"{mpath}: files.{fname}: no such image in {folder}")
         for item in manifest.skip:
             if item not in names and item not in GROUPS:
-                raise ConfigError(f"{mpath}: skip: '{item}' is neither an image in {folder} nor a channel group "
-                                  f"({', '.join(g for g in GROUPS if g != 'extra')})")
+                raise ConfigError(
+                    f"{mpath}: skip: '{item}' is neither an image in {folder} nor a channel group "
+                    f"({', '.join(g for g in GROUPS if g != 'extra')})"
+                )
     except ConfigError as e:
         return MaterialSource(folder_name, key, folder, (), warnings=tuple(warnings), error=e)
     infos = {p: parse_name(p) for p in images}
@@ -480,7 +541,14 @@ def _manifest_material(folder: Path, key: str, folder_name: str, images: list[Pa
     if len(unplaced) == 1 and not has_colour and (not placed or infos[unplaced[0]].stem_key in stems):
         placed.append(SourceFile(unplaced[0], "albedo", None, "suffix-less colour map"))
         unplaced = []
-    warnings = warnings + [f"{p}: cannot tell its role from the name and {MANIFEST_NAME} does not name it; not used"
-                           for p in unplaced]
-    return MaterialSource(manifest.name or folder_name, key, folder, tuple(sorted(placed, key=lambda f: f.path)),
-                          manifest=manifest, warnings=tuple(warnings))
+    warnings = warnings + [
+        f"{p}: cannot tell its role from the name and {MANIFEST_NAME} does not name it; not used" for p in unplaced
+    ]
+    return MaterialSource(
+        manifest.name or folder_name,
+        key,
+        folder,
+        tuple(sorted(placed, key=lambda f: f.path)),
+        manifest=manifest,
+        warnings=tuple(warnings),
+    )

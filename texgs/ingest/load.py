@@ -55,8 +55,10 @@ def _resolve(source: MaterialSource, plans: list[GroupPlan], notes: list[str]) -
                 keep = [c for c in keep if c.transform.endswith("_gl")] or keep
             if len(keep) > 1:
                 files = ", ".join(str(c.file.path) for c in keep)
-                raise InputError(f"{source.folder}: several files give {group}: {files}; "
-                                 f"skip all but one in {MANIFEST_NAME} (skip: [file name])")
+                raise InputError(
+                    f"{source.folder}: several files give {group}: {files}; "
+                    f"skip all but one in {MANIFEST_NAME} (skip: [file name])"
+                )
             for c in cands:
                 if c is not keep[0]:
                     notes.append(f"{group} from {c.file.path.name} not used: {keep[0].file.path.name} gives it")
@@ -85,8 +87,10 @@ def _plan(source: MaterialSource, resample: bool) -> tuple[list[GroupPlan], tupl
     require_albedo = manifest.require_albedo if manifest else True
     if require_albedo and not any(p.group == "albedo" for p in plans):
         names = ", ".join(sf.path.name for sf in source.files)
-        raise InputError(f"{source.folder}: no colour/albedo map for material {source.name} (files: {names}); "
-                         f"add one, or set 'require_albedo: false' in {MANIFEST_NAME}")
+        raise InputError(
+            f"{source.folder}: no colour/albedo map for material {source.name} (files: {names}); "
+            f"add one, or set 'require_albedo: false' in {MANIFEST_NAME}"
+        )
     if not plans:
         raise InputError(f"{source.folder}: no channel left for material {source.name}")
     used = {p.file.path: headers[p.file.path] for p in plans}
@@ -97,13 +101,17 @@ def _plan(source: MaterialSource, resample: bool) -> tuple[list[GroupPlan], tupl
         if not (resample if said is None else said):
             other = next(h for h in used.values() if (h.width, h.height) != (big.width, big.height))
             where = f"'resample: false' in {manifest.path}" if said is False else "resample is off"
-            raise InputError(f"{source.folder}: maps of different sizes: {big.path.name} is "
-                             f"{big.width}x{big.height} but {other.path.name} is {other.width}x{other.height}, "
-                             f"and {where}; resize the maps, or allow resampling to the largest")
+            raise InputError(
+                f"{source.folder}: maps of different sizes: {big.path.name} is "
+                f"{big.width}x{big.height} but {other.path.name} is {other.width}x{other.height}, "
+                f"and {where}; resize the maps, or allow resampling to the largest"
+            )
         for h in used.values():
             if (h.width, h.height) != (big.width, big.height):
-                notes.append(f"{h.path.name} resampled from {h.width}x{h.height} to {big.width}x{big.height} "
-                             f"({_filter_name(h, big.width, big.height)})")
+                notes.append(
+                    f"{h.path.name} resampled from {h.width}x{h.height} to {big.width}x{big.height} "
+                    f"({_filter_name(h, big.width, big.height)})"
+                )
     return plans, (big.width, big.height), notes, list(source.warnings)
 
 
@@ -142,8 +150,10 @@ def _group_pixels(plan: GroupPlan, pixels: np.ndarray, warnings: list[str]) -> n
     elif plan.transform and plan.transform.startswith("normal") and not plan.file.how.startswith("content"):
         why = unlike_normal_map(data)
         if why:  # kept as named: a role from content never overrides a name
-            warnings.append(f"{plan.file.path.name}: named a normal map, but its pixels do not look like a "
-                            f"tangent-space normal map ({why}); kept as named")
+            warnings.append(
+                f"{plan.file.path.name}: named a normal map, but its pixels do not look like a "
+                f"tangent-space normal map ({why}); kept as named"
+            )
     if plan.transform and plan.transform.startswith("normal"):
         return flip_to_gl(data, plan.transform[-2:])
     if plan.transform == "invert":
@@ -152,8 +162,10 @@ def _group_pixels(plan: GroupPlan, pixels: np.ndarray, warnings: list[str]) -> n
         colour = [i for i, c in enumerate(names) if c.rsplit(".", 1)[-1] in ("R", "G", "B")]
         spread = float(np.max(np.ptp(pixels[:, :, colour], axis=2))) if len(colour) > 1 else 0.0
         if spread > GREY_TOLERANCE:
-            warnings.append(f"{plan.file.path.name}: {plan.group} map is not grey (its colour channels differ by "
-                            f"up to {spread * 255:.0f}/255); using {plan.source_channels[0]}")
+            warnings.append(
+                f"{plan.file.path.name}: {plan.group} map is not grey (its colour channels differ by "
+                f"up to {spread * 255:.0f}/255); using {plan.source_channels[0]}"
+            )
     return data
 
 
@@ -163,8 +175,11 @@ def _check_convention(plans: list[GroupPlan], raw: dict[Path, np.ndarray], warni
     the data; a stated one the data contradict is kept, with a warning."""
     normal = next((p for p in plans if p.group == "normal"), None)
     height = next((p for p in plans if p.group == "height"), None)
-    if normal is None or height is None or \
-            (normal.header.width, normal.header.height) != (height.header.width, height.header.height):
+    if (
+        normal is None
+        or height is None
+        or (normal.header.width, normal.header.height) != (height.header.width, height.header.height)
+    ):
         return plans
     for p in (normal, height):
         if p.file.path not in raw:
@@ -178,9 +193,11 @@ def _check_convention(plans: list[GroupPlan], raw: dict[Path, np.ndarray], warni
         stated = normal.transform[-2:]
         if conv is not None and conv != stated:
             full = {"gl": "OpenGL", "dx": "DirectX"}
-            warnings.append(f"{normal.file.path.name}: stated {full[stated]}, but {height.file.path.name} suggests "
-                            f"{full[conv]} ({evidence}); kept as stated (if the name is wrong, set "
-                            f"files.{normal.file.path.name}.normal_convention in {MANIFEST_NAME})")
+            warnings.append(
+                f"{normal.file.path.name}: stated {full[stated]}, but {height.file.path.name} suggests "
+                f"{full[conv]} ({evidence}); kept as stated (if the name is wrong, set "
+                f"files.{normal.file.path.name}.normal_convention in {MANIFEST_NAME})"
+            )
         return plans
     if conv is None:
         conv, how = "gl", f"assumed (name does not say; {height.file.path.name} does not tell: {evidence})"
@@ -209,8 +226,10 @@ def _build(source: MaterialSource, resample: bool, decode: bool) -> Material | M
                 plane = pixels[:, :, header.channels.index(p.source_channels[0])]
                 if float(plane.min()) == float(plane.max()):
                     dropped.add(i)
-                    notes.append(f"{path.name}: {p.source_channels[0]} is constant ({float(plane.min()):.3f}), "
-                                 f"carries nothing: dropped")
+                    notes.append(
+                        f"{path.name}: {p.source_channels[0]} is constant ({float(plane.min()):.3f}), "
+                        f"carries nothing: dropped"
+                    )
                     continue
             if decode:
                 groups[i] = _group_pixels(p, pixels, warnings)
@@ -223,14 +242,33 @@ def _build(source: MaterialSource, resample: bool, decode: bool) -> Material | M
         if i in dropped:
             continue
         for role, src in zip(p.roles, p.source_channels):
-            channels.append(Channel(role, p.group, p.color_space, p.file.path, src,
-                                    (p.header.width, p.header.height),
-                                    weights.get(role, weights.get(p.group, 1.0)), p.note))
+            channels.append(
+                Channel(
+                    role,
+                    p.group,
+                    p.color_space,
+                    p.file.path,
+                    src,
+                    (p.header.width, p.header.height),
+                    weights.get(role, weights.get(p.group, 1.0)),
+                    p.note,
+                )
+            )
     if len(channels) > MAX_CHANNELS:
-        raise InputError(f"{source.folder}: material {source.name} has {len(channels)} channels, "
-                         f"more than the limit of {MAX_CHANNELS}; skip some maps in {MANIFEST_NAME}")
-    info = dict(name=source.name, key=source.key, folder=source.folder, width=width, height=height,
-                channels=tuple(channels), notes=tuple(notes), warnings=tuple(warnings))
+        raise InputError(
+            f"{source.folder}: material {source.name} has {len(channels)} channels, "
+            f"more than the limit of {MAX_CHANNELS}; skip some maps in {MANIFEST_NAME}"
+        )
+    info = dict(
+        name=source.name,
+        key=source.key,
+        folder=source.folder,
+        width=width,
+        height=height,
+        channels=tuple(channels),
+        notes=tuple(notes),
+        warnings=tuple(warnings),
+    )
     if not decode:
         return MaterialInfo(**info)
     stack = [groups[i] for i in range(len(plans)) if i not in dropped]
@@ -243,8 +281,10 @@ def _as_source(source: MaterialSource | str | Path) -> MaterialSource:
         return source
     found = discover(source)
     if len(found) != 1:
-        raise InputError(f"{source}: holds {len(found)} materials ({', '.join(m.key for m in found[:5])}"
-                         f"{', ...' if len(found) > 5 else ''}); pass one of them, or use load_all")
+        raise InputError(
+            f"{source}: holds {len(found)} materials ({', '.join(m.key for m in found[:5])}"
+            f"{', ...' if len(found) > 5 else ''}); pass one of them, or use load_all"
+        )
     return found[0]
 
 
@@ -263,8 +303,9 @@ def load(source: MaterialSource | str | Path, resample: bool = True) -> Material
     return _build(_as_source(source), resample, decode=True)
 
 
-def load_all(path: str | Path, resample: bool = True, header_only: bool = False
-             ) -> list[Material | MaterialInfo | MaterialError]:
+def load_all(
+    path: str | Path, resample: bool = True, header_only: bool = False
+) -> list[Material | MaterialInfo | MaterialError]:
     """Every material under ``path``, in discover() order; a material that fails
     becomes a MaterialError and the others still go through. ``header_only``
     returns MaterialInfo tables (``scan``) instead of decoded Materials."""

@@ -50,8 +50,17 @@ class Manifest:
     files: dict[str, FileOptions] = field(default_factory=dict)
 
 
-_TOP_KEYS = ("schema_version", "name", "require_albedo", "resample", "normal_convention",
-             "grey_albedo", "weights", "skip", "files")
+_TOP_KEYS = (
+    "schema_version",
+    "name",
+    "require_albedo",
+    "resample",
+    "normal_convention",
+    "grey_albedo",
+    "weights",
+    "skip",
+    "files",
+)
 _FILE_KEYS = ("role", "color_space", "normal_convention", "channels", "convert", "skip")
 _ROLES = {r for roles in GROUPS.values() for r in roles}
 
@@ -79,7 +88,7 @@ def _bool(path: Path, where: str, value) -> bool:
 
 
 def split_channel_key(key: str) -> tuple[str, ...]:
-    """"RGB" -> ("R", "G", "B"); "R,G,B" or "diffuse.R, Z" -> names; "A" -> ("A",)."""
+    """ "RGB" -> ("R", "G", "B"); "R,G,B" or "diffuse.R, Z" -> names; "A" -> ("A",)."""
     if "," in key:
         return tuple(part.strip() for part in key.split(","))
     if len(key) > 1 and set(key) <= set("RGBAY"):

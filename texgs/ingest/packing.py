@@ -77,8 +77,9 @@ def _resolver(header: ImageHeader):
     return find
 
 
-def plan_file(sf: SourceFile, header: ImageHeader, opts: FileOptions | None,
-              manifest: Manifest | None) -> tuple[list[GroupPlan], list[str]]:
+def plan_file(
+    sf: SourceFile, header: ImageHeader, opts: FileOptions | None, manifest: Manifest | None
+) -> tuple[list[GroupPlan], list[str]]:
     """The groups one file provides, and notes for the table (e.g. an alpha not used)."""
     opts = opts or FileOptions()
     kind = MAP_KINDS[sf.kind]
@@ -96,8 +97,9 @@ def plan_file(sf: SourceFile, header: ImageHeader, opts: FileOptions | None,
         layout = []
         for letters, group in kind.layout:
             if header.is_grey and (group == "normal" or len(kind.layout) > 1):
-                raise InputError(f"{header.path}: a {kind.description} map needs colour channels, "
-                                 f"but the file is greyscale")
+                raise InputError(
+                    f"{header.path}: a {kind.description} map needs colour channels, but the file is greyscale"
+                )
             src = tuple(find(c) for c in (("R", "G", "B") if letters == "RGB" else (letters,)))
             layout.append((src, group))
         explicit = False
@@ -145,8 +147,20 @@ def plan_file(sf: SourceFile, header: ImageHeader, opts: FileOptions | None,
         check_grey = len(src) == 1 and not header.is_grey and not is_alpha and not explicit and not kind.packed
         if check_grey and not note:
             note = f"{channel_letter(src[0])} of a colour file"
-        plans.append(GroupPlan(group, sf, header, src, roles, space, transform,
-                               only_if_varying=is_alpha and not explicit and not kind.alpha_declared,
-                               dedicated=dedicated and not is_alpha, note=note,
-                               assumed=group == "normal" and not conv_stated, check_grey=check_grey))
+        plans.append(
+            GroupPlan(
+                group,
+                sf,
+                header,
+                src,
+                roles,
+                space,
+                transform,
+                only_if_varying=is_alpha and not explicit and not kind.alpha_declared,
+                dedicated=dedicated and not is_alpha,
+                note=note,
+                assumed=group == "normal" and not conv_stated,
+                check_grey=check_grey,
+            )
+        )
     return plans, notes

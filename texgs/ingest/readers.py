@@ -97,6 +97,7 @@ def _check_size(path: Path, width: int, height: int) -> None:
 
 # --------------------------------------------------------------------------- headers
 
+
 def _png_header(path: Path, data: bytes) -> ImageHeader:
     if len(data) < 33 or data[12:16] != b"IHDR":
         raise _fail(path, "truncated or corrupt PNG (no IHDR chunk)")
@@ -106,18 +107,22 @@ def _png_header(path: Path, data: bytes) -> ImageHeader:
     has_trns = False
     pos = 8
     while pos + 8 <= len(data):
-        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
         if ctype == b"tRNS":
             has_trns = True
         if ctype in (b"IDAT", b"IEND"):
             break
         pos += 12 + length
-    layouts = {0: ("Y",), 2: ("R", "G", "B"), 4: ("Y", "A"), 6: ("R", "G", "B", "A"),
-               3: ("R", "G", "B", "A") if has_trns else ("R", "G", "B")}
+    layouts = {
+        0: ("Y",),
+        2: ("R", "G", "B"),
+        4: ("Y", "A"),
+        6: ("R", "G", "B", "A"),
+        3: ("R", "G", "B", "A") if has_trns else ("R", "G", "B"),
+    }
     if colour_type not in layouts:
         raise _fail(path, f"corrupt PNG (unknown colour type {colour_type})")
-    return ImageHeader(path, "png", width, height, layouts[colour_type],
-                       16 if bits == 16 else 8, False)
+    return ImageHeader(path, "png", width, height, layouts[colour_type], 16 if bits == 16 else 8, False)
 
 
 @contextmanager
@@ -140,8 +145,15 @@ def _pillow_header(path: Path, fmt: str) -> ImageHeader:
     except Exception as e:  # Pillow raises many types for bad files
         raise _fail(path, f"not a readable {fmt.upper()} file ({e})") from None
     _check_size(path, width, height)
-    layouts = {"L": ("Y",), "LA": ("Y", "A"), "RGB": ("R", "G", "B"), "RGBA": ("R", "G", "B", "A"),
-               "P": ("R", "G", "B"), "PA": ("R", "G", "B", "A"), "I;16": ("Y",)}
+    layouts = {
+        "L": ("Y",),
+        "LA": ("Y", "A"),
+        "RGB": ("R", "G", "B"),
+        "RGBA": ("R", "G", "B", "A"),
+        "P": ("R", "G", "B"),
+        "PA": ("R", "G", "B", "A"),
+        "I;16": ("Y",),
+    }
     if mode not in layouts:
         raise _fail(path, f"unsupported {fmt.upper()} pixel mode {mode} (use grey, RGB or RGBA)")
     return ImageHeader(path, fmt, width, height, layouts[mode], 16 if mode == "I;16" else 8, False)
@@ -190,8 +202,9 @@ def read_header(path: str | Path) -> ImageHeader:
             head = f.read(1 << 16)
     except OSError as e:
         if path.is_symlink() and not path.exists():
-            raise _fail(path, f"cannot read file (broken symbolic link: its target {os.readlink(path)} "
-                              f"does not exist)") from None
+            raise _fail(
+                path, f"cannot read file (broken symbolic link: its target {os.readlink(path)} does not exist)"
+            ) from None
         raise _fail(path, f"cannot read file ({e.strerror})") from None
     if not head:
         raise _fail(path, "empty file")
@@ -204,6 +217,7 @@ def read_header(path: str | Path) -> ImageHeader:
 
 
 # --------------------------------------------------------------------------- pixels
+
 
 def read_image(path: str | Path, header: ImageHeader | None = None) -> tuple[ImageHeader, np.ndarray]:
     """Decode an image at full precision.
@@ -222,8 +236,11 @@ def read_image(path: str | Path, header: ImageHeader | None = None) -> tuple[Ima
     else:
         pixels = _read_pillow(header)
     if pixels.shape != (header.height, header.width, len(header.channels)):
-        raise _fail(path, f"decoded to shape {pixels.shape}, header says "
-                          f"{header.height}x{header.width}x{len(header.channels)}; file is corrupt")
+        raise _fail(
+            path,
+            f"decoded to shape {pixels.shape}, header says "
+            f"{header.height}x{header.width}x{len(header.channels)}; file is corrupt",
+        )
     return header, pixels
 
 
@@ -256,7 +273,7 @@ def _png_damage(path: Path) -> str:
     data = path.read_bytes()
     pos = 8
     while pos + 8 <= len(data):
-        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
         if pos + 12 + length > len(data):
             return f"file ends inside its {ctype.decode('latin-1')} chunk at byte {len(data)}: truncated"
         if ctype == b"IEND":

@@ -39,9 +39,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
     # Warzone 2100 _tcmask: where the team colour goes.
     "team_mask": ("team_mask",),
     # LabPBR specular map channels without a PBR-group of their own.
-    "reflectance": ("reflectance",),               # G: F0 (0-229) or a metal id (230-255)
-    "porosity": ("porosity",),                     # B: porosity (0-64) / subsurface (65-255)
-    "emissive_strength": ("emissive_strength",),   # A: emission 0-254 (255 = none)
+    "reflectance": ("reflectance",),  # G: F0 (0-229) or a metal id (230-255)
+    "porosity": ("porosity",),  # B: porosity (0-64) / subsurface (65-255)
+    "emissive_strength": ("emissive_strength",),  # A: emission 0-254 (255 = none)
     "extra": (),  # alpha channels of unknown meaning: role "<file stem>.alpha"
 }
 
@@ -54,6 +54,7 @@ VECTOR_GROUPS = frozenset({"albedo", "normal", "emissive"})
 # ---------------------------------------------------------------------------
 # Map kinds: what one file holds.
 # ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class MapKind:
@@ -82,38 +83,93 @@ def _scalar(group: str) -> MapKind:
     return MapKind(group, (("R", group),), description=f"{group} (grey)")
 
 
-MAP_KINDS: dict[str, MapKind] = {k.name: k for k in [
-    MapKind("albedo", (("RGB", "albedo"),), alpha="opacity", description="base colour (sRGB)"),
-    MapKind("normal", (("RGB", "normal"),), description="tangent-space normal"),
-    MapKind("emissive", (("RGB", "emissive"),), description="emissive colour (sRGB)"),
-    _scalar("roughness"), _scalar("ao"), _scalar("metalness"), _scalar("height"),
-    _scalar("opacity"), _scalar("specular"), _scalar("gloss"), _scalar("smoothness"),
-    _scalar("detail_mask"), _scalar("pants"), _scalar("shirt"), _scalar("team_mask"),
-    # Darkplaces _norm, Cube 2 _n/_nm, LabPBR _n: parallax height in the alpha,
-    # kept when it varies (a constant alpha carries nothing).
-    MapKind("normal_parallax", (("RGB", "normal"),), alpha="height",
-            description="tangent-space normal (+ A height when it varies)"),
-    MapKind("normal_height", (("RGB", "normal"),), alpha="height", alpha_declared=True,
-            description="RGB normal + A height (OpenMW _nh)"),
-    MapKind("labpbr_normal", (("RGB", "normal"), ("B", "ao")), alpha="height", alpha_declared=True,
-            description="LabPBR normal R,G = X,Y (Z rebuilt) B=AO A=height"),
-    MapKind("labpbr_specular", (("R", "smoothness"), ("G", "reflectance"), ("B", "porosity")),
-            alpha="emissive_strength", alpha_declared=True,
-            description="LabPBR specular R=smoothness G=F0/metal B=porosity A=emission"),
-    MapKind("arm", (("R", "ao"), ("G", "roughness"), ("B", "metalness")),
-            description="packed R=AO G=roughness B=metalness (ARM/ORM)"),
-    MapKind("mra", (("R", "metalness"), ("G", "roughness"), ("B", "ao")),
-            description="packed R=metalness G=roughness B=AO (MRA)"),
-    MapKind("unity_mask", (("R", "metalness"), ("G", "ao"), ("B", "detail_mask")),
-            alpha="smoothness", alpha_declared=True,
-            description="Unity HDRP mask map R=metallic G=AO B=detail A=smoothness"),
-    MapKind("metallic_smoothness", (("R", "metalness"),), alpha="smoothness", alpha_declared=True,
-            description="Unity metallic-smoothness R=metallic A=smoothness"),
-    MapKind("albedo_height", (("RGB", "albedo"),), alpha="height", alpha_declared=True,
-            description="RGB albedo + A height (Terrain3D)"),
-    MapKind("normal_roughness", (("RGB", "normal"),), alpha="roughness", alpha_declared=True,
-            description="RGB normal + A roughness (Terrain3D)"),
-]}
+MAP_KINDS: dict[str, MapKind] = {
+    k.name: k
+    for k in [
+        MapKind("albedo", (("RGB", "albedo"),), alpha="opacity", description="base colour (sRGB)"),
+        MapKind("normal", (("RGB", "normal"),), description="tangent-space normal"),
+        MapKind("emissive", (("RGB", "emissive"),), description="emissive colour (sRGB)"),
+        _scalar("roughness"),
+        _scalar("ao"),
+        _scalar("metalness"),
+        _scalar("height"),
+        _scalar("opacity"),
+        _scalar("specular"),
+        _scalar("gloss"),
+        _scalar("smoothness"),
+        _scalar("detail_mask"),
+        _scalar("pants"),
+        _scalar("shirt"),
+        _scalar("team_mask"),
+        # Darkplaces _norm, Cube 2 _n/_nm, LabPBR _n: parallax height in the alpha,
+        # kept when it varies (a constant alpha carries nothing).
+        MapKind(
+            "normal_parallax",
+            (("RGB", "normal"),),
+            alpha="height",
+            description="tangent-space normal (+ A height when it varies)",
+        ),
+        MapKind(
+            "normal_height",
+            (("RGB", "normal"),),
+            alpha="height",
+            alpha_declared=True,
+            description="RGB normal + A height (OpenMW _nh)",
+        ),
+        MapKind(
+            "labpbr_normal",
+            (("RGB", "normal"), ("B", "ao")),
+            alpha="height",
+            alpha_declared=True,
+            description="LabPBR normal R,G = X,Y (Z rebuilt) B=AO A=height",
+        ),
+        MapKind(
+            "labpbr_specular",
+            (("R", "smoothness"), ("G", "reflectance"), ("B", "porosity")),
+            alpha="emissive_strength",
+            alpha_declared=True,
+            description="LabPBR specular R=smoothness G=F0/metal B=porosity A=emission",
+        ),
+        MapKind(
+            "arm",
+            (("R", "ao"), ("G", "roughness"), ("B", "metalness")),
+            description="packed R=AO G=roughness B=metalness (ARM/ORM)",
+        ),
+        MapKind(
+            "mra",
+            (("R", "metalness"), ("G", "roughness"), ("B", "ao")),
+            description="packed R=metalness G=roughness B=AO (MRA)",
+        ),
+        MapKind(
+            "unity_mask",
+            (("R", "metalness"), ("G", "ao"), ("B", "detail_mask")),
+            alpha="smoothness",
+            alpha_declared=True,
+            description="Unity HDRP mask map R=metallic G=AO B=detail A=smoothness",
+        ),
+        MapKind(
+            "metallic_smoothness",
+            (("R", "metalness"),),
+            alpha="smoothness",
+            alpha_declared=True,
+            description="Unity metallic-smoothness R=metallic A=smoothness",
+        ),
+        MapKind(
+            "albedo_height",
+            (("RGB", "albedo"),),
+            alpha="height",
+            alpha_declared=True,
+            description="RGB albedo + A height (Terrain3D)",
+        ),
+        MapKind(
+            "normal_roughness",
+            (("RGB", "normal"),),
+            alpha="roughness",
+            alpha_declared=True,
+            description="RGB normal + A roughness (Terrain3D)",
+        ),
+    ]
+}
 
 #: Map kinds whose file is the dedicated (single-purpose) source of a group;
 #: a dedicated file wins over a packed map's channel for the same group.
@@ -124,6 +180,7 @@ DEDICATED = {k.name for k in MAP_KINDS.values() if not k.packed}
 # File-name table: trailing name tokens (lower case) -> (map kind, normal convention)
 # ---------------------------------------------------------------------------
 
+
 def _t(*names: str) -> list[tuple[str, ...]]:
     return [tuple(n.split()) for n in names]
 
@@ -131,18 +188,43 @@ def _t(*names: str) -> list[tuple[str, ...]]:
 _NAME_ROWS: list[tuple[list[tuple[str, ...]], str, str | None]] = [
     # albedo: Poly Haven diff/col, ambientCG Color, glTF/Substance baseColor, Godot albedo, Unreal BC
     # Cube 2 c/cc, Unreal and id Tech 4 D
-    (_t("albedo", "alb", "diff", "diffuse", "col", "color", "colour", "basecolor", "basecolour",
-        "base color", "base colour", "bc", "basemap", "base map", "c", "cc", "d", "dif", "diffusemap"),
-     "albedo", None),
+    (
+        _t(
+            "albedo",
+            "alb",
+            "diff",
+            "diffuse",
+            "col",
+            "color",
+            "colour",
+            "basecolor",
+            "basecolour",
+            "base color",
+            "base colour",
+            "bc",
+            "basemap",
+            "base map",
+            "c",
+            "cc",
+            "d",
+            "dif",
+            "diffusemap",
+        ),
+        "albedo",
+        None,
+    ),
     # normals; the name may state the convention. Unity _BumpMap, id Tech 4 _local.
-    (_t("normal", "normals", "nor", "nrm", "normalmap", "normal map", "bumpmap", "bump map", "local"),
-     "normal", None),
+    (_t("normal", "normals", "nor", "nrm", "normalmap", "normal map", "bumpmap", "bump map", "local"), "normal", None),
     (_t("norm", "n", "nm"), "normal_parallax", None),
-    (_t("nh",), "normal_height", None),
-    (_t("normalgl", "nor gl", "nrm gl", "normal gl", "normal opengl", "normalopengl", "n gl"),
-     "normal", "gl"),
-    (_t("normaldx", "nor dx", "nrm dx", "normal dx", "normal directx", "normaldirectx", "n dx"),
-     "normal", "dx"),
+    (
+        _t(
+            "nh",
+        ),
+        "normal_height",
+        None,
+    ),
+    (_t("normalgl", "nor gl", "nrm gl", "normal gl", "normal opengl", "normalopengl", "n gl"), "normal", "gl"),
+    (_t("normaldx", "nor dx", "nrm dx", "normal dx", "normal directx", "normaldirectx", "n dx"), "normal", "dx"),
     (_t("rough", "roughness", "rgh", "r"), "roughness", None),
     (_t("ao", "ambientocclusion", "ambient occlusion", "occlusion", "occ", "o", "mixed ao"), "ao", None),
     (_t("metal", "metalness", "metallic", "metallness", "m"), "metalness", None),
@@ -155,14 +237,42 @@ _NAME_ROWS: list[tuple[list[tuple[str, ...]], str, str | None]] = [
     (_t("s", "spec", "specular", "specularity", "sc", "phong"), "specular", None),
     # Source _exponent: R is the phong exponent (how glossy)
     (_t("gloss", "glossiness", "exponent"), "gloss", None),
-    (_t("smoothness",), "smoothness", None),
-    (_t("arm", "orm", "occlusionroughnessmetallic", "occlusion roughness metallic",
-        "occlusionroughmetal", "occlusion rough metal"), "arm", None),
+    (
+        _t(
+            "smoothness",
+        ),
+        "smoothness",
+        None,
+    ),
+    (
+        _t(
+            "arm",
+            "orm",
+            "occlusionroughnessmetallic",
+            "occlusion roughness metallic",
+            "occlusionroughmetal",
+            "occlusion rough metal",
+        ),
+        "arm",
+        None,
+    ),
     (_t("mra", "metallicroughnessao", "mrao"), "mra", None),
     (_t("maskmap", "mask map"), "unity_mask", None),
     (_t("detailmask", "detail mask"), "detail_mask", None),
-    (_t("pants",), "pants", None),
-    (_t("shirt",), "shirt", None),
+    (
+        _t(
+            "pants",
+        ),
+        "pants",
+        None,
+    ),
+    (
+        _t(
+            "shirt",
+        ),
+        "shirt",
+        None,
+    ),
     (_t("tcmask", "tc mask", "teammask", "team mask"), "team_mask", None),
     (_t("metallicsmoothness", "metallic smoothness"), "metallic_smoothness", None),
     (_t("alb ht", "albedo height"), "albedo_height", None),
@@ -182,8 +292,21 @@ _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z]|\d|$)|[A-Z]?[a-z]+|\d+|[A-Z]+")
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tga", ".exr")
 #: Image formats texgs recognises but cannot read: listed in a warning.
-UNSUPPORTED_IMAGE_EXTENSIONS = (".tif", ".tiff", ".bmp", ".webp", ".psd", ".dds", ".ktx", ".ktx2",
-                                ".hdr", ".gif", ".basis", ".avif", ".jxl")
+UNSUPPORTED_IMAGE_EXTENSIONS = (
+    ".tif",
+    ".tiff",
+    ".bmp",
+    ".webp",
+    ".psd",
+    ".dds",
+    ".ktx",
+    ".ktx2",
+    ".hdr",
+    ".gif",
+    ".basis",
+    ".avif",
+    ".jxl",
+)
 
 
 @dataclass(frozen=True)
@@ -283,8 +406,13 @@ def parse_name(path: str | Path, letters: bool = True) -> NameInfo:
         candidates.append((core[:-1] + parts, None, False))
     for tokens, accept, read_letters in candidates:
         hit = _match_tail(tokens, read_letters)
-        if hit and len(parts) > 1 and tokens[-len(parts):] == parts and hit[0] < len(parts) \
-                and not parts[-hit[0]][0].isupper():
+        if (
+            hit
+            and len(parts) > 1
+            and tokens[-len(parts) :] == parts
+            and hit[0] < len(parts)
+            and not parts[-hit[0]][0].isupper()
+        ):
             continue
         if hit and (accept is None or hit[1] in accept):
             n, kind, conv = hit

@@ -124,6 +124,7 @@ def tiles_seamlessly(pixels: np.ndarray) -> tuple[bool, bool]:
     boundary on the seam, like its interior boundaries; a crop of a larger
     image jumps between unrelated texels, far more than any interior step.
     """
+
     def tiles(axis: int) -> bool:
         if pixels.shape[axis] < 8:
             return False

@@ -21,25 +21,34 @@ def golden_input():
     from texgs.format import ChannelDesc, PackInput, QuantConfig, gaussian_constraints
 
     cfg = QuantConfig(max_radius=12.0, strip_height=4, palettes=(((0, 1, 2), 4),)).with_group_value_bits(
-        ["albedo"] * 3 + ["normal"] * 3 + ["roughness"], {"normal": 8, "roughness": 5})
+        ["albedo"] * 3 + ["normal"] * 3 + ["roughness"], {"normal": 8, "roughness": 5}
+    )
     rng = np.random.default_rng(20261122)
     n = 120
     lo = gaussian_constraints(HEIGHT, WIDTH, cfg)["min_inv_scale"]
-    channels = [ChannelDesc("albedo.r", "albedo", "srgb", "albedo"),
-                ChannelDesc("albedo.g", "albedo", "srgb", "albedo"),
-                ChannelDesc("albedo.b", "albedo", "srgb", "albedo"),
-                ChannelDesc("normal.x", "normal", "linear", "normal_x"),
-                ChannelDesc("normal.y", "normal", "linear", "normal_y"),
-                ChannelDesc("normal.z", "normal", "linear", "normal_z"),
-                ChannelDesc("roughness", "roughness", "linear", "roughness", (0.0, 2.0))]
+    channels = [
+        ChannelDesc("albedo.r", "albedo", "srgb", "albedo"),
+        ChannelDesc("albedo.g", "albedo", "srgb", "albedo"),
+        ChannelDesc("albedo.b", "albedo", "srgb", "albedo"),
+        ChannelDesc("normal.x", "normal", "linear", "normal_x"),
+        ChannelDesc("normal.y", "normal", "linear", "normal_y"),
+        ChannelDesc("normal.z", "normal", "linear", "normal_z"),
+        ChannelDesc("roughness", "roughness", "linear", "roughness", (0.0, 2.0)),
+    ]
     return PackInput(
-        height=HEIGHT, width=WIDTH, channels=channels,
+        height=HEIGHT,
+        width=WIDTH,
+        channels=channels,
         means=(rng.random((n, 2)) * [WIDTH + 8, HEIGHT] - [4, 0]).astype(np.float32),
         inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.2)).astype(np.float32),
         rotations=(rng.random(n) * 7 - 1).astype(np.float32),
         values=rng.random((n, 7)).astype(np.float32),
         background=np.array([0.5, 0.4, 0.3, 0.5, 0.5, 1.0, 0.25], np.float32),
-        k=6, wrap=(True, False), levels=rng.integers(0, 2, n), cfg=cfg)
+        k=6,
+        wrap=(True, False),
+        levels=rng.integers(0, 2, n),
+        cfg=cfg,
+    )
 
 
 def main() -> None:
