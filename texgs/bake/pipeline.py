@@ -9,6 +9,7 @@ override fields through ``Pipeline.override``.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,7 +111,7 @@ def _check_value(value, typ, where: str):
     """Check/convert value against a type annotation; raise ConfigError naming where."""
     origin = typing.get_origin(typ)
     args = typing.get_args(typ)
-    if origin is typing.Union:  # Optional[X]
+    if origin is typing.Union or origin is types.UnionType:  # X | None
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
