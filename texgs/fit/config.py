@@ -14,7 +14,7 @@ what measured better at 0.06 bppc (docs/benchmarks.md "Fitting"): an L2 loss
 (what PSNR measures; no SSIM term, which also made steps 4x slower), 4x the
 shape learning rates, initial Gaussians twice as wide, 5-bit values, a shorter coarse-to-fine schedule with
 quantisation-aware training, a coverage term for texels no Gaussian reaches, and value palettes for
-multi-channel groups.
+the channel groups and the single-channel maps, refined after k-means.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class FitConfig:
     # Every Gaussian's 3-sigma radius bound, texels: the runtime's search window,
     # so decode cost grows with its square (24: 172 multiply-adds per texel at
     # 0.06 bppc; 32: 241, for +0.23 dB mean on the benchmark set at full size,
-    # up to +1.2 dB on 2048^2 materials; docs/benchmarks.md "Session 5").
+    # up to +1.2 dB on 2048^2 materials; docs/benchmarks.md "Decoding cost per texel").
     max_radius: float = 24.0
     qat_fraction: float = 0.25  # final share of steps trained through the quantiser (0 = off)
     # Value palettes ("default" quant): "groups" = each channel group of 2+ channels
@@ -125,7 +125,7 @@ class FitConfig:
     # a record holds one index instead of the group's codes; "groups+scalars" =
     # also one palette for all single-channel maps together (AO, roughness,
     # metalness, height, ...); more Gaussians per byte, docs/benchmarks.md
-    # "Session 4" and "Session 5"; "off" = every code in the record.
+    # "Value palettes"; "off" = every code in the record.
     palettes: str = "groups+scalars"
     palette_bits: int = 0  # index bits (0 = from the Gaussian count: 12 to 24 Gaussians per entry)
     palette_value_bits: int = 7  # bits of each channel's code in a palette entry

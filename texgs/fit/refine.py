@@ -4,7 +4,7 @@ palette index held fixed.
 
 The main loop trains palette channels as plain value codes; k-means then
 moves every Gaussian's group values to its nearest entry, which cost up to
-0.2 dB (Rock058 at 512^2; docs/benchmarks.md "Session 5").
+0.2 dB (Rock058 at 512^2; docs/benchmarks.md "Value palettes").
 A few full-resolution steps through the quantiser let the geometry, the
 direct channels and the entries absorb that error.
 """
