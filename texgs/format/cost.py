@@ -1,4 +1,4 @@
-"""Decoding cost and index-design figures (docs/FORMAT.md, docs/benchmarks.md "Format").
+"""Decoding cost and index-design figures (docs/FORMAT.md, docs/benchmarks.md "Format and decode cost").
 
     python -m texgs.format.cost            # 1024^2, 9 channels, 0.06 bppc (takes ~1 min)
     python -m texgs.format.cost --size 256 # quicker
