@@ -105,6 +105,7 @@ PYBIND11_MODULE(_native, m) {
     m.doc() = "texgs native renderer (CPU; CUDA when built)";
     m.attr("MAX_K") = texgs::kMaxK;
     m.attr("MAX_CHANNELS") = texgs::kMaxChannels;
+    m.attr("SIGMA_CUTOFF") = texgs::kSigmaCutoff;
     m.attr("Q_CUTOFF") = texgs::kQCutoff;
     m.attr("TILE_SIZE") = texgs::kTileSize;
     m.attr("MAX_SIDE") = texgs::kMaxSide;

@@ -27,7 +27,17 @@ else:
 
 def _check_constants() -> None:
     """The C++ core keeps its own copies of the limits; they must match ours."""
-    for name in ("MAX_K", "MAX_CHANNELS", "Q_CUTOFF", "TILE_SIZE", "MAX_SIDE", "MAX_RENDER_BYTES", "MAX_MAGNITUDE"):
+    names = (
+        "MAX_K",
+        "MAX_CHANNELS",
+        "SIGMA_CUTOFF",
+        "Q_CUTOFF",
+        "TILE_SIZE",
+        "MAX_SIDE",
+        "MAX_RENDER_BYTES",
+        "MAX_MAGNITUDE",
+    )
+    for name in names:
         ours, theirs = getattr(constants, name), getattr(_native, name)
         if ours != theirs:
             raise ImportError(

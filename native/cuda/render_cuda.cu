@@ -308,8 +308,8 @@ __global__ void preprocess_kernel(PreprocessArgs a) {
     const float aa = w1 * w1, bb = w2 * w2;
     float ex = inf, ey = inf;
     if (aa > 0.0f && bb > 0.0f) {
-        ex = 3.0f * sqrtf(cs * cs / aa + sn * sn / bb);
-        ey = 3.0f * sqrtf(sn * sn / aa + cs * cs / bb);
+        ex = kSigmaCutoff * sqrtf(cs * cs / aa + sn * sn / bb);
+        ey = kSigmaCutoff * sqrtf(sn * sn / aa + cs * cs / bb);
     }
     axis_tiles(mx, ex, a.width, a.tiles_x, a.wrap_x, r);
     axis_tiles(my, ey, a.height, a.tiles_y, a.wrap_y, r + 4);

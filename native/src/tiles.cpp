@@ -89,10 +89,11 @@ void box_radius(double c, double s, double w1, double w2, double mx, double my, 
     const double ideal_x = std::sqrt(square_over(c, w1) + square_over(s, w2));
     const double ideal_y = std::sqrt(square_over(s, w1) + square_over(c, w2));
     const double q_cut = kQCutoff;
-    const double r0x = 3.0 * ideal_x, r0y = 3.0 * ideal_y;  // ideal radii at q = 9
+    const double r0x = kSigmaCutoff * ideal_x, r0y = kSigmaCutoff * ideal_y;  // ideal radii at q = kQCutoff
     const double ulp_rel = std::ldexp(1.0, -20);            // generous: several float ulps
     const double da = ulp_rel * std::fabs(w1) * (mul0(std::fabs(c), 2 * r0x) + mul0(std::fabs(s), 2 * r0y));
     const double db = ulp_rel * std::fabs(w2) * (mul0(std::fabs(s), 2 * r0x) + mul0(std::fabs(c), 2 * r0y));
+    // 3.1: a bound just above sqrt(kQCutoff) = kSigmaCutoff on sqrt(q) near the cut-off.
     double q_box = q_cut * (1.0 + 1e-4) + 2.0 * 3.1 * (da + db) + 2.0 * (da * da + db * db);
     if (!std::isfinite(q_box)) q_box = inf;
     const double grow = std::sqrt(q_box / q_cut);

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..constants import Q_CUTOFF
+from ..constants import Q_CUTOFF, SIGMA_CUTOFF
 from ..errors import InputError
 from .layout import BOX_CUTOFF, REJECT_SLACK, SEARCH_MARGIN
 from .reader import Packed, unpack
@@ -136,7 +136,9 @@ def _bin_gaussians(packed: Packed, lod: int, tile: int, subset=None):
     nbx = -(-w // tile)
     keep = np.nonzero(packed.levels < lod)[0] if subset is None else subset[packed.levels[subset] < lod]
     m = packed.means[keep].astype(np.float64)
-    r = 3.0 / np.minimum(np.abs(packed.inv_scales[keep, 0]), np.abs(packed.inv_scales[keep, 1])).astype(np.float64)
+    r = SIGMA_CUTOFF / np.minimum(np.abs(packed.inv_scales[keep, 0]), np.abs(packed.inv_scales[keep, 1])).astype(
+        np.float64
+    )
     r = r + SEARCH_MARGIN
     gx, tx = _axis_tiles(m[:, 0], r, w, tile, packed.wrap[0])
     gy, ty = _axis_tiles(m[:, 1], r, h, tile, packed.wrap[1])

@@ -24,7 +24,7 @@ import math
 import numpy as np
 import torch
 
-from ..constants import MAX_K, Q_CUTOFF
+from ..constants import MAX_K, Q_CUTOFF, SIGMA_CUTOFF
 from ..errors import InputError
 from .decoder import _as_packed, _axis_tiles, _lod, _padded_groups, decode_points, uv_to_texels
 from .layout import BOX_CUTOFF, REJECT_SLACK, SEARCH_MARGIN
@@ -202,7 +202,9 @@ def _bin_widened(packed: Packed, lod: int, tile: int, lam_max: float):
     nbx = -(-w // tile)
     keep = np.nonzero(packed.levels < lod)[0]
     m = packed.means[keep].astype(np.float64)
-    r = 3.0 / np.minimum(np.abs(packed.inv_scales[keep, 0]), np.abs(packed.inv_scales[keep, 1])).astype(np.float64)
+    r = SIGMA_CUTOFF / np.minimum(np.abs(packed.inv_scales[keep, 0]), np.abs(packed.inv_scales[keep, 1])).astype(
+        np.float64
+    )
     r = np.sqrt(r * r + Q_CUTOFF * lam_max) + SEARCH_MARGIN
     gx, tx = _axis_tiles(m[:, 0], r, w, tile, packed.wrap[0])
     gy, ty = _axis_tiles(m[:, 1], r, h, tile, packed.wrap[1])
