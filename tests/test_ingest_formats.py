@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from texgs.errors import InputError
-from texgs.ingest import MAX_SIDE, read_header, read_image
+from texgs.ingest import MAX_INPUT_SIDE, read_header, read_image
 
 RNG = np.random.default_rng(7)
 
@@ -174,8 +174,8 @@ def test_zero_size_and_absurd_size_rejected_from_the_header(tmp_path):
     with pytest.raises(InputError, match=r"zero\.png: zero-size image"):
         read_header(zero)
     # No pixel data at all: the size alone must stop it, before any decode.
-    huge = write_png(tmp_path / "huge.png", np.zeros((1, 1, 3), np.uint8), 2, size=(4, MAX_SIDE + 1))
-    with pytest.raises(InputError, match=rf"huge\.png: image is {MAX_SIDE + 1}x4, larger than the limit"):
+    huge = write_png(tmp_path / "huge.png", np.zeros((1, 1, 3), np.uint8), 2, size=(4, MAX_INPUT_SIDE + 1))
+    with pytest.raises(InputError, match=rf"huge\.png: image is {MAX_INPUT_SIDE + 1}x4, larger than the limit"):
         read_header(huge)
 
 

@@ -14,14 +14,14 @@ from .discover import MaterialSource, SourceFile, discover
 from .load import load, load_all, scan
 from .manifest import MANIFEST_NAME, Manifest, load_manifest
 from .material import Channel, Material, MaterialError, MaterialInfo
-from .readers import MAX_SIDE, ImageHeader, read_header, read_image
+from .readers import MAX_INPUT_SIDE, ImageHeader, read_header, read_image
 from .semantics import normals_to_vectors, tiles_seamlessly, vectors_to_normals
 
 __all__ = [
     "Channel",
     "ImageHeader",
     "MANIFEST_NAME",
-    "MAX_SIDE",
+    "MAX_INPUT_SIDE",
     "Manifest",
     "Material",
     "MaterialError",

@@ -21,9 +21,11 @@ import numpy as np
 
 from ..errors import InputError
 
-#: Largest image side accepted, checked from the header before decoding: a
-#: 16384 x 16384 RGBA float32 decode is already 4 GiB.
-MAX_SIDE = 16384
+#: Largest side of a source image texgs reads, checked from the header before
+#: decoding: a 16384 x 16384 RGBA float32 decode is already 4 GiB. Smaller than
+#: the largest side a file encodes (format.layout.MAX_ENCODED_SIDE) and the
+#: native renderers' limit (constants.MAX_SIDE).
+MAX_INPUT_SIDE = 16384
 
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
 _EXR_MAGIC = b"\x76\x2f\x31\x01"
@@ -91,8 +93,8 @@ def _sniff(path: Path, head: bytes) -> str:
 def _check_size(path: Path, width: int, height: int) -> None:
     if width <= 0 or height <= 0:
         raise _fail(path, f"zero-size image ({width}x{height})")
-    if width > MAX_SIDE or height > MAX_SIDE:
-        raise _fail(path, f"image is {width}x{height}, larger than the limit of {MAX_SIDE} texels a side")
+    if width > MAX_INPUT_SIDE or height > MAX_INPUT_SIDE:
+        raise _fail(path, f"image is {width}x{height}, larger than the limit of {MAX_INPUT_SIDE} texels a side")
 
 
 # --------------------------------------------------------------------------- headers
@@ -127,11 +129,11 @@ def _png_header(path: Path, data: bytes) -> ImageHeader:
 
 @contextmanager
 def _pillow_limit():
-    """Let Pillow open anything within MAX_SIDE (its own bomb limit is lower)."""
+    """Let Pillow open anything within MAX_INPUT_SIDE (its own bomb limit is lower)."""
     from PIL import Image
 
     old = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE
+    Image.MAX_IMAGE_PIXELS = MAX_INPUT_SIDE * MAX_INPUT_SIDE
     try:
         yield Image
     finally:
@@ -194,7 +196,7 @@ def read_header(path: str | Path) -> ImageHeader:
     """The size and channels of an image file, without decoding its pixels.
 
     Raises InputError naming the file when it is missing, not an image, zero
-    size or over MAX_SIDE.
+    size or over MAX_INPUT_SIDE.
     """
     path = Path(path)
     try:
