@@ -2,7 +2,7 @@
 
     python benchmarks/quant_study.py [--size 512]
 
-Renders synthetic Gaussians shaped like a 0.06 bppc fit (texgs.format.cost.
+Renders synthetic Gaussians shaped like a 0.06 bppc fit (index_study.
 synthetic_fit) unquantised, then quantised with each allocation, and reports
 the PSNR of the quantised image against the unquantised one (the distortion
 quantisation alone adds; untrained, so an upper bound of what the fitter's
@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from index_study import synthetic_fit
 
 from texgs.format import layout as L
-from texgs.format.cost import synthetic_fit
 from texgs.format.decoder import decode_points
 from texgs.format.quant import QuantConfig, quantize
 from texgs.format.reader import Packed

@@ -103,7 +103,7 @@ def with_palettes(cfg: FitConfig, qcfg, channels: list[ChannelMeta], n: int):
 
 def without_palettes(qcfg):
     """The quantiser the fitter trains through: palette channels as plain value codes
-    (entries are chosen from the trained values at packing, quant.build_palettes)."""
+    (entries are chosen from the trained values at packing, palette.build_palettes)."""
     return dataclasses.replace(qcfg, palettes=())
 
 
@@ -112,7 +112,7 @@ def palette_entries(values: torch.Tensor, qcfg) -> tuple[list[np.ndarray], list[
     would choose them: per palette, its entries [2^b, channels] (k-means,
     quantised to the entries' bits; float64 unit values) and each Gaussian's
     nearest entry [N] (on values' device). The k-means runs on the host."""
-    from ..format import quant as fmt
+    from ..format import palette as fmt
 
     v = values.detach().to(torch.float64).clamp(0, 1).cpu().numpy()
     bits = qcfg.channel_value_bits(v.shape[1])
@@ -180,13 +180,13 @@ def names_bytes(channels: list[ChannelMeta]) -> int:
 def max_gaussians(
     budget_bytes: int, channels: list[ChannelMeta], height: int, width: int, qcfg, lod_levels: int
 ) -> int:
-    from ..format import quant as fmt
+    from ..format import layout as fmt
 
     return int(fmt.max_gaussians(budget_bytes, len(channels), height, width, qcfg, lod_levels, names_bytes(channels)))
 
 
 def size_bound(n: int, channels: list[ChannelMeta], height: int, width: int, qcfg, lod_levels: int) -> int:
-    from ..format import quant as fmt
+    from ..format import layout as fmt
 
     return int(fmt.size_bound(n, len(channels), height, width, qcfg, lod_levels, names_bytes(channels)))
 
@@ -222,7 +222,7 @@ def pack(
     rotations [N] rad, values [N,C] unit range, levels [N] int (0 = coarsest,
     < lod_levels), background [C] unit range; palettes: the entries of qcfg's
     palettes (refine.Palettes.entries; None = chosen by the writer)."""
-    from ..format import writer as fmt
+    from .. import format as fmt
 
     descs = [
         fmt.ChannelDesc(

@@ -10,6 +10,11 @@ them with one load.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..constants import MAX_CHANNELS, MAX_K, Q_CUTOFF
 
 MAGIC = b"TEXGS\x00\r\n"  # 8 bytes; the CR LF catches text-mode corruption
 VERSION_MAJOR = 4  # a reader rejects any other major version (3: value palettes; 4: y within the strip)
@@ -92,8 +97,19 @@ REJECT_SLACK = 1.001
 #: min(w1, w2) * |dx|, exceeds BOX_CUTOFF = sqrt(Q_CUTOFF * REJECT_SLACK): one
 #: multiply each instead of four, and again exact arithmetic gives q >= that
 #: product squared. y goes first because the search window is taller than wide.
-BOX_CUTOFF = math.sqrt(9.0 * REJECT_SLACK)
+BOX_CUTOFF = math.sqrt(Q_CUTOFF * REJECT_SLACK)
 MAX_SECTIONS = 64
+#: Largest image side a file encodes (width and height; positions are 16-bit
+#: codes at most). Not the native renderers' limit (constants.MAX_SIDE) nor the
+#: largest image texgs reads (ingest.readers.MAX_INPUT_SIDE).
+MAX_ENCODED_SIDE = 65535
+#: Largest header "levels" (LOD levels; level 0 is the coarsest).
+MAX_LOD_LEVELS = 16
+#: Range of the header "radius", the 3-sigma radius bound (texels).
+MIN_RADIUS = 1.0
+MAX_RADIUS = 4096.0
+#: Largest header "strip_height" (texel rows per index strip, a power of two).
+MAX_STRIP_HEIGHT = 256
 
 # Channel table: one entry of CHANNEL_WORDS words per channel (what a shader
 # needs; names live in the optional NAMES section).
@@ -153,12 +169,84 @@ def record_field_bits(position_bits: int, position_y_bits: int, inv_scale_bits: 
     return [position_bits, position_y_bits, inv_scale_bits, inv_scale_bits, rotation_bits]
 
 
+@dataclass(frozen=True)
+class ChannelDesc:
+    """One channel of the material.
+
+    name: e.g. "albedo.r"; group: the map it belongs to ("albedo", "normal",
+    "roughness", ...); colour_space: "srgb" or "linear"; semantic: one of
+    SEMANTICS; range: (lo, hi) mapping the unit value the Gaussians
+    carry to the stored value (stored = lo + (hi - lo) * unit).
+    """
+
+    name: str
+    group: str = ""
+    colour_space: str = "linear"
+    semantic: str = "generic"
+    range: tuple = (0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class RecordLayout:
+    """Where every code lives. A record is RECORD_FIELDS, then the value code of
+    each channel not in a palette (channel order), then one index per palette.
+
+    offsets / widths: bit offset and width of each record field, in that order;
+    channel_offsets / channel_bits [C]: a channel's code, at that bit offset in
+    the record, or, for a palette channel, within its palette's entry;
+    palette_of [C]: palette of each channel (-1: in the record);
+    index_offsets [P]: bit offset of each palette's index in the record;
+    entry_bits [P]: bits of one entry of each palette."""
+
+    offsets: list
+    widths: list
+    channel_offsets: list
+    channel_bits: list
+    palette_of: list
+    index_offsets: list
+    entry_bits: list
+
+
+def record_layout(cfg, channels: int) -> RecordLayout:
+    """The record layout of a quant.QuantConfig for this many channels."""
+    fp16 = cfg.encoding == "fp16"
+    widths = record_field_bits(
+        16 if fp16 else cfg.position_bits,
+        16 if fp16 else cfg.strip_y_bits,
+        cfg.inv_scale_bits(),
+        16 if fp16 else cfg.rotation_bits,
+    )
+    bits = cfg.channel_value_bits(channels)
+    pal = cfg.palette_of(channels)
+    ch_off = [0] * channels
+    for c in range(channels):
+        if pal[c] < 0:
+            ch_off[c] = sum(widths)
+            widths.append(bits[c])
+    idx_off = []
+    for chans, ib in cfg.palettes:
+        idx_off.append(sum(widths))
+        widths.append(int(ib))
+        at = 0
+        for c in chans:
+            ch_off[int(c)] = at
+            at += bits[int(c)]
+    offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(int).tolist()
+    return RecordLayout(offsets, widths, ch_off, bits, pal, idx_off, [e for _, e in cfg.palette_shapes(channels)])
+
+
 def align(n: int, a: int = SECTION_ALIGN) -> int:
     return (n + a - 1) // a * a
 
 
 def strip_count(height: int, strip_height: int) -> int:
     return -(-height // strip_height)
+
+
+def strips_of(y: np.ndarray, height: int, strip_height: int) -> np.ndarray:
+    """[N] strip of each dequantised mean y (float32 texels): floor(y / S), clipped."""
+    s = np.floor(y.astype(np.float64) / strip_height).astype(np.int64)
+    return np.clip(s, 0, strip_count(height, strip_height) - 1)
 
 
 def index_entries(strips: int, levels: int) -> int:
@@ -223,6 +311,35 @@ def file_size(n: int, channels: int, height: int, cfg, levels: int = 1, names_by
     return align(off + names_bytes)
 
 
+def size_bound(n: int, channels: int, height: int, width: int, cfg, lod_levels: int = 1, names_bytes: int = 0) -> int:
+    """Bytes of pack() output for n Gaussians whose NAMES section is names_bytes
+    long (names_section). It is exact: the layout is fixed-size given
+    (n, C, H, cfg, levels, names); the width does not change it."""
+    return file_size(n, channels, height, cfg, lod_levels, names_bytes)
+
+
+def max_gaussians(
+    budget_bytes: int,
+    channels: int,
+    height: int,
+    width: int,
+    cfg,
+    lod_levels: int = 1,
+    names_bytes: int = 0,
+) -> int:
+    """Largest n with size_bound(n, ...) <= budget_bytes (0 if even n = 0 does not fit)."""
+    if size_bound(0, channels, height, width, cfg, lod_levels, names_bytes) > budget_bytes:
+        return 0
+    lo, hi = 0, max(1, budget_bytes * 8 // max(1, cfg.record_bits(channels)) + 1)
+    while lo < hi:  # size is monotonic in n
+        mid = (lo + hi + 1) // 2
+        if size_bound(mid, channels, height, width, cfg, lod_levels, names_bytes) <= budget_bytes:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 # ---------------------------------------------------------------------------
 # Shader constants
 
@@ -264,8 +381,6 @@ def shader_header() -> str:
         lines.append(f"#define TEXGS_SEMANTIC_{s.upper()} {i}u")
     for i, s in enumerate(COLOUR_SPACES):
         lines.append(f"#define TEXGS_COLOUR_{s.upper()} {i}u")
-    from ..constants import MAX_CHANNELS, MAX_K, Q_CUTOFF
-
     lines += [
         f"#define TEXGS_MAX_K {MAX_K}",
         f"#define TEXGS_LIMIT_CHANNELS {MAX_CHANNELS}",
@@ -288,7 +403,7 @@ def main() -> None:
 
 
 assert [w for _, w, _ in HEADER_FIELDS] == list(range(2, HEADER_WORDS))
-assert BOX_CUTOFF * BOX_CUTOFF >= 9.0 * REJECT_SLACK * (1 - 1e-12)
+assert BOX_CUTOFF * BOX_CUTOFF >= Q_CUTOFF * REJECT_SLACK * (1 - 1e-12)
 assert math.isclose(HEADER_CRC_SPAN, 4 * dict((n, w) for n, w, _ in HEADER_FIELDS)["header_crc32"])
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ One implementation serves the fitter (``quantize_ste``, quantisation-aware
 training) and the packer/reader (``encode`` / ``dequantize``), so what the
 fitter trains against is, bit for bit, what ``unpack`` returns and what the
 shaders compute: every dequantisation is one or two correctly rounded float32
-multiplications of an integer code by a header constant.
+multiplications of an integer code by a header constant. Exact file sizes
+(``size_bound``, ``max_gaussians``) live with the layout, in layout.py.
 
 Encodings (per attribute, ``QuantConfig``):
 - "fixed" (the project's lean default):
@@ -18,7 +19,7 @@ Encodings (per attribute, ``QuantConfig``):
   values: ``vb`` bits per channel over the unit range [0, 1];
   palettes (optional): a group of channels (e.g. albedo RGB) shares a table of
   2^b entries, each holding a code per channel at ``palette_value_bits``; a
-  record then holds a b-bit index instead of the group's codes (``build_palettes``
+  record then holds a b-bit index instead of the group's codes (palette.py
   chooses the entries, k-means over the Gaussians' values).
 - "fp16" (the Image-GS baseline): IEEE half floats for position (normalised by
   the image size), inverse scale, rotation and values.
@@ -32,13 +33,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from ..constants import MAX_CHANNELS, Q_CUTOFF
+from ..constants import MAX_CHANNELS, SIGMA_CUTOFF
 from ..errors import ConfigError, InputError
-from .layout import MAX_PALETTE_INDEX_BITS
+from . import layout as L
+from .palette import assign_entries, build_palettes
 
 ENCODINGS = ("fixed", "fp16")
-#: Largest image side the format addresses (positions are 16-bit codes at most).
-MAX_SIDE = 65535
 
 
 @dataclass(frozen=True)
@@ -153,18 +153,22 @@ class QuantConfig:
         """Raise ConfigError unless every field is in the range the format allows."""
         if self.encoding not in ENCODINGS:
             raise ConfigError(f"quant encoding must be one of {ENCODINGS}, got {self.encoding!r}")
-        if not (math.isfinite(self.max_radius) and 1.0 <= self.max_radius <= 4096.0):
-            raise ConfigError(f"max_radius must be in [1, 4096] texels, got {self.max_radius}")
-        if not (1 <= self.strip_height <= 256 and self.strip_height & (self.strip_height - 1) == 0):
-            raise ConfigError(f"strip_height must be a power of two in 1..256, got {self.strip_height}")
+        if not (math.isfinite(self.max_radius) and L.MIN_RADIUS <= self.max_radius <= L.MAX_RADIUS):
+            raise ConfigError(
+                f"max_radius must be in [{L.MIN_RADIUS:g}, {L.MAX_RADIUS:g}] texels, got {self.max_radius}"
+            )
+        if not (1 <= self.strip_height <= L.MAX_STRIP_HEIGHT and self.strip_height & (self.strip_height - 1) == 0):
+            raise ConfigError(
+                f"strip_height must be a power of two in 1..{L.MAX_STRIP_HEIGHT}, got {self.strip_height}"
+            )
         if self.encoding == "fp16":
             if self.palettes:
                 raise ConfigError("palettes need the fixed encoding")
             return
         for chans, ib in self.palettes:
-            if not (len(chans) >= 1 and isinstance(ib, (int, np.integer)) and 1 <= ib <= MAX_PALETTE_INDEX_BITS):
+            if not (len(chans) >= 1 and isinstance(ib, (int, np.integer)) and 1 <= ib <= L.MAX_PALETTE_INDEX_BITS):
                 raise ConfigError(
-                    f"a palette needs channels and 1..{MAX_PALETTE_INDEX_BITS} index bits, got {(chans, ib)!r}"
+                    f"a palette needs channels and 1..{L.MAX_PALETTE_INDEX_BITS} index bits, got {(chans, ib)!r}"
                 )
         checks = [
             ("position_bits", self.position_bits, 4, 16),
@@ -212,10 +216,19 @@ def position_steps(cfg: QuantConfig, height: int, width: int) -> tuple[float, fl
 def inv_scale_lo(cfg: QuantConfig) -> float:
     """Smallest allowed inverse scale (float32): 3 / max_radius, rounded up so
     that 3 / lo <= max_radius holds in exact arithmetic."""
-    lo = np.float32(Q_CUTOFF**0.5 / cfg.max_radius)
-    if float(lo) * cfg.max_radius < 3.0:
+    lo = np.float32(SIGMA_CUTOFF / cfg.max_radius)
+    if float(lo) * cfg.max_radius < SIGMA_CUTOFF:
         lo = np.nextafter(lo, np.float32(np.inf))
     return float(lo)
+
+
+def header_radius(cfg: QuantConfig) -> float:
+    """The header's radius bound (float32): max_radius rounded up, so the bound
+    still holds in float32."""
+    radius = np.float32(cfg.max_radius)
+    if float(radius) < cfg.max_radius:
+        radius = np.nextafter(radius, np.float32(np.inf))
+    return float(radius)
 
 
 def inv_scale_hi(cfg: QuantConfig) -> float:
@@ -287,73 +300,14 @@ class Codes:
     entries: list | None = None
 
 
-#: Lloyd iterations of build_palettes (k-means): enough for the assignment to settle on fits.
-PALETTE_KMEANS_ITERS = 16
-_KMEANS_CHUNK = 2048
-
-
-def nearest_entry(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """[N] index of the nearest centre (squared distance, lowest index on ties).
-    Elementwise float64 arithmetic in fixed chunks, so results do not depend
-    on BLAS or thread count."""
-    out = np.empty(len(x), np.int64)
-    for a in range(0, len(x), _KMEANS_CHUNK):
-        d = ((x[a : a + _KMEANS_CHUNK, None, :] - centres[None, :, :]) ** 2).sum(-1)
-        out[a : a + _KMEANS_CHUNK] = d.argmin(1)
-    return out
-
-
-def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """[k, d] centres of x [N, d] (float64): k-means++ seeding, then Lloyd
-    iterations; an empty cluster keeps its centre. Deterministic for a seed."""
-    uniq = np.unique(x, axis=0)
-    if len(uniq) == 0:
-        return np.zeros((k, x.shape[1]))
-    if len(uniq) <= k:  # every distinct value gets its own entry
-        return np.concatenate([uniq, np.repeat(uniq[-1:], k - len(uniq), 0)])
-    rng = np.random.default_rng(seed)
-    centres = np.empty((k, x.shape[1]))
-    centres[0] = x[rng.integers(len(x))]
-    d2 = ((x - centres[0]) ** 2).sum(1)
-    for j in range(1, k):
-        total = d2.sum()
-        i = int(np.searchsorted(np.cumsum(d2), rng.random() * total, side="right")) if total > 0 else 0
-        centres[j] = x[min(i, len(x) - 1)]
-        d2 = np.minimum(d2, ((x - centres[j]) ** 2).sum(1))
-    for _ in range(PALETTE_KMEANS_ITERS):
-        a = nearest_entry(x, centres)
-        sums = np.zeros_like(centres)
-        np.add.at(sums, a, x)  # sequential: fixed summation order
-        counts = np.bincount(a, minlength=k)[:, None]
-        centres = np.where(counts > 0, sums / np.maximum(counts, 1), centres)
-    return centres
-
-
-def assign_entries(values: np.ndarray, table: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A palette's entry codes ([2^b, channels] int64: table [2^b, channels] of
-    unit values quantised to `levels` = 2^bits - 1 per channel) and the entry
-    nearest each of values [N, channels] after that quantisation [N]."""
-    codes = np.round(np.clip(table, 0.0, 1.0) * levels).astype(np.int64)
-    return codes, nearest_entry(values, codes / levels)
-
-
-def build_palettes(values, cfg: QuantConfig, seed: int = 0) -> list[np.ndarray]:
-    """Entries of each of cfg's palettes for these Gaussians' values [N, C]
-    (unit range): k-means over the palette's channels, one centre per entry.
-    Returns, per palette, [2^index_bits, len(channels)] float64 unit values."""
-    v = np.clip(np.asarray(values.detach().cpu() if torch.is_tensor(values) else values, dtype=np.float64), 0, 1)
-    cfg.palette_channels(v.shape[1])
-    return [_kmeans(v[:, list(chans)], 1 << int(ib), seed + p) for p, (chans, ib) in enumerate(cfg.palettes)]
-
-
 def _half_bits(t: torch.Tensor) -> torch.Tensor:
     """IEEE half bit patterns (int64 in 0..65535) of a float64 tensor."""
     return t.to(torch.float16).view(torch.int16).to(torch.int64) & 0xFFFF
 
 
 def check_sizes(height: int, width: int) -> None:
-    if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
-        raise InputError(f"image size {width}x{height} is outside 1..{MAX_SIDE} per side")
+    if not (1 <= height <= L.MAX_ENCODED_SIDE and 1 <= width <= L.MAX_ENCODED_SIDE):
+        raise InputError(f"image size {width}x{height} is outside 1..{L.MAX_ENCODED_SIDE} per side")
 
 
 def encode(
@@ -365,7 +319,7 @@ def encode(
     radians; values [N, C] unit range. Torch tensors or numpy arrays; computed
     in float64 so the codes do not depend on the caller's dtype or device.
     With cfg.palettes: palettes, one [2^b, channels] array of unit values per
-    palette (build_palettes; None = build them from these values); each
+    palette (palette.build_palettes; None = build them from these values); each
     Gaussian takes the entry nearest its values after the entries' quantisation.
     """
     cfg.validate()
@@ -542,36 +496,3 @@ def quantize_ste(means, inv_scales, rotations, values, cfg: QuantConfig, height:
         # Forward value xq exactly; backward identity into x.
         out.append(xq + (xf - xf.detach()))
     return tuple(out)
-
-
-def size_bound(
-    n: int, channels: int, height: int, width: int, cfg: QuantConfig, lod_levels: int = 1, names_bytes: int = 0
-) -> int:
-    """Bytes of pack() output for n Gaussians whose NAMES section is names_bytes
-    long (layout.names_section). It is exact: the layout is fixed-size given
-    (n, C, H, cfg, levels, names)."""
-    from . import layout
-
-    return layout.file_size(n, channels, height, cfg, lod_levels, names_bytes)
-
-
-def max_gaussians(
-    budget_bytes: int,
-    channels: int,
-    height: int,
-    width: int,
-    cfg: QuantConfig,
-    lod_levels: int = 1,
-    names_bytes: int = 0,
-) -> int:
-    """Largest n with size_bound(n, ...) <= budget_bytes (0 if even n = 0 does not fit)."""
-    if size_bound(0, channels, height, width, cfg, lod_levels, names_bytes) > budget_bytes:
-        return 0
-    lo, hi = 0, max(1, budget_bytes * 8 // max(1, cfg.record_bits(channels)) + 1)
-    while lo < hi:  # size is monotonic in n
-        mid = (lo + hi + 1) // 2
-        if size_bound(mid, channels, height, width, cfg, lod_levels, names_bytes) <= budget_bytes:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..constants import MAX_CHANNELS, MAX_K
+from ..constants import MAX_CHANNELS, MAX_K, SIGMA_CUTOFF
 from ..errors import FormatError
 from . import layout as L
+from .layout import ChannelDesc
 from .quant import (
-    MAX_SIDE,
     Codes,
     DequantConstants,
     QuantConfig,
@@ -28,7 +28,6 @@ from .quant import (
     rotation_step,
     y_cells,
 )
-from .writer import ChannelDesc, strips_of
 
 _MAX_FILE_BYTES = 1 << 31
 #: Relative slack of the inverse-scale floor above 3 / radius: both are rounded
@@ -132,12 +131,15 @@ def _check_header(h: dict, name: str) -> QuantConfig:
         if not cond:
             _fail(name, msg)
 
-    need(1 <= h["width"] <= MAX_SIDE and 1 <= h["height"] <= MAX_SIDE, f"bad size {h['width']}x{h['height']}")
+    need(
+        1 <= h["width"] <= L.MAX_ENCODED_SIDE and 1 <= h["height"] <= L.MAX_ENCODED_SIDE,
+        f"bad size {h['width']}x{h['height']}",
+    )
     need(1 <= h["channels"] <= MAX_CHANNELS, f"bad channel count {h['channels']}")
     need(1 <= h["k"] <= MAX_K, f"bad K {h['k']}")
     need(h["flags"] & ~(L.FLAG_WRAP_X | L.FLAG_WRAP_Y) == 0, f"unknown flags {h['flags']:#x}")
-    need(1 <= h["levels"] <= 16, f"bad LOD level count {h['levels']}")
-    need(1 <= h["strip_height"] <= 256, f"bad strip height {h['strip_height']}")
+    need(1 <= h["levels"] <= L.MAX_LOD_LEVELS, f"bad LOD level count {h['levels']}")
+    need(1 <= h["strip_height"] <= L.MAX_STRIP_HEIGHT, f"bad strip height {h['strip_height']}")
     need(h["strip_count"] == L.strip_count(h["height"], h["strip_height"]), "strip count disagrees with height")
     need(h["encoding"] in (L.ENCODING_FIXED, L.ENCODING_FP16), f"unknown record encoding {h['encoding']}")
     need(1 <= h["section_count"] <= L.MAX_SECTIONS, f"bad section count {h['section_count']}")
@@ -150,15 +152,15 @@ def _check_header(h: dict, name: str) -> QuantConfig:
     )
     for f in ("radius", "position_step_x", "position_step_y", "inv_scale_lo", "inv_scale_mant_scale", "rotation_step"):
         need(math.isfinite(h[f]), f"header field {f} is not finite")
-    need(1.0 <= h["radius"] <= 4096.0, f"bad radius bound {h['radius']}")
+    need(L.MIN_RADIUS <= h["radius"] <= L.MAX_RADIUS, f"bad radius bound {h['radius']}")
     # The writer stores 3 / max_radius rounded up (float32) and the radius rounded up:
     # the floor honours the bound and is within a few ulps of 3 / radius.
     need(
-        h["inv_scale_lo"] > 0 and 3.0 / h["inv_scale_lo"] <= h["radius"],
+        h["inv_scale_lo"] > 0 and SIGMA_CUTOFF / h["inv_scale_lo"] <= h["radius"],
         "inverse-scale floor does not honour the radius bound",
     )
     need(
-        h["inv_scale_lo"] <= 3.0 / h["radius"] * (1.0 + INV_SCALE_LO_SLACK),
+        h["inv_scale_lo"] <= SIGMA_CUTOFF / h["radius"] * (1.0 + INV_SCALE_LO_SLACK),
         f"inverse-scale floor {h['inv_scale_lo']!r} is not 3 / radius (radius {h['radius']!r})",
     )
     if h["encoding"] == L.ENCODING_FP16:
@@ -338,11 +340,9 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
         from dataclasses import replace
 
         cfg = replace(cfg, max_radius=h["radius"], strip_height=h["strip_height"])
-    from .writer import record_layout
-
     if cfg.palettes and cfg.channel_value_bits(c) != bits:
         _fail(name, "palette channels must share one code bit depth")
-    lay = record_layout(cfg, c)
+    lay = L.record_layout(cfg, c)
     offsets, widths = lay.offsets, lay.widths
     if voffs != lay.channel_offsets:
         _fail(name, "channel bit offsets disagree with the record layout")
@@ -425,7 +425,7 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
             _fail(name, "records hold values outside the unit range [0, 1]")
         if n and (rot.min() < 0.0 or rot.max() >= math.pi):
             _fail(name, "records hold rotations outside [0, pi)")
-    if (strips_of(means[:, 1], h["height"], h["strip_height"]) != strip_rec).any():
+    if (L.strips_of(means[:, 1], h["height"], h["strip_height"]) != strip_rec).any():
         _fail(name, "a record is not in the strip the index puts it in")
     xcode = codes.pos[:, 0].numpy()
     same_cell = cell_of[1:] == cell_of[:-1]

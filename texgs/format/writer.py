@@ -18,24 +18,17 @@ import torch
 from ..constants import MAX_CHANNELS, MAX_K
 from ..errors import ConfigError, InputError
 from . import layout as L
-from .quant import QuantConfig, check_sizes, dequantize, encode, inv_scale_lo, position_steps, rotation_step, value_step
-
-
-@dataclass(frozen=True)
-class ChannelDesc:
-    """One channel of the material.
-
-    name: e.g. "albedo.r"; group: the map it belongs to ("albedo", "normal",
-    "roughness", ...); colour_space: "srgb" or "linear"; semantic: one of
-    layout.SEMANTICS; range: (lo, hi) mapping the unit value the Gaussians
-    carry to the stored value (stored = lo + (hi - lo) * unit).
-    """
-
-    name: str
-    group: str = ""
-    colour_space: str = "linear"
-    semantic: str = "generic"
-    range: tuple = (0.0, 1.0)
+from .quant import (
+    QuantConfig,
+    check_sizes,
+    dequantize,
+    encode,
+    header_radius,
+    inv_scale_lo,
+    position_steps,
+    rotation_step,
+    value_step,
+)
 
 
 @dataclass
@@ -57,7 +50,7 @@ class PackInput:
     levels: object = None
     lod_levels: int | None = None  # default: max(levels) + 1
     cfg: QuantConfig = field(default_factory=QuantConfig.default)
-    palettes: list | None = None  # with cfg.palettes: their entries (quant.build_palettes; None = built here)
+    palettes: list | None = None  # with cfg.palettes: their entries (palette.build_palettes; None = built here)
 
 
 def _np(a, dtype) -> np.ndarray:
@@ -82,58 +75,10 @@ def names_section(channels: list) -> bytes:
     return L.names_section([ch.name for ch in channels], [ch.group for ch in channels])
 
 
-@dataclass(frozen=True)
-class RecordLayout:
-    """Where every code lives. A record is RECORD_FIELDS, then the value code of
-    each channel not in a palette (channel order), then one index per palette.
-
-    offsets / widths: bit offset and width of each record field, in that order;
-    channel_offsets / channel_bits [C]: a channel's code, at that bit offset in
-    the record, or, for a palette channel, within its palette's entry;
-    palette_of [C]: palette of each channel (-1: in the record);
-    index_offsets [P]: bit offset of each palette's index in the record;
-    entry_bits [P]: bits of one entry of each palette."""
-
-    offsets: list
-    widths: list
-    channel_offsets: list
-    channel_bits: list
-    palette_of: list
-    index_offsets: list
-    entry_bits: list
-
-
-def record_layout(cfg: QuantConfig, channels: int) -> RecordLayout:
-    fp16 = cfg.encoding == "fp16"
-    widths = L.record_field_bits(
-        16 if fp16 else cfg.position_bits,
-        16 if fp16 else cfg.strip_y_bits,
-        cfg.inv_scale_bits(),
-        16 if fp16 else cfg.rotation_bits,
-    )
-    bits = cfg.channel_value_bits(channels)
-    pal = cfg.palette_of(channels)
-    ch_off = [0] * channels
-    for c in range(channels):
-        if pal[c] < 0:
-            ch_off[c] = sum(widths)
-            widths.append(bits[c])
-    idx_off = []
-    for chans, ib in cfg.palettes:
-        idx_off.append(sum(widths))
-        widths.append(int(ib))
-        at = 0
-        for c in chans:
-            ch_off[int(c)] = at
-            at += bits[int(c)]
-    offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(int).tolist()
-    return RecordLayout(offsets, widths, ch_off, bits, pal, idx_off, [e for _, e in cfg.palette_shapes(channels)])
-
-
 def palettes_section(cfg: QuantConfig, channels: int, entries: list) -> bytes:
     """The PALETTES section: its table, then each palette's entry codes
     ([2^b, channels] int arrays) bit-packed at the channels' code bits."""
-    lay = record_layout(cfg, channels)
+    lay = L.record_layout(cfg, channels)
     table, data = [], []
     at = L.PALETTE_WORDS * len(cfg.palettes)
     for p, ((chans, ib), codes) in enumerate(zip(cfg.palettes, entries)):
@@ -150,12 +95,6 @@ def palettes_section(cfg: QuantConfig, channels: int, entries: list) -> bytes:
         data.append(stream)
         at += n_words
     return np.array(table, dtype=np.uint32).tobytes() + b"".join(d.tobytes() for d in data)
-
-
-def strips_of(y: np.ndarray, height: int, strip_height: int) -> np.ndarray:
-    """[N] strip of each dequantised mean y (float32 texels): floor(y / S), clipped."""
-    s = np.floor(y.astype(np.float64) / strip_height).astype(np.int64)
-    return np.clip(s, 0, L.strip_count(height, strip_height) - 1)
 
 
 def bitpack(fields: np.ndarray, offsets, widths, record_bits: int, n_words: int) -> np.ndarray:
@@ -188,7 +127,7 @@ def _header(fields: dict) -> bytearray:
 
 def channel_table(channels: list, cfg: QuantConfig, background: np.ndarray) -> bytes:
     c = len(channels)
-    lay = record_layout(cfg, c)
+    lay = L.record_layout(cfg, c)
     out = bytearray()
     for i, ch in enumerate(channels):
         if ch.semantic not in L.SEMANTICS:
@@ -243,18 +182,18 @@ def pack(inp: PackInput) -> bytes:
     if levels.shape != (n,) or (n and levels.min() < 0):
         raise InputError(f"levels must be [N={n}] non-negative integers")
     n_levels = int(inp.lod_levels or (int(levels.max()) + 1 if n else 1))
-    if not 1 <= n_levels <= 16 or (n and levels.max() >= n_levels):
-        raise InputError(f"LOD levels must be 1..16 and cover every Gaussian's level, got {n_levels}")
+    if not 1 <= n_levels <= L.MAX_LOD_LEVELS or (n and levels.max() >= n_levels):
+        raise InputError(f"LOD levels must be 1..{L.MAX_LOD_LEVELS} and cover every Gaussian's level, got {n_levels}")
     if n * cfg.record_bits(c) >= 1 << 32:
         raise InputError(f"too many Gaussians: {n} records exceed the 2^32-bit stream shaders can address")
     wrap = (bool(inp.wrap[0]), bool(inp.wrap[1]))
 
     codes = encode(inp.means, inp.inv_scales, inp.rotations, values, cfg, h, w, wrap, inp.palettes)
     means_q = dequantize(codes, cfg, h, w)[0].numpy()
-    strips = strips_of(means_q[:, 1], h, cfg.strip_height)
+    strips = L.strips_of(means_q[:, 1], h, cfg.strip_height)
     pos = codes.pos.numpy()
     order = np.lexsort((np.arange(n), pos[:, 1], pos[:, 0], levels, strips))  # last key is primary
-    lay = record_layout(cfg, c)
+    lay = L.record_layout(cfg, c)
     direct = [i for i in range(c) if lay.palette_of[i] < 0]
     fields_pos = pos.copy()
     if cfg.encoding == "fixed":  # y within the strip: the index says which strip
@@ -294,9 +233,6 @@ def pack(inp: PackInput) -> bytes:
         body += data + b"\0" * (L.align(len(data)) - len(data))
         off = L.align(off + len(data))
     sx, sy = position_steps(cfg, h, w)
-    radius = np.float32(cfg.max_radius)
-    if float(radius) < cfg.max_radius:  # round up: the bound must still hold in float32
-        radius = np.nextafter(radius, np.float32(np.inf))
     header = _header(
         {
             "version_major": L.VERSION_MAJOR,
@@ -318,7 +254,7 @@ def pack(inp: PackInput) -> bytes:
             "inv_scale_mant_bits": cfg.inv_scale_mant_bits if cfg.encoding == "fixed" else 0,
             "rotation_bits": lay.widths[4],
             "record_bits": record_bits,
-            "radius": float(radius),
+            "radius": header_radius(cfg),
             "position_step_x": sx,
             "position_step_y": sy,
             "inv_scale_lo": inv_scale_lo(cfg),
