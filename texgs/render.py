@@ -8,31 +8,11 @@ Every backend computes the function of docs/IMAGE_FUNCTION.md:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from . import render_ref
 
 BACKENDS = ("reference", "cpu", "cuda")
-
-
-@dataclass(frozen=True)
-class Gaussians:
-    """N Gaussians of C channels (shapes as in docs/IMAGE_FUNCTION.md)."""
-
-    means: torch.Tensor  # [N, 2] texels (x, y)
-    inv_scales: torch.Tensor  # [N, 2] 1/texels
-    rotations: torch.Tensor  # [N] radians
-    values: torch.Tensor  # [N, C]
-
-    @property
-    def n(self) -> int:
-        return int(self.means.shape[0])
-
-    @property
-    def channels(self) -> int:
-        return int(self.values.shape[1])
 
 
 def available_backends() -> dict[str, dict]:

@@ -14,22 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def decode_normals(rgb: np.ndarray, convention: str) -> np.ndarray:
-    """Encoded normal texels -> unit OpenGL-convention vectors.
-
-    rgb: [H, W, 3] float32, (n + 1) / 2 as stored in the file (X, Y, Z).
-    convention: "gl" (+Y up, as stored) or "dx" (+Y down: Y is flipped).
-    Returns [H, W, 3] float32 unit vectors in [-1, 1]. A zero-length texel
-    (e.g. a black border) becomes (0, 0, 1), the flat normal.
-    """
-    if convention not in ("gl", "dx"):
-        raise ValueError(f"normal convention must be 'gl' or 'dx', not {convention!r}")
-    n = rgb.astype(np.float32) * np.float32(2) - np.float32(1)
-    if convention == "dx":
-        n[..., 1] = -n[..., 1]
-    return renormalise(n)
-
-
 def flip_to_gl(rgb: np.ndarray, convention: str) -> np.ndarray:
     """Encoded normal texels -> the same encoding in OpenGL convention, values
     otherwise as stored: METRICS.md measures normals in their stored encoding
@@ -74,18 +58,6 @@ def vectors_to_normals(n: np.ndarray, normalise: bool = True) -> np.ndarray:
     """Vectors [..., 3] -> the stored encoding (n + 1) / 2 in [0, 1] (renormalised first by default)."""
     n = renormalise(n) if normalise else n.astype(np.float32)
     return (n + np.float32(1)) * np.float32(0.5)
-
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    """sRGB-encoded [0, 1] -> linear (IEC 61966-2-1), for users who want linear albedo."""
-    x = np.asarray(x, dtype=np.float32)
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    """Linear [0, 1] -> sRGB-encoded (IEC 61966-2-1)."""
-    x = np.clip(np.asarray(x, dtype=np.float32), 0, None)
-    return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055).astype(np.float32)
 
 
 #: infer_normal_convention decides only when both slopes agree this well.
