@@ -17,11 +17,8 @@
 #include <limits>
 #include <vector>
 
-#if defined(__AVX2__) || defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include "parallel.h"
+#include "simd.h"
 #include "texgs/render.h"
 #include "tiles.h"
 
@@ -67,101 +64,7 @@ inline void offset(float px, float py, const Gauss& gs, float period_x, float pe
     if (WrapY) dy = dy - period_y * std::floor(dy / period_y + 0.5f);
 }
 
-// kLanes float / int lanes (GCC/Clang vector extensions): one register of
-// the widest vector ISA the build targets (AVX-512, AVX, else SSE).
-// may_alias: the same storage is also read lane by lane as float / int32_t.
-#if defined(__AVX512F__)
-constexpr int kLanes = 16;
-#elif defined(__AVX__)
-constexpr int kLanes = 8;
-#else
-constexpr int kLanes = 4;
-#endif
-typedef float vfloat __attribute__((vector_size(kLanes * 4), may_alias));
-typedef int32_t vint __attribute__((vector_size(kLanes * 4), may_alias));
-constexpr int kBlocks = kTileTexels / kLanes;
-
-// Storage for one vfloat inside std::vector (aligned like vfloat).
-struct alignas(sizeof(vfloat)) Lanes {
-    float lane[kLanes];
-};
-
-// Whether any lane of a comparison mask is set (-1).
-inline bool any_lane(vint m) {
-#if defined(__AVX512F__)
-    return _mm512_test_epi32_mask(__m512i(m), __m512i(m)) != 0;
-#elif defined(__AVX2__)
-    return !_mm256_testz_si256(__m256i(m), __m256i(m));
-#else
-    int32_t lanes[kLanes];
-    std::memcpy(lanes, &m, sizeof(lanes));
-    int32_t bits = 0;
-    for (int l = 0; l < kLanes; ++l) bits |= lanes[l];
-    return bits != 0;
-#endif
-}
-
-// Stores the first `count` lanes of v to p (count in 1..kLanes).
-inline void store_lanes(float* p, vfloat v, int count) {
-#if defined(__AVX512F__)
-    _mm512_mask_storeu_ps(p, __mmask16((1u << count) - 1u), __m512(v));
-#else
-    if (count == kLanes) {
-        std::memcpy(p, &v, sizeof(v));
-    } else {
-        for (int l = 0; l < count; ++l) p[l] = v[l];
-    }
-#endif
-}
-
-// floor() per lane, bit-identical to std::floor: exact through int32 for
-// |x| < 2^23; larger floats (and NaN) are already whole and pass through.
-inline vfloat floor_lanes(vfloat x) {
-    const vfloat abs_x = x < 0.0f ? -x : x;
-    const vfloat t = __builtin_convertvector(__builtin_convertvector(abs_x < 8388608.0f ? x : vfloat{}, vint), vfloat);
-    const vfloat f = t > x ? t - 1.0f : t;
-    return abs_x < 8388608.0f ? f : x;
-}
-
-// The lanes of acc summed in a fixed order (halves, then quarters, then the
-// rest in order): deterministic for a given build, whatever thread runs it.
-inline float sum_lanes(vfloat acc) {
-    typedef float half_t __attribute__((vector_size(sizeof(vfloat) / 2)));
-    typedef float quarter_t __attribute__((vector_size(sizeof(vfloat) / 4)));
-    half_t h[2];
-    std::memcpy(h, &acc, sizeof(h));
-    const half_t a = h[0] + h[1];
-    quarter_t q[2];
-    std::memcpy(q, &a, sizeof(q));
-    const quarter_t b = q[0] + q[1];  // kLanes / 4 lanes left, summed in order
-    float total = 0.0f;
-    for (size_t l = 0; l < sizeof(quarter_t) / sizeof(float); ++l) total += b[l];
-    return total;
-}
-
-// e^x for x in [-4.5, 0] (G = exp(-q/2) of a candidate), kLanes at once.
-// Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, then a degree-7 Taylor
-// polynomial: within 2 ulp of the exact value over that range (the spec lets
-// implementations' exp differ by ulps). Not valid far outside the range.
-inline vfloat exp_candidate(vfloat x) {
-    const float log2e = 1.44269504f, ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
-    // n = round(x log2e); the +16 keeps the truncating conversion a floor.
-    const vint n = __builtin_convertvector(x * log2e + 16.5f, vint) - 16;
-    const vfloat nf = __builtin_convertvector(n, vfloat);
-    const vfloat r = (x - nf * ln2_hi) - nf * ln2_lo;
-    vfloat p = vfloat{} + 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    vint bits = (n + 127) << 23;  // 2^n as a float's bit pattern
-    vfloat scale;
-    std::memcpy(&scale, &bits, sizeof(scale));
-    return p * scale;
-}
+constexpr int kBlocks = kTileTexels / kLanes;  // lane blocks per tile
 
 // Tile-local texel t = row * kTileSize + column; texels outside the image
 // (partial tiles) get NaN centres, so their q is NaN and never selected.
