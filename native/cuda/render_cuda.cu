@@ -18,11 +18,12 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "check.cuh"
+#include "pool.cuh"
 #include "texgs/render_cuda.h"
 
 namespace texgs {
@@ -37,56 +38,6 @@ constexpr int kBackwardBatch = 16; // tile entries reduced per shared-memory rou
 constexpr int kBadFields = 5;      // finite checks: means, inv_scales, rotations, values, background
 constexpr unsigned kFullMask = 0xffffffffu;
 static_assert(kTileTexels % 32 == 0 && kTileTexels <= 1024, "a tile must be whole warps of one block");
-
-// ---------------------------------------------------------------- errors ---
-
-[[noreturn]] void throw_cuda(cudaError_t e, const char* what) {
-    throw Error(std::string("CUDA error during ") + what + ": " + cudaGetErrorName(e) + ": " +
-                cudaGetErrorString(e));
-}
-
-void check(cudaError_t e, const char* what) {
-    if (e != cudaSuccess) throw_cuda(e, what);
-}
-
-// Kernel launches report configuration errors through cudaGetLastError.
-void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
-
-// ------------------------------------------------------------ memory pools ---
-
-// One stream-ordered pool per device with an unlimited release threshold: the
-// memory of a finished render stays cached for the next one instead of going
-// back to the driver at every synchronisation (cuda_release_cached_memory trims).
-struct DevicePool {
-    bool initialised = false;
-    cudaMemPool_t pool = nullptr;  // null: device without memory pools -> plain cudaMalloc
-};
-std::mutex g_pools_mutex;
-std::vector<DevicePool> g_pools;
-
-cudaMemPool_t pool_for(int device) {
-    std::lock_guard<std::mutex> lock(g_pools_mutex);
-    if (device >= static_cast<int>(g_pools.size())) g_pools.resize(device + 1);
-    DevicePool& p = g_pools[device];
-    if (!p.initialised) {
-        int supported = 0;
-        check(cudaDeviceGetAttribute(&supported, cudaDevAttrMemoryPoolsSupported, device),
-              "querying memory-pool support");
-        if (supported) {
-            cudaMemPoolProps props = {};
-            props.allocType = cudaMemAllocationTypePinned;
-            props.handleTypes = cudaMemHandleTypeNone;
-            props.location.type = cudaMemLocationTypeDevice;
-            props.location.id = device;
-            check(cudaMemPoolCreate(&p.pool, &props), "creating a memory pool");
-            std::uint64_t keep_all = UINT64_MAX;
-            check(cudaMemPoolSetAttribute(p.pool, cudaMemPoolAttrReleaseThreshold, &keep_all),
-                  "configuring a memory pool");
-        }
-        p.initialised = true;
-    }
-    return p.pool;
-}
 
 // A CUDA event destroyed with its scope (no leak when a check throws).
 struct ScopedEvent {
@@ -799,11 +750,7 @@ int cuda_device_count() noexcept {
 
 bool cuda_runtime_available() noexcept { return cuda_device_count() > 0; }
 
-void cuda_release_cached_memory() noexcept {
-    std::lock_guard<std::mutex> lock(g_pools_mutex);
-    for (DevicePool& p : g_pools)
-        if (p.pool) cudaMemPoolTrimTo(p.pool, 0);
-}
+void cuda_release_cached_memory() noexcept { trim_pools(); }
 
 CudaBuffer::~CudaBuffer() { release(); }
 
@@ -824,32 +771,17 @@ CudaBuffer& CudaBuffer::operator=(CudaBuffer&& other) noexcept {
 void CudaBuffer::allocate(std::size_t bytes, int device, void* stream) {
     release();
     if (bytes == 0) return;
-    cudaMemPool_t pool = pool_for(device);
-    void* p = nullptr;
-    if (pool) {
-        check(cudaMallocFromPoolAsync(&p, bytes, pool, as_stream(stream)),
-              ("allocating " + std::to_string(bytes) + " bytes of device memory").c_str());
-    } else {
-        check(cudaMalloc(&p, bytes), ("allocating " + std::to_string(bytes) + " bytes of device memory").c_str());
-    }
-    ptr_ = p;
+    bool pooled = false;
+    ptr_ = device_allocate(bytes, device, as_stream(stream), pooled);
     bytes_ = bytes;
     device_ = device;
     stream_ = stream;
-    pooled_ = pool != nullptr;
+    pooled_ = pooled;
 }
 
 void CudaBuffer::release() noexcept {
     if (!ptr_) return;
-    // Errors are ignored: a destructor cannot report them, and at process exit
-    // the driver may already be gone (it then reclaims the memory itself).
-    int previous = -1;
-    const bool switched = cudaGetDevice(&previous) == cudaSuccess && previous != device_ &&
-                          cudaSetDevice(device_) == cudaSuccess;
-    if (pooled_) cudaFreeAsync(ptr_, as_stream(stream_));
-    else cudaFree(ptr_);
-    if (switched) cudaSetDevice(previous);
-    cudaGetLastError();
+    device_free(ptr_, device_, as_stream(stream_), pooled_);
     ptr_ = nullptr;
     bytes_ = 0;
 }
