@@ -13,6 +13,7 @@ from texgs import constants, native
 NAMES = {
     "MAX_K": "kMaxK",
     "MAX_CHANNELS": "kMaxChannels",
+    "SIGMA_CUTOFF": "kSigmaCutoff",
     "Q_CUTOFF": "kQCutoff",
     "TILE_SIZE": "kTileSize",
     "MAX_SIDE": "kMaxSide",

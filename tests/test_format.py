@@ -150,7 +150,7 @@ def test_index_search_finds_every_covering_gaussian():
 
 
 def test_palette_records_hold_an_index_and_values_come_from_the_entries():
-    from texgs.format.quant import build_palettes
+    from texgs.format.palette import build_palettes
 
     inp = make_input(cfg=PALETTE_CFG, n=300)
     plain = QuantConfig(max_radius=12.0, strip_height=4)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from ..constants import Q_CUTOFF
 from ..metrics import psnr_from_mse
 from ..render import render
 from . import init as init_mod
@@ -291,7 +292,7 @@ def coverage_loss(
     u = cos * d[..., 0] + sin * d[..., 1]
     v = -sin * d[..., 0] + cos * d[..., 1]
     q = (inv[..., 0] * u) ** 2 + (inv[..., 1] * v) ** 2
-    return torch.log(q.min(dim=1).values.clamp(min=9.0) / 9.0).mean()
+    return torch.log(q.min(dim=1).values.clamp(min=Q_CUTOFF) / Q_CUTOFF).mean()
 
 
 def initial_gaussians(
