@@ -16,10 +16,14 @@ import tempfile
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import TexgsError
 from . import outputs
 from .pipeline import Pipeline
+
+if TYPE_CHECKING:  # ingest is imported lazily: a worker loads it when it runs a task
+    from ..ingest import MaterialSource
 
 PR_SET_PDEATHSIG = 1
 
@@ -28,7 +32,7 @@ PR_SET_PDEATHSIG = 1
 class FitTask:
     """Everything a worker needs for one material (picklable)."""
 
-    source: object  # texgs.ingest.MaterialSource
+    source: MaterialSource
     pipeline: Pipeline
     backend: str  # resolved renderer backend (runner.backend_for), in the build key
     build_key: str
