@@ -38,7 +38,7 @@ def test_layout_header_is_generated_from_layout_py():
 def _tool(name):
     path = shutil.which(name)
     if not path:
-        pytest.skip(f"{name} not installed (see /work/shared/TOOLING.md)")
+        pytest.skip(f"{name} not installed (scripts/setup installs it)")
     return path
 
 
