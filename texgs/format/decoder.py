@@ -127,11 +127,13 @@ def _axis_tiles(c: np.ndarray, r: np.ndarray, side: int, tile: int, wrap: bool):
     return key // nb, key % nb
 
 
-def _bin_gaussians(packed: Packed, lod: int, tile: int, subset=None):
+def _bin_gaussians(packed: Packed, lod: int, tile: int, subset=None, lam_max: float = 0.0):
     """Tile binning for evaluation: (block of each pair, Gaussian of each pair),
     sorted by block then file index, over the Gaussians of levels < lod (among
     `subset`, sorted file indices, when given) whose own 3-sigma box (plus
-    SEARCH_MARGIN) touches the tile (on the torus when wrapped)."""
+    SEARCH_MARGIN) touches the tile (on the torus when wrapped). lam_max > 0
+    widens each box for a filter footprint of that largest eigenvalue
+    (filtered.py): radius sqrt(r^2 + Q_CUTOFF lam_max)."""
     h, w = packed.height, packed.width
     nbx = -(-w // tile)
     keep = np.nonzero(packed.levels < lod)[0] if subset is None else subset[packed.levels[subset] < lod]
@@ -139,6 +141,8 @@ def _bin_gaussians(packed: Packed, lod: int, tile: int, subset=None):
     r = SIGMA_CUTOFF / np.minimum(np.abs(packed.inv_scales[keep, 0]), np.abs(packed.inv_scales[keep, 1])).astype(
         np.float64
     )
+    if lam_max > 0:
+        r = np.sqrt(r * r + Q_CUTOFF * lam_max)
     r = r + SEARCH_MARGIN
     gx, tx = _axis_tiles(m[:, 0], r, w, tile, packed.wrap[0])
     gy, ty = _axis_tiles(m[:, 1], r, h, tile, packed.wrap[1])

@@ -24,9 +24,9 @@ import math
 import numpy as np
 import torch
 
-from ..constants import MAX_K, Q_CUTOFF, SIGMA_CUTOFF
+from ..constants import MAX_K, Q_CUTOFF
 from ..errors import InputError
-from .decoder import _as_packed, _axis_tiles, _lod, _padded_groups, decode_points, uv_to_texels
+from .decoder import _as_packed, _bin_gaussians, _lod, _padded_groups, decode_points, uv_to_texels
 from .layout import BOX_CUTOFF, REJECT_SLACK, SEARCH_MARGIN
 from .reader import Packed
 
@@ -196,28 +196,6 @@ def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, wi
     return (out, *counts) if with_counts else out
 
 
-def _bin_widened(packed: Packed, lod: int, tile: int, lam_max: float):
-    """decoder._bin_gaussians with each Gaussian's 3-sigma box widened by the footprint."""
-    h, w = packed.height, packed.width
-    nbx = -(-w // tile)
-    keep = np.nonzero(packed.levels < lod)[0]
-    m = packed.means[keep].astype(np.float64)
-    r = SIGMA_CUTOFF / np.minimum(np.abs(packed.inv_scales[keep, 0]), np.abs(packed.inv_scales[keep, 1])).astype(
-        np.float64
-    )
-    r = np.sqrt(r * r + Q_CUTOFF * lam_max) + SEARCH_MARGIN
-    gx, tx = _axis_tiles(m[:, 0], r, w, tile, packed.wrap[0])
-    gy, ty = _axis_tiles(m[:, 1], r, h, tile, packed.wrap[1])
-    cy = np.bincount(gy, minlength=len(keep))
-    ystart = np.cumsum(cy) - cy
-    rep = cy[gx]
-    g = np.repeat(gx, rep)
-    kx = np.arange(rep.sum()) - np.repeat(np.cumsum(rep) - rep, rep)
-    block = ty[ystart[g] + kx] * nbx + np.repeat(tx, rep)
-    order = np.lexsort((keep[g], block))
-    return block[order], keep[g][order]
-
-
 def _decode_class(packed: Packed, pts: torch.Tensor, fp: np.ndarray, lod: int, k: int, out, counts, ids):
     h, w = packed.height, packed.width
     c = packed.values.shape[1]
@@ -237,7 +215,7 @@ def _decode_class(packed: Packed, pts: torch.Tensor, fp: np.ndarray, lod: int, k
         porder = np.argsort(pblock, kind="stable")
         blocks = np.unique(pblock)
         pmat, pval, _ = _padded_groups(pblock[porder], porder, blocks)
-        gblock, gitem = _bin_widened(packed, lod, tile, lam_max)
+        gblock, gitem = _bin_gaussians(packed, lod, tile, lam_max=lam_max)
         cmat, cval, ccnt = _padded_groups(gblock, gitem, blocks)
         ctx = _Context(packed, k, fp, lam)
         border = np.argsort(ccnt, kind="stable")
