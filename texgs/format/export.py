@@ -120,17 +120,17 @@ def _group_images(packed, out_dir, png16: bool, force_exr: bool, size=None) -> l
     ]
 
 
-def output_bytes(packed, png16: bool = False, force_exr: bool = False) -> int:
-    """Bytes of the images write_decoded holds for `packed` (allocates nothing)."""
-    return sum(g.nbytes for g, _ in _group_images(packed, ".", png16, force_exr))
+def output_bytes(packed, png16: bool = False, force_exr: bool = False, size=None) -> int:
+    """Bytes of the images write_decoded holds for `packed` at `size` (h, w), default
+    the file's (allocates nothing)."""
+    return sum(g.nbytes for g, _ in _group_images(packed, ".", png16, force_exr, size))
 
 
 def check_output_budget(packed, png16: bool, force_exr: bool, name: str, size=None, float_values: int = 0) -> None:
     """InputError, before anything is allocated, when the decoded images (of `size` (h, w),
     default the file's) plus `float_values` float32 working values exceed MAX_OUTPUT_BYTES."""
     height, width = size or (packed.height, packed.width)
-    need = sum(g.nbytes for g, _ in _group_images(packed, ".", png16, force_exr, (height, width)))
-    need += 4 * float_values
+    need = output_bytes(packed, png16, force_exr, (height, width)) + 4 * float_values
     if need > MAX_OUTPUT_BYTES:
         raise InputError(
             f"{name}: its {width}x{height}x{len(packed.channels)} decoded images "
