@@ -31,21 +31,18 @@ std::string shape_str(const py::array& a) {
 
 // Checks that `a` is float32, C-contiguous, and of shape `shape` (-1 = any) and returns its data.
 template <class T = float>
-T* checked(const py::array& a, const char* name, std::vector<py::ssize_t> shape,
-           bool writable = false) {
+T* checked(const py::array& a, const char* name, std::vector<py::ssize_t> shape, bool writable = false) {
     if (!a.dtype().is(py::dtype::of<float>()))
         throw py::type_error(std::string(name) + " must be a float32 array, got dtype " +
                              std::string(py::str(a.dtype())));
     bool ok = a.ndim() == py::ssize_t(shape.size());
-    for (size_t d = 0; ok && d < shape.size(); ++d)
-        ok = shape[d] < 0 || a.shape(d) == shape[d];
+    for (size_t d = 0; ok && d < shape.size(); ++d) ok = shape[d] < 0 || a.shape(d) == shape[d];
     if (!ok) {
         std::string want = "(";
         for (size_t d = 0; d < shape.size(); ++d)
             want += (d ? ", " : "") + (shape[d] < 0 ? std::string("any") : std::to_string(shape[d]));
         want += shape.size() == 1 ? ",)" : ")";
-        throw py::value_error(std::string(name) + " must have shape " + want + ", got " +
-                              shape_str(a));
+        throw py::value_error(std::string(name) + " must have shape " + want + ", got " + shape_str(a));
     }
     if (!(a.flags() & py::array::c_style))
         throw py::value_error(std::string(name) + " must be C-contiguous (no copy is made)");
@@ -84,9 +81,8 @@ Call make_call(const py::array& means, const py::array& inv_scales, const py::ar
 
 #ifdef TEXGS_WITH_CUDA
 // GaussianParams over device addresses (torch data_ptr() values).
-texgs::GaussianParams device_params(std::uintptr_t means, std::uintptr_t inv_scales,
-                                    std::uintptr_t rotations, std::uintptr_t values,
-                                    std::uintptr_t background, int n, int channels) {
+texgs::GaussianParams device_params(std::uintptr_t means, std::uintptr_t inv_scales, std::uintptr_t rotations,
+                                    std::uintptr_t values, std::uintptr_t background, int n, int channels) {
     texgs::GaussianParams g;
     g.n = n;
     g.channels = channels;
@@ -121,21 +117,20 @@ PYBIND11_MODULE(_native, m) {
     m.def(
         "forward_cpu",
         [](const py::array& means, const py::array& inv_scales, const py::array& rotations,
-           const py::array& values, const py::array& background, int height, int width, int k,
-           bool wrap_x, bool wrap_y, int threads, bool keep_state) {
-            Call call = make_call(means, inv_scales, rotations, values, background, height, width,
-                                  k, wrap_x, wrap_y, threads);
+           const py::array& values, const py::array& background, int height, int width, int k, bool wrap_x,
+           bool wrap_y, int threads, bool keep_state) {
+            Call call = make_call(means, inv_scales, rotations, values, background, height, width, k, wrap_x,
+                                  wrap_y, threads);
             // Refuse before allocating anything (the tile lists are checked once counted).
             texgs::check_budget(texgs::render_base_bytes(call.g, call.s, keep_state),
-                                "rendering " + std::to_string(height) + "x" + std::to_string(width) +
-                                    "x" + std::to_string(call.g.channels));
+                                "rendering " + std::to_string(height) + "x" + std::to_string(width) + "x" +
+                                    std::to_string(call.g.channels));
             // The output lives in huge-page memory (render.h: allocate_large):
             // faulting in tens of MB in 4 KiB pages would cost a good share of a render.
             const size_t count = size_t(height) * size_t(width) * size_t(call.g.channels);
             float* out_data = static_cast<float*>(texgs::allocate_large(count * sizeof(float)));
             py::capsule owner(out_data, [](void* p) { texgs::free_large(p); });
-            py::array_t<float> out({py::ssize_t(height), py::ssize_t(width),
-                                    py::ssize_t(call.g.channels)},
+            py::array_t<float> out({py::ssize_t(height), py::ssize_t(width), py::ssize_t(call.g.channels)},
                                    out_data, owner);
             std::shared_ptr<texgs::ForwardState> state;
             if (keep_state) state = std::make_shared<texgs::ForwardState>();
@@ -146,9 +141,8 @@ PYBIND11_MODULE(_native, m) {
             return py::make_tuple(out, state ? py::cast(state) : py::none());
         },
         py::arg("means"), py::arg("inv_scales"), py::arg("rotations"), py::arg("values"),
-        py::arg("background"), py::arg("height"), py::arg("width"), py::arg("k"),
-        py::arg("wrap_x"), py::arg("wrap_y"), py::arg("threads") = 0,
-        py::arg("keep_state") = false,
+        py::arg("background"), py::arg("height"), py::arg("width"), py::arg("k"), py::arg("wrap_x"),
+        py::arg("wrap_y"), py::arg("threads") = 0, py::arg("keep_state") = false,
         R"(Render the image function on the CPU.
 
 means [N, 2] texels (x, y); inv_scales [N, 2] 1/texels; rotations [N] radians;
@@ -159,28 +153,26 @@ float32, state), state a ForwardState when keep_state else None.)");
         "backward_cpu",
         [](const std::shared_ptr<texgs::ForwardState>& state, const py::array& means,
            const py::array& inv_scales, const py::array& rotations, const py::array& values,
-           const py::array& background, const py::array& out, const py::array& grad_out,
-           int threads) {
+           const py::array& background, const py::array& out, const py::array& grad_out, int threads) {
             if (!state) throw py::value_error("state must be a ForwardState, got None");
             const texgs::RenderSettings& f = state->settings;
-            Call call = make_call(means, inv_scales, rotations, values, background, f.height,
-                                  f.width, f.k, f.wrap_x, f.wrap_y, threads);
+            Call call = make_call(means, inv_scales, rotations, values, background, f.height, f.width, f.k,
+                                  f.wrap_x, f.wrap_y, threads);
             const py::ssize_t h = f.height, w = f.width, c = call.g.channels, n = call.g.n;
             const float* out_data = checked(out, "out", {h, w, c});
             const float* grad_data = checked(grad_out, "grad_out", {h, w, c});
-            py::array_t<float> d_means({n, py::ssize_t(2)}), d_inv({n, py::ssize_t(2)}),
-                d_rot({n}), d_values({n, c});
-            texgs::GaussianGrads grads{d_means.mutable_data(), d_inv.mutable_data(),
-                                       d_rot.mutable_data(), d_values.mutable_data()};
+            py::array_t<float> d_means({n, py::ssize_t(2)}), d_inv({n, py::ssize_t(2)}), d_rot({n}),
+                d_values({n, c});
+            texgs::GaussianGrads grads{d_means.mutable_data(), d_inv.mutable_data(), d_rot.mutable_data(),
+                                       d_values.mutable_data()};
             {
                 py::gil_scoped_release release;
                 texgs::render_backward_cpu(call.g, call.s, *state, out_data, grad_data, grads);
             }
             return py::make_tuple(d_means, d_inv, d_rot, d_values);
         },
-        py::arg("state"), py::arg("means"), py::arg("inv_scales"), py::arg("rotations"),
-        py::arg("values"), py::arg("background"), py::arg("out"), py::arg("grad_out"),
-        py::arg("threads") = 0,
+        py::arg("state"), py::arg("means"), py::arg("inv_scales"), py::arg("rotations"), py::arg("values"),
+        py::arg("background"), py::arg("out"), py::arg("grad_out"), py::arg("threads") = 0,
         R"(Gradients of the CPU renderer for the forward call that made `state`.
 
 out, grad_out: [H, W, C] float32 (the forward result and dL/dout). Returns
@@ -197,14 +189,12 @@ Bitwise identical for any thread count.)");
           "Return the CUDA renderer's cached device memory to the driver.");
     py::class_<texgs::CudaForwardState, std::shared_ptr<texgs::CudaForwardState>>(
         m, "CudaForwardState", "Opaque: device buffers the CUDA backward needs from forward.")
-        .def_property_readonly("tile_entries",
-                               [](const texgs::CudaForwardState& s) { return s.entries; });
+        .def_property_readonly("tile_entries", [](const texgs::CudaForwardState& s) { return s.entries; });
     m.def(
         "forward_cuda",
-        [](std::uintptr_t means, std::uintptr_t inv_scales, std::uintptr_t rotations,
-           std::uintptr_t values, std::uintptr_t background, int n, int channels, int height,
-           int width, int k, bool wrap_x, bool wrap_y, std::uintptr_t out, bool keep_state,
-           std::uintptr_t stream) {
+        [](std::uintptr_t means, std::uintptr_t inv_scales, std::uintptr_t rotations, std::uintptr_t values,
+           std::uintptr_t background, int n, int channels, int height, int width, int k, bool wrap_x,
+           bool wrap_y, std::uintptr_t out, bool keep_state, std::uintptr_t stream) {
             const texgs::GaussianParams g =
                 device_params(means, inv_scales, rotations, values, background, n, channels);
             texgs::RenderSettings s;
@@ -223,9 +213,9 @@ Bitwise identical for any thread count.)");
             return state ? py::cast(state) : py::none();
         },
         py::arg("means"), py::arg("inv_scales"), py::arg("rotations"), py::arg("values"),
-        py::arg("background"), py::arg("n"), py::arg("channels"), py::arg("height"),
-        py::arg("width"), py::arg("k"), py::arg("wrap_x"), py::arg("wrap_y"), py::arg("out"),
-        py::arg("keep_state"), py::arg("stream"),
+        py::arg("background"), py::arg("n"), py::arg("channels"), py::arg("height"), py::arg("width"),
+        py::arg("k"), py::arg("wrap_x"), py::arg("wrap_y"), py::arg("out"), py::arg("keep_state"),
+        py::arg("stream"),
         R"(Render with CUDA into `out`. Pointers are device addresses of contiguous
 float32 tensors on one device: means [N, 2], inv_scales [N, 2], rotations [N],
 values [N, C], background [C], out [H, W, C]; stream: cudaStream_t as int
@@ -235,36 +225,35 @@ keep_state else None. Asynchronous on `stream` after one internal sync.)");
         "backward_cuda",
         [](const std::shared_ptr<texgs::CudaForwardState>& state, std::uintptr_t means,
            std::uintptr_t inv_scales, std::uintptr_t rotations, std::uintptr_t values,
-           std::uintptr_t background, std::uintptr_t out, std::uintptr_t grad_out,
-           std::uintptr_t d_means, std::uintptr_t d_inv_scales, std::uintptr_t d_rotations,
-           std::uintptr_t d_values, std::uintptr_t stream) {
+           std::uintptr_t background, std::uintptr_t out, std::uintptr_t grad_out, std::uintptr_t d_means,
+           std::uintptr_t d_inv_scales, std::uintptr_t d_rotations, std::uintptr_t d_values,
+           std::uintptr_t stream) {
             if (!state) throw py::value_error("state must be a CudaForwardState, got None");
-            const texgs::GaussianParams g = device_params(means, inv_scales, rotations, values,
-                                                          background, state->n, state->channels);
+            const texgs::GaussianParams g =
+                device_params(means, inv_scales, rotations, values, background, state->n, state->channels);
             texgs::RenderSettings s;
             s.height = state->height;
             s.width = state->width;
             s.k = state->k;
             s.wrap_x = state->wrap_x;
             s.wrap_y = state->wrap_y;
-            texgs::GaussianGrads grads{reinterpret_cast<float*>(d_means),
-                                       reinterpret_cast<float*>(d_inv_scales),
-                                       reinterpret_cast<float*>(d_rotations),
-                                       reinterpret_cast<float*>(d_values)};
+            texgs::GaussianGrads grads{
+                reinterpret_cast<float*>(d_means), reinterpret_cast<float*>(d_inv_scales),
+                reinterpret_cast<float*>(d_rotations), reinterpret_cast<float*>(d_values)};
             py::gil_scoped_release release;
             texgs::render_backward_cuda(g, s, *state, reinterpret_cast<const float*>(out),
                                         reinterpret_cast<const float*>(grad_out), grads,
                                         reinterpret_cast<void*>(stream));
         },
-        py::arg("state"), py::arg("means"), py::arg("inv_scales"), py::arg("rotations"),
-        py::arg("values"), py::arg("background"), py::arg("out"), py::arg("grad_out"),
-        py::arg("d_means"), py::arg("d_inv_scales"), py::arg("d_rotations"), py::arg("d_values"),
-        py::arg("stream"),
+        py::arg("state"), py::arg("means"), py::arg("inv_scales"), py::arg("rotations"), py::arg("values"),
+        py::arg("background"), py::arg("out"), py::arg("grad_out"), py::arg("d_means"),
+        py::arg("d_inv_scales"), py::arg("d_rotations"), py::arg("d_values"), py::arg("stream"),
         R"(Gradients of the CUDA renderer for the forward call that made `state`,
 written into the d_* device buffers (means [N, 2], inv_scales [N, 2],
 rotations [N], values [N, C]). out, grad_out: [H, W, C]. Deterministic.)");
 #else
     m.attr("CUDA_BUILT") = false;
-    m.def("cuda_device_count", [] { return 0; }, "Always 0: built without the CUDA renderer.");
+    m.def(
+        "cuda_device_count", [] { return 0; }, "Always 0: built without the CUDA renderer.");
 #endif
 }

@@ -68,7 +68,8 @@ void* device_allocate(std::size_t bytes, int device, cudaStream_t stream, bool& 
         check(cudaMallocFromPoolAsync(&p, bytes, pool, stream),
               ("allocating " + std::to_string(bytes) + " bytes of device memory").c_str());
     } else {
-        check(cudaMalloc(&p, bytes), ("allocating " + std::to_string(bytes) + " bytes of device memory").c_str());
+        check(cudaMalloc(&p, bytes),
+              ("allocating " + std::to_string(bytes) + " bytes of device memory").c_str());
     }
     pooled = pool != nullptr;
     return p;
@@ -81,8 +82,10 @@ void device_free(void* ptr, int device, cudaStream_t stream, bool pooled) noexce
     int previous = -1;
     const bool switched =
         cudaGetDevice(&previous) == cudaSuccess && previous != device && cudaSetDevice(device) == cudaSuccess;
-    if (pooled) cudaFreeAsync(ptr, stream);
-    else cudaFree(ptr);
+    if (pooled)
+        cudaFreeAsync(ptr, stream);
+    else
+        cudaFree(ptr);
     if (switched) cudaSetDevice(previous);
     cudaGetLastError();
 }

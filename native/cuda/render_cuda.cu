@@ -31,11 +31,11 @@ namespace {
 
 constexpr int kTileTexels = kTileSize * kTileSize;  // threads per block: one per texel of a tile
 constexpr int kWarps = kTileTexels / 32;
-constexpr int kGeomFields = 6;     // geometry SoA rows: mean x, mean y, w1, w2, cos, sin
-constexpr int kScalarGrads = 5;    // per-Gaussian gradient components besides values:
-                                   // mean x, mean y, w1, w2, theta
-constexpr int kBackwardBatch = 16; // tile entries reduced per shared-memory round in backward
-constexpr int kBadFields = 5;      // finite checks: means, inv_scales, rotations, values, background
+constexpr int kGeomFields = 6;      // geometry SoA rows: mean x, mean y, w1, w2, cos, sin
+constexpr int kScalarGrads = 5;     // per-Gaussian gradient components besides values:
+                                    // mean x, mean y, w1, w2, theta
+constexpr int kBackwardBatch = 16;  // tile entries reduced per shared-memory round in backward
+constexpr int kBadFields = 5;       // finite checks: means, inv_scales, rotations, values, background
 constexpr unsigned kFullMask = 0xffffffffu;
 static_assert(kTileTexels % 32 == 0 && kTileTexels <= 1024, "a tile must be whole warps of one block");
 
@@ -50,7 +50,7 @@ struct ScopedEvent {
 
 // Makes `device` current for the scope, restoring the previous one after.
 class DeviceGuard {
-public:
+  public:
     explicit DeviceGuard(int device) {
         check(cudaGetDevice(&previous_), "cudaGetDevice");
         if (previous_ != device) check(cudaSetDevice(device), "cudaSetDevice");
@@ -62,7 +62,7 @@ public:
     DeviceGuard(const DeviceGuard&) = delete;
     DeviceGuard& operator=(const DeviceGuard&) = delete;
 
-private:
+  private:
     int previous_ = 0;
 };
 
@@ -78,7 +78,8 @@ int device_of(const void* ptr, const char* name) {
                     " is not a valid pointer: " + cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
     }
     if (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged)
-        throw Error(std::string(name) + " is not CUDA device memory (host pointer given to the CUDA renderer)");
+        throw Error(std::string(name) +
+                    " is not CUDA device memory (host pointer given to the CUDA renderer)");
     return attr.device;
 }
 
@@ -93,8 +94,8 @@ int common_device(std::initializer_list<std::pair<const void*, const char*>> ptr
             device = d;
             first = p.second;
         } else if (d != device) {
-            throw Error(std::string(p.second) + " is on CUDA device " + std::to_string(d) + " but " +
-                        first + " is on device " + std::to_string(device));
+            throw Error(std::string(p.second) + " is on CUDA device " + std::to_string(d) + " but " + first +
+                        " is on device " + std::to_string(device));
         }
     }
     return device;
@@ -110,8 +111,8 @@ struct Wrap {
 
 // The Gaussian-frame offset (u, v) of point (px, py), in the operation order of
 // docs/IMAGE_FUNCTION.md (forward and backward share it, so both round alike).
-__device__ __forceinline__ void frame_offset(float px, float py, float mx, float my, float cs,
-                                             float sn, const Wrap& w, float& u, float& v) {
+__device__ __forceinline__ void frame_offset(float px, float py, float mx, float my, float cs, float sn,
+                                             const Wrap& w, float& u, float& v) {
     float dx = px - mx;
     float dy = py - my;
     if (w.x) dx = dx - w.period_x * floorf(dx / w.period_x + 0.5f);
@@ -131,7 +132,10 @@ __device__ __forceinline__ float quad_form(float u, float v, float w1, float w2)
 // first > last), the lower range first so enumeration ascends. Conservative:
 // `pad` absorbs the float rounding of d, u, v, q (see docs/cuda.md).
 __device__ void axis_tiles(float m, float extent, int size, int tiles, bool wrap, int r[4]) {
-    r[0] = 0; r[1] = -1; r[2] = 0; r[3] = -1;
+    r[0] = 0;
+    r[1] = -1;
+    r[2] = 0;
+    r[3] = -1;
     const float pad = 1.0f + 1e-5f * (fabsf(m) + extent + static_cast<float>(size));
     const float lo = m - extent - pad - 0.5f;  // texel c is in range when lo <= c <= hi
     const float hi = m + extent + pad - 0.5f;
@@ -167,7 +171,10 @@ __device__ void axis_tiles(float m, float extent, int size, int tiles, bool wrap
         r[1] = tiles - 1;
         return;
     }
-    r[0] = 0; r[1] = tb; r[2] = ta; r[3] = tiles - 1;
+    r[0] = 0;
+    r[1] = tb;
+    r[2] = ta;
+    r[3] = tiles - 1;
 }
 
 __device__ __forceinline__ int range_len(int first, int last) { return last >= first ? last - first + 1 : 0; }
@@ -176,7 +183,7 @@ __device__ __forceinline__ int range_len(int first, int last) { return last >= f
 
 constexpr unsigned long long kNoBad = ~0ull;
 
-struct Info {  // results the host reads back once per forward
+struct Info {                                  // results the host reads back once per forward
     unsigned long long first_bad[kBadFields];  // per field, lowest flat element index holding
                                                // NaN/Inf (kNoBad = none); atomicMin keeps it deterministic
     long long entries;                         // total (tile, Gaussian) pairs
@@ -200,9 +207,9 @@ struct PreprocessArgs {
     const float* background;  // [C]
     int width, height, tiles_x, tiles_y;
     bool wrap_x, wrap_y;
-    float* geometry;          // out [6, N] SoA
-    int* ranges;              // out [N, 8] tile ranges: x (a0, a1, b0, b1), y (a0, a1, b0, b1)
-    long long* counts;        // out [N + 1] tiles per Gaussian, counts[N] = 0 (scan sentinel)
+    float* geometry;    // out [6, N] SoA
+    int* ranges;        // out [N, 8] tile ranges: x (a0, a1, b0, b1), y (a0, a1, b0, b1)
+    long long* counts;  // out [N + 1] tiles per Gaussian, counts[N] = 0 (scan sentinel)
     Info* info;
 };
 
@@ -226,9 +233,18 @@ __global__ void preprocess_kernel(PreprocessArgs a) {
     const float theta = a.rotations[i];
     const unsigned long long pair = 2ull * i;
     bool ok = true;
-    if (!isfinite(mx) || !isfinite(my)) { flag_bad(a.info, 0, isfinite(mx) ? pair + 1 : pair); ok = false; }
-    if (!isfinite(w1) || !isfinite(w2)) { flag_bad(a.info, 1, isfinite(w1) ? pair + 1 : pair); ok = false; }
-    if (!isfinite(theta)) { flag_bad(a.info, 2, i); ok = false; }
+    if (!isfinite(mx) || !isfinite(my)) {
+        flag_bad(a.info, 0, isfinite(mx) ? pair + 1 : pair);
+        ok = false;
+    }
+    if (!isfinite(w1) || !isfinite(w2)) {
+        flag_bad(a.info, 1, isfinite(w1) ? pair + 1 : pair);
+        ok = false;
+    }
+    if (!isfinite(theta)) {
+        flag_bad(a.info, 2, i);
+        ok = false;
+    }
     for (int c = 0; c < a.channels; ++c) {
         const size_t e = static_cast<size_t>(i) * a.channels + c;
         if (!isfinite(a.values[e])) {
@@ -287,7 +303,10 @@ __global__ void fill_keys_kernel(const long long* offsets,  // [N + 1]
     int lo = 0, hi = n;  // the last i with offsets[i] <= e (it has offsets[i + 1] > e)
     while (hi - lo > 1) {
         const int mid = lo + (hi - lo) / 2;
-        if (offsets[mid] <= e) lo = mid; else hi = mid;
+        if (offsets[mid] <= e)
+            lo = mid;
+        else
+            hi = mid;
     }
     const int i = lo;
     const int* r = ranges + 8 * static_cast<size_t>(i);
@@ -307,13 +326,16 @@ __global__ void fill_keys_kernel(const long long* offsets,  // [N + 1]
 // sorted entry whose tile is >= t (binary search; keys are sorted by tile).
 __global__ void tile_offsets_kernel(const unsigned long long* keys,  // [entries] sorted
                                     int entries, int tiles, int gaussian_bits,
-                                    int* tile_offsets) {             // out [tiles + 1]
+                                    int* tile_offsets) {  // out [tiles + 1]
     const int t = blockIdx.x * blockDim.x + threadIdx.x;
     if (t > tiles) return;
     int lo = 0, hi = entries;
     while (lo < hi) {
         const int mid = lo + (hi - lo) / 2;
-        if (static_cast<int>(keys[mid] >> gaussian_bits) < t) lo = mid + 1; else hi = mid;
+        if (static_cast<int>(keys[mid] >> gaussian_bits) < t)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     tile_offsets[t] = lo;
 }
@@ -335,14 +357,14 @@ __global__ void finish_entries_kernel(const unsigned long long* keys,  // [entri
 struct RenderArgs {
     int n, channels, width, height, tiles_x;
     Wrap wrap;
-    const float* geometry;      // [6, N]
-    const int* tile_offsets;    // [tiles + 1]
-    const int* tile_ids;        // [entries]
-    const float* values;        // [N, C]
-    const float* background;    // [C]
-    float* out;                 // [H, W, C]
-    int* selected;              // [tiles, K, kTileTexels] or null (inference)
-    float* weights;             // [tiles, K, kTileTexels] or null
+    const float* geometry;    // [6, N]
+    const int* tile_offsets;  // [tiles + 1]
+    const int* tile_ids;      // [entries]
+    const float* values;      // [N, C]
+    const float* background;  // [C]
+    float* out;               // [H, W, C]
+    int* selected;            // [tiles, K, kTileTexels] or null (inference)
+    float* weights;           // [tiles, K, kTileTexels] or null
 };
 
 // One block per tile, one thread per texel. K is a template argument so the
@@ -375,7 +397,8 @@ __global__ void __launch_bounds__(kTileTexels) render_kernel(RenderArgs a) {
         if (t < count) {
             const int id = a.tile_ids[base + t];
 #pragma unroll
-            for (int f = 0; f < kGeomFields; ++f) s_geom[f][t] = a.geometry[static_cast<size_t>(f) * a.n + id];
+            for (int f = 0; f < kGeomFields; ++f)
+                s_geom[f][t] = a.geometry[static_cast<size_t>(f) * a.n + id];
         }
         __syncthreads();
         if (!inside) continue;
@@ -438,23 +461,56 @@ void launch_render(const RenderArgs& args, int tiles, cudaStream_t stream) {
 
 void launch_render_k(int k, const RenderArgs& args, int tiles, cudaStream_t stream) {
     switch (k) {
-        case 1: launch_render<1>(args, tiles, stream); break;
-        case 2: launch_render<2>(args, tiles, stream); break;
-        case 3: launch_render<3>(args, tiles, stream); break;
-        case 4: launch_render<4>(args, tiles, stream); break;
-        case 5: launch_render<5>(args, tiles, stream); break;
-        case 6: launch_render<6>(args, tiles, stream); break;
-        case 7: launch_render<7>(args, tiles, stream); break;
-        case 8: launch_render<8>(args, tiles, stream); break;
-        case 9: launch_render<9>(args, tiles, stream); break;
-        case 10: launch_render<10>(args, tiles, stream); break;
-        case 11: launch_render<11>(args, tiles, stream); break;
-        case 12: launch_render<12>(args, tiles, stream); break;
-        case 13: launch_render<13>(args, tiles, stream); break;
-        case 14: launch_render<14>(args, tiles, stream); break;
-        case 15: launch_render<15>(args, tiles, stream); break;
-        case 16: launch_render<16>(args, tiles, stream); break;
-        default: throw Error("K must be in 1.." + std::to_string(kMaxK) + ", got " + std::to_string(k));
+        case 1:
+            launch_render<1>(args, tiles, stream);
+            break;
+        case 2:
+            launch_render<2>(args, tiles, stream);
+            break;
+        case 3:
+            launch_render<3>(args, tiles, stream);
+            break;
+        case 4:
+            launch_render<4>(args, tiles, stream);
+            break;
+        case 5:
+            launch_render<5>(args, tiles, stream);
+            break;
+        case 6:
+            launch_render<6>(args, tiles, stream);
+            break;
+        case 7:
+            launch_render<7>(args, tiles, stream);
+            break;
+        case 8:
+            launch_render<8>(args, tiles, stream);
+            break;
+        case 9:
+            launch_render<9>(args, tiles, stream);
+            break;
+        case 10:
+            launch_render<10>(args, tiles, stream);
+            break;
+        case 11:
+            launch_render<11>(args, tiles, stream);
+            break;
+        case 12:
+            launch_render<12>(args, tiles, stream);
+            break;
+        case 13:
+            launch_render<13>(args, tiles, stream);
+            break;
+        case 14:
+            launch_render<14>(args, tiles, stream);
+            break;
+        case 15:
+            launch_render<15>(args, tiles, stream);
+            break;
+        case 16:
+            launch_render<16>(args, tiles, stream);
+            break;
+        default:
+            throw Error("K must be in 1.." + std::to_string(kMaxK) + ", got " + std::to_string(k));
     }
     static_assert(kMaxK == 16, "launch_render_k lists every K up to kMaxK");
     check_launch("render_kernel");
@@ -465,15 +521,15 @@ void launch_render_k(int k, const RenderArgs& args, int tiles, cudaStream_t stre
 struct BackwardArgs {
     int n, channels, width, height, tiles_x, k;
     Wrap wrap;
-    const float* geometry;      // [6, N]
-    const int* tile_offsets;    // [tiles + 1]
-    const int* tile_ids;        // [entries]
-    const int* selected;        // [tiles, K, kTileTexels]
-    const float* weights;       // [tiles, K, kTileTexels]
-    const float* values;        // [N, C]
-    const float* out;           // [H, W, C]
-    const float* grad_out;      // [H, W, C]
-    float* slot_grads;          // out [entries, 5 + C]: per (tile, entry) sums over the tile's texels
+    const float* geometry;    // [6, N]
+    const int* tile_offsets;  // [tiles + 1]
+    const int* tile_ids;      // [entries]
+    const int* selected;      // [tiles, K, kTileTexels]
+    const float* weights;     // [tiles, K, kTileTexels]
+    const float* values;      // [N, C]
+    const float* out;         // [H, W, C]
+    const float* grad_out;    // [H, W, C]
+    float* slot_grads;        // out [entries, 5 + C]: per (tile, entry) sums over the tile's texels
 };
 
 // Fixed-order warp sum (tree over lanes); the result is valid in lane 0.
@@ -546,18 +602,18 @@ __global__ void __launch_bounds__(kTileTexels) backward_tile_kernel(BackwardArgs
                 const float cs = a.geometry[4 * static_cast<size_t>(a.n) + id];
                 const float sn = a.geometry[5 * static_cast<size_t>(a.n) + id];
                 float u, v;
-                frame_offset(static_cast<float>(col) + 0.5f, static_cast<float>(row) + 0.5f, mx, my,
-                             cs, sn, a.wrap, u, v);
+                frame_offset(static_cast<float>(col) + 0.5f, static_cast<float>(row) + 0.5f, mx, my, cs, sn,
+                             a.wrap, u, v);
                 const float dq = dl_dq[found];
                 const float dq_du = 2.0f * w1 * w1 * u;
                 const float dq_dv = 2.0f * w2 * w2 * v;
                 const float dq_ddx = dq_du * cs + dq_dv * (-sn);
                 const float dq_ddy = dq_du * sn + dq_dv * cs;
-                grad[0] = -dq_ddx * dq;                     // mean x
-                grad[1] = -dq_ddy * dq;                     // mean y
-                grad[2] = 2.0f * w1 * u * u * dq;           // w1
-                grad[3] = 2.0f * w2 * v * v * dq;           // w2
-                grad[4] = (dq_du * v - dq_dv * u) * dq;     // theta
+                grad[0] = -dq_ddx * dq;                  // mean x
+                grad[1] = -dq_ddy * dq;                  // mean y
+                grad[2] = 2.0f * w1 * u * u * dq;        // w1
+                grad[3] = 2.0f * w2 * v * v * dq;        // w2
+                grad[4] = (dq_du * v - dq_dv * u) * dq;  // theta
             }
 #pragma unroll
             for (int f = 0; f < kScalarGrads; ++f) {
@@ -574,7 +630,8 @@ __global__ void __launch_bounds__(kTileTexels) backward_tile_kernel(BackwardArgs
         for (int x = t; x < nb * comps; x += kTileTexels) {
             const int e = x / comps, f = x % comps;
             float acc = 0.0f;
-            for (int w = 0; w < kWarps; ++w) acc += s_part[(static_cast<size_t>(w) * kBackwardBatch + e) * comps + f];
+            for (int w = 0; w < kWarps; ++w)
+                acc += s_part[(static_cast<size_t>(w) * kBackwardBatch + e) * comps + f];
             a.slot_grads[static_cast<size_t>(begin + b0 + e) * comps + f] = acc;
         }
         __syncthreads();  // s_part is reused by the next batch
@@ -598,10 +655,14 @@ __global__ void gather_grads_kernel(int n, int channels,
     float acc = 0.0f;
     for (long long p = gaussian_offsets[i]; p < gaussian_offsets[i + 1]; ++p)
         acc += slot_grads[static_cast<size_t>(gaussian_slots[p]) * comps + f];
-    if (f < 2) g_means[2 * static_cast<size_t>(i) + f] = acc;
-    else if (f < 4) g_inv_scales[2 * static_cast<size_t>(i) + (f - 2)] = acc;
-    else if (f == 4) g_rotations[i] = acc;
-    else g_values[static_cast<size_t>(i) * channels + (f - kScalarGrads)] = acc;
+    if (f < 2)
+        g_means[2 * static_cast<size_t>(i) + f] = acc;
+    else if (f < 4)
+        g_inv_scales[2 * static_cast<size_t>(i) + (f - 2)] = acc;
+    else if (f == 4)
+        g_rotations[i] = acc;
+    else
+        g_values[static_cast<size_t>(i) * channels + (f - kScalarGrads)] = acc;
 }
 
 // ------------------------------------------------------------ host side ---
@@ -637,16 +698,17 @@ void throw_non_finite(const GaussianParams& g, const Info& info, cudaStream_t st
               "reading back a non-finite parameter");
         check(cudaStreamSynchronize(stream), "reading back a non-finite parameter");
         const int row = row_lengths[f];
-        const std::string where = row > 1 ? "[" + std::to_string(e / row) + ", " + std::to_string(e % row) + "]"
-                                          : "[" + std::to_string(e) + "]";
+        const std::string where = row > 1
+                                      ? "[" + std::to_string(e / row) + ", " + std::to_string(e % row) + "]"
+                                      : "[" + std::to_string(e) + "]";
         throw Error(std::string(names[f]) + where + " is " + (std::isnan(value) ? "NaN" : "infinite") +
                     "; every parameter must be finite");
     }
 }
 
 // Validates the parameters on the device and builds the tile lists. Throws.
-TileBuild build_tiles(const GaussianParams& g, const RenderSettings& s, int device,
-                      cudaStream_t stream, bool for_backward) {
+TileBuild build_tiles(const GaussianParams& g, const RenderSettings& s, int device, cudaStream_t stream,
+                      bool for_backward) {
     TileBuild b;
     b.tiles_x = (s.width + kTileSize - 1) / kTileSize;
     b.tiles_y = (s.height + kTileSize - 1) / kTileSize;
@@ -664,14 +726,28 @@ TileBuild build_tiles(const GaussianParams& g, const RenderSettings& s, int devi
     offsets.allocate(sizeof(long long) * (static_cast<size_t>(n) + 1), device, st);
     ranges.allocate(sizeof(int) * 8 * static_cast<size_t>(n), device, st);
 
-    PreprocessArgs pa = {n, g.channels, g.means, g.inv_scales, g.rotations, g.values, g.background,
-                         s.width, s.height, b.tiles_x, b.tiles_y, s.wrap_x, s.wrap_y,
-                         b.geometry.as<float>(), ranges.as<int>(), counts.as<long long>(), info.as<Info>()};
+    PreprocessArgs pa = {n,
+                         g.channels,
+                         g.means,
+                         g.inv_scales,
+                         g.rotations,
+                         g.values,
+                         g.background,
+                         s.width,
+                         s.height,
+                         b.tiles_x,
+                         b.tiles_y,
+                         s.wrap_x,
+                         s.wrap_y,
+                         b.geometry.as<float>(),
+                         ranges.as<int>(),
+                         counts.as<long long>(),
+                         info.as<Info>()};
     preprocess_kernel<<<blocks_for(static_cast<long long>(n) + 1, 256), 256, 0, stream>>>(pa);
     check_launch("preprocess_kernel");
     size_t scan_bytes = 0;
-    check(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, counts.as<long long>(),
-                                        offsets.as<long long>(), n + 1, stream),
+    check(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, counts.as<long long>(), offsets.as<long long>(),
+                                        n + 1, stream),
           "sizing the tile-count scan");
     CudaBuffer scan_temp;  // never null: a null temp pointer means "size query" to cub
     scan_temp.allocate(std::max<size_t>(scan_bytes, 16), device, st);
@@ -802,8 +878,11 @@ void render_forward_cuda(const GaussianParams& g, const RenderSettings& s, float
                          CudaForwardState* state, void* stream_handle) {
     validate_request(g, s);  // sizes, K, C, pointers (the data is checked on the device)
     if (!out) throw Error("out is a null pointer");
-    const int device = common_device({{g.background, "background"}, {out, "out"}, {g.means, "means"},
-                                      {g.inv_scales, "inv_scales"}, {g.rotations, "rotations"},
+    const int device = common_device({{g.background, "background"},
+                                      {out, "out"},
+                                      {g.means, "means"},
+                                      {g.inv_scales, "inv_scales"},
+                                      {g.rotations, "rotations"},
                                       {g.values, "values"}});
     DeviceGuard guard(device);
     cudaStream_t stream = as_stream(stream_handle);
@@ -817,9 +896,20 @@ void render_forward_cuda(const GaussianParams& g, const RenderSettings& s, float
         weights.allocate(sizeof(float) * slots, device, stream_handle);
     }
     const Wrap wrap = {s.wrap_x, s.wrap_y, static_cast<float>(s.width), static_cast<float>(s.height)};
-    const RenderArgs args = {g.n, g.channels, s.width, s.height, b.tiles_x, wrap, b.geometry.as<float>(),
-                             b.tile_offsets.as<int>(), b.tile_ids.as<int>(), g.values, g.background, out,
-                             selected.as<int>(), weights.as<float>()};
+    const RenderArgs args = {g.n,
+                             g.channels,
+                             s.width,
+                             s.height,
+                             b.tiles_x,
+                             wrap,
+                             b.geometry.as<float>(),
+                             b.tile_offsets.as<int>(),
+                             b.tile_ids.as<int>(),
+                             g.values,
+                             g.background,
+                             out,
+                             selected.as<int>(),
+                             weights.as<float>()};
     launch_render_k(s.k, args, b.tiles, stream);
 
     if (state) {
@@ -846,20 +936,25 @@ void render_forward_cuda(const GaussianParams& g, const RenderSettings& s, float
     }
 }
 
-void render_backward_cuda(const GaussianParams& g, const RenderSettings& s,
-                          const CudaForwardState& state, const float* out, const float* grad_out,
-                          const GaussianGrads& grads, void* stream_handle) {
+void render_backward_cuda(const GaussianParams& g, const RenderSettings& s, const CudaForwardState& state,
+                          const float* out, const float* grad_out, const GaussianGrads& grads,
+                          void* stream_handle) {
     validate_request(g, s);  // sizes, K, C, pointers (the data is checked on the device)
-    if (!state.valid) throw Error("render_backward_cuda needs the state of a completed training forward pass");
+    if (!state.valid)
+        throw Error("render_backward_cuda needs the state of a completed training forward pass");
     if (state.n != g.n || state.channels != g.channels || state.height != s.height ||
         state.width != s.width || state.k != s.k || state.wrap_x != s.wrap_x || state.wrap_y != s.wrap_y)
         throw Error("render_backward_cuda: parameters or settings differ from the forward pass");
     if (!out || !grad_out) throw Error("out and grad_out must be non-null");
     if (g.n > 0 && (!grads.means || !grads.inv_scales || !grads.rotations || !grads.values))
         throw Error("every gradient array must be non-null when N > 0");
-    const int device = common_device({{out, "out"}, {grad_out, "grad_out"}, {g.values, "values"},
-                                      {grads.means, "grad means"}, {grads.inv_scales, "grad inv_scales"},
-                                      {grads.rotations, "grad rotations"}, {grads.values, "grad values"}});
+    const int device = common_device({{out, "out"},
+                                      {grad_out, "grad_out"},
+                                      {g.values, "values"},
+                                      {grads.means, "grad means"},
+                                      {grads.inv_scales, "grad inv_scales"},
+                                      {grads.rotations, "grad rotations"},
+                                      {grads.values, "grad values"}});
     if (device != state.device)
         throw Error("render_backward_cuda: arrays are on CUDA device " + std::to_string(device) +
                     " but the forward pass ran on device " + std::to_string(state.device));
@@ -882,10 +977,21 @@ void render_backward_cuda(const GaussianParams& g, const RenderSettings& s,
     slot_grads.allocate(sizeof(float) * static_cast<size_t>(state.entries) * comps, device, stream_handle);
     if (state.entries > 0) {
         const Wrap wrap = {s.wrap_x, s.wrap_y, static_cast<float>(s.width), static_cast<float>(s.height)};
-        const BackwardArgs args = {g.n, g.channels, s.width, s.height, state.tiles_x, s.k, wrap,
-                                   state.geometry.as<float>(), state.tile_offsets.as<int>(),
-                                   state.tile_ids.as<int>(), state.selected.as<int>(),
-                                   state.weights.as<float>(), g.values, out, grad_out,
+        const BackwardArgs args = {g.n,
+                                   g.channels,
+                                   s.width,
+                                   s.height,
+                                   state.tiles_x,
+                                   s.k,
+                                   wrap,
+                                   state.geometry.as<float>(),
+                                   state.tile_offsets.as<int>(),
+                                   state.tile_ids.as<int>(),
+                                   state.selected.as<int>(),
+                                   state.weights.as<float>(),
+                                   g.values,
+                                   out,
+                                   grad_out,
                                    slot_grads.as<float>()};
         const size_t shared = sizeof(float) * kWarps * kBackwardBatch * comps;
         backward_tile_kernel<<<tiles, kTileTexels, shared, stream>>>(args);

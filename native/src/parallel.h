@@ -35,8 +35,7 @@ void parallel_for(int count, int threads, Fn&& fn) {
     std::mutex error_mutex;
     auto work = [&](int worker) {
         try {
-            for (int i = next.fetch_add(1); i < count && !failed.load(); i = next.fetch_add(1))
-                fn(i, worker);
+            for (int i = next.fetch_add(1); i < count && !failed.load(); i = next.fetch_add(1)) fn(i, worker);
         } catch (...) {
             std::lock_guard<std::mutex> lock(error_mutex);
             if (!error) error = std::current_exception();

@@ -48,10 +48,10 @@ struct Gauss {
     float mx, my, c, s, w1, w2;
 };
 
-Gauss load_gauss(const GaussianParams& g, const std::vector<float>& cos_t,
-                 const std::vector<float>& sin_t, int i) {
-    return {g.means[2 * i], g.means[2 * i + 1], cos_t[i], sin_t[i], g.inv_scales[2 * i],
-            g.inv_scales[2 * i + 1]};
+Gauss load_gauss(const GaussianParams& g, const std::vector<float>& cos_t, const std::vector<float>& sin_t,
+                 int i) {
+    return {g.means[2 * i], g.means[2 * i + 1],  cos_t[i],
+            sin_t[i],       g.inv_scales[2 * i], g.inv_scales[2 * i + 1]};
 }
 
 // Offset d = p - mean, wrapped to the nearest periodic copy on wrapped axes.
@@ -100,16 +100,15 @@ void tile_q(const TileTexels& tt, const Gauss& gs, float lx, float ly, float* __
 struct ForwardScratch {
     TileTexels texels;
     alignas(64) float q[kTileTexels];  // q of the current candidate
-    vfloat best_q[kMaxK][kBlocks];        // [K, texel] selected q, ascending; +inf = empty
-    vint best_j[kMaxK][kBlocks];        // [K, texel] their local list index; -1 = empty
-    vfloat weight[kMaxK][kBlocks];        // [K, texel] G of the selected; 0 = empty
+    vfloat best_q[kMaxK][kBlocks];     // [K, texel] selected q, ascending; +inf = empty
+    vint best_j[kMaxK][kBlocks];       // [K, texel] their local list index; -1 = empty
+    vfloat weight[kMaxK][kBlocks];     // [K, texel] G of the selected; 0 = empty
     std::vector<Lanes> tile_values;    // [list entry, chunk] the tile's candidates' values, padded
 };
 
 constexpr int kMaskWords = kTileTexels / 32;  // 32-bit words of one entry's texel mask
 
-void precompute_rotations(const GaussianParams& g, std::vector<float>& cos_t,
-                          std::vector<float>& sin_t) {
+void precompute_rotations(const GaussianParams& g, std::vector<float>& cos_t, std::vector<float>& sin_t) {
     cos_t.resize(size_t(g.n));
     sin_t.resize(size_t(g.n));
     for (int i = 0; i < g.n; ++i) {
@@ -121,8 +120,7 @@ void precompute_rotations(const GaussianParams& g, std::vector<float>& cos_t,
 template <bool WrapX, bool WrapY>
 void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLists& lists,
                   const std::vector<float>& cos_t, const std::vector<float>& sin_t, int tile,
-                  const float* padded_values, ForwardScratch& sc, float* out,
-                  ForwardState* state) {
+                  const float* padded_values, ForwardScratch& sc, float* out, ForwardState* state) {
     const int K = s.k, C = g.channels;
     const TileRect r = tile_rect(lists, s, tile);
     tile_texels(r, sc.texels);
@@ -136,8 +134,7 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
     const int begin = lists.offsets[tile], end = lists.offsets[tile + 1];
     const vfloat cutoff = vfloat{} + kQCutoff, empty = vfloat{} + inf;
     for (int j = 0; j < end - begin; ++j) {
-        tile_q<WrapX, WrapY>(sc.texels, load_gauss(g, cos_t, sin_t, lists.ids[begin + j]), lx,
-                             ly, sc.q);
+        tile_q<WrapX, WrapY>(sc.texels, load_gauss(g, cos_t, sin_t, lists.ids[begin + j]), lx, ly, sc.q);
         // Insert into each texel's (q, index)-sorted K-array, kLanes texels at a
         // time, branch-free: slot k takes slot k-1's old entry if the new one
         // went before it, else the new one if it goes before slot k's entry.
@@ -226,10 +223,10 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
 // Per-worker scratch for one backward tile.
 struct BackwardScratch {
     TileTexels texels;
-    std::vector<Lanes> grad;         // [C, texel] dL/dout (0 outside the image)
-    alignas(64) float sum[kTileTexels];       // S = sum of selected G (1 where none)
+    std::vector<Lanes> grad;                      // [C, texel] dL/dout (0 outside the image)
+    alignas(64) float sum[kTileTexels];           // S = sum of selected G (1 where none)
     alignas(64) float grad_dot_out[kTileTexels];  // sum_c dL/dout_c * out_c
-    alignas(64) float share[kTileTexels];     // G / S of the current candidate
+    alignas(64) float share[kTileTexels];         // G / S of the current candidate
 };
 
 // Lane mask (-1 / 0 per lane) of block b from a 256-bit texel mask.
@@ -336,18 +333,21 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
 template <class Fn>
 void dispatch_wrap(const RenderSettings& s, Fn&& fn) {
     if (s.wrap_x) {
-        if (s.wrap_y) fn(std::true_type{}, std::true_type{});
-        else fn(std::true_type{}, std::false_type{});
+        if (s.wrap_y)
+            fn(std::true_type{}, std::true_type{});
+        else
+            fn(std::true_type{}, std::false_type{});
     } else {
-        if (s.wrap_y) fn(std::false_type{}, std::true_type{});
-        else fn(std::false_type{}, std::false_type{});
+        if (s.wrap_y)
+            fn(std::false_type{}, std::true_type{});
+        else
+            fn(std::false_type{}, std::false_type{});
     }
 }
 
 }  // namespace
 
-void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float* out,
-                        ForwardState* state) {
+void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float* out, ForwardState* state) {
     validate(g, s);
     if (!out) throw Error("out is a null pointer");
     std::vector<float> cos_t, sin_t;
@@ -376,21 +376,20 @@ void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float*
     dispatch_wrap(s, [&](auto wx, auto wy) {
         parallel_for(tiles, threads, [&](int tile, int worker) {
             forward_tile<decltype(wx)::value, decltype(wy)::value>(
-                g, s, lists, cos_t, sin_t, tile, padded_values.data(), scratch[worker], out,
-                state);
+                g, s, lists, cos_t, sin_t, tile, padded_values.data(), scratch[worker], out, state);
         });
     });
 }
 
-void render_backward_cpu(const GaussianParams& g, const RenderSettings& s,
-                         const ForwardState& state, const float* out, const float* grad_out,
-                         const GaussianGrads& grads) {
+void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const ForwardState& state,
+                         const float* out, const float* grad_out, const GaussianGrads& grads) {
     validate(g, s);
     const RenderSettings& f = state.settings;
-    if (state.n != g.n || state.channels != g.channels || f.height != s.height ||
-        f.width != s.width || f.k != s.k || f.wrap_x != s.wrap_x || f.wrap_y != s.wrap_y)
-        throw Error("backward: the forward state was made for different Gaussians or settings "
-                    "(N, C, size, K or wrap differ)");
+    if (state.n != g.n || state.channels != g.channels || f.height != s.height || f.width != s.width ||
+        f.k != s.k || f.wrap_x != s.wrap_x || f.wrap_y != s.wrap_y)
+        throw Error(
+            "backward: the forward state was made for different Gaussians or settings "
+            "(N, C, size, K or wrap differ)");
     if (!out) throw Error("out is a null pointer");
     if (!grad_out) throw Error("grad_out is a null pointer");
     if (g.n > 0 && (!grads.means || !grads.inv_scales || !grads.rotations || !grads.values))
@@ -406,8 +405,8 @@ void render_backward_cpu(const GaussianParams& g, const RenderSettings& s,
     std::vector<BackwardScratch> scratch(size_t(std::max(1, std::min(threads, tiles))));
     dispatch_wrap(s, [&](auto wx, auto wy) {
         parallel_for(tiles, threads, [&](int tile, int worker) {
-            backward_tile<decltype(wx)::value, decltype(wy)::value>(
-                g, s, state, cos_t, sin_t, tile, out, grad_out, scratch[worker], slots.data());
+            backward_tile<decltype(wx)::value, decltype(wy)::value>(g, s, state, cos_t, sin_t, tile, out,
+                                                                    grad_out, scratch[worker], slots.data());
         });
     });
     // Per Gaussian, sum its slots in tile order; chunks of Gaussians per item.

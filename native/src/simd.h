@@ -65,7 +65,8 @@ inline void store_lanes(float* p, vfloat v, int count) {
 // |x| < 2^23; larger floats (and NaN) are already whole and pass through.
 inline vfloat floor_lanes(vfloat x) {
     const vfloat abs_x = x < 0.0f ? -x : x;
-    const vfloat t = __builtin_convertvector(__builtin_convertvector(abs_x < 8388608.0f ? x : vfloat{}, vint), vfloat);
+    const vfloat t =
+        __builtin_convertvector(__builtin_convertvector(abs_x < 8388608.0f ? x : vfloat{}, vint), vfloat);
     const vfloat f = t > x ? t - 1.0f : t;
     return abs_x < 8388608.0f ? f : x;
 }

@@ -83,14 +83,14 @@ AxisTiles axis_tiles(double centre, double radius, int size, bool wrap) {
 // about 2 |a| |da|. We bound that shift over the ideal box, grow the q
 // threshold by it (plus a relative margin), and add an absolute margin for
 // the rounding of dx = p - mean itself (a few ulps of |mean| + period).
-void box_radius(double c, double s, double w1, double w2, double mx, double my, int width,
-                int height, double& rx, double& ry) {
+void box_radius(double c, double s, double w1, double w2, double mx, double my, int width, int height,
+                double& rx, double& ry) {
     const double inf = std::numeric_limits<double>::infinity();
     const double ideal_x = std::sqrt(square_over(c, w1) + square_over(s, w2));
     const double ideal_y = std::sqrt(square_over(s, w1) + square_over(c, w2));
     const double q_cut = kQCutoff;
     const double r0x = kSigmaCutoff * ideal_x, r0y = kSigmaCutoff * ideal_y;  // ideal radii at q = kQCutoff
-    const double ulp_rel = std::ldexp(1.0, -20);            // generous: several float ulps
+    const double ulp_rel = std::ldexp(1.0, -20);                              // generous: several float ulps
     const double da = ulp_rel * std::fabs(w1) * (mul0(std::fabs(c), 2 * r0x) + mul0(std::fabs(s), 2 * r0y));
     const double db = ulp_rel * std::fabs(w2) * (mul0(std::fabs(s), 2 * r0x) + mul0(std::fabs(c), 2 * r0y));
     // 3.1: a bound just above sqrt(kQCutoff) = kSigmaCutoff on sqrt(q) near the cut-off.
@@ -108,9 +108,9 @@ void box_radius(double c, double s, double w1, double w2, double mx, double my, 
 
 }  // namespace
 
-void build_tile_lists(const GaussianParams& g, const RenderSettings& s,
-                      const std::vector<float>& cos_theta, const std::vector<float>& sin_theta,
-                      TileLists& lists, size_t base_bytes, size_t entry_bytes) {
+void build_tile_lists(const GaussianParams& g, const RenderSettings& s, const std::vector<float>& cos_theta,
+                      const std::vector<float>& sin_theta, TileLists& lists, size_t base_bytes,
+                      size_t entry_bytes) {
     const int tx = (s.width + kTileSize - 1) / kTileSize;
     const int ty = (s.height + kTileSize - 1) / kTileSize;
     lists.tiles_x = tx;
@@ -124,8 +124,8 @@ void build_tile_lists(const GaussianParams& g, const RenderSettings& s,
     for (int i = 0; i < n; ++i) {
         double rx, ry;
         const double mx = g.means[2 * i], my = g.means[2 * i + 1];
-        box_radius(cos_theta[i], sin_theta[i], g.inv_scales[2 * i], g.inv_scales[2 * i + 1], mx, my,
-                   s.width, s.height, rx, ry);
+        box_radius(cos_theta[i], sin_theta[i], g.inv_scales[2 * i], g.inv_scales[2 * i + 1], mx, my, s.width,
+                   s.height, rx, ry);
         along_x[i] = axis_tiles(mx, rx, s.width, s.wrap_x);
         along_y[i] = axis_tiles(my, ry, s.height, s.wrap_y);
         int64_t touched = 0;
@@ -142,9 +142,9 @@ void build_tile_lists(const GaussianParams& g, const RenderSettings& s,
     if (entries > std::numeric_limits<int32_t>::max())
         throw Error("tile lists would need " + std::to_string(entries) +
                     " entries (over 2^31): too many Gaussians cover too much of the image");
-    check_budget(base_bytes + size_t(entries) * entry_bytes,
-                 "rendering " + std::to_string(n) + " Gaussians whose tile lists hold " +
-                     std::to_string(entries) + " entries");
+    check_budget(base_bytes + size_t(entries) * entry_bytes, "rendering " + std::to_string(n) +
+                                                                 " Gaussians whose tile lists hold " +
+                                                                 std::to_string(entries) + " entries");
 
     // Pass 2: CSR fill in increasing Gaussian index, so each tile's list is sorted.
     lists.offsets.assign(size_t(tx) * ty + 1, 0);

@@ -14,8 +14,8 @@ namespace texgs {
 // increasing Gaussian index. Throws texgs::Error, before allocating them, if
 // the lists would exceed 2^31 entries or base_bytes + entry_bytes per entry
 // would exceed kMaxRenderBytes (render_base_bytes, tile_entry_bytes).
-void build_tile_lists(const GaussianParams& g, const RenderSettings& s,
-                      const std::vector<float>& cos_theta, const std::vector<float>& sin_theta,
-                      TileLists& lists, size_t base_bytes, size_t entry_bytes);
+void build_tile_lists(const GaussianParams& g, const RenderSettings& s, const std::vector<float>& cos_theta,
+                      const std::vector<float>& sin_theta, TileLists& lists, size_t base_bytes,
+                      size_t entry_bytes);
 
 }  // namespace texgs

@@ -2,8 +2,8 @@
 // naming the array and the problem instead of reading out of bounds or
 // rendering NaN.
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "texgs/render.h"
@@ -11,17 +11,14 @@
 namespace texgs {
 namespace {
 
-
 void require_bounded(const char* name, const float* data, int64_t count, int row_length) {
     for (int64_t i = 0; i < count; ++i) {
         if (!(std::fabs(data[i]) <= kMaxMagnitude)) {
-            std::string where = row_length > 1
-                                    ? "[" + std::to_string(i / row_length) + ", " +
-                                          std::to_string(i % row_length) + "]"
-                                    : "[" + std::to_string(i) + "]";
+            std::string where = row_length > 1 ? "[" + std::to_string(i / row_length) + ", " +
+                                                     std::to_string(i % row_length) + "]"
+                                               : "[" + std::to_string(i) + "]";
             if (!std::isfinite(data[i]))
-                throw Error(std::string(name) + where + " is " +
-                            (std::isnan(data[i]) ? "NaN" : "infinite") +
+                throw Error(std::string(name) + where + " is " + (std::isnan(data[i]) ? "NaN" : "infinite") +
                             "; every parameter must be finite");
             char value[32];
             std::snprintf(value, sizeof value, "%g", double(data[i]));
@@ -40,15 +37,16 @@ std::string gib(size_t bytes) {
 }  // namespace
 
 size_t render_base_bytes(const GaussianParams& g, const RenderSettings& s, bool keep_state) {
-    const size_t tiles = size_t((s.width + kTileSize - 1) / kTileSize) *
-                         size_t((s.height + kTileSize - 1) / kTileSize);
+    const size_t tiles =
+        size_t((s.width + kTileSize - 1) / kTileSize) * size_t((s.height + kTileSize - 1) / kTileSize);
     const size_t padded_c = size_t(g.channels + 15) / 16 * 16;  // the widest SIMD padding
     size_t bytes = size_t(s.height) * size_t(s.width) * size_t(g.channels) * sizeof(float);
     // cos/sin, both axes' tile ranges, CSR offsets and padded values per Gaussian;
     // counts, offsets and cursors per tile.
     bytes += size_t(g.n) * (64 + 4 * padded_c) + tiles * 16;
-    if (keep_state) bytes += tiles * kTileSize * kTileSize * sizeof(float) +   // sums
-                             size_t(g.n) * (5 + size_t(g.channels)) * sizeof(float);  // gradients
+    if (keep_state)
+        bytes += tiles * kTileSize * kTileSize * sizeof(float) +          // sums
+                 size_t(g.n) * (5 + size_t(g.channels)) * sizeof(float);  // gradients
     return bytes;
 }
 
@@ -70,8 +68,7 @@ void validate_request(const GaussianParams& g, const RenderSettings& s) {
     if (s.k < 1 || s.k > kMaxK)
         throw Error("K must be in 1.." + std::to_string(kMaxK) + ", got " + std::to_string(s.k));
     if (s.threads < 0)
-        throw Error("threads must be >= 0 (0 = all hardware threads), got " +
-                    std::to_string(s.threads));
+        throw Error("threads must be >= 0 (0 = all hardware threads), got " + std::to_string(s.threads));
     if (g.n < 0) throw Error("Gaussian count N must be >= 0, got " + std::to_string(g.n));
     if (g.channels < 1 || g.channels > kMaxChannels)
         throw Error("channel count C must be in 1.." + std::to_string(kMaxChannels) + ", got " +

@@ -6,13 +6,13 @@
 
 namespace texgs {
 
-constexpr int kMaxK = 16;           // largest top-K
-constexpr int kMaxChannels = 32;    // largest channel count C
+constexpr int kMaxK = 16;             // largest top-K
+constexpr int kMaxChannels = 32;      // largest channel count C
 constexpr float kSigmaCutoff = 3.0f;  // a Gaussian's radius: kSigmaCutoff / min(inverse scales)
-constexpr float kQCutoff = 9.0f;    // q <= 9  <=>  inside 3 sigma
+constexpr float kQCutoff = 9.0f;      // q <= 9  <=>  inside 3 sigma
 static_assert(kSigmaCutoff * kSigmaCutoff == kQCutoff, "kQCutoff is kSigmaCutoff squared");
-constexpr int kTileSize = 16;       // candidate tiles are kTileSize x kTileSize texels
-constexpr int kMaxSide = 65536;     // largest image side: keeps H*W*K and tile indices in range
+constexpr int kTileSize = 16;    // candidate tiles are kTileSize x kTileSize texels
+constexpr int kMaxSide = 65536;  // largest image side: keeps H*W*K and tile indices in range
 // Largest total bytes of the buffers one render allocates (output, per-Gaussian
 // and per-tile arrays, tile lists, the state backward needs): refused beyond.
 constexpr int64_t kMaxRenderBytes = 8589934592;  // 2^33 = 8 GiB

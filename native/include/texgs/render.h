@@ -33,12 +33,12 @@ struct GaussianParams {
 
 // What to render.
 struct RenderSettings {
-    int height = 0;         // H >= 1
-    int width = 0;          // W >= 1
-    int k = 10;             // top-K, 1..kMaxK
-    bool wrap_x = false;    // wrap (torus) or clamp along x
-    bool wrap_y = false;    // likewise along y
-    int threads = 0;        // CPU worker threads; 0 = all hardware threads. Never changes results.
+    int height = 0;       // H >= 1
+    int width = 0;        // W >= 1
+    int k = 10;           // top-K, 1..kMaxK
+    bool wrap_x = false;  // wrap (torus) or clamp along x
+    bool wrap_y = false;  // likewise along y
+    int threads = 0;      // CPU worker threads; 0 = all hardware threads. Never changes results.
 };
 
 // Per-tile candidate lists, built by the forward pass and reused by backward.
@@ -47,8 +47,8 @@ struct RenderSettings {
 // Gaussian whose padded 3-sigma box touches it. An acceleration structure only.
 struct TileLists {
     int tiles_x = 0, tiles_y = 0;
-    std::vector<int32_t> offsets;           // [tiles + 1] CSR offsets into ids
-    std::vector<int32_t> ids;               // [entries] Gaussian index
+    std::vector<int32_t> offsets;  // [tiles + 1] CSR offsets into ids
+    std::vector<int32_t> ids;      // [entries] Gaussian index
     // The transpose, for the per-Gaussian reduction of backward:
     std::vector<int32_t> gaussian_offsets;  // [N + 1] CSR offsets into gaussian_entries
     std::vector<int32_t> gaussian_entries;  // [entries] positions in ids, in increasing tile order
@@ -87,13 +87,13 @@ class LargeArray {
 // with the same float operations as forward, so nothing else is saved.
 // Texel t of a tile is row * kTileSize + column.
 struct ForwardState {
-    RenderSettings settings;          // what forward rendered (backward checks it matches)
-    int n = 0, channels = 0;          // N and C forward saw
+    RenderSettings settings;  // what forward rendered (backward checks it matches)
+    int n = 0, channels = 0;  // N and C forward saw
     TileLists tiles;
-    LargeArray<float> sums;           // [tiles, kTileSize^2] S = sum of the selected G, summed in
-                                      // selection order; 0 = no candidate (background)
-    LargeArray<uint32_t> masks;       // [tile-list entries, kTileSize^2 / 32] bit t: texel t of the
-                                      // entry's tile selected that Gaussian
+    LargeArray<float> sums;      // [tiles, kTileSize^2] S = sum of the selected G, summed in
+                                 // selection order; 0 = no candidate (background)
+    LargeArray<uint32_t> masks;  // [tile-list entries, kTileSize^2 / 32] bit t: texel t of the
+                                 // entry's tile selected that Gaussian
 };
 
 // Gradients, written (not accumulated) by backward; caller allocates.
@@ -122,14 +122,12 @@ void validate_request(const GaussianParams& g, const RenderSettings& s);
 void validate(const GaussianParams& g, const RenderSettings& s);
 
 // out: [H, W, C]. state may be null (inference); when given, it is filled for backward.
-void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float* out,
-                        ForwardState* state);
+void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float* out, ForwardState* state);
 
 // grad_out: [H, W, C] dL/dout; out: [H, W, C] the forward result; state: what
 // render_forward_cpu filled for the same g and s (throws texgs::Error if N, C
 // or the settings differ). Deterministic: the same bits for any s.threads.
-void render_backward_cpu(const GaussianParams& g, const RenderSettings& s,
-                         const ForwardState& state, const float* out, const float* grad_out,
-                         const GaussianGrads& grads);
+void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const ForwardState& state,
+                         const float* out, const float* grad_out, const GaussianGrads& grads);
 
 }  // namespace texgs

@@ -29,7 +29,7 @@ void cuda_release_cached_memory() noexcept;
 // the stream of its last use, so frees never race kernels still reading it.
 // Move-only; the destructor frees (and never throws).
 class CudaBuffer {
-public:
+  public:
     CudaBuffer() = default;
     ~CudaBuffer();
     CudaBuffer(CudaBuffer&& other) noexcept;
@@ -45,9 +45,11 @@ public:
     void* data() const noexcept { return ptr_; }
     std::size_t bytes() const noexcept { return bytes_; }
     template <class T>
-    T* as() const noexcept { return static_cast<T*>(ptr_); }
+    T* as() const noexcept {
+        return static_cast<T*>(ptr_);
+    }
 
-private:
+  private:
     void* ptr_ = nullptr;
     std::size_t bytes_ = 0;
     int device_ = -1;
@@ -61,7 +63,7 @@ private:
 // (tile = ty * tiles_x + tx); a tile's texel t is (row ty*kTileSize + t / kTileSize,
 // column tx*kTileSize + t % kTileSize); kTileTexels = kTileSize^2.
 struct CudaForwardState {
-    bool valid = false;     // true once a forward pass completed into this state
+    bool valid = false;  // true once a forward pass completed into this state
     // What was rendered; render_backward_cuda checks the call matches.
     int n = 0, channels = 0, height = 0, width = 0, k = 0;
     bool wrap_x = false, wrap_y = false;
@@ -101,9 +103,8 @@ void render_forward_cuda(const GaussianParams& g, const RenderSettings& s, float
 // the bytes written depend only on the inputs (fixed-order reductions, no float
 // atomics). Asynchronous on `stream`; if it differs from state.stream the two
 // streams are ordered with events.
-void render_backward_cuda(const GaussianParams& g, const RenderSettings& s,
-                          const CudaForwardState& state, const float* out,
-                          const float* grad_out, const GaussianGrads& grads,
+void render_backward_cuda(const GaussianParams& g, const RenderSettings& s, const CudaForwardState& state,
+                          const float* out, const float* grad_out, const GaussianGrads& grads,
                           void* stream = nullptr);
 
 }  // namespace texgs
