@@ -3,14 +3,13 @@ clean), RUN a decoding compute kernel on a software Vulkan GPU (lavapipe via
 wgpu) and compare with the reference decoder; check the generated layout
 header is current."""
 
-import os
 import pathlib
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
+from texgs import vulkan
 from texgs.format import (
     ChannelDesc,
     PackInput,
@@ -43,24 +42,11 @@ def _tool(name):
 
 
 def compile_kernel(lang: str, out_dir: pathlib.Path, max_channels: int = MAX_CH) -> bytes:
+    del out_dir  # compiled in memory; kept for callers that pass a folder
+    _tool("glslangValidator")
+    _tool("spirv-val")
     src = SHADERS / "tests" / ("decode.comp" if lang == "glsl" else "decode.hlsl")
-    spv = out_dir / f"decode_{lang}_{max_channels}.spv"
-    cmd = [
-        _tool("glslangValidator"),
-        "-V",
-        "-S",
-        "comp",
-        f"-DTEXGS_MAX_CHANNELS={max_channels}",
-        str(src),
-        "-o",
-        str(spv),
-    ]
-    cmd[2:2] = ["--target-env", "vulkan1.1"] if lang == "glsl" else ["-D", "-e", "main"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    v = subprocess.run([_tool("spirv-val"), str(spv)], capture_output=True, text=True)
-    assert v.returncode == 0, v.stdout + v.stderr
-    return spv.read_bytes()
+    return vulkan.compile_spirv(src, lang, {"TEXGS_MAX_CHANNELS": max_channels})
 
 
 @pytest.fixture(scope="module")
@@ -76,53 +62,14 @@ def gpu():
 
 def make_runner():
     """A function running one compute dispatch on the software GPU (skips when there is none)."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     try:
-        import wgpu
-        import wgpu.utils
-
-        device = wgpu.utils.get_default_device()
-    except Exception as e:  # no Vulkan driver / adapter here
+        dev = vulkan.device()
+    except vulkan.VulkanUnavailable as e:
         pytest.skip(f"software GPU (wgpu + Vulkan/lavapipe) cannot be created: {e}")
-
-    pipelines = {}
 
     def run(inputs: dict, out_binding: int, out_bytes: int, spv: bytes, groups: int, readonly=()) -> bytes:
         """Bind the buffers (read-only where the shader declares so), dispatch, read back."""
-        usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC
-        bufs = {b: device.create_buffer_with_data(data=a, usage=usage) for b, a in inputs.items()}
-        bufs[out_binding] = device.create_buffer(size=out_bytes, usage=usage)
-        kinds = {
-            b: wgpu.BufferBindingType.read_only_storage if b in readonly else wgpu.BufferBindingType.storage
-            for b in bufs
-        }
-        layout_ = device.create_bind_group_layout(
-            entries=[
-                {"binding": b, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": kinds[b]}}
-                for b in sorted(bufs)
-            ]
-        )
-        group = device.create_bind_group(
-            layout=layout_,
-            entries=[
-                {"binding": b, "resource": {"buffer": bufs[b], "offset": 0, "size": bufs[b].size}} for b in sorted(bufs)
-            ],
-        )
-        key = (spv, tuple(sorted(kinds.items())))
-        if key not in pipelines:  # lavapipe compiles a pipeline in seconds: reuse it
-            pipelines[key] = device.create_compute_pipeline(
-                layout=device.create_pipeline_layout(bind_group_layouts=[layout_]),
-                compute={"module": device.create_shader_module(code=spv), "entry_point": "main"},
-            )
-        pipeline = pipelines[key]
-        enc = device.create_command_encoder()
-        cp = enc.begin_compute_pass()
-        cp.set_pipeline(pipeline)
-        cp.set_bind_group(0, group)
-        cp.dispatch_workgroups(groups, 1, 1)
-        cp.end()
-        device.queue.submit([enc.finish()])
-        return bytes(device.queue.read_buffer(bufs[out_binding]))
+        return dev.run(spv, inputs, {out_binding: out_bytes}, groups, readonly)[out_binding]
 
     return run
 

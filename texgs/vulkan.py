@@ -1,0 +1,146 @@
+"""Compute shaders on Vulkan through wgpu: the machine's GPU where there is one,
+lavapipe (Vulkan on the CPU) where there is not.
+
+texgs runs its shipped shader includes here (the parity tests, the transcoder, the
+lit previews): GLSL and HLSL compile to SPIR-V with glslangValidator, and a
+dispatch binds storage buffers by binding number and reads the outputs back.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .errors import TexgsError
+
+
+class VulkanUnavailable(TexgsError):
+    """No Vulkan device (or no wgpu, or no shader compiler) on this machine."""
+
+
+def shader_dir() -> Path:
+    """The shipped shaders: installed inside the package (a wheel: CMakeLists.txt copies
+    engine_shaders/ to texgs/engine_shaders), or the source tree's engine_shaders/."""
+    here = Path(__file__).resolve()
+    installed = here.parent / "engine_shaders"
+    return installed if installed.is_dir() else here.parents[1] / "engine_shaders"
+
+
+def compile_spirv(source: Path, lang: str, defines: Mapping[str, object] | None = None) -> bytes:
+    """SPIR-V of a compute shader (`lang` "glsl" or "hlsl", entry point `main`),
+    validated by spirv-val when it is installed."""
+    if lang not in ("glsl", "hlsl"):
+        raise ValueError(f"shader language must be glsl or hlsl, not {lang!r}")
+    text = Path(source).read_text()
+    return _compile(str(source), text, lang, tuple(sorted((defines or {}).items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _compile(source: str, text: str, lang: str, defines: tuple) -> bytes:
+    del text  # part of the cache key only: an edited file compiles again
+    tool = shutil.which("glslangValidator")
+    if tool is None:
+        raise VulkanUnavailable("glslangValidator not found: install glslang-tools (scripts/setup does)")
+    with tempfile.TemporaryDirectory(prefix="texgs-spv-") as tmp:
+        out = Path(tmp) / "shader.spv"
+        cmd = [tool, "-V", "-S", "comp", *(f"-D{k}={v}" for k, v in defines), source, "-o", str(out)]
+        cmd[2:2] = ["--target-env", "vulkan1.1"] if lang == "glsl" else ["-D", "-e", "main"]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise TexgsError(f"{source}: shader does not compile:\n{r.stdout}{r.stderr}".rstrip())
+        val = shutil.which("spirv-val")
+        if val is not None:
+            v = subprocess.run([val, str(out)], capture_output=True, text=True)
+            if v.returncode != 0:
+                raise TexgsError(f"{source}: invalid SPIR-V: {v.stdout}{v.stderr}".rstrip())
+        return out.read_bytes()
+
+
+class ComputeDevice:
+    """One wgpu device; compiled pipelines are kept, since lavapipe takes seconds
+    to compile one."""
+
+    def __init__(self):
+        os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+        try:
+            import wgpu
+            import wgpu.utils
+
+            self.device = wgpu.utils.get_default_device()
+        except Exception as e:  # no wgpu, no Vulkan loader, no adapter
+            raise VulkanUnavailable(f"no Vulkan device for compute shaders ({type(e).__name__}: {e})") from None
+        self._wgpu = wgpu
+        self._pipelines: dict = {}
+        info = getattr(self.device.adapter, "info", None) or {}
+        self.name = str(info.get("device") or info.get("description") or "unknown Vulkan device")
+
+    @property
+    def software(self) -> bool:
+        """True on lavapipe / llvmpipe (Vulkan on the CPU)."""
+        return "llvmpipe" in self.name.lower() or "lavapipe" in self.name.lower()
+
+    def run(
+        self,
+        spirv: bytes,
+        inputs: Mapping[int, bytes],
+        outputs: Mapping[int, int],
+        groups: int | Sequence[int],
+        readonly: Sequence[int] = (),
+    ) -> dict[int, bytes]:
+        """Dispatch `groups` workgroups of `spirv` with storage buffers bound by number:
+        `inputs` holds their bytes, `outputs` the byte sizes of the buffers read back.
+        Bindings in `readonly` are declared read-only storage (as the shader declares
+        them: HLSL's ByteAddressBuffer is, glslang's GLSL `readonly` block is not)."""
+        wgpu = self._wgpu
+        dev = self.device
+        usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC
+        bufs = {b: dev.create_buffer_with_data(data=_padded(a), usage=usage) for b, a in inputs.items()}
+        for b, size in outputs.items():
+            bufs[b] = dev.create_buffer(size=max(4, (int(size) + 3) // 4 * 4), usage=usage)
+        ro = wgpu.BufferBindingType.read_only_storage
+        kinds = tuple((b, ro if b in readonly else wgpu.BufferBindingType.storage) for b in sorted(bufs))
+        key = (spirv, kinds)
+        if key not in self._pipelines:
+            layout = dev.create_bind_group_layout(
+                entries=[
+                    {"binding": b, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": k}} for b, k in kinds
+                ]
+            )
+            pipeline = dev.create_compute_pipeline(
+                layout=dev.create_pipeline_layout(bind_group_layouts=[layout]),
+                compute={"module": dev.create_shader_module(code=spirv), "entry_point": "main"},
+            )
+            self._pipelines[key] = (layout, pipeline)
+        layout, pipeline = self._pipelines[key]
+        group = dev.create_bind_group(
+            layout=layout,
+            entries=[
+                {"binding": b, "resource": {"buffer": bufs[b], "offset": 0, "size": bufs[b].size}} for b, _ in kinds
+            ],
+        )
+        x, y, z = (groups, 1, 1) if isinstance(groups, int) else (tuple(groups) + (1, 1))[:3]
+        enc = dev.create_command_encoder()
+        cp = enc.begin_compute_pass()
+        cp.set_pipeline(pipeline)
+        cp.set_bind_group(0, group)
+        cp.dispatch_workgroups(int(x), int(y), int(z))
+        cp.end()
+        dev.queue.submit([enc.finish()])
+        return {b: bytes(dev.queue.read_buffer(bufs[b]))[: int(size)] for b, size in outputs.items()}
+
+
+def _padded(data: bytes) -> bytes:
+    """Storage buffers are bound in whole 4-byte words (and never empty)."""
+    data = bytes(data)
+    return data + b"\0" * ((-len(data)) % 4 or (4 if not data else 0))
+
+
+@functools.lru_cache(maxsize=1)
+def device() -> ComputeDevice:
+    """The process's compute device (raises VulkanUnavailable when there is none)."""
+    return ComputeDevice()
