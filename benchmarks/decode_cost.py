@@ -70,7 +70,7 @@ def window_records(packed, pts, r) -> np.ndarray:
 
     s, n_lv = packed.strip_height, packed.n_levels
     n_strips = packed.header["strip_count"]
-    mx = packed.means[:, 0].astype(np.float64)
+    mx = packed.gaussians.means[:, 0].astype(np.float64)
     ys = _torus_intervals(pts[:, 1], r, float(packed.height), packed.wrap[1])
     xs = _torus_intervals(pts[:, 0], r, float(packed.width), packed.wrap[0])
     total = np.zeros(len(pts), np.int64)
@@ -121,7 +121,7 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
     ev = window_records(packed, pts.astype(np.float64), window_radius(packed, lam).astype(np.float64))
     k = 16 if filtered else packed.k
     blended = np.minimum(cover, k)
-    c = packed.values.shape[1]
+    c = packed.gaussians.channels
     per_near = MACS_FILTERED_NEAR if filtered else MACS_PER_NEAR_RECORD
     isotropic = bool(fp[0, 1] == 0 and fp[0, 2] == 0)
     per_bound = MACS_FILTERED_BOUND_ISOTROPIC if isotropic else MACS_FILTERED_BOUND

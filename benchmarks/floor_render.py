@@ -107,7 +107,7 @@ def render(
 
     from texgs.format import unpack
 
-    c = unpack(data).values.shape[1]
+    c = unpack(data).gaussians.channels
     if c > max_ch:
         raise SystemExit(f"the kernel samples at most {max_ch} channels; this material has {c}")
     uv, ddx, ddy = cam.pixels()

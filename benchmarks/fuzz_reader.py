@@ -31,8 +31,9 @@ from collections import Counter
 import numpy as np
 
 from texgs.errors import FormatError
-from texgs.format import ChannelDesc, PackInput, QuantConfig, decode, decode_uv, gaussian_constraints, pack, unpack
+from texgs.format import ChannelDesc, QuantConfig, decode, decode_uv, gaussian_constraints, pack, unpack
 from texgs.format import layout as L
+from texgs.gaussians import Gaussians
 
 #: Share of mutations whose CRCs are recomputed (the rest mostly stop at a CRC).
 REPAIR_SHARE = 0.65
@@ -81,20 +82,20 @@ def seed_files() -> list[bytes]:
         lo = gaussian_constraints(h, w, cfg)["min_inv_scale"]
         ranges = ranges or [(0.0, 1.0)] * c
         return pack(
-            PackInput(
-                h,
-                w,
-                [ChannelDesc(f"ch{i}", "g", range=ranges[i]) for i in range(c)],
+            Gaussians(
                 means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
                 inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.0)).astype(np.float32),
                 rotations=(rng.random(n) * 6 - 3).astype(np.float32),
                 values=rng.random((n, c)).astype(np.float32),
                 background=rng.random(c).astype(np.float32),
-                k=4,
-                wrap=wrap,
                 levels=rng.integers(0, levels, n),
-                cfg=cfg,
-            )
+            ),
+            [ChannelDesc(f"ch{i}", "g", range=ranges[i]) for i in range(c)],
+            h,
+            w,
+            k=4,
+            wrap=wrap,
+            cfg=cfg,
         )
 
     base = QuantConfig(max_radius=8.0, strip_height=4)
@@ -215,14 +216,15 @@ class Crash(AssertionError):
 def check_accepted(p, rng) -> None:
     """Raise Crash unless an accepted file's arrays and decode are consistent and finite."""
     n, c = p.header["gaussian_count"], p.header["channels"]
-    if p.means.shape != (n, 2) or p.values.shape != (n, c) or p.background.shape != (c,):
+    g = p.gaussians
+    if g.means.shape != (n, 2) or g.values.shape != (n, c) or g.background.shape != (c,):
         raise Crash(f"inconsistent arrays for N={n}, C={c}")
     for what, a in (
-        ("means", p.means),
-        ("inverse scales", p.inv_scales),
-        ("rotations", p.rotations),
-        ("values", p.values),
-        ("background", p.background),
+        ("means", g.means),
+        ("inverse scales", g.inv_scales),
+        ("rotations", g.rotations),
+        ("values", g.values),
+        ("background", g.background),
     ):
         if not np.isfinite(a).all():
             raise Crash(f"accepted file has non-finite {what}")

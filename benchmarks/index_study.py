@@ -18,13 +18,14 @@ import math
 import numpy as np
 
 from texgs.constants import SIGMA_CUTOFF
-from texgs.format import ChannelDesc, PackInput, QuantConfig, gaussian_constraints, max_gaussians, pack, unpack
+from texgs.format import ChannelDesc, QuantConfig, gaussian_constraints, max_gaussians, pack, unpack
 from texgs.format.cost import shader_cost
 from texgs.format.layout import SEARCH_MARGIN, SECTION_INDEX, index_bytes
+from texgs.gaussians import Gaussians
 
 
-def synthetic_fit(h: int, w: int, c: int, bppc: float, cfg: QuantConfig, seed: int = 0) -> PackInput:
-    """PackInput of Gaussians shaped like a real fit at `bppc` (see module doc)."""
+def synthetic_fit(h: int, w: int, c: int, bppc: float, cfg: QuantConfig, seed: int = 0) -> dict:
+    """The arguments of texgs.format.pack for Gaussians shaped like a real fit at `bppc` (see module doc)."""
     from scipy.spatial import cKDTree
 
     n = max_gaussians(int(bppc * h * w * c / 8), c, h, w, cfg)
@@ -41,26 +42,24 @@ def synthetic_fit(h: int, w: int, c: int, bppc: float, cfg: QuantConfig, seed: i
     aniso = np.exp(rng.normal(0, 0.4, n))
     inv = np.stack([SIGMA_CUTOFF / radius, SIGMA_CUTOFF / radius * aniso], 1)
     inv = np.clip(inv, lim["min_inv_scale"], lim["max_inv_scale"])
-    return PackInput(
-        h,
-        w,
-        [ChannelDesc(f"c{i}") for i in range(c)],
+    gaussians = Gaussians(
         means.astype(np.float32),
         inv.astype(np.float32),
         (rng.random(n) * math.pi).astype(np.float32),
         rng.random((n, c)).astype(np.float32),
         np.full(c, 0.5, np.float32),
-        k=10,
-        cfg=cfg,
+    )
+    return dict(
+        gaussians=gaussians, channels=[ChannelDesc(f"c{i}") for i in range(c)], height=h, width=w, k=10, cfg=cfg
     )
 
 
-def index_study(inp: PackInput, file_bytes: int) -> list[dict]:
-    """Index candidates for these Gaussians: bytes, share of the file, and mean
+def index_study(inp: dict, file_bytes: int) -> list[dict]:
+    """Index candidates for the Gaussians of synthetic_fit: bytes, share of the file, and mean
     records a texel must evaluate (exact Gaussians found / guaranteed window)."""
-    h, w = inp.height, inp.width
-    m = np.asarray(inp.means, np.float64)
-    rad = SIGMA_CUTOFF / np.minimum(np.abs(inp.inv_scales[:, 0]), np.abs(inp.inv_scales[:, 1]))
+    h, w, g = inp["height"], inp["width"], inp["gaussians"]
+    m = np.asarray(g.means, np.float64)
+    rad = SIGMA_CUTOFF / np.minimum(np.abs(g.inv_scales[:, 0]), np.abs(g.inv_scales[:, 1]))
     n = len(m)
     rows = []
     for t in (16, 32, 64):  # per-tile lists of ids (16-bit if n < 65536)
@@ -83,7 +82,7 @@ def index_study(inp: PackInput, file_bytes: int) -> list[dict]:
                 "evaluated_mean": float(grid[:nby, :nbx].mean()),
             }
         )
-    big_r = float(inp.cfg.max_radius) + SEARCH_MARGIN
+    big_r = float(inp["cfg"].max_radius) + SEARCH_MARGIN
     density = n / (h * w)
     for t in (32, 64, 128):  # home tile + fixed neighbourhood of ceil(R / t) tiles
         nb = -(-h // t) * -(-w // t)
@@ -118,7 +117,7 @@ def main(argv=None) -> None:
         for strip in (4, 8, 16, 32):
             cfg = QuantConfig(max_radius=radius, strip_height=strip, strip_y_bits=strip.bit_length() + 1)
             inp = synthetic_fit(h, w, c, args.bppc, cfg)
-            data = pack(inp)
+            data = pack(**inp)
             p = unpack(data)
             cst = shader_cost(p)
             idx = next(sec.size for sec in p.sections if sec.id == SECTION_INDEX)
@@ -133,7 +132,7 @@ def main(argv=None) -> None:
                 base = (inp, len(data), cst)
     inp, size, cst = base
     print(
-        f"\nfile {size} bytes for {len(inp.means)} Gaussians ({8 * size / (h * w * c):.4f} bppc); "
+        f"\nfile {size} bytes for {inp['gaussians'].n} Gaussians ({8 * size / (h * w * c):.4f} bppc); "
         f"holes {cst['holes_percent']:.2f}% of texels; blended mean {cst['blended_mean']:.1f}"
     )
     print("\n| index scheme | index bytes | % of file | records evaluated per texel (mean) |")

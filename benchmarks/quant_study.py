@@ -21,37 +21,27 @@ from texgs.format import layout as L
 from texgs.format.decoder import decode_points
 from texgs.format.quant import QuantConfig, quantize
 from texgs.format.reader import Packed
+from texgs.gaussians import Gaussians
 
 
 def _render(inp, means, inv, rot, values) -> np.ndarray:
-    """The image function of raw float Gaussians via the reference decoder's evaluator."""
-    h, w = inp.height, inp.width
+    """The image function of raw float Gaussians via the reference decoder's evaluator
+    (inp: synthetic_fit's pack arguments, clamped addressing)."""
+    h, w, cfg = inp["height"], inp["width"], inp["cfg"]
     header = {
         "height": h,
         "width": w,
-        "k": inp.k,
+        "k": inp["k"],
         "levels": 1,
-        "strip_height": inp.cfg.strip_height,
-        "strip_count": L.strip_count(h, inp.cfg.strip_height),
-        "radius": inp.cfg.max_radius,
-        "flags": (L.FLAG_WRAP_X if inp.wrap[0] else 0) | (L.FLAG_WRAP_Y if inp.wrap[1] else 0),
+        "strip_height": cfg.strip_height,
+        "strip_count": L.strip_count(h, cfg.strip_height),
+        "radius": cfg.max_radius,
+        "flags": 0,
     }
     n = len(means)
-    p = Packed(
-        header,
-        [],
-        inp.channels,
-        [],
-        inp.cfg,
-        np.asarray(means, np.float32),
-        np.asarray(inv, np.float32),
-        np.asarray(rot, np.float32),
-        np.asarray(values, np.float32),
-        np.zeros(n, np.int64),
-        np.zeros(0, np.int64),
-        np.asarray(inp.background, np.float32),
-        np.zeros(0, np.uint32),
-    )
+    f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
+    g = Gaussians(f32(means), f32(inv), f32(rot), f32(values), f32(inp["gaussians"].background), np.zeros(n, np.int32))
+    p = Packed(header, [], inp["channels"], [], cfg, g, np.zeros(0, np.int64), np.zeros(0, np.uint32))
     ys, xs = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
     pts = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
     return decode_points(p, pts).reshape(h, w, -1)
@@ -89,18 +79,19 @@ def main(argv=None) -> None:
     # Smooth, correlated values (like texture content) rather than white noise per Gaussian.
     rng = np.random.default_rng(1)
     phase = rng.random((c, 2)) * 6.28
-    mx, my = inp.means[:, 0:1] / w, inp.means[:, 1:2] / h
-    inp.values = (
+    g = inp["gaussians"]
+    mx, my = g.means[:, 0:1] / w, g.means[:, 1:2] / h
+    g.values = (
         0.5
         + 0.25 * np.sin(6.28 * 3 * mx + phase[:, 0]) * np.cos(6.28 * 2 * my + phase[:, 1])
         + 0.2 * rng.random((len(mx), c))
     ).astype(np.float32)
-    ref = _render(inp, inp.means, inp.inv_scales, inp.rotations, inp.values)
-    print(f"{len(inp.means)} Gaussians, {h}x{w}, {c} channels")
+    ref = _render(inp, g.means, g.inv_scales, g.rotations, g.values)
+    print(f"{g.n} Gaussians, {h}x{w}, {c} channels")
     print("| allocation | bits / Gaussian | PSNR vs unquantised (dB) |")
     print("|---|---|---|")
     for name, cfg in CONFIGS.items():
-        q = [t.numpy() for t in quantize(inp.means, inp.inv_scales, inp.rotations, inp.values, cfg, h, w)]
+        q = [t.numpy() for t in quantize(g.means, g.inv_scales, g.rotations, g.values, cfg, h, w)]
         print(f"| {name} | {cfg.record_bits(c)} | {psnr(_render(inp, *q), ref):.2f} |")
 
 

@@ -219,4 +219,4 @@ def test_report_keeps_the_texgs_files_its_rows_measured(tmp_path):
     data = files[0].read_bytes()
     assert 8 * len(data) / (SIZE * SIZE * 9) == pytest.approx(row["bppc"])  # the row's bytes exactly
     p = unpack(data)
-    assert (p.height, p.width, p.values.shape[1]) == (SIZE, SIZE, 9)
+    assert (p.height, p.width, p.gaussians.channels) == (SIZE, SIZE, 9)

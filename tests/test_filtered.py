@@ -10,9 +10,10 @@ import torch
 
 from texgs.cli import main
 from texgs.errors import InputError
-from texgs.format import ChannelDesc, PackInput, QuantConfig, decode, decode_uv, gaussian_constraints, pack, unpack
+from texgs.format import ChannelDesc, QuantConfig, decode, decode_uv, gaussian_constraints, pack, unpack
 from texgs.format import filtered as F
 from texgs.format.decoder import decode_points
+from texgs.gaussians import Gaussians
 
 
 def random_material(wrap=(False, False), seed=0, h=40, w=48, c=3, n=120, small=False, levels=1, group=""):
@@ -23,20 +24,20 @@ def random_material(wrap=(False, False), seed=0, h=40, w=48, c=3, n=120, small=F
     base = lim["max_inv_scale"] * 0.25 if small else lim["min_inv_scale"]
     inv = np.clip(base * np.exp(rng.random((n, 2)) * spread), lim["min_inv_scale"], lim["max_inv_scale"])
     return pack(
-        PackInput(
-            h,
-            w,
-            [ChannelDesc(f"c{i}", group) for i in range(c)],
+        Gaussians(
             means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
             inv_scales=inv.astype(np.float32),
             rotations=(rng.random(n) * 3).astype(np.float32),
             values=rng.random((n, c)).astype(np.float32),
             background=np.full(c, 0.5, np.float32),
-            k=5,
-            wrap=wrap,
             levels=rng.integers(0, levels, n),
-            cfg=cfg,
-        )
+        ),
+        [ChannelDesc(f"c{i}", group) for i in range(c)],
+        h,
+        w,
+        k=5,
+        wrap=wrap,
+        cfg=cfg,
     )
 
 
@@ -84,19 +85,19 @@ def test_filtered_value_is_the_exact_convolution_of_each_gaussian():
     h = w = 64
     cfg = QuantConfig(max_radius=30.0, strip_height=4)
     data = pack(
-        PackInput(
-            h,
-            w,
-            [ChannelDesc("a"), ChannelDesc("b")],
+        Gaussians(
             means=np.array([[28.0, 30.0], [36.0, 33.0]], np.float32),
             inv_scales=np.array([[0.25, 0.5], [0.4, 0.2]], np.float32),
             rotations=np.array([0.5, 2.0], np.float32),
             values=np.array([[0.1, 0.9], [0.8, 0.3]], np.float32),
             background=np.full(2, 0.5, np.float32),
-            k=4,
-            wrap=(False, False),
-            cfg=cfg,
-        )
+        ),
+        [ChannelDesc("a"), ChannelDesc("b")],
+        h,
+        w,
+        k=4,
+        wrap=(False, False),
+        cfg=cfg,
     )
     p = unpack(data)
     pts = np.array([[31.0, 31.0], [33.5, 32.0], [30.0, 34.0]], np.float32)
@@ -114,14 +115,15 @@ def test_filtered_value_is_the_exact_convolution_of_each_gaussian():
         kern = np.exp(-0.5 * (inv_f[0, 0] * X * X + 2 * inv_f[0, 1] * X * Y + inv_f[1, 1] * Y * Y))
         kern /= kern.sum()
         weights = []
+        gs = p.gaussians
         for i in range(2):
-            c, s = math.cos(p.rotations[i]), math.sin(p.rotations[i])
-            dx, dy = pt[0] + X - p.means[i, 0], pt[1] + Y - p.means[i, 1]
+            c, s = math.cos(gs.rotations[i]), math.sin(gs.rotations[i])
+            dx, dy = pt[0] + X - gs.means[i, 0], pt[1] + Y - gs.means[i, 1]
             u, v = c * dx + s * dy, -s * dx + c * dy
-            gi = np.exp(-0.5 * ((p.inv_scales[i, 0] * u) ** 2 + (p.inv_scales[i, 1] * v) ** 2))
+            gi = np.exp(-0.5 * ((gs.inv_scales[i, 0] * u) ** 2 + (gs.inv_scales[i, 1] * v) ** 2))
             weights.append((gi * kern).sum())
         weights = np.array(weights)
-        want = (weights[:, None] * p.values).sum(0) / weights.sum()
+        want = (weights[:, None] * gs.values).sum(0) / weights.sum()
         np.testing.assert_allclose(got[j], want, atol=2e-5)
 
 

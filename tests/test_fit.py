@@ -61,8 +61,8 @@ def test_metrics_are_those_of_the_decoded_packed_file(fit64):
 
     stack, r = fit64
     p = unpack(r.data)
-    np.testing.assert_array_equal(p.means, r.means)
-    np.testing.assert_array_equal(p.values, r.values)
+    np.testing.assert_array_equal(p.gaussians.means, r.gaussians.means)
+    np.testing.assert_array_equal(p.gaussians.values, r.gaussians.values)
     dec = decode(p, apply_range=True)
     assert metrics.psnr(stack, dec) == pytest.approx(r.metrics["psnr"], abs=0.05)
     by = metrics.psnr_by_group(stack, r.render(), ["albedo", "albedo", "mask"])
@@ -72,13 +72,13 @@ def test_metrics_are_those_of_the_decoded_packed_file(fit64):
 def test_lod_levels_record_the_additions(fit64):
     _, r = fit64
     plan = make_plan(QUICK, 64, 64)
-    levels = sorted(set(r.levels.tolist()))
+    levels = sorted(set(r.gaussians.levels.tolist()))
     assert levels == list(range(1 + len(plan.add_steps)))
     by_level = r.metrics["psnr_by_level"]
     assert by_level[str(levels[-1])] == pytest.approx(r.metrics["psnr"])
     assert by_level["0"] < r.metrics["psnr"]  # the coarsest level alone is worse
     # Initial set = half the Gaussians (paper), the rest split over the additions.
-    assert (r.levels == 0).sum() == pytest.approx(r.n / 2, abs=len(plan.add_steps) + 1)
+    assert (r.gaussians.levels == 0).sum() == pytest.approx(r.n / 2, abs=len(plan.add_steps) + 1)
 
 
 def test_same_seed_gives_identical_bytes_and_other_seed_differs():
@@ -117,30 +117,23 @@ def test_gaussian_budget_and_trim_to_a_byte_limit():
     assert r.n == 40
     from texgs.fit import packing
 
-    t = torch.from_numpy
     limit = len(r.data) - 100  # force the trim path
+    lod_levels = int(r.gaussians.levels.max()) + 1
     data, kept = rate.pack_within(
-        t(r.means),
-        t(r.inv_scales),
-        t(r.rotations),
-        t(r.values),
-        t(r.levels),
-        t(r.background),
+        r.gaussians.as_torch(),
         r.channels,
         32,
         32,
         (False, False),
         r.k,
         packing.quant_config(r.config, 32, 32),
-        int(r.levels.max()) + 1,
+        lod_levels,
         limit,
         "reference",
         0,
     )
     assert len(data) <= limit
-    best_possible = packing.max_gaussians(
-        limit, r.channels, 32, 32, packing.quant_config(r.config, 32, 32), int(r.levels.max()) + 1
-    )
+    best_possible = packing.max_gaussians(limit, r.channels, 32, 32, packing.quant_config(r.config, 32, 32), lod_levels)
     assert best_possible - 2 <= kept <= best_possible < 40  # drops little more than needed
 
 
@@ -225,7 +218,7 @@ def test_keep_best_never_returns_a_worse_fit_than_the_last_iterate():
 def test_relocation_moves_the_smallest_gaussians_into_holes():
     """Gaussians covering only the left half: relocation moves the smallest ones
     onto the uncovered right half and clears their Adam moments."""
-    from texgs.fit.optimize import GaussianSet, relocate_into_holes
+    from texgs.fit.optimize import TrainableGaussians, relocate_into_holes
     from texgs.fit.schedule import Stage
 
     h = w = 32
@@ -234,7 +227,7 @@ def test_relocation_moves_the_smallest_gaussians_into_holes():
     pos = torch.tensor(np.stack([rng.uniform(0.0, 0.45, n), rng.uniform(0, 1, n)], 1), dtype=torch.float32)
     inv = torch.full((n, 2), 0.5)  # sigma 2 texels: 3 sigma = 6, far from the right half
     inv[:8] = 2.0  # the eight smallest footprints
-    g = GaussianSet(
+    g = TrainableGaussians(
         pos.requires_grad_(True),
         inv.requires_grad_(True),
         torch.zeros(n, requires_grad=True),
@@ -364,11 +357,11 @@ def test_palette_refinement_trains_the_entries_that_are_written():
 
 
 def test_coverage_term_pulls_the_nearest_gaussian_over_a_hole():
-    from texgs.fit.optimize import GaussianSet, coverage_candidates, coverage_loss
+    from texgs.fit.optimize import TrainableGaussians, coverage_candidates, coverage_loss
     from texgs.fit.schedule import Stage
 
     stage = Stage(factor=1, height=32, width=32, start=0, end=1)
-    g = GaussianSet(
+    g = TrainableGaussians(
         positions=torch.tensor([[10.5 / 32, 10.5 / 32], [30.5 / 32, 30.5 / 32]], requires_grad=True),
         inv_scales=torch.ones(2, 2, requires_grad=True),
         rotations=torch.zeros(2, requires_grad=True),

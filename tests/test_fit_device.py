@@ -32,6 +32,7 @@ from texgs.fit import rate as fit_rate
 from texgs.fit.api import fit, resolve_backend
 from texgs.fit.config import Budget, FitConfig
 from texgs.fit.packing import ChannelMeta
+from texgs.gaussians import Gaussians
 
 FAKE = torch.device("meta")
 QUICK = FitConfig.fast(steps=24, add_every=5, eval_every=6, palette_refine_steps=3, relocate_every=6)
@@ -202,7 +203,7 @@ def test_emulated_cuda_fit_keeps_every_tensor_on_the_device(fake_cuda, monkeypat
         on_dev = fit(stack, Budget(bppc=1.5), cfg.replace(backend="cuda"), **kw)
     assert on_dev.backend == "cuda" and on_dev.metrics.get("palette_refinement")
     assert fake_cuda and all(d == FAKE for _, d in fake_cuda)
-    assert ran["coverage"] > 0 and ran["moved"] > 0 and len(set(on_dev.levels)) > 1
+    assert ran["coverage"] > 0 and ran["moved"] > 0 and len(set(on_dev.gaussians.levels)) > 1
     host = fit(stack, Budget(bppc=1.5), cfg.replace(backend="reference"), **kw)
     assert hashlib.sha256(on_dev.data).digest() == hashlib.sha256(host.data).digest()
     assert on_dev.metrics["psnr"] == host.metrics["psnr"] > 10
@@ -225,15 +226,14 @@ def test_emulated_cuda_trimming_to_the_budget(fake_cuda):
     n, c, h, w = 60, 3, 24, 24
     arrays = [rng.uniform(0, w, (n, 2)), rng.uniform(0.3, 1.0, (n, 2)), rng.uniform(0, 3, n), rng.uniform(0, 1, (n, c))]
     means, inv, rot, val = (torch.tensor(a, dtype=torch.float32) for a in arrays)
-    levels, background = torch.zeros(n, dtype=torch.int32), torch.full((c,), 0.5)
+    g = Gaussians(means, inv, rot, val, torch.full((c,), 0.5), torch.zeros(n, dtype=torch.int32))
     metas = [ChannelMeta(f"c{i}", "g") for i in range(c)]
     qcfg = fit_packing.quant_config(FitConfig(), h, w)
-    full = fit_packing.pack(means, inv, rot, val, levels, background, metas, h, w, (False, False), 4, qcfg, 1)
+    full = fit_packing.pack(g, metas, h, w, (False, False), 4, qcfg, 1)
     args = (metas, h, w, (False, False), 4, qcfg, 1, len(full) - 40)
     with EmulatedDevice():
-        dev = [t.to(FAKE) for t in (means, inv, rot, val, levels, background)]
-        on_dev, kept = fit_rate.pack_within(*dev, *args, "cuda", 1)
-    on_cpu, kept_cpu = fit_rate.pack_within(means, inv, rot, val, levels, background, *args, "reference", 1)
+        on_dev, kept = fit_rate.pack_within(g.as_torch(FAKE), *args, "cuda", 1)
+    on_cpu, kept_cpu = fit_rate.pack_within(g, *args, "reference", 1)
     assert kept == kept_cpu < n and on_dev == on_cpu and len(on_dev) <= len(full) - 40
     assert fake_cuda and all(d == FAKE for _, d in fake_cuda)
 
@@ -344,12 +344,15 @@ def test_golden_file_renders_on_cuda_as_committed():
 
     golden = Path(__file__).parent / "data" / "golden"
     p = unpack((golden / "material.texgs").read_bytes())
-    params = [torch.from_numpy(np.ascontiguousarray(a)) for a in (p.means, p.inv_scales, p.rotations, p.values)]
+    g = p.gaussians.as_torch("cuda")
     with torch.no_grad():
         img = (
             render(
-                *(t.cuda() for t in params),
-                torch.from_numpy(p.background).cuda(),
+                g.means,
+                g.inv_scales,
+                g.rotations,
+                g.values,
+                g.background,
                 p.height,
                 p.width,
                 k=p.k,
@@ -359,7 +362,9 @@ def test_golden_file_renders_on_cuda_as_committed():
             .cpu()
             .numpy()
         )
-    amb = render_ref.ambiguous_texels(*params[:3], p.height, p.width, p.k, wrap=tuple(p.wrap)).numpy()
+    c = p.gaussians.as_torch()
+    amb = render_ref.ambiguous_texels(c.means, c.inv_scales, c.rotations, p.height, p.width, p.k, wrap=tuple(p.wrap))
+    amb = amb.numpy()
     want = np.load(golden / "material_decoded.npy")
     assert np.abs(img - want)[~amb].max() <= 1e-5
 

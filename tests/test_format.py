@@ -4,6 +4,7 @@ index guarantee, the golden file, and untrusted bytes (including a fuzz loop).""
 
 import importlib.util
 import pathlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,6 @@ from texgs import render_ref
 from texgs.errors import ConfigError, FormatError, InputError
 from texgs.format import (
     ChannelDesc,
-    PackInput,
     QuantConfig,
     decode,
     decode_uv,
@@ -26,6 +26,7 @@ from texgs.format import (
 )
 from texgs.format import layout as L
 from texgs.format.decoder import block_candidates
+from texgs.gaussians import Gaussians
 
 GOLDEN = pathlib.Path(__file__).parent / "data" / "golden"
 
@@ -34,30 +35,27 @@ def make_input(h=48, w=64, c=5, n=150, seed=0, cfg=None, wrap=(False, False), k=
     cfg = cfg or QuantConfig(max_radius=12.0, strip_height=4)
     rng = np.random.default_rng(seed)
     lo = gaussian_constraints(h, w, cfg)["min_inv_scale"]
-    return PackInput(
-        h,
-        w,
-        [ChannelDesc(f"ch{i}", "g") for i in range(c)],
+    gaussians = Gaussians(
         means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
         inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.0)).astype(np.float32),
         rotations=(rng.random(n) * 6 - 3).astype(np.float32),
         values=rng.random((n, c)).astype(np.float32),
         background=np.full(c, 0.5, np.float32),
-        k=k,
-        wrap=wrap,
         levels=rng.integers(0, levels, n),
-        cfg=cfg,
     )
+    channels = [ChannelDesc(f"ch{i}", "g") for i in range(c)]
+    return dict(gaussians=gaussians, channels=channels, height=h, width=w, k=k, wrap=wrap, cfg=cfg)
 
 
 def torch_params(p, keep=None):
-    sl = slice(None) if keep is None else keep
-    return [torch.from_numpy(np.ascontiguousarray(a[sl])) for a in (p.means, p.inv_scales, p.rotations, p.values)]
+    g = p.gaussians if keep is None else p.gaussians.select(keep)
+    return [torch.from_numpy(np.ascontiguousarray(a)) for a in (g.means, g.inv_scales, g.rotations, g.values)]
 
 
 def reference_image(p, keep=None):
     m, s, r, v = torch_params(p, keep)
-    img = render_ref.render(m, s, r, v, torch.from_numpy(p.background), p.height, p.width, p.k, wrap=p.wrap)
+    bg = torch.from_numpy(p.gaussians.background)
+    img = render_ref.render(m, s, r, v, bg, p.height, p.width, p.k, wrap=p.wrap)
     amb = render_ref.ambiguous_texels(m, s, r, p.height, p.width, p.k, wrap=p.wrap)
     return img.numpy(), amb.numpy()
 
@@ -75,15 +73,16 @@ PALETTE_CFG = QuantConfig(max_radius=12.0, strip_height=4, palettes=(((0, 1, 2),
 @pytest.mark.parametrize("wrap", [(False, False), (True, True), (True, False)])
 def test_round_trip_and_decode_equals_reference(cfg, wrap):
     inp = make_input(cfg=cfg, wrap=wrap, levels=2)
-    data = pack(inp)
+    data = pack(**inp)
     names = L.names_section([f"ch{i}" for i in range(5)], ["g"] * 5)  # 'ch0\tg\n' ...
     assert len(data) == size_bound(150, 5, 48, 64, cfg, lod_levels=2, names_bytes=len(names))
     p = unpack(data)
     assert (p.height, p.width, p.k, p.wrap, p.n_levels) == (48, 64, 4, wrap, 2)
     assert [c.name for c in p.channels] == [f"ch{i}" for i in range(5)]
     # The dequantised Gaussians are exactly what quantize_ste / quantize give (as a multiset).
-    q = quantize(inp.means, inp.inv_scales, inp.rotations, inp.values, cfg, 48, 64, wrap)
-    assert np.array_equal(rows(*q, inp.levels), rows(p.means, p.inv_scales, p.rotations, p.values, p.levels))
+    g, d = inp["gaussians"], p.gaussians
+    q = quantize(g.means, g.inv_scales, g.rotations, g.values, cfg, 48, 64, wrap)
+    assert np.array_equal(rows(*q, g.levels), rows(d.means, d.inv_scales, d.rotations, d.values, d.levels))
     img = decode(p)
     ref, amb = reference_image(p)
     assert amb.mean() < 0.02
@@ -95,16 +94,16 @@ def test_round_trip_and_decode_equals_reference(cfg, wrap):
 def test_decode_sizes_not_multiple_of_tiles_or_strips(h, w, strip):
     for wrap in [(True, True), (False, True)]:
         p = unpack(
-            pack(make_input(h=h, w=w, n=60, wrap=wrap, seed=h, cfg=QuantConfig(max_radius=10.0, strip_height=strip)))
+            pack(**make_input(h=h, w=w, n=60, wrap=wrap, seed=h, cfg=QuantConfig(max_radius=10.0, strip_height=strip)))
         )
         ref, amb = reference_image(p)
         assert np.abs(decode(p) - ref)[~amb].max() <= 1e-6
 
 
 def test_lod_limit_decodes_the_first_levels_only():
-    p = unpack(pack(make_input(levels=3, n=200, seed=5)))
+    p = unpack(pack(**make_input(levels=3, n=200, seed=5)))
     for lod in (1, 2):
-        ref, amb = reference_image(p, keep=p.levels < lod)
+        ref, amb = reference_image(p, keep=p.gaussians.levels < lod)
         assert np.abs(decode(p, lod_limit=lod) - ref)[~amb].max() <= 1e-6
     with pytest.raises(InputError):
         decode(p, lod_limit=4)
@@ -112,7 +111,7 @@ def test_lod_limit_decodes_the_first_levels_only():
 
 @pytest.mark.parametrize("wrap", [(False, False), (True, True)])
 def test_uv_sampling_matches_reference(wrap):
-    p = unpack(pack(make_input(wrap=wrap, seed=2)))
+    p = unpack(pack(**make_input(wrap=wrap, seed=2)))
     rng = np.random.default_rng(1)
     uv = (rng.random((3000, 2)) * 3.0 - 1.0).astype(np.float32)  # well outside [0, 1] too
     got = decode_uv(p, uv)
@@ -124,7 +123,8 @@ def test_uv_sampling_matches_reference(wrap):
         )
     m, s, r, v = torch_params(p)
     period = (float(p.width) if wrap[0] else None, float(p.height) if wrap[1] else None)
-    ref = render_ref.sample(torch.from_numpy(pts), m, s, r, v, torch.from_numpy(p.background), p.k, period).numpy()
+    ref = render_ref.sample(torch.from_numpy(pts), m, s, r, v, torch.from_numpy(p.gaussians.background), p.k, period)
+    ref = ref.numpy()
     q = render_ref.gaussian_q(torch.from_numpy(pts).double(), m.double(), s.double(), r.double(), period)
     near = ((q - 9).abs() < 1e-3).any(1).numpy()
     assert np.abs(got - ref)[~near].max() <= 1e-6
@@ -137,8 +137,7 @@ def test_uv_sampling_matches_reference(wrap):
 def test_index_search_finds_every_covering_gaussian():
     """The guarantee shaders rely on: the strip/x window of a point holds every Gaussian with q <= 9."""
     for wrap in [(False, False), (True, True)]:
-        inp = make_input(wrap=wrap, n=300, seed=7, levels=2)
-        p = unpack(pack(inp))
+        p = unpack(pack(**make_input(wrap=wrap, n=300, seed=7, levels=2)))
         rng = np.random.default_rng(3)
         pts = (rng.random((300, 2)) * [p.width, p.height]).astype(np.float32)
         period = (float(p.width) if wrap[0] else None, float(p.height) if wrap[1] else None)
@@ -153,19 +152,21 @@ def test_palette_records_hold_an_index_and_values_come_from_the_entries():
     from texgs.format.palette import build_palettes
 
     inp = make_input(cfg=PALETTE_CFG, n=300)
+    g = inp["gaussians"]
     plain = QuantConfig(max_radius=12.0, strip_height=4)
     # Records lose the five channels' 6-bit codes and gain a 4-bit and a 3-bit index.
     assert PALETTE_CFG.record_bits(5) == plain.record_bits(5) - 5 * 6 + 4 + 3
-    p = unpack(pack(inp))
+    p = unpack(pack(**inp))
     assert p.value_bits == [7] * 5 and p.cfg.palettes == PALETTE_CFG.palettes
-    assert len(np.unique(p.values[:, :3], axis=0)) <= 16 and len(np.unique(p.values[:, 3:], axis=0)) <= 8
+    pv = p.gaussians.values
+    assert len(np.unique(pv[:, :3], axis=0)) <= 16 and len(np.unique(pv[:, 3:], axis=0)) <= 8
     # Entries are k-means centres (deterministic); each Gaussian takes the entry
     # nearest its values after the entries' 7-bit quantisation.
-    tables = build_palettes(inp.values, PALETTE_CFG)
+    tables = build_palettes(g.values, PALETTE_CFG)
     assert [t.shape for t in tables] == [(16, 3), (8, 2)]
-    assert all(np.array_equal(a, b) for a, b in zip(tables, build_palettes(inp.values, PALETTE_CFG)))
-    q = quantize(inp.means, inp.inv_scales, inp.rotations, inp.values, PALETTE_CFG, 48, 64)[3].numpy()
-    v = np.clip(inp.values.astype(np.float64), 0, 1)
+    assert all(np.array_equal(a, b) for a, b in zip(tables, build_palettes(g.values, PALETTE_CFG)))
+    q = quantize(g.means, g.inv_scales, g.rotations, g.values, PALETTE_CFG, 48, 64)[3].numpy()
+    v = np.clip(g.values.astype(np.float64), 0, 1)
     for (chans, _), table in zip(PALETTE_CFG.palettes, tables):
         codes = np.round(np.clip(table, 0, 1) * 127) / 127
         nearest = codes[((v[:, None, list(chans)] - codes[None]) ** 2).sum(-1).argmin(1)]
@@ -206,45 +207,45 @@ def test_golden_file_is_reproducible_and_decodes_as_committed():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     committed = (GOLDEN / "material.texgs").read_bytes()
-    assert pack(mod.golden_input()) == committed
+    assert pack(**mod.golden_input()) == committed
     img = decode(committed)
     assert np.abs(img - np.load(GOLDEN / "material_decoded.npy")).max() <= 1e-6
     p = unpack(committed)
     ref, amb = reference_image(p)
     assert np.abs(img - ref)[~amb].max() <= 1e-6
     assert p.channels[6].range == (0.0, 2.0) and p.value_bits == [7, 7, 7, 8, 8, 8, 5]
-    assert p.cfg.palettes == (((0, 1, 2), 4),) and len(np.unique(p.values[:, :3], axis=0)) <= 16
+    assert p.cfg.palettes == (((0, 1, 2), 4),) and len(np.unique(p.gaussians.values[:, :3], axis=0)) <= 16
 
 
 def test_pack_rejects_bad_input():
     good = make_input()
+    g, channels = good["gaussians"], good["channels"]
     bad = [
-        dict(values=good.values[:, :3]),
-        dict(background=np.zeros(2)),
+        dict(gaussians=replace(g, values=g.values[:, :3])),
+        dict(gaussians=replace(g, background=np.zeros(2))),
         dict(k=0),
-        dict(means=np.full((150, 2), np.nan, np.float32)),
-        dict(levels=-np.ones(150, int)),
-        dict(channels=[ChannelDesc("x" * (L.NAME_MAX_BYTES + 1))] + good.channels[1:]),
-        dict(channels=[ChannelDesc("a\tb")] + good.channels[1:]),
-        dict(channels=[ChannelDesc("a", semantic="nope")] + good.channels[1:]),
+        dict(gaussians=replace(g, means=np.full((150, 2), np.nan, np.float32))),
+        dict(gaussians=replace(g, levels=-np.ones(150, int))),
+        dict(channels=[ChannelDesc("x" * (L.NAME_MAX_BYTES + 1))] + channels[1:]),
+        dict(channels=[ChannelDesc("a\tb")] + channels[1:]),
+        dict(channels=[ChannelDesc("a", semantic="nope")] + channels[1:]),
         dict(cfg=QuantConfig(position_bits=40)),
     ]
     for change in bad:
-        kwargs = {**good.__dict__, **change}
         with pytest.raises((InputError, ConfigError)):
-            pack(PackInput(**kwargs))
+            pack(**{**good, **change})
 
 
 def test_channel_names_round_trip_and_are_optional():
     inp = make_input(c=3)
-    inp.channels = [
+    inp["channels"] = [
         ChannelDesc("albedo.r", "albedo"),
         ChannelDesc("rauheit", "grün-maske"),
         ChannelDesc("m" * L.NAME_MAX_BYTES, "g"),
     ]
-    data = pack(inp)
+    data = pack(**inp)
     p = unpack(data)
-    assert [(c.name, c.group) for c in p.channels] == [(c.name, c.group) for c in inp.channels]
+    assert [(c.name, c.group) for c in p.channels] == [(c.name, c.group) for c in inp["channels"]]
     assert p.sections[-1].id == L.SECTION_NAMES
     # A file without the optional NAMES section reads, with generic names.
     h = np.frombuffer(data[: L.HEADER_BYTES], "<u4").copy()
@@ -254,7 +255,8 @@ def test_channel_names_round_trip_and_are_optional():
     stripped[: L.HEADER_BYTES] = h.tobytes()
     stripped[16:20] = np.uint32(len(stripped)).tobytes()  # file_bytes
     q = unpack(bytes(refix_crcs(stripped)))
-    assert [c.name for c in q.channels] == ["c0", "c1", "c2"] and np.array_equal(q.values, p.values)
+    assert [c.name for c in q.channels] == ["c0", "c1", "c2"]
+    assert np.array_equal(q.gaussians.values, p.gaussians.values)
     # A NAMES section with the wrong number of lines is rejected.
     bad = bytearray(data)
     bad[sec.offset : sec.offset + 4] = b"x\ny\n"
@@ -263,22 +265,23 @@ def test_channel_names_round_trip_and_are_optional():
 
 
 def test_index_entries_are_16_bit_until_the_count_needs_32():
-    small = unpack(pack(make_input(n=500)))
+    small = unpack(pack(**make_input(n=500)))
     assert small.header["index_bits"] == 16 and small.sections[1].size == L.index_bytes(500, 12, 1)
     big_inp = make_input(n=70000, c=1)
-    big = unpack(pack(big_inp))
+    big = unpack(pack(**big_inp))
     assert big.header["index_bits"] == 32 and big.index[-1] == 70000
     assert big.sections[1].size == 4 * L.index_entries(12, 1)
     assert L.index_bytes(500, 12, 1) == 4 * -(-13 // 2)  # 13 entries, two per word
+    g = big_inp["gaussians"].as_torch()
     assert np.array_equal(
-        np.sort(big.means[:, 0]),
+        np.sort(big.gaussians.means[:, 0]),
         np.sort(
             quantize(
-                *[
-                    torch.from_numpy(np.asarray(a))
-                    for a in (big_inp.means, big_inp.inv_scales, big_inp.rotations, big_inp.values)
-                ],
-                big_inp.cfg,
+                g.means,
+                g.inv_scales,
+                g.rotations,
+                g.values,
+                big_inp["cfg"],
                 48,
                 64,
                 (False, False),
@@ -289,8 +292,8 @@ def test_index_entries_are_16_bit_until_the_count_needs_32():
 
 def test_empty_material_decodes_to_background():
     inp = make_input(n=0)
-    p = unpack(pack(inp))
-    assert np.array_equal(decode(p), np.broadcast_to(inp.background, (48, 64, 5)))
+    p = unpack(pack(**inp))
+    assert np.array_equal(decode(p), np.broadcast_to(inp["gaussians"].background, (48, 64, 5)))
 
 
 # ---------------------------------------------------------------------------
@@ -315,7 +318,7 @@ def set_word(data: bytes, word: int, value: int) -> bytes:
 
 
 def test_reader_rejects_specific_corruptions():
-    data = pack(make_input())
+    data = pack(**make_input())
     cases = {
         "truncated": data[:100],
         "truncated body": data[:-8],
@@ -345,7 +348,7 @@ def test_reader_rejects_specific_corruptions():
 
 def test_reader_rejects_a_record_below_the_last_row():
     # 45 rows in strips of 4: the last strip holds rows 44..48, of which 44..45 exist.
-    data = pack(make_input(h=45, n=400, seed=3))
+    data = pack(**make_input(h=45, n=400, seed=3))
     p = unpack(data)
     h = p.header
     first_in_last_strip = int(p.index[(h["strip_count"] - 1) * h["levels"]])
@@ -363,7 +366,7 @@ def test_reader_rejects_a_record_below_the_last_row():
 
 
 def test_reader_rejects_bad_palettes():
-    data = pack(make_input(cfg=PALETTE_CFG))
+    data = pack(**make_input(cfg=PALETTE_CFG))
     p = unpack(data)
     pal = next(s for s in p.sections if s.id == L.SECTION_PALETTES)
     ch = next(s for s in p.sections if s.id == L.SECTION_CHANNELS)
@@ -395,7 +398,7 @@ HEADER_F32 = {name: word for name, word, kind in L.HEADER_FIELDS if kind == "f32
 )
 def test_reader_rejects_dequantisation_constants_no_writer_produces(cfg):
     # rotation_step = 1e38 used to be accepted and decode to NaN in most texels.
-    data = pack(make_input(cfg=cfg, c=2))
+    data = pack(**make_input(cfg=cfg, c=2))
     p = unpack(data)
     ch = p.sections[0].offset // 4
     words = {**HEADER_F32, "value_step": ch + 4, "background": ch + 5, "range_lo": ch + 6, "range_hi": ch + 7}
@@ -417,7 +420,7 @@ def test_reader_rejects_dequantisation_constants_no_writer_produces(cfg):
 
 
 def test_reader_rejects_fp16_values_outside_the_unit_range():
-    data = pack(make_input(cfg=QuantConfig.fp16(), c=2))
+    data = pack(**make_input(cfg=QuantConfig.fp16(), c=2))
     rec = unpack(data).sections[2]
     for half in (0x7BFF, 0xBC00):  # 65504 and -1.0
         buf = bytearray(data)
@@ -436,23 +439,24 @@ def test_files_at_the_edges_of_the_writer_ranges_are_accepted_and_decode_finite(
         QuantConfig.fp16(),
     ):
         inp = make_input(h=20, w=24, c=3, n=40, cfg=cfg)
-        inp.channels = [
+        inp["channels"] = [
             ChannelDesc("a", "g", range=(-big, big)),
             ChannelDesc("b", "g", range=(big / 2, big)),
             ChannelDesc("c", "g", range=(-big, -big / 2)),
         ]
-        inp.background = np.array([0.0, 1.0, 1.7], np.float32)  # 1.7: clamped to 1 by the writer
-        p = unpack(pack(inp))
-        assert p.background.tolist() == [0.0, 1.0, 1.0]
+        # 1.7: clamped to 1 by the writer
+        inp["gaussians"].background = np.array([0.0, 1.0, 1.7], np.float32)
+        p = unpack(pack(**inp))
+        assert p.gaussians.background.tolist() == [0.0, 1.0, 1.0]
         img = decode(p, apply_range=True)
         assert np.isfinite(img).all() and np.abs(img).max() <= big
 
 
 def test_writer_refuses_ranges_beyond_the_format_limit():
     inp = make_input(c=1)
-    inp.channels = [ChannelDesc("a", "g", range=(0.0, 2.0**65))]
+    inp["channels"] = [ChannelDesc("a", "g", range=(0.0, 2.0**65))]
     with pytest.raises(InputError, match="within"):
-        pack(inp)
+        pack(**inp)
 
 
 def test_reader_fuzz():
@@ -479,7 +483,7 @@ def test_shader_cost_counts_match_the_index_window():
     from texgs.format.cost import shader_cost
 
     for wrap in [(False, False), (True, True)]:
-        p = unpack(pack(make_input(h=24, w=40, n=80, wrap=wrap, seed=9, levels=2)))
+        p = unpack(pack(**make_input(h=24, w=40, n=80, wrap=wrap, seed=9, levels=2)))
         cost = shader_cost(p)
         evaluated = [
             len(block_candidates(p, x + 0.5, x + 0.5, y + 0.5, y + 0.5, lod=2))
@@ -498,12 +502,12 @@ def test_shader_cost_counts_match_the_index_window():
         assert cost["covering_mean"] <= cost["evaluated_mean"]
         # Brute force the shaders' reject order per texel and window record:
         # y box (1 multiply), x box (2), circle (4).
-        wmin = np.minimum(p.inv_scales[:, 0], p.inv_scales[:, 1]).astype(np.float64)
+        wmin = np.minimum(p.gaussians.inv_scales[:, 0], p.gaussians.inv_scales[:, 1]).astype(np.float64)
         box_macs = []
         for y in range(p.height):
             for x in range(p.width):
                 i = block_candidates(p, x + 0.5, x + 0.5, y + 0.5, y + 0.5, lod=2)
-                d = np.array([x + 0.5, y + 0.5]) - p.means[i].astype(np.float64)
+                d = np.array([x + 0.5, y + 0.5]) - p.gaussians.means[i].astype(np.float64)
                 for axis, side in enumerate((p.width, p.height)):
                     if p.wrap[axis]:
                         d[:, axis] -= side * np.floor(d[:, axis] / side + 0.5)
@@ -512,7 +516,7 @@ def test_shader_cost_counts_match_the_index_window():
                 x_out = ~y_out & (e[:, 0] > L.BOX_CUTOFF)
                 box_macs.append(y_out.sum() + 2 * x_out.sum() + 4 * (len(i) - y_out.sum() - x_out.sum()))
         assert cost["circle_tests_mean"] < cost["evaluated_mean"]
-        c = p.values.shape[1]
+        c = p.gaussians.channels
         assert cost["macs_mean"] == pytest.approx(
             np.mean(box_macs) + 8 * near.mean() + (c + 1) * np.minimum(cover, p.k).mean() + c
         )
@@ -529,7 +533,7 @@ def test_shader_cost_counts_match_the_index_window():
 def test_row_bands_decode_the_same_bits_as_all_texels_at_once(kw, monkeypatch):
     from texgs.format import decoder
 
-    p = unpack(pack(make_input(**kw)))
+    p = unpack(pack(**make_input(**kw)))
     pts = np.stack(np.meshgrid(np.arange(p.width) + 0.5, np.arange(p.height) + 0.5), -1).reshape(-1, 2)
     whole = decoder.decode_points(p, pts.astype(np.float32)).reshape(p.height, p.width, -1)
     monkeypatch.setattr(decoder, "BAND_TEXELS", 16 * p.width)  # 16-row bands
@@ -543,7 +547,7 @@ def test_row_bands_decode_the_same_bits_as_all_texels_at_once(kw, monkeypatch):
 
 def test_decode_refuses_absurd_images_without_allocating():
     inp = make_input(h=16384, w=16384, c=2, n=0, cfg=QuantConfig(strip_height=256, strip_y_bits=10))
-    p = unpack(pack(inp))
+    p = unpack(pack(**inp))
     with pytest.raises(InputError, match="too large"):
         decode(p)
     assert decode_uv(p, np.array([[0.5, 0.5]], np.float32)).tolist() == [[0.5, 0.5]]

@@ -82,23 +82,24 @@ def test_output_into_a_closed_pipe_stops_quietly():
 
 
 def _large_sparse_file(path, w, h, c, n=50):
-    from texgs.format import ChannelDesc, PackInput, QuantConfig, pack
+    from texgs.format import ChannelDesc, QuantConfig, pack
+    from texgs.gaussians import Gaussians
 
     rng = np.random.default_rng(0)
     cfg = QuantConfig(strip_height=256, strip_y_bits=10, position_bits=13)
     path.write_bytes(
         pack(
-            PackInput(
-                h,
-                w,
-                [ChannelDesc(f"c{i}", "g") for i in range(c)],
+            Gaussians(
                 means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
                 inv_scales=np.full((n, 2), 0.2, np.float32),
                 rotations=np.zeros(n, np.float32),
                 values=rng.random((n, c)).astype(np.float32),
                 background=np.full(c, 0.25, np.float32),
-                cfg=cfg,
-            )
+            ),
+            [ChannelDesc(f"c{i}", "g") for i in range(c)],
+            h,
+            w,
+            cfg=cfg,
         )
     )
 

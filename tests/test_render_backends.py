@@ -209,7 +209,8 @@ def test_golden_file_renders_as_committed(backend):
     # renderer: the same image as its committed reference decode.
     p = unpack((GOLDEN / "material.texgs").read_bytes())
     committed = torch.from_numpy(np.load(GOLDEN / "material_decoded.npy"))
-    arrays = (p.means, p.inv_scales, p.rotations, p.values, p.background)
+    g = p.gaussians
+    arrays = (g.means, g.inv_scales, g.rotations, g.values, g.background)
     scene = dict(zip(PARAM_NAMES + ("background",), (torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)))
     assert p.n_levels == 2 and committed.shape == (p.height, p.width, scene["values"].shape[1])
     amb = _ambiguous(scene, p.height, p.width, p.k, p.wrap)

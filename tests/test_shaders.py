@@ -12,7 +12,6 @@ import pytest
 from texgs import vulkan
 from texgs.format import (
     ChannelDesc,
-    PackInput,
     QuantConfig,
     decode,
     decode_uv,
@@ -21,6 +20,7 @@ from texgs.format import (
     pack,
     unpack,
 )
+from texgs.gaussians import Gaussians
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHADERS = ROOT / "engine_shaders"
@@ -92,20 +92,20 @@ def material(wrap, cfg, seed=0, h=48, w=64, c=5, n=160, levels=1):
     rng = np.random.default_rng(seed)
     lo = gaussian_constraints(h, w, cfg)["min_inv_scale"]
     return pack(
-        PackInput(
-            h,
-            w,
-            [ChannelDesc(f"c{i}") for i in range(c)],
+        Gaussians(
             means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
             inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.0)).astype(np.float32),
             rotations=(rng.random(n) * 6).astype(np.float32),
             values=rng.random((n, c)).astype(np.float32),
             background=np.linspace(0.2, 0.8, c).astype(np.float32),
-            k=5,
-            wrap=wrap,
             levels=rng.integers(0, levels, n),
-            cfg=cfg,
-        )
+        ),
+        [ChannelDesc(f"c{i}") for i in range(c)],
+        h,
+        w,
+        k=5,
+        wrap=wrap,
+        cfg=cfg,
     )
 
 

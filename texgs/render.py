@@ -1,4 +1,5 @@
-"""Public rendering entry point: picks a backend and renders the image function.
+"""Public rendering entry point: picks a backend and renders the image function
+of a texgs.gaussians.Gaussians (render_gaussians) or of its tensors (render).
 
 Every backend computes the function of docs/IMAGE_FUNCTION.md:
 - "reference": texgs.render_ref (plain PyTorch, autograd; slow, the truth),
@@ -11,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from . import render_ref
+from .gaussians import Gaussians
 
 BACKENDS = ("reference", "cpu", "cuda")
 
@@ -66,4 +68,24 @@ def render(
         return render_ref.render(means, inv_scales, rotations, values, background, height, width, k, wrap)
     return native.render(
         means, inv_scales, rotations, values, background, height, width, k, wrap, device=chosen, threads=threads
+    )
+
+
+def render_gaussians(
+    g: Gaussians, height: int, width: int, k: int = 10, wrap=(False, False), backend: str = "auto", threads: int = 0
+) -> torch.Tensor:
+    """render() of a Gaussians whose arrays are float32 tensors on one device
+    (levels are not looked at: select the levels to draw first)."""
+    return render(
+        g.means,
+        g.inv_scales,
+        g.rotations,
+        g.values,
+        g.background,
+        height,
+        width,
+        k=k,
+        wrap=wrap,
+        backend=backend,
+        threads=threads,
     )

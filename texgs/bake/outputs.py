@@ -93,7 +93,7 @@ def write(folder: Path, material, result, pipe: Pipeline, build_key: str, input_
         "layout": {
             "k": result.k,
             "wrap": list(result.wrap),
-            "lod_levels": int(len(set(int(v) for v in result.levels))),
+            "lod_levels": len(set(result.gaussians.levels.tolist())),
         },
         "bytes": len(result.data),
         "bppc": m["bppc"],

@@ -89,7 +89,7 @@ def packed_report(data: bytes, name: str) -> dict:
                 "background": float(bg),
                 "palette": None if pal < 0 else pal,
             }
-            for c, b, bg, pal in zip(p.channels, p.value_bits, p.background, pal_of)
+            for c, b, bg, pal in zip(p.channels, p.value_bits, p.gaussians.background, pal_of)
         ],
         "sections": sections,
     }

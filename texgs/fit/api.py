@@ -22,6 +22,7 @@ import torch
 from .. import metrics
 from ..constants import MAX_CHANNELS
 from ..errors import ConfigError, InputError
+from ..gaussians import Gaussians
 from . import device, packing, rate, refine
 from .config import Budget, FitConfig
 from .optimize import Limits, run
@@ -32,20 +33,13 @@ from .schedule import make_plan
 
 @dataclass
 class FitResult:
-    """A fitted, packed material. Arrays are the dequantised Gaussians the
-    runtime decodes from `data` (float32 numpy):
-    means [N, 2] texels (x, y), inv_scales [N, 2] 1/texel, rotations [N] rad,
-    values [N, C] unit range, levels [N] int32 LOD level (0 = coarsest),
-    background [C] unit range; channel c's stored value is
+    """A fitted, packed material: the file's bytes (`data`) and the Gaussians
+    the runtime decodes from them (numpy, file order, levels int32; units in
+    texgs.gaussians.Gaussians); channel c's stored value is
     channels[c].range[0] + (range[1] - range[0]) * unit value."""
 
     data: bytes
-    means: np.ndarray
-    inv_scales: np.ndarray
-    rotations: np.ndarray
-    values: np.ndarray
-    levels: np.ndarray
-    background: np.ndarray
+    gaussians: Gaussians
     height: int
     width: int
     wrap: tuple[bool, bool]
@@ -61,31 +55,14 @@ class FitResult:
 
     @property
     def n(self) -> int:
-        return int(self.means.shape[0])
+        return self.gaussians.n
 
     def render(self, max_level: int | None = None) -> np.ndarray:
         """[H, W, C] decoded stored values (levels <= max_level only, if given), unclipped,
         rendered on the fit's backend."""
-        keep = slice(None) if max_level is None else self.levels <= max_level
-        dev = device.fit_device(self.backend)
-        t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(dev)  # noqa: E731
-        out = (
-            _render(
-                t(self.means[keep]),
-                t(self.inv_scales[keep]),
-                t(self.rotations[keep]),
-                t(self.values[keep]),
-                t(self.background),
-                self.height,
-                self.width,
-                self.k,
-                self.wrap,
-                self.backend,
-                self.config.threads,
-            )
-            .cpu()
-            .numpy()
-        )
+        g = self.gaussians if max_level is None else self.gaussians.select(self.gaussians.levels <= max_level)
+        g = g.as_torch(device.fit_device(self.backend))
+        out = _render(g, self.height, self.width, self.k, self.wrap, self.backend, self.config.threads).cpu().numpy()
         lo, hi = _ranges(self.channels)
         return lo + (hi - lo) * out
 
@@ -107,13 +84,11 @@ class FitResult:
         }
 
 
-def _render(means, inv, rot, val, background, height, width, k, wrap, backend, threads) -> torch.Tensor:
-    from ..render import render
+def _render(g: Gaussians, height, width, k, wrap, backend, threads) -> torch.Tensor:
+    from ..render import render_gaussians
 
     with torch.no_grad():
-        return render(
-            means, inv, rot, val, background, height, width, k=k, wrap=tuple(wrap), backend=backend, threads=threads
-        )
+        return render_gaussians(g, height, width, k=k, wrap=tuple(wrap), backend=backend, threads=threads)
 
 
 def _ranges(channels: list[ChannelMeta]) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +127,15 @@ def resolve_backend(name: str) -> str:
     if st.get("cpu", {}).get("runnable"):
         try:  # a build can import yet lack the kernels; fall back rather than fail a fit
             one = torch.ones(1, 2)
-            _render(one, one, torch.zeros(1), torch.zeros(1, 1), torch.zeros(1), 2, 2, 1, (False, False), "cpu", 1)
+            _render(
+                Gaussians(one, one, torch.zeros(1), torch.zeros(1, 1), torch.zeros(1)),
+                2,
+                2,
+                1,
+                (False, False),
+                "cpu",
+                1,
+            )
             return "cpu"
         except NotImplementedError:
             pass
@@ -354,14 +337,8 @@ def _fit_on(
             prog.message(f"palette refinement: {before:.2f} -> {after:.2f} dB")
     finally:
         prog.close()
-    means = g.means(height, width)
     data, keep = rate.pack_within(
-        means,
-        g.inv_scales,
-        g.rotations,
-        g.values,
-        g.levels,
-        background,
+        g.gaussians(height, width, background),
         metas,
         height,
         width,
@@ -374,15 +351,9 @@ def _fit_on(
         cfg.threads,
         entries,
     )
-    qm, qi, qr, qv, ql, qb = packing.unpack(data)
     result = FitResult(
         data=data,
-        means=qm.numpy(),
-        inv_scales=qi.numpy(),
-        rotations=qr.numpy(),
-        values=qv.numpy(),
-        levels=ql.numpy(),
-        background=qb.numpy(),
+        gaussians=packing.unpack(data),
         height=height,
         width=width,
         wrap=wrap,
@@ -419,7 +390,7 @@ def evaluate(result: FitResult, target: np.ndarray) -> dict:
     normal = metrics.group_slices(groups).get("normal")
     if normal is not None and len(normal) == 3:
         out["normal_angle_deg"] = metrics.normal_angle_stats(target[..., normal], rec[..., normal])
-    levels = sorted(set(int(v) for v in result.levels))
+    levels = sorted(set(result.gaussians.levels.tolist()))
     if len(levels) > 1:
         out["psnr_by_level"] = {
             str(lv): (out["psnr"] if lv == levels[-1] else metrics.psnr(target, result.render(max_level=lv)))

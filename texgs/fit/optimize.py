@@ -18,14 +18,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 
 from ..constants import Q_CUTOFF
+from ..gaussians import Gaussians
 from ..metrics import psnr_from_mse
-from ..render import render
+from ..render import render_gaussians
 from . import init as init_mod
 from .config import FitConfig
 from .device import randperm
@@ -33,12 +34,9 @@ from .loss import image_loss, random_window, weighted_l2
 from .progress import Progress
 from .schedule import Plan, Plateau, Stage
 
-#: quantizer(means [N,2] texels, inv_scales [N,2], rotations [N], values [N,C])
-#: -> the same four, quantised then dequantised with a straight-through gradient.
-Quantizer = Callable[
-    [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
-    tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
-]
+#: quantizer(Gaussians) -> the same Gaussians, their means, inverse scales,
+#: rotations and values quantised then dequantised with a straight-through gradient.
+Quantizer = Callable[[Gaussians], Gaussians]
 
 
 @dataclass
@@ -52,8 +50,10 @@ class Limits:
 
 
 @dataclass
-class GaussianSet:
-    """Trainable Gaussians (units in the module docstring) and their LOD levels [N] int."""
+class TrainableGaussians:
+    """The optimiser's parameters (units in the module docstring: positions are
+    image-normalised, unlike Gaussians.means) and each Gaussian's LOD level [N]
+    int32. gaussians() gives the texgs.gaussians.Gaussians they stand for."""
 
     positions: torch.Tensor
     inv_scales: torch.Tensor
@@ -78,14 +78,15 @@ class GaussianSet:
             [self.levels, torch.full((pos.shape[0],), level, dtype=torch.int32, device=self.levels.device)]
         )
 
-    def means(self, height: int, width: int) -> torch.Tensor:
-        """[N, 2] centres in texels of an H x W image."""
-        return self.positions * torch.tensor([float(width), float(height)], device=self.positions.device)
+    def gaussians(self, height: int, width: int, background: torch.Tensor) -> Gaussians:
+        """The Gaussians of an H x W image these parameters stand for (means in texels)."""
+        means = self.positions * torch.tensor([float(width), float(height)], device=self.positions.device)
+        return Gaussians(means, self.inv_scales, self.rotations, self.values, background, self.levels)
 
 
 @dataclass
 class LoopResult:
-    gaussians: GaussianSet
+    gaussians: TrainableGaussians
     steps: int
     stopped_early: bool
     history: list[dict] = field(default_factory=list)  # {"step", "psnr", "n", "level", "seconds"}
@@ -105,7 +106,7 @@ def level_factor(height: int, width: int, stage: Stage) -> float:
 
 
 def render_level(
-    g: GaussianSet,
+    g: TrainableGaussians,
     stage: Stage,
     height: int,
     width: int,
@@ -116,29 +117,19 @@ def render_level(
     quantizer: Quantizer | None = None,
 ) -> torch.Tensor:
     """Render the Gaussians at a pyramid level -> [h, w, C], differentiable."""
-    means = g.means(height, width)
-    inv, rot, val = g.inv_scales, g.rotations, g.values
+    gs = g.gaussians(height, width, background)
     if quantizer is not None:
-        means, inv, rot, val = quantizer(means, inv, rot, val)
+        gs = quantizer(gs)
     if stage.factor != 1:
-        means = means * torch.tensor([stage.width / width, stage.height / height], device=means.device)
-        inv = inv * level_factor(height, width, stage)
-    return render(
-        means,
-        inv,
-        rot,
-        val,
-        background,
-        stage.height,
-        stage.width,
-        k=cfg.k,
-        wrap=wrap,
-        backend=backend,
-        threads=cfg.threads,
-    )
+        gs = replace(
+            gs,
+            means=gs.means * torch.tensor([stage.width / width, stage.height / height], device=gs.means.device),
+            inv_scales=gs.inv_scales * level_factor(height, width, stage),
+        )
+    return render_gaussians(gs, stage.height, stage.width, k=cfg.k, wrap=wrap, backend=backend, threads=cfg.threads)
 
 
-def _optimizer(g: GaussianSet, cfg: FitConfig) -> torch.optim.Adam:
+def _optimizer(g: TrainableGaussians, cfg: FitConfig) -> torch.optim.Adam:
     groups = [
         (g.positions, cfg.lr_position),
         (g.inv_scales, cfg.lr_inv_scale),
@@ -162,7 +153,7 @@ LEVEL_MAX_INV_SCALE = 2.0
 
 
 @torch.no_grad()
-def project(g: GaussianSet, limits: Limits, wrap, stage_factor: float):
+def project(g: TrainableGaussians, limits: Limits, wrap, stage_factor: float):
     """Keep every Gaussian representable: positions inside the image (or wrapped
     onto it), inverse scales within the format's and the level's bounds,
     rotations in [0, pi), values in the packable range."""
@@ -185,7 +176,7 @@ HOLE_SENTINEL = -7.0
 
 @torch.no_grad()
 def relocate_into_holes(
-    g: GaussianSet,
+    g: TrainableGaussians,
     opt: torch.optim.Adam,
     stage: Stage,
     height: int,
@@ -232,7 +223,7 @@ def relocate_into_holes(
 
 @torch.no_grad()
 def hole_points(
-    g: GaussianSet,
+    g: TrainableGaussians,
     stage: Stage,
     height: int,
     width: int,
@@ -259,7 +250,7 @@ COVERAGE_POINTS = 1024
 COVERAGE_CANDIDATES = 8
 
 
-def _level_offsets(g: GaussianSet, points: torch.Tensor, idx: torch.Tensor | None, stage: Stage, wrap):
+def _level_offsets(g: TrainableGaussians, points: torch.Tensor, idx: torch.Tensor | None, stage: Stage, wrap):
     """Offsets points - means in level texels, on the torus on wrapped axes:
     [S, N, 2] for every Gaussian, or [S, k, 2] for the Gaussians idx [S, k]."""
     means = g.positions * torch.tensor([float(stage.width), float(stage.height)], device=g.positions.device)
@@ -271,7 +262,7 @@ def _level_offsets(g: GaussianSet, points: torch.Tensor, idx: torch.Tensor | Non
 
 
 @torch.no_grad()
-def coverage_candidates(g: GaussianSet, points: torch.Tensor, stage: Stage, wrap) -> torch.Tensor:
+def coverage_candidates(g: TrainableGaussians, points: torch.Tensor, stage: Stage, wrap) -> torch.Tensor:
     """[S, k] the Gaussians whose centres are nearest each hole point."""
     d = _level_offsets(g, points, None, stage, wrap)
     k = min(COVERAGE_CANDIDATES, g.n)
@@ -279,7 +270,7 @@ def coverage_candidates(g: GaussianSet, points: torch.Tensor, stage: Stage, wrap
 
 
 def coverage_loss(
-    g: GaussianSet, points: torch.Tensor, candidates: torch.Tensor, stage: Stage, height: int, width: int, wrap
+    g: TrainableGaussians, points: torch.Tensor, candidates: torch.Tensor, stage: Stage, height: int, width: int, wrap
 ) -> torch.Tensor:
     """Mean over hole points of log(min q / 9) where above 0, the min over the
     point's candidate Gaussians: pulls the nearest Gaussian (in q) until it
@@ -304,14 +295,14 @@ def initial_gaussians(
     wrap,
     gen: torch.Generator,
     stage: Stage,
-) -> GaussianSet:
+) -> TrainableGaussians:
     """Eq. 6 sampling on the first level's target (its texel centres); values
     from unit_target (the target in the Gaussians' unit value range)."""
     tgt = level_target(target, stage)
     prob = init_mod.init_probability(init_mod.gradient_magnitude(tgt, weights, wrap), cfg.lambda_init)
     texels = init_mod.sample_texels(prob, n, gen)
     pos, inv, rot, val = init_mod.gaussians_at(texels, level_target(unit_target, stage), 1.0 / cfg.init_scale)
-    return GaussianSet(
+    return TrainableGaussians(
         pos.requires_grad_(True),
         inv.requires_grad_(True),
         rot.requires_grad_(True),
@@ -463,7 +454,7 @@ def run(
             final = render_level(g, stage, height, width, background, cfg, wrap, backend, quant)
             final_err = float(((lo + span * final).clamp(0, 1) - tgt).pow(2).mean())
         if best_err < final_err:
-            g = GaussianSet(*best)
+            g = TrainableGaussians(*best)
             if progress:
                 progress.message(
                     f"kept the best iterate: PSNR {psnr_from_mse(best_err):.2f} dB "

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..gaussians import Gaussians
 from .config import FitConfig
 from .optimize import Limits, Quantizer
 
@@ -125,17 +126,22 @@ def palette_entries(values: torch.Tensor, qcfg) -> tuple[list[np.ndarray], list[
     return entries, index
 
 
+def _ste(qcfg, height: int, width: int, wrap) -> Quantizer:
+    """quantize_ste at qcfg bound to this image: Gaussians -> the same, quantised."""
+    from ..format import quant as fmt
+
+    def q(g: Gaussians) -> Gaussians:
+        m, s, r, v = fmt.quantize_ste(g.means, g.inv_scales, g.rotations, g.values, qcfg, height, width, tuple(wrap))
+        return dataclasses.replace(g, means=m, inv_scales=s, rotations=r, values=v)
+
+    return q
+
+
 def file_quantizer(qcfg, channels: int, height: int, width: int, wrap) -> Quantizer:
     """quantize_ste with every channel at the bits it has in the file (palette
     channels at their entries' bits): what training the entries goes through."""
-    from ..format import quant as fmt
-
     plain = dataclasses.replace(qcfg, palettes=(), value_bits_per_channel=tuple(qcfg.channel_value_bits(channels)))
-
-    def q(means, inv_scales, rotations, values):
-        return fmt.quantize_ste(means, inv_scales, rotations, values, plain, height, width, tuple(wrap))
-
-    return q
+    return _ste(plain, height, width, wrap)
 
 
 def limits(height: int, width: int, qcfg) -> Limits:
@@ -153,14 +159,7 @@ def limits(height: int, width: int, qcfg) -> Limits:
 
 def quantizer(qcfg, height: int, width: int, wrap) -> Quantizer:
     """quantize_ste bound to this image: what unpack() will return, identity gradient."""
-    from ..format import quant as fmt
-
-    plain = without_palettes(qcfg)
-
-    def q(means, inv_scales, rotations, values):
-        return fmt.quantize_ste(means, inv_scales, rotations, values, plain, height, width, tuple(wrap))
-
-    return q
+    return _ste(without_palettes(qcfg), height, width, wrap)
 
 
 def quantize(means, inv_scales, rotations, values, qcfg, height: int, width: int, wrap):
@@ -203,12 +202,7 @@ class ChannelMeta:
 
 
 def pack(
-    means,
-    inv_scales,
-    rotations,
-    values,
-    levels,
-    background,
+    g: Gaussians,
     channels: list[ChannelMeta],
     height: int,
     width: int,
@@ -218,10 +212,8 @@ def pack(
     lod_levels: int,
     palettes=None,
 ) -> bytes:
-    """Pack N Gaussians. means [N,2] texels, inv_scales [N,2] 1/texel,
-    rotations [N] rad, values [N,C] unit range, levels [N] int (0 = coarsest,
-    < lod_levels), background [C] unit range; palettes: the entries of qcfg's
-    palettes (refine.Palettes.entries; None = chosen by the writer)."""
+    """Pack the Gaussians g (torch or numpy; levels < lod_levels); palettes: the
+    entries of qcfg's palettes (refine.Palettes.entries; None = chosen by the writer)."""
     from .. import format as fmt
 
     descs = [
@@ -235,36 +227,30 @@ def pack(
         for c in channels
     ]
 
-    def np32(t):
-        return np.ascontiguousarray(t.detach().cpu().numpy() if torch.is_tensor(t) else t, dtype=np.float32)
+    def np32(a):
+        return np.ascontiguousarray(a, dtype=np.float32)
 
-    inp = fmt.PackInput(
-        height=height,
-        width=width,
-        channels=descs,
-        wrap=tuple(wrap),
-        k=k,
-        background=np32(background),
-        means=np32(means),
-        inv_scales=np32(inv_scales),
-        rotations=np32(rotations),
-        values=np32(values),
-        levels=np.asarray(levels.cpu().numpy() if torch.is_tensor(levels) else levels, dtype=np.int32),
-        lod_levels=int(lod_levels),
-        cfg=qcfg,
-        palettes=palettes,
+    h = g.as_numpy()
+    host = Gaussians(
+        np32(h.means),
+        np32(h.inv_scales),
+        np32(h.rotations),
+        np32(h.values),
+        np32(h.background),
+        np.asarray(h.levels, dtype=np.int32),
     )
-    return bytes(fmt.pack(inp))
+    return bytes(
+        fmt.pack(
+            host, descs, height, width, k=k, wrap=tuple(wrap), cfg=qcfg, lod_levels=int(lod_levels), palettes=palettes
+        )
+    )
 
 
-def unpack(data: bytes):
-    """(means [N,2], inv_scales [N,2], rotations [N], values [N,C], levels [N], background [C])
-    as float32 / int32 torch tensors, exactly what the runtime decodes."""
+def unpack(data: bytes) -> Gaussians:
+    """The Gaussians of a packed file (numpy, file order), exactly what the runtime decodes."""
     from ..format import reader as fmt
 
-    p = fmt.unpack(data)
-    t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt)  # noqa: E731
-    return (t(p.means), t(p.inv_scales), t(p.rotations), t(p.values), t(p.levels, torch.int32), t(p.background))
+    return fmt.unpack(data).gaussians
 
 
 def channel_meta(role: str, group: str, colour_space: str = "linear") -> ChannelMeta:

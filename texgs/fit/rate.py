@@ -14,6 +14,7 @@ import time
 
 import torch
 
+from ..gaussians import Gaussians
 from . import packing
 from .config import Budget
 
@@ -36,20 +37,20 @@ def useful_gaussians(height: int, width: int) -> int:
     return height * width
 
 
-def importance(means, inv_scales, rotations, values, background, height, width, k, wrap, backend, threads):
-    """[N] total blend weight each Gaussian receives over the image, sum over
+def importance(g: Gaussians, height, width, k, wrap, backend, threads):
+    """[N] total blend weight each Gaussian (torch tensors) receives over the image, sum over
     texels of G_i / sum_k G_k: d(sum of the image)/d(values[:, 0]) (docs/IMAGE_FUNCTION.md
     gradients), so one backward pass of the renderer gives it."""
     from ..render import render
 
-    vals = values.detach().clone().requires_grad_(True)
+    vals = g.values.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         out = render(
-            means.detach(),
-            inv_scales.detach(),
-            rotations.detach(),
+            g.means.detach(),
+            g.inv_scales.detach(),
+            g.rotations.detach(),
             vals,
-            background,
+            g.background,
             height,
             width,
             k=k,
@@ -62,12 +63,7 @@ def importance(means, inv_scales, rotations, values, background, height, width, 
 
 
 def pack_within(
-    means,
-    inv_scales,
-    rotations,
-    values,
-    levels,
-    background,
+    g: Gaussians,
     channels,
     height,
     width,
@@ -80,50 +76,20 @@ def pack_within(
     threads: int,
     palettes=None,
 ) -> tuple[bytes, int]:
-    """Pack; if over limit_bytes, drop the least important Gaussians until it fits.
-    Returns (bytes, Gaussians kept)."""
-    n = int(means.shape[0])
-    data = packing.pack(
-        means,
-        inv_scales,
-        rotations,
-        values,
-        levels,
-        background,
-        channels,
-        height,
-        width,
-        wrap,
-        k,
-        qcfg,
-        lod_levels,
-        palettes,
-    )
+    """Pack the Gaussians g (torch tensors); if over limit_bytes, drop the least
+    important ones until it fits. Returns (bytes, Gaussians kept)."""
+    n = g.n
+    data = packing.pack(g, channels, height, width, wrap, k, qcfg, lod_levels, palettes)
     if limit_bytes is None or len(data) <= limit_bytes:
         return data, n
-    imp = importance(means, inv_scales, rotations, values, background, height, width, k, wrap, backend, threads)
+    imp = importance(g, height, width, k, wrap, backend, threads)
     order = torch.sort(-imp, stable=True).indices  # most important first
     keep = n
     while len(data) > limit_bytes and keep > 1:
         per_gaussian = max(1.0, len(data) / keep)
         keep = max(1, keep - max(1, math.ceil((len(data) - limit_bytes) / per_gaussian)))
         sel = torch.sort(order[:keep]).values  # keep the original order
-        data = packing.pack(
-            means[sel],
-            inv_scales[sel],
-            rotations[sel],
-            values[sel],
-            levels[sel],
-            background,
-            channels,
-            height,
-            width,
-            wrap,
-            k,
-            qcfg,
-            lod_levels,
-            palettes,
-        )
+        data = packing.pack(g.select(sel), channels, height, width, wrap, k, qcfg, lod_levels, palettes)
     return data, keep
 
 

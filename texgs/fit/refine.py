@@ -17,12 +17,13 @@ import math
 import numpy as np
 import torch
 
+from ..gaussians import Gaussians
 from ..metrics import psnr_from_mse
-from ..render import render
+from ..render import render_gaussians
 from . import packing
 from .config import FitConfig
 from .loss import weighted_l2
-from .optimize import GaussianSet, Limits, project
+from .optimize import Limits, TrainableGaussians, project
 
 
 @dataclasses.dataclass
@@ -39,7 +40,7 @@ def choose(values: torch.Tensor, qcfg) -> Palettes:
 
 
 def refine(
-    g: GaussianSet,
+    g: TrainableGaussians,
     pal: Palettes,
     qcfg,
     target: torch.Tensor,
@@ -93,8 +94,8 @@ def refine(
     first = None
     for step in range(steps + 1):
         opt.zero_grad(set_to_none=True)
-        m, s, r, v = quantize(pos * sides, inv, rot, values_now())
-        img = render(m, s, r, v, background, height, width, k=cfg.k, wrap=wrap, backend=backend, threads=cfg.threads)
+        gs = quantize(Gaussians(pos * sides, inv, rot, values_now(), background, g.levels))
+        img = render_gaussians(gs, height, width, k=cfg.k, wrap=wrap, backend=backend, threads=cfg.threads)
         loss, sq = weighted_l2(img, lo, span, target, weights, buf)
         err = float(sq.sum()) / target.numel()
         if first is None:
@@ -109,9 +110,9 @@ def refine(
         with torch.no_grad():
             for e in ent:
                 e.clamp_(0, 1)
-        tmp = GaussianSet(pos, inv, rot, val, g.levels)
+        tmp = TrainableGaussians(pos, inv, rot, val, g.levels)
         project(tmp, limits, wrap, 1.0)
-    out = GaussianSet(*best[:4], g.levels)
+    out = TrainableGaussians(*best[:4], g.levels)
     bits = qcfg.channel_value_bits(c)
     entries = []
     for chans, cols, e, idx in zip(groups, columns, best[4:], index):

@@ -5,8 +5,9 @@ Public interface (used by the fitter and the CLI):
   quantiser (quant.py; its value palettes in palette.py);
 - ``ChannelDesc``, ``size_bound``, ``max_gaussians``: the layout's channel
   description and exact file sizes (layout.py);
-- ``PackInput``, ``pack``: the writer (writer.py);
-- ``Packed``, ``unpack``: the reader of untrusted bytes (reader.py);
+- ``pack``: the writer (writer.py) of a texgs.gaussians.Gaussians;
+- ``Packed``, ``unpack``: the reader of untrusted bytes (reader.py): a file's
+  header, channel table and Gaussians;
 - ``decode``, ``decode_uv``: the reference decoder (decoder.py).
 """
 
@@ -14,7 +15,7 @@ from .decoder import decode, decode_uv
 from .layout import ChannelDesc, max_gaussians, size_bound
 from .quant import QuantConfig, gaussian_constraints, quantize, quantize_ste
 from .reader import Packed, unpack
-from .writer import PackInput, pack
+from .writer import pack
 
 __all__ = [
     "QuantConfig",
@@ -24,7 +25,6 @@ __all__ = [
     "size_bound",
     "max_gaussians",
     "ChannelDesc",
-    "PackInput",
     "pack",
     "Packed",
     "unpack",

@@ -71,7 +71,7 @@ def shader_cost(packed, lod_limit=None) -> dict:
     pass_xy = np.zeros((h, w), np.int64)  # ... and the x box test (reach the circle test)
     cells = [(st, lv) for st in range(n_strips) for lv in range(lod)]
     span = {cl: slice(int(p.index[cl[0] * nl + cl[1]]), int(p.index[cl[0] * nl + cl[1] + 1])) for cl in cells}
-    wmin = np.minimum(p.inv_scales[:, 0], p.inv_scales[:, 1]).astype(np.float64)
+    wmin = np.minimum(p.gaussians.inv_scales[:, 0], p.gaussians.inv_scales[:, 1]).astype(np.float64)
     rho = BOX_CUTOFF / wmin  # |d| beyond which a box test rejects
     for y in range(h):
         py = y + 0.5
@@ -87,8 +87,8 @@ def shader_cost(packed, lod_limit=None) -> dict:
                     recs.append(np.arange(sl.start, sl.stop))
         if recs:
             i = np.concatenate(recs)
-            x, rr = p.means[i, 0].astype(np.float64), rho[i]
-            dy = np.abs(py - p.means[i, 1].astype(np.float64))
+            x, rr = p.gaussians.means[i, 0].astype(np.float64), rho[i]
+            dy = np.abs(py - p.gaussians.means[i, 1].astype(np.float64))
             if p.wrap[1]:
                 dy = np.minimum(dy, h - dy)
             near_y = dy <= rr
@@ -98,7 +98,7 @@ def shader_cost(packed, lod_limit=None) -> dict:
     ys, xs = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
     _, cover, near = decode_points(p, np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32), lod, with_counts=True)
     blended = np.minimum(cover, p.k)
-    c = p.values.shape[1]
+    c = p.gaussians.channels
     ev, py_, pxy = evaluated.ravel(), pass_y.ravel(), pass_xy.ravel()
     macs = (
         MACS_Y_REJECT * (ev - py_)

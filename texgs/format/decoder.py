@@ -62,7 +62,7 @@ def block_candidates(packed: Packed, x0, x1, y0, y1, lod: int) -> np.ndarray:
     for lo, hi in _intervals(y0 - r, y1 + r, h, wy):
         strips.update(range(int(lo // s), min(int(hi // s), n_strips - 1) + 1))
     xs = _intervals(x0 - r, x1 + r, w, wx)
-    mx = packed.means[:, 0]
+    mx = packed.gaussians.means[:, 0]
     parts = []
     for st in sorted(strips):
         for lv in range(lod):
@@ -136,11 +136,10 @@ def _bin_gaussians(packed: Packed, lod: int, tile: int, subset=None, lam_max: fl
     (filtered.py): radius sqrt(r^2 + Q_CUTOFF lam_max)."""
     h, w = packed.height, packed.width
     nbx = -(-w // tile)
-    keep = np.nonzero(packed.levels < lod)[0] if subset is None else subset[packed.levels[subset] < lod]
-    m = packed.means[keep].astype(np.float64)
-    r = SIGMA_CUTOFF / np.minimum(np.abs(packed.inv_scales[keep, 0]), np.abs(packed.inv_scales[keep, 1])).astype(
-        np.float64
-    )
+    gs = packed.gaussians
+    keep = np.nonzero(gs.levels < lod)[0] if subset is None else subset[gs.levels[subset] < lod]
+    m = gs.means[keep].astype(np.float64)
+    r = SIGMA_CUTOFF / np.minimum(np.abs(gs.inv_scales[keep, 0]), np.abs(gs.inv_scales[keep, 1])).astype(np.float64)
     if lam_max > 0:
         r = np.sqrt(r * r + Q_CUTOFF * lam_max)
     r = r + SEARCH_MARGIN
@@ -181,13 +180,13 @@ def decode_points(packed, points, lod_limit=None, with_counts=False, tile=16, su
     packed = _as_packed(packed)
     lod = _lod(packed, lod_limit)
     pts = torch.as_tensor(points, dtype=torch.float32)
-    c = packed.values.shape[1]
+    c = packed.gaussians.channels
     h, w = packed.height, packed.width
     out = torch.empty(pts.shape[0], c, dtype=torch.float32)
     cover = torch.zeros(pts.shape[0], dtype=torch.int64)
     near = torch.zeros(pts.shape[0], dtype=torch.int64) if with_counts else None
-    if pts.shape[0] == 0 or not (packed.levels < lod).any():
-        out[:] = torch.from_numpy(packed.background)
+    if pts.shape[0] == 0 or not (packed.gaussians.levels < lod).any():
+        out[:] = torch.from_numpy(packed.gaussians.background)
         return (out.numpy(), cover.numpy(), near.numpy()) if with_counts else out.numpy()
 
     nbx, nby = -(-w // tile), -(-h // tile)
@@ -201,12 +200,9 @@ def decode_points(packed, points, lod_limit=None, with_counts=False, tile=16, su
     gblock, gitem = _bin_gaussians(packed, lod, tile, subset)
     cmat, cval, ccnt = _padded_groups(gblock, gitem, blocks)  # [B, Mmax] file indices
 
-    means = torch.from_numpy(packed.means)
-    inv = torch.from_numpy(packed.inv_scales)
-    rot = torch.from_numpy(packed.rotations)
-    cos_all, sin_all = torch.cos(rot), torch.sin(rot)
-    vals = torch.from_numpy(packed.values)
-    background = torch.from_numpy(packed.background)
+    g = packed.gaussians.as_torch()
+    means, inv, vals, background = g.means, g.inv_scales, g.values, g.background
+    cos_all, sin_all = torch.cos(g.rotations), torch.sin(g.rotations)
     period = (float(w) if packed.wrap[0] else None, float(h) if packed.wrap[1] else None)
 
     # Batch blocks of similar candidate counts so padding stays small.
@@ -319,12 +315,12 @@ def decode(packed, lod_limit=None, apply_range=False) -> np.ndarray:
     Beyond the result it holds one row band's working set (decode_bands)."""
     packed = _as_packed(packed)
     h, w = packed.height, packed.width
-    if h * w * packed.values.shape[1] > MAX_DECODE_VALUES:
+    if h * w * packed.gaussians.channels > MAX_DECODE_VALUES:
         raise InputError(
-            f"{w}x{h}x{packed.values.shape[1]} is too large to decode at once "
+            f"{w}x{h}x{packed.gaussians.channels} is too large to decode at once "
             f"(limit {MAX_DECODE_VALUES} values); sample it with decode_uv in pieces"
         )
-    img = np.empty((h, w, packed.values.shape[1]), np.float32)
+    img = np.empty((h, w, packed.gaussians.channels), np.float32)
     for y0, band in decode_bands(packed, lod_limit):
         img[y0 : y0 + band.shape[0]] = band
     return apply_channel_ranges(packed, img) if apply_range else img

@@ -174,7 +174,7 @@ def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, wi
     lod = _lod(packed, lod_limit)
     pts = torch.as_tensor(np.asarray(points, np.float32))
     fp = np.ascontiguousarray(np.asarray(footprint, np.float32).reshape(-1, 3))
-    n, c = pts.shape[0], packed.values.shape[1]
+    n, c = pts.shape[0], packed.gaussians.channels
     kk = MAX_K if k is None else int(k)
     out = np.empty((n, c), np.float32)
     counts = [np.zeros(n, np.int64) for _ in range(5)]
@@ -198,11 +198,11 @@ def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, wi
 
 def _decode_class(packed: Packed, pts: torch.Tensor, fp: np.ndarray, lod: int, k: int, out, counts, ids):
     h, w = packed.height, packed.width
-    c = packed.values.shape[1]
+    c = packed.gaussians.channels
     res = torch.empty(len(pts), c, dtype=torch.float32)
     cnt = [torch.zeros(len(pts), dtype=torch.int64) for _ in range(5)]
-    if not (packed.levels < lod).any():
-        res[:] = torch.from_numpy(packed.background)
+    if not (packed.gaussians.levels < lod).any():
+        res[:] = torch.from_numpy(packed.gaussians.background)
     else:
         lam = footprint_lambda(fp)
         lam_max = float(lam.max())
@@ -249,12 +249,9 @@ class _Context:
     """The per-file tensors and per-point footprints one class evaluates with."""
 
     def __init__(self, packed: Packed, k: int, fp: np.ndarray, lam: np.ndarray):
-        self.means = torch.from_numpy(packed.means)
-        self.inv = torch.from_numpy(packed.inv_scales)
-        rot = torch.from_numpy(packed.rotations)
-        self.cos, self.sin = torch.cos(rot), torch.sin(rot)
-        self.vals = torch.from_numpy(packed.values)
-        self.background = torch.from_numpy(packed.background)
+        g = packed.gaussians.as_torch()
+        self.means, self.inv, self.vals, self.background = g.means, g.inv_scales, g.values, g.background
+        self.cos, self.sin = torch.cos(g.rotations), torch.sin(g.rotations)
         self.k = k
         self.period = (
             float(packed.width) if packed.wrap[0] else None,

@@ -17,6 +17,7 @@ import torch
 
 from ..constants import MAX_CHANNELS, MAX_K, SIGMA_CUTOFF
 from ..errors import FormatError
+from ..gaussians import Gaussians
 from . import layout as L
 from .layout import ChannelDesc
 from .quant import (
@@ -45,23 +46,20 @@ class Section:
 
 @dataclass
 class Packed:
-    """A decoded file. Arrays are in file order (the order the image function's
-    tie-break uses): means [N, 2] float32 texels, inv_scales [N, 2] float32,
-    rotations [N] float32, values [N, C] float32 unit range, levels [N] int64,
-    index [strips * levels + 1] int64 record starts, background [C] float32."""
+    """A decoded file: its header, channel table and Gaussians.
+
+    gaussians: as numpy arrays in file order (the order the image function's
+    tie-break uses), dequantised exactly as the runtime decodes them; levels
+    int32. index [strips * levels + 1] int64: the record start of each
+    (strip, level) cell."""
 
     header: dict
     sections: list
     channels: list
     value_bits: list
     cfg: QuantConfig
-    means: np.ndarray
-    inv_scales: np.ndarray
-    rotations: np.ndarray
-    values: np.ndarray
-    levels: np.ndarray
+    gaussians: Gaussians
     index: np.ndarray
-    background: np.ndarray
     words: np.ndarray  # the whole file as uint32 words (what a shader binds)
 
     @property
@@ -438,12 +436,7 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
         channels=descs,
         value_bits=bits,
         cfg=cfg,
-        means=means,
-        inv_scales=inv,
-        rotations=rot,
-        values=vals,
-        levels=level_rec,
+        gaussians=Gaussians(means, inv, rot, vals, background, level_rec.astype(np.int32)),
         index=index,
-        background=background,
         words=np.frombuffer(data[: len(data) // 4 * 4], dtype="<u4").copy(),
     )

@@ -1,6 +1,6 @@
 """Writer of packed texgs files (docs/FORMAT.md).
 
-``pack(PackInput) -> bytes``: quantises the Gaussians with the runtime
+``pack(gaussians, channels, height, width, ...) -> bytes``: quantises the Gaussians with the runtime
 quantiser, sorts them by (strip, LOD level, x) so a texel's candidates are a
 few contiguous, x-sorted ranges, bit-packs the records and writes the header,
 section table, channel table, strip index and channel names, each section
@@ -10,13 +10,13 @@ with a CRC-32.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..constants import MAX_CHANNELS, MAX_K
 from ..errors import ConfigError, InputError
+from ..gaussians import Gaussians
 from . import layout as L
 from .quant import (
     QuantConfig,
@@ -29,28 +29,6 @@ from .quant import (
     rotation_step,
     value_step,
 )
-
-
-@dataclass
-class PackInput:
-    """Everything pack() writes. Arrays are float32 numpy or torch, any order of Gaussians:
-    means [N, 2] texels (x, y); inv_scales [N, 2] 1/texels; rotations [N] radians;
-    values [N, C] unit range; background [C] unit range; levels [N] int LOD level (0 = coarsest)."""
-
-    height: int
-    width: int
-    channels: list
-    means: object
-    inv_scales: object
-    rotations: object
-    values: object
-    background: object
-    k: int = 10
-    wrap: tuple = (False, False)
-    levels: object = None
-    lod_levels: int | None = None  # default: max(levels) + 1
-    cfg: QuantConfig = field(default_factory=QuantConfig.default)
-    palettes: list | None = None  # with cfg.palettes: their entries (palette.build_palettes; None = built here)
 
 
 def _np(a, dtype) -> np.ndarray:
@@ -159,36 +137,55 @@ def channel_table(channels: list, cfg: QuantConfig, background: np.ndarray) -> b
     return bytes(out)
 
 
-def pack(inp: PackInput) -> bytes:
-    """Quantise, sort and serialise; returns the file bytes (layout in docs/FORMAT.md)."""
-    cfg = inp.cfg
+def pack(
+    gaussians: Gaussians,
+    channels: list,
+    height: int,
+    width: int,
+    *,
+    k: int = 10,
+    wrap: tuple[bool, bool] = (False, False),
+    cfg: QuantConfig | None = None,
+    lod_levels: int | None = None,
+    palettes: list | None = None,
+) -> bytes:
+    """Quantise, sort and serialise N Gaussians (numpy or torch, any order) of an
+    H x W image with one Channel per value column; returns the file bytes
+    (layout in docs/FORMAT.md).
+
+    k: Gaussians blended per texel; wrap: (x, y) addressing, True = tileable;
+    cfg: the record encoding (default QuantConfig.default()); lod_levels: LOD
+    levels of the file (default max(levels) + 1); palettes: with cfg.palettes,
+    their entries (palette.build_palettes; None = built here)."""
+    cfg = cfg if cfg is not None else QuantConfig.default()
     cfg.validate()
-    h, w = int(inp.height), int(inp.width)
+    h, w = int(height), int(width)
     check_sizes(h, w)
-    values = _np(inp.values, np.float64)
+    values = _np(gaussians.values, np.float64)
     n = values.shape[0] if values.ndim == 2 else -1
-    c = len(inp.channels)
+    c = len(channels)
     if values.ndim != 2 or values.shape[1] != c:
         raise InputError(f"values must be [N, {c}] (one column per channel description), got {values.shape}")
     if not 1 <= c <= MAX_CHANNELS:
         raise InputError(f"channel count must be in 1..{MAX_CHANNELS}, got {c}")
-    if not 1 <= int(inp.k) <= MAX_K:
-        raise ConfigError(f"K must be in 1..{MAX_K}, got {inp.k}")
-    background = _np(inp.background, np.float32).reshape(-1)
+    if not 1 <= int(k) <= MAX_K:
+        raise ConfigError(f"K must be in 1..{MAX_K}, got {k}")
+    background = _np(gaussians.background, np.float32).reshape(-1)
     if background.shape != (c,) or not np.isfinite(background).all():
         raise InputError(f"background must be {c} finite values, got shape {background.shape}")
     background = np.clip(background, 0.0, 1.0)  # a unit value, clamped like the Gaussians' values
-    levels = np.zeros(n, np.int64) if inp.levels is None else _np(inp.levels, np.int64).reshape(-1)
+    levels = _np(gaussians.levels, np.int64).reshape(-1)
     if levels.shape != (n,) or (n and levels.min() < 0):
         raise InputError(f"levels must be [N={n}] non-negative integers")
-    n_levels = int(inp.lod_levels or (int(levels.max()) + 1 if n else 1))
+    n_levels = int(lod_levels or (int(levels.max()) + 1 if n else 1))
     if not 1 <= n_levels <= L.MAX_LOD_LEVELS or (n and levels.max() >= n_levels):
         raise InputError(f"LOD levels must be 1..{L.MAX_LOD_LEVELS} and cover every Gaussian's level, got {n_levels}")
     if n * cfg.record_bits(c) >= 1 << 32:
         raise InputError(f"too many Gaussians: {n} records exceed the 2^32-bit stream shaders can address")
-    wrap = (bool(inp.wrap[0]), bool(inp.wrap[1]))
+    wrap = (bool(wrap[0]), bool(wrap[1]))
 
-    codes = encode(inp.means, inp.inv_scales, inp.rotations, values, cfg, h, w, wrap, inp.palettes)
+    g = gaussians
+    codes = encode(g.means, g.inv_scales, g.rotations, values, cfg, h, w, wrap, palettes)
     means_q = dequantize(codes, cfg, h, w)[0].numpy()
     strips = L.strips_of(means_q[:, 1], h, cfg.strip_height)
     pos = codes.pos.numpy()
@@ -212,9 +209,9 @@ def pack(inp: PackInput) -> bytes:
     counts = np.bincount(cell, minlength=n_strips * n_levels)
     index = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint16 if L.index_bits(n) == 16 else np.uint32)
     index = index.tobytes().ljust(L.index_bytes(n, n_strips, n_levels), b"\0")
-    names = names_section(inp.channels)
+    names = names_section(channels)
     sections = {
-        L.SECTION_CHANNELS: channel_table(inp.channels, cfg, background),
+        L.SECTION_CHANNELS: channel_table(channels, cfg, background),
         L.SECTION_INDEX: index,
         L.SECTION_RECORDS: records,
     }
@@ -241,7 +238,7 @@ def pack(inp: PackInput) -> bytes:
             "width": w,
             "height": h,
             "channels": c,
-            "k": int(inp.k),
+            "k": int(k),
             "flags": (L.FLAG_WRAP_X if wrap[0] else 0) | (L.FLAG_WRAP_Y if wrap[1] else 0),
             "levels": n_levels,
             "strip_height": cfg.strip_height,

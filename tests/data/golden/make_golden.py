@@ -17,8 +17,10 @@ HERE = pathlib.Path(__file__).resolve().parent
 HEIGHT, WIDTH = 48, 64
 
 
-def golden_input():
-    from texgs.format import ChannelDesc, PackInput, QuantConfig, gaussian_constraints
+def golden_input() -> dict:
+    """The arguments of texgs.format.pack for the golden file."""
+    from texgs.format import ChannelDesc, QuantConfig, gaussian_constraints
+    from texgs.gaussians import Gaussians
 
     cfg = QuantConfig(max_radius=12.0, strip_height=4, palettes=(((0, 1, 2), 4),)).with_group_value_bits(
         ["albedo"] * 3 + ["normal"] * 3 + ["roughness"], {"normal": 8, "roughness": 5}
@@ -35,18 +37,19 @@ def golden_input():
         ChannelDesc("normal.z", "normal", "linear", "normal_z"),
         ChannelDesc("roughness", "roughness", "linear", "roughness", (0.0, 2.0)),
     ]
-    return PackInput(
+    means = (rng.random((n, 2)) * [WIDTH + 8, HEIGHT] - [4, 0]).astype(np.float32)
+    inv_scales = (lo * np.exp(rng.random((n, 2)) * 2.2)).astype(np.float32)
+    rotations = (rng.random(n) * 7 - 1).astype(np.float32)
+    values = rng.random((n, 7)).astype(np.float32)
+    background = np.array([0.5, 0.4, 0.3, 0.5, 0.5, 1.0, 0.25], np.float32)
+    levels = rng.integers(0, 2, n)
+    return dict(
+        gaussians=Gaussians(means, inv_scales, rotations, values, background, levels),
+        channels=channels,
         height=HEIGHT,
         width=WIDTH,
-        channels=channels,
-        means=(rng.random((n, 2)) * [WIDTH + 8, HEIGHT] - [4, 0]).astype(np.float32),
-        inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.2)).astype(np.float32),
-        rotations=(rng.random(n) * 7 - 1).astype(np.float32),
-        values=rng.random((n, 7)).astype(np.float32),
-        background=np.array([0.5, 0.4, 0.3, 0.5, 0.5, 1.0, 0.25], np.float32),
         k=6,
         wrap=(True, False),
-        levels=rng.integers(0, 2, n),
         cfg=cfg,
     )
 
@@ -54,7 +57,7 @@ def golden_input():
 def main() -> None:
     from texgs.format import decode, pack
 
-    data = pack(golden_input())
+    data = pack(**golden_input())
     (HERE / "material.texgs").write_bytes(data)
     np.save(HERE / "material_decoded.npy", decode(data))
     print(f"wrote {HERE / 'material.texgs'} ({len(data)} bytes) and material_decoded.npy")
