@@ -45,8 +45,8 @@ def with_stored_normals(material, folder: Path):
     data = material.data.copy()
     for i, ch in enumerate(m.channels):
         if ch.group == "normal":
-            header, pixels = ingest.read_image(ch.source)
-            data[..., i] = pixels[..., header.channels.index(ch.source_channel)]
+            header, pixels = ingest.read_image(ch.source.file)
+            data[..., i] = pixels[..., header.channels.index(ch.source.channel)]
     return Material(material.name, np.ascontiguousarray(data), material.groups, material.sources)
 
 

@@ -190,7 +190,7 @@ def main_filtered(args) -> int:
 
 
 def main(argv=None) -> int:
-    from texgs.fit.api import fit
+    from texgs.fit.api import fit_material
     from texgs.fit.config import Budget, FitConfig
     from texgs.format.cost import shader_cost
 
@@ -217,20 +217,17 @@ def main(argv=None) -> int:
     )
     rows = []
     for material in materials:
-        pixels, metas, weights = fit_bench.load(material, args.size)
-        r = fit(
-            pixels,
+        r = fit_material(
+            fit_bench.load(material, args.size),
             Budget(bppc=args.bppc),
             FitConfig(max_radius=args.max_radius, threads=args.threads),
-            channels=metas,
-            weights=weights,
             progress="off",
             label=material,
         )
         cost = shader_cost(r.data)
         row = {
             "material": material,
-            "size": f"{r.width}x{r.height}x{len(metas)}",
+            "size": f"{r.width}x{r.height}x{len(r.channels)}",
             "gaussians": r.n,
             "psnr": round(r.metrics["psnr"], 2),
             "evaluated_mean": round(cost["evaluated_mean"], 1),

@@ -108,23 +108,24 @@ def astc_reference(bppc: float) -> dict[str, float]:
 
 
 def load(material: str, size: int):
+    """The ingested material, downsampled to size x size first when size > 0."""
+    from dataclasses import replace
+
     import torch
     import torch.nn.functional as F
 
     from texgs import ingest
-    from texgs.fit import packing
 
     m = ingest.load(corpus_root() / material)
-    pixels = m.pixels
     if size:
-        x = torch.from_numpy(pixels).permute(2, 0, 1)[None]
+        x = torch.from_numpy(m.pixels).permute(2, 0, 1)[None]
         pixels = F.interpolate(x, size=(size, size), mode="area")[0].permute(1, 2, 0).contiguous().numpy()
-    metas = [packing.channel_meta(c.role, c.group, c.color_space) for c in m.channels]
-    return pixels, metas, m.weights
+        m = replace(m, pixels=pixels, width=size, height=size)
+    return m
 
 
 def main(argv=None) -> int:
-    from texgs.fit.api import fit
+    from texgs.fit.api import fit_material
     from texgs.fit.config import PRESETS, Budget
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -147,22 +148,20 @@ def main(argv=None) -> int:
         flush=True,
     )
     for material in materials:
-        pixels, metas, weights = load(material, args.size)
+        m_in = load(material, args.size)
         for variant in args.variants:
             changes = dict(VARIANTS[variant])
             if args.steps:
                 changes["steps"] = args.steps
             cfg = PRESETS[args.preset](**changes)
-            r = fit(
-                pixels, Budget(bppc=args.bppc), cfg, channels=metas, weights=weights, progress="off", label=material
-            )
+            r = fit_material(m_in, Budget(bppc=args.bppc), cfg, progress="off", label=material)
             m = r.metrics
             row = {
                 "material": material,
                 "variant": variant,
                 "H": r.height,
                 "W": r.width,
-                "C": len(metas),
+                "C": len(m_in.channels),
                 "psnr": round(m["psnr"], 2),
                 "bppc": round(m["bppc"], 5),
                 "gaussians": m["gaussians"],

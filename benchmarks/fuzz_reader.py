@@ -30,8 +30,9 @@ from collections import Counter
 
 import numpy as np
 
+from texgs.channels import Channel
 from texgs.errors import FormatError
-from texgs.format import ChannelDesc, QuantConfig, decode, decode_uv, gaussian_constraints, pack, unpack
+from texgs.format import QuantConfig, decode, decode_uv, gaussian_constraints, pack, unpack
 from texgs.format import layout as L
 from texgs.gaussians import Gaussians
 
@@ -90,7 +91,7 @@ def seed_files() -> list[bytes]:
                 background=rng.random(c).astype(np.float32),
                 levels=rng.integers(0, levels, n),
             ),
-            [ChannelDesc(f"ch{i}", "g", range=ranges[i]) for i in range(c)],
+            [Channel(f"ch{i}", "g", range=ranges[i]) for i in range(c)],
             h,
             w,
             k=4,

@@ -17,8 +17,9 @@ import math
 
 import numpy as np
 
+from texgs.channels import Channel
 from texgs.constants import SIGMA_CUTOFF
-from texgs.format import ChannelDesc, QuantConfig, gaussian_constraints, max_gaussians, pack, unpack
+from texgs.format import QuantConfig, gaussian_constraints, max_gaussians, pack, unpack
 from texgs.format.cost import shader_cost
 from texgs.format.layout import SEARCH_MARGIN, SECTION_INDEX, index_bytes
 from texgs.gaussians import Gaussians
@@ -49,9 +50,7 @@ def synthetic_fit(h: int, w: int, c: int, bppc: float, cfg: QuantConfig, seed: i
         rng.random((n, c)).astype(np.float32),
         np.full(c, 0.5, np.float32),
     )
-    return dict(
-        gaussians=gaussians, channels=[ChannelDesc(f"c{i}") for i in range(c)], height=h, width=w, k=10, cfg=cfg
-    )
+    return dict(gaussians=gaussians, channels=[Channel(f"c{i}") for i in range(c)], height=h, width=w, k=10, cfg=cfg)
 
 
 def index_study(inp: dict, file_bytes: int) -> list[dict]:

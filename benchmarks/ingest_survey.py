@@ -108,7 +108,7 @@ def check(truth: dict, by_file: dict[Path, object], tables: dict[str, object]) -
         return f"error: {table.message}"
     src_of: dict[str, set[str]] = {}
     for c in table.channels:
-        src_of.setdefault(c.group, set()).add(c.source.name)
+        src_of.setdefault(c.group, set()).add(c.source.file.name)
     if src_of.get("albedo") != {truth["albedo"].name}:
         return f"albedo from {sorted(src_of.get('albedo', []))}, expected {truth['albedo'].name}"
     for path, group in truth["maps"].items():

@@ -57,7 +57,7 @@ def corpus_material(key: str, side: int = SIDE):
     from texgs import ingest
 
     m = ingest.load(corpus_dir() / key)
-    return area_downsample(m.pixels, side), [c.group for c in m.channels], [c.role for c in m.channels], m.weights
+    return area_downsample(m.pixels, side), [c.group for c in m.channels], m.roles, m.weights
 
 
 def synthetic_material(side: int = SIDE, seed: int = 2026):

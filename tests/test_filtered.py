@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from texgs.channels import Channel
 from texgs.cli import main
 from texgs.errors import InputError
-from texgs.format import ChannelDesc, QuantConfig, decode, decode_uv, gaussian_constraints, pack, unpack
+from texgs.format import QuantConfig, decode, decode_uv, gaussian_constraints, pack, unpack
 from texgs.format import filtered as F
 from texgs.format.decoder import decode_points
 from texgs.gaussians import Gaussians
@@ -32,7 +33,7 @@ def random_material(wrap=(False, False), seed=0, h=40, w=48, c=3, n=120, small=F
             background=np.full(c, 0.5, np.float32),
             levels=rng.integers(0, levels, n),
         ),
-        [ChannelDesc(f"c{i}", group) for i in range(c)],
+        [Channel(f"c{i}", group) for i in range(c)],
         h,
         w,
         k=5,
@@ -92,7 +93,7 @@ def test_filtered_value_is_the_exact_convolution_of_each_gaussian():
             values=np.array([[0.1, 0.9], [0.8, 0.3]], np.float32),
             background=np.full(2, 0.5, np.float32),
         ),
-        [ChannelDesc("a"), ChannelDesc("b")],
+        [Channel("a"), Channel("b")],
         h,
         w,
         k=4,

@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from texgs import metrics, native
 from texgs.cli import main
 from texgs.fit import init as fit_init
-from texgs.fit.api import fit
 from texgs.fit.config import Budget, FitConfig
 from texgs.fit.loss import image_loss, ssim_per_channel
 from texgs.fit.schedule import Plateau, make_plan
@@ -140,21 +139,16 @@ QUICK_SET = ["gltf-samples/FlightHelmet_LeatherPartsMat", "godot-decals/decal_sc
 @pytest.mark.corpus
 @pytest.mark.parametrize("material", QUICK_SET)
 def test_quick_set_material_fits_within_budget(corpus_dir, material):
+    from dataclasses import replace
+
     from texgs import ingest
-    from texgs.fit import packing
+    from texgs.fit import fit_material
 
     m = ingest.load(corpus_dir / material)
     x = torch.from_numpy(m.pixels).permute(2, 0, 1)[None]
     small = F.interpolate(x, size=(128, 128), mode="area")[0].permute(1, 2, 0).numpy()
-    metas = [packing.channel_meta(c.role, c.group, c.color_space) for c in m.channels]
-    r = fit(
-        small,
-        Budget(bppc=0.5),
-        FitConfig.fast(steps=120, add_every=20),
-        channels=metas,
-        weights=m.weights,
-        progress="off",
-    )
+    m = replace(m, pixels=small, width=128, height=128)
+    r = fit_material(m, Budget(bppc=0.5), FitConfig.fast(steps=120, add_every=20), progress="off")
     assert 0.98 * 0.5 <= r.metrics["bppc"] <= 0.5
     # Measured 25-27 dB at this size, rate and step count.
     assert r.metrics["psnr"] > 21.0

@@ -25,13 +25,13 @@ from torch.utils._pytree import tree_flatten, tree_map
 
 import texgs.native
 import texgs.render_ref
+from texgs.channels import Channel
 from texgs.fit import device as fit_device_mod
 from texgs.fit import optimize as fit_optimize
 from texgs.fit import packing as fit_packing
 from texgs.fit import rate as fit_rate
 from texgs.fit.api import fit, resolve_backend
 from texgs.fit.config import Budget, FitConfig
-from texgs.fit.packing import ChannelMeta
 from texgs.gaussians import Gaussians
 
 FAKE = torch.device("meta")
@@ -227,7 +227,7 @@ def test_emulated_cuda_trimming_to_the_budget(fake_cuda):
     arrays = [rng.uniform(0, w, (n, 2)), rng.uniform(0.3, 1.0, (n, 2)), rng.uniform(0, 3, n), rng.uniform(0, 1, (n, c))]
     means, inv, rot, val = (torch.tensor(a, dtype=torch.float32) for a in arrays)
     g = Gaussians(means, inv, rot, val, torch.full((c,), 0.5), torch.zeros(n, dtype=torch.int32))
-    metas = [ChannelMeta(f"c{i}", "g") for i in range(c)]
+    metas = [Channel(f"c{i}", "g") for i in range(c)]
     qcfg = fit_packing.quant_config(FitConfig(), h, w)
     full = fit_packing.pack(g, metas, h, w, (False, False), 4, qcfg, 1)
     args = (metas, h, w, (False, False), 4, qcfg, 1, len(full) - 40)

@@ -12,9 +12,9 @@ import torch
 from conftest import REPO
 
 from texgs import render_ref
+from texgs.channels import Channel
 from texgs.errors import ConfigError, FormatError, InputError
 from texgs.format import (
-    ChannelDesc,
     QuantConfig,
     decode,
     decode_uv,
@@ -43,7 +43,7 @@ def make_input(h=48, w=64, c=5, n=150, seed=0, cfg=None, wrap=(False, False), k=
         background=np.full(c, 0.5, np.float32),
         levels=rng.integers(0, levels, n),
     )
-    channels = [ChannelDesc(f"ch{i}", "g") for i in range(c)]
+    channels = [Channel(f"ch{i}", "g") for i in range(c)]
     return dict(gaussians=gaussians, channels=channels, height=h, width=w, k=k, wrap=wrap, cfg=cfg)
 
 
@@ -226,9 +226,9 @@ def test_pack_rejects_bad_input():
         dict(k=0),
         dict(gaussians=replace(g, means=np.full((150, 2), np.nan, np.float32))),
         dict(gaussians=replace(g, levels=-np.ones(150, int))),
-        dict(channels=[ChannelDesc("x" * (L.NAME_MAX_BYTES + 1))] + channels[1:]),
-        dict(channels=[ChannelDesc("a\tb")] + channels[1:]),
-        dict(channels=[ChannelDesc("a", semantic="nope")] + channels[1:]),
+        dict(channels=[Channel("x" * (L.NAME_MAX_BYTES + 1))] + channels[1:]),
+        dict(channels=[Channel("a\tb")] + channels[1:]),
+        dict(channels=[Channel("a", semantic="nope")] + channels[1:]),
         dict(cfg=QuantConfig(position_bits=40)),
     ]
     for change in bad:
@@ -239,9 +239,9 @@ def test_pack_rejects_bad_input():
 def test_channel_names_round_trip_and_are_optional():
     inp = make_input(c=3)
     inp["channels"] = [
-        ChannelDesc("albedo.r", "albedo"),
-        ChannelDesc("rauheit", "grün-maske"),
-        ChannelDesc("m" * L.NAME_MAX_BYTES, "g"),
+        Channel("albedo.r", "albedo"),
+        Channel("rauheit", "grün-maske"),
+        Channel("m" * L.NAME_MAX_BYTES, "g"),
     ]
     data = pack(**inp)
     p = unpack(data)
@@ -440,9 +440,9 @@ def test_files_at_the_edges_of_the_writer_ranges_are_accepted_and_decode_finite(
     ):
         inp = make_input(h=20, w=24, c=3, n=40, cfg=cfg)
         inp["channels"] = [
-            ChannelDesc("a", "g", range=(-big, big)),
-            ChannelDesc("b", "g", range=(big / 2, big)),
-            ChannelDesc("c", "g", range=(-big, -big / 2)),
+            Channel("a", "g", range=(-big, big)),
+            Channel("b", "g", range=(big / 2, big)),
+            Channel("c", "g", range=(-big, -big / 2)),
         ]
         # 1.7: clamped to 1 by the writer
         inp["gaussians"].background = np.array([0.0, 1.0, 1.7], np.float32)
@@ -454,7 +454,7 @@ def test_files_at_the_edges_of_the_writer_ranges_are_accepted_and_decode_finite(
 
 def test_writer_refuses_ranges_beyond_the_format_limit():
     inp = make_input(c=1)
-    inp["channels"] = [ChannelDesc("a", "g", range=(0.0, 2.0**65))]
+    inp["channels"] = [Channel("a", "g", range=(0.0, 2.0**65))]
     with pytest.raises(InputError, match="within"):
         pack(**inp)
 

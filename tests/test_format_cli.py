@@ -6,6 +6,7 @@ import pathlib
 import numpy as np
 import pytest
 
+from texgs.channels import Channel
 from texgs.cli import main
 from texgs.format import decode
 
@@ -82,7 +83,7 @@ def test_output_into_a_closed_pipe_stops_quietly():
 
 
 def _large_sparse_file(path, w, h, c, n=50):
-    from texgs.format import ChannelDesc, QuantConfig, pack
+    from texgs.format import QuantConfig, pack
     from texgs.gaussians import Gaussians
 
     rng = np.random.default_rng(0)
@@ -96,7 +97,7 @@ def _large_sparse_file(path, w, h, c, n=50):
                 values=rng.random((n, c)).astype(np.float32),
                 background=np.full(c, 0.25, np.float32),
             ),
-            [ChannelDesc(f"c{i}", "g") for i in range(c)],
+            [Channel(f"c{i}", "g") for i in range(c)],
             h,
             w,
             cfg=cfg,

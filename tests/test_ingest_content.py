@@ -11,7 +11,7 @@ from texgs.ingest.content import look
 
 
 def _roles(m) -> dict[str, str]:
-    return {c.group: c.source.name for c in m.channels}
+    return {c.group: c.source.file.name for c in m.channels}
 
 
 def test_look_tells_normal_grey_and_colour(tmp_path):

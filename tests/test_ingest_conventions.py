@@ -76,7 +76,7 @@ def test_engine_suffixes(name, kind):
 
 def _roles(m) -> dict[str, str]:
     """group -> the file it comes from."""
-    return {c.group: c.source.name for c in m.channels}
+    return {c.group: c.source.file.name for c in m.channels}
 
 
 def test_cube2_folder_is_one_material(tmp_path):

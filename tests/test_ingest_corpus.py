@@ -115,16 +115,16 @@ def test_corpus_material_roles(tables, key):
     assert t.num_channels == sum(WIDTH.get(g, 1) for g in EXPECTED[key])  # METRICS.md channel count
     assert len(set(t.roles)) == t.num_channels
     for c in t.channels:
-        assert c.color_space == ("srgb" if c.group in ("albedo", "emissive") else "linear")
-        assert c.source.is_file() and c.source.parent == CORPUS / key
-        assert c.source_size == (t.width, t.height)
+        assert c.colour_space == ("srgb" if c.group in ("albedo", "emissive") else "linear")
+        assert c.source.file.is_file() and c.source.file.parent == CORPUS / key
+        assert c.source.size == (t.width, t.height)
 
 
 def test_corpus_packed_sources(tables):
     def src(key, role):
         t = tables[key]
         c = t.channels[t.roles.index(role)]
-        return c.source.name, c.source_channel
+        return c.source.file.name, c.source.channel
 
     assert src("terrain3d-packed/ground037", "height") == ("ground037_alb_ht.png", "A")
     assert src("terrain3d-packed/ground037", "roughness") == ("ground037_nrm_rgh.png", "A")
@@ -134,11 +134,11 @@ def test_corpus_packed_sources(tables):
     assert src("polyhaven/metal_plate_02", "height") == ("metal_plate02_height_1k.png", "R")
     assert src("godot-tps-demo/tile_anti_slip", "normal.x") == ("tile_anti_slip_metal_normal.png", "R")
     # Greyscale Godot albedo is sampled as RGB: three channels from Y.
-    assert [c.source_channel for c in tables["godot-tps-demo/tile_steel"].channels[:3]] == ["Y", "Y", "Y"]
+    assert [c.source.channel for c in tables["godot-tps-demo/tile_steel"].channels[:3]] == ["Y", "Y", "Y"]
     # A constant alpha (Poly Haven height PNG) is dropped, and the table says so.
     assert any("constant" in n for n in tables["polyhaven/rusty_metal_05"].notes)
     # Normal convention: stated by Poly Haven / ambientCG GL names, assumed elsewhere.
-    note = lambda k: tables[k].channels[tables[k].roles.index("normal.y")].note  # noqa: E731
+    note = lambda k: tables[k].channels[tables[k].roles.index("normal.y")].source.note  # noqa: E731
     assert "assumed" not in note("polyhaven/wooden_crate_01")
     assert "assumed" not in note("ambientcg/Bricks102")
     assert "assumed" in note("godot-tps-demo/door")
@@ -161,7 +161,7 @@ def test_quick_set_decodes(key, shape):
     assert isinstance(m, Material) and m.pixels.shape == shape and m.pixels.dtype == np.float32
     assert float(m.pixels.min()) >= 0 and float(m.pixels.max()) <= 1
     np.testing.assert_allclose(np.linalg.norm(m.normal_vectors(), axis=-1), 1, atol=1e-5)
-    albedo = m.channels[0].source
+    albedo = m.channels[0].source.file
     ref = cv2.imread(str(albedo), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(m.group("albedo"), ref[:, :, [2, 1, 0]] / np.float32(255))
     if "opacity" in m.groups:

@@ -77,7 +77,7 @@ def test_packed_rgb_maps_split_into_scalars(tmp_path, name, order):
     assert m.roles == ["albedo.r", "albedo.g", "albedo.b", "ao", "roughness", "metalness"]
     for i, role in enumerate(order):
         np.testing.assert_array_equal(col(m, role), packed[:, :, i] / np.float32(255))
-        assert m.channels[m.roles.index(role)].source_channel == "RGB"[i]
+        assert m.channels[m.roles.index(role)].source.channel == "RGB"[i]
 
 
 def test_unity_mask_map_and_metallic_smoothness(tmp_path):
@@ -189,7 +189,7 @@ def test_normals_kept_as_stored_directx_flipped_vectors_renormalised(tmp_path):
     np.testing.assert_allclose(dx.group("normal")[..., 1], 1 - gl.group("normal")[..., 1], atol=1e-6)
     np.testing.assert_allclose(gl.group("normal")[1, 1], (ngl[1, 1] + 1) / 2, atol=0.01)
     np.testing.assert_allclose(normals_to_vectors(vectors_to_normals(ngl)), ngl, atol=1e-6)
-    assert dx.channels[dx.roles.index("normal.y")].note == "DirectX: Y flipped"
+    assert dx.channels[dx.roles.index("normal.y")].source.note == "DirectX: Y flipped"
 
 
 def _bumps(size=64):
@@ -209,13 +209,13 @@ def test_unstated_normal_convention_inferred_from_height(tmp_path, flip):
     save(tmp_path / "height.png", np.round(h * 65535).astype(np.uint16))
     save(tmp_path / "normal.png", encode(stored))
     m = load(tmp_path)
-    note = m.channels[m.roles.index("normal.y")].note
+    note = m.channels[m.roles.index("normal.y")].source.note
     assert note.startswith(("DirectX" if flip else "OpenGL") + " inferred from height.png"), note
     np.testing.assert_allclose(m.normal_vectors(), n, atol=0.02)  # OpenGL either way
     assert scan(tmp_path).channels == m.channels
     # A stated convention is never second-guessed.
     manifest(tmp_path, "schema_version: 1\nnormal_convention: gl\n")
-    assert load(tmp_path).channels[m.roles.index("normal.y")].note == "OpenGL"
+    assert load(tmp_path).channels[m.roles.index("normal.y")].source.note == "OpenGL"
 
 
 def test_stated_convention_contradicted_by_height_is_warned(tmp_path):
@@ -224,7 +224,7 @@ def test_stated_convention_contradicted_by_height_is_warned(tmp_path):
     save(tmp_path / "b_height.png", np.round(h * 65535).astype(np.uint16))
     save(tmp_path / "b_nor_gl.png", encode(n * [1, -1, 1]))  # DirectX data under an OpenGL name
     m = load(tmp_path)
-    assert m.channels[m.roles.index("normal.y")].note == "OpenGL"  # kept as stated
+    assert m.channels[m.roles.index("normal.y")].source.note == "OpenGL"  # kept as stated
     assert any("b_nor_gl.png: stated OpenGL, but b_height.png suggests DirectX" in w for w in m.warnings)
     manifest(tmp_path, "schema_version: 1\nfiles:\n  b_nor_gl.png: {normal_convention: dx}\n")
     m = load(tmp_path)
@@ -236,7 +236,7 @@ def test_unrelated_height_leaves_the_assumption(tmp_path):
     save(tmp_path / "albedo.png", rand())
     save(tmp_path / "height.png", rand(1))
     save(tmp_path / "normal.png", rand())
-    note = load(tmp_path).channels[4].note
+    note = load(tmp_path).channels[4].source.note
     assert note.startswith("OpenGL assumed (name does not say; height.png does not tell"), note
 
 
@@ -247,10 +247,10 @@ def test_colour_spaces_grey_albedo_and_16bit(tmp_path):
     save(tmp_path / "g" / "g_rough.png", rand(1, np.uint16))
     m = load(tmp_path / "g")
     assert m.roles == ["albedo.r", "albedo.g", "albedo.b", "roughness", "emissive.r", "emissive.g", "emissive.b"]
-    assert [c.color_space for c in m.channels] == ["srgb"] * 3 + ["linear"] + ["srgb"] * 3
+    assert [c.colour_space for c in m.channels] == ["srgb"] * 3 + ["linear"] + ["srgb"] * 3
     for i in range(3):  # grey albedo is sampled as RGB: three equal channels, 16 bits kept
         np.testing.assert_array_equal(m.pixels[:, :, i], grey16 / np.float32(65535))
-    assert "grey, sampled as RGB" in m.channels[0].note
+    assert "grey, sampled as RGB" in m.channels[0].source.note
     manifest(tmp_path / "g", "schema_version: 1\ngrey_albedo: single\n")
     assert load(tmp_path / "g").roles[:2] == ["albedo", "roughness"]
 
@@ -265,7 +265,7 @@ def test_exr_colour_is_linear_and_kept_as_stored(tmp_path):
     ).write(str(tmp_path / "x_albedo.exr"))
     m = load(tmp_path)
     np.testing.assert_array_equal(m.pixels, rgb)
-    assert {c.color_space for c in m.channels} == {"linear"}
+    assert {c.colour_space for c in m.channels} == {"linear"}
 
 
 def test_gloss_stays_unless_manifest_asks_for_roughness(tmp_path):
@@ -328,7 +328,7 @@ files:
     np.testing.assert_array_equal(col(m, "metalness"), packed[:, :, 0] / np.float32(255))
     np.testing.assert_array_equal(col(m, "roughness"), packed[:, :, 3] / np.float32(255))
     assert m.weights.tolist() == [3, 1, 1, 2, 2, 2, 0.5, 1, 1]
-    assert m.channels[3].note == "DirectX: Y flipped"
+    assert m.channels[3].source.note == "DirectX: Y flipped"
     assert any("height" in n and "skipped" in n for n in m.notes)
 
 
@@ -412,15 +412,15 @@ def test_conflicting_sources(tmp_path):
     save(tmp_path / "c_nor_dx.png", rand())
     m = load(tmp_path)
     rough = m.channels[m.roles.index("roughness")]
-    assert rough.source.name == "c_rough.png"  # dedicated map beats the packed channel
-    assert m.channels[m.roles.index("ao")].source.name == "c_arm.png"
-    assert m.channels[m.roles.index("normal.x")].source.name == "c_nor_gl.png"  # OpenGL beats DirectX
+    assert rough.source.file.name == "c_rough.png"  # dedicated map beats the packed channel
+    assert m.channels[m.roles.index("ao")].source.file.name == "c_arm.png"
+    assert m.channels[m.roles.index("normal.x")].source.file.name == "c_nor_gl.png"  # OpenGL beats DirectX
     assert any("c_nor_dx.png not used" in n for n in m.notes)
     save(tmp_path / "c_col.png", rand())
     with pytest.raises(InputError, match=r"several files give albedo: .*c_col\.png.*c_diff\.png"):
         load(tmp_path)
     manifest(tmp_path, "schema_version: 1\nskip: [c_col.png]\n")
-    assert load(tmp_path).channels[0].source.name == "c_diff.png"
+    assert load(tmp_path).channels[0].source.file.name == "c_diff.png"
 
 
 def test_normal_map_must_have_colour(tmp_path):
@@ -468,7 +468,7 @@ def test_describe_table_and_dict(tmp_path):
         "index": 3,
         "role": "opacity",
         "group": "opacity",
-        "color_space": "linear",
+        "colour_space": "linear",
         "file": str(tmp_path / "good" / "good_diff_1k.png"),
         "source_channel": "A",
         "resolution": f"{W}x{H}",
@@ -514,11 +514,11 @@ def test_the_documented_manifest_example_loads(tmp_path):
     m = load(tmp_path)
     assert m.name == "OldBrick"
     assert m.groups == ["albedo", "normal", "ao", "roughness", "metalness", "height", "emissive"]
-    assert m.channels[m.roles.index("normal.x")].source.name == "bump.png"
-    assert m.channels[m.roles.index("normal.x")].weight == 2.0
-    assert m.channels[m.roles.index("roughness")].source.name == "smooth.png"
-    assert [c.source_channel for c in m.channels if c.source.name == "packed_misc.tga"] == ["B", "R", "A"]
-    assert not any(c.source.name.startswith("old_brick") for c in m.channels)  # skipped file and group
+    assert m.channels[m.roles.index("normal.x")].source.file.name == "bump.png"
+    assert m.channels[m.roles.index("normal.x")].source.weight == 2.0
+    assert m.channels[m.roles.index("roughness")].source.file.name == "smooth.png"
+    assert [c.source.channel for c in m.channels if c.source.file.name == "packed_misc.tga"] == ["B", "R", "A"]
+    assert not any(c.source.file.name.startswith("old_brick") for c in m.channels)  # skipped file and group
 
 
 def test_tiles_seamlessly_accepts_periodic_textures_and_rejects_crops():

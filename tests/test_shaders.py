@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from texgs import vulkan
+from texgs.channels import Channel
 from texgs.format import (
-    ChannelDesc,
     QuantConfig,
     decode,
     decode_uv,
@@ -100,7 +100,7 @@ def material(wrap, cfg, seed=0, h=48, w=64, c=5, n=160, levels=1):
             background=np.linspace(0.2, 0.8, c).astype(np.float32),
             levels=rng.integers(0, levels, n),
         ),
-        [ChannelDesc(f"c{i}") for i in range(c)],
+        [Channel(f"c{i}") for i in range(c)],
         h,
         w,
         k=5,

@@ -27,7 +27,7 @@ def addressing(pipe: Pipeline, pixels: np.ndarray) -> tuple[bool, bool]:
 def fit_material(material, pipe: Pipeline, backend: str, threads: int, progress: str):
     """Fit one ingested material (texgs.ingest.Material) with the pipeline's settings
     on `backend` (resolved: never "auto", so the build key names what ran)."""
-    from ..fit import Budget, FitConfig, fit, packing
+    from ..fit import Budget, FitConfig, fit_material
 
     cfg = FitConfig.from_dict(dict(pipe.fit), source=f"{pipe.source}: fit").replace(
         seed=pipe.seed, backend=backend, quant="fp16" if pipe.quantisation == "fp16" else "default", threads=threads
@@ -35,17 +35,9 @@ def fit_material(material, pipe: Pipeline, backend: str, threads: int, progress:
     budget = (
         Budget(bppc=pipe.target.bppc) if pipe.target.bppc is not None else Budget(target_psnr=pipe.target.target_psnr)
     )
-    weights = material.weights * np.array([pipe.weights.get(c.group, 1.0) for c in material.channels], dtype=np.float32)
-    metas = [packing.channel_meta(c.role, c.group, c.color_space) for c in material.channels]
-    return fit(
-        material.pixels,
-        budget,
-        cfg,
-        channels=metas,
-        weights=weights,
-        wrap=addressing(pipe, material.pixels),
-        progress=progress,
-        label=material.key,
+    group_weights = [pipe.weights.get(c.group, 1.0) for c in material.channels]
+    return fit_material(
+        material, budget, cfg, weights=group_weights, wrap=addressing(pipe, material.pixels), progress=progress
     )
 
 
@@ -81,12 +73,12 @@ def write(folder: Path, material, result, pipe: Pipeline, build_key: str, input_
         "channels": [
             {
                 "index": i,
-                "role": c.role,
+                "role": c.name,
                 "group": c.group,
-                "color_space": c.color_space,
-                "source": c.source.name,
-                "source_channel": c.source_channel,
-                "weight": c.weight,
+                "colour_space": c.colour_space,
+                "source": c.source.file.name,
+                "source_channel": c.source.channel,
+                "weight": c.source.weight,
             }
             for i, c in enumerate(material.channels)
         ],

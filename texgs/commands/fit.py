@@ -87,16 +87,6 @@ def budget_from_args(args):
     return Budget(bppc=0.06 if args.bppc is None else args.bppc)
 
 
-def load_material(path):
-    """(name, stack [H, W, C] float32, channel metas, weights [C]) via texgs.ingest."""
-    from .. import ingest
-    from ..fit import packing
-
-    m = ingest.load(path)
-    metas = [packing.channel_meta(c.role, c.group, c.color_space) for c in m.channels]
-    return m.name, m.pixels, metas, m.weights
-
-
 def write_previews(out_dir, name, result, target):
     """One PNG per channel group (up to 3 channels, 8-bit): decoded and reference."""
     import imageio.v3 as iio
@@ -121,22 +111,24 @@ def run(args) -> int:
     import json
     from pathlib import Path
 
+    from .. import ingest
     from ..errors import InputError
-    from ..fit.api import fit
+    from ..fit.api import fit_material
 
     src = Path(args.path)
     if not src.exists():
         raise InputError(f"{src}: no such file or folder")
     cfg = config_from_args(args)
     budget = budget_from_args(args)
-    name, stack, metas, weights = load_material(src)
+    material = ingest.load(src)
+    name, stack = material.name, material.pixels
     if args.wrap == "auto":
         from ..ingest import tiles_seamlessly
 
         wrap = tiles_seamlessly(stack)
     else:
         wrap = {"none": (False, False), "x": (True, False), "y": (False, True), "both": (True, True)}[args.wrap]
-    result = fit(stack, budget, cfg, channels=metas, weights=weights, wrap=wrap, progress=args.progress, label=name)
+    result = fit_material(material, budget, cfg, wrap=wrap, progress=args.progress, label=name)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     texgs_path = out / f"{name}.texgs"

@@ -74,7 +74,7 @@ def from_ingest(m) -> Material:
     folder = Path(m.folder)
     last = m.key.split("/")[-1] if m.key else m.name
     name = f"{folder.parent.name}/{folder.name}" if last == folder.name else (m.key or m.name)
-    sources = list(dict.fromkeys(str(c.source) for c in m.channels))
+    sources = list(dict.fromkeys(str(c.source.file) for c in m.channels))
     return Material(name, np.ascontiguousarray(m.pixels, dtype=np.float32), [c.group for c in m.channels], sources)
 
 

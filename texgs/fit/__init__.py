@@ -6,8 +6,7 @@
 See docs/fitting.md.
 """
 
-from .api import FitResult, evaluate, fit
+from .api import FitResult, evaluate, fit, fit_material
 from .config import Budget, FitConfig
-from .packing import ChannelMeta
 
-__all__ = ["fit", "FitResult", "evaluate", "Budget", "FitConfig", "ChannelMeta"]
+__all__ = ["fit", "fit_material", "FitResult", "evaluate", "Budget", "FitConfig"]

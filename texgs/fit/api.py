@@ -20,13 +20,13 @@ import numpy as np
 import torch
 
 from .. import metrics
+from ..channels import Channel
 from ..constants import MAX_CHANNELS
 from ..errors import ConfigError, InputError
 from ..gaussians import Gaussians
 from . import device, packing, rate, refine
 from .config import Budget, FitConfig
 from .optimize import Limits, run
-from .packing import ChannelMeta
 from .progress import Progress
 from .schedule import make_plan
 
@@ -44,7 +44,7 @@ class FitResult:
     width: int
     wrap: tuple[bool, bool]
     k: int
-    channels: list[ChannelMeta]
+    channels: list[Channel]
     metrics: dict  # psnr, psnr_by_group, psnr_by_level, bppc, bytes, gaussians, ...
     seconds: float
     backend: str
@@ -91,12 +91,12 @@ def _render(g: Gaussians, height, width, k, wrap, backend, threads) -> torch.Ten
         return render_gaussians(g, height, width, k=k, wrap=tuple(wrap), backend=backend, threads=threads)
 
 
-def _ranges(channels: list[ChannelMeta]) -> tuple[np.ndarray, np.ndarray]:
+def _ranges(channels: list[Channel]) -> tuple[np.ndarray, np.ndarray]:
     """([C] lo, [C] hi) float32 channel ranges."""
     return (np.array([c.range[0] for c in channels], np.float32), np.array([c.range[1] for c in channels], np.float32))
 
 
-def channel_ranges(target: torch.Tensor, metas: list[ChannelMeta], mode: str) -> list[ChannelMeta]:
+def channel_ranges(target: torch.Tensor, metas: list[Channel], mode: str) -> list[Channel]:
     """Give each channel its packed value range: the target's min..max ("auto",
     widened to at least 1/1024 so a constant channel still has a range) or [0, 1] ("unit")."""
     if mode == "unit":
@@ -165,7 +165,7 @@ def check_stack(stack, source: str = "stack") -> torch.Tensor:
     return torch.from_numpy(np.clip(a, 0.0, 1.0))
 
 
-def _channels(c: int, channels, groups, names) -> list[ChannelMeta]:
+def _channels(c: int, channels, groups, names) -> list[Channel]:
     if channels is not None:
         if len(channels) != c:
             raise ConfigError(f"{len(channels)} channel descriptions for a {c}-channel stack")
@@ -174,7 +174,7 @@ def _channels(c: int, channels, groups, names) -> list[ChannelMeta]:
     groups = list(groups) if groups is not None else list(names)
     if len(names) != c or len(groups) != c:
         raise ConfigError(f"need one channel name and group per channel ({c}), got {len(names)} and {len(groups)}")
-    return [ChannelMeta(n, g) for n, g in zip(names, groups)]
+    return [Channel(n, g) for n, g in zip(names, groups)]
 
 
 def _weights(c: int, weights) -> torch.Tensor:
@@ -193,7 +193,7 @@ def fit(
     budget: Budget | None = None,
     config: FitConfig | None = None,
     *,
-    channels: list[ChannelMeta] | None = None,
+    channels: list[Channel] | None = None,
     groups: list[str] | None = None,
     names: list[str] | None = None,
     weights=None,
@@ -204,13 +204,40 @@ def fit(
     """Fit Gaussians to stack [H, W, C] (float, each channel in its stored
     encoding scaled to [0, 1]) within `budget` (default 0.06 bppc).
 
-    channels: a ChannelMeta per channel (or give names / groups: one per
+    channels: a Channel per channel (or give names / groups: one per
     channel); weights: [C] loss weight per channel (default 1); wrap: (x, y)
     addressing, True = tileable; progress: "auto" | "bar" | "lines" | "off".
     The fit runs on the device of cfg.backend (texgs.fit.device.fit_device).
     """
     with torch_threads(1):
         return _fit(stack, budget, config, channels, groups, names, weights, wrap, progress, label)
+
+
+def fit_material(
+    material,
+    budget: Budget | None = None,
+    config: FitConfig | None = None,
+    *,
+    weights=None,
+    wrap=(False, False),
+    progress: str = "auto",
+    label: str | None = None,
+) -> FitResult:
+    """fit() of an ingested material (texgs.ingest.Material): its pixels, its
+    channels as a file describes them (packing.file_channel) and its loss
+    weights (material.yaml), times `weights` [C] when given; label defaults
+    to the material's key."""
+    w = material.weights if weights is None else material.weights * np.asarray(weights, dtype=np.float32)
+    return fit(
+        material.pixels,
+        budget,
+        config,
+        channels=[packing.file_channel(c) for c in material.channels],
+        weights=w,
+        wrap=wrap,
+        progress=progress,
+        label=material.key if label is None else label,
+    )
 
 
 @contextlib.contextmanager
@@ -402,4 +429,4 @@ def evaluate(result: FitResult, target: np.ndarray) -> dict:
     return out
 
 
-__all__ = ["fit", "FitResult", "Budget", "FitConfig", "ChannelMeta", "evaluate", "Limits"]
+__all__ = ["fit", "fit_material", "FitResult", "Budget", "FitConfig", "evaluate", "Limits"]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..channels import Channel
 from ..gaussians import Gaussians
 from .config import FitConfig
 from .optimize import Limits, Quantizer
@@ -72,7 +72,7 @@ GAUSSIANS_PER_PALETTE_ENTRY = 12
 PALETTE_BITS_RANGE = (4, 8)
 
 
-def palette_groups(channels: list[ChannelMeta], scalars: bool = False) -> list[tuple[int, ...]]:
+def palette_groups(channels: list[Channel], scalars: bool = False) -> list[tuple[int, ...]]:
     """Channel indices of each group with two or more channels, in channel
     order; with scalars, also one of all single-channel groups (when 2+)."""
     groups: dict[str, list[int]] = {}
@@ -90,7 +90,7 @@ def palette_bits_for(n: int) -> int:
     return int(min(hi, max(lo, math.floor(math.log2(max(n, 1) / GAUSSIANS_PER_PALETTE_ENTRY)))))
 
 
-def with_palettes(cfg: FitConfig, qcfg, channels: list[ChannelMeta], n: int):
+def with_palettes(cfg: FitConfig, qcfg, channels: list[Channel], n: int):
     """qcfg plus cfg's value palettes for a file of about n Gaussians (unchanged
     when cfg.palettes is "off", for fp16 records, or with nothing to share)."""
     groups = palette_groups(channels, scalars=cfg.palettes == "groups+scalars")
@@ -169,41 +169,28 @@ def quantize(means, inv_scales, rotations, values, qcfg, height: int, width: int
     return fmt.quantize(means, inv_scales, rotations, values, qcfg, height, width, tuple(wrap))
 
 
-def names_bytes(channels: list[ChannelMeta]) -> int:
+def names_bytes(channels: list[Channel]) -> int:
     """Bytes of the packed file's NAMES section for these channels."""
     from ..format import layout
 
     return len(layout.names_section([c.name for c in channels], [c.group for c in channels]))
 
 
-def max_gaussians(
-    budget_bytes: int, channels: list[ChannelMeta], height: int, width: int, qcfg, lod_levels: int
-) -> int:
+def max_gaussians(budget_bytes: int, channels: list[Channel], height: int, width: int, qcfg, lod_levels: int) -> int:
     from ..format import layout as fmt
 
     return int(fmt.max_gaussians(budget_bytes, len(channels), height, width, qcfg, lod_levels, names_bytes(channels)))
 
 
-def size_bound(n: int, channels: list[ChannelMeta], height: int, width: int, qcfg, lod_levels: int) -> int:
+def size_bound(n: int, channels: list[Channel], height: int, width: int, qcfg, lod_levels: int) -> int:
     from ..format import layout as fmt
 
     return int(fmt.size_bound(n, len(channels), height, width, qcfg, lod_levels, names_bytes(channels)))
 
 
-@dataclass(frozen=True)
-class ChannelMeta:
-    """What the packed file says about one channel."""
-
-    name: str
-    group: str
-    colour_space: str = "linear"  # "linear" or "srgb"
-    semantic: str = "generic"  # texgs.format.layout.SEMANTICS entry
-    range: tuple = (0.0, 1.0)  # stored value = lo + (hi - lo) * unit value
-
-
 def pack(
     g: Gaussians,
-    channels: list[ChannelMeta],
+    channels: list[Channel],
     height: int,
     width: int,
     wrap,
@@ -214,18 +201,7 @@ def pack(
 ) -> bytes:
     """Pack the Gaussians g (torch or numpy; levels < lod_levels); palettes: the
     entries of qcfg's palettes (refine.Palettes.entries; None = chosen by the writer)."""
-    from .. import format as fmt
-
-    descs = [
-        fmt.ChannelDesc(
-            name=c.name,
-            group=c.group,
-            colour_space=c.colour_space,
-            semantic=c.semantic,
-            range=(float(c.range[0]), float(c.range[1])),
-        )
-        for c in channels
-    ]
+    from ..format import writer as fmt
 
     def np32(a):
         return np.ascontiguousarray(a, dtype=np.float32)
@@ -241,7 +217,15 @@ def pack(
     )
     return bytes(
         fmt.pack(
-            host, descs, height, width, k=k, wrap=tuple(wrap), cfg=qcfg, lod_levels=int(lod_levels), palettes=palettes
+            host,
+            channels,
+            height,
+            width,
+            k=k,
+            wrap=tuple(wrap),
+            cfg=qcfg,
+            lod_levels=int(lod_levels),
+            palettes=palettes,
         )
     )
 
@@ -253,18 +237,18 @@ def unpack(data: bytes) -> Gaussians:
     return fmt.unpack(data).gaussians
 
 
-def channel_meta(role: str, group: str, colour_space: str = "linear") -> ChannelMeta:
-    """ChannelMeta of an ingested channel (texgs.ingest roles such as "albedo.r",
-    "normal.y", "roughness"): the format's semantic for it, the name cut to the
-    format's NAME_MAX_BYTES UTF-8 bytes."""
+def file_channel(c: Channel) -> Channel:
+    """An ingested channel (texgs.ingest roles such as "albedo.r", "normal.y",
+    "roughness") as a file describes it: the format's semantic for it, name and
+    group cut to the format's NAME_MAX_BYTES UTF-8 bytes."""
     from ..format import layout
 
-    axis = role.rsplit(".", 1)[-1]
-    semantic = f"normal_{axis}" if group == "normal" and axis in "xyz" else group
+    axis = c.name.rsplit(".", 1)[-1]
+    semantic = f"normal_{axis}" if c.group == "normal" and axis in "xyz" else c.group
     if semantic not in layout.SEMANTICS:
         semantic = "generic"
 
     def cut(text):
         return text.encode("utf-8")[: layout.NAME_MAX_BYTES].decode("utf-8", "ignore")
 
-    return ChannelMeta(name=cut(role), group=cut(group), colour_space=colour_space, semantic=semantic)
+    return dataclasses.replace(c, name=cut(c.name), group=cut(c.group), semantic=semantic)

@@ -3,8 +3,7 @@
 Public interface (used by the fitter and the CLI):
 - ``QuantConfig``, ``gaussian_constraints``, ``quantize_ste``: the runtime
   quantiser (quant.py; its value palettes in palette.py);
-- ``ChannelDesc``, ``size_bound``, ``max_gaussians``: the layout's channel
-  description and exact file sizes (layout.py);
+- ``size_bound``, ``max_gaussians``: exact file sizes (layout.py);
 - ``pack``: the writer (writer.py) of a texgs.gaussians.Gaussians;
 - ``Packed``, ``unpack``: the reader of untrusted bytes (reader.py): a file's
   header, channel table and Gaussians;
@@ -12,7 +11,7 @@ Public interface (used by the fitter and the CLI):
 """
 
 from .decoder import decode, decode_uv
-from .layout import ChannelDesc, max_gaussians, size_bound
+from .layout import max_gaussians, size_bound
 from .quant import QuantConfig, gaussian_constraints, quantize, quantize_ste
 from .reader import Packed, unpack
 from .writer import pack
@@ -24,7 +23,6 @@ __all__ = [
     "quantize_ste",
     "size_bound",
     "max_gaussians",
-    "ChannelDesc",
     "pack",
     "Packed",
     "unpack",

@@ -170,23 +170,6 @@ def record_field_bits(position_bits: int, position_y_bits: int, inv_scale_bits: 
 
 
 @dataclass(frozen=True)
-class ChannelDesc:
-    """One channel of the material.
-
-    name: e.g. "albedo.r"; group: the map it belongs to ("albedo", "normal",
-    "roughness", ...); colour_space: "srgb" or "linear"; semantic: one of
-    SEMANTICS; range: (lo, hi) mapping the unit value the Gaussians
-    carry to the stored value (stored = lo + (hi - lo) * unit).
-    """
-
-    name: str
-    group: str = ""
-    colour_space: str = "linear"
-    semantic: str = "generic"
-    range: tuple = (0.0, 1.0)
-
-
-@dataclass(frozen=True)
 class RecordLayout:
     """Where every code lives. A record is RECORD_FIELDS, then the value code of
     each channel not in a palette (channel order), then one index per palette.

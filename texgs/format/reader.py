@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..channels import Channel
 from ..constants import MAX_CHANNELS, MAX_K, SIGMA_CUTOFF
 from ..errors import FormatError
 from ..gaussians import Gaussians
 from . import layout as L
-from .layout import ChannelDesc
 from .quant import (
     Codes,
     DequantConstants,
@@ -260,7 +260,7 @@ def _channels(sec: bytes, names: list, h: dict, name: str):
             _fail(name, f"channel {i} background {back!r} is outside the unit range [0, 1]")
         if not (-L.RANGE_LIMIT <= lo < hi <= L.RANGE_LIMIT):
             _fail(name, f"channel {i} range [{lo!r}, {hi!r}] is not an interval lo < hi within +-{L.RANGE_LIMIT:.6g}")
-        descs.append(ChannelDesc(cname, group, L.COLOUR_SPACES[cs], L.SEMANTICS[sem], (lo, hi)))
+        descs.append(Channel(cname, group, L.COLOUR_SPACES[cs], L.SEMANTICS[sem], (lo, hi)))
         bits.append(vb)
         offsets.append(vo)
         steps.append(step)

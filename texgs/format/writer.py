@@ -14,6 +14,7 @@ import zlib
 import numpy as np
 import torch
 
+from ..channels import Channel
 from ..constants import MAX_CHANNELS, MAX_K
 from ..errors import ConfigError, InputError
 from ..gaussians import Gaussians
@@ -46,7 +47,7 @@ def check_name(text: str, what: str) -> None:
 
 
 def names_section(channels: list) -> bytes:
-    """The NAMES section of these ChannelDescs (checked)."""
+    """The NAMES section of these Channels (checked)."""
     for ch in channels:
         check_name(ch.name, "name")
         check_name(ch.group, "group")
@@ -139,7 +140,7 @@ def channel_table(channels: list, cfg: QuantConfig, background: np.ndarray) -> b
 
 def pack(
     gaussians: Gaussians,
-    channels: list,
+    channels: list[Channel],
     height: int,
     width: int,
     *,
@@ -150,7 +151,7 @@ def pack(
     palettes: list | None = None,
 ) -> bytes:
     """Quantise, sort and serialise N Gaussians (numpy or torch, any order) of an
-    H x W image with one Channel per value column; returns the file bytes
+    H x W image with one texgs.channels.Channel per value column; returns the file bytes
     (layout in docs/FORMAT.md).
 
     k: Gaussians blended per texel; wrap: (x, y) addressing, True = tileable;

@@ -13,12 +13,11 @@ from .describe import describe, describe_dict, error_count, format_table
 from .discover import MaterialSource, SourceFile, discover
 from .load import load, load_all, scan
 from .manifest import MANIFEST_NAME, Manifest, load_manifest
-from .material import Channel, Material, MaterialError, MaterialInfo
+from .material import Material, MaterialError, MaterialInfo
 from .readers import MAX_INPUT_SIDE, ImageHeader, read_header, read_image
 from .semantics import normals_to_vectors, tiles_seamlessly, vectors_to_normals
 
 __all__ = [
-    "Channel",
     "ImageHeader",
     "MANIFEST_NAME",
     "MAX_INPUT_SIDE",

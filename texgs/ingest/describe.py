@@ -13,7 +13,7 @@ from .material import MaterialError, MaterialInfo
 def describe_dict(path: str | Path, resample: bool = True) -> dict:
     """The table as plain data (for ``--json``):
     {"path": str, "materials": [{"name", "key", "folder", "width", "height",
-    "num_channels", "channels": [{"index", "role", "group", "color_space",
+    "num_channels", "channels": [{"index", "role", "group", "colour_space",
     "file", "source_channel", "resolution", "weight", "note"}], "notes",
     "warnings"} or {"name", "key", "folder", "error"}]}."""
     out = []
@@ -33,14 +33,14 @@ def describe_dict(path: str | Path, resample: bool = True) -> dict:
                 "channels": [
                     {
                         "index": i,
-                        "role": c.role,
+                        "role": c.name,
                         "group": c.group,
-                        "color_space": c.color_space,
-                        "file": str(c.source),
-                        "source_channel": c.source_channel,
-                        "resolution": f"{c.source_size[0]}x{c.source_size[1]}",
-                        "weight": c.weight,
-                        "note": c.note,
+                        "colour_space": c.colour_space,
+                        "file": str(c.source.file),
+                        "source_channel": c.source.channel,
+                        "resolution": f"{c.source.size[0]}x{c.source.size[1]}",
+                        "weight": c.source.weight,
+                        "note": c.source.note,
                     }
                     for i, c in enumerate(m.channels)
                 ],
@@ -83,7 +83,7 @@ def format_table(data: dict) -> str:
                     str(c["index"]),
                     c["role"],
                     c["group"],
-                    c["color_space"],
+                    c["colour_space"],
                     Path(c["file"]).name,
                     c["source_channel"],
                     c["resolution"],

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..channels import Channel, ChannelSource
 from ..constants import MAX_CHANNELS
 from ..errors import InputError, TexgsError
 from .content import unlike_normal_map
 from .discover import MaterialSource, discover
 from .manifest import MANIFEST_NAME
-from .material import Channel, Material, MaterialError, MaterialInfo
+from .material import Material, MaterialError, MaterialInfo
 from .packing import GroupPlan, normal_note, plan_file
 from .readers import ImageHeader, read_header, read_image
 from .roles import GROUPS
@@ -242,18 +243,14 @@ def _build(source: MaterialSource, resample: bool, decode: bool) -> Material | M
         if i in dropped:
             continue
         for role, src in zip(p.roles, p.source_channels):
-            channels.append(
-                Channel(
-                    role,
-                    p.group,
-                    p.color_space,
-                    p.file.path,
-                    src,
-                    (p.header.width, p.header.height),
-                    weights.get(role, weights.get(p.group, 1.0)),
-                    p.note,
-                )
+            origin = ChannelSource(
+                p.file.path,
+                src,
+                (p.header.width, p.header.height),
+                weights.get(role, weights.get(p.group, 1.0)),
+                p.note,
             )
+            channels.append(Channel(role, p.group, p.colour_space, source=origin))
     if len(channels) > MAX_CHANNELS:
         raise InputError(
             f"{source.folder}: material {source.name} has {len(channels)} channels, "

@@ -30,7 +30,7 @@ class FileOptions:
     """
 
     role: str | None = None
-    color_space: str | None = None
+    colour_space: str | None = None
     normal_convention: str | None = None
     channels: tuple[tuple[tuple[str, ...], str], ...] | None = None
     convert: str | None = None  # "roughness": gloss/smoothness stored as 1 - x
@@ -61,7 +61,7 @@ _TOP_KEYS = (
     "skip",
     "files",
 )
-_FILE_KEYS = ("role", "color_space", "normal_convention", "channels", "convert", "skip")
+_FILE_KEYS = ("role", "colour_space", "normal_convention", "channels", "convert", "skip")
 _ROLES = {r for roles in GROUPS.values() for r in roles}
 
 
@@ -114,13 +114,13 @@ def _channels(path: Path, where: str, value) -> tuple[tuple[tuple[str, ...], str
 def _file_options(path: Path, name: str, data) -> FileOptions:
     where = f"files.{name}"
     if not isinstance(data, dict):
-        raise _err(path, where, "expected a mapping (role, color_space, normal_convention, channels, convert, skip)")
+        raise _err(path, where, "expected a mapping (role, colour_space, normal_convention, channels, convert, skip)")
     _check_keys(path, where, data, _FILE_KEYS)
     opts = {}
     if "role" in data:
         opts["role"] = _choice(path, f"{where}.role", data["role"], list(MAP_KINDS))
-    if "color_space" in data:
-        opts["color_space"] = _choice(path, f"{where}.color_space", data["color_space"], COLOUR_SPACES)
+    if "colour_space" in data:
+        opts["colour_space"] = _choice(path, f"{where}.colour_space", data["colour_space"], COLOUR_SPACES)
     if "normal_convention" in data:
         opts["normal_convention"] = _choice(path, f"{where}.normal_convention", data["normal_convention"], CONVENTIONS)
     if "channels" in data:

@@ -3,7 +3,7 @@
 Value conventions of ``Material.pixels`` (see docs/ingest.md):
 - [H, W, C] float32, channels in ``channels`` order (groups in roles.GROUPS order);
 - from 8/16-bit files: value / 255 or / 65535, in [0, 1]; from EXR: as stored;
-- albedo/emissive stay sRGB-encoded (``color_space == "srgb"``), never converted;
+- albedo/emissive stay sRGB-encoded (``colour_space == "srgb"``), never converted;
 - normal XYZ: the stored (n + 1) / 2 in OpenGL (+Y up) convention (not renormalised); use
   ``normal_vectors()`` / semantics.vectors_to_normals to convert.
 """
@@ -15,29 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..channels import Channel
 from ..errors import TexgsError
 from .semantics import normals_to_vectors, renormalise
-
-
-@dataclass(frozen=True)
-class Channel:
-    """One channel of a material.
-
-    role: what it is ("albedo.r", "normal.y", "roughness", "<file>.alpha", ...).
-    group: the channel group ("albedo", "normal", "roughness", ...; roles.GROUPS).
-    source_channel: the file's channel it comes from ("R", "A", "Y", an EXR name).
-    source_size: (width, height) of the source file, before any resampling.
-    weight: loss weight (material.yaml ``weights``; 1.0 by default).
-    """
-
-    role: str
-    group: str
-    color_space: str  # "srgb" | "linear"
-    source: Path
-    source_channel: str
-    source_size: tuple[int, int]
-    weight: float = 1.0
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,7 +49,8 @@ class MaterialInfo:
 
     @property
     def roles(self) -> list[str]:
-        return [c.role for c in self.channels]
+        """Each channel's role (its name)."""
+        return [c.name for c in self.channels]
 
     def group_indices(self, group: str) -> list[int]:
         """Indices into the channel axis of ``group``'s channels (empty if absent)."""
@@ -77,8 +58,8 @@ class MaterialInfo:
 
     @property
     def weights(self) -> np.ndarray:
-        """[C] float32 loss weight per channel."""
-        return np.array([c.weight for c in self.channels], dtype=np.float32)
+        """[C] float32 loss weight per channel (material.yaml ``weights``)."""
+        return np.array([c.source.weight if c.source else 1.0 for c in self.channels], dtype=np.float32)
 
 
 @dataclass(frozen=True, eq=False)

@@ -42,7 +42,7 @@ class GroupPlan:
     header: ImageHeader
     source_channels: tuple[str, ...]
     roles: tuple[str, ...]
-    color_space: str
+    colour_space: str
     transform: str | None = None
     only_if_varying: bool = False
     dedicated: bool = False
@@ -133,7 +133,7 @@ def plan_file(
         if group == "extra":
             roles = (f"{sf.path.stem}.alpha",)
             note = "alpha of unstated meaning, kept as its own channel (name it in material.yaml)"
-        space = opts.color_space or ("linear" if header.is_float or group not in COLOUR_GROUPS else "srgb")
+        space = opts.colour_space or ("linear" if header.is_float or group not in COLOUR_GROUPS else "srgb")
         transform = None
         if group == "normal":
             conv = conv_stated or "gl"

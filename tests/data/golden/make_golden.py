@@ -19,7 +19,8 @@ HEIGHT, WIDTH = 48, 64
 
 def golden_input() -> dict:
     """The arguments of texgs.format.pack for the golden file."""
-    from texgs.format import ChannelDesc, QuantConfig, gaussian_constraints
+    from texgs.channels import Channel
+    from texgs.format import QuantConfig, gaussian_constraints
     from texgs.gaussians import Gaussians
 
     cfg = QuantConfig(max_radius=12.0, strip_height=4, palettes=(((0, 1, 2), 4),)).with_group_value_bits(
@@ -29,13 +30,13 @@ def golden_input() -> dict:
     n = 120
     lo = gaussian_constraints(HEIGHT, WIDTH, cfg)["min_inv_scale"]
     channels = [
-        ChannelDesc("albedo.r", "albedo", "srgb", "albedo"),
-        ChannelDesc("albedo.g", "albedo", "srgb", "albedo"),
-        ChannelDesc("albedo.b", "albedo", "srgb", "albedo"),
-        ChannelDesc("normal.x", "normal", "linear", "normal_x"),
-        ChannelDesc("normal.y", "normal", "linear", "normal_y"),
-        ChannelDesc("normal.z", "normal", "linear", "normal_z"),
-        ChannelDesc("roughness", "roughness", "linear", "roughness", (0.0, 2.0)),
+        Channel("albedo.r", "albedo", "srgb", "albedo"),
+        Channel("albedo.g", "albedo", "srgb", "albedo"),
+        Channel("albedo.b", "albedo", "srgb", "albedo"),
+        Channel("normal.x", "normal", "linear", "normal_x"),
+        Channel("normal.y", "normal", "linear", "normal_y"),
+        Channel("normal.z", "normal", "linear", "normal_z"),
+        Channel("roughness", "roughness", "linear", "roughness", (0.0, 2.0)),
     ]
     means = (rng.random((n, 2)) * [WIDTH + 8, HEIGHT] - [4, 0]).astype(np.float32)
     inv_scales = (lo * np.exp(rng.random((n, 2)) * 2.2)).astype(np.float32)
