@@ -16,5 +16,9 @@ class ConfigError(TexgsError):
     """A pipeline file, manifest or command-line setting is invalid."""
 
 
+class OutputError(TexgsError):
+    """An output (file, folder, report, cache) cannot be written: full, read-only, not a folder."""
+
+
 class FormatError(TexgsError):
     """A packed texgs file is malformed, truncated or of an unknown version."""

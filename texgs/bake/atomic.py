@@ -14,7 +14,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import TexgsError
+from ..errors import OutputError, TexgsError
 
 TMP_PREFIX = ".texgs-tmp-"
 OLD_PREFIX = ".texgs-old-"
@@ -23,10 +23,6 @@ LOCK_NAME = ".texgs-bake.lock"
 
 class LockedError(TexgsError):
     """Another bake holds the output folder."""
-
-
-class OutputError(TexgsError):
-    """An output (folder, report, cache) cannot be written: full, read-only, not a folder."""
 
 
 def os_error(path: Path, e: OSError, what: str = "cannot write") -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, metrics
+from ..writers import json_safe, write_png
 from . import cache
 from .pipeline import Pipeline
 
@@ -61,7 +62,8 @@ def write(folder: Path, material, result, pipe: Pipeline, build_key: str, input_
         recon = result.render()
         for group, idx in metrics.group_slices([c.group for c in material.channels]).items():
             name = f"preview_{_safe(group)}.png"
-            _write_png(folder / name, recon[..., idx])
+            img = recon[..., idx]  # 1 channel grey, 3 RGB, anything else its first channel
+            write_png(folder / name, img if img.shape[2] in (1, 3) else img[..., :1])
             files[f"preview_{group}"] = name
     m = result.metrics
     manifest = {
@@ -104,31 +106,6 @@ def write(folder: Path, material, result, pipe: Pipeline, build_key: str, input_
     }
     (folder / cache.MANIFEST_NAME).write_text(json.dumps(json_safe(manifest), indent=2), encoding="utf-8")
     return manifest
-
-
-def json_safe(obj):
-    """Strict JSON: a non-finite float (the PSNR of an exactly reproduced constant
-    map is +inf) becomes null, which the manifest documents as "exact"."""
-    if isinstance(obj, float):
-        return obj if np.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return obj
-
-
-def _write_png(path: Path, img: np.ndarray) -> None:
-    """img [H, W, k] in [0, 1]: 1 channel grey, 3 RGB, anything else its first channel."""
-    import cv2
-
-    data = np.clip(np.rint(np.asarray(img, np.float32) * 255.0), 0, 255).astype(np.uint8)
-    if data.shape[2] == 3:
-        data = data[..., ::-1]
-    elif data.shape[2] != 1:
-        data = data[..., :1]
-    if not cv2.imwrite(str(path), data):
-        raise OSError(f"could not write {path}")
 
 
 def _safe(name: str) -> str:

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import TexgsError
-from . import atomic, cache, outputs, shard, store
+from ..writers import json_safe
+from . import atomic, cache, shard, store
 from . import report as report_mod
 from .gates import check_gates
 from .junit import junit_xml
@@ -171,7 +172,7 @@ def bake(path: Path, opts: BakeOptions) -> tuple[int, dict]:
         if not opts.dry_run:
             try:
                 atomic.write_bytes_atomic(
-                    opts.report or opts.out / "report.json", json.dumps(outputs.json_safe(rep), indent=2).encode()
+                    opts.report or opts.out / "report.json", json.dumps(json_safe(rep), indent=2).encode()
                 )
                 atomic.write_bytes_atomic(
                     opts.junit or opts.out / "junit.xml", junit_xml(results, seconds=rep["seconds"])

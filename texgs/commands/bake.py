@@ -163,7 +163,7 @@ def run(args) -> int:
         retries=args.retries,
     )
     status, report = bake(args.path, opts)
-    from ..bake.outputs import json_safe
+    from ..writers import json_safe
 
     print(json.dumps(json_safe(report), indent=2) if args.json else summary_table(report))
     return status

@@ -89,10 +89,10 @@ def budget_from_args(args):
 
 def write_previews(out_dir, name, result, target):
     """One PNG per channel group (up to 3 channels, 8-bit): decoded and reference."""
-    import imageio.v3 as iio
     import numpy as np
 
     from ..metrics import group_slices
+    from ..writers import write_png
 
     rec = np.clip(result.render(), 0.0, 1.0)
     written = []
@@ -102,7 +102,7 @@ def write_previews(out_dir, name, result, target):
             if sel.shape[2] == 2:
                 sel = np.concatenate([sel, np.zeros_like(sel[..., :1])], axis=2)
             path = out_dir / f"{name}_{group}{suffix}.png"
-            iio.imwrite(path, np.round(np.clip(sel, 0, 1) * 255).astype(np.uint8).squeeze())
+            write_png(path, sel)
             written.append(path)
     return written
 

@@ -45,7 +45,7 @@ def run(args) -> int:
     from ..bake import atomic, summary_table
     from ..bake import report as report_mod
     from ..bake.junit import junit_xml
-    from ..bake.outputs import json_safe
+    from ..writers import json_safe
 
     merged = report_mod.merge([report_mod.load(p) for p in args.reports])
     report_path = args.report or args.out / "report.json"

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TexgsError
+from ..writers import write_png
 from . import tools
 
 
@@ -169,13 +170,6 @@ def _run(cmd: list[str], what: str) -> None:
         raise TexgsError(f"{what} failed (exit {out.returncode}): {' | '.join(tail)}")
 
 
-def _write_png(path: Path, rgb: np.ndarray) -> None:
-    import cv2
-
-    if not cv2.imwrite(str(path), np.ascontiguousarray(rgb[..., ::-1])):
-        raise TexgsError(f"could not write temporary image {path}")
-
-
 def _encode_etcpak(codec: Codec, rgba: np.ndarray) -> bytes:
     etcpak = tools.python_module("etcpak")
     h, w = rgba.shape[:2]
@@ -198,7 +192,7 @@ def _encode_nvcompress(codec: Codec, rgb: np.ndarray) -> bytes:
     h, w = rgb.shape[:2]
     with tempfile.TemporaryDirectory(prefix="texgs-nvtt-") as tmp:
         src, dst = Path(tmp) / "in.png", Path(tmp) / "out.dds"
-        _write_png(src, rgb)
+        write_png(src, rgb)
         _run(_fixed_addresses() + [exe, "-nomips", "-nocuda", flag, str(src), str(dst)], f"nvcompress {flag}")
         dds = dst.read_bytes()
     return dds_payload(dds, h, w, codec)
@@ -236,7 +230,7 @@ def _encode_astcenc(codec: Codec, rgb: np.ndarray, threads: int) -> bytes:
     bw, bh = codec.block
     with tempfile.TemporaryDirectory(prefix="texgs-astc-") as tmp:
         src, dst = Path(tmp) / "in.png", Path(tmp) / "out.astc"
-        _write_png(src, rgb)
+        write_png(src, rgb)
         cmd = [
             exe,
             "-cl",

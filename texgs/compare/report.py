@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..writers import json_safe
 from .run import METRIC_KEYS, MaterialResult, Settings
 from .tools import NVTT3_NOTE
 
@@ -35,19 +36,6 @@ METHOD_NOTES = [
 
 FIXED_COLUMNS = ["material", "method", "encoder", "requested_bppc", "bppc", "H", "W", "C", "psnr"]
 TAIL_COLUMNS = list(METRIC_KEYS) + ["encode_s", "decode_s", "interpolated", "points"]
-
-
-def _clean(v):
-    """JSON-safe value: non-finite floats -> None, numpy scalars -> Python."""
-    if isinstance(v, (np.floating, np.integer)):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
 
 
 def slug(name: str) -> str:
@@ -87,7 +75,7 @@ def write_json(path: Path, results: list[MaterialResult], settings: Settings, no
             for r in results
         ],
     }
-    path.write_text(json.dumps(_clean(doc), indent=1, allow_nan=False))
+    path.write_text(json.dumps(json_safe(doc), indent=1, allow_nan=False))
 
 
 def _fmt(v) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..writers import write_png
 
 #: Largest total size of the images `texgs decode` holds for one file (bytes):
 #: 2^28 values as EXR float, 2^29 as 16-bit PNG, 2^30 as 8-bit PNG.
@@ -78,11 +79,7 @@ class GroupImage:
 
     def write(self) -> str:
         if self.png:
-            import cv2
-
-            img = self.data if self.shape[2] > 1 else self.data[..., 0]
-            if not cv2.imwrite(self.path, img):
-                raise InputError(f"cannot write {self.path}")
+            write_png(self.path, self.data, bgr=True)
             return self.path
         import OpenEXR
 
