@@ -4,7 +4,7 @@ bppc from the written bytes, Gaussians, seconds) beside the ASTC figure of
 ../shared/reference/block_codecs_bench.csv when the material is there.
 
     python benchmarks/fit_bench.py                       # quick set, 0.06 bppc, all variants
-    python benchmarks/fit_bench.py --set benchmark --variants lean --preset default
+    python benchmarks/fit_bench.py --set benchmark --variants default --preset default
     python benchmarks/fit_bench.py --size 256 --csv out.csv
 
 --size N area-downsamples each material to N x N first (CPU time); ASTC
@@ -37,7 +37,7 @@ BENCHMARK_SET = [
 ]
 #: Ablation variants: FitConfig changes on top of the chosen preset.
 VARIANTS = {
-    "lean": {},  # the project default
+    "default": {},  # the project default
     "fp16": {"quant": "fp16"},  # Image-GS's fp16-everywhere records
     "no-palettes": {"palettes": "off"},  # every value code in the record (format 2.0's records)
     "no-refine": {"palette_refine_steps": 0},  # palette entries from k-means only

@@ -137,14 +137,14 @@ def test_gaussian_budget_and_trim_to_a_byte_limit():
     assert best_possible - 2 <= kept <= best_possible < 40  # drops little more than needed
 
 
-def test_fp16_baseline_buys_fewer_gaussians_than_the_lean_allocation():
+def test_fp16_baseline_buys_fewer_gaussians_than_the_fixed_allocation():
     stack = smooth_stack(64, 64)
     cfg = FitConfig.fast(steps=20, add_every=5)
-    lean = fit(stack, Budget(bppc=1.0), cfg, progress="off")
+    fixed = fit(stack, Budget(bppc=1.0), cfg, progress="off")
     fp16 = fit(stack, Budget(bppc=1.0), cfg.replace(quant="fp16"), progress="off")
-    assert lean.n > 1.5 * fp16.n
-    assert lean.metrics["bppc"] <= 1.0 and fp16.metrics["bppc"] <= 1.0
-    assert min(lean.metrics["bppc"], fp16.metrics["bppc"]) >= 0.98
+    assert fixed.n > 1.5 * fp16.n
+    assert fixed.metrics["bppc"] <= 1.0 and fp16.metrics["bppc"] <= 1.0
+    assert min(fixed.metrics["bppc"], fp16.metrics["bppc"]) >= 0.98
 
 
 def test_target_psnr_finds_a_rate_that_meets_it():

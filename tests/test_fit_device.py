@@ -30,9 +30,10 @@ from texgs.fit import device as fit_device_mod
 from texgs.fit import optimize as fit_optimize
 from texgs.fit import packing as fit_packing
 from texgs.fit import rate as fit_rate
-from texgs.fit.api import fit, resolve_backend
+from texgs.fit.api import fit
 from texgs.fit.config import Budget, FitConfig
 from texgs.gaussians import Gaussians
+from texgs.render import resolve_backend
 
 FAKE = torch.device("meta")
 QUICK = FitConfig.fast(steps=24, add_every=5, eval_every=6, palette_refine_steps=3, relocate_every=6)
@@ -146,9 +147,19 @@ def fake_cuda(monkeypatch):
     seen: list[tuple[str, torch.device]] = []
 
     def render(
-        means, inv_scales, rotations, values, background, height, width, k, wrap=(False, False), device="cpu", threads=0
+        means,
+        inv_scales,
+        rotations,
+        values,
+        background,
+        height,
+        width,
+        k,
+        wrap=(False, False),
+        backend="cpu",
+        threads=0,
     ):
-        assert device == "cuda"
+        assert backend == "cuda"
         for name, t in zip(
             ("means", "inv_scales", "rotations", "values", "background"),
             (means, inv_scales, rotations, values, background),

@@ -24,7 +24,7 @@ def random_gaussians(n, c, h, w, seed=0, cfg=None):
 @pytest.mark.parametrize(
     "cfg",
     [
-        QuantConfig.default(),
+        QuantConfig.fixed(),
         QuantConfig.fp16(),
         QuantConfig(
             position_bits=14,

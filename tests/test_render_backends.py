@@ -272,7 +272,7 @@ def test_inference_path_matches_autograd_path(backend):
     h, w, c, k = 33, 40, 3, 4
     scene = random_gaussians(50, c, h, w, seed=11)
     args = [scene[n].to(backend) for n in PARAM_NAMES + ("background",)]
-    fast = native.render_inference(*args, h, w, k, (True, True), device=backend)
+    fast = native.render_inference(*args, h, w, k, (True, True), backend=backend)
     with torch.no_grad():
         public = render(*args, h, w, k, (True, True), backend=backend)
     params = [t.clone().requires_grad_() for t in args[:4]]
@@ -349,10 +349,10 @@ def test_errors_leave_the_backend_usable(backend):
 
 
 @needs_cpu
-def test_an_unavailable_native_device_is_refused():
+def test_an_unavailable_native_backend_is_refused():
     scene = _small_scene("cpu")
     with pytest.raises(ValueError, match="not available"):
-        native.render(*scene, 8, 8, 2, device="cuda" if not native.cuda_runnable() else "tpu")
+        native.render(*scene, 8, 8, 2, backend="cuda" if not native.cuda_runnable() else "tpu")
 
 
 # ---- CPU only: thread counts and the extension's own bindings ----------------

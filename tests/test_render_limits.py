@@ -127,9 +127,9 @@ def test_the_cuda_output_budget_is_checked_before_allocating():
 def test_cuda_refuses_the_same_requests():
     params = [p.cuda() for p in _scene(c=9)]
     with pytest.raises(ValueError, match="144.0 GiB"):
-        native.render(*params, 65536, 65536, 4, device="cuda")
+        native.render(*params, 65536, 65536, 4, backend="cuda")
     params[3][1, 0] = 3e38
     with pytest.raises(ValueError, match=re.escape("values[1, 0] is 3e+38")):
-        native.render(*params, 16, 16, 4, device="cuda")
+        native.render(*params, 16, 16, 4, backend="cuda")
     with pytest.raises(TypeError, match="wrap must be a pair"):
-        native.render(*params, 16, 16, 4, wrap="xy", device="cuda")
+        native.render(*params, 16, 16, 4, wrap="xy", backend="cuda")

@@ -106,7 +106,7 @@ def _render_fn(backend: str, params: dict, h: int, w: int, k: int, threads: int,
             if backend == "reference":
                 out = render_ref.render(*ps, params["background"], h, w, k)
             else:
-                out = native.render(*ps, params["background"], h, w, k, device=backend, threads=threads)
+                out = native.render(*ps, params["background"], h, w, k, backend=backend, threads=threads)
             if grad:
                 out.backward(grad_out)
         if backend == "cuda":

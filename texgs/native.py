@@ -75,11 +75,11 @@ def backend_status() -> dict[str, dict]:
     }
 
 
-def _require_cpu_backend(device: str) -> None:
-    if device != "cpu":
+def _require_cpu_backend(backend: str) -> None:
+    if backend != "cpu":
         cuda = backend_status()["cuda"]
         raise ValueError(
-            f"native device {device!r} is not available here (CUDA renderer: "
+            f"native backend {backend!r} is not available here (CUDA renderer: "
             f"{cuda['detail'] or ('built' if cuda['built'] else 'not built')})"
         )
     if _native is None:
@@ -157,7 +157,7 @@ class _RenderCPU(torch.autograd.Function):
 
 
 def render(
-    means, inv_scales, rotations, values, background, height, width, k, wrap=(False, False), device="cpu", threads=0
+    means, inv_scales, rotations, values, background, height, width, k, wrap=(False, False), backend="cpu", threads=0
 ) -> torch.Tensor:
     """The image function at texel centres, [H, W, C], on the native renderer.
 
@@ -168,23 +168,23 @@ def render(
     """
     params = (means, inv_scales, rotations, values, background)
     wrap = check_call(params, height, width, k, wrap, threads)
-    if device == "cuda":
+    if backend == "cuda":
         return _render_cuda(means, inv_scales, rotations, values, background, height, width, k, wrap)
-    _require_cpu_backend(device)
+    _require_cpu_backend(backend)
     if torch.is_grad_enabled() and any(t.requires_grad for t in params[:4]):
         return _RenderCPU.apply(*params, height, width, k, tuple(wrap), threads)
-    return render_inference(*params, height, width, k, wrap, device=device, threads=threads)
+    return render_inference(*params, height, width, k, wrap, backend=backend, threads=threads)
 
 
 def render_inference(
-    means, inv_scales, rotations, values, background, height, width, k, wrap=(False, False), device="cpu", threads=0
+    means, inv_scales, rotations, values, background, height, width, k, wrap=(False, False), backend="cpu", threads=0
 ) -> torch.Tensor:
     """Forward only, no autograd and no saved state: the fast path for decoding."""
     wrap = check_call((means, inv_scales, rotations, values, background), height, width, k, wrap, threads)
-    if device == "cuda":
+    if backend == "cuda":
         with torch.no_grad():
             return _render_cuda(means, inv_scales, rotations, values, background, height, width, k, wrap)
-    _require_cpu_backend(device)
+    _require_cpu_backend(backend)
     out, _ = _forward(
         (means, inv_scales, rotations, values, background), height, width, k, wrap, threads, keep_state=False
     )
@@ -294,7 +294,7 @@ class _RenderCUDA(torch.autograd.Function):
 def _require_cuda_backend() -> None:
     if not cuda_runnable():
         raise ValueError(
-            f"native device 'cuda' is not available here (CUDA renderer: {backend_status()['cuda']['detail']})"
+            f"native backend 'cuda' is not available here (CUDA renderer: {backend_status()['cuda']['detail']})"
         )
 
 

@@ -27,17 +27,37 @@ def available_backends() -> dict[str, dict]:
     }
 
 
-def resolve_backend(backend: str, device: torch.device) -> str:
+def resolve_backend(backend: str, device: torch.device | None = None, *, must_run: bool = False) -> str:
+    """The backend that renders: `backend` itself (must_run: ConfigError unless it
+    can run here), or for "auto" the best one that runs here: for tensors on
+    `device`, the native renderer of that device when it is built; with no
+    device (choosing where a fit or a bake runs), cuda when it can run
+    (native.cuda_runnable), else cpu when its kernels run; else reference."""
     from . import native
+    from .errors import ConfigError
 
     if backend not in ("auto",) + BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose auto, {', '.join(BACKENDS)}")
     if backend != "auto":
+        st = available_backends()[backend] if must_run else {"runnable": True}
+        if not st["runnable"]:
+            raise ConfigError(f"renderer backend {backend!r} cannot run here ({st.get('detail') or 'not built'})")
         return backend
-    if device.type == "cuda" and native.cuda_runnable():
+    if device is not None:
+        if device.type == "cuda" and native.cuda_runnable():
+            return "cuda"
+        if device.type == "cpu" and native.cpu_built():
+            return "cpu"
+        return "reference"
+    if native.cuda_runnable():
         return "cuda"
-    if device.type == "cpu" and native.cpu_built():
-        return "cpu"
+    if native.cpu_built():
+        try:  # a build can import yet lack the kernels; fall back rather than fail a fit
+            one = torch.ones(1, 2)
+            render(one, one, torch.zeros(1), torch.zeros(1, 1), torch.zeros(1), 2, 2, 1, backend="cpu", threads=1)
+            return "cpu"
+        except NotImplementedError:
+            pass
     return "reference"
 
 
@@ -67,7 +87,7 @@ def render(
     if chosen == "reference":
         return render_ref.render(means, inv_scales, rotations, values, background, height, width, k, wrap)
     return native.render(
-        means, inv_scales, rotations, values, background, height, width, k, wrap, device=chosen, threads=threads
+        means, inv_scales, rotations, values, background, height, width, k, wrap, backend=chosen, threads=threads
     )
 
 

@@ -31,7 +31,7 @@ def fit_material(material, pipe: Pipeline, backend: str, threads: int, progress:
     from ..fit import Budget, FitConfig, fit_material
 
     cfg = FitConfig.from_dict(dict(pipe.fit), source=f"{pipe.source}: fit").replace(
-        seed=pipe.seed, backend=backend, quant="fp16" if pipe.quantisation == "fp16" else "default", threads=threads
+        seed=pipe.seed, backend=backend, quant=pipe.quant, threads=threads
     )
     budget = (
         Budget(bppc=pipe.target.bppc) if pipe.target.bppc is not None else Budget(target_psnr=pipe.target.target_psnr)

@@ -74,7 +74,7 @@ class Pipeline:
     seed: int = 0
     backend: Literal["auto", "reference", "cpu", "cuda"] = "auto"  # renderer backend of the fit (texgs info)
     addressing: Literal["auto", "wrap", "clamp"] = "auto"  # auto: wrap when the maps tile
-    quantisation: Literal["lean", "fp16"] = "lean"  # per-attribute bits vs the paper's fp16
+    quant: Literal["fixed", "fp16"] = "fixed"  # FitConfig.quant: per-attribute bits vs the paper's fp16
     weights: dict[str, float] = field(default_factory=dict)  # loss weight per channel group
     resample: bool = True  # maps of different sizes: to the largest (false: error)
     fit: dict[str, Any] = field(default_factory=dict)  # texgs.fit settings (validated there)

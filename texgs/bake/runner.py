@@ -57,11 +57,11 @@ def backend_for(name: str, executor: str = "local") -> str:
     """The renderer backend a bake's fits use (part of the build key). "auto" is
     resolved here, on the driver, and every task fits with the result; under Ray a
     named backend is not checked on the driver (the workers may have the GPU)."""
-    from ..fit.api import resolve_backend
+    from ..render import resolve_backend
 
     if executor == "ray" and name != "auto":
         return name
-    return resolve_backend(name)
+    return resolve_backend(name, must_run=True)
 
 
 class _Log:

@@ -14,9 +14,8 @@ def add_arguments(parser):
 
 def info() -> dict:
     from .. import __version__, constants
-    from ..fit.api import resolve_backend
     from ..fit.device import fit_device
-    from ..render import available_backends
+    from ..render import available_backends, resolve_backend
     from . import __name__ as _  # noqa: F401  (keeps this module importable alone)
 
     auto = resolve_backend("auto")

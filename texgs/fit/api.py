@@ -24,6 +24,7 @@ from ..channels import Channel
 from ..constants import MAX_CHANNELS
 from ..errors import ConfigError, InputError
 from ..gaussians import Gaussians
+from ..render import resolve_backend
 from . import device, packing, rate, refine
 from .config import Budget, FitConfig
 from .optimize import Limits, run
@@ -107,39 +108,6 @@ def channel_ranges(target: torch.Tensor, metas: list[Channel], mode: str) -> lis
         dataclasses.replace(m, range=(float(np.float32(a)), float(np.float32(b))))
         for m, a, b in zip(metas, lo.cpu().tolist(), hi.cpu().tolist())
     ]
-
-
-def resolve_backend(name: str) -> str:
-    """The renderer backend a fit uses: `name`, or for "auto" the CUDA
-    renderer when it is built and a GPU is there (native.cuda_runnable), else
-    the native CPU renderer when it runs here, else the PyTorch reference."""
-    from .. import native
-    from ..render import available_backends
-
-    if name != "auto":
-        st = available_backends().get(name, {})
-        if not st.get("runnable"):
-            raise ConfigError(f"renderer backend {name!r} cannot run here ({st.get('detail') or 'not built'})")
-        return name
-    if native.cuda_runnable():
-        return "cuda"
-    st = available_backends()
-    if st.get("cpu", {}).get("runnable"):
-        try:  # a build can import yet lack the kernels; fall back rather than fail a fit
-            one = torch.ones(1, 2)
-            _render(
-                Gaussians(one, one, torch.zeros(1), torch.zeros(1, 1), torch.zeros(1)),
-                2,
-                2,
-                1,
-                (False, False),
-                "cpu",
-                1,
-            )
-            return "cpu"
-        except NotImplementedError:
-            pass
-    return "reference"
 
 
 def check_stack(stack, source: str = "stack") -> torch.Tensor:
@@ -261,7 +229,7 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     budget = budget or Budget(bppc=0.06)
     cfg = (config or FitConfig()).validate()
     host_target = check_stack(stack)
-    backend = resolve_backend(cfg.backend)
+    backend = resolve_backend(cfg.backend, must_run=True)
     dev = device.fit_device(backend)
     with device.deterministic(dev):
         return _fit_on(

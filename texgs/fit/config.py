@@ -26,7 +26,7 @@ from ..constants import MAX_K
 from ..errors import ConfigError
 
 #: Names accepted for FitConfig.quant, each a texgs.format.QuantConfig constructor.
-QUANT_PRESETS = ("default", "fp16")
+QUANT_PRESETS = ("fixed", "fp16")
 #: FitConfig.backend: the renderer backend, which also sets the fit's device
 #: (auto = cuda when it can run, else cpu, else reference; texgs.fit.device).
 BACKENDS = ("auto", "reference", "cpu", "cuda")
@@ -107,20 +107,20 @@ class FitConfig:
     lr_decay: float = 10.0  # divide learning rates by this on a plateau
     max_decays: int = 1  # stop at the plateau after this many decays
     # Quantisation-aware training against texgs.format.quantize_ste.
-    quant: str = "default"  # texgs.format.QuantConfig preset: default | fp16
-    value_bits: int = 5  # "default" quant: bits per channel value (a channel spanning [0, 1])
+    quant: str = "fixed"  # texgs.format.QuantConfig preset: fixed (per-attribute bits) | fp16 (Image-GS)
+    value_bits: int = 5  # "fixed" quant: bits per channel value (a channel spanning [0, 1])
     # "uniform": value_bits for every channel; "range": a channel spanning hi - lo of [0, 1]
     # gets round(value_bits + log2(hi - lo)) bits (at least 1), the same step in stored
     # units (more Gaussians, coarser narrow channels: a wash at 0.06 bppc, docs/benchmarks.md).
     value_allocation: str = "uniform"
-    position_bits: int = 0  # "default" quant: bits of x (0 = quarter texel; y: always a quarter texel)
+    position_bits: int = 0  # "fixed" quant: bits of x (0 = quarter texel; y: always a quarter texel)
     # Every Gaussian's 3-sigma radius bound, texels: the runtime's search window,
     # so decode cost grows with its square (24: 172 multiply-adds per texel at
     # 0.06 bppc; 32: 241, for +0.23 dB mean on the benchmark set at full size,
     # up to +1.2 dB on 2048^2 materials; docs/benchmarks.md "Decoding cost per texel").
     max_radius: float = 24.0
     qat_fraction: float = 0.25  # final share of steps trained through the quantiser (0 = off)
-    # Value palettes ("default" quant): "groups" = each channel group of 2+ channels
+    # Value palettes ("fixed" quant): "groups" = each channel group of 2+ channels
     # (albedo RGB, normal XYZ, ...) shares a palette of 2^palette_bits entries, so
     # a record holds one index instead of the group's codes; "groups+scalars" =
     # also one palette for all single-channel maps together (AO, roughness,

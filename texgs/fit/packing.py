@@ -20,7 +20,7 @@ from ..gaussians import Gaussians
 from .config import FitConfig
 from .optimize import Limits, Quantizer
 
-#: Position precision of the "default" quant when FitConfig.position_bits is 0:
+#: Position precision of the "fixed" quant when FitConfig.position_bits is 0:
 #: a quarter texel (finer is lost under the 3-sigma cut-off and the value
 #: quantisation; measured in docs/benchmarks.md "Fitting").
 POSITION_SUBTEXEL_BITS = 2
@@ -53,7 +53,7 @@ def quant_config(cfg: FitConfig, height: int, width: int, ranges=None):
     per_channel = ()
     if cfg.value_allocation == "range" and ranges is not None:
         per_channel = range_value_bits(cfg.value_bits, ranges)
-    base = fmt.QuantConfig.default()
+    base = fmt.QuantConfig.fixed()
     y_bits = fmt.strip_shift(base.strip_height) + POSITION_SUBTEXEL_BITS
     return dataclasses.replace(
         base,

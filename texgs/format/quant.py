@@ -8,7 +8,7 @@ multiplications of an integer code by a header constant. Exact file sizes
 (``size_bound``, ``max_gaussians``) live with the layout, in layout.py.
 
 Encodings (per attribute, ``QuantConfig``):
-- "fixed" (the project's lean default):
+- "fixed" (the default):
   position: ``pb`` bits per axis, uniform cells over the image, decoded at the
   cell centre ``(code + 0.5) * (W / 2^pb)``;
   inverse scale: a tiny unsigned float ``lo * 2^e * (1 + m / 2^M)`` with ``E``
@@ -80,8 +80,8 @@ class QuantConfig:
         )
 
     @staticmethod
-    def default() -> QuantConfig:
-        """The project's lean allocation (measured in docs/FORMAT.md)."""
+    def fixed() -> QuantConfig:
+        """The "fixed" preset: per-attribute fixed-point bit depths (measured in docs/FORMAT.md)."""
         return QuantConfig()
 
     def with_group_value_bits(self, channel_groups, bits_by_group: dict) -> QuantConfig:

@@ -155,10 +155,10 @@ def pack(
     (layout in docs/FORMAT.md).
 
     k: Gaussians blended per texel; wrap: (x, y) addressing, True = tileable;
-    cfg: the record encoding (default QuantConfig.default()); lod_levels: LOD
+    cfg: the record encoding (default QuantConfig.fixed()); lod_levels: LOD
     levels of the file (default max(levels) + 1); palettes: with cfg.palettes,
     their entries (palette.build_palettes; None = built here)."""
-    cfg = cfg if cfg is not None else QuantConfig.default()
+    cfg = cfg if cfg is not None else QuantConfig.fixed()
     cfg.validate()
     h, w = int(height), int(width)
     check_sizes(h, w)
