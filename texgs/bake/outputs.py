@@ -71,6 +71,11 @@ def write(folder: Path, material, result, pipe: Pipeline, build_key: str, input_
             name = f"preview_{_safe(group)}.png"
             _write_png(folder / name, recon[..., idx])
             files[f"preview_{group}"] = name
+        from ..preview import write_lit_preview
+
+        lit = write_lit_preview(folder, result.data, material.pixels)  # None without Vulkan
+        if lit is not None:
+            files["preview_lit"] = lit
     m = result.metrics
     manifest = {
         "texgs_version": __version__,

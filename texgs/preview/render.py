@@ -1,0 +1,80 @@
+"""Running the lit preview kernel (engine_shaders/preview/lit.comp) on the Vulkan
+compute device (texgs.vulkan: the GPU, or lavapipe on the CPU).
+
+Two inputs, one shading body: a packed .texgs file, sampled by the shipped
+include with the pixel's UV derivatives, or float maps (the source, or a block
+codec's decode) sampled trilinearly from a box-filtered mip chain."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import vulkan
+from . import scene as sc
+
+SHADER = "preview/lit.comp"
+
+
+def _spirv() -> bytes:
+    return vulkan.compile_spirv(vulkan.shader_dir() / SHADER, "glsl", sc.shader_defines())
+
+
+def mip_chain(pixels: np.ndarray) -> list[np.ndarray]:
+    """[H, W, C] -> levels 0.. (each side max(1, side >> l)), each the 2 x 2 box
+    mean of the one above (an odd last row or column is dropped), as the kernel's
+    level sizes assume; at most MAX_MIP_LEVELS levels, down to 1 x 1."""
+    levels = [np.ascontiguousarray(pixels, dtype=np.float32)]
+    while len(levels) < sc.MAX_MIP_LEVELS and max(levels[-1].shape[:2]) > 1:
+        a = levels[-1].astype(np.float64)
+        h, w = a.shape[:2]
+        if h > 1:
+            a = 0.5 * (a[0 : h - h % 2 : 2] + a[1:h:2][: h // 2])
+        if w > 1:
+            a = 0.5 * (a[:, 0 : w - w % 2 : 2] + a[:, 1:w:2][:, : w // 2])
+        levels.append(a.astype(np.float32))
+    return levels
+
+
+def _dispatch(params: bytes, words: bytes, source: bytes, panel: int) -> np.ndarray:
+    dev = vulkan.device()
+    out_bytes = 16 * 2 * panel * panel
+    groups = (-(-2 * panel // 8), -(-panel // 8), 1)
+    out = dev.run(_spirv(), {0: words, 1: params, 2: source}, {3: out_bytes}, groups)[3]
+    return np.frombuffer(out, np.float32).reshape(panel, 2 * panel, 4).copy()
+
+
+def render_texgs(data: bytes, roles: sc.Roles | None = None, scene: sc.Scene = sc.DEFAULT_SCENE) -> np.ndarray:
+    """[S, 2S, 4] linear RGB + coverage of the packed file `data` (sphere | plane),
+    through texgs_sample_grad. Roles default to the file's channel table."""
+    from ..format import unpack
+
+    packed = unpack(data)
+    roles = roles or sc.roles_from_channels(packed.channels)
+    p = sc.params(sc.MODE_TEXGS, scene, roles, (packed.width, packed.height), len(packed.channels), packed.wrap)
+    return _dispatch(p, bytes(data), b"\0" * 4, scene.panel)
+
+
+def render_source(
+    pixels: np.ndarray, roles: sc.Roles, wrap: tuple[bool, bool], scene: sc.Scene = sc.DEFAULT_SCENE
+) -> np.ndarray:
+    """[S, 2S, 4] linear RGB + coverage of float maps [H, W, C] (stored values),
+    sampled trilinearly by the same kernel."""
+    pixels = np.asarray(pixels, np.float32)
+    if pixels.ndim != 3 or pixels.shape[2] > sc.MAX_CHANNELS:
+        raise ValueError(f"maps must be [H, W, C<={sc.MAX_CHANNELS}], got {pixels.shape}")
+    levels = mip_chain(pixels)
+    offsets, at = [], 0
+    for lv in levels:
+        offsets.append(at)
+        at += lv.size
+    flat = np.concatenate([lv.ravel() for lv in levels]).astype("<f4").tobytes()
+    h, w, c = pixels.shape
+    p = sc.params(sc.MODE_SOURCE, scene, roles, (w, h), c, wrap, offsets)
+    return _dispatch(p, b"\0" * 4, flat, scene.panel)
+
+
+def to_srgb8(linear: np.ndarray) -> np.ndarray:
+    """[.., 4] linear RGB + coverage -> [.., 3] uint8 sRGB (clipped at 1)."""
+    x = np.clip(np.asarray(linear[..., :3], np.float64), 0.0, 1.0)
+    e = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1.0 / 2.4) - 0.055)
+    return np.clip(np.rint(e * 255.0), 0, 255).astype(np.uint8)
