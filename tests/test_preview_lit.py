@@ -159,6 +159,17 @@ def test_missing_maps_take_the_documented_defaults(dev):
     np.testing.assert_allclose(grey[64, 64, :3], _shade(d, n, np.full(3, 0.5), 0.5, 0, 1, sc.DEFAULT_SCENE), rtol=2e-3)
 
 
+def test_channels_past_sixteen_are_read(dev):
+    """A 20-channel material (the format allows 32) with its albedo in channels 17-19
+    renders as the same albedo alone does (the kernel's value array grows with C)."""
+    albedo = np.array([0.7, 0.3, 0.2], np.float32)
+    wide = np.zeros((4, 4, 20), np.float32)
+    wide[..., 17:] = albedo
+    a = preview.render_source(wide, preview.roles_from_groups(["extra"] * 17 + ["albedo"] * 3), (False, False))
+    b = preview.render_source(wide[..., 17:], preview.roles_from_groups(["albedo"] * 3), (False, False))
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
 def test_directx_flag_mirrors_the_green_channel(dev):
     ts = np.array([0.2, 0.4, math.sqrt(1 - 0.2**2 - 0.4**2)])
     gl, groups = _constant_material([0.5] * 3, (ts + 1) / 2, 0.4, 0.0, 1.0)

@@ -15,8 +15,8 @@ from . import scene as sc
 SHADER = "preview/lit.comp"
 
 
-def _spirv() -> bytes:
-    return vulkan.compile_spirv(vulkan.shader_dir() / SHADER, "glsl", sc.shader_defines())
+def _spirv(channels: int = 16) -> bytes:
+    return vulkan.compile_spirv(vulkan.shader_dir() / SHADER, "glsl", sc.shader_defines(channels))
 
 
 def mip_chain(pixels: np.ndarray) -> list[np.ndarray]:
@@ -35,11 +35,11 @@ def mip_chain(pixels: np.ndarray) -> list[np.ndarray]:
     return levels
 
 
-def _dispatch(params: bytes, words: bytes, source: bytes, panel: int) -> np.ndarray:
+def _dispatch(params: bytes, words: bytes, source: bytes, panel: int, channels: int) -> np.ndarray:
     dev = vulkan.device()
     out_bytes = 16 * 2 * panel * panel
     groups = (-(-2 * panel // 8), -(-panel // 8), 1)
-    out = dev.run(_spirv(), {0: words, 1: params, 2: source}, {3: out_bytes}, groups)[3]
+    out = dev.run(_spirv(channels), {0: words, 1: params, 2: source}, {3: out_bytes}, groups)[3]
     return np.frombuffer(out, np.float32).reshape(panel, 2 * panel, 4).copy()
 
 
@@ -51,7 +51,7 @@ def render_texgs(data: bytes, roles: sc.Roles | None = None, scene: sc.Scene = s
     packed = unpack(data)
     roles = roles or sc.roles_from_channels(packed.channels)
     p = sc.params(sc.MODE_TEXGS, scene, roles, (packed.width, packed.height), len(packed.channels), packed.wrap)
-    return _dispatch(p, bytes(data), b"\0" * 4, scene.panel)
+    return _dispatch(p, bytes(data), b"\0" * 4, scene.panel, len(packed.channels))
 
 
 def render_source(
@@ -70,7 +70,7 @@ def render_source(
     flat = np.concatenate([lv.ravel() for lv in levels]).astype("<f4").tobytes()
     h, w, c = pixels.shape
     p = sc.params(sc.MODE_SOURCE, scene, roles, (w, h), c, wrap, offsets)
-    return _dispatch(p, b"\0" * 4, flat, scene.panel)
+    return _dispatch(p, b"\0" * 4, flat, scene.panel, c)
 
 
 def to_srgb8(linear: np.ndarray) -> np.ndarray:

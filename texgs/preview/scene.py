@@ -9,8 +9,9 @@ import math
 import struct
 from dataclasses import dataclass
 
+from ..constants import MAX_CHANNELS
+
 NONE = 0xFFFFFFFF
-MAX_CHANNELS = 16  # texgs files hold at most layout.MAX_CHANNELS; the kernel's value array
 MAX_MIP_LEVELS = 16
 MODE_SOURCE = 0
 MODE_TEXGS = 1
@@ -61,12 +62,19 @@ MIP_OFFSET = len(FIELDS)  # then MAX_MIP_LEVELS words: each source level's first
 PARAM_WORDS = MIP_OFFSET + MAX_MIP_LEVELS
 
 
-def shader_defines() -> dict[str, int]:
-    """-D defines of lit.comp: every parameter's word index and the kernel's constants."""
+def value_slots(channels: int) -> int:
+    """Size of the kernel's per-pixel value array for a material of `channels`: 16
+    (most materials; a smaller array is cheaper on lavapipe), else the format's limit."""
+    return 16 if channels <= 16 else MAX_CHANNELS
+
+
+def shader_defines(channels: int = 16) -> dict[str, int]:
+    """-D defines of lit.comp for a material of `channels`: every parameter's word
+    index and the kernel's constants."""
     d = {f"P_{name.upper()}": i for i, (name, _) in enumerate(FIELDS)}
     d.update(
         P_MIP_OFFSET=MIP_OFFSET,
-        PREVIEW_MAX_CHANNELS=MAX_CHANNELS,
+        PREVIEW_MAX_CHANNELS=value_slots(channels),
         PREVIEW_MODE_SOURCE=MODE_SOURCE,
         PREVIEW_MODE_TEXGS=MODE_TEXGS,
     )
