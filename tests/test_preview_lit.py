@@ -303,3 +303,11 @@ def test_the_switch_turns_lit_previews_off_without_a_message(tmp_path, monkeypat
     assert preview.unavailable_note() is None
     assert preview.write_lit_preview(tmp_path, b"not even a texgs file", np.zeros((4, 4, 3), np.float32)) is None
     assert not (tmp_path / preview.LIT_PREVIEW_NAME).exists()
+
+
+def test_a_kernel_that_cannot_be_read_makes_lit_previews_unavailable(tmp_path, monkeypatch):
+    monkeypatch.setattr(vulkan, "shader_dir", lambda: tmp_path)  # an install without the kernel
+    note = preview.unavailable_note()
+    assert note is not None and "does not compile" in note and "\n" not in note
+    with pytest.raises(vulkan.VulkanUnavailable):  # what write_lit_preview skips on
+        preview.render_source(np.zeros((4, 4, 3), np.float32), preview.Roles(), (False, False))

@@ -89,5 +89,6 @@ def unavailable_note() -> str | None:
 
         vulkan.device()
     except VulkanUnavailable as e:
-        return f"lit previews skipped ({e}); writing the unlit previews only"
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        return f"lit previews skipped ({first}); writing the unlit previews only"
     return None

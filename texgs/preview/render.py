@@ -10,13 +10,22 @@ from __future__ import annotations
 import numpy as np
 
 from .. import vulkan
+from ..errors import TexgsError
 from . import scene as sc
 
 SHADER = "preview/lit.comp"
 
 
 def _spirv(channels: int = 16) -> bytes:
-    return vulkan.compile_spirv(vulkan.shader_dir() / SHADER, "glsl", sc.shader_defines(channels))
+    """The kernel's SPIR-V; a kernel that cannot be read or compiled (a broken
+    install) makes lit previews unavailable, like a missing device."""
+    path = vulkan.shader_dir() / SHADER
+    try:
+        return vulkan.compile_spirv(path, "glsl", sc.shader_defines(channels))
+    except vulkan.VulkanUnavailable:
+        raise
+    except (TexgsError, OSError) as e:
+        raise vulkan.VulkanUnavailable(f"{path}: the lit preview kernel does not compile: {e}") from None
 
 
 def mip_chain(pixels: np.ndarray) -> list[np.ndarray]:
