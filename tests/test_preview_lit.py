@@ -250,14 +250,14 @@ def test_a_material_without_normal_and_roughness_still_renders(baked):
     assert img[S // 2, S // 2].mean() > img[2, 2].mean() + 25
 
 
-def test_bake_without_vulkan_says_so_once_and_writes_the_unlit_previews(tmp_path, monkeypatch, capsys):
+def test_bake_without_vulkan_says_so_once_and_writes_the_unlit_previews(baked, tmp_path, monkeypatch, capsys):
     def no_device():
         raise vulkan.VulkanUnavailable("no Vulkan device for compute shaders (test)")
 
     monkeypatch.setattr(vulkan, "device", no_device)
     root = tmp_path / "materials"
-    for name in ("one", "two"):
-        _write_material(root / name, size=24)
+    _write_material(root / "smooth")  # as the `baked` fixture's, which had lit previews
+    _write_material(root / "two", size=24)
     pipe = tmp_path / "tiny.yaml"
     pipe.write_text(TINY_PIPELINE)
     out = tmp_path / "out"
@@ -265,15 +265,18 @@ def test_bake_without_vulkan_says_so_once_and_writes_the_unlit_previews(tmp_path
     err = capsys.readouterr().err
     assert err.count("lit previews skipped") == 1, err
     assert "no Vulkan device" in err
-    for name in ("one", "two"):
+    for name in ("smooth", "two"):
         files = json.loads((out / name / "manifest.json").read_text())["files"]
         assert "preview_lit" not in files and not (out / name / "preview_lit.png").exists()
         assert (out / name / files["preview_albedo"]).is_file()
+    # The packed file does not depend on the previews.
+    assert (out / "smooth" / "smooth.texgs").read_bytes() == (baked / "smooth" / "smooth.texgs").read_bytes()
 
 
 # ---- texgs compare: the lit table ----------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:No artists with labels")  # the RD plot of a result without points
 def test_compare_report_shows_lit_renders_per_method_and_rate(tmp_path, dev):
     from texgs.compare.material import Material
     from texgs.compare.methods import Point
