@@ -314,3 +314,16 @@ def test_a_kernel_that_cannot_be_read_makes_lit_previews_unavailable(tmp_path, m
     assert note is not None and "does not compile" in note and "\n" not in note
     with pytest.raises(vulkan.VulkanUnavailable):  # what write_lit_preview skips on
         preview.render_source(np.zeros((4, 4, 3), np.float32), preview.Roles(), (False, False))
+
+
+def test_mip_chain_box_filters_and_starts_at_the_level_that_fits():
+    from texgs.preview.render import mip_chain
+
+    ramp = np.arange(64 * 32, dtype=np.float32).reshape(64, 32, 1).repeat(3, axis=2)
+    full = mip_chain(ramp, max_bytes=1 << 30)
+    assert [lv.shape[:2] for lv in full] == [(64 >> i, max(32 >> i, 1)) for i in range(7)]
+    np.testing.assert_allclose(full[1][0, 0], ramp[:2, :2].mean(axis=(0, 1)))
+    capped = mip_chain(ramp, max_bytes=4000)  # 16 x 8 x 3 floats: the first whose chain fits
+    assert capped[0].shape == (16, 8, 3) and sum(lv.nbytes for lv in capped) <= 4000
+    np.testing.assert_allclose(capped[0], full[2])
+    np.testing.assert_allclose(mip_chain(np.ones((5, 3, 2)))[1], np.ones((2, 1, 2)))  # odd sides

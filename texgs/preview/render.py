@@ -28,19 +28,34 @@ def _spirv(channels: int = 16) -> bytes:
         raise vulkan.VulkanUnavailable(f"{path}: the lit preview kernel does not compile: {e}") from None
 
 
-def mip_chain(pixels: np.ndarray) -> list[np.ndarray]:
-    """[H, W, C] -> levels 0.. (each side max(1, side >> l)), each the 2 x 2 box
-    mean of the one above (an odd last row or column is dropped), as the kernel's
-    level sizes assume; at most MAX_MIP_LEVELS levels, down to 1 x 1."""
-    levels = [np.ascontiguousarray(pixels, dtype=np.float32)]
+#: Largest source mip chain uploaded (bytes): under wgpu's default 128 MiB storage
+#: binding limit. A larger material starts its chain at the first level that fits;
+#: a preview never samples finer than about 1 texel per pixel of a 2S-wide view
+#: anyway, far coarser than level 0 of such a material.
+MAX_SOURCE_BYTES = 64 << 20
+
+
+def _half(a: np.ndarray) -> np.ndarray:
+    """The 2 x 2 box mean (an axis of 1 stays; an odd last row or column is dropped)."""
+    h, w = a.shape[:2]
+    if h > 1:
+        a = 0.5 * (a[0 : h - h % 2 : 2] + a[1:h:2])
+    if w > 1:
+        a = 0.5 * (a[:, 0 : w - w % 2 : 2] + a[:, 1:w:2])
+    return a
+
+
+def mip_chain(pixels: np.ndarray, max_bytes: int = MAX_SOURCE_BYTES) -> list[np.ndarray]:
+    """[H, W, C] -> levels 0.. (each side max(1, side >> l) of level 0's), each the
+    box mean of the one above, down to 1 x 1 (at most MAX_MIP_LEVELS), as the
+    kernel's level sizes assume. Level 0 is the first level whose chain fits in
+    max_bytes (the whole material, unless it is very large)."""
+    a = np.ascontiguousarray(pixels, dtype=np.float32)
+    while a.nbytes * 4 // 3 > max_bytes and max(a.shape[:2]) > 1:
+        a = _half(a)
+    levels = [a]
     while len(levels) < sc.MAX_MIP_LEVELS and max(levels[-1].shape[:2]) > 1:
-        a = levels[-1].astype(np.float64)
-        h, w = a.shape[:2]
-        if h > 1:
-            a = 0.5 * (a[0 : h - h % 2 : 2] + a[1:h:2][: h // 2])
-        if w > 1:
-            a = 0.5 * (a[:, 0 : w - w % 2 : 2] + a[:, 1:w:2][:, : w // 2])
-        levels.append(a.astype(np.float32))
+        levels.append(np.ascontiguousarray(_half(levels[-1])))
     return levels
 
 
@@ -77,7 +92,7 @@ def render_source(
         offsets.append(at)
         at += lv.size
     flat = np.concatenate([lv.ravel() for lv in levels]).astype("<f4").tobytes()
-    h, w, c = pixels.shape
+    h, w, c = levels[0].shape
     p = sc.params(sc.MODE_SOURCE, scene, roles, (w, h), c, wrap, offsets)
     return _dispatch(p, b"\0" * 4, flat, scene.panel, c)
 
