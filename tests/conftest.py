@@ -14,6 +14,10 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Lit previews cost seconds per material on lavapipe: off for every bake and compare
+# the tests run (subprocesses inherit it); tests/test_preview_lit.py turns them on.
+os.environ.setdefault("TEXGS_LIT_PREVIEW", "0")
+
 
 def random_gaussians(
     n: int,

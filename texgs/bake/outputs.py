@@ -65,6 +65,11 @@ def write(folder: Path, material, result, pipe: Pipeline, build_key: str, input_
             img = recon[..., idx]  # 1 channel grey, 3 RGB, anything else its first channel
             write_png(folder / name, img if img.shape[2] in (1, 3) else img[..., :1])
             files[f"preview_{group}"] = name
+        from ..preview import write_lit_preview
+
+        lit = write_lit_preview(folder, result.data, material.pixels)  # None without Vulkan
+        if lit is not None:
+            files["preview_lit"] = lit
     m = result.metrics
     manifest = {
         "texgs_version": __version__,

@@ -145,6 +145,9 @@ def bake(path: Path, opts: BakeOptions) -> tuple[int, dict]:
             if pending:
                 from .executors import run
 
+                if pipe.outputs.previews:
+                    _lit_preview_note(log)
+
                 run(opts, [p[2] for p in pending], pending, jobs, on_result)
         except KeyboardInterrupt:
             interrupted = True
@@ -185,6 +188,19 @@ def bake(path: Path, opts: BakeOptions) -> tuple[int, dict]:
     if interrupted:
         raise KeyboardInterrupt
     return rep["exit_status"], rep
+
+
+def _lit_preview_note(log: _Log) -> None:
+    """One line per run when lit previews cannot be rendered (no Vulkan device):
+    the workers then skip them silently. Shown whatever the progress mode."""
+    from ..preview import unavailable_note
+
+    note = unavailable_note()
+    if note is not None:
+        if log.bar is not None:
+            log.bar.write(f"texgs bake: {note}", file=sys.stderr)
+        else:
+            print(f"texgs bake: {note}", file=sys.stderr, flush=True)
 
 
 def plan(src, pipe: Pipeline, backend: str, opts: BakeOptions, build_cache, threads: int):

@@ -169,14 +169,21 @@ def write_crops(out_dir: Path, result: MaterialResult) -> dict:
 
 
 def write_html(
-    path: Path, results: list[MaterialResult], notes: list[str], encoders: dict, plots: dict, crops: dict
+    path: Path,
+    results: list[MaterialResult],
+    notes: list[str],
+    encoders: dict,
+    plots: dict,
+    crops: dict,
+    lit: dict | None = None,
 ) -> None:
+    lit = lit or {}
     e = html.escape
     out = [
         "<!doctype html><html><head><meta charset='utf-8'><title>texgs compare</title>",
         "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;"
         "font-size:12px}td,th{border:1px solid #ccc;padding:2px 5px;text-align:right}"
-        "td.l,th.l{text-align:left}img.c{width:128px;image-rendering:pixelated}</style></head><body>",
+        "td.l,th.l{text-align:left}img.c{width:128px;image-rendering:pixelated}img.lit{width:256px}</style></head><body>",
         "<h1>texgs compare</h1><h2>Method</h2><ul>",
     ]
     out += [f"<li>{e(n)}</li>" for n in METHOD_NOTES]
@@ -223,6 +230,10 @@ def write_html(
                 cells.append(f"<td>{cell}</td>")
             out.append(f"<tr><td class='l'>{e(method)}<br>{e(label)}</td>{''.join(cells)}</tr>")
         out.append("</table>")
+        if lit.get(r.material):
+            from ..preview.compare import html_table
+
+            out.append(html_table(lit[r.material]))
     out.append("<p>Materials keep their authors' licences (see LICENSES.md in each corpus folder).</p>")
     out.append("</body></html>")
     path.write_text("\n".join(out))
@@ -241,7 +252,8 @@ def write_report(
         plots[r.material] = f"rd_{slug(r.material)}.png"
         plot_rd(out / plots[r.material], r)
         crops[r.material] = write_crops(out, r)
-    write_html(out / "index.html", results, notes, encoders, plots, crops)
+    lit = {r.material: r.lit.write(out, slug(r.material)) for r in results if r.lit is not None}
+    write_html(out / "index.html", results, notes, encoders, plots, crops, lit)
     for r in results:  # the texgs files the rows measured, for `texgs inspect` / `texgs decode`
         for rate, data in r.packed.items():
             (out / "texgs").mkdir(exist_ok=True)

@@ -67,6 +67,7 @@ class MaterialResult:
     notes: list[str] = field(default_factory=list)  # missing tools, out-of-range rates
     crops: dict = field(default_factory=dict)  # method -> {"label", "image" [h, w, C]}; "reference"
     packed: dict = field(default_factory=dict)  # requested bppc -> the texgs fit's .texgs bytes
+    lit: object = None  # texgs.preview.compare.LitRenders (None without a Vulkan device)
 
 
 def _point_record(method: Method, p: Point, material: Material, figures: dict, on_front: bool) -> dict:
@@ -96,6 +97,9 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
     )
     cy, cx, side = crop_box(material.height, material.width)
     res.crops["reference"] = {"label": "reference", "image": material.data[cy : cy + side, cx : cx + side].copy()}
+    from ..preview.compare import LitRenders
+
+    res.lit = LitRenders.start(material, log=log)
     cache = None
     crop_rate = sorted(s.rates)[len(s.rates) // 2]
     for method in make_methods(s):
@@ -174,6 +178,8 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
                 )
                 nearest = k
             res.rows.append(row)
+            if res.lit is not None:
+                res.lit.add(method.name, r, pts[nearest])
             if r == crop_rate:
                 img = pts[nearest].reconstruct()
                 res.crops[method.name] = {
