@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..vulkan import VulkanUnavailable
+from ..writers import write_png
 from .render import render_source, render_texgs, to_srgb8
 from .scene import DEFAULT_SCENE, Roles, Scene, roles_from_channels, roles_from_groups
 
@@ -61,8 +62,6 @@ def write_lit_preview(folder: Path, data: bytes, source: np.ndarray, scene: Scen
     """Write folder/LIT_PREVIEW_NAME; returns its name, or None (nothing written) when
     lit previews are switched off or there is no Vulkan device (the caller says so
     once per run: unavailable_note)."""
-    import cv2
-
     if not enabled():
         return None
     try:
@@ -70,8 +69,7 @@ def write_lit_preview(folder: Path, data: bytes, source: np.ndarray, scene: Scen
     except VulkanUnavailable:
         return None
     path = Path(folder) / LIT_PREVIEW_NAME
-    if not cv2.imwrite(str(path), np.ascontiguousarray(img[..., ::-1])):
-        raise OSError(f"could not write {path}")
+    write_png(path, img)
     return LIT_PREVIEW_NAME
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..vulkan import VulkanUnavailable
+from ..writers import write_png
 from .render import render_source, render_texgs, to_srgb8
 from .scene import DEFAULT_SCENE, Roles, Scene, roles_from_groups
 
@@ -50,14 +51,12 @@ class LitRenders:
 
     def write(self, out_dir, stem: str) -> dict:
         """PNG files under out_dir/lit/: {"source": name, (method, rate): (label, name)}."""
-        import imageio.v3 as iio
-
         (out_dir / "lit").mkdir(parents=True, exist_ok=True)
         files: dict = {"source": f"lit/{stem}_source.png"}
-        iio.imwrite(out_dir / files["source"], self.source)
+        write_png(out_dir / files["source"], self.source)
         for (method, rate), (label, img) in self.images.items():
             name = f"lit/{stem}_{_slug(method)}_{rate:g}bppc.png"
-            iio.imwrite(out_dir / name, img)
+            write_png(out_dir / name, img)
             files[(method, rate)] = (label, name)
         return files
 

@@ -125,7 +125,7 @@ class Roles:
 
 def roles_from_channels(channels) -> Roles:
     """Roles from a channel table: items with .semantic, .group and .colour_space
-    (texgs.format.ChannelDesc: what a .texgs file's table says). A channel's
+    (texgs.channels.Channel: what a .texgs file's table says). A channel's
     semantic decides; a 'generic' one is placed by its group name (gloss and
     smoothness, which the format has no semantic for)."""
     by: dict[str, list[int]] = {}
