@@ -3,8 +3,9 @@
 - build(): the test driver (runtime_driver.c) with a given compiler and flags;
 - fuzz(): clang libFuzzer (fuzz_open.c, AddressSanitizer + UndefinedBehaviorSanitizer) for a bounded
   time from a seed corpus of small packed files (benchmarks/fuzz_reader.py's seeds and mutations of
-  them), then the differential check on the corpus it grew: every input the C runtime accepts the
-  Python reader accepts too, and every rejection names the same problem (the same message class);
+  them; the target opens each input as it is and with its CRCs repaired), then the differential check
+  on the corpus it grew, both ways: every input the C runtime accepts the Python reader accepts too,
+  and every rejection names the same problem (the same message class);
 - differential(): that check for any list of buffers.
 
 tests/test_runtime_c.py runs a bounded fuzz; the long run of docs/benchmarks.md "C runtime fuzz" is
@@ -146,7 +147,10 @@ def fuzz(seconds: int, work: pathlib.Path) -> dict:
         re.findall(r"runtime error:", log)
     )
     crashes = sorted(p.name for p in artifacts.iterdir())
+    # The target opens each input as it is and with its CRCs repaired: check both against Python.
+    repair = fuzz_reader().repair_crcs
     grown = [p.read_bytes() for p in sorted(corpus.iterdir())]
+    grown += [bytes(repair(bytearray(g))) for g in grown]
     driver = build(shutil.which("gcc") or clang, RELEASE, work / "runtime_driver")
     diff = differential(driver, grown, work)
     return {
@@ -157,7 +161,8 @@ def fuzz(seconds: int, work: pathlib.Path) -> dict:
         "crash_files": crashes,
         "sanitizer_reports": sanitizer,
         "seed_inputs": len(seeds),
-        "corpus_inputs": len(grown),
+        "corpus_inputs": len(grown) // 2,
+        "corpus_cases_checked": len(grown),
         "corpus_accepted_by_both": diff["accepted"],
         "corpus_rejected_same_class": diff["rejected_same_class"],
         "corpus_disagreements": diff["disagree"][:20],
