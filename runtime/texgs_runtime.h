@@ -326,7 +326,14 @@ static const char* const texgs__colour_spaces[] = {TEXGS_COLOUR_SPACE_NAMES};
 /* ---- little-endian reads (any alignment, any host byte order) ---------------------------------------- */
 
 static uint32_t texgs__u32(const unsigned char* p) {
+#if (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) || defined(_M_IX86) || \
+    defined(_M_X64) || defined(_M_ARM64)
+    uint32_t v; /* a little-endian host: one unaligned load */
+    memcpy(&v, p, sizeof v);
+    return v;
+#else
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+#endif
 }
 
 static float texgs__f32(const unsigned char* p) {
