@@ -7,6 +7,7 @@ run finds no crash, no sanitizer report and no input the two readers judge diffe
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import re
@@ -129,8 +130,25 @@ def material(wrap, cfg, seed=0, h=40, w=48, c=4, n=140, levels=1, k=5, ranges=No
     )
 
 
+@functools.lru_cache(maxsize=1)
+def fitted() -> bytes:
+    """A real fit (the fitter's quantisation, record order and LOD levels) of a small smooth stack."""
+    from texgs.fit.api import fit
+    from texgs.fit.config import Budget, FitConfig
+
+    yy, xx = np.meshgrid(np.arange(40) + 0.5, np.arange(48) + 0.5, indexing="ij")
+    stack = np.stack(
+        [0.5 + 0.35 * np.sin(xx / 5) * np.cos(yy / 7), 0.5 + 0.4 * np.sin((xx + yy) / 6), 0.2 + 0.6 * (xx > yy)], -1
+    ).astype(np.float32)
+    cfg = FitConfig.fast(steps=60, add_every=20)
+    return fit(
+        stack, Budget(bppc=1.5), cfg, groups=["albedo", "albedo", "mask"], progress="off", wrap=(True, False)
+    ).data
+
+
 CASES = {
     "golden": lambda: GOLDEN.read_bytes(),
+    "fitted": fitted,
     "clamp fixed strip 4": lambda: material((False, False), QuantConfig(max_radius=10.0, strip_height=4), seed=1),
     "wrap both strip 8, 3 LOD levels": lambda: material(
         (True, True), QuantConfig(max_radius=14.0, strip_height=8), seed=2, h=45, w=50, levels=3
