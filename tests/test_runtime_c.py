@@ -406,3 +406,22 @@ def test_libfuzzer_bounded_run(tmp_path):
     assert r["runs"] and r["runs"] > 1000
     assert r["corpus_disagreements"] == [], r["corpus_disagreements"]
     assert r["corpus_accepted_by_both"] > 0
+
+
+def test_integration_guide_example_compiles(tmp_path):
+    """The C example of docs/integration.md compiles as written (-std=c99 -Wall -Wextra -Werror)."""
+    text = (REPO / "docs" / "integration.md").read_text()
+    example = re.search(r"```c\n(.*?)```", text, re.S)[1]
+    head, _, body = example.partition('#include "texgs_runtime.h"\n')
+    args = "const void* bytes, size_t size, const char* path, float du_dx, float dv_dx, float du_dy, float dv_dy"
+    src = (
+        f'{head}#include "{HEADER}"\n#include <stdio.h>\n#include <stdlib.h>\n'
+        "#define log_error(...) fprintf(stderr, __VA_ARGS__)\n"
+        f"int run({args});\nint run({args}) {{\n"
+        + body.replace("    return;\n", "    return 1;\n")
+        + "free(texels);\nreturn 0;\n}\n"
+    )
+    (tmp_path / "example.c").write_text(src)
+    cmd = [_cc("gcc"), *F.WARNINGS, "-c", str(tmp_path / "example.c"), "-o", str(tmp_path / "example.o")]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
