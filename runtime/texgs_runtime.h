@@ -571,6 +571,8 @@ static texgs_status texgs__check_header(texgs_material* m, const unsigned char* 
         rs = 0.0;
     } else {
         uint32_t shift = texgs__strip_shift(m->strip_height);
+        /* Like the Python reader, only fixed-encoding files need a power-of-two strip height (docs/FORMAT.md
+         * asks it of every file; the decoder works with any). */
         TEXGS__NEED((m->strip_height & (m->strip_height - 1u)) == 0u,
                     "bad quantisation fields: strip_height must be a power of two in 1..%u, got %u",
                     (unsigned)TEXGS_MAX_STRIP_HEIGHT, (unsigned)m->strip_height);
@@ -643,6 +645,7 @@ static texgs_status texgs__sections(texgs_material* m, const unsigned char* d, s
                  crc = texgs__u32(e + 12);
         uint32_t i;
         texgs__section s;
+        /* Word-aligned, as the reader checks (the writer aligns sections to 16 bytes). */
         if (off % 4u || off < table_end || (uint64_t)off + sz > size)
             return texgs__fail(
                 err, TEXGS_E_SECTIONS,
@@ -702,7 +705,8 @@ static texgs_status texgs__names(texgs_material* m, const texgs__section* s, tex
             start = i + 1;
         }
     }
-    /* c lines, each "name<TAB>group\n", and nothing after the last line break. */
+    /* c lines, each "name<TAB>group\n", and nothing after the last line break (the reader, like this,
+     * does not limit a name's length). */
     if (i != s->size || line != c || start != s->size) {
         for (i = 0; i < c; i++) {
             m->channels[i].name = m->channels[i].group = NULL;

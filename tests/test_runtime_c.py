@@ -425,3 +425,26 @@ def test_integration_guide_example_compiles(tmp_path):
     cmd = [_cc("gcc"), *F.WARNINGS, "-c", str(tmp_path / "example.c"), "-o", str(tmp_path / "example.o")]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_edges_where_the_reader_is_looser_than_the_spec_are_judged_alike(builds, tmp_path):
+    """docs/FORMAT.md asks a power-of-two strip height of every file, the Python reader of fixed-encoding
+    files only: an fp16 file with 6-row strips is accepted by both readers (whichever way the reader
+    goes, the C runtime must follow it)."""
+    empty = PackInput(
+        16,
+        24,
+        [ChannelDesc("a")],
+        means=np.zeros((0, 2), np.float32),
+        inv_scales=np.ones((0, 2), np.float32),
+        rotations=np.zeros(0, np.float32),
+        values=np.zeros((0, 1), np.float32),
+        background=np.array([0.5], np.float32),
+        k=2,
+        cfg=QuantConfig.fp16(),
+    )
+    buf = bytearray(pack(empty))
+    buf[4 * 11 : 4 * 13] = np.array([6, 3], "<u4").tobytes()  # strip height 6: 3 strips of 16 rows
+    data = bytes(fuzz_reader.repair_crcs(buf))
+    d = F.differential(builds["gcc"], [data], tmp_path)
+    assert d["disagree"] == [] and d["accepted"] == 1
