@@ -5,7 +5,7 @@
  *     #include "texgs_runtime.h"
  * for the implementation. It needs only the C standard library (<stdint.h>, <stddef.h>, <string.h>,
  * <stdio.h> for snprintf, <math.h>: link with -lm). It has no global state and allocates nothing: the
- * caller owns the file's bytes and the texgs_material it opens them into (about 2.5 KB, fine on a stack),
+ * caller owns the file's bytes and the texgs_material it opens them into (about 3 KB, fine on a stack),
  * and passes every output buffer.
  *
  * - texgs_open() parses and validates a buffer exactly as strictly as the Python reader
