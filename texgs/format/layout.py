@@ -465,8 +465,9 @@ def main() -> None:
     path.write_text(shader_header())
     print(f"wrote {path}")
     runtime = root / "runtime" / "texgs_runtime.h"
-    runtime.write_text(runtime_header(runtime.read_text()))
-    print(f"wrote {runtime}")
+    if runtime.exists():  # a source checkout (wheels do not ship the C runtime)
+        runtime.write_text(runtime_header(runtime.read_text()))
+        print(f"wrote {runtime}")
 
 
 assert [w for _, w, _ in HEADER_FIELDS] == list(range(2, HEADER_WORDS))
