@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..constants import MAX_CHANNELS, MAX_K, Q_CUTOFF
+from ..constants import MAX_CHANNELS, MAX_K, Q_CUTOFF, SIGMA_CUTOFF
 
 MAGIC = b"TEXGS\x00\r\n"  # 8 bytes; the CR LF catches text-mode corruption
 VERSION_MAJOR = 4  # a reader rejects any other major version (3: value palettes; 4: y within the strip)
@@ -377,12 +377,80 @@ def shader_header() -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------
+# C runtime constants (runtime/texgs_runtime.h embeds them between two markers)
+
+C_BLOCK_BEGIN = "/* BEGIN GENERATED LAYOUT (texgs/format/layout.py: python -m texgs.format.layout). Do not edit. */"
+C_BLOCK_END = "/* END GENERATED LAYOUT */"
+
+
+def c_header_block() -> str:
+    """The generated constants of runtime/texgs_runtime.h: the shader constants
+    (shader_header(), under its own include guard, so a C++ file may include
+    both) plus what a C reader also checks (docs/FORMAT.md "Rejecting what a
+    reader does not understand")."""
+    from .filtered import TEXEL_VARIANCE  # these modules import layout: import them lazily
+    from .reader import _MAX_FILE_BYTES, INV_SCALE_LO_SLACK
+
+    def names(items):
+        return ", ".join(f'"{s}"' for s in items)
+
+    lines = [
+        C_BLOCK_BEGIN,
+        shader_header().rstrip("\n"),
+        "// Constants the C runtime checks beside the shader ones.",
+        "#ifndef TEXGS_RUNTIME_LAYOUT_H",
+        "#define TEXGS_RUNTIME_LAYOUT_H",
+        f"#define TEXGS_VERSION_MINOR {VERSION_MINOR}u",
+        f"#define TEXGS_HEADER_BYTES {HEADER_BYTES}u",
+        f"#define TEXGS_HEADER_CRC_SPAN {HEADER_CRC_SPAN}u",
+        f"#define TEXGS_SECTION_CHANNELS {SECTION_CHANNELS}u",
+        f"#define TEXGS_SECTION_INDEX {SECTION_INDEX}u",
+        f"#define TEXGS_SECTION_RECORDS {SECTION_RECORDS}u",
+        f"#define TEXGS_SECTION_PALETTES {SECTION_PALETTES}u",
+        f"#define TEXGS_SECTION_OPTIONAL {SECTION_OPTIONAL:#x}u",
+        f"#define TEXGS_SECTION_NAMES {SECTION_NAMES:#x}u",
+        f"#define TEXGS_SECTION_ALIGN {SECTION_ALIGN}u",
+        f"#define TEXGS_MAX_SECTIONS {MAX_SECTIONS}u",
+        f"#define TEXGS_MAX_ENCODED_SIDE {MAX_ENCODED_SIDE}u",
+        f"#define TEXGS_MAX_LOD_LEVELS {MAX_LOD_LEVELS}u",
+        f"#define TEXGS_MIN_RADIUS {MIN_RADIUS!r}",
+        f"#define TEXGS_MAX_RADIUS {MAX_RADIUS!r}",
+        f"#define TEXGS_MAX_STRIP_HEIGHT {MAX_STRIP_HEIGHT}u",
+        f"#define TEXGS_RANGE_LIMIT {RANGE_LIMIT!r}",
+        f"#define TEXGS_MAX_PALETTE_INDEX_BITS {MAX_PALETTE_INDEX_BITS}u",
+        f"#define TEXGS_NAME_MAX_BYTES {NAME_MAX_BYTES}u",
+        f"#define TEXGS_SIGMA_CUTOFF {float(SIGMA_CUTOFF)!r}",
+        f"#define TEXGS_INV_SCALE_LO_SLACK {INV_SCALE_LO_SLACK!r}",
+        f"#define TEXGS_MAX_FILE_BYTES {_MAX_FILE_BYTES}u",
+        f"#define TEXGS_TEXEL_VARIANCE {TEXEL_VARIANCE!r}",
+        f"#define TEXGS_SEMANTIC_COUNT {len(SEMANTICS)}u",
+        f"#define TEXGS_SEMANTIC_NAMES {names(SEMANTICS)}",
+        f"#define TEXGS_COLOUR_SPACE_COUNT {len(COLOUR_SPACES)}u",
+        f"#define TEXGS_COLOUR_SPACE_NAMES {names(COLOUR_SPACES)}",
+        "#endif",
+        C_BLOCK_END,
+    ]
+    return "\n".join(lines)
+
+
+def runtime_header(text: str) -> str:
+    """runtime/texgs_runtime.h's text with its generated block replaced by c_header_block()."""
+    a, b = text.index(C_BLOCK_BEGIN), text.index(C_BLOCK_END) + len(C_BLOCK_END)
+    return text[:a] + c_header_block() + text[b:]
+
+
 def main() -> None:
     import pathlib
 
-    path = pathlib.Path(__file__).resolve().parents[2] / "engine_shaders" / "texgs_layout.h"
+    root = pathlib.Path(__file__).resolve().parents[2]
+    path = root / "engine_shaders" / "texgs_layout.h"
     path.write_text(shader_header())
     print(f"wrote {path}")
+    runtime = root / "runtime" / "texgs_runtime.h"
+    if runtime.exists():  # a source checkout (wheels do not ship the C runtime)
+        runtime.write_text(runtime_header(runtime.read_text()))
+        print(f"wrote {runtime}")
 
 
 assert [w for _, w, _ in HEADER_FIELDS] == list(range(2, HEADER_WORDS))
