@@ -351,8 +351,8 @@ def test_no_vulkan_device_exits_2_and_writes_nothing(tmp_path, capsys, monkeypat
 
 
 def test_an_output_that_cannot_be_written_leaves_nothing(tmp_path, capsys, baked, transcoded):
+    from texgs.bake.atomic import OutputError
     from texgs.transcode import write
-    from texgs.transcode.__init__ import OutputError
 
     files = encode_files(transcoded["default"], "dds")
     out = tmp_path / "out"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..compare import engine_set
 from ..compare.material import Material, rgb_textures
 from ..errors import ConfigError
 from .formats import FORMATS, TextureFormat
@@ -57,6 +58,8 @@ def slots(packed, formats: dict[str, str] | None = None, name: str = "<file>") -
     keep = [i for i in range(len(chans)) if i != alpha]  # the channels rgb_textures packs
     material = Material("", np.zeros((1, 1, len(keep)), np.float32), [groups[i] for i in keep], [])
     base = [(s.name, s.kind, tuple(keep[c] for c in s.channels)) for s in rgb_textures(material)]
+    # The engine set's single-channel BC4 textures (material channel indices, in its order).
+    bc4_maps = [keep[ch[0]] for codec, ch in engine_set.plan(material) if codec.format == "BC4"]
     known = {n for n, _, _ in base} | {groups[c] for _, k, cs in base if k == "scalar" for c in cs}
     known |= {chans[c].name for _, k, cs in base if k == "scalar" for c in cs}
     for key in formats:
@@ -69,7 +72,7 @@ def slots(packed, formats: dict[str, str] | None = None, name: str = "<file>") -
         fname = formats.get(slot, formats.get("*", default))
         fmt = FORMATS[fname]
         if kind == "scalar" and fmt.name == "bc4":
-            for c in cs:  # one BC4 texture per scalar channel, named after its map
+            for c in (m for m in bc4_maps if m in cs):  # one BC4 texture per map, named after it
                 one = groups[c] if len(by_group[groups[c]]) == 1 else chans[c].name
                 out.append(_slot(one, kind, (c,), FORMATS[formats.get(one, fname)], False, None, name))
             continue
