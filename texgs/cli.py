@@ -10,7 +10,7 @@ from . import __version__
 from .errors import TexgsError
 
 # Sub-command name -> module in texgs.commands, in the order --help lists them.
-COMMANDS = ["bake", "report", "fit", "compare", "inspect", "decode", "bench", "info"]
+COMMANDS = ["bake", "report", "fit", "compare", "inspect", "decode", "transcode", "bench", "info"]
 
 
 def build_parser() -> argparse.ArgumentParser:
