@@ -31,14 +31,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from texgs import vulkan  # noqa: E402
-from texgs.format import ChannelDesc, PackInput, QuantConfig, gaussian_constraints, pack, unpack  # noqa: E402
+from texgs.channels import Channel
+from texgs.format import QuantConfig, gaussian_constraints, pack, unpack  # noqa: E402
+from texgs.gaussians import Gaussians
 from texgs.transcode import mip_sizes, parse_formats, slots  # noqa: E402
 from texgs.transcode.runner import kernel, run  # noqa: E402
 
 CHANNELS = (
-    [ChannelDesc(f"albedo.{c}", "albedo", "srgb", "albedo") for c in "rgb"]
-    + [ChannelDesc(f"normal.{c}", "normal", "linear", f"normal_{c}") for c in "xyz"]
-    + [ChannelDesc(g, g, "linear", g) for g in ("roughness", "metalness", "ao")]
+    [Channel(f"albedo.{c}", "albedo", "srgb", "albedo") for c in "rgb"]
+    + [Channel(f"normal.{c}", "normal", "linear", f"normal_{c}") for c in "xyz"]
+    + [Channel(g, g, "linear", g) for g in ("roughness", "metalness", "ao")]
 )
 
 
@@ -49,20 +51,20 @@ def synthetic(size: int, texels_per_gaussian: float, seed: int = 0) -> bytes:
     lo = gaussian_constraints(size, size, cfg)["min_inv_scale"]
     c = len(CHANNELS)
     return pack(
-        PackInput(
-            size,
-            size,
-            list(CHANNELS),
+        Gaussians(
             means=(rng.random((n, 2)) * size).astype(np.float32),
             inv_scales=(lo * np.exp(rng.random((n, 2)) * 1.5)).astype(np.float32),
             rotations=(rng.random(n) * 6).astype(np.float32),
             values=rng.random((n, c)).astype(np.float32),
             background=np.full(c, 0.5, np.float32),
-            k=5,
-            wrap=(True, True),
-            levels=np.zeros(n, np.int64),
-            cfg=cfg,
-        )
+            levels=np.zeros(n, np.int32),
+        ),
+        list(CHANNELS),
+        size,
+        size,
+        k=5,
+        wrap=(True, True),
+        cfg=cfg,
     )
 
 

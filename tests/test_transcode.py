@@ -11,21 +11,23 @@ import numpy as np
 import pytest
 
 from texgs import vulkan
+from texgs.channels import Channel
 from texgs.cli import main
 from texgs.compare import codecs
 from texgs.compare.mips import to_uint8
 from texgs.errors import ConfigError
-from texgs.format import ChannelDesc, PackInput, QuantConfig, decode, gaussian_constraints, pack, unpack
+from texgs.format import QuantConfig, decode, gaussian_constraints, pack, unpack
 from texgs.format.filtered import decode_level
+from texgs.gaussians import Gaussians
 from texgs.transcode import encode_files, slots, transcode
 from texgs.transcode.formats import FORMATS, mip_sizes
 
 # albedo (sRGB) + opacity, normal, three scalar maps: every slot kind, and alpha.
 CHANNELS = (
-    [ChannelDesc(f"albedo.{c}", "albedo", "srgb", "albedo") for c in "rgb"]
-    + [ChannelDesc("opacity", "opacity", "linear", "opacity")]
-    + [ChannelDesc(f"normal.{c}", "normal", "linear", f"normal_{c}") for c in "xyz"]
-    + [ChannelDesc(g, g, "linear", g) for g in ("roughness", "metalness", "ao")]
+    [Channel(f"albedo.{c}", "albedo", "srgb", "albedo") for c in "rgb"]
+    + [Channel("opacity", "opacity", "linear", "opacity")]
+    + [Channel(f"normal.{c}", "normal", "linear", f"normal_{c}") for c in "xyz"]
+    + [Channel(g, g, "linear", g) for g in ("roughness", "metalness", "ao")]
 )
 
 
@@ -37,20 +39,20 @@ def material(h=128, w=128, n=240, seed=0, channels=CHANNELS) -> bytes:
     lo = gaussian_constraints(h, w, cfg)["min_inv_scale"]
     c = len(channels)
     return pack(
-        PackInput(
-            h,
-            w,
-            list(channels),
+        Gaussians(
             means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
             inv_scales=(lo * np.exp(rng.random((n, 2)) * 1.5)).astype(np.float32),
             rotations=(rng.random(n) * 6).astype(np.float32),
             values=rng.random((n, c)).astype(np.float32),
             background=np.full(c, 0.5, np.float32),
-            k=5,
-            wrap=(True, True),
-            levels=np.zeros(n, np.int64),
-            cfg=cfg,
-        )
+            levels=np.zeros(n, np.int32),
+        ),
+        list(channels),
+        h,
+        w,
+        k=5,
+        wrap=(True, True),
+        cfg=cfg,
     )
 
 

@@ -56,7 +56,7 @@ def transcode(
 def encode_files(textures: list[Texture], container: str, packed_channels=None) -> dict[str, bytes]:
     """{file name: bytes}: one <slot>.dds / .ktx2 per texture, and textures.json saying
     which material channel each component holds (packed_channels: the file's
-    ChannelDesc list, for names, colour spaces and ranges)."""
+    Channel list, for names, colour spaces and ranges)."""
     files: dict[str, bytes] = {}
     entries = []
     for t in textures:
