@@ -19,6 +19,7 @@
 
 #include "parallel.h"
 #include "simd.h"
+#include "texgs/image_function.h"
 #include "texgs/render.h"
 #include "tiles.h"
 
@@ -54,16 +55,6 @@ Gauss load_gauss(const GaussianParams& g, const std::vector<float>& cos_t, const
             sin_t[i],       g.inv_scales[2 * i], g.inv_scales[2 * i + 1]};
 }
 
-// Offset d = p - mean, wrapped to the nearest periodic copy on wrapped axes.
-template <bool WrapX, bool WrapY>
-inline void offset(float px, float py, const Gauss& gs, float period_x, float period_y, float& dx,
-                   float& dy) {
-    dx = px - gs.mx;
-    dy = py - gs.my;
-    if (WrapX) dx = dx - period_x * std::floor(dx / period_x + 0.5f);
-    if (WrapY) dy = dy - period_y * std::floor(dy / period_y + 0.5f);
-}
-
 constexpr int kBlocks = kTileTexels / kLanes;  // lane blocks per tile
 
 // Tile-local texel t = row * kTileSize + column; texels outside the image
@@ -86,13 +77,11 @@ void tile_texels(const TileRect& r, TileTexels& tt) {
 // q of one Gaussian for every texel of the tile (the vectorised hot loop).
 template <bool WrapX, bool WrapY>
 void tile_q(const TileTexels& tt, const Gauss& gs, float lx, float ly, float* __restrict q) {
+    const Wrap wrap = {WrapX, WrapY, lx, ly};
     for (int t = 0; t < kTileTexels; ++t) {
-        float dx, dy;
-        offset<WrapX, WrapY>(tt.px[t], tt.py[t], gs, lx, ly, dx, dy);
-        const float u = gs.c * dx + gs.s * dy;
-        const float v = -gs.s * dx + gs.c * dy;
-        const float a = gs.w1 * u, b = gs.w2 * v;
-        q[t] = a * a + b * b;
+        float u, v;
+        frame_offset(tt.px[t], tt.py[t], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
+        q[t] = quad_form(u, v, gs.w1, gs.w2);
     }
 }
 
@@ -132,7 +121,7 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
         }
     const float lx = float(s.width), ly = float(s.height);
     const int begin = lists.offsets[tile], end = lists.offsets[tile + 1];
-    const vfloat cutoff = vfloat{} + kQCutoff, empty = vfloat{} + inf;
+    const vfloat empty = vfloat{} + inf;
     for (int j = 0; j < end - begin; ++j) {
         tile_q<WrapX, WrapY>(sc.texels, load_gauss(g, cos_t, sin_t, lists.ids[begin + j]), lx, ly, sc.q);
         // Insert into each texel's (q, index)-sorted K-array, kLanes texels at a
@@ -144,7 +133,7 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
         for (int b = 0; b < kBlocks; ++b) {
             vfloat x;
             std::memcpy(&x, sc.q + b * kLanes, sizeof(x));
-            x = x <= cutoff ? x : empty;  // not a candidate: never inserted (also NaN)
+            x = within_cutoff(x) ? x : empty;  // not a candidate: never inserted (also NaN)
             if (!any_lane(x < sc.best_q[K - 1][b])) continue;
             vint before_prev = vint{};
             vfloat prev_q = empty;
@@ -165,8 +154,9 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
     for (int k = 0; k < K; ++k)
         for (int b = 0; b < kBlocks; ++b) {
             const vfloat q = sc.best_q[k][b];
-            const vfloat w = exp_candidate(-0.5f * (q <= cutoff ? q : vfloat{}));
-            sc.weight[k][b] = q <= cutoff ? w : vfloat{};
+            const vint candidate = within_cutoff(q);
+            const vfloat w = gaussian_weight(candidate ? q : vfloat{});
+            sc.weight[k][b] = candidate ? w : vfloat{};
         }
     // Blend: out = sum G_k v_k / sum G_k, in selection order, kLanes channels per
     // register. The tile's candidates' values are first copied next to each
@@ -276,7 +266,7 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
             sc.grad_dot_out[t] = god;
         }
     }
-    const float lx = float(s.width), ly = float(s.height);
+    const Wrap wrap = {WrapX, WrapY, float(s.width), float(s.height)};
     const vfloat* go = reinterpret_cast<const vfloat*>(sc.grad.data());  // [C, block]
     const vfloat* px = reinterpret_cast<const vfloat*>(sc.texels.px);
     const vfloat* py = reinterpret_cast<const vfloat*>(sc.texels.py);
@@ -298,26 +288,20 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
             const vint on = block_mask(mask, b);
             if (!any_lane(on)) continue;
             active[n_active++] = b;
-            vfloat dx = px[b] - gs.mx, dy = py[b] - gs.my;
-            if (WrapX) dx = dx - lx * floor_lanes(dx / lx + 0.5f);
-            if (WrapY) dy = dy - ly * floor_lanes(dy / ly + 0.5f);
-            const vfloat u = gs.c * dx + gs.s * dy;
-            const vfloat v = -gs.s * dx + gs.c * dy;
-            const vfloat a = gs.w1 * u, bb = gs.w2 * v;
-            const vfloat q = a * a + bb * bb;  // as tile_q computed it: the same G as forward
+            vfloat u, v;
+            frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
+            const vfloat q = quad_form(u, v, gs.w1, gs.w2);  // as tile_q computed it: the same G as forward
             const vfloat zero = vfloat{};
-            const vfloat w = on ? exp_candidate(-0.5f * (on ? q : zero)) : zero;
+            const vfloat w = on ? gaussian_weight(on ? q : zero) : zero;
             vfloat dot = vfloat{};
             for (int c = 0; c < C; ++c) dot += go[c * kBlocks + b] * val[c];
-            // dL/dG = sum_c g_c (v_c - out_c) / S;  dL/dq = -G/2 dL/dG
-            const vfloat dl_dq = -0.5f * w * ((dot - god[b]) / sum[b]);
-            const vfloat dq_du = 2.0f * gs.w1 * gs.w1 * u;
-            const vfloat dq_dv = 2.0f * gs.w2 * gs.w2 * v;
-            acc[0] += on ? -dl_dq * (dq_du * gs.c - dq_dv * gs.s) : zero;
-            acc[1] += on ? -dl_dq * (dq_du * gs.s + dq_dv * gs.c) : zero;
-            acc[2] += on ? dl_dq * (2.0f * gs.w1 * u * u) : zero;
-            acc[3] += on ? dl_dq * (2.0f * gs.w2 * v * v) : zero;
-            acc[4] += on ? dl_dq * (dq_du * v - dq_dv * u) : zero;
+            const vfloat dl_dq = dloss_dq(w, dloss_dweight(dot, god[b], sum[b]));
+            const ShapeGrads<vfloat> d = shape_grads(u, v, gs.c, gs.s, gs.w1, gs.w2, dl_dq);
+            acc[0] += on ? d.mean_x : zero;
+            acc[1] += on ? d.mean_y : zero;
+            acc[2] += on ? d.w1 : zero;
+            acc[3] += on ? d.w2 : zero;
+            acc[4] += on ? d.theta : zero;
             share[b] = w / sum[b];
         }
         float* slot = tile_slots + size_t(j) * stride;
