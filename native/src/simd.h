@@ -54,6 +54,9 @@ inline bool any_lane(vint m) {
 inline void store_lanes(float* p, vfloat v, int count) {
 #if defined(__AVX512F__)
     _mm512_mask_storeu_ps(p, __mmask16((1u << count) - 1u), __m512(v));
+#elif defined(__AVX__)
+    const vint lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    _mm256_maskstore_ps(p, __m256i(lane < count), __m256(v));
 #else
     if (count == kLanes) {
         std::memcpy(p, &v, sizeof(v));
@@ -88,6 +91,10 @@ inline float sum_lanes(vfloat acc) {
     for (size_t l = 0; l < sizeof(quarter_t) / sizeof(float); ++l) total += b[l];
     return total;
 }
+
+// vfloat as a template argument drops its may_alias attribute (GCC warns); the
+// specialisation only passes values, never aliased storage.
+#pragma GCC diagnostic ignored "-Wignored-attributes"
 
 // The image function's maths (texgs/image_function.h) on kLanes lanes at once:
 // the same operations as on one float, lane by lane, so the same bits.
