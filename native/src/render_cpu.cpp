@@ -67,12 +67,17 @@ struct TileTexels {
 };
 
 void tile_texels(const TileRect& r, TileTexels& tt) {
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    for (int t = 0; t < kTileTexels; ++t) {
-        const int x = r.x0 + t % kTileSize, y = r.y0 + t / kTileSize;
-        const bool inside = x < r.x1 && y < r.y1;
-        tt.px[t] = inside ? float(x) + 0.5f : nan;
-        tt.py[t] = inside ? float(y) + 0.5f : nan;
+    const vfloat nan = vfloat{} + std::numeric_limits<float>::quiet_NaN();
+    vint lane;
+    for (int l = 0; l < kLanes; ++l) lane[l] = l;
+    for (int b = 0; b < kBlocks; ++b) {  // kLanes texels of one row at a time
+        const int y = r.y0 + b / kRowBlocks;
+        const vint x = lane + (r.x0 + (b % kRowBlocks) * kLanes);
+        const vint inside = (x < r.x1) & (vint{} + (y < r.y1 ? -1 : 0));
+        const vfloat px = inside ? __builtin_convertvector(x, vfloat) + 0.5f : nan;
+        const vfloat py = inside ? vfloat{} + (float(y) + 0.5f) : nan;
+        std::memcpy(tt.px + b * kLanes, &px, sizeof(px));
+        std::memcpy(tt.py + b * kLanes, &py, sizeof(py));
     }
 }
 
