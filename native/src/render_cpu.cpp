@@ -309,31 +309,26 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     std::fill(tile_slots, tile_slots + size_t(len) * stride, 0.0f);
     if (len == 0) return;
     tile_texels(r, sc.texels);
-    // dL/dout and sum_c dL/dout_c out_c per texel, kLanes texels at a time
-    // (gathered across the texels' channel rows); 0 where no Gaussian was selected.
-    sc.grad.resize(size_t(C) * kBlocks);
-    vfloat* grad_v = reinterpret_cast<vfloat*>(sc.grad.data());  // [C, block]
-    vfloat* sum_v = reinterpret_cast<vfloat*>(sc.sum);
-    vfloat* god_v = reinterpret_cast<vfloat*>(sc.grad_dot_out);
+    sc.grad.assign(size_t(C) * kBlocks, Lanes{});
+    float* grad_f = reinterpret_cast<float*>(sc.grad.data());
     const float* sums = st.sums.data() + size_t(tile) * kTileTexels;
-    for (int b = 0; b < kBlocks; ++b) {
-        vfloat sb;
-        std::memcpy(&sb, sums + b * kLanes, sizeof(sb));
-        const vint on = sb != 0.0f;            // 0 = background, and every texel outside the image
-        sum_v[b] = on ? sb : vfloat{} + 1.0f;  // no selection: weights are 0 anyway
-        vfloat god = vfloat{};
-        if (any_lane(on)) {
-            const size_t first =
-                (size_t(r.y0 + b / kRowBlocks) * s.width + r.x0 + (b % kRowBlocks) * kLanes) * C;
+    for (int t = 0; t < kTileTexels; ++t) {
+        sc.sum[t] = sums[t] == 0.0f ? 1.0f : sums[t];  // no selection: weights are 0 anyway
+        sc.grad_dot_out[t] = 0.0f;
+    }
+    for (int y = r.y0; y < r.y1; ++y) {
+        for (int x = r.x0; x < r.x1; ++x) {
+            const int t = (y - r.y0) * kTileSize + (x - r.x0);
+            if (sums[t] == 0.0f) continue;  // background: no gradient
+            const size_t pixel = size_t(y) * s.width + x;
+            float god = 0.0f;
             for (int c = 0; c < C; ++c) {
-                const vfloat gc = gather_lanes(grad_out + first + c, C, on);
-                grad_v[c * kBlocks + b] = gc;
-                god += gc * gather_lanes(out + first + c, C, on);
+                const float go = grad_out[pixel * C + c];
+                grad_f[size_t(c) * kTileTexels + t] = go;
+                god += go * out[pixel * C + c];
             }
-        } else {
-            for (int c = 0; c < C; ++c) grad_v[c * kBlocks + b] = vfloat{};
+            sc.grad_dot_out[t] = god;
         }
-        god_v[b] = god;
     }
     const Wrap wrap = {WrapX, WrapY, float(s.width), float(s.height)};
     const vfloat* go = reinterpret_cast<const vfloat*>(sc.grad.data());  // [C, block]

@@ -66,21 +66,6 @@ inline void store_lanes(float* p, vfloat v, int count) {
 #endif
 }
 
-// Lane l = base[l * stride] where mask lane l is set, else 0 (count in 1..kLanes
-// lanes are read at most; masked-off lanes are never read).
-inline vfloat gather_lanes(const float* base, int stride, vint mask) {
-#if defined(__AVX2__) && !defined(__AVX512F__)
-    const vint lane = {0, 1, 2, 3, 4, 5, 6, 7};
-    return vfloat(
-        _mm256_mask_i32gather_ps(_mm256_setzero_ps(), base, __m256i(lane * stride), __m256(mask), 4));
-#else
-    vfloat v = vfloat{};
-    for (int l = 0; l < kLanes; ++l)
-        if (mask[l]) v[l] = base[size_t(l) * stride];
-    return v;
-#endif
-}
-
 // floor() per lane, bit-identical to std::floor: exact through int32 for
 // |x| < 2^23; larger floats (and NaN) are already whole and pass through.
 inline vfloat floor_lanes(vfloat x) {
