@@ -136,7 +136,7 @@ def count_instructions(exe: Path, workload: Path, threads: int, tmp: Path) -> di
     for line in ann.splitlines():
         fields = line.split()
         for fn in ("texgs::render_forward_cpu", "texgs::render_backward_cpu"):
-            if fields and fields[0][:1].isdigit() and any(f.startswith(fn + "(") for f in fields):
+            if fields and fields[0][:1].isdigit() and f"{fn}(" in line:
                 counts[fn] = counts.get(fn, 0) + int(fields[0].replace(",", ""))
     forward = counts.get("texgs::render_forward_cpu", 0) // 2  # one inference, one training forward
     backward = counts.get("texgs::render_backward_cpu", 0)
