@@ -122,24 +122,21 @@ def run_harness(exe: Path, workload: Path, repeat: int, threads: int, dump: Path
 
 def count_instructions(exe: Path, workload: Path, threads: int, tmp: Path) -> dict:
     """Instructions of one forward (inference) and one forward + backward,
-    counted by callgrind inside the render entry points only (all threads)."""
-    out = tmp / "callgrind.out"
-    cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}"]
-    cmd += ["--toggle-collect=texgs::render_forward_cpu*", "--toggle-collect=texgs::render_backward_cpu*"]
-    cmd += [str(exe), str(workload), "--repeat", "1", "--threads", str(threads), "--no-warm"]
-    subprocess.run(cmd, check=True, capture_output=True)
-    ann = subprocess.run(
-        ["callgrind_annotate", "--inclusive=yes", str(out)], check=True, capture_output=True, text=True
-    ).stdout
-    out.unlink()
-    counts: dict[str, int] = {}
-    for line in ann.splitlines():
-        fields = line.split()
-        for fn in ("texgs::render_forward_cpu", "texgs::render_backward_cpu"):
-            if fields and fields[0][:1].isdigit() and f"{fn}(" in line:
-                counts[fn] = counts.get(fn, 0) + int(fields[0].replace(",", ""))
-    forward = counts.get("texgs::render_forward_cpu", 0) // 2  # one inference, one training forward
-    backward = counts.get("texgs::render_backward_cpu", 0)
+    counted by callgrind inside the render entry points only (all threads):
+    one run collecting inside render_forward_cpu (called twice), one inside
+    render_backward_cpu; callgrind's summary line is the collected total."""
+    totals = {}
+    for fn in ("render_forward_cpu", "render_backward_cpu"):
+        out = tmp / f"callgrind.{fn}"
+        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}"]
+        cmd += [f"--toggle-collect=texgs::{fn}*", str(exe), str(workload), "--repeat", "1"]
+        cmd += ["--threads", str(threads), "--no-warm"]
+        subprocess.run(cmd, check=True, capture_output=True)
+        summary = next(ln for ln in out.read_text().splitlines() if ln.startswith("summary:"))
+        totals[fn] = int(summary.split()[1])
+        out.unlink()
+    forward = totals["render_forward_cpu"] // 2  # one inference, one training forward
+    backward = totals["render_backward_cpu"]
     return {"forward": forward, "backward": backward, "forward_backward": forward + backward}
 
 

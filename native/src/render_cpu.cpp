@@ -1,12 +1,14 @@
 // The image function of docs/IMAGE_FUNCTION.md on the CPU, forward and backward.
 //
 // Work is split by tile (kTileSize^2 texels). For each tile, every candidate
-// Gaussian's q is evaluated for all texels of the tile in one tight,
-// auto-vectorised loop over structure-of-arrays texel centres; then kLanes
-// texels at a time take a branch-free insertion into their sorted K-arrays
-// (skipped when no lane beats its current K-th best). dx, dy, u, v, q are
-// computed in float32 in exactly the order of the spec (the build uses
-// -ffp-contract=off), so the selections match the PyTorch reference.
+// Gaussian's q is evaluated kLanes texels at a time (structure-of-arrays
+// texel centres), over the texel blocks inside its tile-bound box only, and
+// each block takes a branch-free insertion into its texels' sorted K-arrays
+// (skipped when no lane beats its current K-th best, stopped at the highest
+// slot the block uses). The maths is texgs/image_function.h's, shared with
+// the CUDA renderer; dx, dy, u, v, q are computed in float32 in exactly the
+// order of the spec (the build uses -ffp-contract=off), so the selections
+// match the PyTorch reference.
 //
 // Backward is deterministic for any thread count: each tile sums its texels'
 // contributions into its own slots (one per tile-list entry), always in the
