@@ -81,6 +81,32 @@ def synthetic_gaussians(height: int, width: int, channels: int, n: int, seed: in
     }
 
 
+#: A default fit at 0.06 bppc of a 1024^2 x 9 material (polyhaven/wooden_crate_01,
+#: radius bound 24) holds 8,606 Gaussians; fit_like_gaussians scales that count
+#: with the texel count. Their shapes: sqrt(sigma1 sigma2) log-normal with median
+#: 3.94 texels (5% / 95%: 2.1 / 7.2), axis ratio log-normal with median 2.1 (95%:
+#: 6.6), each sigma capped at radius / 3 = 8 (27% of Gaussians at the cap); their
+#: 1-sigma ellipses cover the image about 0.5 times.
+FIT_GAUSSIANS_PER_TEXEL = 8606 / (1024 * 1024)
+FIT_SIGMA_MEDIAN, FIT_SIGMA_LOG_SD = 3.94, 0.37
+FIT_ASPECT_LOG_MEDIAN, FIT_ASPECT_LOG_SD = math.log(2.11), 0.69
+FIT_SIGMA_MAX = 8.0
+
+
+def fit_like_gaussians(height: int, width: int, channels: int, seed: int = 0, n: int | None = None) -> dict:
+    """Gaussians with the count (unless n is given) and shapes of a default fit at
+    0.06 bppc (the FIT_* figures above), placed as synthetic_gaussians places them."""
+    if n is None:
+        n = round(FIT_GAUSSIANS_PER_TEXEL * height * width)
+    params = synthetic_gaussians(height, width, channels, n, seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    sigma = FIT_SIGMA_MEDIAN * torch.exp(FIT_SIGMA_LOG_SD * torch.randn(n, generator=g))
+    aspect = torch.exp((FIT_ASPECT_LOG_MEDIAN + FIT_ASPECT_LOG_SD * torch.randn(n, generator=g)).abs())
+    scales = torch.stack([sigma * aspect.sqrt(), sigma / aspect.sqrt()], 1).clamp(max=FIT_SIGMA_MAX)
+    params["inv_scales"] = (1.0 / scales).float()
+    return params
+
+
 def _time(fn, repeat: int) -> tuple[float, float]:
     """Median (wall, process CPU) time of fn() in milliseconds. CPU time sums all
     threads; on a busy machine it shows the work done better than wall time."""

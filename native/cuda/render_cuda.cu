@@ -24,6 +24,7 @@
 
 #include "check.cuh"
 #include "pool.cuh"
+#include "texgs/image_function.h"
 #include "texgs/render_cuda.h"
 
 namespace texgs {
@@ -103,81 +104,11 @@ int common_device(std::initializer_list<std::pair<const void*, const char*>> ptr
 
 // ----------------------------------------------------- the image function ---
 
-// Addressing: the period of each wrapped axis.
-struct Wrap {
-    bool x, y;
-    float period_x, period_y;  // W and H as float
-};
+// The per-Gaussian and per-texel maths (offset, q, the 3-sigma test, the
+// weight, the gradient terms and the tile bound) is texgs/image_function.h,
+// shared with the CPU renderer.
 
-// The Gaussian-frame offset (u, v) of point (px, py), in the operation order of
-// docs/IMAGE_FUNCTION.md (forward and backward share it, so both round alike).
-__device__ __forceinline__ void frame_offset(float px, float py, float mx, float my, float cs, float sn,
-                                             const Wrap& w, float& u, float& v) {
-    float dx = px - mx;
-    float dy = py - my;
-    if (w.x) dx = dx - w.period_x * floorf(dx / w.period_x + 0.5f);
-    if (w.y) dy = dy - w.period_y * floorf(dy / w.period_y + 0.5f);
-    u = cs * dx + sn * dy;
-    v = -sn * dx + cs * dy;
-}
-
-__device__ __forceinline__ float quad_form(float u, float v, float w1, float w2) {
-    const float a = w1 * u;
-    const float b = w2 * v;
-    return a * a + b * b;
-}
-
-// Tiles of one axis that can hold a texel whose centre is within `extent` of
-// `m` along that axis, as up to two inclusive ranges r[0..1] and r[2..3] (empty:
-// first > last), the lower range first so enumeration ascends. Conservative:
-// `pad` absorbs the float rounding of d, u, v, q (see docs/cuda.md).
-__device__ void axis_tiles(float m, float extent, int size, int tiles, bool wrap, int r[4]) {
-    r[0] = 0;
-    r[1] = -1;
-    r[2] = 0;
-    r[3] = -1;
-    const float pad = 1.0f + 1e-5f * (fabsf(m) + extent + static_cast<float>(size));
-    const float lo = m - extent - pad - 0.5f;  // texel c is in range when lo <= c <= hi
-    const float hi = m + extent + pad - 0.5f;
-    const float last = static_cast<float>(size - 1);
-    if (!wrap) {
-        if (!(hi >= 0.0f) || !(lo <= last)) return;
-        const int c0 = lo <= 0.0f ? 0 : static_cast<int>(ceilf(lo));
-        const int c1 = hi >= last ? size - 1 : static_cast<int>(floorf(hi));
-        if (c0 > c1) return;
-        r[0] = c0 / kTileSize;
-        r[1] = c1 / kTileSize;
-        return;
-    }
-    // Wrapped: the columns lo..hi taken modulo size. Whole axis when the range is
-    // as long as the period, or when the mean is so far out that the wrap itself
-    // loses precision.
-    if (!(hi - lo < last) || !(fabsf(m) < 1048576.0f)) {
-        r[1] = tiles - 1;
-        return;
-    }
-    const int c0 = static_cast<int>(ceilf(lo));
-    const int c1 = static_cast<int>(floorf(hi));
-    if (c0 > c1) return;
-    const int a = static_cast<int>(((static_cast<long long>(c0) % size) + size) % size);
-    const int b = static_cast<int>(((static_cast<long long>(c1) % size) + size) % size);
-    if (a <= b) {  // does not cross the seam
-        r[0] = a / kTileSize;
-        r[1] = b / kTileSize;
-        return;
-    }
-    const int ta = a / kTileSize, tb = b / kTileSize;  // [ta, tiles-1] and [0, tb]
-    if (tb >= ta) {
-        r[1] = tiles - 1;
-        return;
-    }
-    r[0] = 0;
-    r[1] = tb;
-    r[2] = ta;
-    r[3] = tiles - 1;
-}
-
-__device__ __forceinline__ int range_len(int first, int last) { return last >= first ? last - first + 1 : 0; }
+__device__ __forceinline__ int range_len(int first, int last) { return TileRange{first, last}.length(); }
 
 // ------------------------------------------------------- forward kernels ---
 
@@ -269,20 +200,15 @@ __global__ void preprocess_kernel(PreprocessArgs a) {
         a.counts[i] = 0;
         return;
     }
-    // Half-extents of the 3-sigma ellipse along x and y; w1 = 0 or w2 = 0 (an
-    // infinitely long Gaussian, or w so small its square underflows) covers all.
-    const float inf = __int_as_float(0x7f800000);
-    const float aa = w1 * w1, bb = w2 * w2;
-    float ex = inf, ey = inf;
-    if (aa > 0.0f && bb > 0.0f) {
-        ex = kSigmaCutoff * sqrtf(cs * cs / aa + sn * sn / bb);
-        ey = kSigmaCutoff * sqrtf(sn * sn / aa + cs * cs / bb);
-    }
-    axis_tiles(mx, ex, a.width, a.tiles_x, a.wrap_x, r);
-    axis_tiles(my, ey, a.height, a.tiles_y, a.wrap_y, r + 4);
-    const long long nx = range_len(r[0], r[1]) + range_len(r[2], r[3]);
-    const long long ny = range_len(r[4], r[5]) + range_len(r[6], r[7]);
-    a.counts[i] = nx * ny;
+    // The conservative tile bound the CPU renderer uses too.
+    const GaussianTiles reach = gaussian_tiles(mx, my, w1, w2, cs, sn, a.width, a.height, a.wrap_x, a.wrap_y);
+    const AxisTiles* axes[2] = {&reach.x, &reach.y};
+    for (int axis = 0; axis < 2; ++axis)
+        for (int k = 0; k < 2; ++k) {
+            r[4 * axis + 2 * k] = axes[axis]->range[k].lo;
+            r[4 * axis + 2 * k + 1] = axes[axis]->range[k].hi;
+        }
+    a.counts[i] = reach.count();
 }
 
 // Copies the scan total into the info block (one D2H copy for everything).
@@ -293,13 +219,21 @@ __global__ void publish_total_kernel(const long long* offsets, int n, Info* info
 // One thread per (Gaussian, tile) entry, in Gaussian-major order: finds its
 // Gaussian by binary search in the offsets and its tile from the ranges, in
 // increasing tile order within a Gaussian.
-__global__ void fill_keys_kernel(const long long* offsets,  // [N + 1]
-                                 const int* ranges,         // [N, 8]
-                                 int n, int tiles_x, int gaussian_bits, long long entries,
-                                 unsigned long long* keys,  // out [entries] tile << bits | i
-                                 int* positions) {          // out [entries] e (sort payload)
+struct FillKeysArgs {
+    const long long* offsets;  // [N + 1] exclusive scan of the per-Gaussian tile counts
+    const int* ranges;         // [N, 8] preprocess_kernel's tile ranges
+    int n, tiles_x;
+    int gaussian_bits;         // low bits of a key holding the Gaussian index
+    long long entries;         // offsets[N]
+    unsigned long long* keys;  // out [entries] tile << gaussian_bits | i
+    int* positions;            // out [entries] e (the sort's payload)
+};
+
+__global__ void fill_keys_kernel(FillKeysArgs a) {
     const long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (e >= entries) return;
+    if (e >= a.entries) return;
+    const long long* offsets = a.offsets;
+    const int n = a.n;
     int lo = 0, hi = n;  // the last i with offsets[i] <= e (it has offsets[i + 1] > e)
     while (hi - lo > 1) {
         const int mid = lo + (hi - lo) / 2;
@@ -309,7 +243,7 @@ __global__ void fill_keys_kernel(const long long* offsets,  // [N + 1]
             hi = mid;
     }
     const int i = lo;
-    const int* r = ranges + 8 * static_cast<size_t>(i);
+    const int* r = a.ranges + 8 * static_cast<size_t>(i);
     const int nxa = range_len(r[0], r[1]), nxb = range_len(r[2], r[3]);
     const int nya = range_len(r[4], r[5]);
     const int j = static_cast<int>(e - offsets[i]);
@@ -317,41 +251,48 @@ __global__ void fill_keys_kernel(const long long* offsets,  // [N + 1]
     const int yj = j / nx, xj = j % nx;
     const int ty = yj < nya ? r[4] + yj : r[6] + (yj - nya);
     const int tx = xj < nxa ? r[0] + xj : r[2] + (xj - nxa);
-    const unsigned long long tile = static_cast<unsigned long long>(ty) * tiles_x + tx;
-    keys[e] = (tile << gaussian_bits) | static_cast<unsigned long long>(i);
-    positions[e] = static_cast<int>(e);
+    const unsigned long long tile = static_cast<unsigned long long>(ty) * a.tiles_x + tx;
+    a.keys[e] = (tile << a.gaussian_bits) | static_cast<unsigned long long>(i);
+    a.positions[e] = static_cast<int>(e);
 }
 
 // One thread per tile t in [0, tiles]: the tile's CSR offset, the first
 // sorted entry whose tile is >= t (binary search; keys are sorted by tile).
-__global__ void tile_offsets_kernel(const unsigned long long* keys,  // [entries] sorted
-                                    int entries, int tiles, int gaussian_bits,
-                                    int* tile_offsets) {  // out [tiles + 1]
+struct TileOffsetsArgs {
+    const unsigned long long* keys;  // [entries] sorted (FillKeysArgs::keys after the sort)
+    int entries, tiles, gaussian_bits;
+    int* tile_offsets;  // out [tiles + 1]
+};
+
+__global__ void tile_offsets_kernel(TileOffsetsArgs a) {
     const int t = blockIdx.x * blockDim.x + threadIdx.x;
-    if (t > tiles) return;
-    int lo = 0, hi = entries;
+    if (t > a.tiles) return;
+    int lo = 0, hi = a.entries;
     while (lo < hi) {
         const int mid = lo + (hi - lo) / 2;
-        if (static_cast<int>(keys[mid] >> gaussian_bits) < t)
+        if (static_cast<int>(a.keys[mid] >> a.gaussian_bits) < t)
             lo = mid + 1;
         else
             hi = mid;
     }
-    tile_offsets[t] = lo;
+    a.tile_offsets[t] = lo;
 }
 
 // One thread per sorted entry: its Gaussian id and (training) the Gaussian ->
 // entry map, the inverse of the sort's permutation.
-__global__ void finish_entries_kernel(const unsigned long long* keys,  // [entries] sorted
-                                      const int* positions,            // [entries] pre-sort position
-                                      int entries, int gaussian_bits,
-                                      int* tile_ids,        // out [entries]
-                                      int* gaussian_slots)  // out [entries] or null
-{
+struct FinishEntriesArgs {
+    const unsigned long long* keys;  // [entries] sorted
+    const int* positions;            // [entries] each sorted entry's pre-sort position
+    int entries, gaussian_bits;
+    int* tile_ids;        // out [entries]
+    int* gaussian_slots;  // out [entries], or null (inference)
+};
+
+__global__ void finish_entries_kernel(FinishEntriesArgs a) {
     const int e = blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= entries) return;
-    tile_ids[e] = static_cast<int>(keys[e] & ((1ull << gaussian_bits) - 1));
-    if (gaussian_slots) gaussian_slots[positions[e]] = e;
+    if (e >= a.entries) return;
+    a.tile_ids[e] = static_cast<int>(a.keys[e] & ((1ull << a.gaussian_bits) - 1));
+    if (a.gaussian_slots) a.gaussian_slots[a.positions[e]] = e;
 }
 
 struct RenderArgs {
@@ -407,7 +348,7 @@ __global__ void __launch_bounds__(kTileTexels) render_kernel(RenderArgs a) {
             frame_offset(px, py, s_geom[0][j], s_geom[1][j], s_geom[4][j], s_geom[5][j], a.wrap, u, v);
             const float q = quad_form(u, v, s_geom[2][j], s_geom[3][j]);
             // Equal q: the earlier (lower index) candidate already held wins.
-            if (q <= kQCutoff && q < best_q[K - 1]) {
+            if (within_cutoff(q) && q < best_q[K - 1]) {
                 float cq = q;
                 int cj = base - begin + j;
 #pragma unroll
@@ -430,7 +371,7 @@ __global__ void __launch_bounds__(kTileTexels) render_kernel(RenderArgs a) {
 #pragma unroll
     for (int s = 0; s < K; ++s) {
         const bool valid = inside && best_j[s] != INT_MAX;
-        weight[s] = valid ? expf(-0.5f * best_q[s]) : 0.0f;
+        weight[s] = valid ? gaussian_weight(best_q[s]) : 0.0f;
         gid[s] = valid ? a.tile_ids[begin + best_j[s]] : -1;
         sum += weight[s];
         if (a.selected) {
@@ -569,14 +510,16 @@ __global__ void __launch_bounds__(kTileTexels) backward_tile_kernel(BackwardArgs
         share[s] = inside ? a.weights[slot] : 0.0f;
         sum += share[s];  // the forward's order, so S is the forward's S
     }
+    float grad_dot_out = 0.0f;  // sum_c dL/dout_c out_c
+    if (inside)
+        for (int c = 0; c < a.channels; ++c) grad_dot_out += g[c] * o[c];
     for (int s = 0; s < a.k; ++s) {
         dl_dq[s] = 0.0f;
         if (sel[s] < 0) continue;
         const float* val = a.values + static_cast<size_t>(a.tile_ids[begin + sel[s]]) * a.channels;
-        float dl_dg = 0.0f;
-        for (int c = 0; c < a.channels; ++c) dl_dg += g[c] * (val[c] - o[c]);
-        dl_dg = dl_dg / sum;
-        dl_dq[s] = -share[s] / 2.0f * dl_dg;
+        float grad_dot_value = 0.0f;
+        for (int c = 0; c < a.channels; ++c) grad_dot_value += g[c] * val[c];
+        dl_dq[s] = dloss_dq(share[s], dloss_dweight(grad_dot_value, grad_dot_out, sum));
         share[s] = share[s] / sum;
     }
 
@@ -604,16 +547,12 @@ __global__ void __launch_bounds__(kTileTexels) backward_tile_kernel(BackwardArgs
                 float u, v;
                 frame_offset(static_cast<float>(col) + 0.5f, static_cast<float>(row) + 0.5f, mx, my, cs, sn,
                              a.wrap, u, v);
-                const float dq = dl_dq[found];
-                const float dq_du = 2.0f * w1 * w1 * u;
-                const float dq_dv = 2.0f * w2 * w2 * v;
-                const float dq_ddx = dq_du * cs + dq_dv * (-sn);
-                const float dq_ddy = dq_du * sn + dq_dv * cs;
-                grad[0] = -dq_ddx * dq;                  // mean x
-                grad[1] = -dq_ddy * dq;                  // mean y
-                grad[2] = 2.0f * w1 * u * u * dq;        // w1
-                grad[3] = 2.0f * w2 * v * v * dq;        // w2
-                grad[4] = (dq_du * v - dq_dv * u) * dq;  // theta
+                const ShapeGrads<float> d = shape_grads(u, v, cs, sn, w1, w2, dl_dq[found]);
+                grad[0] = d.mean_x;
+                grad[1] = d.mean_y;
+                grad[2] = d.w1;
+                grad[3] = d.w2;
+                grad[4] = d.theta;
             }
 #pragma unroll
             for (int f = 0; f < kScalarGrads; ++f) {
@@ -640,29 +579,30 @@ __global__ void __launch_bounds__(kTileTexels) backward_tile_kernel(BackwardArgs
 
 // One thread per (Gaussian, component): the Gaussian's slots summed in
 // increasing tile order, written to the gradient arrays.
-__global__ void gather_grads_kernel(int n, int channels,
-                                    const long long* gaussian_offsets,  // [N + 1]
-                                    const int* gaussian_slots,          // [entries]
-                                    const float* slot_grads,            // [entries, 5 + C]
-                                    float* g_means,                     // out [N, 2]
-                                    float* g_inv_scales,                // out [N, 2]
-                                    float* g_rotations,                 // out [N]
-                                    float* g_values) {                  // out [N, C]
-    const int comps = kScalarGrads + channels;
+struct GatherArgs {
+    int n, channels;
+    const long long* gaussian_offsets;  // [N + 1] CSR offsets into gaussian_slots
+    const int* gaussian_slots;          // [entries] each Gaussian's entries, in tile order
+    const float* slot_grads;            // [entries, 5 + C] backward_tile_kernel's per-entry sums
+    GaussianGrads grads;                // out: means [N, 2], inv_scales [N, 2], rotations [N], values [N, C]
+};
+
+__global__ void gather_grads_kernel(GatherArgs a) {
+    const int comps = kScalarGrads + a.channels;
     const long long x = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (x >= static_cast<long long>(n) * comps) return;
+    if (x >= static_cast<long long>(a.n) * comps) return;
     const int i = static_cast<int>(x / comps), f = static_cast<int>(x % comps);
     float acc = 0.0f;
-    for (long long p = gaussian_offsets[i]; p < gaussian_offsets[i + 1]; ++p)
-        acc += slot_grads[static_cast<size_t>(gaussian_slots[p]) * comps + f];
+    for (long long p = a.gaussian_offsets[i]; p < a.gaussian_offsets[i + 1]; ++p)
+        acc += a.slot_grads[static_cast<size_t>(a.gaussian_slots[p]) * comps + f];
     if (f < 2)
-        g_means[2 * static_cast<size_t>(i) + f] = acc;
+        a.grads.means[2 * static_cast<size_t>(i) + f] = acc;
     else if (f < 4)
-        g_inv_scales[2 * static_cast<size_t>(i) + (f - 2)] = acc;
+        a.grads.inv_scales[2 * static_cast<size_t>(i) + (f - 2)] = acc;
     else if (f == 4)
-        g_rotations[i] = acc;
+        a.grads.rotations[i] = acc;
     else
-        g_values[static_cast<size_t>(i) * channels + (f - kScalarGrads)] = acc;
+        a.grads.values[static_cast<size_t>(i) * a.channels + (f - kScalarGrads)] = acc;
 }
 
 // ------------------------------------------------------------ host side ---
@@ -777,9 +717,10 @@ TileBuild build_tiles(const GaussianParams& g, const RenderSettings& s, int devi
         keys_out.allocate(sizeof(unsigned long long) * entries, device, st);
         pos_in.allocate(sizeof(int) * entries, device, st);
         pos_out.allocate(sizeof(int) * entries, device, st);
-        fill_keys_kernel<<<blocks_for(entries, 256), 256, 0, stream>>>(
-            offsets.as<long long>(), ranges.as<int>(), n, b.tiles_x, gaussian_bits, entries,
-            keys_in.as<unsigned long long>(), pos_in.as<int>());
+        const FillKeysArgs fill = {
+            offsets.as<long long>(),          ranges.as<int>(), n, b.tiles_x, gaussian_bits, entries,
+            keys_in.as<unsigned long long>(), pos_in.as<int>()};
+        fill_keys_kernel<<<blocks_for(entries, 256), 256, 0, stream>>>(fill);
         check_launch("fill_keys_kernel");
         // Keys are unique, so the sorted order (tile, then Gaussian) is fully determined.
         size_t sort_bytes = 0;
@@ -796,13 +737,19 @@ TileBuild build_tiles(const GaussianParams& g, const RenderSettings& s, int devi
         b.tile_ids.allocate(sizeof(int) * static_cast<size_t>(entries), device, st);
         if (for_backward) b.gaussian_slots.allocate(sizeof(int) * static_cast<size_t>(entries), device, st);
     }
+    const TileOffsetsArgs tile_offsets = {keys_out.as<unsigned long long>(), entries, b.tiles, gaussian_bits,
+                                          b.tile_offsets.as<int>()};
     tile_offsets_kernel<<<blocks_for(static_cast<long long>(b.tiles) + 1, 256), 256, 0, stream>>>(
-        keys_out.as<unsigned long long>(), entries, b.tiles, gaussian_bits, b.tile_offsets.as<int>());
+        tile_offsets);
     check_launch("tile_offsets_kernel");
     if (entries > 0) {
-        finish_entries_kernel<<<blocks_for(entries, 256), 256, 0, stream>>>(
-            keys_out.as<unsigned long long>(), pos_out.as<int>(), entries, gaussian_bits,
-            b.tile_ids.as<int>(), b.gaussian_slots.as<int>());
+        const FinishEntriesArgs finish = {keys_out.as<unsigned long long>(),
+                                          pos_out.as<int>(),
+                                          entries,
+                                          gaussian_bits,
+                                          b.tile_ids.as<int>(),
+                                          b.gaussian_slots.as<int>()};
+        finish_entries_kernel<<<blocks_for(entries, 256), 256, 0, stream>>>(finish);
         check_launch("finish_entries_kernel");
     }
     if (for_backward) b.gaussian_offsets = std::move(offsets);
@@ -997,9 +944,13 @@ void render_backward_cuda(const GaussianParams& g, const RenderSettings& s, cons
         backward_tile_kernel<<<tiles, kTileTexels, shared, stream>>>(args);
         check_launch("backward_tile_kernel");
     }
-    gather_grads_kernel<<<blocks_for(static_cast<long long>(g.n) * comps, 256), 256, 0, stream>>>(
-        g.n, g.channels, state.gaussian_offsets.as<long long>(), state.gaussian_slots.as<int>(),
-        slot_grads.as<float>(), grads.means, grads.inv_scales, grads.rotations, grads.values);
+    const GatherArgs gather = {g.n,
+                               g.channels,
+                               state.gaussian_offsets.as<long long>(),
+                               state.gaussian_slots.as<int>(),
+                               slot_grads.as<float>(),
+                               grads};
+    gather_grads_kernel<<<blocks_for(static_cast<long long>(g.n) * comps, 256), 256, 0, stream>>>(gather);
     check_launch("gather_grads_kernel");
 
     if (other_stream) {

@@ -1,12 +1,14 @@
 // The image function of docs/IMAGE_FUNCTION.md on the CPU, forward and backward.
 //
 // Work is split by tile (kTileSize^2 texels). For each tile, every candidate
-// Gaussian's q is evaluated for all texels of the tile in one tight,
-// auto-vectorised loop over structure-of-arrays texel centres; then kLanes
-// texels at a time take a branch-free insertion into their sorted K-arrays
-// (skipped when no lane beats its current K-th best). dx, dy, u, v, q are
-// computed in float32 in exactly the order of the spec (the build uses
-// -ffp-contract=off), so the selections match the PyTorch reference.
+// Gaussian's q is evaluated kLanes texels at a time (structure-of-arrays
+// texel centres), over the texel blocks inside its tile-bound box only, and
+// each block takes a branch-free insertion into its texels' sorted K-arrays
+// (skipped when no lane beats its current K-th best, stopped at the highest
+// slot the block uses). The maths is texgs/image_function.h's, shared with
+// the CUDA renderer; dx, dy, u, v, q are computed in float32 in exactly the
+// order of the spec (the build uses -ffp-contract=off), so the selections
+// match the PyTorch reference.
 //
 // Backward is deterministic for any thread count: each tile sums its texels'
 // contributions into its own slots (one per tile-list entry), always in the
@@ -19,6 +21,7 @@
 
 #include "parallel.h"
 #include "simd.h"
+#include "texgs/image_function.h"
 #include "texgs/render.h"
 #include "tiles.h"
 
@@ -54,17 +57,9 @@ Gauss load_gauss(const GaussianParams& g, const std::vector<float>& cos_t, const
             sin_t[i],       g.inv_scales[2 * i], g.inv_scales[2 * i + 1]};
 }
 
-// Offset d = p - mean, wrapped to the nearest periodic copy on wrapped axes.
-template <bool WrapX, bool WrapY>
-inline void offset(float px, float py, const Gauss& gs, float period_x, float period_y, float& dx,
-                   float& dy) {
-    dx = px - gs.mx;
-    dy = py - gs.my;
-    if (WrapX) dx = dx - period_x * std::floor(dx / period_x + 0.5f);
-    if (WrapY) dy = dy - period_y * std::floor(dy / period_y + 0.5f);
-}
-
-constexpr int kBlocks = kTileTexels / kLanes;  // lane blocks per tile
+constexpr int kBlocks = kTileTexels / kLanes;   // lane blocks per tile
+constexpr int kRowBlocks = kTileSize / kLanes;  // lane blocks per tile row
+static_assert(kTileSize % kLanes == 0, "a lane block is part of one tile row");
 
 // Tile-local texel t = row * kTileSize + column; texels outside the image
 // (partial tiles) get NaN centres, so their q is NaN and never selected.
@@ -74,36 +69,27 @@ struct TileTexels {
 };
 
 void tile_texels(const TileRect& r, TileTexels& tt) {
-    const float nan = std::numeric_limits<float>::quiet_NaN();
-    for (int t = 0; t < kTileTexels; ++t) {
-        const int x = r.x0 + t % kTileSize, y = r.y0 + t / kTileSize;
-        const bool inside = x < r.x1 && y < r.y1;
-        tt.px[t] = inside ? float(x) + 0.5f : nan;
-        tt.py[t] = inside ? float(y) + 0.5f : nan;
-    }
-}
-
-// q of one Gaussian for every texel of the tile (the vectorised hot loop).
-template <bool WrapX, bool WrapY>
-void tile_q(const TileTexels& tt, const Gauss& gs, float lx, float ly, float* __restrict q) {
-    for (int t = 0; t < kTileTexels; ++t) {
-        float dx, dy;
-        offset<WrapX, WrapY>(tt.px[t], tt.py[t], gs, lx, ly, dx, dy);
-        const float u = gs.c * dx + gs.s * dy;
-        const float v = -gs.s * dx + gs.c * dy;
-        const float a = gs.w1 * u, b = gs.w2 * v;
-        q[t] = a * a + b * b;
+    const vfloat nan = vfloat{} + std::numeric_limits<float>::quiet_NaN();
+    vint lane;
+    for (int l = 0; l < kLanes; ++l) lane[l] = l;
+    for (int b = 0; b < kBlocks; ++b) {  // kLanes texels of one row at a time
+        const int y = r.y0 + b / kRowBlocks;
+        const vint x = lane + (r.x0 + (b % kRowBlocks) * kLanes);
+        const vint inside = (x < r.x1) & (vint{} + (y < r.y1 ? -1 : 0));
+        const vfloat px = inside ? __builtin_convertvector(x, vfloat) + 0.5f : nan;
+        const vfloat py = inside ? vfloat{} + (float(y) + 0.5f) : nan;
+        std::memcpy(tt.px + b * kLanes, &px, sizeof(px));
+        std::memcpy(tt.py + b * kLanes, &py, sizeof(py));
     }
 }
 
 // Per-worker scratch for one forward tile; allocated once per call.
 struct ForwardScratch {
     TileTexels texels;
-    alignas(64) float q[kTileTexels];  // q of the current candidate
-    vfloat best_q[kMaxK][kBlocks];     // [K, texel] selected q, ascending; +inf = empty
-    vint best_j[kMaxK][kBlocks];       // [K, texel] their local list index; -1 = empty
-    vfloat weight[kMaxK][kBlocks];     // [K, texel] G of the selected; 0 = empty
-    std::vector<Lanes> tile_values;    // [list entry, chunk] the tile's candidates' values, padded
+    vfloat best_q[kMaxK][kBlocks];   // [K, texel] selected q, ascending; +inf = empty
+    vint best_j[kMaxK][kBlocks];     // [K, texel] their local list index; -1 = empty
+    vfloat weight[kMaxK][kBlocks];   // [K, texel] G of the selected; 0 = empty
+    std::vector<Lanes> tile_values;  // [list entry, chunk] the tile's candidates' values, padded
 };
 
 constexpr int kMaskWords = kTileTexels / 32;  // 32-bit words of one entry's texel mask
@@ -117,56 +103,104 @@ void precompute_rotations(const GaussianParams& g, std::vector<float>& cos_t, st
     }
 }
 
+// Per Gaussian, the half-extents of the tile bound's box (box_radius), rounded
+// up to float: every texel whose q can be <= kQCutoff lies within them, so the
+// forward pass skips the tile's texel blocks outside them (exactly).
+void precompute_reach(const GaussianParams& g, const RenderSettings& s, const std::vector<float>& cos_t,
+                      const std::vector<float>& sin_t, std::vector<float>& reach_x,
+                      std::vector<float>& reach_y) {
+    reach_x.resize(size_t(g.n));
+    reach_y.resize(size_t(g.n));
+    for (int i = 0; i < g.n; ++i) {
+        double rx, ry;
+        box_radius(cos_t[i], sin_t[i], g.inv_scales[2 * i], g.inv_scales[2 * i + 1], g.means[2 * i],
+                   g.means[2 * i + 1], s.width, s.height, rx, ry);
+        reach_x[i] = float(rx * (1.0 + 1e-6) + 1e-3);  // the margin covers rounding to float
+        reach_y[i] = float(ry * (1.0 + 1e-6) + 1e-3);
+    }
+}
+
+// The tile-local indices [lo, hi] of the texels of an axis whose centre lies
+// within `reach` of `mean` (wrapped axes: all of them; empty: lo > hi).
+inline void reach_range(float mean, float reach, int tile_origin, bool wrap, int& lo, int& hi) {
+    lo = 0;
+    hi = kTileSize - 1;
+    if (wrap) return;
+    const double a = std::ceil(double(mean) - double(reach) - 0.5) - tile_origin;
+    const double b = std::floor(double(mean) + double(reach) - 0.5) - tile_origin;
+    if (a > lo) lo = a > hi ? kTileSize : int(a);
+    if (b < hi) hi = b < lo ? -1 : int(b);
+}
+
 template <bool WrapX, bool WrapY>
 void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLists& lists,
-                  const std::vector<float>& cos_t, const std::vector<float>& sin_t, int tile,
+                  const std::vector<float>& cos_t, const std::vector<float>& sin_t,
+                  const std::vector<float>& reach_x, const std::vector<float>& reach_y, int tile,
                   const float* padded_values, ForwardScratch& sc, float* out, ForwardState* state) {
     const int K = s.k, C = g.channels;
     const TileRect r = tile_rect(lists, s, tile);
     tile_texels(r, sc.texels);
     const float inf = std::numeric_limits<float>::infinity();
-    for (int k = 0; k < K; ++k)
-        for (int b = 0; b < kBlocks; ++b) {
-            sc.best_q[k][b] = vfloat{} + inf;
-            sc.best_j[k][b] = vint{} - 1;
-        }
-    const float lx = float(s.width), ly = float(s.height);
+    // Slots are emptied (q = +inf, index -1) as blocks start using them; the
+    // last one from the start, for the "can it enter at all" test.
+    for (int b = 0; b < kBlocks; ++b) sc.best_q[K - 1][b] = vfloat{} + inf;
+    const Wrap wrap = {WrapX, WrapY, float(s.width), float(s.height)};
     const int begin = lists.offsets[tile], end = lists.offsets[tile + 1];
-    const vfloat cutoff = vfloat{} + kQCutoff, empty = vfloat{} + inf;
+    const vfloat empty = vfloat{} + inf;
+    const vfloat* px = reinterpret_cast<const vfloat*>(sc.texels.px);
+    const vfloat* py = reinterpret_cast<const vfloat*>(sc.texels.py);
+    // fill[b]: slots of block b that hold an entry in at least one lane; the
+    // slots above are empty in every lane, so insertions stop there.
+    int fill[kBlocks] = {};
     for (int j = 0; j < end - begin; ++j) {
-        tile_q<WrapX, WrapY>(sc.texels, load_gauss(g, cos_t, sin_t, lists.ids[begin + j]), lx, ly, sc.q);
+        const int i = lists.ids[begin + j];
+        const Gauss gs = load_gauss(g, cos_t, sin_t, i);
+        int row0, row1, col0, col1;
+        reach_range(gs.my, reach_y[i], r.y0, WrapY, row0, row1);
+        reach_range(gs.mx, reach_x[i], r.x0, WrapX, col0, col1);
         // Insert into each texel's (q, index)-sorted K-array, kLanes texels at a
         // time, branch-free: slot k takes slot k-1's old entry if the new one
         // went before it, else the new one if it goes before slot k's entry.
         // Candidates arrive in increasing index and compare strictly, so an
         // equal q stays behind the earlier Gaussian (lower index wins).
         const vint jv = vint{} + j;
-        for (int b = 0; b < kBlocks; ++b) {
-            vfloat x;
-            std::memcpy(&x, sc.q + b * kLanes, sizeof(x));
-            x = x <= cutoff ? x : empty;  // not a candidate: never inserted (also NaN)
-            if (!any_lane(x < sc.best_q[K - 1][b])) continue;
-            vint before_prev = vint{};
-            vfloat prev_q = empty;
-            vint prev_j = vint{};
-            for (int k = 0; k < K; ++k) {
-                const vfloat cur_q = sc.best_q[k][b];
-                const vint cur_j = sc.best_j[k][b];
-                const vint before = x < cur_q;
-                sc.best_q[k][b] = before_prev ? prev_q : (before ? x : cur_q);
-                sc.best_j[k][b] = before_prev ? prev_j : (before ? jv : cur_j);
-                before_prev = before;
-                prev_q = cur_q;
-                prev_j = cur_j;
+        for (int row = row0; row <= row1; ++row)
+            for (int cb = col0 / kLanes; cb <= col1 / kLanes && col0 <= col1; ++cb) {
+                const int b = row * kRowBlocks + cb;
+                vfloat u, v;
+                frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
+                vfloat x = quad_form(u, v, gs.w1, gs.w2);
+                x = within_cutoff(x) ? x : empty;  // not a candidate: never inserted (also NaN)
+                if (!any_lane(x < sc.best_q[K - 1][b])) continue;
+                const int top = std::min(fill[b] + 1, K);
+                if (fill[b] < K) {
+                    sc.best_q[fill[b]][b] = empty;
+                    sc.best_j[fill[b]][b] = vint{} - 1;
+                }
+                vint before_prev = vint{};
+                vfloat prev_q = empty;
+                vint prev_j = vint{};
+                for (int k = 0; k < top; ++k) {
+                    const vfloat cur_q = sc.best_q[k][b];
+                    const vint cur_j = sc.best_j[k][b];
+                    const vint before = x < cur_q;
+                    sc.best_q[k][b] = before_prev ? prev_q : (before ? x : cur_q);
+                    sc.best_j[k][b] = before_prev ? prev_j : (before ? jv : cur_j);
+                    before_prev = before;
+                    prev_q = cur_q;
+                    prev_j = cur_j;
+                }
+                fill[b] = top;
             }
-        }
     }
     // Weights G = exp(-q/2) of the selected, all texels at once; 0 where empty.
-    for (int k = 0; k < K; ++k)
-        for (int b = 0; b < kBlocks; ++b) {
+    // Only the slots a block uses are read from here on.
+    for (int b = 0; b < kBlocks; ++b)
+        for (int k = 0; k < fill[b]; ++k) {
             const vfloat q = sc.best_q[k][b];
-            const vfloat w = exp_candidate(-0.5f * (q <= cutoff ? q : vfloat{}));
-            sc.weight[k][b] = q <= cutoff ? w : vfloat{};
+            const vint candidate = within_cutoff(q);
+            const vfloat w = gaussian_weight(candidate ? q : vfloat{});
+            sc.weight[k][b] = candidate ? w : vfloat{};
         }
     // Blend: out = sum G_k v_k / sum G_k, in selection order, kLanes channels per
     // register. The tile's candidates' values are first copied next to each
@@ -182,40 +216,59 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
                     sizeof(float) * padded_c);
     float* sums = state ? state->sums.data() + size_t(tile) * kTileTexels : nullptr;
     if (sums) std::fill(sums, sums + kTileTexels, 0.0f);  // texels outside the image too
-    for (int y = r.y0; y < r.y1; ++y) {
-        for (int x = r.x0; x < r.x1; ++x) {
-            const int t = (y - r.y0) * kTileSize + (x - r.x0);
-            const size_t pixel = size_t(y) * s.width + x;
-            float* o = out + pixel * C;
-            int n = 0;
-            while (n < K && bj[n * kTileTexels + t] >= 0) ++n;
-            float sum = 0.0f;
-            if (n == 0) {
-                std::memcpy(o, g.background, sizeof(float) * C);
-            } else {
-                for (int k = 0; k < n; ++k) sum += wk[k * kTileTexels + t];
-                for (int chunk = 0; chunk < chunks; ++chunk) {
-                    vfloat acc = vfloat{};
-                    for (int k = 0; k < n; ++k) {
+    auto blend = [&](auto chunk_count) {
+        constexpr int kChunks = decltype(chunk_count)::value;  // 0: C decides at run time
+        const int n_chunks = kChunks ? kChunks : chunks;
+        for (int y = r.y0; y < r.y1; ++y)
+            for (int x = r.x0; x < r.x1; ++x) {
+                const int t = (y - r.y0) * kTileSize + (x - r.x0);
+                float* o = out + (size_t(y) * s.width + x) * C;
+                // One pass over the texel's selections, in order, all chunks at once.
+                vfloat acc[kChunks ? kChunks : (kMaxChannels + kLanes - 1) / kLanes];
+                for (int chunk = 0; chunk < n_chunks; ++chunk) acc[chunk] = vfloat{};
+                float sum = 0.0f;
+                int n = 0;
+                for (const int used = fill[t / kLanes]; n < used; ++n) {
+                    const int32_t j = bj[n * kTileTexels + t];
+                    if (j < 0) break;
+                    const float w = wk[n * kTileTexels + t];
+                    const float* row = tv + size_t(j) * padded_c;
+                    sum += w;
+                    for (int chunk = 0; chunk < n_chunks; ++chunk) {
                         vfloat val;
-                        std::memcpy(&val, tv + size_t(bj[k * kTileTexels + t]) * padded_c + chunk * kLanes,
-                                    sizeof(val));
-                        acc += wk[k * kTileTexels + t] * val;
+                        std::memcpy(&val, row + chunk * kLanes, sizeof(val));
+                        acc[chunk] += w * val;
                     }
-                    acc /= sum;
-                    store_lanes(o + chunk * kLanes, acc, std::min(kLanes, C - chunk * kLanes));
                 }
+                if (n == 0) {
+                    std::memcpy(o, g.background, sizeof(float) * C);
+                } else {
+                    for (int chunk = 0; chunk < n_chunks; ++chunk)
+                        store_lanes(o + chunk * kLanes, acc[chunk] / sum,
+                                    std::min(kLanes, C - chunk * kLanes));
+                }
+                if (sums) sums[t] = sum;
             }
-            if (sums) sums[t] = sum;
-        }
+    };
+    switch (chunks) {  // the common register counts unrolled
+        case 1:
+            blend(std::integral_constant<int, 1>{});
+            break;
+        case 2:
+            blend(std::integral_constant<int, 2>{});
+            break;
+        default:
+            blend(std::integral_constant<int, 0>{});
     }
     if (state) {  // which texels selected each of the tile's entries
         uint32_t* masks = state->masks.data() + size_t(begin) * kMaskWords;
         std::fill(masks, masks + size_t(len) * kMaskWords, 0u);
-        for (int k = 0; k < K; ++k)
-            for (int t = 0; t < kTileTexels; ++t) {
+        uint32_t unused[kMaskWords] = {};  // where empty slots set their bit (branch-free)
+        for (int t = 0; t < kTileTexels; ++t)
+            for (int k = 0; k < fill[t / kLanes]; ++k) {
                 const int32_t j = bj[k * kTileTexels + t];
-                if (j >= 0) masks[size_t(j) * kMaskWords + t / 32] |= 1u << (t % 32);
+                uint32_t* m = j >= 0 ? masks + size_t(j) * kMaskWords : unused;
+                m[t / 32] |= 1u << (t % 32);
             }
     }
 }
@@ -226,13 +279,16 @@ struct BackwardScratch {
     std::vector<Lanes> grad;                      // [C, texel] dL/dout (0 outside the image)
     alignas(64) float sum[kTileTexels];           // S = sum of selected G (1 where none)
     alignas(64) float grad_dot_out[kTileTexels];  // sum_c dL/dout_c * out_c
-    alignas(64) float share[kTileTexels];         // G / S of the current candidate
+    vfloat value_acc[kMaxChannels];               // per-channel sums of the current candidate
 };
 
-// Lane mask (-1 / 0 per lane) of block b from a 256-bit texel mask.
-inline vint block_mask(const uint32_t* mask, int b) {
+// The kLanes bits of block b in a 256-bit texel mask, and as a lane mask (-1 / 0 per lane).
+inline uint32_t block_bits(const uint32_t* mask, int b) {
     const int first = b * kLanes;
-    const uint32_t bits = (mask[first / 32] >> (first % 32)) & uint32_t((uint64_t(1) << kLanes) - 1);
+    return (mask[first / 32] >> (first % 32)) & uint32_t((uint64_t(1) << kLanes) - 1);
+}
+
+inline vint block_mask(uint32_t bits) {
     vint lane_bit;
     for (int l = 0; l < kLanes; ++l) lane_bit[l] = int32_t(1) << l;
     return ((vint{} + int32_t(bits)) & lane_bit) != 0;
@@ -276,13 +332,12 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
             sc.grad_dot_out[t] = god;
         }
     }
-    const float lx = float(s.width), ly = float(s.height);
+    const Wrap wrap = {WrapX, WrapY, float(s.width), float(s.height)};
     const vfloat* go = reinterpret_cast<const vfloat*>(sc.grad.data());  // [C, block]
     const vfloat* px = reinterpret_cast<const vfloat*>(sc.texels.px);
     const vfloat* py = reinterpret_cast<const vfloat*>(sc.texels.py);
     const vfloat* sum = reinterpret_cast<const vfloat*>(sc.sum);
     const vfloat* god = reinterpret_cast<const vfloat*>(sc.grad_dot_out);
-    vfloat* share = reinterpret_cast<vfloat*>(sc.share);
     const uint32_t* masks = st.masks.data() + size_t(begin) * kMaskWords;
     for (int j = 0; j < len; ++j) {
         const uint32_t* mask = masks + size_t(j) * kMaskWords;
@@ -293,40 +348,32 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
         const Gauss gs = load_gauss(g, cos_t, sin_t, i);
         const float* val = g.values + size_t(i) * C;
         vfloat acc[5] = {};
-        int active[kBlocks], n_active = 0;
+        vfloat* value_acc = sc.value_acc;  // [C] dL/dvalues_c = sum g_c G / S, by lane
+        for (int c = 0; c < C; ++c) value_acc[c] = vfloat{};
         for (int b = 0; b < kBlocks; ++b) {
-            const vint on = block_mask(mask, b);
-            if (!any_lane(on)) continue;
-            active[n_active++] = b;
-            vfloat dx = px[b] - gs.mx, dy = py[b] - gs.my;
-            if (WrapX) dx = dx - lx * floor_lanes(dx / lx + 0.5f);
-            if (WrapY) dy = dy - ly * floor_lanes(dy / ly + 0.5f);
-            const vfloat u = gs.c * dx + gs.s * dy;
-            const vfloat v = -gs.s * dx + gs.c * dy;
-            const vfloat a = gs.w1 * u, bb = gs.w2 * v;
-            const vfloat q = a * a + bb * bb;  // as tile_q computed it: the same G as forward
+            const uint32_t bits = block_bits(mask, b);
+            if (!bits) continue;
+            const vint on = block_mask(bits);
+            vfloat u, v;
+            frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
+            const vfloat q = quad_form(u, v, gs.w1, gs.w2);  // as tile_q computed it: the same G as forward
             const vfloat zero = vfloat{};
-            const vfloat w = on ? exp_candidate(-0.5f * (on ? q : zero)) : zero;
+            const vfloat w = on ? gaussian_weight(on ? q : zero) : zero;
             vfloat dot = vfloat{};
             for (int c = 0; c < C; ++c) dot += go[c * kBlocks + b] * val[c];
-            // dL/dG = sum_c g_c (v_c - out_c) / S;  dL/dq = -G/2 dL/dG
-            const vfloat dl_dq = -0.5f * w * ((dot - god[b]) / sum[b]);
-            const vfloat dq_du = 2.0f * gs.w1 * gs.w1 * u;
-            const vfloat dq_dv = 2.0f * gs.w2 * gs.w2 * v;
-            acc[0] += on ? -dl_dq * (dq_du * gs.c - dq_dv * gs.s) : zero;
-            acc[1] += on ? -dl_dq * (dq_du * gs.s + dq_dv * gs.c) : zero;
-            acc[2] += on ? dl_dq * (2.0f * gs.w1 * u * u) : zero;
-            acc[3] += on ? dl_dq * (2.0f * gs.w2 * v * v) : zero;
-            acc[4] += on ? dl_dq * (dq_du * v - dq_dv * u) : zero;
-            share[b] = w / sum[b];
+            const vfloat dl_dq = dloss_dq(w, dloss_dweight(dot, god[b], sum[b]));
+            const ShapeGrads<vfloat> d = shape_grads(u, v, gs.c, gs.s, gs.w1, gs.w2, dl_dq);
+            acc[0] += on ? d.mean_x : zero;
+            acc[1] += on ? d.mean_y : zero;
+            acc[2] += on ? d.w1 : zero;
+            acc[3] += on ? d.w2 : zero;
+            acc[4] += on ? d.theta : zero;
+            const vfloat share = w / sum[b];
+            for (int c = 0; c < C; ++c) value_acc[c] += go[c * kBlocks + b] * share;
         }
         float* slot = tile_slots + size_t(j) * stride;
         for (int m = 0; m < 5; ++m) slot[m] = sum_lanes(acc[m]);
-        for (int c = 0; c < C; ++c) {  // dL/dvalues_c = sum g_c G / S
-            vfloat a = vfloat{};
-            for (int m = 0; m < n_active; ++m) a += go[c * kBlocks + active[m]] * share[active[m]];
-            slot[5 + c] = sum_lanes(a);
-        }
+        for (int c = 0; c < C; ++c) slot[5 + c] = sum_lanes(value_acc[c]);
     }
 }
 
@@ -350,8 +397,9 @@ void dispatch_wrap(const RenderSettings& s, Fn&& fn) {
 void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float* out, ForwardState* state) {
     validate(g, s);
     if (!out) throw Error("out is a null pointer");
-    std::vector<float> cos_t, sin_t;
+    std::vector<float> cos_t, sin_t, reach_x, reach_y;
     precompute_rotations(g, cos_t, sin_t);
+    precompute_reach(g, s, cos_t, sin_t, reach_x, reach_y);
     TileLists local;
     TileLists& lists = state ? state->tiles : local;
     build_tile_lists(g, s, cos_t, sin_t, lists, render_base_bytes(g, s, state != nullptr),
@@ -375,8 +423,9 @@ void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float*
     std::vector<ForwardScratch> scratch(size_t(std::max(1, std::min(threads, tiles))));
     dispatch_wrap(s, [&](auto wx, auto wy) {
         parallel_for(tiles, threads, [&](int tile, int worker) {
-            forward_tile<decltype(wx)::value, decltype(wy)::value>(
-                g, s, lists, cos_t, sin_t, tile, padded_values.data(), scratch[worker], out, state);
+            forward_tile<decltype(wx)::value, decltype(wy)::value>(g, s, lists, cos_t, sin_t, reach_x,
+                                                                   reach_y, tile, padded_values.data(),
+                                                                   scratch[worker], out, state);
         });
     });
 }

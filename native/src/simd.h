@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "texgs/image_function.h"
+
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -52,6 +54,9 @@ inline bool any_lane(vint m) {
 inline void store_lanes(float* p, vfloat v, int count) {
 #if defined(__AVX512F__)
     _mm512_mask_storeu_ps(p, __mmask16((1u << count) - 1u), __m512(v));
+#elif defined(__AVX__)
+    const vint lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    _mm256_maskstore_ps(p, __m256i(lane < count), __m256(v));
 #else
     if (count == kLanes) {
         std::memcpy(p, &v, sizeof(v));
@@ -87,28 +92,24 @@ inline float sum_lanes(vfloat acc) {
     return total;
 }
 
-// e^x for x in [-4.5, 0] (G = exp(-q/2) of a candidate), kLanes at once.
-// Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, then a degree-7 Taylor
-// polynomial: within 2 ulp of the exact value over that range (the spec lets
-// implementations' exp differ by ulps). Not valid far outside the range.
-inline vfloat exp_candidate(vfloat x) {
-    const float log2e = 1.44269504f, ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
-    // n = round(x log2e); the +16 keeps the truncating conversion a floor.
-    const vint n = __builtin_convertvector(x * log2e + 16.5f, vint) - 16;
-    const vfloat nf = __builtin_convertvector(n, vfloat);
-    const vfloat r = (x - nf * ln2_hi) - nf * ln2_lo;
-    vfloat p = vfloat{} + 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    vint bits = (n + 127) << 23;  // 2^n as a float's bit pattern
-    vfloat scale;
-    std::memcpy(&scale, &bits, sizeof(scale));
-    return p * scale;
-}
+// vfloat as a template argument drops its may_alias attribute (GCC warns); the
+// specialisation only passes values, never aliased storage.
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+
+// The image function's maths (texgs/image_function.h) on kLanes lanes at once:
+// the same operations as on one float, lane by lane, so the same bits.
+template <>
+struct LaneOps<vfloat> {
+    static vfloat floor(vfloat x) { return floor_lanes(x); }
+    static vfloat trunc(vfloat x) {
+        return __builtin_convertvector(__builtin_convertvector(x, vint), vfloat);
+    }
+    static vfloat exp2_int(vfloat n) {
+        const vint bits = (__builtin_convertvector(n, vint) + 127) << 23;
+        vfloat scale;
+        std::memcpy(&scale, &bits, sizeof(scale));
+        return scale;
+    }
+};
 
 }  // namespace texgs
