@@ -94,7 +94,7 @@ class ImageCodec:
 
 def avif(speed: int = 6) -> ImageCodec:
     """AVIF by libavif (libaom), 4:4:4 so that normal and scalar textures keep full resolution
-    in every channel. Speed 6 is avifenc's default; 4 spends about 5x the time for ~0.2 dB."""
+    in every channel. Speed 6 is avifenc's default; 4 spent 3-10x the time for ~0.2-0.3 dB (docs/compare.md)."""
     return ImageCodec("AVIF", "AVIF", "avif", {"speed": speed, "pixelformat": "yuv444", "numthreads": 1})
 
 
