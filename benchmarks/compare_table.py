@@ -2,7 +2,7 @@
 
     python -m texgs compare <materials...> --bppc 0.03,0.06,0.12 --methods texgs,BC1,BC7,ASTC -o REPORT
     python benchmarks/compare_table.py REPORT/results.csv [MORE.csv ...] [--csv OUT.csv] [--plot OUT.png]
-    python benchmarks/compare_table.py RUNS.csv ... --metrics [--csv OUT.csv]
+    python benchmarks/compare_table.py RUNS.csv ... --metrics [--bppc 0.06] [--csv OUT.csv]
 
 Default table: per material and rate, PSNR over all channels for texgs, BC1, BC7
 and ASTC as measured by the runs, the ASTC figure of ../shared/reference/
@@ -207,8 +207,11 @@ def main() -> None:
     ap.add_argument("--csv", type=Path, help="also write the table as CSV here")
     ap.add_argument("--plot", type=Path, help="also draw the mean rate-distortion curves here (PNG)")
     ap.add_argument("--metrics", action="store_true", help="FLIP, SSIM and normal error instead of PSNR")
+    ap.add_argument("--bppc", help="only these comma-separated rates (default: every rate of the runs)")
     args = ap.parse_args()
     materials, rates, figures = load(args.results)
+    if args.bppc:
+        rates = [r for r in rates if r in {float(v) for v in args.bppc.split(",")}]
     if args.metrics:
         table = list(metric_rows(materials, rates, figures))
         cols = list(table[0]) if table else ["material", "bppc"]
