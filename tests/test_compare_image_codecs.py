@@ -171,3 +171,21 @@ def test_cli_default_methods_are_every_method():
     from texgs.compare.run import METHOD_NAMES
 
     assert command.METHODS.split(",") == list(METHOD_NAMES)
+
+
+def test_an_encoder_error_fails_that_material_with_one_clear_line(tmp_path, monkeypatch, capsys):
+    have(image_codecs.avif())
+    import imagecodecs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory in the encoder")
+
+    monkeypatch.setattr(imagecodecs, "avif_encode", broken)
+    folder = write_material_folder(tmp_path, synthetic_material())
+    rc = main(
+        ["compare", str(folder), "--methods", "AVIF", "--bppc", "0.5", "--no-extended", "-o", str(tmp_path / "r")]
+    )
+    out = capsys.readouterr().out
+    assert rc == 2
+    failed = [line for line in out.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and "AVIF encoder failed at quality" in failed[0] and "out of memory" in failed[0]
