@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-HELP = "compare texgs with BC1/BC7/ASTC and the engine texture set at equal bitrate"
+HELP = "compare texgs with BC1/BC7/ASTC, the engine texture set and AVIF/JPEG XL/WebP at equal bitrate"
 DESCRIPTION = """\
 Runs texgs and block-codec baselines on the same material channels and writes
 REPORT_DIR/results.json, results.csv, rd_*.png and index.html.
@@ -12,11 +12,17 @@ bc7enc (PyPI etcpak), ASTC ARM astcenc, and the engine set (BC7 albedo, BC5
 normal, BC4 scalars); all decoded with texture2ddecoder. Block codecs are run
 on mip levels 1-5, upsampled bilinearly and measured at full size; figures at
 each requested rate are interpolated in log-rate on each family's Pareto
-frontier (see docs/compare.md). A missing encoder is named with how to install
-it, and the other methods still run. A material that cannot be read is reported
+frontier (see docs/compare.md). AVIF, JPEG XL and WebP (PyPI imagecodecs) are
+whole-image references labelled "no random access": one quality per material
+and rate, the highest whose file bytes fit the rate. A missing encoder is named
+with how to install it, and the other methods still run. A material that cannot be read is reported
 as failed with its reason, the others are still measured, and the command then
 exits with status 2.
 """
+
+
+#: texgs.compare.run.METHOD_NAMES, spelled out so that building the parser does not import torch.
+METHODS = "texgs,BC1,BC7,ASTC,engine-set,AVIF,JXL,WebP"
 
 
 def add_arguments(parser):
@@ -31,8 +37,8 @@ def add_arguments(parser):
     parser.add_argument("-o", "--output", required=True, metavar="REPORT_DIR", help="folder for the report")
     parser.add_argument(
         "--methods",
-        default="texgs,BC1,BC7,ASTC,engine-set",
-        help="comma-separated subset of texgs,BC1,BC7,ASTC,engine-set",
+        default=METHODS,
+        help=f"comma-separated subset of {METHODS} (default: all)",
     )
     parser.add_argument(
         "--quick",

@@ -48,6 +48,7 @@ class Method:
 
     name = "?"  # row label: "BC1", "BC7", "ASTC", "engine-set", "texgs"
     interpolated = True  # figures at a rate come from a frontier of points
+    random_access = True  # an engine can sample one texel without decoding the rest
 
     def encoder(self) -> str:
         """Encoder name and version for the report; raises tools.MissingTool when absent."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..writers import json_safe
+from .image_codecs import NO_RANDOM_ACCESS, labelled
 from .run import METRIC_KEYS, MaterialResult, Settings
 from .tools import NVTT3_NOTE
 
@@ -29,13 +30,18 @@ METHOD_NOTES = [
     "Each block-codec family's points form a Pareto frontier (no point at a lower rate with a higher "
     "PSNR); every figure of a row at a requested rate is interpolated linearly in log-rate between the "
     "two frontier points around it (column 'points'). A rate outside the measured range has no figure.",
+    f"AVIF, JPEG XL and WebP ({NO_RANDOM_ACCESS}) are whole-image references: an engine cannot sample "
+    "one texel without decoding the whole file, so they show the price of random access, not a GPU "
+    "texture format. Same textures as the block codecs, each encoded at full size; one quality per "
+    "material and rate (the highest whose total file bytes, containers included, fit the rate), "
+    "found by bisection; their rows are measured points.",
     "PSNR is over all C channels in their stored encoding scaled to [0, 1]; group PSNR is the same over "
     "a group's channels. Encode/decode seconds are wall time on this machine (decode = texture2ddecoder "
     "plus bilinear upsampling in NumPy/PyTorch, not GPU sampling).",
 ]
 
 FIXED_COLUMNS = ["material", "method", "encoder", "requested_bppc", "bppc", "H", "W", "C", "psnr"]
-TAIL_COLUMNS = list(METRIC_KEYS) + ["encode_s", "decode_s", "interpolated", "points"]
+TAIL_COLUMNS = list(METRIC_KEYS) + ["encode_s", "decode_s", "interpolated", "random_access", "points"]
 
 
 def slug(name: str) -> str:
@@ -108,8 +114,15 @@ def plot_rd(path: Path, result: MaterialResult) -> None:
         color = f"C{k}"
         pts = [p for p in result.points if p["method"] == m and p.get("psnr") is not None and math.isfinite(p["psnr"])]
         front = sorted((p for p in pts if p["pareto"]), key=lambda p: p["bppc"])
+        random_access = all(p.get("random_access", True) for p in pts)
         ax.scatter([p["bppc"] for p in pts], [p["psnr"] for p in pts], s=8, color=color, alpha=0.3)
-        ax.plot([p["bppc"] for p in front], [p["psnr"] for p in front], "-", color=color, label=m)
+        ax.plot(
+            [p["bppc"] for p in front],
+            [p["psnr"] for p in front],
+            "-" if random_access else ":",
+            color=color,
+            label=labelled(m, random_access),
+        )
         rows = [r for r in result.rows if r["method"] == m and r.get("psnr") is not None]
         ax.scatter(
             [r["bppc"] for r in rows],
@@ -205,10 +218,11 @@ def write_html(
         show = [c for c in cols if c not in ("material", "H", "W", "C", "encoder")]
         out.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in show) + "</tr>")
         for row in r.rows:
+            shown = {**row, "method": labelled(row["method"], row.get("random_access", True))}
             out.append(
                 "<tr>"
                 + "".join(
-                    f"<td class='{'l' if c in ('method', 'points') else ''}'>{e(_fmt(row.get(c)))}</td>" for c in show
+                    f"<td class='{'l' if c in ('method', 'points') else ''}'>{e(_fmt(shown.get(c)))}</td>" for c in show
                 )
                 + "</tr>"
             )

@@ -3,7 +3,8 @@
 One row per material x method x requested rate. For block-codec methods
 (`interpolated`) every figure of the row is interpolated linearly in log-rate
 between the two points of the method's PSNR Pareto frontier around the
-requested rate; for texgs the row is its measured point.
+requested rate; for texgs and the whole-image codecs (image_codecs.py, rows
+labelled "no random access") the row is its measured point.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from dataclasses import dataclass, field
 from ..errors import ConfigError
 from . import codecs, quality, ratecurve
 from .engine_set import EngineSet
+from .image_codecs import IMAGE_CODECS, WholeImageMethod
 from .material import Material
 from .methods import BlockFamily, Method, MipCache, Point, TexgsMethod
 from .tools import MissingTool
 
-METHOD_NAMES = ("texgs", "BC1", "BC7", "ASTC", "engine-set")
+METHOD_NAMES = ("texgs", "BC1", "BC7", "ASTC", "engine-set", *IMAGE_CODECS)
 METRIC_KEYS = ("ssim", "ms_ssim", "normal_err_mean_deg", "normal_err_p99_deg", "flip_albedo")
 
 
@@ -50,6 +52,7 @@ def make_methods(s: Settings) -> list[Method]:
         "BC7": lambda: BlockFamily("BC7", [codecs.bc7(s.bc7_perceptual)], s.threads),
         "ASTC": lambda: BlockFamily("ASTC", [codecs.astc(b, preset) for b in s.astc_blocks], s.threads),
         "engine-set": lambda: EngineSet(s.threads),
+        **{name: (lambda make=make: WholeImageMethod(make())) for name, make in IMAGE_CODECS.items()},
     }
     return [build[m]() for m in s.methods]
 
@@ -80,6 +83,7 @@ def _point_record(method: Method, p: Point, material: Material, figures: dict, o
         "encode_s": p.encode_s,
         "decode_s": p.decode_s,
         "pareto": on_front,
+        "random_access": method.random_access,
         **{k: v for k, v in p.extra.items() if not k.startswith("_")},
         **figures,
     }
@@ -143,6 +147,7 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
                 "H": material.height,
                 "W": material.width,
                 "C": material.channels,
+                "random_access": method.random_access,
             }
             if method.interpolated:
                 b = ratecurve.bracket([rates[i] for i in front], r)

@@ -21,6 +21,7 @@ INSTALL_HINTS = {
     "astcenc": "apt-get install libnvtt-bin astcenc",
     "etcpak": "pip install etcpak",
     "texture2ddecoder": "pip install texture2ddecoder",
+    "imagecodecs": "pip install imagecodecs",  # AVIF, JPEG XL, WebP references
 }
 
 #: Said in every report: the paper's encoders for BC7/ASTC are not reachable here.
