@@ -65,7 +65,7 @@ class ComputeDevice:
     """One wgpu device; compiled pipelines are kept, since lavapipe takes seconds
     to compile one."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
         try:
             import wgpu
