@@ -25,7 +25,7 @@ from ..constants import MAX_CHANNELS
 from ..errors import ConfigError, InputError
 from ..gaussians import Gaussians
 from ..render import resolve_backend
-from . import device, packing, rate, refine
+from . import device, memory, packing, rate, refine
 from .config import Budget, FitConfig
 from .optimize import Limits, run
 from .progress import Progress
@@ -231,6 +231,8 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     host_target = check_stack(stack)
     backend = resolve_backend(cfg.backend, must_run=True)
     dev = device.fit_device(backend)
+    h, w, c = host_target.shape
+    memory.check(h, w, c, cfg.k, label, "cpu" if dev.type == "cpu" else "cuda")
     with device.deterministic(dev):
         return _fit_on(
             host_target, backend, dev, budget, cfg, channels, groups, names, weights, wrap, progress, label, t_start

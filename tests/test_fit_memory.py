@@ -1,0 +1,48 @@
+"""A fit too large for the machine's memory is refused before it starts, with a
+message that says how much it needs and what to do."""
+
+import numpy as np
+import pytest
+
+from texgs.errors import ConfigError
+from texgs.fit import memory
+from texgs.fit.api import fit
+from texgs.fit.config import Budget, FitConfig
+
+
+def test_estimate_grows_with_texels_channels_and_k():
+    base = memory.peak_bytes(1024, 1024, 9, 10)
+    step_2k = memory.peak_bytes(2048, 2048, 9, 10) - base
+    step_4k = memory.peak_bytes(4096, 4096, 9, 10) - memory.peak_bytes(2048, 2048, 9, 10)
+    assert step_4k == pytest.approx(4 * step_2k, rel=1e-6)  # linear in texels beyond the fixed part
+    assert memory.peak_bytes(1024, 1024, 3, 10) < base
+    assert memory.peak_bytes(1024, 1024, 9, 4) < base
+
+
+def test_estimate_covers_the_measured_bakes():
+    """benchmarks/size_cost.py's peaks (docs/benchmarks.md): the estimate is above
+    each, and within 1.5x of it, so a material that bakes is not refused."""
+    measured = {(512, 9): 0.44, (1024, 9): 0.74, (2048, 9): 1.85, (1024, 3): 0.55}  # GiB at K = 10
+    for (side, channels), gib in measured.items():
+        est = memory.peak_bytes(side, side, channels, 10) / 2**30
+        assert gib <= est <= 1.5 * gib, (side, channels, est)
+
+
+def test_a_fit_larger_than_available_memory_is_refused_up_front(monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 100 << 20)
+    stack = np.full((64, 64, 3), 0.5, np.float32)
+    with pytest.raises(ConfigError, match=r"crate: a 64x64 x 3-channel fit needs about .* GiB, more than"):
+        fit(stack, Budget(bppc=0.5), FitConfig.fast(steps=5), label="crate", progress="off")
+
+
+def test_the_message_names_a_size_that_fits(monkeypatch):
+    have = memory.peak_bytes(4096, 4096, 9, 10) + 1
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": have)
+    memory.check(4096, 4096, 9, 10, "m")  # fits: no error
+    with pytest.raises(ConfigError, match="at 4096 texels a side or less"):
+        memory.check(8192, 8192, 9, 10, "m")
+
+
+def test_unknown_available_memory_checks_nothing(monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": None)
+    memory.check(16384, 16384, 32, 10, "m")

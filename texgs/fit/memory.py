@@ -1,0 +1,63 @@
+"""The memory a fit needs, checked before it starts: a material too large for the
+machine is refused in a second with a message that says why and what to do,
+instead of being killed by the kernel after minutes of fitting.
+
+Peak resident memory of a whole bake grows linearly with the texel count. The
+model below is fitted to `benchmarks/size_cost.py` (docs/benchmarks.md, "Cost
+as the material grows"): per texel, the renderer keeps K (index, weight) pairs
+and every channel is held several times over (the material's pixels, the
+target, the render, its gradient, the loss terms, the decoded image the report
+measures).
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+
+BASE_BYTES = 400 << 20  # interpreter, torch, the native module, the Gaussians
+BYTES_PER_TEXEL_PER_K = 8  # the renderer's saved top-K state: index + weight
+BYTES_PER_TEXEL_PER_CHANNEL = 32  # float32 copies of every channel, as listed above
+HEADROOM = 1.1  # the model's error on the measured sizes is under 10%
+
+
+def peak_bytes(height: int, width: int, channels: int, k: int) -> int:
+    """Estimated peak resident bytes of baking a height x width x channels material."""
+    per_texel = BYTES_PER_TEXEL_PER_K * k + BYTES_PER_TEXEL_PER_CHANNEL * channels
+    return int(HEADROOM * (BASE_BYTES + height * width * per_texel))
+
+
+def available_bytes(device: str = "cpu") -> int | None:
+    """Memory a fit can still use: MemAvailable (Linux), or the GPU's free memory for
+    a CUDA fit; None where it cannot be known (then nothing is checked)."""
+    if device != "cpu":
+        import torch
+
+        try:
+            return int(torch.cuda.mem_get_info()[0])
+        except Exception:
+            return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check(height: int, width: int, channels: int, k: int, label: str, device: str = "cpu") -> None:
+    """ConfigError naming `label` when the fit would need more memory than is available."""
+    need, have = peak_bytes(height, width, channels, k), available_bytes(device)
+    if have is None or need <= have:
+        return
+    where = "this machine's available memory" if device == "cpu" else "the GPU's free memory"
+    side = max(height, width)
+    fits = side
+    while fits > 256 and peak_bytes(height * fits // side, width * fits // side, channels, k) > have:
+        fits //= 2
+    raise ConfigError(
+        f"{label}: a {width}x{height} x {channels}-channel fit needs about {need / 2**30:.1f} GiB, more than "
+        f"{where} ({have / 2**30:.1f} GiB); bake its maps at {fits} texels a side or less here, "
+        f"or on a machine with more memory"
+    )
