@@ -26,14 +26,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # packed_materials
+
+from packed_materials import random_material  # noqa: E402
 
 from texgs import vulkan  # noqa: E402
 from texgs.channels import Channel
-from texgs.format import QuantConfig, gaussian_constraints, pack, unpack  # noqa: E402
-from texgs.gaussians import Gaussians
+from texgs.format import QuantConfig, unpack  # noqa: E402
 from texgs.transcode import mip_sizes, parse_formats, slots  # noqa: E402
 from texgs.transcode.runner import kernel, run  # noqa: E402
 
@@ -45,27 +45,9 @@ CHANNELS = (
 
 
 def synthetic(size: int, texels_per_gaussian: float, seed: int = 0) -> bytes:
-    rng = np.random.default_rng(seed)
     n = max(16, int(size * size / texels_per_gaussian))
     cfg = QuantConfig()
-    lo = gaussian_constraints(size, size, cfg)["min_inv_scale"]
-    c = len(CHANNELS)
-    return pack(
-        Gaussians(
-            means=(rng.random((n, 2)) * size).astype(np.float32),
-            inv_scales=(lo * np.exp(rng.random((n, 2)) * 1.5)).astype(np.float32),
-            rotations=(rng.random(n) * 6).astype(np.float32),
-            values=rng.random((n, c)).astype(np.float32),
-            background=np.full(c, 0.5, np.float32),
-            levels=np.zeros(n, np.int32),
-        ),
-        list(CHANNELS),
-        size,
-        size,
-        k=5,
-        wrap=(True, True),
-        cfg=cfg,
-    )
+    return random_material(size, size, CHANNELS, n, cfg, wrap=(True, True), seed=seed, spread=1.5, background=0.5)
 
 
 def main(argv=None) -> int:

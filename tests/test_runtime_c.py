@@ -18,6 +18,7 @@ import subprocess
 import numpy as np
 import pytest
 from conftest import REPO
+from packed_materials import random_material
 
 from texgs.channels import Channel
 from texgs.errors import ConfigError
@@ -26,7 +27,6 @@ from texgs.format import (
     decode,
     decode_uv,
     filtered,
-    gaussian_constraints,
     layout,
     pack,
 )
@@ -118,25 +118,9 @@ def test_header_compiles_as_cpp(tmp_path):
 
 
 def material(wrap, cfg, seed=0, h=40, w=48, c=4, n=140, levels=1, k=5, ranges=None, groups=None):
-    rng = np.random.default_rng(seed)
-    lo = gaussian_constraints(h, w, cfg)["min_inv_scale"]
     ranges = ranges or [(0.0, 1.0)] * c
-    return pack(
-        Gaussians(
-            means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
-            inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.0)).astype(np.float32),
-            rotations=(rng.random(n) * 6).astype(np.float32),
-            values=rng.random((n, c)).astype(np.float32),
-            background=np.linspace(0.2, 0.8, c).astype(np.float32),
-            levels=rng.integers(0, levels, n),
-        ),
-        [Channel(f"c{i}", (groups or [f"g{i}"] * c)[i], range=ranges[i]) for i in range(c)],
-        h,
-        w,
-        k=k,
-        wrap=wrap,
-        cfg=cfg,
-    )
+    channels = [Channel(f"c{i}", (groups or [f"g{i}"] * c)[i], range=ranges[i]) for i in range(c)]
+    return random_material(h, w, channels, n, cfg, wrap=wrap, seed=seed, levels=levels, k=k)
 
 
 @functools.lru_cache(maxsize=1)

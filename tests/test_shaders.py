@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from packed_materials import random_material
 
 from texgs import vulkan
 from texgs.channels import Channel
@@ -15,12 +16,9 @@ from texgs.format import (
     QuantConfig,
     decode,
     decode_uv,
-    gaussian_constraints,
     layout,
-    pack,
     unpack,
 )
-from texgs.gaussians import Gaussians
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHADERS = ROOT / "engine_shaders"
@@ -89,24 +87,8 @@ def run_kernel(run, spv, data: bytes, count: int, points=None, lod=0, base=0, la
 
 
 def material(wrap, cfg, seed=0, h=48, w=64, c=5, n=160, levels=1):
-    rng = np.random.default_rng(seed)
-    lo = gaussian_constraints(h, w, cfg)["min_inv_scale"]
-    return pack(
-        Gaussians(
-            means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
-            inv_scales=(lo * np.exp(rng.random((n, 2)) * 2.0)).astype(np.float32),
-            rotations=(rng.random(n) * 6).astype(np.float32),
-            values=rng.random((n, c)).astype(np.float32),
-            background=np.linspace(0.2, 0.8, c).astype(np.float32),
-            levels=rng.integers(0, levels, n),
-        ),
-        [Channel(f"c{i}") for i in range(c)],
-        h,
-        w,
-        k=5,
-        wrap=wrap,
-        cfg=cfg,
-    )
+    channels = [Channel(f"c{i}") for i in range(c)]
+    return random_material(h, w, channels, n, cfg, wrap=wrap, seed=seed, levels=levels)
 
 
 CASES = {

@@ -9,6 +9,7 @@ import struct
 
 import numpy as np
 import pytest
+from packed_materials import random_material
 
 from texgs import vulkan
 from texgs.channels import Channel
@@ -16,9 +17,8 @@ from texgs.cli import main
 from texgs.compare import codecs
 from texgs.compare.mips import to_uint8
 from texgs.errors import ConfigError
-from texgs.format import QuantConfig, decode, gaussian_constraints, pack, unpack
+from texgs.format import QuantConfig, decode, unpack
 from texgs.format.filtered import decode_level
-from texgs.gaussians import Gaussians
 from texgs.transcode import encode_files, slots, transcode
 from texgs.transcode.formats import FORMATS, mip_sizes
 
@@ -34,26 +34,7 @@ CHANNELS = (
 def material(h=128, w=128, n=240, seed=0, channels=CHANNELS) -> bytes:
     """A packed material with about one Gaussian per 70 texels (a baked material at
     texgs's rates has fewer), random values per Gaussian: edges and gradients."""
-    rng = np.random.default_rng(seed)
-    cfg = QuantConfig()
-    lo = gaussian_constraints(h, w, cfg)["min_inv_scale"]
-    c = len(channels)
-    return pack(
-        Gaussians(
-            means=(rng.random((n, 2)) * [w, h]).astype(np.float32),
-            inv_scales=(lo * np.exp(rng.random((n, 2)) * 1.5)).astype(np.float32),
-            rotations=(rng.random(n) * 6).astype(np.float32),
-            values=rng.random((n, c)).astype(np.float32),
-            background=np.full(c, 0.5, np.float32),
-            levels=np.zeros(n, np.int32),
-        ),
-        list(channels),
-        h,
-        w,
-        k=5,
-        wrap=(True, True),
-        cfg=cfg,
-    )
+    return random_material(h, w, channels, n, QuantConfig(), wrap=(True, True), seed=seed, spread=1.5, background=0.5)
 
 
 @pytest.fixture(scope="module")
