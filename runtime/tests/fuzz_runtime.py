@@ -135,7 +135,10 @@ def fuzz(seconds: int, work: pathlib.Path) -> dict:
         f"-max_total_time={seconds}",
         f"-max_len={MAX_LEN}",
         "-timeout=10",
-        "-rss_limit_mb=1024",
+        # ASan's shadow and quarantine alone hold about 1 GB here; a single allocation
+        # over 64 MB (the runtime allocates nothing) still fails the run.
+        "-rss_limit_mb=3072",
+        "-malloc_limit_mb=64",
         "-print_final_stats=1",
         f"-artifact_prefix={artifacts}/",
         str(corpus),
