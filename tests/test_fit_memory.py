@@ -31,18 +31,18 @@ def test_estimate_covers_the_measured_bakes():
 def test_a_fit_larger_than_available_memory_is_refused_up_front(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 100 << 20)
     stack = np.full((64, 64, 3), 0.5, np.float32)
-    with pytest.raises(ConfigError, match=r"crate: a 64x64 x 3-channel fit needs about .* GiB, more than"):
+    with pytest.raises(ConfigError, match=r"^a 64x64 x 3-channel fit needs about .* GiB, more than"):
         fit(stack, Budget(bppc=0.5), FitConfig.fast(steps=5), label="crate", progress="off")
 
 
 def test_the_message_names_a_size_that_fits(monkeypatch):
     have = memory.peak_bytes(4096, 4096, 9, 10) + 1
     monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": have)
-    memory.check(4096, 4096, 9, 10, "m")  # fits: no error
+    memory.check(4096, 4096, 9, 10)  # fits: no error
     with pytest.raises(ConfigError, match="at 4096 texels a side or less"):
-        memory.check(8192, 8192, 9, 10, "m")
+        memory.check(8192, 8192, 9, 10)
 
 
 def test_unknown_available_memory_checks_nothing(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": None)
-    memory.check(16384, 16384, 32, 10, "m")
+    memory.check(16384, 16384, 32, 10)

@@ -232,7 +232,7 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     backend = resolve_backend(cfg.backend, must_run=True)
     dev = device.fit_device(backend)
     h, w, c = host_target.shape
-    memory.check(h, w, c, cfg.k, label, "cpu" if dev.type == "cpu" else "cuda")
+    memory.check(h, w, c, cfg.k, "cpu" if dev.type == "cpu" else "cuda")
     with device.deterministic(dev):
         return _fit_on(
             host_target, backend, dev, budget, cfg, channels, groups, names, weights, wrap, progress, label, t_start

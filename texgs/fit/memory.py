@@ -46,8 +46,9 @@ def available_bytes(device: str = "cpu") -> int | None:
     return None
 
 
-def check(height: int, width: int, channels: int, k: int, label: str, device: str = "cpu") -> None:
-    """ConfigError naming `label` when the fit would need more memory than is available."""
+def check(height: int, width: int, channels: int, k: int, device: str = "cpu") -> None:
+    """ConfigError when the fit would need more memory than is available (the caller
+    names the material, as for every fit error)."""
     need, have = peak_bytes(height, width, channels, k), available_bytes(device)
     if have is None or need <= have:
         return
@@ -57,7 +58,7 @@ def check(height: int, width: int, channels: int, k: int, label: str, device: st
     while fits > 256 and peak_bytes(height * fits // side, width * fits // side, channels, k) > have:
         fits //= 2
     raise ConfigError(
-        f"{label}: a {width}x{height} x {channels}-channel fit needs about {need / 2**30:.1f} GiB, more than "
+        f"a {width}x{height} x {channels}-channel fit needs about {need / 2**30:.1f} GiB, more than "
         f"{where} ({have / 2**30:.1f} GiB); bake its maps at {fits} texels a side or less here, "
         f"or on a machine with more memory"
     )
