@@ -64,3 +64,19 @@ def corpus_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"texture corpus not found at {path} (set TEXGS_CORPUS to its folder)")
     return path
+
+
+@pytest.fixture(scope="session")
+def compute_device():
+    """texgs.vulkan's compute device (lavapipe without a GPU) and a shader compiler,
+    or a skip that says which is missing."""
+    import shutil
+
+    from texgs import vulkan
+
+    if shutil.which("glslangValidator") is None:
+        pytest.skip("glslangValidator not installed (scripts/setup installs it)")
+    try:
+        return vulkan.device()
+    except vulkan.VulkanUnavailable as e:
+        pytest.skip(f"no Vulkan device (wgpu + lavapipe): {e}")

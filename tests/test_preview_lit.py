@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import cv2
@@ -41,16 +40,6 @@ def lit_previews_on():
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(preview.ENV_SWITCH, "1")
         yield
-
-
-@pytest.fixture(scope="module")
-def dev():
-    if shutil.which("glslangValidator") is None:
-        pytest.skip("glslangValidator not installed (scripts/setup installs it)")
-    try:
-        return vulkan.device()
-    except vulkan.VulkanUnavailable as e:
-        pytest.skip(str(e))
 
 
 # ---- a NumPy model of the kernel: camera, shapes, tangent frames, shading ----
@@ -124,7 +113,7 @@ def _constant_material(albedo_srgb, normal_enc, rough, metal, ao, size=8):
 
 
 @pytest.mark.parametrize("tilt", [(0.0, 0.0), (0.0, 0.35), (-0.3, -0.2)])
-def test_kernel_shading_matches_numpy_lambert_ggx(dev, tilt):
+def test_kernel_shading_matches_numpy_lambert_ggx(compute_device, tilt):
     """Constant maps, so every pixel's inputs are known: the kernel's radiance equals the
     NumPy formula at each probed pixel of both shapes, including the normal map's tilt
     in the tangent frame (OpenGL: +green toward the texture's top)."""
@@ -144,7 +133,7 @@ def test_kernel_shading_matches_numpy_lambert_ggx(dev, tilt):
     assert img[2, 2, 3] == 0.0 and img[2, S + 2, 3] == 0.0  # the corners are background
 
 
-def test_missing_maps_take_the_documented_defaults(dev):
+def test_missing_maps_take_the_documented_defaults(compute_device):
     """Only a roughness-less, normal-less albedo: geometric normal, roughness 0.5, metal 0, AO 1."""
     albedo = np.array([0.2, 0.6, 0.4], np.float32)
     pixels = np.broadcast_to(albedo, (8, 8, 3)).copy()
@@ -159,7 +148,7 @@ def test_missing_maps_take_the_documented_defaults(dev):
     np.testing.assert_allclose(grey[64, 64, :3], _shade(d, n, np.full(3, 0.5), 0.5, 0, 1, sc.DEFAULT_SCENE), rtol=2e-3)
 
 
-def test_channels_past_sixteen_are_read(dev):
+def test_channels_past_sixteen_are_read(compute_device):
     """A 20-channel material (the format allows 32) with its albedo in channels 17-19
     renders as the same albedo alone does (the kernel's value array grows with C)."""
     albedo = np.array([0.7, 0.3, 0.2], np.float32)
@@ -170,7 +159,7 @@ def test_channels_past_sixteen_are_read(dev):
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def test_directx_flag_mirrors_the_green_channel(dev):
+def test_directx_flag_mirrors_the_green_channel(compute_device):
     ts = np.array([0.2, 0.4, math.sqrt(1 - 0.2**2 - 0.4**2)])
     gl, groups = _constant_material([0.5] * 3, (ts + 1) / 2, 0.4, 0.0, 1.0)
     dx = gl.copy()
@@ -182,7 +171,7 @@ def test_directx_flag_mirrors_the_green_channel(dev):
     assert np.abs(a - preview.render_source(dx, roles, (False, False))).max() > 0.05
 
 
-def test_source_sampling_filters_a_fine_checker_on_the_plane(dev):
+def test_source_sampling_filters_a_fine_checker_on_the_plane(compute_device):
     """A 1-texel checker seen minified: the trilinear source path averages it to grey
     (an unfiltered sampler would alias to black and white)."""
     yy, xx = np.mgrid[0:256, 0:256]
@@ -217,7 +206,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def baked(tmp_path_factory, dev):
+def baked(tmp_path_factory, compute_device):
     tmp_path = tmp_path_factory.mktemp("lit_bake")
     root = tmp_path / "materials"
     _write_material(root / "smooth")
@@ -276,7 +265,7 @@ def test_bake_without_vulkan_says_so_once_and_writes_the_unlit_previews(baked, t
 # ---- texgs compare: the lit table ----------------------------------------------------
 
 
-def test_compare_report_shows_lit_renders_per_method_and_rate(tmp_path, dev):
+def test_compare_report_shows_lit_renders_per_method_and_rate(tmp_path, compute_device):
     """compare_material renders the source once and BC1's nearest frontier point at each
     rate through the source-map path; the report shows them in its lit table."""
     from texgs.compare import codecs, tools

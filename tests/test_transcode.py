@@ -38,14 +38,6 @@ def material(h=128, w=128, n=240, seed=0, channels=CHANNELS) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def device():
-    try:
-        return vulkan.device()
-    except vulkan.VulkanUnavailable as e:
-        pytest.skip(f"no Vulkan device (wgpu + lavapipe): {e}")
-
-
-@pytest.fixture(scope="module")
 def baked():
     return material()
 
@@ -134,7 +126,7 @@ def reference_level(packed, level: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def transcoded(device, baked):
+def transcoded(compute_device, baked):
     """{formats key: [Texture]} from the GLSL kernel, with mips."""
     runs = {"default": None, "bc1": {"*": "bc1", "normal": "bc5"}, "bc4": {"scalars0": "bc4"}, "rgba8": {"*": "rgba8"}}
     return {k: transcode(baked, f, mips=True, lang="glsl") for k, f in runs.items()}
@@ -195,7 +187,7 @@ def test_glsl_and_hlsl_kernels_write_identical_bytes(baked, transcoded):
         assert g.levels == h.levels, g.slot.name
 
 
-def test_sizes_that_are_not_whole_blocks(device):
+def test_sizes_that_are_not_whole_blocks(compute_device):
     data = material(38, 50, 60, seed=3)
     (albedo, normal, scalars) = transcode(data, None, mips=True)
     sizes = mip_sizes(50, 38, True)
@@ -246,7 +238,7 @@ def read_ktx2(data: bytes) -> dict:
     }
 
 
-def test_cli_writes_dds_files_that_independent_readers_read(baked, tmp_path, device):
+def test_cli_writes_dds_files_that_independent_readers_read(baked, tmp_path, compute_device):
     from PIL import Image
 
     src = tmp_path / "m.texgs"
