@@ -90,6 +90,10 @@ struct ForwardScratch {
     vint best_j[kMaxK][kBlocks];     // [K, texel] their local list index; -1 = empty
     vfloat weight[kMaxK][kBlocks];   // [K, texel] G of the selected; 0 = empty
     std::vector<Lanes> tile_values;  // [list entry, chunk] the tile's candidates' values, padded
+    // One tile row's unnormalised output and S per value, [texel, C] plus the
+    // padding lanes of the last texel's registers.
+    Lanes row_acc[(kTileSize * kMaxChannels + kMaxChannels) / kLanes + 1];
+    Lanes row_sum[(kTileSize * kMaxChannels + kMaxChannels) / kLanes + 1];
 };
 
 constexpr int kMaskWords = kTileTexels / 32;  // 32-bit words of one entry's texel mask
@@ -216,13 +220,22 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
                     sizeof(float) * padded_c);
     float* sums = state ? state->sums.data() + size_t(tile) * kTileTexels : nullptr;
     if (sums) std::fill(sums, sums + kTileTexels, 0.0f);  // texels outside the image too
+    // A tile row's output is contiguous in out ([H, W, C]): each texel's
+    // unnormalised sums and its S (broadcast) are stored as whole registers
+    // into row buffers at texel * C, each overwriting the previous texel's
+    // padding lanes, and the row is then divided a register at a time
+    // (the same a / S per value, far fewer divisions and no masked stores).
+    float* row_acc = reinterpret_cast<float*>(sc.row_acc);
+    float* row_sum = reinterpret_cast<float*>(sc.row_sum);
+    const int row_floats = (r.x1 - r.x0) * C;
     auto blend = [&](auto chunk_count) {
         constexpr int kChunks = decltype(chunk_count)::value;  // 0: C decides at run time
         const int n_chunks = kChunks ? kChunks : chunks;
-        for (int y = r.y0; y < r.y1; ++y)
+        for (int y = r.y0; y < r.y1; ++y) {
             for (int x = r.x0; x < r.x1; ++x) {
                 const int t = (y - r.y0) * kTileSize + (x - r.x0);
-                float* o = out + (size_t(y) * s.width + x) * C;
+                float* o = row_acc + (x - r.x0) * C;
+                float* os = row_sum + (x - r.x0) * C;
                 // One pass over the texel's selections, in order, all chunks at once.
                 vfloat acc[kChunks ? kChunks : (kMaxChannels + kLanes - 1) / kLanes];
                 for (int chunk = 0; chunk < n_chunks; ++chunk) acc[chunk] = vfloat{};
@@ -240,15 +253,32 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
                         acc[chunk] += w * val;
                     }
                 }
-                if (n == 0) {
+                if (n == 0) {  // background / 1: the background's bits
+                    for (int chunk = 0; chunk < n_chunks; ++chunk) {
+                        const vfloat one = vfloat{} + 1.0f;
+                        std::memcpy(os + chunk * kLanes, &one, sizeof(one));
+                    }
                     std::memcpy(o, g.background, sizeof(float) * C);
                 } else {
-                    for (int chunk = 0; chunk < n_chunks; ++chunk)
-                        store_lanes(o + chunk * kLanes, acc[chunk] / sum,
-                                    std::min(kLanes, C - chunk * kLanes));
+                    const vfloat sv = vfloat{} + sum;
+                    for (int chunk = 0; chunk < n_chunks; ++chunk) {
+                        std::memcpy(o + chunk * kLanes, &acc[chunk], sizeof(vfloat));
+                        std::memcpy(os + chunk * kLanes, &sv, sizeof(sv));
+                    }
                 }
                 if (sums) sums[t] = sum;
             }
+            float* dst = out + (size_t(y) * s.width + r.x0) * C;
+            int f = 0;
+            for (; f + kLanes <= row_floats; f += kLanes) {
+                vfloat a, d;
+                std::memcpy(&a, row_acc + f, sizeof(a));
+                std::memcpy(&d, row_sum + f, sizeof(d));
+                a /= d;
+                std::memcpy(dst + f, &a, sizeof(a));
+            }
+            for (; f < row_floats; ++f) dst[f] = row_acc[f] / row_sum[f];
+        }
     };
     switch (chunks) {  // the common register counts unrolled
         case 1:
@@ -263,13 +293,20 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
     if (state) {  // which texels selected each of the tile's entries
         uint32_t* masks = state->masks.data() + size_t(begin) * kMaskWords;
         std::fill(masks, masks + size_t(len) * kMaskWords, 0u);
-        uint32_t unused[kMaskWords] = {};  // where empty slots set their bit (branch-free)
-        for (int t = 0; t < kTileTexels; ++t)
-            for (int k = 0; k < fill[t / kLanes]; ++k) {
-                const int32_t j = bj[k * kTileTexels + t];
-                uint32_t* m = j >= 0 ? masks + size_t(j) * kMaskWords : unused;
-                m[t / 32] |= 1u << (t % 32);
+        // Per block and slot, one OR per distinct entry among the lanes
+        // (neighbouring texels mostly select the same Gaussians).
+        for (int b = 0; b < kBlocks; ++b) {
+            const int word = b * kLanes / 32, shift = b * kLanes % 32;
+            for (int k = 0; k < fill[b]; ++k) {
+                const vint jv = sc.best_j[k][b];
+                for (uint32_t pending = lane_bits(jv >= 0); pending;) {
+                    const int32_t j = jv[__builtin_ctz(pending)];
+                    const uint32_t same = lane_bits(jv == j) & pending;
+                    masks[size_t(j) * kMaskWords + word] |= same << shift;
+                    pending &= ~same;
+                }
             }
+        }
     }
 }
 
@@ -311,26 +348,61 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     std::fill(tile_slots, tile_slots + size_t(len) * stride, 0.0f);
     if (len == 0) return;
     tile_texels(r, sc.texels);
-    sc.grad.assign(size_t(C) * kBlocks, Lanes{});
+    sc.grad.resize(size_t(C) * kBlocks);
     float* grad_f = reinterpret_cast<float*>(sc.grad.data());
     const float* sums = st.sums.data() + size_t(tile) * kTileTexels;
-    for (int t = 0; t < kTileTexels; ++t) {
+    for (int t = 0; t < kTileTexels; ++t)
         sc.sum[t] = sums[t] == 0.0f ? 1.0f : sums[t];  // no selection: weights are 0 anyway
-        sc.grad_dot_out[t] = 0.0f;
-    }
-    for (int y = r.y0; y < r.y1; ++y) {
-        for (int x = r.x0; x < r.x1; ++x) {
-            const int t = (y - r.y0) * kTileSize + (x - r.x0);
-            if (sums[t] == 0.0f) continue;  // background: no gradient
-            const size_t pixel = size_t(y) * s.width + x;
-            float god = 0.0f;
-            for (int c = 0; c < C; ++c) {
-                const float go = grad_out[pixel * C + c];
-                grad_f[size_t(c) * kTileTexels + t] = go;
-                god += go * out[pixel * C + c];
+    // dL/dout by channel ([C, texel]) and grad_dot_out, a block at a time: a
+    // full block's texels are kLanes consecutive [C] rows of grad_out and out,
+    // read kLanes channels at a time as transposed registers. Texels without
+    // a selection (background) and outside the image get 0.
+    for (int b = 0; b < kBlocks; ++b) {
+        const int y = r.y0 + b / kRowBlocks, x0 = r.x0 + (b % kRowBlocks) * kLanes;
+        const vint selected = vfloat(reinterpret_cast<const vfloat*>(sums)[b]) != 0.0f;
+        vfloat god = vfloat{};
+        if (y < r.y1 && x0 + kLanes <= r.x1) {
+            const size_t first = (size_t(y) * s.width + x0) * C;
+            const float* gp = grad_out + first;
+            const float* op = out + first;
+            int c = 0;
+            for (; c + kLanes <= C; c += kLanes) {
+                vfloat gcol[kLanes], ocol[kLanes];
+                load_transposed(gp + c, C, gcol);
+                load_transposed(op + c, C, ocol);
+                for (int l = 0; l < kLanes; ++l) {
+                    const vfloat go = selected ? gcol[l] : vfloat{};
+                    std::memcpy(grad_f + size_t(c + l) * kTileTexels + b * kLanes, &go, sizeof(go));
+                    god += go * ocol[l];
+                }
             }
-            sc.grad_dot_out[t] = god;
+            for (; c < C; ++c) {
+                vfloat gc, oc;
+                for (int l = 0; l < kLanes; ++l) {
+                    gc[l] = gp[size_t(l) * C + c];
+                    oc[l] = op[size_t(l) * C + c];
+                }
+                const vfloat go = selected ? gc : vfloat{};
+                std::memcpy(grad_f + size_t(c) * kTileTexels + b * kLanes, &go, sizeof(go));
+                god += go * oc;
+            }
+        } else {  // a partial block at the image's edge, texel by texel
+            for (int c = 0; c < C; ++c)
+                std::memset(grad_f + size_t(c) * kTileTexels + b * kLanes, 0, sizeof(vfloat));
+            for (int l = 0; l < kLanes && y < r.y1 && x0 + l < r.x1; ++l) {
+                if (!selected[l]) continue;
+                const size_t pixel = size_t(y) * s.width + x0 + l;
+                float d = 0.0f;
+                for (int c = 0; c < C; ++c) {
+                    const float go = grad_out[pixel * C + c];
+                    grad_f[size_t(c) * kTileTexels + b * kLanes + l] = go;
+                    d += go * out[pixel * C + c];
+                }
+                god[l] = d;
+            }
         }
+        god = selected ? god : vfloat{};
+        std::memcpy(sc.grad_dot_out + b * kLanes, &god, sizeof(god));
     }
     const Wrap wrap = {WrapX, WrapY, float(s.width), float(s.height)};
     const vfloat* go = reinterpret_cast<const vfloat*>(sc.grad.data());  // [C, block]
