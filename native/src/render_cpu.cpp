@@ -86,11 +86,12 @@ void tile_texels(const TileRect& r, TileTexels& tt) {
 // Per-worker scratch for one forward tile; allocated once per call.
 struct ForwardScratch {
     TileTexels texels;
-    vfloat best_q[kMaxK][kBlocks];      // [K, texel] selected q, ascending; +inf = empty
-    vint best_j[kMaxK][kBlocks];        // [K, texel] their local list index; -1 = empty
-    vfloat weight[kMaxK][kBlocks];      // [K, texel] G of the selected; 0 = empty
-    vint value_offset[kMaxK][kBlocks];  // [K, texel] float offset of its row in tile_values
-    std::vector<Lanes> tile_values;     // [list entry, chunk] the tile's candidates' values, padded
+    vfloat best_q[kMaxK][kBlocks];              // [K, texel] selected q, ascending; +inf = empty
+    vint best_j[kMaxK][kBlocks];                // [K, texel] their local list index; -1 = empty
+    vfloat weight[kMaxK][kBlocks];              // [K, texel] G of the selected; 0 = empty
+    vint value_offset[kMaxK][kBlocks];          // [K, texel] float offset of its row in tile_values
+    alignas(64) int32_t selected[kTileTexels];  // per texel, its slots in use
+    std::vector<Lanes> tile_values;             // [list entry, chunk] the tile's candidates' values, padded
     // One tile row's unnormalised output and S per value, [texel, C] plus the
     // padding lanes of the last texel's registers.
     Lanes row_acc[(kTileSize * kMaxChannels + kMaxChannels) / kLanes + 1];
@@ -207,20 +208,38 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
     }
     // Weights G = exp(-q/2) of the selected, all texels at once, and the
     // offsets of their value rows; empty slots get G = 0 and the zero row, so
-    // the blend runs every texel of a block over the same slots: adding
-    // 0 * value = +-0 to a sum that is never -0 changes no bit.
-    // Only the slots a block uses are read from here on.
+    // the blend runs a group of texels over the same slots: adding
+    // 0 * value = +-0 to a sum that is never -0 changes no bit. With a state,
+    // which texels selected each of the tile's entries: per block and slot,
+    // one OR per distinct entry among the lanes (neighbouring texels mostly
+    // select the same Gaussians). Only the slots a block uses are read from
+    // here on.
     const int chunks = (C + kLanes - 1) / kLanes, padded_c = chunks * kLanes;
     const int len = end - begin;
-    for (int b = 0; b < kBlocks; ++b)
+    uint32_t* masks = state ? state->masks.data() + size_t(begin) * kMaskWords : nullptr;
+    if (masks) std::fill(masks, masks + size_t(len) * kMaskWords, 0u);
+    for (int b = 0; b < kBlocks; ++b) {
+        vint selected = vint{};
         for (int k = 0; k < fill[b]; ++k) {
             const vfloat q = sc.best_q[k][b];
             const vint candidate = within_cutoff(q);
             const vfloat w = gaussian_weight(candidate ? q : vfloat{});
             sc.weight[k][b] = candidate ? w : vfloat{};
             const vint j = sc.best_j[k][b];
-            sc.value_offset[k][b] = (j >= 0 ? j : vint{} + len) * padded_c;
+            const vint used = j >= 0;
+            sc.value_offset[k][b] = (used ? j : vint{} + len) * padded_c;
+            selected -= used;
+            if (!masks) continue;
+            const int word = b * kLanes / 32, shift = b * kLanes % 32;
+            for (uint32_t pending = lane_bits(used); pending;) {
+                const int32_t e = j[__builtin_ctz(pending)];
+                const uint32_t same = lane_bits(j == e) & pending;
+                masks[size_t(e) * kMaskWords + word] |= same << shift;
+                pending &= ~same;
+            }
         }
+        std::memcpy(sc.selected + b * kLanes, &selected, sizeof(selected));
+    }
     // Blend: out = sum G_k v_k / sum G_k, in selection order, kLanes channels per
     // register. The tile's candidates' values are first copied next to each
     // other (rows padded to whole registers, then the zero row) so the inner
@@ -261,7 +280,9 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
                     for (int chunk = 0; chunk < n_chunks; ++chunk) acc[e][chunk] = vfloat{};
                 }
                 // One pass over the texels' selections, in order, all chunks at once.
-                for (int n = 0, used = fill[t0 / kLanes]; n < used; ++n)
+                int used = 0;
+                for (int e = 0; e < kGroup; ++e) used = std::max(used, sc.selected[t0 + e]);
+                for (int n = 0; n < used; ++n)
                     for (int e = 0; e < kGroup; ++e) {
                         const float w = wk[n * kTileTexels + t0 + e];
                         const float* row = tv + vo[n * kTileTexels + t0 + e];
@@ -313,28 +334,11 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
         default:
             blend(std::integral_constant<int, 0>{});
     }
-    if (state) {  // which texels selected each of the tile's entries
-        uint32_t* masks = state->masks.data() + size_t(begin) * kMaskWords;
-        std::fill(masks, masks + size_t(len) * kMaskWords, 0u);
-        // Per block and slot, one OR per distinct entry among the lanes
-        // (neighbouring texels mostly select the same Gaussians).
-        for (int b = 0; b < kBlocks; ++b) {
-            const int word = b * kLanes / 32, shift = b * kLanes % 32;
-            for (int k = 0; k < fill[b]; ++k) {
-                const vint jv = sc.best_j[k][b];
-                for (uint32_t pending = lane_bits(jv >= 0); pending;) {
-                    const int32_t j = jv[__builtin_ctz(pending)];
-                    const uint32_t same = lane_bits(jv == j) & pending;
-                    masks[size_t(j) * kMaskWords + word] |= same << shift;
-                    pending &= ~same;
-                }
-            }
-        }
-    }
 }
 
-// Channels per group of backward's compile-time channel loops.
-constexpr int kChannelGroup = 4;
+// Channels per group of backward's compile-time channel loops (3: RGB, 9 and
+// 12 channels need no padding).
+constexpr int kChannelGroup = 3;
 
 // Per-worker scratch for one backward tile.
 struct BackwardScratch {
@@ -584,7 +588,7 @@ void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const
                     slots.data());
             });
         };
-        switch ((C + kChannelGroup - 1) / kChannelGroup) {  // C up to 16 at compile time
+        switch ((C + kChannelGroup - 1) / kChannelGroup) {  // C up to 12 at compile time
             case 1:
                 return run(std::integral_constant<int, 1>{});
             case 2:
