@@ -417,7 +417,7 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
                 }
             }
             for (; c < C; ++c) {
-                vfloat gc, oc;
+                vfloat gc = vfloat{}, oc = vfloat{};
                 for (int l = 0; l < kLanes; ++l) {
                     gc[l] = gp[size_t(l) * C + c];
                     oc[l] = op[size_t(l) * C + c];

@@ -100,8 +100,11 @@ inline void load_transposed(const float* p, size_t stride, vfloat col[kLanes]) {
         col[c + 4] = vfloat(_mm256_permute2f128_ps(r[c], r[c + 4], 0x31));
     }
 #else
-    for (int c = 0; c < kLanes; ++c)
-        for (int l = 0; l < kLanes; ++l) col[c][l] = p[l * stride + c];
+    for (int c = 0; c < kLanes; ++c) {
+        float lanes[kLanes];
+        for (int l = 0; l < kLanes; ++l) lanes[l] = p[l * stride + c];
+        std::memcpy(&col[c], lanes, sizeof(lanes));
+    }
 #endif
 }
 
