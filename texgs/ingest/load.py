@@ -16,6 +16,7 @@ import numpy as np
 from ..channels import Channel, ChannelSource
 from ..constants import MAX_CHANNELS
 from ..errors import InputError, TexgsError
+from ..transfer import input_ranges
 from .content import unlike_normal_map
 from .discover import MaterialSource, discover
 from .manifest import MANIFEST_NAME
@@ -139,7 +140,10 @@ def _resize(h: ImageHeader, pixels: np.ndarray, width: int, height: int) -> np.n
         plane = one_axis(pixels[:, :, c], width, h.height, width <= h.width)
         planes.append(one_axis(plane, width, height, height <= h.height))
     out = np.stack(planes, axis=-1).astype(np.float32)
-    return out if h.is_float else np.clip(out, 0.0, 1.0)
+    # Bicubic overshoots: 8/16-bit sources back into [0, 1], float ones into their own min..max.
+    if h.is_float:
+        return np.clip(out, pixels.min(axis=(0, 1)), pixels.max(axis=(0, 1)))
+    return np.clip(out, 0.0, 1.0)
 
 
 def _group_pixels(plan: GroupPlan, pixels: np.ndarray, warnings: list[str]) -> np.ndarray:
@@ -250,7 +254,7 @@ def _build(source: MaterialSource, resample: bool, decode: bool) -> Material | M
                 weights.get(role, weights.get(p.group, 1.0)),
                 p.note,
             )
-            channels.append(Channel(role, p.group, p.colour_space, source=origin))
+            channels.append(Channel(role, p.group, p.colour_space, range=p.value_range or (0.0, 1.0), source=origin))
     if len(channels) > MAX_CHANNELS:
         raise InputError(
             f"{source.folder}: material {source.name} has {len(channels)} channels, "
@@ -270,7 +274,23 @@ def _build(source: MaterialSource, resample: bool, decode: bool) -> Material | M
         return MaterialInfo(**info)
     stack = [groups[i] for i in range(len(plans)) if i not in dropped]
     pixels = np.ascontiguousarray(np.concatenate(stack, axis=2), dtype=np.float32)
+    info["channels"] = data_ranges(info["channels"], pixels, notes)
     return Material(**info, pixels=pixels)
+
+
+def data_ranges(channels: tuple[Channel, ...], pixels: np.ndarray, notes: list[str]) -> tuple[Channel, ...]:
+    """Channels whose values leave [0, 1] and declare no range get the data's min..max
+    (docs/ingest.md, "Value ranges"); a declared range must hold the data."""
+    out = []
+    for c, ch in enumerate(channels):
+        declared = ch.range != (0.0, 1.0) or ch.colour_space == "log2"
+        name = ch.source.file.name if ch.source else ch.name
+        ((lo, hi),) = input_ranges(pixels[..., c : c + 1], [ch], f"{name} ({ch.name})")
+        if not declared and (lo, hi) != (0.0, 1.0):
+            ch = replace(ch, range=(lo, hi))
+            notes.append(f"{name}: {ch.name} holds values in [{lo:.6g}, {hi:.6g}]: range from the data")
+        out.append(ch)
+    return tuple(out)
 
 
 def _as_source(source: MaterialSource | str | Path) -> MaterialSource:
