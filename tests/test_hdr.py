@@ -198,3 +198,16 @@ def test_manifest_rejects_a_bad_range_or_transfer(tmp_path):
         folder = hdr_material(tmp_path / f"m{len(text)}", "files:\n  panel_emissive.exr:\n" + text)
         with pytest.raises(ConfigError, match=match):
             ingest.load(folder)
+
+
+def test_tiling_is_judged_in_range_units_not_nits():
+    """A mask that jumps across the x seam beside an emissive in nits that tiles: the nits'
+    large interior steps must not hide the mask's seam."""
+    from texgs.ingest import tiles_seamlessly
+
+    x = (np.arange(64) + 0.5) / 64
+    ramp = np.broadcast_to(x[None, :], (64, 64))  # [0, 1]: jumps 1 -> 0 across the x seam
+    glow = 5000.0 * (1.0 + np.sin(2 * np.pi * np.broadcast_to(x[None, :], (64, 64))))  # tiles in x
+    stack = np.stack([ramp, glow], -1).astype(np.float32)
+    assert tiles_seamlessly(stack)[0] is False
+    assert tiles_seamlessly(stack[..., 1:])[0] is True
