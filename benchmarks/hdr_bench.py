@@ -2,11 +2,14 @@
 bias) at equal bitrate on EXR materials built from corpus content; prints JSON.
 
     python benchmarks/hdr_bench.py [--corpus ../shared/corpus] [--size 512] [--bppc 0.06,0.12] \
-        [--preset default] [--materials emissive_nits,height_metres,albedo_hdr]
+        [--preset default] [--materials emissive_nits,emissive_wide,height_metres,albedo_hdr]
 
 Materials (written as float EXR files with a material.yaml, read by texgs.ingest):
 - emissive_nits: gltf-samples/BoomBox emissive, linearised, scaled to 1e4 nits at its
-  peak over a 1e-3 nit floor (7 decades); texgs linear and `transfer: log2`;
+  peak over a 1e-3 nit floor (7 decades; 99% of texels at the floor); texgs linear and
+  `transfer: log2`;
+- emissive_wide: godot-tps-demo/trim_emission_lights albedo, each stored value e mapped to
+  10^(-3 + 7 e) nits: structure at every level from 1e-3 to 1e4; linear and log2;
 - height_metres: ambientcg/Rock058 displacement as -2 cm .. +5 cm;
 - albedo_hdr: polyhaven/wooden_crate_01 albedo, linearised and exposed +2 stops (0..4);
   texgs linear and log2.
@@ -62,6 +65,12 @@ MATERIALS = {
         lambda x: 1e-3 + 1e4 * srgb_to_linear(x[..., :3]) / max(float(srgb_to_linear(x[..., :3]).max()), 1e-6),
         True,
     ),
+    "emissive_wide": (
+        "godot-tps-demo/trim_emission_lights/trim_emission_lights_albedo.png",
+        "emissive",
+        lambda x: (10.0 ** (-3.0 + 7.0 * x[..., :3])).astype(np.float32),
+        True,
+    ),
     "height_metres": ("ambientcg/Rock058/displacement.jpg", "height", lambda x: -0.02 + 0.07 * x[..., :1], False),
     "albedo_hdr": (
         "polyhaven/wooden_crate_01/wooden_crate_01_diff_1k.jpg",
@@ -83,8 +92,7 @@ def write_material(folder: Path, role: str, data: np.ndarray, transfer: str) -> 
         str(folder / name)
     )
     text = f"schema_version: 1\nrequire_albedo: false\nfiles:\n  {name}:\n    role: {role}\n"
-    if transfer == "log2":
-        text += "    transfer: log2\n"
+    text += f"    transfer: {transfer}\n"  # stated, so ingest's automatic choice does not apply
     (folder / "material.yaml").write_text(text)
     return folder
 

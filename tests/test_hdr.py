@@ -54,8 +54,12 @@ def test_metres_and_nits_round_trip_through_fit_file_and_decoders(tmp_path):
     names = [c.name for c in mat.channels]
     h = names.index("height")
     assert mat.channels[h].range == pytest.approx((-0.02, 0.05), abs=1e-4)  # range from the data
+    assert any(n.startswith("panel_height.exr: height holds values in [-0.0199") for n in mat.notes)
     assert float(mat.pixels[..., h].min()) < 0  # real metres, not rescaled
     assert float(mat.pixels[..., names.index("emissive.r")].max()) == pytest.approx(5000, rel=0.01)
+    # 1..5000 nits is 12 stops: emissive that wide is fitted log2-encoded unless stated.
+    assert [c.colour_space for c in mat.channels if c.group == "emissive"] == ["log2"] * 3
+    assert any("emissive spans 12 stops: fitted log2-encoded" in n for n in mat.notes)
 
     result = fit_material(mat, Budget(bppc=2.0), FAST, progress="off")
     packed = unpack(result.data)
@@ -211,3 +215,17 @@ def test_tiling_is_judged_in_range_units_not_nits():
     stack = np.stack([ramp, glow], -1).astype(np.float32)
     assert tiles_seamlessly(stack)[0] is False
     assert tiles_seamlessly(stack[..., 1:])[0] is True
+
+
+def test_log2_is_chosen_for_wide_float_emissive_only(tmp_path):
+    def spaces(manifest="", glow=None):
+        folder = hdr_material(tmp_path / f"m{len(list(tmp_path.iterdir()))}", manifest)
+        if glow is not None:
+            write_exr(folder / "panel_emissive.exr", {k: glow for k in "RGB"})
+        return [c.colour_space for c in ingest.load(folder).channels if c.group == "emissive"]
+
+    assert spaces() == ["log2"] * 3
+    assert spaces("files:\n  panel_emissive.exr:\n    transfer: linear\n") == ["linear"] * 3
+    smooth, _ = fields()
+    assert spaces(glow=1.0 + 99.0 * smooth) == ["linear"] * 3  # 6.6 stops: linear
+    assert spaces(glow=0.5 * smooth) == ["linear"] * 3  # in [0, 1]: nothing to decide

@@ -58,3 +58,11 @@ def test_texgs_compare_runs_astc_hdr_on_an_exr_material(tmp_path):
     for r in rows.values():
         assert r["psnr"] is not None and 15 < r["psnr"] < 80, r
     assert files["csv"].exists()
+
+
+def test_at_rate_uses_the_best_point_below_a_rate_past_the_frontier():
+    pts = [hdr.Point(str(r), 0, r, np.zeros((1, 1, 1))) for r in (0.01, 0.02, 0.04, 0.08)]
+    scores = [20.0, 30.0, 29.0, 28.0]  # this figure peaks at 0.02: the frontier ends there
+    assert hdr.at_rate(pts, scores, 0.06) == 30.0
+    assert hdr.at_rate(pts, scores, 0.01 * 2**0.5) == pytest.approx(25.0)
+    assert hdr.at_rate(pts, scores, 0.005) is None and hdr.at_rate(pts, scores, 0.1) is None

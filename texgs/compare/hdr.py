@@ -98,9 +98,16 @@ def astc_points(image: np.ndarray, hdr: bool, blocks=BLOCKS, levels=(1, 2, 3, 4,
 
 
 def at_rate(points: list[Point], scores: list[float], bppc: float) -> float | None:
-    """The family's score at `bppc`: its Pareto frontier interpolated in log-rate (None outside)."""
+    """The family's score at `bppc`: its Pareto frontier (of this score) interpolated in
+    log-rate; above the frontier's last point, while still within the measured rates, that
+    point's score (a denser point scoring lower on this figure is never the one to use);
+    None below the lowest measured rate or above the highest."""
     ok = [(p.bppc, s) for p, s in zip(points, scores) if s is not None and math.isfinite(s)]
-    return value_at([r for r, _ in ok], [s for _, s in ok], bppc)
+    rates = [r for r, _ in ok]
+    got = value_at(rates, [s for _, s in ok], bppc)
+    if got is None and rates and min(rates) <= bppc <= max(rates):
+        got = max(s for r, s in ok if r <= bppc)
+    return got
 
 
 # -- the `texgs compare` hook: float materials measured relative to their ranges --

@@ -50,6 +50,7 @@ class GroupPlan:
     assumed: bool = False
     check_grey: bool = False
     value_range: tuple[float, float] | None = None  # material.yaml range: (lo, hi) of these channels
+    transfer: str | None = None  # material.yaml transfer (None: chosen from the data, load.data_ranges)
 
 
 def normal_note(convention: str, how: str = "") -> str:
@@ -165,6 +166,7 @@ def plan_file(
                 assumed=group == "normal" and not conv_stated,
                 check_grey=check_grey,
                 value_range=opts.range,
+                transfer=opts.transfer,
             )
         )
     return plans, notes
