@@ -229,3 +229,17 @@ def test_log2_is_chosen_for_wide_float_emissive_only(tmp_path):
     smooth, _ = fields()
     assert spaces(glow=1.0 + 99.0 * smooth) == ["linear"] * 3  # 6.6 stops: linear
     assert spaces(glow=0.5 * smooth) == ["linear"] * 3  # in [0, 1]: nothing to decide
+
+
+def test_log2_decodes_without_bias_at_the_low_end():
+    """Values from 50 to 5000 nits: the file's lo is the transfer's offset, so the dim end
+    decodes to its own value (a narrowed lo would subtract the wrong offset)."""
+    smooth, blob = fields()
+    nits = (50.0 * 100.0 ** (0.7 * smooth + 0.3 * blob))[..., None].astype(np.float32)
+    r = fit(nits, Budget(bppc=2.0), FAST, channels=[Channel("e", "emissive", "log2", "emissive")], progress="off")
+    lo, hi = unpack(r.data).channels[0].range
+    assert lo == pytest.approx(np.log2(nits.min()), abs=1e-3)  # the floor is the smallest value
+    rel = decode(r.data, apply_range=True) / nits - 1.0
+    dim = nits < 100
+    # Unbiased at the dim end (a wrong offset made it -70%), and within a few % overall.
+    assert abs(float(rel[dim].mean())) < 0.03 and float(np.median(np.abs(rel))) < 0.1

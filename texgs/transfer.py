@@ -9,7 +9,9 @@ One definition every decoder follows (docs/FORMAT.md, "Channel table"):
   ``exp2(lo + (hi - lo) * u) - exp2(lo)``, so u = 0 is exactly 0 and the
   steps are relative (equal ratios) rather than absolute. The encoder stores
   ``log2(x + a)`` with ``lo = log2(a)``, ``hi = log2(max + a)``: ``a`` is the
-  floor below which values blur together (LOG2_FLOOR_STOPS under the peak).
+  floor below which values blur together (LOG2_FLOOR_STOPS under the peak, or
+  the smallest positive value if higher). Since the decoder subtracts exp2(lo),
+  the fitter never narrows a log2 channel's range at the low end.
   A log2 channel's lo and hi lie within +-64 (texgs.format.layout.LOG2_RANGE_LIMIT),
   so decoded values stay below 2^64 (the format's RANGE_LIMIT) in float32.
 """
@@ -36,10 +38,12 @@ def to_stored(unit, lo, hi, log2) -> np.ndarray:
     return np.where(log2, np.exp2(np.where(log2, v, 0)) - np.exp2(np.where(log2, lo, 0)), v).astype(np.float32)
 
 
-def log2_range(peak: float) -> tuple[float, float]:
-    """The encoded (lo, hi) of a log2 channel whose values lie in [0, peak], float32."""
-    peak = min(max(float(peak), 2.0**-48), 2.0**63)  # lo >= -64, hi <= 63
-    a = peak * 2.0**-LOG2_FLOOR_STOPS
+def log2_range(peak: float, smallest: float = 0.0) -> tuple[float, float]:
+    """The encoded (lo, hi) of a log2 channel whose values lie in [0, peak], float32.
+    The floor a = exp2(lo) is LOG2_FLOOR_STOPS under the peak, or the smallest positive
+    value when that is higher: codes below it would only describe values the data lacks."""
+    peak = min(max(float(peak), 2.0**-48), 2.0**62)  # lo >= -64, hi <= 63
+    a = min(max(peak * 2.0**-LOG2_FLOOR_STOPS, float(smallest)), peak)
     return float(np.float32(np.log2(a))), float(np.float32(np.log2(peak + a)))
 
 
@@ -70,7 +74,8 @@ def input_ranges(target: np.ndarray, metas: list[Channel], source: str = "stack"
             peak = m.range[1] if declared else dhi
             if dhi > peak * (1 + RANGE_SLACK):
                 raise InputError(f"{source}: channel {m.name} reaches {dhi:.6g}, above its declared peak {peak:.6g}")
-            out.append(log2_range(peak))
+            positive = plane[plane > 0]
+            out.append(log2_range(peak, float(positive.min()) if positive.size else 0.0))
             continue
         if declared:
             lo, hi = (float(x) for x in m.range)

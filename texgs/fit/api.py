@@ -289,6 +289,8 @@ def _fit_on(
     height, width, c = target.shape
     unit_metas = [dataclasses.replace(m, range=(0.0, 1.0)) for m in chans]
     metas = channel_ranges(target, unit_metas, cfg.channel_range)
+    # A log2 channel's lo is its transfer's offset (decoders subtract exp2(lo)): keep it.
+    metas = [dataclasses.replace(m, range=(0.0, m.range[1])) if m.colour_space == "log2" else m for m in metas]
     lo, hi = (torch.from_numpy(a).to(dev) for a in _ranges(metas))
     w = _weights(c, weights).to(dev)
     wrap = (bool(wrap[0]), bool(wrap[1]))
