@@ -185,7 +185,11 @@ def fit(
     label: str = "fit",
 ) -> FitResult:
     """Fit Gaussians to stack [H, W, C] (float, each channel in its stored
-    encoding scaled to [0, 1]) within `budget` (default 0.06 bppc).
+    encoding: 8/16-bit data scaled to [0, 1], float data with its real values)
+    within `budget` (default 0.06 bppc). Each channel is fitted in unit space
+    under its range (texgs.transfer.input_ranges: a Channel's declared range, or
+    [0, 1], or the data's min..max; "log2" channels log2-encoded), and the file
+    stores that range; metrics are relative to it (docs/METRICS.md).
 
     channels: a Channel per channel (or give names / groups: one per
     channel); weights: [C] loss weight per channel (default 1); wrap: (x, y)
