@@ -290,9 +290,13 @@ def test_range_value_allocation_gives_narrow_channels_fewer_bits():
     assert unpack(r.data).value_bits[2] < unpack(r.data).value_bits[0]
 
 
-def test_fused_l2_loss_matches_the_generic_loss_and_gradient():
+@pytest.mark.parametrize("chunk", [1 << 16, 40])  # one chunk; several, the last one partial
+@pytest.mark.parametrize("scale", [1.0, 3.0])  # the loss gradient backward receives
+def test_fused_l2_loss_matches_the_generic_loss_and_gradient(monkeypatch, chunk, scale):
+    from texgs.fit import loss as loss_mod
     from texgs.fit.loss import image_loss, weighted_l2
 
+    monkeypatch.setattr(loss_mod, "L2_CHUNK_TEXELS", chunk)
     g = torch.Generator().manual_seed(3)
     unit = torch.rand(13, 17, 5, generator=g, dtype=torch.float64)
     lo = torch.rand(5, generator=g, dtype=torch.float64) * 0.3
@@ -301,10 +305,10 @@ def test_fused_l2_loss_matches_the_generic_loss_and_gradient():
     weights = torch.tensor([1.0, 2.0, 0.5, 1.0, 0.0], dtype=torch.float64)
     a = unit.clone().requires_grad_(True)
     loss_a, sq = weighted_l2(a, lo, span, target, weights)
-    loss_a.backward()
+    (scale * loss_a).backward()
     b = unit.clone().requires_grad_(True)
     loss_b = image_loss(lo + span * b, target, weights, ssim_weight=0.0, data_term="l2")
-    loss_b.backward()
+    (scale * loss_b).backward()
     assert float(loss_a.detach()) == pytest.approx(float(loss_b.detach()), rel=1e-12)
     assert torch.allclose(a.grad, b.grad, rtol=1e-10, atol=1e-15)
     assert torch.allclose(sq, ((lo + span * unit - target) ** 2).sum(dim=(0, 1)), rtol=1e-12)

@@ -28,6 +28,7 @@ from ..gaussians import Gaussians
 from ..metrics import psnr_from_mse
 from ..render import render_gaussians
 from . import init as init_mod
+from .adam import Adam
 from .config import FitConfig
 from .device import randperm
 from .loss import image_loss, random_window, weighted_l2
@@ -129,14 +130,14 @@ def render_level(
     return render_gaussians(gs, stage.height, stage.width, k=cfg.k, wrap=wrap, backend=backend, threads=cfg.threads)
 
 
-def _optimizer(g: TrainableGaussians, cfg: FitConfig) -> torch.optim.Adam:
+def _optimizer(g: TrainableGaussians, cfg: FitConfig) -> Adam:
     groups = [
         (g.positions, cfg.lr_position),
         (g.inv_scales, cfg.lr_inv_scale),
         (g.rotations, cfg.lr_rotation),
         (g.values, cfg.lr_value),
     ]
-    return torch.optim.Adam([{"params": [p], "lr": lr, "base_lr": lr} for p, lr in groups])
+    return Adam([{"params": [p], "lr": lr, "base_lr": lr} for p, lr in groups])
 
 
 def anneal(step: int, start: int, end: int, final: float) -> float:
@@ -177,7 +178,7 @@ HOLE_SENTINEL = -7.0
 @torch.no_grad()
 def relocate_into_holes(
     g: TrainableGaussians,
-    opt: torch.optim.Adam,
+    opt: Adam,
     stage: Stage,
     height: int,
     width: int,
