@@ -386,3 +386,30 @@ def test_coverage_term_pulls_the_nearest_gaussian_over_a_hole():
     assert (
         coverage_loss(g, near_edge, coverage_candidates(g, near_edge, stage, wrap), stage, 32, 32, wrap).item() == 0.0
     )
+
+
+def test_coverage_candidates_in_chunks_are_the_nearest_centres(monkeypatch):
+    from texgs.fit import optimize
+    from texgs.fit.optimize import TrainableGaussians, coverage_candidates
+    from texgs.fit.schedule import Stage
+
+    gen = torch.Generator().manual_seed(1)
+    stage = Stage(factor=1, height=40, width=48, start=0, end=1)
+    n = 300
+    # Centres on texel centres, so many points are equally far from several of them.
+    cells = torch.randint(0, 40 * 48, (n,), generator=gen)
+    pos = torch.stack([((cells % 48).float() + 0.5) / 48, ((cells // 48).float() + 0.5) / 40], dim=1)
+    g = TrainableGaussians(pos, torch.ones(n, 2), torch.zeros(n), torch.zeros(n, 1), torch.zeros(n, dtype=torch.int32))
+    points = torch.stack([torch.randint(0, 48, (77,), generator=gen), torch.randint(0, 40, (77,), generator=gen)], 1)
+    points = points.float() + 0.5
+    wrap = (True, False)
+    whole = coverage_candidates(g, points, stage, wrap)
+    monkeypatch.setattr(optimize, "COVERAGE_CHUNK_PAIRS", 5 * n + 7)  # 5 points at a time, the last chunk partial
+    assert torch.equal(coverage_candidates(g, points, stage, wrap), whole)
+    # The nearest centres on the torus in x, plainly measured.
+    dx = points[:, None, 0] - pos[None, :, 0] * 48
+    dx = dx - 48 * torch.floor(dx / 48 + 0.5)
+    dist = dx**2 + (points[:, None, 1] - pos[None, :, 1] * 40) ** 2
+    kth = dist.sort(dim=1).values[:, optimize.COVERAGE_CANDIDATES - 1 : optimize.COVERAGE_CANDIDATES]
+    assert bool((dist.gather(1, whole) <= kth).all())
+    assert coverage_candidates(g, points[:0], stage, wrap).shape == (0, optimize.COVERAGE_CANDIDATES)

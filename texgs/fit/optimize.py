@@ -249,6 +249,8 @@ def hole_points(
 #: by centre distance) each considers.
 COVERAGE_POINTS = 1024
 COVERAGE_CANDIDATES = 8
+#: Point-Gaussian pairs coverage_candidates measures at once (bounds its memory).
+COVERAGE_CHUNK_PAIRS = 1 << 21
 
 
 def _level_offsets(g: TrainableGaussians, points: torch.Tensor, idx: torch.Tensor | None, stage: Stage, wrap):
@@ -265,9 +267,14 @@ def _level_offsets(g: TrainableGaussians, points: torch.Tensor, idx: torch.Tenso
 @torch.no_grad()
 def coverage_candidates(g: TrainableGaussians, points: torch.Tensor, stage: Stage, wrap) -> torch.Tensor:
     """[S, k] the Gaussians whose centres are nearest each hole point."""
-    d = _level_offsets(g, points, None, stage, wrap)
     k = min(COVERAGE_CANDIDATES, g.n)
-    return torch.topk((d * d).sum(-1), k, dim=1, largest=False).indices
+    # A few points at a time: [S, N, 2] offsets at once were 2.3 GB at 4096^2 (N = 140K).
+    rows = max(1, COVERAGE_CHUNK_PAIRS // max(1, g.n))
+    out = []
+    for i in range(0, points.shape[0], rows):
+        d = _level_offsets(g, points[i : i + rows], None, stage, wrap)
+        out.append(torch.topk((d * d).sum(-1), k, dim=1, largest=False).indices)
+    return torch.cat(out) if out else torch.zeros(0, k, dtype=torch.long, device=points.device)
 
 
 def coverage_loss(
