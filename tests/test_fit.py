@@ -389,7 +389,7 @@ def test_coverage_term_pulls_the_nearest_gaussian_over_a_hole():
 
 
 def test_coverage_candidates_in_chunks_are_the_nearest_centres(monkeypatch):
-    from texgs.fit import optimize
+    from texgs.fit import nearest, optimize
     from texgs.fit.optimize import TrainableGaussians, coverage_candidates
     from texgs.fit.schedule import Stage
 
@@ -404,7 +404,7 @@ def test_coverage_candidates_in_chunks_are_the_nearest_centres(monkeypatch):
     points = points.float() + 0.5
     wrap = (True, False)
     whole = coverage_candidates(g, points, stage, wrap)
-    monkeypatch.setattr(optimize, "COVERAGE_CHUNK_PAIRS", 5 * n + 7)  # 5 points at a time, the last chunk partial
+    monkeypatch.setattr(nearest, "CHUNK_PAIRS", 5 * n + 7)  # 5 points at a time, the last chunk partial
     assert torch.equal(coverage_candidates(g, points, stage, wrap), whole)
     # The nearest centres on the torus in x, plainly measured.
     dx = points[:, None, 0] - pos[None, :, 0] * 48
@@ -413,3 +413,19 @@ def test_coverage_candidates_in_chunks_are_the_nearest_centres(monkeypatch):
     kth = dist.sort(dim=1).values[:, optimize.COVERAGE_CANDIDATES - 1 : optimize.COVERAGE_CANDIDATES]
     assert bool((dist.gather(1, whole) <= kth).all())
     assert coverage_candidates(g, points[:0], stage, wrap).shape == (0, optimize.COVERAGE_CANDIDATES)
+
+
+def test_large_fits_keep_the_per_texel_step_and_the_coverage_reach_of_a_1k_fit():
+    # At 4096^2 the image-normalised position rate moved Gaussians 2 texels a
+    # step and 1,024 hole points served 140K Gaussians; fits of the same detail
+    # per texel lost 4 dB from 2K to 4K (docs/fitting.md).
+    from texgs.fit.optimize import COVERAGE_POINTS, coverage_points
+    from texgs.fit.schedule import position_lr_scale
+
+    lr = FitConfig().lr_position
+    for side in (256, 512, 1024):
+        assert position_lr_scale(side, side) == 1.0  # small fits are unchanged
+    for h, w in ((2048, 2048), (4096, 4096), (1024, 8192)):
+        assert lr * position_lr_scale(h, w) * max(h, w) == pytest.approx(lr * 1024)
+    assert coverage_points(8606) == COVERAGE_POINTS  # a 1K 9-channel fit: unchanged
+    assert coverage_points(140_000) >= 140_000 / 16

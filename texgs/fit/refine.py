@@ -25,6 +25,7 @@ from .adam import Adam
 from .config import FitConfig
 from .loss import weighted_l2
 from .optimize import Limits, TrainableGaussians, project
+from .schedule import position_lr_scale
 
 
 @dataclasses.dataclass
@@ -76,7 +77,7 @@ def refine(
     scale = cfg.lr_final  # the learning rates the main loop ended on
     opt = Adam(
         [
-            {"params": [pos], "lr": cfg.lr_position * scale},
+            {"params": [pos], "lr": cfg.lr_position * position_lr_scale(height, width) * scale},
             {"params": [inv], "lr": cfg.lr_inv_scale * scale},
             {"params": [rot], "lr": cfg.lr_rotation * scale},
             {"params": [val], "lr": cfg.lr_value * scale},
