@@ -19,7 +19,7 @@ import math
 import torch
 
 #: Point-centre pairs measured at once (bounds the memory of both searches).
-CHUNK_PAIRS = 1 << 21
+CHUNK_PAIRS = 1 << 18
 #: Gaussians from which the grid search is used.
 GRID_MIN_GAUSSIANS = 16384
 #: Mean centres per grid cell.
