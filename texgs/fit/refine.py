@@ -21,9 +21,11 @@ from ..gaussians import Gaussians
 from ..metrics import psnr_from_mse
 from ..render import render_gaussians
 from . import packing
+from .adam import Adam
 from .config import FitConfig
 from .loss import weighted_l2
 from .optimize import Limits, TrainableGaussians, project
+from .schedule import position_lr_scale
 
 
 @dataclasses.dataclass
@@ -73,9 +75,9 @@ def refine(
     columns = [torch.tensor(chans, device=dev) for chans in groups]  # on the device: no copy per step
     sides = torch.tensor([float(width), float(height)], device=dev)
     scale = cfg.lr_final  # the learning rates the main loop ended on
-    opt = torch.optim.Adam(
+    opt = Adam(
         [
-            {"params": [pos], "lr": cfg.lr_position * scale},
+            {"params": [pos], "lr": cfg.lr_position * position_lr_scale(height, width) * scale},
             {"params": [inv], "lr": cfg.lr_inv_scale * scale},
             {"params": [rot], "lr": cfg.lr_rotation * scale},
             {"params": [val], "lr": cfg.lr_value * scale},
