@@ -6,7 +6,8 @@ and what the term costs the other channels (docs/fitting.md "Exact cutouts").
     python benchmarks/cutout_bench.py --weights 0 1 4 --size 256 --materials godot-decals/decal_scifi_1
 
 Prints one JSON object: per material and cutout_weight, the wrong-side share
-of each mask channel (of all texels, from the packed file as decoded), the
+of each mask channel (of all texels, from the packed file as decoded) and the
+least bytes an exact side channel listing those texels would take, the
 PSNR of the other channels together and of the mask channels, bppc and
 seconds (contended on a shared machine: prefer the other figures). A weight
 of 0 is the fit without the term (the channels are still detected and
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -37,6 +39,14 @@ def opacity_materials(root: Path) -> list[str]:
         if hasattr(info, "channels") and any(c.group == "opacity" for c in info.channels):
             keys.append(Path(info.folder).relative_to(root).as_posix())
     return sorted(set(keys))
+
+
+def side_channel_bytes(wrong: int, texels: int) -> int:
+    """Bytes an exact side channel listing the wrong texels needs at least:
+    log2 C(texels, wrong) bits, the entropy of which texels they are (any coder
+    of their positions, run lengths or a quadtree, pays this or more)."""
+    bits = (math.lgamma(texels + 1) - math.lgamma(wrong + 1) - math.lgamma(texels - wrong + 1)) / math.log(2)
+    return math.ceil(bits / 8)
 
 
 def psnr_of(target: np.ndarray, decoded: np.ndarray, idx: list[int]) -> float | None:
@@ -75,6 +85,8 @@ def main(argv=None) -> int:
             masks = [] if cut is None else [c["index"] for c in cut["channels"]]
             others = [i for i in range(len(material.channels)) if i not in masks]
             decoded = r.render()
+            for mask in [] if cut is None else cut["channels"]:
+                mask["side_channel_bytes_min"] = side_channel_bytes(mask["wrong_texels"], r.width * r.height)
             rows.append(
                 {
                     "material": key,

@@ -123,6 +123,7 @@ fit:
   pyramid_steps: [1.0]
   add_every: 10
   add_times: 1
+  alpha_cutoff: 0.4
 """
 
 
@@ -137,6 +138,7 @@ def test_bake_manifest_and_report_carry_the_wrong_side_share(tmp_path):
     out = tmp_path / "out"
     assert main(["bake", str(tmp_path / "in"), "-o", str(out), "--pipeline", str(pipe), "--progress", "off"]) == 0
     manifest = json.loads((out / "fence" / "manifest.json").read_text())
+    assert manifest["quality"]["cutout"]["cutoff"] == 0.4  # the pipeline's setting
     (mask,) = manifest["quality"]["cutout"]["channels"]
     assert mask["channel"] == "opacity" and 0.0 <= mask["wrong_side"] < 0.05
     (entry,) = json.loads((out / "report.json").read_text())["materials"]
