@@ -2,7 +2,7 @@
 of the alpha-test cutoff after a fit, with and without the cutout loss term,
 and what the term costs the other channels (docs/fitting.md "Exact cutouts").
 
-    python benchmarks/cutout_bench.py                      # every corpus material with opacity, 0.06 bppc
+    python benchmarks/cutout_bench.py                      # every corpus material with a mask, 0.06 bppc
     python benchmarks/cutout_bench.py --weights 0 1 4 --size 256 --materials godot-decals/decal_scifi_1
 
 Prints one JSON object: per material and cutout_weight, the wrong-side share
@@ -58,10 +58,17 @@ def psnr_of(target: np.ndarray, decoded: np.ndarray, idx: list[int]) -> float | 
 
 
 def main(argv=None) -> int:
+    import torch
+
     from texgs.fit import Budget, FitConfig, fit_material
+    from texgs.fit.cutout import select
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--materials", nargs="*", help="corpus-relative material folders (default: all with opacity)")
+    ap.add_argument(
+        "--materials",
+        nargs="*",
+        help="corpus-relative material folders (default: those with an opacity channel; no mask: skipped)",
+    )
     ap.add_argument("--bppc", type=float, default=0.06)
     ap.add_argument("--weights", nargs="*", type=float, default=[0.0, FitConfig().cutout_weight])
     ap.add_argument("--alpha-test", choices=["auto", "on"], default="auto")
@@ -74,6 +81,9 @@ def main(argv=None) -> int:
     rows = []
     for key in materials:
         material = load(key, args.size)
+        if select(torch.from_numpy(material.pixels), material.channels, args.alpha_test, 0.5, 1.0) is None:
+            print(f"{key}: no mask channel under alpha_test {args.alpha_test}, skipped", file=sys.stderr)
+            continue
         for weight in args.weights:
             changes = {"cutout_weight": weight, "alpha_test": args.alpha_test}
             if args.steps:
