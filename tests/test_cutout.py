@@ -143,3 +143,15 @@ def test_bake_manifest_and_report_carry_the_wrong_side_share(tmp_path):
     assert mask["channel"] == "opacity" and 0.0 <= mask["wrong_side"] < 0.05
     (entry,) = json.loads((out / "report.json").read_text())["materials"]
     assert entry["cutout"] == manifest["quality"]["cutout"]
+
+
+def test_gate_on_the_wrong_side_share():
+    from texgs.bake.gates import check_gates
+    from texgs.bake.pipeline import Gates
+
+    figures = {"psnr": 30.0, "psnr_by_group": {}, "bppc": 0.06}
+    figures["cutout"] = {"channels": [{"channel": "opacity", "wrong_side": 0.008}]}
+    assert check_gates(figures, Gates(cutout_wrong_side_max=0.01)) == []
+    (msg,) = check_gates(figures, Gates(cutout_wrong_side_max=0.005))
+    assert "opacity" in msg and "0.80%" in msg
+    assert check_gates({"psnr": 30.0, "psnr_by_group": {}, "bppc": 0.06}, Gates(cutout_wrong_side_max=0.0)) == []
