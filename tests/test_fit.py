@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from texgs import metrics
+from texgs.channels import Channel
 from texgs.errors import ConfigError, InputError
 from texgs.fit.api import fit
 from texgs.fit.config import Budget, FitConfig
@@ -197,8 +198,15 @@ def test_bad_inputs_are_user_errors():
     bad[3, 3, 1] = np.nan
     with pytest.raises(InputError, match="NaN"):
         fit(bad, Budget(gaussians=4), QUICK, progress="off")
-    with pytest.raises(InputError, match=r"\[0, 1\]"):
-        fit(ok * 3, Budget(gaussians=4), QUICK, progress="off")
+    # Values outside [0, 1] are fitted under their range (tests/test_hdr.py); outside a declared one, refused.
+    with pytest.raises(InputError, match="outside its declared range"):
+        fit(
+            ok * 3,
+            Budget(gaussians=4),
+            QUICK,
+            progress="off",
+            channels=[Channel(f"c{i}", range=(0.0, 2.0)) for i in range(ok.shape[2])],
+        )
     with pytest.raises(InputError, match="channels"):
         fit(np.zeros((8, 8, 40), np.float32), Budget(gaussians=4), QUICK, progress="off")
     with pytest.raises(ConfigError, match="weight"):
