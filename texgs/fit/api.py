@@ -26,7 +26,7 @@ from ..errors import ConfigError, InputError
 from ..gaussians import Gaussians
 from ..render import resolve_backend
 from ..transfer import input_ranges, to_unit
-from . import device, memory, packing, rate, refine
+from . import cutout, device, memory, packing, rate, refine
 from .config import Budget, FitConfig
 from .optimize import Limits, run
 from .progress import Progress
@@ -328,6 +328,8 @@ def _fit_on(
     prog = Progress(cfg.steps, label=label, mode=progress)
     prog.message(f"{width}x{height}x{c}, {n_total} Gaussians, backend {backend}, quant {cfg.quant}")
     background = (target.mean(dim=(0, 1)) - lo) / (hi - lo)
+    masks = cutout.select(target, metas, cfg.alpha_test, cfg.alpha_cutoff, cfg.cutout_weight)
+    term = masks if masks is not None and masks.weight > 0 else None  # weight 0: measured only
     entries = None  # palette entries; None = the writer chooses them
     refined = None  # (PSNR with the k-means entries, after refinement)
     try:
@@ -343,6 +345,7 @@ def _fit_on(
             quantizer=packing.quantizer(qcfg, height, width, wrap) if cfg.qat_fraction > 0 else None,
             progress=prog,
             value_range=(lo, hi - lo),
+            cutout=term,
         )
         g = loop.gaussians
         if qcfg.palettes and cfg.palette_refine_steps > 0:
@@ -363,6 +366,7 @@ def _fit_on(
                 cfg.palette_refine_steps,
                 height,
                 width,
+                term,
             )
             entries, refined = pal.entries, (before, after)
             prog.message(f"palette refinement: {before:.2f} -> {after:.2f} dB")
@@ -401,6 +405,8 @@ def _fit_on(
         input_ranges=list(ranges),
     )
     result.metrics = {"stopped_early": loop.stopped_early, "trimmed": int(g.n - keep)}
+    if masks is not None:  # masks are [0, 1] data: their unit and stored values agree
+        result.metrics["cutout"] = masks.report(result.render(), host_target.numpy(), metas)
     if refined:
         result.metrics["palette_refinement"] = {"psnr_before": refined[0], "psnr_after": refined[1]}
     return result

@@ -133,6 +133,14 @@ class FitConfig:
     # Value range of each packed channel: "auto" = the channel's min..max in the
     # target (finer value steps for channels that use part of [0, 1]), "unit" = [0, 1].
     channel_range: str = "auto"
+    # Exact cutouts (texgs/fit/cutout.py, docs/fitting.md "Exact cutouts"): which
+    # opacity channels an engine alpha-tests at alpha_cutoff ("auto": those whose
+    # texels are mostly 0 or 1; "on": every opacity channel; "off": none), and the
+    # weight of the loss term keeping their decoded values on the target's side
+    # of the cutoff (0: only measured).
+    alpha_test: str = "auto"
+    alpha_cutoff: float = 0.5
+    cutout_weight: float = 1.0
     # Execution.
     backend: str = "auto"  # renderer backend and device: BACKENDS
     threads: int = 0  # renderer threads (0 = all); never changes results
@@ -204,6 +212,12 @@ class FitConfig:
             bad("value_allocation", "choose range or uniform")
         if self.channel_range not in ("auto", "unit"):
             bad("channel_range", "choose auto or unit")
+        if self.alpha_test not in ("auto", "on", "off"):
+            bad("alpha_test", "choose auto, on or off")
+        if not 0.0 < self.alpha_cutoff < 1.0:
+            bad("alpha_cutoff", "must be in (0, 1)")
+        if not self.cutout_weight >= 0:
+            bad("cutout_weight", "must be >= 0 (0 = measured only)")
         if self.backend not in BACKENDS:
             bad("backend", f"choose one of {', '.join(BACKENDS)}")
         if self.threads < 0:

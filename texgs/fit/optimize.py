@@ -342,13 +342,15 @@ def run(
     quantizer: Quantizer | None = None,
     progress: Progress | None = None,
     value_range=None,
+    cutout=None,
 ) -> LoopResult:
     """Fit n_total Gaussians to target [H, W, C] (weights [C]) following plan.
 
     value_range: (lo [C], span [C]); a Gaussian's unit value u stands for the
     stored value lo + span * u (the packed channel range), so 6-bit values
     are spent on the range a channel actually uses. The loss is computed on
-    stored values. None = unit range.
+    stored values. None = unit range. cutout: a texgs.fit.cutout.Cutout whose
+    loss term joins the data term (mask channels kept on their side of the cutoff).
 
     Every tensor argument is on one device, the one the fit runs on; random
     draws come from a CPU generator seeded with cfg.seed (texgs.fit.device).
@@ -406,6 +408,10 @@ def run(
             loss = image_loss(img, tgt, weights, cfg.ssim_weight, window, cfg.data_term)
             with torch.no_grad():
                 err = float(((img.detach().clamp(0, 1) - tgt) ** 2).mean())
+        cut_err = 0.0  # the cutout term, which also judges the best iterate
+        if cutout is not None and stage.factor == 1:  # at full resolution: texels as the file decodes them
+            cut = cutout.loss(unit_img, lo, span, tgt)
+            loss, cut_err = loss + cut, float(cut.detach())
         if cover_pts is not None and cover_pts.shape[0]:
             loss = loss + cfg.coverage_weight * coverage_loss(g, cover_pts, cover_idx, stage, height, width, wrap)
         loss.backward()
@@ -413,8 +419,8 @@ def run(
             # Keep the best full-resolution iterate (the loss can drift up late
             # in a run; see docs/fitting.md), judged through the quantiser when
             # QAT is on: the image was rendered from the parameters as they are now.
-            if err < best_err:
-                best_err, best = err, [t.detach().clone() for t in g.tensors()] + [g.levels.clone()]
+            if err + cut_err < best_err:
+                best_err, best = err + cut_err, [t.detach().clone() for t in g.tensors()] + [g.levels.clone()]
         factor = lr_scale * anneal(step, anneal_start, plan.steps, cfg.lr_final)
         for group in opt.param_groups:
             group["lr"] = group["base_lr"] * factor
@@ -463,6 +469,8 @@ def run(
         with torch.no_grad():
             final = render_level(g, stage, height, width, background, cfg, wrap, backend, quant)
             final_err = float(((lo + span * final).clamp(0, 1) - tgt).pow(2).mean())
+            if cutout is not None:
+                final_err += float(cutout.loss(final, lo, span, tgt))
         if best_err < final_err:
             g = TrainableGaussians(*best)
             if progress:

@@ -57,10 +57,12 @@ def refine(
     steps: int,
     height: int,
     width: int,
+    cutout=None,
 ):
     """Train g's geometry and direct values and pal's entries for `steps`
     full-resolution steps through the file's quantiser (indices fixed).
-    Returns (g, pal, psnr_before, psnr_after), the best iterate seen."""
+    Returns (g, pal, psnr_before, psnr_after), the best iterate seen.
+    cutout: a texgs.fit.cutout.Cutout whose loss term joins the data term."""
     c = g.values.shape[1]
     quantize = packing.file_quantizer(qcfg, c, height, width, wrap)
     groups = [[int(x) for x in chans] for chans, _ in qcfg.palettes]
@@ -100,6 +102,9 @@ def refine(
         img = render_gaussians(gs, height, width, k=cfg.k, wrap=wrap, backend=backend, threads=cfg.threads)
         loss, sq = weighted_l2(img, lo, span, target, weights, buf)
         err = float(sq.sum()) / target.numel()
+        if cutout is not None:
+            cut = cutout.loss(img, lo, span, target)
+            loss, err = loss + cut, err + float(cut.detach())  # err also judges the best iterate
         if first is None:
             first = err
         if err < best_err:
