@@ -177,6 +177,24 @@ def fit(
     addressing, True = tileable; progress: "auto" | "bar" | "lines" | "off".
     The fit runs on the device of cfg.backend (texgs.fit.device.fit_device).
     """
+    if config is not None and config.search_trials > 0:  # per-material settings (search.py)
+        from .search import fit_searched
+
+        def fit_with(cfg, b):
+            return fit(
+                stack,
+                b,
+                cfg,
+                channels=channels,
+                groups=groups,
+                names=names,
+                weights=weights,
+                wrap=wrap,
+                progress=progress,
+                label=label,
+            )
+
+        return fit_searched(fit_with, budget or Budget(bppc=0.06), config)
     with torch_threads(1):
         return _fit(stack, budget, config, channels, groups, names, weights, wrap, progress, label)
 
@@ -271,6 +289,8 @@ def _fit_on(
     lod_levels = 1 + len(plan.add_steps)
     if budget.bppc is not None:
         budget_bytes = rate.budget_bytes(budget.bppc, height, width, c)
+        if cfg.strip_height == 0:
+            qcfg = rate.auto_strip_height(budget_bytes, metas, height, width, qcfg, lod_levels)
         n_total = packing.max_gaussians(budget_bytes, metas, height, width, qcfg, lod_levels)
         pcfg, n_pal = qcfg, n_total
         for _ in range(2):  # palette size follows the count, which follows the palette size

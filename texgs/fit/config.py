@@ -119,6 +119,11 @@ class FitConfig:
     # 0.06 bppc; 32: 241, for +0.23 dB mean on the benchmark set at full size,
     # up to +1.2 dB on 2048^2 materials; docs/benchmarks.md "Decoding cost per texel").
     max_radius: float = 24.0
+    # Texel rows per index strip (a power of two; 0 = automatic, rate.auto_strip_height):
+    # the index holds one entry per strip and LOD level, and y costs log2(strip_height) + 2
+    # bits per record, so a taller strip trades index bytes for record bits (and a few more
+    # records per decode window).
+    strip_height: int = 8
     qat_fraction: float = 0.25  # final share of steps trained through the quantiser (0 = off)
     # Value palettes ("fixed" quant): "groups" = each channel group of 2+ channels
     # (albedo RGB, normal XYZ, ...) shares a palette of 2^palette_bits entries, so
@@ -133,6 +138,14 @@ class FitConfig:
     # Value range of each packed channel: "auto" = the channel's min..max in the
     # target (finer value steps for channels that use part of [0, 1]), "unit" = [0, 1].
     channel_range: str = "auto"
+    # Per-material search (texgs.fit.search; FitConfig.search()): with search_trials > 0
+    # and a bppc budget, short fits (search_trial_fraction of the steps) of that many
+    # candidate settings, then full fits of the best one and of these settings; the fit
+    # with the higher PSNR at the same rate is kept. Radius bounds above
+    # search_max_radius (0 = max_radius) are never tried: they cost decode work.
+    search_trials: int = 0
+    search_trial_fraction: float = 0.25
+    search_max_radius: float = 0.0
     # Execution.
     backend: str = "auto"  # renderer backend and device: BACKENDS
     threads: int = 0  # renderer threads (0 = all); never changes results
@@ -188,6 +201,8 @@ class FitConfig:
             bad("lr_decay", "must be > 1")
         if self.max_decays < 0:
             bad("max_decays", "must be >= 0")
+        if not 1 <= self.value_bits <= 16:
+            bad("value_bits", "must be in 1..16")
         if self.quant not in QUANT_PRESETS:
             bad("quant", f"choose one of {', '.join(QUANT_PRESETS)}")
         if not 0.0 <= self.qat_fraction <= 1.0:
@@ -204,6 +219,16 @@ class FitConfig:
             bad("value_allocation", "choose range or uniform")
         if self.channel_range not in ("auto", "unit"):
             bad("channel_range", "choose auto or unit")
+        if self.strip_height != 0 and not (
+            1 <= self.strip_height <= 256 and self.strip_height & (self.strip_height - 1) == 0
+        ):
+            bad("strip_height", "must be 0 (automatic) or a power of two in 1..256")
+        if self.search_trials < 0:
+            bad("search_trials", "must be >= 0 (0 = no search)")
+        if not 0.0 < self.search_trial_fraction <= 1.0:
+            bad("search_trial_fraction", "must be in (0, 1]")
+        if not self.search_max_radius >= 0:
+            bad("search_max_radius", "must be >= 0 (0 = max_radius)")
         if self.backend not in BACKENDS:
             bad("backend", f"choose one of {', '.join(BACKENDS)}")
         if self.threads < 0:
@@ -275,5 +300,24 @@ class FitConfig:
         base.update(changes)
         return cls(**base)
 
+    @classmethod
+    def search(cls, **changes) -> FitConfig:
+        """The default schedule, with the settings chosen per material by measurement
+        (texgs.fit.search): SEARCH_TRIALS short fits of candidate settings, then at most
+        two full fits. It costs at most 2 + SEARCH_TRIALS * search_trial_fraction default
+        fits (3.5x with these values) and never returns a lower PSNR than the default."""
+        base = dict(search_trials=SEARCH_TRIALS)
+        base.update(changes)
+        return cls(**base)
 
-PRESETS = {"default": FitConfig, "fast": FitConfig.fast, "thorough": FitConfig.thorough, "paper": FitConfig.paper}
+
+#: Candidate settings FitConfig.search() tries (texgs.fit.search.CANDIDATES, in order).
+SEARCH_TRIALS = 6
+
+PRESETS = {
+    "default": FitConfig,
+    "fast": FitConfig.fast,
+    "thorough": FitConfig.thorough,
+    "paper": FitConfig.paper,
+    "search": FitConfig.search,
+}

@@ -32,6 +32,28 @@ def budget_bytes(bppc: float, height: int, width: int, channels: int) -> int:
     return int(math.floor(bppc * height * width * channels / 8.0 + 1e-9))
 
 
+#: Strip heights the automatic choice (FitConfig.strip_height = 0) considers, smallest first.
+AUTO_STRIP_HEIGHTS = (8, 16, 32)
+#: A taller strip is chosen only when it buys at least this share more Gaussians: each
+#: doubling adds about 4-5% decode work (docs/benchmarks.md "Strip height and radius bound").
+AUTO_STRIP_MIN_GAIN = 0.02
+
+
+def auto_strip_height(budget_bytes: int, channels, height: int, width: int, qcfg, lod_levels: int):
+    """qcfg with the strip height of AUTO_STRIP_HEIGHTS whose file holds the most Gaussians
+    within budget_bytes, moving to a taller strip only for AUTO_STRIP_MIN_GAIN more. The index
+    has strips x levels entries and y costs log2(strip) + 2 bits per record, so on a small file
+    a taller strip frees bytes and on a large one it costs them."""
+    best = packing.with_strip_height(qcfg, AUTO_STRIP_HEIGHTS[0])
+    best_n = packing.max_gaussians(budget_bytes, channels, height, width, best, lod_levels)
+    for s in AUTO_STRIP_HEIGHTS[1:]:
+        q = packing.with_strip_height(qcfg, s)
+        n = packing.max_gaussians(budget_bytes, channels, height, width, q, lod_levels)
+        if n >= best_n * (1.0 + AUTO_STRIP_MIN_GAIN) and n > best_n:
+            best, best_n = q, n
+    return best
+
+
 def useful_gaussians(height: int, width: int) -> int:
     """More Gaussians than texels cannot help (initial positions are distinct texels)."""
     return height * width

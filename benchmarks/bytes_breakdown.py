@@ -1,0 +1,130 @@
+"""Where the bytes of a .texgs file go, beside texgs's PSNR against the best ASTC.
+
+    python benchmarks/bytes_breakdown.py REPORT_DIR [REPORT_DIR ...] [--json OUT.json] [--markdown]
+
+REPORT_DIR is a `texgs compare ... --methods texgs,ASTC -o REPORT_DIR` report:
+its results.json gives each row's PSNR (texgs measured, ASTC interpolated on
+its frontier, docs/compare.md) and download sizes (zstd level 19), and
+texgs/<material>@<rate>bppc.texgs the packed file each texgs row measured.
+Each file is split by its section table (docs/FORMAT.md) into header (fixed
+header and section table), channel table, index, palettes, records, names,
+any other section, and alignment padding; the parts add up to the file.
+Prints one JSON object per file (or a markdown table with --markdown); --json
+writes them all as a list. With several reports (e.g. one per size), a later
+one's row replaces an earlier one's for the same material, size and rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from texgs.format import layout as L
+from texgs.format import reader
+
+PART_OF = {
+    L.SECTION_CHANNELS: "channels",
+    L.SECTION_INDEX: "index",
+    L.SECTION_RECORDS: "records",
+    L.SECTION_PALETTES: "palettes",
+    L.SECTION_NAMES: "names",
+}
+PARTS = ("header", "channels", "index", "palettes", "records", "names", "other", "padding")
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
+
+
+def breakdown(data: bytes) -> dict:
+    """{part: bytes} of one packed file (PARTS), plus its Gaussian count, records' bits and levels."""
+    p = reader.unpack(data)
+    parts = dict.fromkeys(PARTS, 0)
+    parts["header"] = L.HEADER_BYTES + 4 * L.SECTION_ENTRY_WORDS * len(p.sections)
+    for s in p.sections:
+        parts[PART_OF.get(s.id, "other")] += s.size
+    parts["padding"] = len(data) - sum(parts.values())
+    h = p.header
+    return {
+        "bytes": len(data),
+        **parts,
+        "overhead_share": round(1.0 - parts["records"] / len(data), 4),
+        "gaussians": h["gaussian_count"],
+        "record_bits": h["record_bits"],
+        "levels": h["levels"],
+        "strip_height": h["strip_height"],
+        "palette_count": h["palette_count"],
+    }
+
+
+def rows_of(report: Path) -> list[dict]:
+    doc = json.loads((report / "results.json").read_text())
+    out = []
+    for m in doc["materials"]:
+        by = {(r["method"], r["requested_bppc"]): r for r in m["rows"]}
+        for (method, rate), row in sorted(by.items()):
+            if method != "texgs" or row.get("psnr") is None:
+                continue
+            path = report / "texgs" / f"{slug(m['material'])}@{rate:g}bppc.texgs"
+            astc = by.get(("ASTC", rate), {})
+            rec = {
+                "material": m["material"],
+                "size": f"{m['W']}x{m['H']}",
+                "C": m["C"],
+                "requested_bppc": rate,
+                "bppc": row["bppc"],
+                "psnr_texgs": row["psnr"],
+                "psnr_astc": astc.get("psnr"),
+                "texgs_minus_astc": None if astc.get("psnr") is None else row["psnr"] - astc["psnr"],
+                "download_bytes_texgs": row.get("download_bytes"),
+                "download_bppc_texgs": row.get("download_bppc"),
+                "download_bppc_astc": astc.get("download_bppc"),
+                "encoder": row.get("encoder"),
+            }
+            rec.update(breakdown(path.read_bytes()))
+            out.append(rec)
+    return out
+
+
+def markdown(rows: list[dict]) -> str:
+    head = (
+        "| material | size x C | bppc | bytes | header | channels | index | palettes | names | pad | "
+        "records | not records | texgs dB | ASTC dB | texgs - ASTC |"
+    )
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        d = r["texgs_minus_astc"]
+        lines.append(
+            f"| {r['material']} | {r['size']} x {r['C']} | {r['requested_bppc']:g} | {r['bytes']:,} | {r['header']} | "
+            f"{r['channels']} | {r['index']} | {r['palettes']} | {r['names']} | {r['padding']} | {r['records']:,} | "
+            f"{100 * r['overhead_share']:.1f}% | {r['psnr_texgs']:.2f} | "
+            + (f"{r['psnr_astc']:.2f} | {d:+.2f} |" if d is not None else " | |")
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("reports", nargs="+", type=Path)
+    ap.add_argument("--json", type=Path, help="write all rows to this file")
+    ap.add_argument("--markdown", action="store_true", help="print a markdown table instead of JSON lines")
+    a = ap.parse_args()
+    merged: dict = {}
+    for rep in a.reports:
+        for r in rows_of(rep):
+            merged[(r["material"], r["size"], r["requested_bppc"])] = r
+    rows = list(merged.values())
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=1) + "\n")
+    if a.markdown:
+        print(markdown(rows))
+    else:
+        for r in rows:
+            sys.stdout.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()

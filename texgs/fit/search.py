@@ -1,0 +1,116 @@
+"""Per-material settings by measurement (FitConfig.search(), `texgs fit --preset search`).
+
+The defaults were chosen on the mean of the benchmark set; a material's own
+best settings can differ (a noise-like texture wants more, coarser Gaussians, a
+small file a smaller index). With a bppc budget and cfg.search_trials = T > 0:
+
+1. short fits (cfg.search_trial_fraction of the schedule) of the first T
+   candidate settings: cfg itself, then the single changes of CANDIDATES, each
+   at the same rate (bytes counted as always);
+2. a full fit of cfg and, when another candidate scored a higher PSNR in its
+   short fit, a full fit of that one; the higher PSNR of the two is kept.
+
+So the result is never below a plain fit with cfg (same seed, same bytes if
+cfg wins), and it costs at most 2 + T * search_trial_fraction plain fits. The
+trial count, not wall-clock time, bounds the work, so the written bytes depend
+only on the input, the settings, the seed and the backend. metrics["search"]
+records every trial and the choice.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..errors import ConfigError
+from . import packing
+from .config import Budget, FitConfig
+
+#: Trials never run shorter than this many steps.
+MIN_TRIAL_STEPS = 20
+
+
+def candidates(cfg: FitConfig, gaussians: int) -> list[dict]:
+    """Single-setting changes of cfg the search tries after cfg itself, in order. `gaussians`
+    is the count of cfg's own fit (it sets the automatic palette size). No change raises
+    the radius bound above cfg.search_max_radius (0: cfg.max_radius), the decode cost's
+    main term."""
+    r_cap = cfg.search_max_radius or cfg.max_radius
+    auto_bits = cfg.palette_bits or packing.palette_bits_for(gaussians)
+    out = [
+        {"value_bits": cfg.value_bits - 1},  # more, coarser Gaussians
+        {"value_bits": cfg.value_bits + 1},  # fewer, finer ones
+        {"palette_bits": min(12, auto_bits + 1)},  # a palette twice the automatic size
+        {"strip_height": min(256, cfg.strip_height * 2)},  # half the index, 1 more bit of y per record
+        {"max_radius": round(cfg.max_radius * 2 / 3, 3)},  # finer inverse-scale steps, cheaper decode
+    ]
+    if r_cap > cfg.max_radius:
+        out.append({"max_radius": float(r_cap)})
+    seen, kept = set(), []
+    for c in out:
+        key = tuple(sorted(c.items()))
+        if key in seen or all(getattr(cfg, k) == v for k, v in c.items()):
+            continue
+        try:
+            cfg.replace(**c)
+        except ConfigError:  # outside a setting's range (e.g. value_bits 0)
+            continue
+        seen.add(key)
+        kept.append(c)
+    return kept
+
+
+def trial_config(cfg: FitConfig) -> FitConfig:
+    """cfg's schedule shortened to cfg.search_trial_fraction (additions, checks and palette
+    refinement scaled with it, as FitConfig.fast() does)."""
+    f = cfg.search_trial_fraction
+
+    def scaled(v: int, lo: int = 1) -> int:
+        return max(lo, int(round(v * f)))
+
+    return cfg.replace(
+        steps=scaled(cfg.steps, MIN_TRIAL_STEPS),
+        add_every=scaled(cfg.add_every),
+        eval_every=scaled(cfg.eval_every),
+        plateau_steps=scaled(cfg.plateau_steps),
+        palette_refine_steps=scaled(cfg.palette_refine_steps, 0) if cfg.palette_refine_steps else 0,
+        search_trials=0,
+    )
+
+
+def fit_searched(fit_with, budget: Budget, cfg: FitConfig, log=lambda msg: None):
+    """The search of the module docstring. fit_with(config, budget) runs one plain fit and
+    returns its FitResult."""
+    if budget.bppc is None:
+        raise ConfigError("the per-material search (search_trials > 0) needs a bppc budget")
+    t0 = time.monotonic()
+    plain = cfg.replace(search_trials=0)
+    short = trial_config(plain)
+    trials = []
+
+    def trial(changes: dict):
+        r = fit_with(short.replace(**changes), budget)
+        trials.append({"changes": changes, "psnr": r.metrics["psnr"], "gaussians": r.n, "seconds": round(r.seconds, 2)})
+        log(f"search trial {changes or 'as configured'}: {r.metrics['psnr']:.2f} dB, {r.n} Gaussians")
+        return r
+
+    first = trial({})
+    for changes in candidates(plain, first.n)[: max(0, cfg.search_trials - 1)]:
+        trial(changes)
+    best = max(trials, key=lambda t: (t["psnr"], -trials.index(t)))
+    final = {"changes": {}, "result": fit_with(plain, budget)}
+    finals = [{"changes": {}, "psnr": final["result"].metrics["psnr"]}]
+    if best["changes"]:
+        challenger = fit_with(plain.replace(**best["changes"]), budget)
+        finals.append({"changes": best["changes"], "psnr": challenger.metrics["psnr"]})
+        if challenger.metrics["psnr"] > final["result"].metrics["psnr"]:
+            final = {"changes": best["changes"], "result": challenger}
+    result = final["result"]
+    result.metrics["search"] = {
+        "trials": trials,
+        "trial_steps": short.steps,
+        "full_fits": finals,
+        "chosen": final["changes"],
+        "psnr_gain_db": result.metrics["psnr"] - finals[0]["psnr"],
+    }
+    result.seconds = time.monotonic() - t0
+    return result
