@@ -106,11 +106,29 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def downloads(rows: list[dict]) -> str:
+    """Markdown: in-memory and zstd (download) rate of texgs and of the ASTC row, and the saving."""
+    head = (
+        "| material | size x C | bppc | texgs bytes | texgs .zst bytes | texgs saving | "
+        "ASTC download bppc | ASTC saving |"
+    )
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        dt, da = r["download_bytes_texgs"], r["download_bppc_astc"]
+        astc = f"{da:.4f} | {100 * (1 - da / r['requested_bppc']):.1f}% |" if da is not None else " | |"
+        lines.append(
+            f"| {r['material']} | {r['size']} x {r['C']} | {r['requested_bppc']:g} | {r['bytes']:,} | {dt:,} | "
+            f"{100 * (1 - dt / r['bytes']):.1f}% | " + astc
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("reports", nargs="+", type=Path)
     ap.add_argument("--json", type=Path, help="write all rows to this file")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table instead of JSON lines")
+    ap.add_argument("--downloads", action="store_true", help="print the download-size markdown table")
     a = ap.parse_args()
     merged: dict = {}
     for rep in a.reports:
@@ -121,7 +139,9 @@ def main() -> None:
         a.json.write_text(json.dumps(rows, indent=1) + "\n")
     if a.markdown:
         print(markdown(rows))
-    else:
+    if a.downloads:
+        print(downloads(rows))
+    if not (a.markdown or a.downloads):
         for r in rows:
             sys.stdout.write(json.dumps(r) + "\n")
 

@@ -51,3 +51,15 @@ def test_rows_give_download_sizes_beside_the_in_memory_ones(tmp_path):
     assert "download_bppc" in header and "download_bytes" in header
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["materials"][0]["rows"][0]["download_bytes"] > 0
+
+
+def test_the_texgs_preset_is_checked_and_reaches_the_fit():
+    from texgs.compare.run import make_methods
+    from texgs.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown texgs preset 'nope'"):
+        Settings(texgs_preset="nope")
+    (method,) = make_methods(Settings(methods=("texgs",), texgs_preset="search"))
+    assert method.preset == "search" and "search fit" in method.encoder()
+    (quick,) = make_methods(Settings(methods=("texgs",), quick=True, texgs_preset="search"))
+    assert quick.preset == "fast"

@@ -79,3 +79,7 @@ def test_auto_strip_height_in_a_fit_buys_gaussians_within_the_budget():
     assert unpack(fixed.data).header["strip_height"] == 8
     assert unpack(auto.data).header["strip_height"] > 8
     assert auto.n > fixed.n and auto.metrics["bppc"] <= 0.05
+    from texgs.format import decode
+
+    # the runtime's index-driven decoder (strips of the new height) gives what the fit measured
+    assert np.abs(decode(unpack(auto.data), apply_range=True) - auto.render()).max() < 1e-4
