@@ -60,6 +60,55 @@ def breakdown(data: bytes) -> dict:
     }
 
 
+def planned(root: Path, rates: list[float], changes: dict) -> list[dict]:
+    """The breakdown of the files the default fit (plus FitConfig `changes`) would write for
+    every material under root at each rate, from the exact layout (texgs.fit.rate.plan_file,
+    texgs.format.layout), without fitting: the same bytes texgs compare's fits write."""
+    from texgs.channels import Channel
+    from texgs.compare.material import load_materials
+    from texgs.fit import packing, rate
+    from texgs.fit.config import FitConfig
+    from texgs.fit.schedule import make_plan
+
+    cfg = FitConfig(**changes)
+    out = []
+    for folder in sorted(p for s in root.iterdir() if s.is_dir() for p in s.iterdir() if p.is_dir()):
+        (m,) = load_materials(folder)
+        h, w, c = m.data.shape
+        metas = [Channel(f"c{i}", g) for i, g in enumerate(m.groups)]  # as texgs compare's fit names them
+        levels = 1 + len(make_plan(cfg, h, w).add_steps)
+        names = packing.names_bytes(metas)
+        for r in rates:
+            _, q, n = rate.plan_file(r, cfg, packing.quant_config(cfg, h, w), metas, h, w, levels)
+            n = min(n, rate.useful_gaussians(h, w))
+            sizes = L.section_sizes(n, c, h, q, levels)
+            parts = dict.fromkeys(PARTS, 0)
+            parts["header"] = L.HEADER_BYTES + 4 * L.SECTION_ENTRY_WORDS * (len(sizes) + 1)
+            for sid, size in sizes.items():
+                parts[PART_OF[sid]] += size
+            parts["names"] = names
+            total = packing.size_bound(n, metas, h, w, q, levels)
+            parts["padding"] = total - sum(parts.values())
+            out.append(
+                {
+                    "material": m.name,
+                    "size": f"{w}x{h}",
+                    "C": c,
+                    "requested_bppc": r,
+                    "bytes": total,
+                    **parts,
+                    "overhead_share": round(1.0 - parts["records"] / total, 4),
+                    "gaussians": n,
+                    "record_bits": q.record_bits(c),
+                    "levels": levels,
+                    "strip_height": q.strip_height,
+                    "palette_count": len(q.palettes),
+                    "planned": True,
+                }
+            )
+    return out
+
+
 def rows_of(report: Path) -> list[dict]:
     doc = json.loads((report / "results.json").read_text())
     out = []
@@ -96,11 +145,12 @@ def markdown(rows: list[dict]) -> str:
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        d = r["texgs_minus_astc"]
+        d = r.get("texgs_minus_astc")
         lines.append(
             f"| {r['material']} | {r['size']} x {r['C']} | {r['requested_bppc']:g} | {r['bytes']:,} | {r['header']} | "
             f"{r['channels']} | {r['index']} | {r['palettes']} | {r['names']} | {r['padding']} | {r['records']:,} | "
-            f"{100 * r['overhead_share']:.1f}% | {r['psnr_texgs']:.2f} | "
+            f"{100 * r['overhead_share']:.1f}% | "
+            + (f"{r['psnr_texgs']:.2f} | " if r.get("psnr_texgs") is not None else " | ")
             + (f"{r['psnr_astc']:.2f} | {d:+.2f} |" if d is not None else " | |")
         )
     return "\n".join(lines)
@@ -114,7 +164,9 @@ def downloads(rows: list[dict]) -> str:
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        dt, da = r["download_bytes_texgs"], r["download_bppc_astc"]
+        dt, da = r.get("download_bytes_texgs"), r.get("download_bppc_astc")
+        if dt is None:
+            continue
         astc = f"{da:.4f} | {100 * (1 - da / r['requested_bppc']):.1f}% |" if da is not None else " | |"
         lines.append(
             f"| {r['material']} | {r['size']} x {r['C']} | {r['requested_bppc']:g} | {r['bytes']:,} | {dt:,} | "
@@ -125,12 +177,18 @@ def downloads(rows: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("reports", nargs="+", type=Path)
+    ap.add_argument("reports", nargs="*", type=Path)
+    ap.add_argument("--plan", type=Path, help="also: the planned layout of every material under this folder")
+    ap.add_argument("--rates", type=float, nargs="+", default=[0.03, 0.06, 0.12], help="rates of --plan")
+    ap.add_argument("--fit", default="{}", help="FitConfig changes (JSON) of --plan, e.g. '{\"strip_height\": 0}'")
     ap.add_argument("--json", type=Path, help="write all rows to this file")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table instead of JSON lines")
     ap.add_argument("--downloads", action="store_true", help="print the download-size markdown table")
     a = ap.parse_args()
     merged: dict = {}
+    if a.plan:
+        for r in planned(a.plan, a.rates, json.loads(a.fit)):
+            merged[(r["material"], r["size"], r["requested_bppc"])] = r
     for rep in a.reports:
         for r in rows_of(rep):
             merged[(r["material"], r["size"], r["requested_bppc"])] = r

@@ -288,23 +288,7 @@ def _fit_on(
     plan = make_plan(cfg, height, width, progressive=True)
     lod_levels = 1 + len(plan.add_steps)
     if budget.bppc is not None:
-        budget_bytes = rate.budget_bytes(budget.bppc, height, width, c)
-        if cfg.strip_height == 0:
-            qcfg = rate.auto_strip_height(budget_bytes, metas, height, width, qcfg, lod_levels)
-        n_total = packing.max_gaussians(budget_bytes, metas, height, width, qcfg, lod_levels)
-        pcfg, n_pal = qcfg, n_total
-        for _ in range(2):  # palette size follows the count, which follows the palette size
-            pcfg = packing.with_palettes(cfg, qcfg, metas, n_pal)
-            n_pal = packing.max_gaussians(budget_bytes, metas, height, width, pcfg, lod_levels)
-        if n_pal > n_total:  # on a small file the palettes can cost more than they save
-            qcfg, n_total = pcfg, n_pal
-        if n_total < 1:
-            floor = packing.size_bound(1, metas, height, width, qcfg, lod_levels)
-            raise ConfigError(
-                f"a budget of {budget.bppc} bppc ({budget_bytes} bytes) cannot hold even one "
-                f"Gaussian for a {width}x{height}x{c} stack (needs {floor} bytes, "
-                f"{metrics.bppc(floor, height, width, c):.4g} bppc)"
-            )
+        budget_bytes, qcfg, n_total = rate.plan_file(budget.bppc, cfg, qcfg, metas, height, width, lod_levels)
     else:
         budget_bytes = None
         n_total = int(budget.gaussians)

@@ -54,6 +54,35 @@ def auto_strip_height(budget_bytes: int, channels, height: int, width: int, qcfg
     return best
 
 
+def plan_file(bppc: float, cfg, qcfg, channels, height: int, width: int, lod_levels: int):
+    """(budget bytes, quantiser, Gaussian count) of a fit at `bppc`: the strip height
+    (cfg.strip_height 0: auto_strip_height), then the palettes for the count and the count
+    for the palettes, kept only when they buy more Gaussians than plain records. The file's
+    layout follows from these exactly (texgs.format.layout.section_sizes)."""
+    from ..errors import ConfigError
+    from ..metrics import bppc as bppc_of
+
+    budget = budget_bytes(bppc, height, width, len(channels))
+    if cfg.strip_height == 0:
+        qcfg = auto_strip_height(budget, channels, height, width, qcfg, lod_levels)
+    n_total = packing.max_gaussians(budget, channels, height, width, qcfg, lod_levels)
+    pcfg, n_pal = qcfg, n_total
+    for _ in range(2):  # palette size follows the count, which follows the palette size
+        pcfg = packing.with_palettes(cfg, qcfg, channels, n_pal)
+        n_pal = packing.max_gaussians(budget, channels, height, width, pcfg, lod_levels)
+    if n_pal > n_total:  # on a small file the palettes can cost more than they save
+        qcfg, n_total = pcfg, n_pal
+    if n_total < 1:
+        floor = packing.size_bound(1, channels, height, width, qcfg, lod_levels)
+        c = len(channels)
+        raise ConfigError(
+            f"a budget of {bppc} bppc ({budget} bytes) cannot hold even one "
+            f"Gaussian for a {width}x{height}x{c} stack (needs {floor} bytes, "
+            f"{bppc_of(floor, height, width, c):.4g} bppc)"
+        )
+    return budget, qcfg, n_total
+
+
 def useful_gaussians(height: int, width: int) -> int:
     """More Gaussians than texels cannot help (initial positions are distinct texels)."""
     return height * width
