@@ -184,6 +184,11 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="write all rows to this file")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table instead of JSON lines")
     ap.add_argument("--downloads", action="store_true", help="print the download-size markdown table")
+    ap.add_argument(
+        "--by-shape",
+        action="store_true",
+        help="one row per (size, channels, rate): the layout depends on nothing else (names aside)",
+    )
     a = ap.parse_args()
     merged: dict = {}
     if a.plan:
@@ -193,6 +198,11 @@ def main() -> None:
         for r in rows_of(rep):
             merged[(r["material"], r["size"], r["requested_bppc"])] = r
     rows = list(merged.values())
+    if a.by_shape:
+        shapes: dict = {}
+        for r in rows:
+            shapes.setdefault((r["size"], r["C"], r["requested_bppc"]), {**r, "material": "(any)"})
+        rows = sorted(shapes.values(), key=lambda r: (-r["C"], r["size"], r["requested_bppc"]))
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1) + "\n")
     if a.markdown:

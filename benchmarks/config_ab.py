@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--variant", action="append", default=[], help="NAME=JSON of FitConfig changes")
     ap.add_argument("--preset", default=None, help="a texgs.fit.config.PRESETS name to run (e.g. search)")
     ap.add_argument("--no-default", action="store_true")
+    ap.add_argument("--changes", default="{}", help="FitConfig changes (JSON) applied to every fit")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--jsonl", type=Path)
     a = ap.parse_args()
@@ -50,7 +51,7 @@ def main() -> None:
         (mat,) = load_materials(a.root / key)
         for rate in a.rates:
             for name, preset, changes in variants:
-                cfg = PRESETS[preset](seed=0, threads=a.threads, **changes)
+                cfg = PRESETS[preset](seed=0, threads=a.threads, **{**json.loads(a.changes), **changes})
                 t0 = time.perf_counter()
                 r = fit(mat.data, Budget(bppc=rate), cfg, groups=list(mat.groups), progress="off", label=key)
                 row = {

@@ -56,6 +56,13 @@ def test_candidates_stay_within_the_radius_cap_and_valid_settings():
     assert all(c.get("max_radius", 0) <= base.max_radius for c in cands)
     assert {"max_radius": 32.0} in search.candidates(FitConfig(search_max_radius=32), 2000)
     assert not any("strip_height" in c for c in search.candidates(FitConfig(strip_height=0), 2000))
+    # every value in a palette: the records' value bits change nothing, the entries' bits are tried
+    nine = ["albedo"] * 3 + ["normal"] * 3 + ["ao", "roughness", "metal"]
+    assert search.all_in_palettes(FitConfig(), nine)
+    pal = search.candidates(FitConfig(), 2000, nine)
+    assert {"palette_value_bits": 6} in pal and not any("value_bits" in c for c in pal)
+    assert not search.all_in_palettes(FitConfig(), ["albedo"] * 3 + ["height"])  # a lone scalar is direct
+    assert {"value_bits": 4} in search.candidates(FitConfig(), 2000, ["albedo"] * 3 + ["height"])
 
 
 @pytest.mark.parametrize(("side", "bppc", "expected"), [(256, 0.03, 32), (256, 0.12, 8), (1024, 0.06, 8)])

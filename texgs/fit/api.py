@@ -194,7 +194,8 @@ def fit(
                 label=label,
             )
 
-        return fit_searched(fit_with, budget or Budget(bppc=0.06), config)
+        groups_of = [ch.group for ch in channels] if channels is not None else (groups or names)
+        return fit_searched(fit_with, budget or Budget(bppc=0.06), config, groups=groups_of)
     with torch_threads(1):
         return _fit(stack, budget, config, channels, groups, names, weights, wrap, progress, label)
 

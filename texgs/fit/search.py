@@ -5,8 +5,8 @@ best settings can differ (a noise-like texture wants more, coarser Gaussians, a
 small file a smaller index). With a bppc budget and cfg.search_trials = T > 0:
 
 1. short fits (cfg.search_trial_fraction of the schedule) of the first T
-   candidate settings: cfg itself, then the single changes of CANDIDATES, each
-   at the same rate (bytes counted as always);
+   candidate settings: cfg itself, then the single changes of candidates(),
+   each at the same rate (bytes counted as always);
 2. a full fit of cfg and, when another candidate scored a higher PSNR in its
    short fit, a full fit of that one; the higher PSNR of the two is kept.
 
@@ -29,17 +29,31 @@ from .config import Budget, FitConfig
 MIN_TRIAL_STEPS = 20
 
 
-def candidates(cfg: FitConfig, gaussians: int) -> list[dict]:
+def all_in_palettes(cfg: FitConfig, groups: list[str] | None) -> bool:
+    """Whether every channel's value is a palette entry (then cfg.value_bits changes nothing)."""
+    if groups is None or cfg.palettes == "off" or cfg.quant != "fixed":
+        return False
+    from ..channels import Channel
+
+    chans = [Channel(f"c{i}", g) for i, g in enumerate(groups)]
+    covered = {c for g in packing.palette_groups(chans, scalars=cfg.palettes == "groups+scalars") for c in g}
+    return len(covered) == len(groups)
+
+
+def candidates(cfg: FitConfig, gaussians: int, groups: list[str] | None = None) -> list[dict]:
     """Single-setting changes of cfg the search tries after cfg itself, in order. `gaussians`
-    is the count of cfg's own fit (it sets the automatic palette size). No change raises
-    the radius bound above cfg.search_max_radius (0: cfg.max_radius), the decode cost's
-    main term."""
+    is the count of cfg's own fit (it sets the automatic palette size); `groups`, the channel
+    groups, tell whether any value is stored outside a palette (else the palette entries'
+    bits are tried instead of the records' value bits). No change raises the radius bound
+    above cfg.search_max_radius (0: cfg.max_radius), the decode cost's main term."""
     r_cap = cfg.search_max_radius or cfg.max_radius
     auto_bits = cfg.palette_bits or packing.palette_bits_for(gaussians)
+    vb = "palette_value_bits" if all_in_palettes(cfg, groups) else "value_bits"
     out = [
-        {"value_bits": cfg.value_bits - 1},  # more, coarser Gaussians
-        {"value_bits": cfg.value_bits + 1},  # fewer, finer ones
+        {vb: getattr(cfg, vb) - 1},  # more, coarser Gaussians
+        {vb: getattr(cfg, vb) + 1},  # fewer, finer ones
         {"palette_bits": min(12, auto_bits + 1)},  # a palette twice the automatic size
+        {"palette_bits": max(1, auto_bits - 1)},  # half the automatic size
         {"strip_height": min(256, cfg.strip_height * 2)},  # half the index, 1 more bit of y per record
         {"max_radius": round(cfg.max_radius * 2 / 3, 3)},  # finer inverse-scale steps, cheaper decode
     ]
@@ -77,9 +91,9 @@ def trial_config(cfg: FitConfig) -> FitConfig:
     )
 
 
-def fit_searched(fit_with, budget: Budget, cfg: FitConfig, log=lambda msg: None):
+def fit_searched(fit_with, budget: Budget, cfg: FitConfig, groups: list[str] | None = None, log=lambda msg: None):
     """The search of the module docstring. fit_with(config, budget) runs one plain fit and
-    returns its FitResult."""
+    returns its FitResult; groups: the channel groups (see candidates)."""
     if budget.bppc is None:
         raise ConfigError("the per-material search (search_trials > 0) needs a bppc budget")
     t0 = time.monotonic()
@@ -94,7 +108,7 @@ def fit_searched(fit_with, budget: Budget, cfg: FitConfig, log=lambda msg: None)
         return r
 
     first = trial({})
-    for changes in candidates(plain, first.n)[: max(0, cfg.search_trials - 1)]:
+    for changes in candidates(plain, first.n, groups)[: max(0, cfg.search_trials - 1)]:
         trial(changes)
     best = max(trials, key=lambda t: (t["psnr"], -trials.index(t)))
     final = {"changes": {}, "result": fit_with(plain, budget)}
