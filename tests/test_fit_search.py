@@ -54,6 +54,12 @@ def test_candidates_stay_within_the_radius_cap_and_valid_settings():
     cands = search.candidates(base, 2000)
     assert {"value_bits": 0} not in cands and {"value_bits": 2} in cands
     assert all(c.get("max_radius", 0) <= base.max_radius for c in cands)
+    # sparse Gaussians (a small file) may be wider at the reference's decode work, dense ones not
+    sparse = search.candidates(base, 200, texels=256 * 256)
+    wide = [c["max_radius"] for c in sparse if c.get("max_radius", 0) > base.max_radius]
+    assert wide and wide[0] == round(search.equal_work_radius(base, 200, 256 * 256))
+    assert wide[0] * (200 / 256**2) ** 0.5 == pytest.approx(24 * search.REFERENCE_DENSITY**0.5, rel=0.05)
+    assert not any(c.get("max_radius", 0) > base.max_radius for c in search.candidates(base, 8606, texels=1024**2))
     assert {"max_radius": 32.0} in search.candidates(FitConfig(search_max_radius=32), 2000)
     assert not any("strip_height" in c for c in search.candidates(FitConfig(strip_height=0), 2000))
     # every value in a palette: the records' value bits change nothing, the entries' bits are tried

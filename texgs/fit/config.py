@@ -141,8 +141,9 @@ class FitConfig:
     # Per-material search (texgs.fit.search; FitConfig.search()): with search_trials > 0
     # and a bppc budget, short fits (search_trial_fraction of the steps) of that many
     # candidate settings, then full fits of the best one and of these settings; the fit
-    # with the higher PSNR at the same rate is kept. Radius bounds above
-    # search_max_radius (0 = max_radius) are never tried: they cost decode work.
+    # with the higher PSNR at the same rate is kept. The radius bound is raised at most to
+    # search_max_radius, or with 0 to the bound whose decode window holds no more records
+    # per texel than the default's on a 1024^2 file (search.equal_work_radius).
     search_trials: int = 0
     search_trial_fraction: float = 0.25
     search_max_radius: float = 0.0

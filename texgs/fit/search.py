@@ -27,6 +27,21 @@ from .config import Budget, FitConfig
 
 #: Trials never run shorter than this many steps.
 MIN_TRIAL_STEPS = 20
+#: Gaussians per texel of the default fit of a 1024^2 x 9 material at 0.06 bppc (8,606):
+#: the decode work a radius bound of 24 costs there is the search's reference.
+REFERENCE_DENSITY = 8606 / 1024**2
+#: Largest radius bound the equal-work rule proposes, and the least gain worth a trial.
+MAX_EQUAL_WORK_RADIUS = 64.0
+MIN_RADIUS_STEP = 1.2
+
+
+def equal_work_radius(cfg: FitConfig, gaussians: int, texels: int) -> float:
+    """The radius bound whose decode window holds as many records per texel as cfg.max_radius
+    does at REFERENCE_DENSITY: the window is about (2R)^2 texels, so R scales with
+    1 / sqrt(Gaussians per texel). A small file's sparse Gaussians can be wider at no
+    more work per texel than a 1024^2 file costs by default."""
+    density = max(gaussians, 1) / max(texels, 1)
+    return min(MAX_EQUAL_WORK_RADIUS, cfg.max_radius * (REFERENCE_DENSITY / density) ** 0.5)
 
 
 def all_in_palettes(cfg: FitConfig, groups: list[str] | None) -> bool:
@@ -40,13 +55,17 @@ def all_in_palettes(cfg: FitConfig, groups: list[str] | None) -> bool:
     return len(covered) == len(groups)
 
 
-def candidates(cfg: FitConfig, gaussians: int, groups: list[str] | None = None) -> list[dict]:
+def candidates(cfg: FitConfig, gaussians: int, groups: list[str] | None = None, texels: int = 0) -> list[dict]:
     """Single-setting changes of cfg the search tries after cfg itself, in order. `gaussians`
     is the count of cfg's own fit (it sets the automatic palette size); `groups`, the channel
     groups, tell whether any value is stored outside a palette (else the palette entries'
-    bits are tried instead of the records' value bits). No change raises the radius bound
-    above cfg.search_max_radius (0: cfg.max_radius), the decode cost's main term."""
+    bits are tried instead of the records' value bits). The radius bound, the decode cost's
+    main term, is raised only to cfg.search_max_radius or, when that is 0, to the
+    equal-work radius of a file of `texels` texels (equal_work_radius)."""
     r_cap = cfg.search_max_radius or cfg.max_radius
+    if not cfg.search_max_radius and texels:
+        wide = round(equal_work_radius(cfg, gaussians, texels))
+        r_cap = float(wide) if wide >= MIN_RADIUS_STEP * cfg.max_radius else cfg.max_radius
     auto_bits = cfg.palette_bits or packing.palette_bits_for(gaussians)
     vb = "palette_value_bits" if all_in_palettes(cfg, groups) else "value_bits"
     out = [
@@ -55,10 +74,10 @@ def candidates(cfg: FitConfig, gaussians: int, groups: list[str] | None = None) 
         {"palette_bits": min(12, auto_bits + 1)},  # a palette twice the automatic size
         {"palette_bits": max(1, auto_bits - 1)},  # half the automatic size
         {"strip_height": min(256, cfg.strip_height * 2)},  # half the index, 1 more bit of y per record
-        {"max_radius": round(cfg.max_radius * 2 / 3, 3)},  # finer inverse-scale steps, cheaper decode
     ]
-    if r_cap > cfg.max_radius:
+    if r_cap > cfg.max_radius:  # wider Gaussians where they are sparse
         out.append({"max_radius": float(r_cap)})
+    out.append({"max_radius": round(cfg.max_radius * 2 / 3, 3)})  # finer inverse-scale steps, cheaper decode
     seen, kept = set(), []
     for c in out:
         key = tuple(sorted(c.items()))
@@ -108,7 +127,8 @@ def fit_searched(fit_with, budget: Budget, cfg: FitConfig, groups: list[str] | N
         return r
 
     first = trial({})
-    for changes in candidates(plain, first.n, groups)[: max(0, cfg.search_trials - 1)]:
+    texels = first.height * first.width
+    for changes in candidates(plain, first.n, groups, texels)[: max(0, cfg.search_trials - 1)]:
         trial(changes)
     best = max(trials, key=lambda t: (t["psnr"], -trials.index(t)))
     final = {"changes": {}, "result": fit_with(plain, budget)}
