@@ -45,6 +45,7 @@ def test_search_never_loses_to_the_plain_fit_and_records_its_trials():
 
 def test_search_needs_a_rate_and_the_preset_exists():
     assert PRESETS["search"]().search_trials > 0
+    assert FitConfig().strip_height == 0  # the automatic strip height is the default
     with pytest.raises(ConfigError, match="bppc budget"):
         fit(stack(16, 16), Budget(gaussians=10), TINY.replace(search_trials=2), progress="off")
 
@@ -87,7 +88,7 @@ def test_auto_strip_height_takes_the_strip_that_holds_the_most_gaussians(side, b
 def test_auto_strip_height_in_a_fit_buys_gaussians_within_the_budget():
     img = stack(128, 128, c=9)
     budget = Budget(bppc=0.05)
-    fixed = fit(img, budget, TINY, groups=[c.group for c in NINE], progress="off")
+    fixed = fit(img, budget, TINY.replace(strip_height=8), groups=[c.group for c in NINE], progress="off")
     auto = fit(img, budget, TINY.replace(strip_height=0), groups=[c.group for c in NINE], progress="off")
     assert unpack(fixed.data).header["strip_height"] == 8
     assert unpack(auto.data).header["strip_height"] > 8

@@ -119,11 +119,13 @@ class FitConfig:
     # 0.06 bppc; 32: 241, for +0.23 dB mean on the benchmark set at full size,
     # up to +1.2 dB on 2048^2 materials; docs/benchmarks.md "Decoding cost per texel").
     max_radius: float = 24.0
-    # Texel rows per index strip (a power of two; 0 = automatic, rate.auto_strip_height):
-    # the index holds one entry per strip and LOD level, and y costs log2(strip_height) + 2
-    # bits per record, so a taller strip trades index bytes for record bits (and a few more
-    # records per decode window).
-    strip_height: int = 8
+    # Texel rows per index strip (a power of two; 0 = automatic: of 8, 16, 32 the one whose
+    # file holds the most Gaussians, rate.auto_strip_height: 8 for every benchmark material
+    # at full size, taller for small or few-channel files at low rates). The index holds
+    # one entry per strip and LOD level, and y costs log2(strip_height) + 2 bits per record,
+    # so a taller strip trades index bytes for record bits (and a few more records per
+    # decode window). docs/fitting.md "Strip height".
+    strip_height: int = 0
     qat_fraction: float = 0.25  # final share of steps trained through the quantiser (0 = off)
     # Value palettes ("fixed" quant): "groups" = each channel group of 2+ channels
     # (albedo RGB, normal XYZ, ...) shares a palette of 2^palette_bits entries, so
