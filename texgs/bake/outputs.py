@@ -49,6 +49,13 @@ def write(folder: Path, material, result, pipe: Pipeline, build_key: str, input_
     later run can tell an intact output from a damaged one (cache.up_to_date)."""
     files = {"packed": f"{_safe(material.name)}{PACKED_SUFFIX}"}
     (folder / files["packed"]).write_bytes(result.data)
+    shipped = None
+    if pipe.outputs.supercompress == "zstd":
+        from ..format.supercompress import SUFFIX, compress
+
+        shipped = compress(result.data)
+        files["supercompressed"] = files["packed"] + SUFFIX
+        (folder / files["supercompressed"]).write_bytes(shipped)
     if pipe.outputs.decoded_maps:
         from ..format import decode, unpack
         from ..format.export import write_decoded
@@ -95,6 +102,7 @@ def write(folder: Path, material, result, pipe: Pipeline, build_key: str, input_
             "lod_levels": len(set(result.gaussians.levels.tolist())),
         },
         "bytes": len(result.data),
+        **({"supercompression": "zstd", "download_bytes": len(shipped)} if shipped is not None else {}),
         "bppc": m["bppc"],
         "gaussians": m["gaussians"],
         "quality": {

@@ -65,6 +65,9 @@ class Gates:
 class Outputs:
     previews: bool = True  # PNG previews of the reconstruction per channel group
     decoded_maps: bool = False  # full decoded maps (PNG / EXR) beside the packed file
+    # Distribution form beside the .texgs (docs/FORMAT.md "Supercompressed distribution"):
+    # "zstd" also writes <name>.texgs.zst, a zstd frame of the exact .texgs bytes.
+    supercompress: Literal["none", "zstd"] = "none"
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ class Pipeline:
         d = dataclasses.asdict(self)
         for k in ("description", "gates", "outputs", "cache", "source"):
             d.pop(k)
+        if self.outputs.supercompress != "none":  # a file the outputs must hold (keys without it unchanged)
+            d["supercompress"] = self.outputs.supercompress
         return d
 
 

@@ -86,6 +86,12 @@ def add_arguments(p):
     )
     p.add_argument("--seed", type=int, help="random seed (default: pipeline's)")
     p.add_argument("--addressing", choices=("auto", "wrap", "clamp"), help="texture addressing (default: pipeline's)")
+    p.add_argument(
+        "--supercompress",
+        choices=("none", "zstd"),
+        help="also write <name>.texgs.zst, the exact .texgs bytes in one zstd frame, the distribution "
+        "form (docs/FORMAT.md); the manifest records both sizes (default: pipeline's outputs.supercompress)",
+    )
     p.add_argument("--force", action="store_true", help="rebuild materials even when unchanged")
     p.add_argument("--dry-run", action="store_true", help="list what would be baked or skipped; write nothing")
     p.add_argument(
@@ -130,6 +136,7 @@ def run(args) -> int:
         "addressing": args.addressing,
         "gates.psnr_min": args.min_psnr,
         "gates.normal_error_mean_max_deg": args.max_normal_error,
+        "outputs.supercompress": args.supercompress,
     }
     if args.min_group_psnr:
         changes["gates.group_psnr_min"] = {**pipe.gates.group_psnr_min, **dict(args.min_group_psnr)}

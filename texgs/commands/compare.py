@@ -55,6 +55,12 @@ def add_arguments(parser):
     )
     parser.add_argument("--threads", type=int, default=1, help="astcenc threads (results do not depend on it)")
     parser.add_argument("--seed", type=int, default=0, help="texgs fitting seed")
+    parser.add_argument(
+        "--texgs-preset",
+        default="default",
+        help="texgs fit preset (texgs fit --preset): default, search (settings chosen per material "
+        "by measurement, about 3.5x the time), thorough, ... (--quick: fast)",
+    )
 
 
 def _rates(text: str) -> tuple[float, ...]:
@@ -93,6 +99,7 @@ def run(args) -> int:
         threads=args.threads,
         extended_metrics=not args.no_extended,
         seed=args.seed,
+        texgs_preset=args.texgs_preset,
     )
     results, files, failed = compare(
         args.inputs, settings, args.output, log=lambda m: print(m, file=sys.stderr, flush=True)

@@ -77,6 +77,7 @@ class EngineSet(BlockFamily):
                         "format": "+".join(sorted({c.format for c, _ in textures})),
                         "mip": lv,
                         "textures": len(enc),
+                        "_files": [e.payload for e in enc],
                     },
                 )
             )

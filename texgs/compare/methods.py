@@ -129,7 +129,12 @@ class BlockFamily(Method):
                         sum(len(e.payload) for e in enc),
                         t,
                         _rebuilder(enc, material.height, material.width, material.channels),
-                        extra={"format": codec.format, "mip": lv, "textures": len(enc)},
+                        extra={
+                            "format": codec.format,
+                            "mip": lv,
+                            "textures": len(enc),
+                            "_files": [e.payload for e in enc],
+                        },
                     )
                 )
         return pts
@@ -142,24 +147,25 @@ class TexgsMethod(Method):
     name = "texgs"
     interpolated = False
 
-    def __init__(self, seed: int = 0, quick: bool = False, threads: int = 1):
+    def __init__(self, seed: int = 0, quick: bool = False, threads: int = 1, preset: str | None = None):
         self.seed, self.quick, self.threads = seed, quick, threads
+        self.preset = preset or ("fast" if quick else "default")
 
     def _api(self):
         from .tools import MissingTool
 
         try:
             from ..fit import api
-            from ..fit.config import Budget, FitConfig
+            from ..fit.config import PRESETS, Budget
         except ImportError as e:
             raise MissingTool("texgs.fit", f"fitting is not part of this build: {e}") from None
-        return api.fit, Budget, FitConfig
+        return api.fit, Budget, PRESETS[self.preset]
 
     def encoder(self) -> str:
         from .. import __version__
 
         self._api()
-        return f"texgs {__version__} ({'fast' if self.quick else 'default'} fit; seed {self.seed})"
+        return f"texgs {__version__} ({self.preset} fit; seed {self.seed})"
 
     def encode_decode(self, material: Material, rate: float) -> tuple[np.ndarray, bytes, float]:
         """(reconstruction [H, W, C] float32, packed bytes, fit seconds) at `rate` bppc."""
@@ -167,8 +173,8 @@ class TexgsMethod(Method):
         return p.reconstruct(), p.extra["_data"], p.encode_s
 
     def _fit(self, material: Material, rate: float) -> Point:
-        fit, Budget, FitConfig = self._api()
-        cfg = (FitConfig.fast if self.quick else FitConfig)(seed=self.seed, threads=self.threads)
+        fit, Budget, make_config = self._api()
+        cfg = make_config(seed=self.seed, threads=self.threads)
         t0 = time.perf_counter()
         result = fit(
             material.data, Budget(bppc=rate), cfg, groups=list(material.groups), progress="off", label=material.name
@@ -183,7 +189,13 @@ class TexgsMethod(Method):
             len(result.data),
             t,
             rebuild,
-            extra={"requested_bppc": rate, "gaussians": result.n, "_data": result.data},
+            extra={
+                "requested_bppc": rate,
+                "gaussians": result.n,
+                "_data": result.data,
+                "_files": [result.data],
+                **({"search": result.metrics["search"]["chosen"]} if "search" in result.metrics else {}),
+            },
         )
 
     def points(self, material: Material, rates) -> list[Point]:

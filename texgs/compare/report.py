@@ -41,7 +41,15 @@ METHOD_NOTES = [
 ]
 
 FIXED_COLUMNS = ["material", "method", "encoder", "requested_bppc", "bppc", "H", "W", "C", "psnr"]
-TAIL_COLUMNS = list(METRIC_KEYS) + ["encode_s", "decode_s", "interpolated", "random_access", "points"]
+TAIL_COLUMNS = list(METRIC_KEYS) + [
+    "download_bppc",
+    "download_bytes",
+    "encode_s",
+    "decode_s",
+    "interpolated",
+    "random_access",
+    "points",
+]
 
 
 def slug(name: str) -> str:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from . import codecs, quality, ratecurve
+from . import codecs, download, quality, ratecurve
 from .engine_set import EngineSet
 from .hdr import AstcHdr
 from .image_codecs import IMAGE_CODECS, WholeImageMethod
@@ -38,6 +38,7 @@ class Settings:
     threads: int = 1  # astcenc -j; the output does not depend on it
     extended_metrics: bool = True  # SSIM, MS-SSIM, normal error, FLIP
     seed: int = 0
+    texgs_preset: str = "default"  # texgs.fit.config.PRESETS name of the texgs fits (quick: "fast")
 
     def __post_init__(self):
         unknown = [m for m in self.methods if m not in METHOD_NAMES + OPTIONAL_METHODS]
@@ -47,12 +48,18 @@ class Settings:
             )
         if not self.rates or any(not (r > 0 and math.isfinite(r)) for r in self.rates):
             raise ConfigError(f"rates must be positive numbers, got {self.rates}")
+        from ..fit.config import PRESETS
+
+        if self.texgs_preset not in PRESETS:
+            raise ConfigError(f"unknown texgs preset {self.texgs_preset!r}; choose from {', '.join(PRESETS)}")
 
 
 def make_methods(s: Settings) -> list[Method]:
     preset = "-medium" if s.quick else "-thorough"
     build = {
-        "texgs": lambda: TexgsMethod(seed=s.seed, quick=s.quick, threads=s.threads),
+        "texgs": lambda: TexgsMethod(
+            seed=s.seed, quick=s.quick, threads=s.threads, preset="fast" if s.quick else s.texgs_preset
+        ),
         "BC1": lambda: BlockFamily("BC1", [codecs.BC1], s.threads),
         "BC7": lambda: BlockFamily("BC7", [codecs.bc7(s.bc7_perceptual)], s.threads),
         "ASTC": lambda: BlockFamily("ASTC", [codecs.astc(b, preset) for b in s.astc_blocks], s.threads),
@@ -93,6 +100,41 @@ def _point_record(method: Method, p: Point, material: Material, figures: dict, o
         **{k: v for k, v in p.extra.items() if not k.startswith("_")},
         **figures,
     }
+
+
+class _DownloadSizer:
+    """Download bytes of a point: its files' zstd bytes (download.zstd_bytes), computed once per
+    point and only for the points a row uses. A point without "_files" is already entropy-coded
+    (AVIF, JPEG XL, WebP): its download size is its size. None when zstd is not available."""
+
+    def __init__(self, pts: list[Point], notes: list[str]):
+        self.pts, self.notes, self.cache = pts, notes, {}
+
+    def __call__(self, i: int) -> int | None:
+        if i not in self.cache:
+            files = self.pts[i].extra.get("_files")
+            if files is None:
+                self.cache[i] = self.pts[i].n_bytes
+                return self.cache[i]
+            try:
+                self.cache[i] = download.zstd_bytes(files)
+            except MissingTool as e:
+                msg = f"download sizes skipped: {e}"
+                if msg not in self.notes:
+                    self.notes.append(msg)
+                return None
+        return self.cache[i]
+
+
+def _download_figures(shipped, pts, material: Material, i: int, j: int, t: float, bppc: float) -> dict:
+    """download_bppc / download_bytes of a row: the zstd share of the in-memory bytes,
+    interpolated like every other figure between the row's points i and j, times its rate."""
+    di, dj = shipped(i), shipped(j)
+    if di is None or dj is None:
+        return {}
+    share = ratecurve.interpolate(di / pts[i].n_bytes, dj / pts[j].n_bytes, t)
+    texels = material.height * material.width * material.channels
+    return {"download_bppc": bppc * share, "download_bytes": round(bppc * share * texels / 8.0)}
 
 
 def crop_box(height: int, width: int, size: int = 128) -> tuple[int, int, int]:
@@ -138,6 +180,7 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
         psnrs = [c["psnr"] for c in cheap]
         front = ratecurve.pareto_frontier(rates, psnrs) if method.interpolated else list(range(len(pts)))
         full_cache: dict[int, dict] = {}
+        shipped = _DownloadSizer(pts, res.notes)
 
         def full(i: int) -> dict:
             if i not in full_cache:
@@ -168,6 +211,7 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
                 row.update(bppc=r, interpolated=True, points=f"{pts[i].label} .. {pts[j].label}", t=b.t)
                 for key in fi:
                     row[key] = ratecurve.interpolate(fi[key], fj.get(key), b.t)
+                row.update(_download_figures(shipped, pts, material, i, j, b.t, r))
                 row["encode_s"] = ratecurve.interpolate(pts[i].encode_s, pts[j].encode_s, b.t)
                 row["decode_s"] = ratecurve.interpolate(pts[i].decode_s, pts[j].decode_s, b.t)
                 nearest = i if b.t < 0.5 else j
@@ -187,6 +231,7 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
                     encode_s=pts[k].encode_s,
                     decode_s=pts[k].decode_s,
                 )
+                row.update(_download_figures(shipped, pts, material, k, k, 0.0, rates[k]))
                 nearest = k
             res.rows.append(row)
             if res.lit is not None:
@@ -199,7 +244,9 @@ def compare_material(material: Material, s: Settings, log=lambda msg: None) -> M
                 }
         on_front = set(front)
         for n, p in enumerate(pts):
-            figures = full_cache.get(n, cheap[n])
+            figures = dict(full_cache.get(n, cheap[n]))
+            if n in shipped.cache:
+                figures["download_bytes"] = shipped.cache[n]
             res.points.append(_point_record(method, p, material, figures, n in on_front))
         log(f"{material.name}: {method.name} done in {time.perf_counter() - t0:.1f} s")
     return res

@@ -196,6 +196,25 @@ def fit(
     addressing, True = tileable; progress: "auto" | "bar" | "lines" | "off".
     The fit runs on the device of cfg.backend (texgs.fit.device.fit_device).
     """
+    if config is not None and config.search_trials > 0:  # per-material settings (search.py)
+        from .search import fit_searched
+
+        def fit_with(cfg, b):
+            return fit(
+                stack,
+                b,
+                cfg,
+                channels=channels,
+                groups=groups,
+                names=names,
+                weights=weights,
+                wrap=wrap,
+                progress=progress,
+                label=label,
+            )
+
+        groups_of = [ch.group for ch in channels] if channels is not None else (groups or names)
+        return fit_searched(fit_with, budget or Budget(bppc=0.06), config, groups=groups_of)
     with torch_threads(1):
         return _fit(stack, budget, config, channels, groups, names, weights, wrap, progress, label)
 
@@ -304,21 +323,7 @@ def _fit_on(
     plan = make_plan(cfg, height, width, progressive=True)
     lod_levels = 1 + len(plan.add_steps)
     if budget.bppc is not None:
-        budget_bytes = rate.budget_bytes(budget.bppc, height, width, c)
-        n_total = packing.max_gaussians(budget_bytes, metas, height, width, qcfg, lod_levels)
-        pcfg, n_pal = qcfg, n_total
-        for _ in range(2):  # palette size follows the count, which follows the palette size
-            pcfg = packing.with_palettes(cfg, qcfg, metas, n_pal)
-            n_pal = packing.max_gaussians(budget_bytes, metas, height, width, pcfg, lod_levels)
-        if n_pal > n_total:  # on a small file the palettes can cost more than they save
-            qcfg, n_total = pcfg, n_pal
-        if n_total < 1:
-            floor = packing.size_bound(1, metas, height, width, qcfg, lod_levels)
-            raise ConfigError(
-                f"a budget of {budget.bppc} bppc ({budget_bytes} bytes) cannot hold even one "
-                f"Gaussian for a {width}x{height}x{c} stack (needs {floor} bytes, "
-                f"{metrics.bppc(floor, height, width, c):.4g} bppc)"
-            )
+        budget_bytes, qcfg, n_total = rate.plan_file(budget.bppc, cfg, qcfg, metas, height, width, lod_levels)
     else:
         budget_bytes = None
         n_total = int(budget.gaussians)

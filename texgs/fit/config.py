@@ -119,6 +119,13 @@ class FitConfig:
     # 0.06 bppc; 32: 241, for +0.23 dB mean on the benchmark set at full size,
     # up to +1.2 dB on 2048^2 materials; docs/benchmarks.md "Decoding cost per texel").
     max_radius: float = 24.0
+    # Texel rows per index strip (a power of two; 0 = automatic: of 8, 16, 32 the one whose
+    # file holds the most Gaussians, rate.auto_strip_height: 8 for every benchmark material
+    # at full size, taller for small or few-channel files at low rates). The index holds
+    # one entry per strip and LOD level, and y costs log2(strip_height) + 2 bits per record,
+    # so a taller strip trades index bytes for record bits (and a few more records per
+    # decode window). docs/fitting.md "Strip height".
+    strip_height: int = 0
     qat_fraction: float = 0.25  # final share of steps trained through the quantiser (0 = off)
     # Value palettes ("fixed" quant): "groups" = each channel group of 2+ channels
     # (albedo RGB, normal XYZ, ...) shares a palette of 2^palette_bits entries, so
@@ -141,6 +148,15 @@ class FitConfig:
     alpha_test: str = "auto"
     alpha_cutoff: float = 0.5
     cutout_weight: float = 1.0
+    # Per-material search (texgs.fit.search; FitConfig.search()): with search_trials > 0
+    # and a bppc budget, short fits (search_trial_fraction of the steps) of that many
+    # candidate settings, then full fits of the best one and of these settings; the fit
+    # with the higher PSNR at the same rate is kept. The radius bound is raised at most to
+    # search_max_radius, or with 0 to the bound whose decode window holds no more records
+    # per texel than the default's on a 1024^2 file (search.equal_work_radius).
+    search_trials: int = 0
+    search_trial_fraction: float = 0.25
+    search_max_radius: float = 0.0
     # Execution.
     backend: str = "auto"  # renderer backend and device: BACKENDS
     threads: int = 0  # renderer threads (0 = all); never changes results
@@ -196,6 +212,8 @@ class FitConfig:
             bad("lr_decay", "must be > 1")
         if self.max_decays < 0:
             bad("max_decays", "must be >= 0")
+        if not 1 <= self.value_bits <= 16:
+            bad("value_bits", "must be in 1..16")
         if self.quant not in QUANT_PRESETS:
             bad("quant", f"choose one of {', '.join(QUANT_PRESETS)}")
         if not 0.0 <= self.qat_fraction <= 1.0:
@@ -218,6 +236,16 @@ class FitConfig:
             bad("alpha_cutoff", "must be in (0, 1)")
         if not self.cutout_weight >= 0:
             bad("cutout_weight", "must be >= 0 (0 = measured only)")
+        if self.strip_height != 0 and not (
+            1 <= self.strip_height <= 256 and self.strip_height & (self.strip_height - 1) == 0
+        ):
+            bad("strip_height", "must be 0 (automatic) or a power of two in 1..256")
+        if self.search_trials < 0:
+            bad("search_trials", "must be >= 0 (0 = no search)")
+        if not 0.0 < self.search_trial_fraction <= 1.0:
+            bad("search_trial_fraction", "must be in (0, 1]")
+        if not self.search_max_radius >= 0:
+            bad("search_max_radius", "must be >= 0 (0 = max_radius)")
         if self.backend not in BACKENDS:
             bad("backend", f"choose one of {', '.join(BACKENDS)}")
         if self.threads < 0:
@@ -289,5 +317,24 @@ class FitConfig:
         base.update(changes)
         return cls(**base)
 
+    @classmethod
+    def search(cls, **changes) -> FitConfig:
+        """The default schedule, with the settings chosen per material by measurement
+        (texgs.fit.search): SEARCH_TRIALS short fits of candidate settings, then at most
+        two full fits. It costs at most 2 + SEARCH_TRIALS * search_trial_fraction default
+        fits (3.5x with these values) and never returns a lower PSNR than the default."""
+        base = dict(search_trials=SEARCH_TRIALS)
+        base.update(changes)
+        return cls(**base)
 
-PRESETS = {"default": FitConfig, "fast": FitConfig.fast, "thorough": FitConfig.thorough, "paper": FitConfig.paper}
+
+#: Candidate settings FitConfig.search() tries (texgs.fit.search.CANDIDATES, in order).
+SEARCH_TRIALS = 6
+
+PRESETS = {
+    "default": FitConfig,
+    "fast": FitConfig.fast,
+    "thorough": FitConfig.thorough,
+    "paper": FitConfig.paper,
+    "search": FitConfig.search,
+}

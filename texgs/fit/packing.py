@@ -53,16 +53,25 @@ def quant_config(cfg: FitConfig, height: int, width: int, ranges=None):
     per_channel = ()
     if cfg.value_allocation == "range" and ranges is not None:
         per_channel = range_value_bits(cfg.value_bits, ranges)
-    base = fmt.QuantConfig.fixed()
-    y_bits = fmt.strip_shift(base.strip_height) + POSITION_SUBTEXEL_BITS
-    return dataclasses.replace(
-        base,
+    base = dataclasses.replace(
+        fmt.QuantConfig.fixed(),
         value_bits=cfg.value_bits,
         position_bits=bits,
-        strip_y_bits=y_bits,
         value_bits_per_channel=per_channel,
         max_radius=cfg.max_radius,
     )
+    return with_strip_height(base, cfg.strip_height or fmt.QuantConfig.fixed().strip_height)
+
+
+def with_strip_height(qcfg, strip_height: int):
+    """qcfg with index strips of strip_height rows and y at a quarter texel within them
+    (fp16 records are unchanged: their y does not depend on the strip)."""
+    from ..format import quant as fmt
+
+    if qcfg.encoding != "fixed":
+        return qcfg
+    y_bits = fmt.strip_shift(strip_height) + POSITION_SUBTEXEL_BITS
+    return dataclasses.replace(qcfg, strip_height=strip_height, strip_y_bits=y_bits)
 
 
 #: Automatic palette size: 2^floor(log2(N / this)) entries, 12 to 24 Gaussians

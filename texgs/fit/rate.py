@@ -32,6 +32,59 @@ def budget_bytes(bppc: float, height: int, width: int, channels: int) -> int:
     return int(math.floor(bppc * height * width * channels / 8.0 + 1e-9))
 
 
+#: Strip heights the automatic choice (FitConfig.strip_height = 0) considers, smallest first.
+AUTO_STRIP_HEIGHTS = (8, 16, 32)
+#: A taller strip is chosen only when it holds at least this share more Gaussians than strips
+#: of 8: each doubling adds about 4-5% decode work (docs/benchmarks.md "Strip height and
+#: radius bound"), and 3% more Gaussians measured no gain (512^2 at 0.03 bppc, +-0.01 dB).
+AUTO_STRIP_MIN_GAIN = 0.05
+
+
+def auto_strip_height(budget_bytes: int, channels, height: int, width: int, qcfg, lod_levels: int):
+    """qcfg with the strip height of AUTO_STRIP_HEIGHTS whose file holds the most Gaussians
+    within budget_bytes, taking a taller strip than the first only for AUTO_STRIP_MIN_GAIN
+    more than it. The index has strips x levels entries and y costs log2(strip) + 2 bits per
+    record, so on a small file a taller strip frees bytes and on a large one it costs them."""
+    first = packing.with_strip_height(qcfg, AUTO_STRIP_HEIGHTS[0])
+    floor = packing.max_gaussians(budget_bytes, channels, height, width, first, lod_levels)
+    best, best_n = first, floor
+    for s in AUTO_STRIP_HEIGHTS[1:]:
+        q = packing.with_strip_height(qcfg, s)
+        n = packing.max_gaussians(budget_bytes, channels, height, width, q, lod_levels)
+        if n > best_n and n >= floor * (1.0 + AUTO_STRIP_MIN_GAIN):
+            best, best_n = q, n
+    return best
+
+
+def plan_file(bppc: float, cfg, qcfg, channels, height: int, width: int, lod_levels: int):
+    """(budget bytes, quantiser, Gaussian count) of a fit at `bppc`: the strip height
+    (cfg.strip_height 0: auto_strip_height), then the palettes for the count and the count
+    for the palettes, kept only when they buy more Gaussians than plain records. The file's
+    layout follows from these exactly (texgs.format.layout.section_sizes)."""
+    from ..errors import ConfigError
+    from ..metrics import bppc as bppc_of
+
+    budget = budget_bytes(bppc, height, width, len(channels))
+    if cfg.strip_height == 0:
+        qcfg = auto_strip_height(budget, channels, height, width, qcfg, lod_levels)
+    n_total = packing.max_gaussians(budget, channels, height, width, qcfg, lod_levels)
+    pcfg, n_pal = qcfg, n_total
+    for _ in range(2):  # palette size follows the count, which follows the palette size
+        pcfg = packing.with_palettes(cfg, qcfg, channels, n_pal)
+        n_pal = packing.max_gaussians(budget, channels, height, width, pcfg, lod_levels)
+    if n_pal > n_total:  # on a small file the palettes can cost more than they save
+        qcfg, n_total = pcfg, n_pal
+    if n_total < 1:
+        floor = packing.size_bound(1, channels, height, width, qcfg, lod_levels)
+        c = len(channels)
+        raise ConfigError(
+            f"a budget of {bppc} bppc ({budget} bytes) cannot hold even one "
+            f"Gaussian for a {width}x{height}x{c} stack (needs {floor} bytes, "
+            f"{bppc_of(floor, height, width, c):.4g} bppc)"
+        )
+    return budget, qcfg, n_total
+
+
 def useful_gaussians(height: int, width: int) -> int:
     """More Gaussians than texels cannot help (initial positions are distinct texels)."""
     return height * width
