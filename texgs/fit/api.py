@@ -271,6 +271,9 @@ def _fit_on(
     lod_levels = 1 + len(plan.add_steps)
     if budget.bppc is not None:
         budget_bytes = rate.budget_bytes(budget.bppc, height, width, c)
+        tail = packing.mip_tail(host_target, metas, budget_bytes, cfg.mip_tail)
+        if tail is not None:  # every byte counts: the tail's come out of the Gaussians' budget
+            budget_bytes -= packing.mip_tail_bytes(tail, height, width)
         n_total = packing.max_gaussians(budget_bytes, metas, height, width, qcfg, lod_levels)
         pcfg, n_pal = qcfg, n_total
         for _ in range(2):  # palette size follows the count, which follows the palette size
@@ -286,7 +289,7 @@ def _fit_on(
                 f"{metrics.bppc(floor, height, width, c):.4g} bppc)"
             )
     else:
-        budget_bytes = None
+        budget_bytes, tail = None, None
         n_total = int(budget.gaussians)
         qcfg = packing.with_palettes(cfg, qcfg, metas, n_total)
     n_total = min(n_total, rate.useful_gaussians(height, width))
@@ -348,6 +351,7 @@ def _fit_on(
         cfg.threads,
         entries,
     )
+    data = packing.with_mip_tail(data, tail)
     result = FitResult(
         data=data,
         gaussians=packing.unpack(data),

@@ -133,6 +133,10 @@ class FitConfig:
     # Value range of each packed channel: "auto" = the channel's min..max in the
     # target (finer value steps for channels that use part of [0, 1]), "unit" = [0, 1].
     channel_range: str = "auto"
+    # Largest share of a byte budget the stored mip tail (the source's box mips
+    # from the finest level that fits, docs/FORMAT.md "Mip tail") may take; its
+    # bytes come out of the Gaussians' budget. 0 = no tail.
+    mip_tail: float = 0.1
     # Execution.
     backend: str = "auto"  # renderer backend and device: BACKENDS
     threads: int = 0  # renderer threads (0 = all); never changes results
@@ -204,6 +208,8 @@ class FitConfig:
             bad("value_allocation", "choose range or uniform")
         if self.channel_range not in ("auto", "unit"):
             bad("channel_range", "choose auto or unit")
+        if not 0.0 <= self.mip_tail < 1.0:
+            bad("mip_tail", "must be a share of the file in [0, 1)")
         if self.backend not in BACKENDS:
             bad("backend", f"choose one of {', '.join(BACKENDS)}")
         if self.threads < 0:
