@@ -189,6 +189,8 @@ def main_filtered(args) -> int:
         if packed.mip_tail is not None:
             row["mip_tail_first_level"] = packed.mip_tail.first_level
         for name, (along, across) in FOOTPRINTS.items():
+            if args.footprints and name not in args.footprints.split(","):
+                continue
             row[name] = {k: round(v, 1) for k, v in filtered_cost(packed, along, across).items()}
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -228,6 +230,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-radius", type=float, default=FitConfig().max_radius)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--baked", help="a texgs bake output folder (with --filtered)")
+    ap.add_argument(
+        "--footprints", help="with --filtered: only these rows (comma-separated names, e.g. 'level 0,level 6')"
+    )
     ap.add_argument("--mip-tail", type=float, default=0.0, help="with --filtered: attach a tail of this share")
     ap.add_argument("--filtered", action="store_true", help="filtered sampling cost per mip level (needs --baked)")
     ap.add_argument("--rows", help="with --filtered: tabulate these JSON lines (earlier runs) instead of measuring")
