@@ -120,17 +120,20 @@ def run_harness(exe: Path, workload: Path, repeat: int, threads: int, dump: Path
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
 
-def count_instructions(exe: Path, workload: Path, threads: int, tmp: Path) -> dict:
+def count_instructions(exe: Path, workload: Path, tmp: Path) -> dict:
     """Instructions of one forward (inference) and one forward + backward,
-    counted by callgrind inside the render entry points only (all threads):
-    one run collecting inside render_forward_cpu (called twice), one inside
-    render_backward_cpu; callgrind's summary line is the collected total."""
+    counted by callgrind inside the render entry points only: one run
+    collecting inside render_forward_cpu (called twice), one inside
+    render_backward_cpu; callgrind's summary line is the collected total.
+    One thread: callgrind's --toggle-collect only counts a thread while it is
+    inside the function, so worker threads (which start elsewhere) would go
+    uncounted; the work does not depend on the thread count."""
     totals = {}
     for fn in ("render_forward_cpu", "render_backward_cpu"):
         out = tmp / f"callgrind.{fn}"
         cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}"]
         cmd += [f"--toggle-collect=texgs::{fn}*", str(exe), str(workload), "--repeat", "1"]
-        cmd += ["--threads", str(threads), "--no-warm"]
+        cmd += ["--threads", "1", "--no-warm"]
         subprocess.run(cmd, check=True, capture_output=True)
         summary = next(ln for ln in out.read_text().splitlines() if ln.startswith("summary:"))
         totals[fn] = int(summary.split()[1])
@@ -185,7 +188,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=5, help="timed calls per side and round")
     ap.add_argument("--rounds", type=int, default=3, help="alternating old / new rounds")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--instructions", action="store_true", help="also count instructions (valgrind callgrind)")
+    ap.add_argument(
+        "--instructions", action="store_true", help="also count instructions (valgrind callgrind, one thread)"
+    )
     ap.add_argument("--build-dir", default=str(ROOT / "build" / "render-bench"))
     args = ap.parse_args(argv)
 
@@ -207,9 +212,7 @@ def main(argv=None) -> int:
                     times[side][k] += got[k]
         difference = _difference(_read_dump(tmp / "old.f32", w), _read_dump(tmp / "new.f32", w))
         instructions = (
-            {side: count_instructions(exe, workload, args.threads, tmp) for side, exe in exes.items()}
-            if args.instructions
-            else None
+            {side: count_instructions(exe, workload, tmp) for side, exe in exes.items()} if args.instructions else None
         )
     result = {
         "benchmark": "render_old_vs_new",

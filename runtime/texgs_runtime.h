@@ -129,6 +129,7 @@
 #define TEXGS_SEMANTIC_SPECULAR 11u
 #define TEXGS_COLOUR_LINEAR 0u
 #define TEXGS_COLOUR_SRGB 1u
+#define TEXGS_COLOUR_LOG2 2u
 #define TEXGS_MAX_K 16
 #define TEXGS_LIMIT_CHANNELS 32
 #define TEXGS_Q_CUTOFF 9.0
@@ -156,6 +157,7 @@
 #define TEXGS_MAX_RADIUS 4096.0
 #define TEXGS_MAX_STRIP_HEIGHT 256u
 #define TEXGS_RANGE_LIMIT 1.8446744073709552e+19
+#define TEXGS_LOG2_RANGE_LIMIT 64.0
 #define TEXGS_MAX_PALETTE_INDEX_BITS 12u
 #define TEXGS_NAME_MAX_BYTES 64u
 #define TEXGS_SIGMA_CUTOFF 3.0
@@ -165,8 +167,8 @@
 #define TEXGS_TAIL_VALUE_BITS 8u
 #define TEXGS_SEMANTIC_COUNT 12u
 #define TEXGS_SEMANTIC_NAMES "generic", "albedo", "normal_x", "normal_y", "normal_z", "ao", "roughness", "metalness", "height", "opacity", "emissive", "specular"
-#define TEXGS_COLOUR_SPACE_COUNT 2u
-#define TEXGS_COLOUR_SPACE_NAMES "linear", "srgb"
+#define TEXGS_COLOUR_SPACE_COUNT 3u
+#define TEXGS_COLOUR_SPACE_NAMES "linear", "srgb", "log2"
 #endif
 /* END GENERATED LAYOUT */
 /* clang-format on */
@@ -200,7 +202,7 @@ typedef struct texgs_error {
 
 typedef struct texgs_channel {
     uint32_t semantic;     /* TEXGS_SEMANTIC_* (texgs_semantic_name) */
-    uint32_t colour_space; /* TEXGS_COLOUR_LINEAR or TEXGS_COLOUR_SRGB */
+    uint32_t colour_space; /* TEXGS_COLOUR_LINEAR, TEXGS_COLOUR_SRGB or TEXGS_COLOUR_LOG2 */
     uint32_t value_bits;   /* bits of the channel's code */
     uint32_t value_bit_offset;
     float value_step;         /* unit value = code * step (fixed encoding; 0 for fp16) */
@@ -743,6 +745,12 @@ static texgs_status texgs__names(texgs_material* m, const texgs__section* s, tex
     return TEXGS_OK;
 }
 
+/* A unit value as channel ch stores it: its range, and the log2 transfer (docs/FORMAT.md). */
+static float texgs__stored(const texgs_channel* ch, float unit_value) {
+    float v = ch->range_lo + (ch->range_hi - ch->range_lo) * unit_value;
+    return ch->colour_space == TEXGS_COLOUR_LOG2 ? exp2f(v) - exp2f(ch->range_lo) : v;
+}
+
 static texgs_status texgs__channels(texgs_material* m, texgs_error* err) {
     uint32_t i;
     for (i = 0; i < m->channel_count; i++) {
@@ -776,6 +784,10 @@ static texgs_status texgs__channels(texgs_material* m, texgs_error* err) {
             return texgs__fail(err, TEXGS_E_CHANNELS,
                                "channel %u range [%.9g, %.9g] is not an interval lo < hi within +-%.6g",
                                (unsigned)i, (double)lo, (double)hi, TEXGS_RANGE_LIMIT);
+        if (ch->colour_space == TEXGS_COLOUR_LOG2 &&
+            !((double)lo >= -TEXGS_LOG2_RANGE_LIMIT && (double)hi <= TEXGS_LOG2_RANGE_LIMIT))
+            return texgs__fail(err, TEXGS_E_CHANNELS, "log2 channel %u range [%.9g, %.9g] is not within +-%g",
+                               (unsigned)i, (double)lo, (double)hi, TEXGS_LOG2_RANGE_LIMIT);
     }
     return TEXGS_OK;
 }
@@ -1548,7 +1560,7 @@ texgs_status texgs_decode_rows(const texgs_material* m, uint32_t level, uint32_t
         if (flags & TEXGS_DECODE_APPLY_RANGE)
             for (i = 0; i < lw * nc; i++) {
                 const texgs_channel* ch = &m->channels[i % nc];
-                row[i] = ch->range_lo + (ch->range_hi - ch->range_lo) * row[i];
+                row[i] = texgs__stored(ch, row[i]);
             }
     }
     return TEXGS_OK;
@@ -1610,8 +1622,7 @@ int texgs_find_semantic(const texgs_material* m, uint32_t semantic) {
 }
 
 float texgs_apply_range(const texgs_material* m, uint32_t c, float unit_value) {
-    const texgs_channel* ch = &m->channels[c < m->channel_count ? c : 0];
-    return ch->range_lo + (ch->range_hi - ch->range_lo) * unit_value;
+    return texgs__stored(&m->channels[c < m->channel_count ? c : 0], unit_value);
 }
 
 float texgs_srgb_to_linear(float e) {

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from texgs import metrics
+from texgs.channels import Channel
 from texgs.errors import ConfigError, InputError
 from texgs.fit.api import fit
 from texgs.fit.config import Budget, FitConfig
@@ -197,8 +198,15 @@ def test_bad_inputs_are_user_errors():
     bad[3, 3, 1] = np.nan
     with pytest.raises(InputError, match="NaN"):
         fit(bad, Budget(gaussians=4), QUICK, progress="off")
-    with pytest.raises(InputError, match=r"\[0, 1\]"):
-        fit(ok * 3, Budget(gaussians=4), QUICK, progress="off")
+    # Values outside [0, 1] are fitted under their range (tests/test_hdr.py); outside a declared one, refused.
+    with pytest.raises(InputError, match="outside its declared range"):
+        fit(
+            ok * 3,
+            Budget(gaussians=4),
+            QUICK,
+            progress="off",
+            channels=[Channel(f"c{i}", range=(0.0, 2.0)) for i in range(ok.shape[2])],
+        )
     with pytest.raises(InputError, match="channels"):
         fit(np.zeros((8, 8, 40), np.float32), Budget(gaussians=4), QUICK, progress="off")
     with pytest.raises(ConfigError, match="weight"):
@@ -290,9 +298,13 @@ def test_range_value_allocation_gives_narrow_channels_fewer_bits():
     assert unpack(r.data).value_bits[2] < unpack(r.data).value_bits[0]
 
 
-def test_fused_l2_loss_matches_the_generic_loss_and_gradient():
+@pytest.mark.parametrize("chunk", [1 << 16, 40])  # one chunk; several, the last one partial
+@pytest.mark.parametrize("scale", [1.0, 3.0])  # the loss gradient backward receives
+def test_fused_l2_loss_matches_the_generic_loss_and_gradient(monkeypatch, chunk, scale):
+    from texgs.fit import loss as loss_mod
     from texgs.fit.loss import image_loss, weighted_l2
 
+    monkeypatch.setattr(loss_mod, "L2_CHUNK_TEXELS", chunk)
     g = torch.Generator().manual_seed(3)
     unit = torch.rand(13, 17, 5, generator=g, dtype=torch.float64)
     lo = torch.rand(5, generator=g, dtype=torch.float64) * 0.3
@@ -301,10 +313,10 @@ def test_fused_l2_loss_matches_the_generic_loss_and_gradient():
     weights = torch.tensor([1.0, 2.0, 0.5, 1.0, 0.0], dtype=torch.float64)
     a = unit.clone().requires_grad_(True)
     loss_a, sq = weighted_l2(a, lo, span, target, weights)
-    loss_a.backward()
+    (scale * loss_a).backward()
     b = unit.clone().requires_grad_(True)
     loss_b = image_loss(lo + span * b, target, weights, ssim_weight=0.0, data_term="l2")
-    loss_b.backward()
+    (scale * loss_b).backward()
     assert float(loss_a.detach()) == pytest.approx(float(loss_b.detach()), rel=1e-12)
     assert torch.allclose(a.grad, b.grad, rtol=1e-10, atol=1e-15)
     assert torch.allclose(sq, ((lo + span * unit - target) ** 2).sum(dim=(0, 1)), rtol=1e-12)
@@ -399,3 +411,46 @@ def test_the_file_holds_the_source_mip_tail_within_its_share_of_the_budget(fit64
     hi = np.array([c.range[1] for c in p.channels], np.float64)
     want = mip_tail.build(((stack - lo) / (hi - lo)).astype(np.float32), p.mip_tail.first_level)
     assert all(np.array_equal(a, b) for a, b in zip(p.mip_tail.levels, want.levels))
+
+
+def test_coverage_candidates_in_chunks_are_the_nearest_centres(monkeypatch):
+    from texgs.fit import nearest, optimize
+    from texgs.fit.optimize import TrainableGaussians, coverage_candidates
+    from texgs.fit.schedule import Stage
+
+    gen = torch.Generator().manual_seed(1)
+    stage = Stage(factor=1, height=40, width=48, start=0, end=1)
+    n = 300
+    # Centres on texel centres, so many points are equally far from several of them.
+    cells = torch.randint(0, 40 * 48, (n,), generator=gen)
+    pos = torch.stack([((cells % 48).float() + 0.5) / 48, ((cells // 48).float() + 0.5) / 40], dim=1)
+    g = TrainableGaussians(pos, torch.ones(n, 2), torch.zeros(n), torch.zeros(n, 1), torch.zeros(n, dtype=torch.int32))
+    points = torch.stack([torch.randint(0, 48, (77,), generator=gen), torch.randint(0, 40, (77,), generator=gen)], 1)
+    points = points.float() + 0.5
+    wrap = (True, False)
+    whole = coverage_candidates(g, points, stage, wrap)
+    monkeypatch.setattr(nearest, "CHUNK_PAIRS", 5 * n + 7)  # 5 points at a time, the last chunk partial
+    assert torch.equal(coverage_candidates(g, points, stage, wrap), whole)
+    # The nearest centres on the torus in x, plainly measured.
+    dx = points[:, None, 0] - pos[None, :, 0] * 48
+    dx = dx - 48 * torch.floor(dx / 48 + 0.5)
+    dist = dx**2 + (points[:, None, 1] - pos[None, :, 1] * 40) ** 2
+    kth = dist.sort(dim=1).values[:, optimize.COVERAGE_CANDIDATES - 1 : optimize.COVERAGE_CANDIDATES]
+    assert bool((dist.gather(1, whole) <= kth).all())
+    assert coverage_candidates(g, points[:0], stage, wrap).shape == (0, optimize.COVERAGE_CANDIDATES)
+
+
+def test_large_fits_keep_the_per_texel_step_and_the_coverage_reach_of_a_1k_fit():
+    # At 4096^2 the image-normalised position rate moved Gaussians 2 texels a
+    # step and 1,024 hole points served 140K Gaussians; fits of the same detail
+    # per texel lost 4 dB from 2K to 4K (docs/fitting.md).
+    from texgs.fit.optimize import COVERAGE_POINTS, coverage_points
+    from texgs.fit.schedule import position_lr_scale
+
+    lr = FitConfig().lr_position
+    for side in (256, 512, 1024):
+        assert position_lr_scale(side, side) == 1.0  # small fits are unchanged
+    for h, w in ((2048, 2048), (4096, 4096), (1024, 8192)):
+        assert lr * position_lr_scale(h, w) * max(h, w) == pytest.approx(lr * 1024)
+    assert coverage_points(8606) == COVERAGE_POINTS  # a 1K 9-channel fit: unchanged
+    assert coverage_points(140_000) >= 140_000 / 16

@@ -90,6 +90,7 @@ CASES = [
     (29, 41, 1, 16, 30, {"anisotropy": 40.0}),  # very elongated, K = MAX_K on one channel
     (21, 18, 3, 4, 25, {"coverage": 0.05}),  # tiny scales: mostly background
     (21, 18, 17, 4, 25, {"coverage": 0.05}),  # the same, many channels
+    (19, 35, 32, 6, 40, {"coverage": 2.0}),  # the most channels (MAX_CHANNELS)
     (25, 31, 3, 10, 8, {"coverage": 400.0}),  # huge scales: wider than the image
     (67, 45, 9, 4, 300, {"coverage": 3.0}),  # crowded: many candidates per tile
 ]

@@ -4,6 +4,9 @@ The one implementation every command and benchmark uses, so their numbers can
 be compared. All image arguments are arrays of shape [H, W, C] holding each
 channel in its stored encoding scaled to [0, 1] (8-bit / 255, sRGB colour
 left sRGB-encoded, normals as (n + 1) / 2). numpy arrays or torch tensors.
+Data outside [0, 1] (float EXR: metres, nits, HDR colour) is first mapped to
+its channel's range with to_range_units (PSNR relative to the range), and an
+emissive RGB group also gets log_luminance_psnr.
 """
 
 from __future__ import annotations
@@ -89,6 +92,54 @@ def normal_angle_stats(reference_rgb, reconstruction_rgb) -> dict:
     if not ang.size:
         return {"mean": 0.0, "p99": 0.0}
     return {"mean": float(ang.mean()), "p99": float(np.percentile(ang, 99))}
+
+
+def linear_ranges(ranges, colour_spaces) -> tuple[np.ndarray, np.ndarray]:
+    """([C] lo, [C] hi) float64 in stored units: each channel's (lo, hi), where a "log2"
+    channel's encoded (lo, hi) (texgs.transfer) becomes the values it spans, [0, peak]."""
+    lo = np.array([r[0] for r in ranges], np.float64)
+    hi = np.array([r[1] for r in ranges], np.float64)
+    for c, space in enumerate(colour_spaces):
+        if space == "log2":
+            lo[c], hi[c] = 0.0, 2.0 ** hi[c] - 2.0 ** lo[c]
+    return lo, hi
+
+
+def to_range_units(image, lo, hi) -> np.ndarray:
+    """[H, W, C] stored values -> (value - lo) / (hi - lo) per channel: the scale on which
+    PSNR is relative to each channel's range (peak = hi - lo), as docs/METRICS.md defines."""
+    a = _as_f64(image)
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    return (a - lo) / (hi - lo)
+
+
+def psnr_in_range(reference, reconstruction, lo, hi) -> float:
+    """PSNR over all channels relative to each channel's range [lo, hi] (the
+    reconstruction clamped into it, as storing it in that range would)."""
+    return psnr(to_range_units(reference, lo, hi), to_range_units(reconstruction, lo, hi))
+
+
+#: Rec. 709 / sRGB primaries' luminance weights of linear RGB.
+LUMINANCE_WEIGHTS = (0.2126, 0.7152, 0.0722)
+#: Log-luminance floor: this many stops (factors of 2) below the reference's peak luminance.
+LOG_LUMINANCE_STOPS = 16
+
+
+def log_luminance_psnr(reference_rgb, reconstruction_rgb) -> float:
+    """PSNR of log2 luminance of linear RGB [H, W, 3] (emissive in nits, HDR colour):
+    l = log2(max(Y, 0) + eps), eps = 2^-LOG_LUMINANCE_STOPS x the reference's peak Y;
+    peak = the reference's l range, log2(Ymax + eps) - log2(eps) (about 16).
+    Errors in dim and bright texels count by ratio, as exposure sees them."""
+    ref, rec = _check_pair(reference_rgb, reconstruction_rgb)
+    if ref.shape[2] != 3:
+        raise ValueError(f"log-luminance PSNR needs RGB, got {ref.shape[2]} channels")
+    w = np.array(LUMINANCE_WEIGHTS)
+    y_ref, y_rec = np.maximum(ref @ w, 0.0), np.maximum(rec @ w, 0.0)
+    peak = max(float(y_ref.max()), 1e-30)
+    eps = peak * 2.0**-LOG_LUMINANCE_STOPS
+    err = float(np.mean((np.log2(y_ref + eps) - np.log2(y_rec + eps)) ** 2))
+    span = math.log2(peak + eps) - math.log2(eps)
+    return math.inf if err <= 0.0 else 10.0 * math.log10(span * span / err)
 
 
 def bppc(n_bytes: int, height: int, width: int, channels: int) -> float:

@@ -86,10 +86,16 @@ void tile_texels(const TileRect& r, TileTexels& tt) {
 // Per-worker scratch for one forward tile; allocated once per call.
 struct ForwardScratch {
     TileTexels texels;
-    vfloat best_q[kMaxK][kBlocks];   // [K, texel] selected q, ascending; +inf = empty
-    vint best_j[kMaxK][kBlocks];     // [K, texel] their local list index; -1 = empty
-    vfloat weight[kMaxK][kBlocks];   // [K, texel] G of the selected; 0 = empty
-    std::vector<Lanes> tile_values;  // [list entry, chunk] the tile's candidates' values, padded
+    vfloat best_q[kMaxK][kBlocks];              // [K, texel] selected q, ascending; +inf = empty
+    vint best_j[kMaxK][kBlocks];                // [K, texel] their local list index; -1 = empty
+    vfloat weight[kMaxK][kBlocks];              // [K, texel] G of the selected; 0 = empty
+    vint value_offset[kMaxK][kBlocks];          // [K, texel] float offset of its row in tile_values
+    alignas(64) int32_t selected[kTileTexels];  // per texel, its slots in use
+    std::vector<Lanes> tile_values;             // [list entry, chunk] the tile's candidates' values, padded
+    // One tile row's unnormalised output and S per value, [texel, C] plus the
+    // padding lanes of the last texel's registers.
+    Lanes row_acc[(kTileSize * kMaxChannels + kMaxChannels) / kLanes + 1];
+    Lanes row_sum[(kTileSize * kMaxChannels + kMaxChannels) / kLanes + 1];
 };
 
 constexpr int kMaskWords = kTileTexels / 32;  // 32-bit words of one entry's texel mask
@@ -130,6 +136,13 @@ inline void reach_range(float mean, float reach, int tile_origin, bool wrap, int
     const double b = std::floor(double(mean) + double(reach) - 0.5) - tile_origin;
     if (a > lo) lo = a > hi ? kTileSize : int(a);
     if (b < hi) hi = b < lo ? -1 : int(b);
+}
+
+// rows [n, c] copied into out [n, padded_c], each row padded with zeros.
+void pad_rows(const float* rows, int n, int c, int padded_c, std::vector<float>& out) {
+    out.assign(size_t(n) * padded_c, 0.0f);
+    for (int i = 0; i < n; ++i)
+        std::copy(rows + size_t(i) * c, rows + size_t(i + 1) * c, out.begin() + size_t(i) * padded_c);
 }
 
 template <bool WrapX, bool WrapY>
@@ -193,62 +206,123 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
                 fill[b] = top;
             }
     }
-    // Weights G = exp(-q/2) of the selected, all texels at once; 0 where empty.
-    // Only the slots a block uses are read from here on.
-    for (int b = 0; b < kBlocks; ++b)
+    // Weights G = exp(-q/2) of the selected, all texels at once, and the
+    // offsets of their value rows; empty slots get G = 0 and the zero row, so
+    // the blend runs a group of texels over the same slots: adding
+    // 0 * value = +-0 to a sum that is never -0 changes no bit. With a state,
+    // which texels selected each of the tile's entries: per block and slot,
+    // one OR per distinct entry among the lanes (neighbouring texels mostly
+    // select the same Gaussians). Only the slots a block uses are read from
+    // here on.
+    const int chunks = (C + kLanes - 1) / kLanes, padded_c = chunks * kLanes;
+    const int len = end - begin;
+    uint32_t* masks = state ? state->masks.data() + size_t(begin) * kMaskWords : nullptr;
+    if (masks) std::fill(masks, masks + size_t(len) * kMaskWords, 0u);
+    for (int b = 0; b < kBlocks; ++b) {
+        vint selected = vint{};
         for (int k = 0; k < fill[b]; ++k) {
             const vfloat q = sc.best_q[k][b];
             const vint candidate = within_cutoff(q);
             const vfloat w = gaussian_weight(candidate ? q : vfloat{});
             sc.weight[k][b] = candidate ? w : vfloat{};
+            const vint j = sc.best_j[k][b];
+            const vint used = j >= 0;
+            sc.value_offset[k][b] = (used ? j : vint{} + len) * padded_c;
+            selected -= used;
+            if (!masks) continue;
+            const int word = b * kLanes / 32, shift = b * kLanes % 32;
+            for (uint32_t pending = lane_bits(used); pending;) {
+                const int32_t e = j[__builtin_ctz(pending)];
+                const uint32_t same = lane_bits(j == e) & pending;
+                masks[size_t(e) * kMaskWords + word] |= same << shift;
+                pending &= ~same;
+            }
         }
+        std::memcpy(sc.selected + b * kLanes, &selected, sizeof(selected));
+    }
     // Blend: out = sum G_k v_k / sum G_k, in selection order, kLanes channels per
     // register. The tile's candidates' values are first copied next to each
-    // other (rows padded to whole registers) so the inner loop reads L1-hot rows.
+    // other (rows padded to whole registers, then the zero row) so the inner
+    // loop reads L1-hot rows.
     const float* wk = reinterpret_cast<const float*>(sc.weight);
-    const int32_t* bj = reinterpret_cast<const int32_t*>(sc.best_j);
-    const int chunks = (C + kLanes - 1) / kLanes, padded_c = chunks * kLanes;
-    const int len = end - begin;
-    sc.tile_values.resize(size_t(len) * chunks);
+    const int32_t* vo = reinterpret_cast<const int32_t*>(sc.value_offset);
+    sc.tile_values.resize(size_t(len + 1) * chunks);
     float* tv = reinterpret_cast<float*>(sc.tile_values.data());
     for (int j = 0; j < len; ++j)
         std::memcpy(tv + size_t(j) * padded_c, padded_values + size_t(lists.ids[begin + j]) * padded_c,
                     sizeof(float) * padded_c);
+    std::fill(tv + size_t(len) * padded_c, tv + size_t(len + 1) * padded_c, 0.0f);
     float* sums = state ? state->sums.data() + size_t(tile) * kTileTexels : nullptr;
-    if (sums) std::fill(sums, sums + kTileTexels, 0.0f);  // texels outside the image too
+    if (sums && r.y1 - r.y0 < kTileSize) std::fill(sums, sums + kTileTexels, 0.0f);  // rows outside the image
+    // A tile row's output is contiguous in out ([H, W, C]): each texel's
+    // unnormalised sums and its S (broadcast) are stored as whole registers
+    // into row buffers at texel * C, each overwriting the previous texel's
+    // padding lanes, and the row is then divided a register at a time
+    // (the same a / S per value, far fewer divisions and no masked stores).
+    // Texels right of the image (partial tiles) have no selection: they are
+    // blended harmlessly into the buffers' tail and never copied out.
+    float* row_acc = reinterpret_cast<float*>(sc.row_acc);
+    float* row_sum = reinterpret_cast<float*>(sc.row_sum);
+    const int row_floats = (r.x1 - r.x0) * C;
     auto blend = [&](auto chunk_count) {
         constexpr int kChunks = decltype(chunk_count)::value;  // 0: C decides at run time
+        constexpr int kMaxChunks = (kMaxChannels + kLanes - 1) / kLanes;
+        // Texels blended together (independent chains, one loop overhead).
+        constexpr int kGroup = std::min(kLanes, kChunks == 1 ? 8 : kChunks == 2 ? 4 : 1);
         const int n_chunks = kChunks ? kChunks : chunks;
-        for (int y = r.y0; y < r.y1; ++y)
-            for (int x = r.x0; x < r.x1; ++x) {
-                const int t = (y - r.y0) * kTileSize + (x - r.x0);
-                float* o = out + (size_t(y) * s.width + x) * C;
-                // One pass over the texel's selections, in order, all chunks at once.
-                vfloat acc[kChunks ? kChunks : (kMaxChannels + kLanes - 1) / kLanes];
-                for (int chunk = 0; chunk < n_chunks; ++chunk) acc[chunk] = vfloat{};
-                float sum = 0.0f;
-                int n = 0;
-                for (const int used = fill[t / kLanes]; n < used; ++n) {
-                    const int32_t j = bj[n * kTileTexels + t];
-                    if (j < 0) break;
-                    const float w = wk[n * kTileTexels + t];
-                    const float* row = tv + size_t(j) * padded_c;
-                    sum += w;
-                    for (int chunk = 0; chunk < n_chunks; ++chunk) {
-                        vfloat val;
-                        std::memcpy(&val, row + chunk * kLanes, sizeof(val));
-                        acc[chunk] += w * val;
+        for (int y = r.y0; y < r.y1; ++y) {
+            for (int x0 = 0; x0 < kTileSize; x0 += kGroup) {
+                const int t0 = (y - r.y0) * kTileSize + x0;
+                vfloat acc[kGroup][kChunks ? kChunks : kMaxChunks];
+                float sum[kGroup];
+                for (int e = 0; e < kGroup; ++e) {
+                    sum[e] = 0.0f;
+                    for (int chunk = 0; chunk < n_chunks; ++chunk) acc[e][chunk] = vfloat{};
+                }
+                // One pass over the texels' selections, in order, all chunks at once.
+                int used = 0;
+                for (int e = 0; e < kGroup; ++e) used = std::max(used, sc.selected[t0 + e]);
+                for (int n = 0; n < used; ++n)
+                    for (int e = 0; e < kGroup; ++e) {
+                        const float w = wk[n * kTileTexels + t0 + e];
+                        const float* row = tv + vo[n * kTileTexels + t0 + e];
+                        sum[e] += w;
+                        for (int chunk = 0; chunk < n_chunks; ++chunk) {
+                            vfloat val;
+                            std::memcpy(&val, row + chunk * kLanes, sizeof(val));
+                            acc[e][chunk] += w * val;
+                        }
                     }
+                for (int e = 0; e < kGroup; ++e) {
+                    float* o = row_acc + (x0 + e) * C;
+                    float* os = row_sum + (x0 + e) * C;
+                    if (sum[e] == 0.0f) {  // no selection (G > 0 when selected): background / 1
+                        for (int chunk = 0; chunk < n_chunks; ++chunk) {
+                            const vfloat one = vfloat{} + 1.0f;
+                            std::memcpy(os + chunk * kLanes, &one, sizeof(one));
+                        }
+                        std::memcpy(o, g.background, sizeof(float) * C);
+                    } else {
+                        const vfloat sv = vfloat{} + sum[e];
+                        for (int chunk = 0; chunk < n_chunks; ++chunk) {
+                            std::memcpy(o + chunk * kLanes, &acc[e][chunk], sizeof(vfloat));
+                            std::memcpy(os + chunk * kLanes, &sv, sizeof(sv));
+                        }
+                    }
+                    if (sums) sums[t0 + e] = sum[e];
                 }
-                if (n == 0) {
-                    std::memcpy(o, g.background, sizeof(float) * C);
-                } else {
-                    for (int chunk = 0; chunk < n_chunks; ++chunk)
-                        store_lanes(o + chunk * kLanes, acc[chunk] / sum,
-                                    std::min(kLanes, C - chunk * kLanes));
-                }
-                if (sums) sums[t] = sum;
             }
+            float* dst = out + (size_t(y) * s.width + r.x0) * C;
+            int f = 0;
+            for (; f + kLanes <= row_floats; f += kLanes) {
+                vfloat a, d;
+                std::memcpy(&a, row_acc + f, sizeof(a));
+                std::memcpy(&d, row_sum + f, sizeof(d));
+                a /= d;
+                std::memcpy(dst + f, &a, sizeof(a));
+            }
+            for (; f < row_floats; ++f) dst[f] = row_acc[f] / row_sum[f];
+        }
     };
     switch (chunks) {  // the common register counts unrolled
         case 1:
@@ -260,18 +334,11 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
         default:
             blend(std::integral_constant<int, 0>{});
     }
-    if (state) {  // which texels selected each of the tile's entries
-        uint32_t* masks = state->masks.data() + size_t(begin) * kMaskWords;
-        std::fill(masks, masks + size_t(len) * kMaskWords, 0u);
-        uint32_t unused[kMaskWords] = {};  // where empty slots set their bit (branch-free)
-        for (int t = 0; t < kTileTexels; ++t)
-            for (int k = 0; k < fill[t / kLanes]; ++k) {
-                const int32_t j = bj[k * kTileTexels + t];
-                uint32_t* m = j >= 0 ? masks + size_t(j) * kMaskWords : unused;
-                m[t / 32] |= 1u << (t % 32);
-            }
-    }
 }
+
+// Channels per group of backward's compile-time channel loops (3: RGB, 9 and
+// 12 channels need no padding).
+constexpr int kChannelGroup = 3;
 
 // Per-worker scratch for one backward tile.
 struct BackwardScratch {
@@ -279,7 +346,11 @@ struct BackwardScratch {
     std::vector<Lanes> grad;                      // [C, texel] dL/dout (0 outside the image)
     alignas(64) float sum[kTileTexels];           // S = sum of selected G (1 where none)
     alignas(64) float grad_dot_out[kTileTexels];  // sum_c dL/dout_c * out_c
-    vfloat value_acc[kMaxChannels];               // per-channel sums of the current candidate
+    // Of the current entry: the blocks with a texel that selected it, their
+    // lane bits and G / S.
+    int active[kBlocks];
+    uint32_t active_bits[kBlocks];
+    vfloat share[kBlocks];
 };
 
 // The kLanes bits of block b in a 256-bit texel mask, and as a lane mask (-1 / 0 per lane).
@@ -299,38 +370,79 @@ inline vint block_mask(uint32_t bits) {
 // candidate is evaluated over the blocks of texels that selected it
 // (vectorised), its G recomputed exactly as forward computed it; other lanes
 // contribute exactly 0. Sums run in a fixed lane and block order.
-template <bool WrapX, bool WrapY>
+template <bool WrapX, bool WrapY, int kGroups>
 void backward_tile(const GaussianParams& g, const RenderSettings& s, const ForwardState& st,
                    const std::vector<float>& cos_t, const std::vector<float>& sin_t, int tile,
-                   const float* out, const float* grad_out, BackwardScratch& sc, float* slots) {
+                   const float* out, const float* grad_out, const float* padded_values, BackwardScratch& sc,
+                   float* slots) {
     const TileLists& lists = st.tiles;
     const int C = g.channels, stride = 5 + C;
     const TileRect r = tile_rect(lists, s, tile);
     const int begin = lists.offsets[tile], len = lists.offsets[tile + 1] - begin;
-    float* tile_slots = slots + size_t(begin) * stride;
-    std::fill(tile_slots, tile_slots + size_t(len) * stride, 0.0f);
+    float* tile_slots = slots + size_t(begin) * stride;  // every entry's slot is written below
     if (len == 0) return;
     tile_texels(r, sc.texels);
-    sc.grad.assign(size_t(C) * kBlocks, Lanes{});
+    // Channels padded to whole groups of kChannelGroup (dL/dout and values 0
+    // there): the per-entry loops then run a compile-time channel count for
+    // kGroups > 0, and the padding adds +0 to sums that are never -0.
+    const int groups = kGroups ? kGroups : (C + kChannelGroup - 1) / kChannelGroup;
+    const int padded_c = groups * kChannelGroup;
+    // Rows c < C are rewritten for every tile; the padding rows stay zero.
+    if (sc.grad.size() != size_t(padded_c) * kBlocks) sc.grad.assign(size_t(padded_c) * kBlocks, Lanes{});
     float* grad_f = reinterpret_cast<float*>(sc.grad.data());
     const float* sums = st.sums.data() + size_t(tile) * kTileTexels;
-    for (int t = 0; t < kTileTexels; ++t) {
+    for (int t = 0; t < kTileTexels; ++t)
         sc.sum[t] = sums[t] == 0.0f ? 1.0f : sums[t];  // no selection: weights are 0 anyway
-        sc.grad_dot_out[t] = 0.0f;
-    }
-    for (int y = r.y0; y < r.y1; ++y) {
-        for (int x = r.x0; x < r.x1; ++x) {
-            const int t = (y - r.y0) * kTileSize + (x - r.x0);
-            if (sums[t] == 0.0f) continue;  // background: no gradient
-            const size_t pixel = size_t(y) * s.width + x;
-            float god = 0.0f;
-            for (int c = 0; c < C; ++c) {
-                const float go = grad_out[pixel * C + c];
-                grad_f[size_t(c) * kTileTexels + t] = go;
-                god += go * out[pixel * C + c];
+    // dL/dout by channel ([C, texel]) and grad_dot_out, a block at a time: a
+    // full block's texels are kLanes consecutive [C] rows of grad_out and out,
+    // read kLanes channels at a time as transposed registers. Texels without
+    // a selection (background) and outside the image get 0.
+    for (int b = 0; b < kBlocks; ++b) {
+        const int y = r.y0 + b / kRowBlocks, x0 = r.x0 + (b % kRowBlocks) * kLanes;
+        const vint selected = vfloat(reinterpret_cast<const vfloat*>(sums)[b]) != 0.0f;
+        vfloat god = vfloat{};
+        if (y < r.y1 && x0 + kLanes <= r.x1) {
+            const size_t first = (size_t(y) * s.width + x0) * C;
+            const float* gp = grad_out + first;
+            const float* op = out + first;
+            int c = 0;
+            for (; c + kLanes <= C; c += kLanes) {
+                vfloat gcol[kLanes], ocol[kLanes];
+                load_transposed(gp + c, C, gcol);
+                load_transposed(op + c, C, ocol);
+                for (int l = 0; l < kLanes; ++l) {
+                    const vfloat go = selected ? gcol[l] : vfloat{};
+                    std::memcpy(grad_f + size_t(c + l) * kTileTexels + b * kLanes, &go, sizeof(go));
+                    god += go * ocol[l];
+                }
             }
-            sc.grad_dot_out[t] = god;
+            for (; c < C; ++c) {
+                vfloat gc = vfloat{}, oc = vfloat{};
+                for (int l = 0; l < kLanes; ++l) {
+                    gc[l] = gp[size_t(l) * C + c];
+                    oc[l] = op[size_t(l) * C + c];
+                }
+                const vfloat go = selected ? gc : vfloat{};
+                std::memcpy(grad_f + size_t(c) * kTileTexels + b * kLanes, &go, sizeof(go));
+                god += go * oc;
+            }
+        } else {  // a partial block at the image's edge, texel by texel
+            for (int c = 0; c < C; ++c)
+                std::memset(grad_f + size_t(c) * kTileTexels + b * kLanes, 0, sizeof(vfloat));
+            for (int l = 0; l < kLanes && y < r.y1 && x0 + l < r.x1; ++l) {
+                if (!selected[l]) continue;
+                const size_t pixel = size_t(y) * s.width + x0 + l;
+                float d = 0.0f;
+                for (int c = 0; c < C; ++c) {
+                    const float go = grad_out[pixel * C + c];
+                    grad_f[size_t(c) * kTileTexels + b * kLanes + l] = go;
+                    d += go * out[pixel * C + c];
+                }
+                god[l] = d;
+            }
         }
+        god = selected ? god : vfloat{};
+        std::memcpy(sc.grad_dot_out + b * kLanes, &god, sizeof(god));
     }
     const Wrap wrap = {WrapX, WrapY, float(s.width), float(s.height)};
     const vfloat* go = reinterpret_cast<const vfloat*>(sc.grad.data());  // [C, block]
@@ -341,26 +453,36 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     const uint32_t* masks = st.masks.data() + size_t(begin) * kMaskWords;
     for (int j = 0; j < len; ++j) {
         const uint32_t* mask = masks + size_t(j) * kMaskWords;
-        uint32_t any = 0;
-        for (int m = 0; m < kMaskWords; ++m) any |= mask[m];
-        if (!any) continue;  // no texel of this tile selected it
+        float* slot = tile_slots + size_t(j) * stride;
+        // The blocks with a texel that selected this entry, in order.
+        int n_active = 0;
+        for (int m = 0; m < kMaskWords; ++m) {
+            if (!mask[m]) continue;
+            for (int b = m * 32 / kLanes; b < (m + 1) * 32 / kLanes; ++b) {
+                sc.active_bits[n_active] = block_bits(mask, b);
+                sc.active[n_active] = b;
+                n_active += sc.active_bits[n_active] != 0;
+            }
+        }
+        if (n_active == 0) {  // no texel of this tile selected it
+            std::fill(slot, slot + stride, 0.0f);
+            continue;
+        }
         const int i = lists.ids[begin + j];
         const Gauss gs = load_gauss(g, cos_t, sin_t, i);
-        const float* val = g.values + size_t(i) * C;
+        const float* val = padded_values + size_t(i) * padded_c;
+        // Shape gradients, and each block's G / S for the value gradients.
         vfloat acc[5] = {};
-        vfloat* value_acc = sc.value_acc;  // [C] dL/dvalues_c = sum g_c G / S, by lane
-        for (int c = 0; c < C; ++c) value_acc[c] = vfloat{};
-        for (int b = 0; b < kBlocks; ++b) {
-            const uint32_t bits = block_bits(mask, b);
-            if (!bits) continue;
-            const vint on = block_mask(bits);
+        for (int a = 0; a < n_active; ++a) {
+            const int b = sc.active[a];
+            const vint on = block_mask(sc.active_bits[a]);
             vfloat u, v;
             frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
-            const vfloat q = quad_form(u, v, gs.w1, gs.w2);  // as tile_q computed it: the same G as forward
+            const vfloat q = quad_form(u, v, gs.w1, gs.w2);  // as forward computed it: the same G
             const vfloat zero = vfloat{};
             const vfloat w = on ? gaussian_weight(on ? q : zero) : zero;
             vfloat dot = vfloat{};
-            for (int c = 0; c < C; ++c) dot += go[c * kBlocks + b] * val[c];
+            for (int c = 0; c < padded_c; ++c) dot += go[c * kBlocks + b] * val[c];
             const vfloat dl_dq = dloss_dq(w, dloss_dweight(dot, god[b], sum[b]));
             const ShapeGrads<vfloat> d = shape_grads(u, v, gs.c, gs.s, gs.w1, gs.w2, dl_dq);
             acc[0] += on ? d.mean_x : zero;
@@ -368,12 +490,20 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
             acc[2] += on ? d.w1 : zero;
             acc[3] += on ? d.w2 : zero;
             acc[4] += on ? d.theta : zero;
-            const vfloat share = w / sum[b];
-            for (int c = 0; c < C; ++c) value_acc[c] += go[c * kBlocks + b] * share;
+            sc.share[a] = w / sum[b];
         }
-        float* slot = tile_slots + size_t(j) * stride;
         for (int m = 0; m < 5; ++m) slot[m] = sum_lanes(acc[m]);
-        for (int c = 0; c < C; ++c) slot[5 + c] = sum_lanes(value_acc[c]);
+        // dL/dvalues_c = sum of dL/dout_c G / S over the blocks, in block order,
+        // kChannelGroup channels per pass over the blocks.
+        for (int c0 = 0; c0 < padded_c; c0 += kChannelGroup) {
+            vfloat value_acc[kChannelGroup] = {};
+            for (int a = 0; a < n_active; ++a) {
+                const vfloat* gb = go + c0 * kBlocks + sc.active[a];
+                const vfloat share = sc.share[a];
+                for (int c = 0; c < kChannelGroup; ++c) value_acc[c] += gb[c * kBlocks] * share;
+            }
+            for (int c = 0; c < kChannelGroup && c0 + c < C; ++c) slot[5 + c0 + c] = sum_lanes(value_acc[c]);
+        }
     }
 }
 
@@ -414,12 +544,8 @@ void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float*
     }
     const int threads = resolve_threads(s.threads);
     const int tiles = lists.tiles_x * lists.tiles_y;
-    // values [N, C] with rows padded to whole kLanes registers (zeros).
-    const int padded_c = (g.channels + kLanes - 1) / kLanes * kLanes;
-    std::vector<float> padded_values(size_t(g.n) * padded_c, 0.0f);
-    for (int i = 0; i < g.n; ++i)
-        std::copy(g.values + size_t(i) * g.channels, g.values + size_t(i + 1) * g.channels,
-                  padded_values.begin() + size_t(i) * padded_c);
+    std::vector<float> padded_values;  // values [N, C] with rows padded to whole kLanes registers (zeros)
+    pad_rows(g.values, g.n, g.channels, (g.channels + kLanes - 1) / kLanes * kLanes, padded_values);
     std::vector<ForwardScratch> scratch(size_t(std::max(1, std::min(threads, tiles))));
     dispatch_wrap(s, [&](auto wx, auto wy) {
         parallel_for(tiles, threads, [&](int tile, int worker) {
@@ -452,11 +578,28 @@ void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const
     const int threads = resolve_threads(s.threads);
     const int tiles = lists.tiles_x * lists.tiles_y;
     std::vector<BackwardScratch> scratch(size_t(std::max(1, std::min(threads, tiles))));
+    std::vector<float> padded_values;  // values [N, C], rows padded with zeros to whole channel groups
+    pad_rows(g.values, g.n, C, (C + kChannelGroup - 1) / kChannelGroup * kChannelGroup, padded_values);
     dispatch_wrap(s, [&](auto wx, auto wy) {
-        parallel_for(tiles, threads, [&](int tile, int worker) {
-            backward_tile<decltype(wx)::value, decltype(wy)::value>(g, s, state, cos_t, sin_t, tile, out,
-                                                                    grad_out, scratch[worker], slots.data());
-        });
+        auto run = [&](auto groups) {
+            parallel_for(tiles, threads, [&](int tile, int worker) {
+                backward_tile<decltype(wx)::value, decltype(wy)::value, decltype(groups)::value>(
+                    g, s, state, cos_t, sin_t, tile, out, grad_out, padded_values.data(), scratch[worker],
+                    slots.data());
+            });
+        };
+        switch ((C + kChannelGroup - 1) / kChannelGroup) {  // C up to 12 at compile time
+            case 1:
+                return run(std::integral_constant<int, 1>{});
+            case 2:
+                return run(std::integral_constant<int, 2>{});
+            case 3:
+                return run(std::integral_constant<int, 3>{});
+            case 4:
+                return run(std::integral_constant<int, 4>{});
+            default:
+                return run(std::integral_constant<int, 0>{});
+        }
     });
     // Per Gaussian, sum its slots in tile order; chunks of Gaussians per item.
     constexpr int kChunk = 256;

@@ -50,6 +50,19 @@ inline bool any_lane(vint m) {
 #endif
 }
 
+// Bit l set when lane l of a comparison mask is set (-1).
+inline uint32_t lane_bits(vint m) {
+#if defined(__AVX512F__)
+    return _mm512_cmplt_epi32_mask(__m512i(m), _mm512_setzero_si512());
+#elif defined(__AVX2__)
+    return uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(__m256i(m))));
+#else
+    uint32_t bits = 0;
+    for (int l = 0; l < kLanes; ++l) bits |= uint32_t(m[l] < 0) << l;
+    return bits;
+#endif
+}
+
 // Stores the first `count` lanes of v to p (count in 1..kLanes).
 inline void store_lanes(float* p, vfloat v, int count) {
 #if defined(__AVX512F__)
@@ -62,6 +75,35 @@ inline void store_lanes(float* p, vfloat v, int count) {
         std::memcpy(p, &v, sizeof(v));
     } else {
         for (int l = 0; l < count; ++l) p[l] = v[l];
+    }
+#endif
+}
+
+// col[c] lane l = p[l * stride + c] for c, l in [0, kLanes): kLanes rows of
+// kLanes floats, transposed (exact copies).
+inline void load_transposed(const float* p, size_t stride, vfloat col[kLanes]) {
+#if defined(__AVX2__) && !defined(__AVX512F__)
+    __m256 r[8], t[8];
+    for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(p + l * stride);
+    for (int l = 0; l < 8; l += 2) {
+        t[l] = _mm256_unpacklo_ps(r[l], r[l + 1]);
+        t[l + 1] = _mm256_unpackhi_ps(r[l], r[l + 1]);
+    }
+    for (int h = 0; h < 8; h += 4) {
+        r[h] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int c = 0; c < 4; ++c) {
+        col[c] = vfloat(_mm256_permute2f128_ps(r[c], r[c + 4], 0x20));
+        col[c + 4] = vfloat(_mm256_permute2f128_ps(r[c], r[c + 4], 0x31));
+    }
+#else
+    for (int c = 0; c < kLanes; ++c) {
+        float lanes[kLanes];
+        for (int l = 0; l < kLanes; ++l) lanes[l] = p[l * stride + c];
+        std::memcpy(&col[c], lanes, sizeof(lanes));
     }
 #endif
 }

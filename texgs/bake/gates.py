@@ -29,4 +29,10 @@ def check_gates(figures: dict, gates: Gates) -> list[str]:
         )
     if gates.bppc_max is not None and figures["bppc"] > gates.bppc_max:
         failed.append(f"bppc {figures['bppc']:.4f} > {gates.bppc_max:g}")
+    limit = gates.cutout_wrong_side_max
+    for mask in (figures.get("cutout") or {}).get("channels", []) if limit is not None else []:
+        if mask["wrong_side"] > limit:
+            failed.append(
+                f"{mask['channel']} wrong side of the cutoff {100 * mask['wrong_side']:.2f}% > {100 * limit:g}%"
+            )
     return failed

@@ -97,7 +97,9 @@ def write(folder: Path, material, result, pipe: Pipeline, build_key: str, input_
         "bytes": len(result.data),
         "bppc": m["bppc"],
         "gaussians": m["gaussians"],
-        "quality": {k: m[k] for k in ("psnr", "psnr_by_group", "psnr_by_level", "normal_angle_deg") if k in m},
+        "quality": {
+            k: m[k] for k in ("psnr", "psnr_by_group", "psnr_by_level", "normal_angle_deg", "cutout") if k in m
+        },
         "seconds": round(result.seconds, 3),
         "steps": result.steps,
         "backend": result.backend,

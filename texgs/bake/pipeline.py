@@ -58,6 +58,7 @@ class Gates:
     normal_error_mean_max_deg: float | None = None  # mean angular error
     normal_error_p99_max_deg: float | None = None  # 99th percentile
     bppc_max: float | None = None  # with --target-psnr
+    cutout_wrong_side_max: float | None = None  # share of a mask channel's texels across the alpha-test cutoff
 
 
 @dataclass(frozen=True)

@@ -318,6 +318,7 @@ def _figures(manifest: dict) -> dict:
         "psnr": q["psnr"],
         "psnr_by_group": q["psnr_by_group"],
         **({"normal_angle_deg": q["normal_angle_deg"]} if "normal_angle_deg" in q else {}),
+        **({"cutout": q["cutout"]} if "cutout" in q else {}),
         "outputs": str(Path(manifest["key"])),
         "fit_seconds": manifest["seconds"],
     }

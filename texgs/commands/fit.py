@@ -88,13 +88,16 @@ def budget_from_args(args):
 
 
 def write_previews(out_dir, name, result, target):
-    """One PNG per channel group (up to 3 channels, 8-bit): decoded and reference."""
+    """One PNG per channel group (up to 3 channels, 8-bit): decoded and reference, each
+    channel shown over its range (metres, nits: 0 = lo, 255 = hi; docs/METRICS.md)."""
     import numpy as np
 
-    from ..metrics import group_slices
+    from ..metrics import group_slices, linear_ranges, to_range_units
     from ..writers import write_png
 
-    rec = np.clip(result.render(), 0.0, 1.0)
+    lo, hi = linear_ranges(result.input_ranges, [c.colour_space for c in result.channels])
+    rec = np.clip(to_range_units(result.render(), lo, hi), 0.0, 1.0)
+    target = np.clip(to_range_units(target, lo, hi), 0.0, 1.0)
     written = []
     for group, idx in group_slices([c.group for c in result.channels]).items():
         for suffix, img in (("", rec), ("_ref", target)):

@@ -21,6 +21,9 @@ class Material:
     data: np.ndarray  # [H, W, C] float32 in [0, 1], each channel in its stored encoding
     groups: list[str]  # [C] group name per channel: "albedo", "normal", "roughness", ...
     sources: list[str]  # files read, for the report
+    # Float data outside [0, 1] (EXR metres, nits): each channel's (lo, hi) in stored units,
+    # data = (value - lo) / (hi - lo), so every figure is relative to the range (hdr.py).
+    ranges: list[tuple[float, float]] | None = None
 
     @property
     def height(self) -> int:
@@ -75,7 +78,10 @@ def from_ingest(m) -> Material:
     last = m.key.split("/")[-1] if m.key else m.name
     name = f"{folder.parent.name}/{folder.name}" if last == folder.name else (m.key or m.name)
     sources = list(dict.fromkeys(str(c.source.file) for c in m.channels))
-    return Material(name, np.ascontiguousarray(m.pixels, dtype=np.float32), [c.group for c in m.channels], sources)
+    from .hdr import unit_data
+
+    data, ranges = unit_data(m.pixels, m.channels)
+    return Material(name, data, [c.group for c in m.channels], sources, ranges)
 
 
 def load_materials(path: str | Path) -> list[Material]:

@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from ..errors import ConfigError
 from . import codecs, quality, ratecurve
 from .engine_set import EngineSet
+from .hdr import AstcHdr
 from .image_codecs import IMAGE_CODECS, WholeImageMethod
 from .material import Material
 from .methods import BlockFamily, Method, MipCache, Point, TexgsMethod
 from .tools import MissingTool
 
 METHOD_NAMES = ("texgs", "BC1", "BC7", "ASTC", "engine-set", *IMAGE_CODECS)
+#: Run only when named in --methods: ASTC on the real values of float (HDR) materials (hdr.py).
+OPTIONAL_METHODS = ("ASTC-HDR",)
 METRIC_KEYS = ("ssim", "ms_ssim", "normal_err_mean_deg", "normal_err_p99_deg", "flip_albedo")
 
 
@@ -37,9 +40,11 @@ class Settings:
     seed: int = 0
 
     def __post_init__(self):
-        unknown = [m for m in self.methods if m not in METHOD_NAMES]
+        unknown = [m for m in self.methods if m not in METHOD_NAMES + OPTIONAL_METHODS]
         if unknown:
-            raise ConfigError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHOD_NAMES)}")
+            raise ConfigError(
+                f"unknown method {unknown[0]!r}; choose from {', '.join(METHOD_NAMES + OPTIONAL_METHODS)}"
+            )
         if not self.rates or any(not (r > 0 and math.isfinite(r)) for r in self.rates):
             raise ConfigError(f"rates must be positive numbers, got {self.rates}")
 
@@ -52,6 +57,7 @@ def make_methods(s: Settings) -> list[Method]:
         "BC7": lambda: BlockFamily("BC7", [codecs.bc7(s.bc7_perceptual)], s.threads),
         "ASTC": lambda: BlockFamily("ASTC", [codecs.astc(b, preset) for b in s.astc_blocks], s.threads),
         "engine-set": lambda: EngineSet(s.threads),
+        "ASTC-HDR": lambda: AstcHdr(quality=preset),
         **{name: (lambda make=make: WholeImageMethod(make())) for name, make in IMAGE_CODECS.items()},
     }
     return [build[m]() for m in s.methods]

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .. import metrics
+from .. import metrics, transfer
 from ..channels import Channel
 from ..constants import MAX_CHANNELS
 from ..errors import ConfigError, InputError
 from ..gaussians import Gaussians
 from ..render import resolve_backend
-from . import device, memory, packing, rate, refine
+from ..transfer import input_ranges, to_unit
+from . import cutout, device, memory, packing, rate, refine
 from .config import Budget, FitConfig
 from .optimize import Limits, run
 from .progress import Progress
@@ -53,6 +54,9 @@ class FitResult:
     config: FitConfig
     budget: Budget
     history: list[dict] = field(default_factory=list)
+    #: Each channel's input range (fit.api.input_ranges, log2 channels encoded): the
+    #: range relative to which metrics.psnr_in_range measures it.
+    input_ranges: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -65,7 +69,7 @@ class FitResult:
         g = g.as_torch(device.fit_device(self.backend))
         out = _render(g, self.height, self.width, self.k, self.wrap, self.backend, self.config.threads).cpu().numpy()
         lo, hi = _ranges(self.channels)
-        return lo + (hi - lo) * out
+        return transfer.to_stored(out, lo, hi, [c.colour_space == "log2" for c in self.channels])
 
     def summary(self) -> dict:
         """JSON-ready description: metrics plus the settings that produced them."""
@@ -111,7 +115,8 @@ def channel_ranges(target: torch.Tensor, metas: list[Channel], mode: str) -> lis
 
 
 def check_stack(stack, source: str = "stack") -> torch.Tensor:
-    """The stack as a float32 [H, W, C] tensor; InputError naming `source` if unusable."""
+    """The stack as a float32 [H, W, C] tensor of finite values; InputError naming `source` if unusable.
+    Values may lie outside [0, 1] (HDR, metres, nits): input_ranges maps them to unit space."""
     a = stack.detach().cpu().numpy() if torch.is_tensor(stack) else np.asarray(stack)
     if a.ndim == 2:
         a = a[:, :, None]
@@ -123,14 +128,24 @@ def check_stack(stack, source: str = "stack") -> torch.Tensor:
     if not 1 <= c <= MAX_CHANNELS:
         raise InputError(f"{source}: {c} channels; texgs takes 1..{MAX_CHANNELS}")
     if not np.issubdtype(a.dtype, np.floating):
-        raise InputError(f"{source}: expected float values scaled to [0, 1], got dtype {a.dtype}")
+        raise InputError(f"{source}: expected float values, got dtype {a.dtype}")
     a = a.astype(np.float32)
     if not np.isfinite(a).all():
         raise InputError(f"{source}: contains NaN or infinite values")
-    lo, hi = float(a.min()), float(a.max())
-    if lo < -1e-6 or hi > 1 + 1e-6:
-        raise InputError(f"{source}: values must be in [0, 1] (stored encoding scaled), found [{lo:.4g}, {hi:.4g}]")
-    return torch.from_numpy(np.clip(a, 0.0, 1.0))
+    return torch.from_numpy(a)
+
+
+def compose_ranges(metas: list[Channel], ranges) -> list[Channel]:
+    """Channels whose packed unit range (a, b) was fitted inside input range (lo, hi):
+    the file's range is lo + (hi - lo) * (a, b)."""
+    out = []
+    for m, (lo, hi) in zip(metas, ranges):
+        a, b = m.range
+        clo, chi = (float(np.float32(lo + (hi - lo) * t)) for t in (a, b))
+        if not clo < chi:  # a sub-range narrower than float32 resolution of the input range
+            clo, chi = float(np.float32(lo)), float(np.float32(hi))
+        out.append(dataclasses.replace(m, range=(clo, chi)))
+    return out
 
 
 def _channels(c: int, channels, groups, names) -> list[Channel]:
@@ -170,7 +185,11 @@ def fit(
     label: str = "fit",
 ) -> FitResult:
     """Fit Gaussians to stack [H, W, C] (float, each channel in its stored
-    encoding scaled to [0, 1]) within `budget` (default 0.06 bppc).
+    encoding: 8/16-bit data scaled to [0, 1], float data with its real values)
+    within `budget` (default 0.06 bppc). Each channel is fitted in unit space
+    under its range (texgs.transfer.input_ranges: a Channel's declared range, or
+    [0, 1], or the data's min..max; "log2" channels log2-encoded), and the file
+    stores that range; metrics are relative to it (docs/METRICS.md).
 
     channels: a Channel per channel (or give names / groups: one per
     channel); weights: [C] loss weight per channel (default 1); wrap: (x, y)
@@ -228,44 +247,59 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     t_start = time.monotonic()
     budget = budget or Budget(bppc=0.06)
     cfg = (config or FitConfig()).validate()
-    host_target = check_stack(stack)
+    raw = check_stack(stack).numpy()
+    c = raw.shape[2]
+    chans = _channels(c, channels, groups, names)
+    ranges = input_ranges(raw, chans)
+    host_target = to_unit(raw, chans, ranges)
     backend = resolve_backend(cfg.backend, must_run=True)
     dev = device.fit_device(backend)
     h, w, c = host_target.shape
     memory.check(h, w, c, cfg.k, "cpu" if dev.type == "cpu" else "cuda")
+    if budget.target_psnr is not None:
+        return _fit_to_psnr(raw, host_target, budget, cfg, chans, weights, wrap, progress, label, t_start)
     with device.deterministic(dev):
-        return _fit_on(
-            host_target, backend, dev, budget, cfg, channels, groups, names, weights, wrap, progress, label, t_start
+        result = _fit_on(host_target, backend, dev, budget, cfg, chans, weights, wrap, progress, label, t_start, ranges)
+    # Measured in each channel's stored units, relative to its input range (docs/METRICS.md).
+    result.metrics = {**evaluate(result, raw), **result.metrics}
+    result.seconds = time.monotonic() - t_start
+    return result
+
+
+def _fit_to_psnr(raw, host_target, budget, cfg, chans, weights, wrap, progress, label, t_start) -> FitResult:
+    h, w, c = host_target.shape
+    qcfg = packing.quant_config(cfg, h, w, None)
+    unit_metas = [dataclasses.replace(m, range=(0.0, 1.0)) for m in chans]
+    smallest = metrics.bppc(packing.size_bound(rate.SEARCH_MIN_GAUSSIANS, unit_metas, h, w, qcfg, 1), h, w, c)
+    if smallest > budget.max_bppc:
+        raise ConfigError(
+            f"max_bppc {budget.max_bppc} is below the smallest useful file for a "
+            f"{w}x{h}x{c} stack ({smallest:.4g} bppc)"
         )
+    return rate.fit_to_psnr(
+        lambda b: _fit(raw, b, cfg, chans, None, None, weights, wrap, progress, label),
+        budget,
+        t_start,
+        smallest,
+    )
 
 
 def _fit_on(
-    host_target, backend, dev, budget, cfg, channels, groups, names, weights, wrap, progress, label, t_start
+    host_target, backend, dev, budget, cfg, chans, weights, wrap, progress, label, t_start, ranges
 ) -> FitResult:
+    """The fit of unit values host_target [H, W, C] (to_unit); the result's channels carry
+    the packed ranges in stored units (compose_ranges of the input `ranges`)."""
     target = host_target.to(dev)
     height, width, c = target.shape
-    metas = channel_ranges(target, _channels(c, channels, groups, names), cfg.channel_range)
+    unit_metas = [dataclasses.replace(m, range=(0.0, 1.0)) for m in chans]
+    metas = channel_ranges(target, unit_metas, cfg.channel_range)
+    # A log2 channel's lo is its transfer's offset (decoders subtract exp2(lo)): keep it.
+    metas = [dataclasses.replace(m, range=(0.0, m.range[1])) if m.colour_space == "log2" else m for m in metas]
     lo, hi = (torch.from_numpy(a).to(dev) for a in _ranges(metas))
     w = _weights(c, weights).to(dev)
     wrap = (bool(wrap[0]), bool(wrap[1]))
     qcfg = packing.quant_config(cfg, height, width, [m.range for m in metas])
     lim = packing.limits(height, width, qcfg)
-
-    if budget.target_psnr is not None:
-        smallest = metrics.bppc(
-            packing.size_bound(rate.SEARCH_MIN_GAUSSIANS, metas, height, width, qcfg, 1), height, width, c
-        )
-        if smallest > budget.max_bppc:
-            raise ConfigError(
-                f"max_bppc {budget.max_bppc} is below the smallest useful file for a "
-                f"{width}x{height}x{c} stack ({smallest:.4g} bppc)"
-            )
-        return rate.fit_to_psnr(
-            lambda b: _fit(host_target.numpy(), b, cfg, metas, None, None, w.cpu().numpy(), wrap, progress, label),
-            budget,
-            t_start,
-            smallest,
-        )
 
     plan = make_plan(cfg, height, width, progressive=True)
     lod_levels = 1 + len(plan.add_steps)
@@ -297,6 +331,8 @@ def _fit_on(
     prog = Progress(cfg.steps, label=label, mode=progress)
     prog.message(f"{width}x{height}x{c}, {n_total} Gaussians, backend {backend}, quant {cfg.quant}")
     background = (target.mean(dim=(0, 1)) - lo) / (hi - lo)
+    masks = cutout.select(target, metas, cfg.alpha_test, cfg.alpha_cutoff, cfg.cutout_weight)
+    term = masks if masks is not None and masks.weight > 0 else None  # weight 0: measured only
     entries = None  # palette entries; None = the writer chooses them
     refined = None  # (PSNR with the k-means entries, after refinement)
     try:
@@ -312,6 +348,7 @@ def _fit_on(
             quantizer=packing.quantizer(qcfg, height, width, wrap) if cfg.qat_fraction > 0 else None,
             progress=prog,
             value_range=(lo, hi - lo),
+            cutout=term,
         )
         g = loop.gaussians
         if qcfg.palettes and cfg.palette_refine_steps > 0:
@@ -332,14 +369,16 @@ def _fit_on(
                 cfg.palette_refine_steps,
                 height,
                 width,
+                term,
             )
             entries, refined = pal.entries, (before, after)
             prog.message(f"palette refinement: {before:.2f} -> {after:.2f} dB")
     finally:
         prog.close()
+    stored_metas = compose_ranges(metas, ranges)
     data, keep = rate.pack_within(
         g.gaussians(height, width, background),
-        metas,
+        stored_metas,
         height,
         width,
         wrap,
@@ -359,7 +398,7 @@ def _fit_on(
         width=width,
         wrap=wrap,
         k=cfg.k,
-        channels=metas,
+        channels=stored_metas,
         metrics={},
         seconds=0.0,
         backend=backend,
@@ -367,34 +406,49 @@ def _fit_on(
         config=cfg,
         budget=budget,
         history=loop.history,
+        input_ranges=list(ranges),
     )
-    result.metrics = evaluate(result, host_target.numpy())
-    result.metrics["stopped_early"] = loop.stopped_early
-    result.metrics["trimmed"] = int(g.n - keep)
+    result.metrics = {"stopped_early": loop.stopped_early, "trimmed": int(g.n - keep)}
+    if masks is not None:  # masks are [0, 1] data: their unit and stored values agree
+        result.metrics["cutout"] = masks.report(result.render(), host_target.numpy(), metas)
     if refined:
         result.metrics["palette_refinement"] = {"psnr_before": refined[0], "psnr_after": refined[1]}
-    result.seconds = time.monotonic() - t_start
     return result
 
 
 def evaluate(result: FitResult, target: np.ndarray) -> dict:
-    """Metrics of the packed result against target [H, W, C] (docs/METRICS.md)."""
+    """Metrics of the packed result against target [H, W, C] stored values (docs/METRICS.md):
+    PSNR relative to each channel's input range (peak = hi - lo; [0, 1] for 8/16-bit data),
+    and the log-luminance PSNR of an emissive RGB group held as float data."""
     rec = result.render()
-    groups = [c.group for c in result.channels]
+    chans = result.channels
+    groups = [c.group for c in chans]
+    lo, hi = metrics.linear_ranges(result.input_ranges or [(0.0, 1.0)] * len(chans), [c.colour_space for c in chans])
+    ref_u, rec_u = metrics.to_range_units(target, lo, hi), metrics.to_range_units(rec, lo, hi)
     out = {
-        "psnr": metrics.psnr(target, rec),
-        "psnr_by_group": metrics.psnr_by_group(target, rec, groups),
+        "psnr": metrics.psnr(ref_u, rec_u),
+        "psnr_by_group": metrics.psnr_by_group(ref_u, rec_u, groups),
         "bytes": len(result.data),
         "bppc": metrics.bppc(len(result.data), result.height, result.width, len(groups)),
         "gaussians": result.n,
     }
-    normal = metrics.group_slices(groups).get("normal")
+    if any((a, b) != (0.0, 1.0) for a, b in zip(lo.tolist(), hi.tolist())):
+        out["ranges"] = {c.name: [float(a), float(b)] for c, a, b in zip(chans, lo, hi)}
+    slices = metrics.group_slices(groups)
+    normal = slices.get("normal")
     if normal is not None and len(normal) == 3:
         out["normal_angle_deg"] = metrics.normal_angle_stats(target[..., normal], rec[..., normal])
+    emissive = slices.get("emissive")
+    if emissive is not None and len(emissive) == 3 and all(chans[i].colour_space != "srgb" for i in emissive):
+        out["psnr_log_luminance_emissive"] = metrics.log_luminance_psnr(target[..., emissive], rec[..., emissive])
     levels = sorted(set(result.gaussians.levels.tolist()))
     if len(levels) > 1:
         out["psnr_by_level"] = {
-            str(lv): (out["psnr"] if lv == levels[-1] else metrics.psnr(target, result.render(max_level=lv)))
+            str(lv): (
+                out["psnr"]
+                if lv == levels[-1]
+                else metrics.psnr(ref_u, metrics.to_range_units(result.render(max_level=lv), lo, hi))
+            )
             for lv in levels
         }
     for k, v in list(out.items()):

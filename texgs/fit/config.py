@@ -137,6 +137,14 @@ class FitConfig:
     # from the finest level that fits, docs/FORMAT.md "Mip tail") may take; its
     # bytes come out of the Gaussians' budget. 0 = no tail.
     mip_tail: float = 0.1
+    # Exact cutouts (texgs/fit/cutout.py, docs/fitting.md "Exact cutouts"): which
+    # opacity channels an engine alpha-tests at alpha_cutoff ("auto": those whose
+    # texels are mostly 0 or 1; "on": every opacity channel; "off": none), and the
+    # weight of the loss term keeping their decoded values on the target's side
+    # of the cutoff (0: only measured).
+    alpha_test: str = "auto"
+    alpha_cutoff: float = 0.5
+    cutout_weight: float = 1.0
     # Execution.
     backend: str = "auto"  # renderer backend and device: BACKENDS
     threads: int = 0  # renderer threads (0 = all); never changes results
@@ -210,6 +218,12 @@ class FitConfig:
             bad("channel_range", "choose auto or unit")
         if not 0.0 <= self.mip_tail < 1.0:
             bad("mip_tail", "must be a share of the file in [0, 1)")
+        if self.alpha_test not in ("auto", "on", "off"):
+            bad("alpha_test", "choose auto, on or off")
+        if not 0.0 < self.alpha_cutoff < 1.0:
+            bad("alpha_cutoff", "must be in (0, 1)")
+        if not self.cutout_weight >= 0:
+            bad("cutout_weight", "must be >= 0 (0 = measured only)")
         if self.backend not in BACKENDS:
             bad("backend", f"choose one of {', '.join(BACKENDS)}")
         if self.threads < 0:

@@ -79,26 +79,43 @@ def image_loss(
     return (per_channel * weights).sum() / weights.sum()
 
 
+#: Rows (texels) of the error the fused L2 loss squares at a time: a chunk
+#: of 65,536 x C floats stays in cache between its passes.
+L2_CHUNK_TEXELS = 1 << 16
+
+
 class _WeightedL2(torch.autograd.Function):
-    """The L2 loss of stored values lo + span * unit against target, fused
-    into a few passes over one reused buffer: at 1024^2 x 9 a chain of
-    elementwise ops on fresh tensors cost as much as the renderer (mostly
-    page faults of new 38 MB arrays). Returns (loss, per-channel sums of
-    squared errors)."""
+    """The L2 loss of stored values lo + span * unit against target in one
+    pass over one reused buffer, chunk by chunk so each chunk is still in
+    cache when it is squared and scaled. The buffer ends up holding the
+    gradient for a loss gradient of 1 (what backward almost always
+    receives), so backward costs nothing. At 1024^2 x 9 the whole-image ops
+    this replaces cost 68 ms a step (a 9 x 9 Gram matrix for the channel
+    sums, mostly); this costs about 15, and gives the same gradient bit for
+    bit. Returns (loss, per-channel sums of squared errors)."""
 
     @staticmethod
     def forward(ctx, unit, lo, span, target, channel_scale, buf):
-        diff = torch.addcmul(lo, span, unit, out=buf).sub_(target)  # stored-value error [H, W, C]
-        flat = diff.view(-1, diff.shape[-1])
-        sq = (flat.T @ flat).diagonal().clone()  # [C] sums of squares
-        ctx.save_for_backward(diff, span, channel_scale)
+        c = unit.shape[-1]
+        diff, u, t = buf.view(-1, c), unit.reshape(-1, c), target.reshape(-1, c)
+        coef = 2.0 * span * channel_scale  # d loss / d unit = coef * stored-value error
+        # One chunk on a GPU (a launch per chunk would cost more than the passes).
+        step = diff.shape[0] if diff.is_cuda else L2_CHUNK_TEXELS
+        sq = torch.zeros(c, dtype=unit.dtype, device=unit.device)
+        for s in range(0, diff.shape[0], step):
+            d = torch.addcmul(lo, span, u[s : s + step], out=diff[s : s + step]).sub_(t[s : s + step])
+            sq += d.square().sum(0)
+            d.mul_(coef)
+        ctx.save_for_backward(buf)
         ctx.mark_non_differentiable(sq)
         return (sq * channel_scale).sum(), sq
 
     @staticmethod
     def backward(ctx, grad_loss, grad_sq):
-        diff, span, channel_scale = ctx.saved_tensors
-        return diff.mul_(grad_loss * 2.0 * span * channel_scale), None, None, None, None, None
+        (grad,) = ctx.saved_tensors
+        if float(grad_loss) != 1.0:
+            grad = grad.mul_(grad_loss)
+        return grad, None, None, None, None, None
 
 
 def weighted_l2(

@@ -28,11 +28,13 @@ from ..gaussians import Gaussians
 from ..metrics import psnr_from_mse
 from ..render import render_gaussians
 from . import init as init_mod
+from . import nearest
+from .adam import Adam
 from .config import FitConfig
 from .device import randperm
 from .loss import image_loss, random_window, weighted_l2
 from .progress import Progress
-from .schedule import Plan, Plateau, Stage
+from .schedule import Plan, Plateau, Stage, position_lr_scale
 
 #: quantizer(Gaussians) -> the same Gaussians, their means, inverse scales,
 #: rotations and values quantised then dequantised with a straight-through gradient.
@@ -129,14 +131,14 @@ def render_level(
     return render_gaussians(gs, stage.height, stage.width, k=cfg.k, wrap=wrap, backend=backend, threads=cfg.threads)
 
 
-def _optimizer(g: TrainableGaussians, cfg: FitConfig) -> torch.optim.Adam:
+def _optimizer(g: TrainableGaussians, cfg: FitConfig, height: int, width: int) -> Adam:
     groups = [
-        (g.positions, cfg.lr_position),
+        (g.positions, cfg.lr_position * position_lr_scale(height, width)),
         (g.inv_scales, cfg.lr_inv_scale),
         (g.rotations, cfg.lr_rotation),
         (g.values, cfg.lr_value),
     ]
-    return torch.optim.Adam([{"params": [p], "lr": lr, "base_lr": lr} for p, lr in groups])
+    return Adam([{"params": [p], "lr": lr, "base_lr": lr} for p, lr in groups])
 
 
 def anneal(step: int, start: int, end: int, final: float) -> float:
@@ -177,7 +179,7 @@ HOLE_SENTINEL = -7.0
 @torch.no_grad()
 def relocate_into_holes(
     g: TrainableGaussians,
-    opt: torch.optim.Adam,
+    opt: Adam,
     stage: Stage,
     height: int,
     width: int,
@@ -248,6 +250,15 @@ def hole_points(
 #: by centre distance) each considers.
 COVERAGE_POINTS = 1024
 COVERAGE_CANDIDATES = 8
+#: Beyond COVERAGE_POINTS * this many Gaussians, one hole point per this many:
+#: with a fixed count the term reached ever fewer of them as the material grew
+#: (at 4096^2, 1,024 points for 140K Gaussians; docs/fitting.md).
+COVERAGE_GAUSSIANS_PER_POINT = 16
+
+
+def coverage_points(n: int) -> int:
+    """Hole texels sampled per coverage check for n Gaussians."""
+    return max(COVERAGE_POINTS, n // COVERAGE_GAUSSIANS_PER_POINT)
 
 
 def _level_offsets(g: TrainableGaussians, points: torch.Tensor, idx: torch.Tensor | None, stage: Stage, wrap):
@@ -264,9 +275,8 @@ def _level_offsets(g: TrainableGaussians, points: torch.Tensor, idx: torch.Tenso
 @torch.no_grad()
 def coverage_candidates(g: TrainableGaussians, points: torch.Tensor, stage: Stage, wrap) -> torch.Tensor:
     """[S, k] the Gaussians whose centres are nearest each hole point."""
-    d = _level_offsets(g, points, None, stage, wrap)
-    k = min(COVERAGE_CANDIDATES, g.n)
-    return torch.topk((d * d).sum(-1), k, dim=1, largest=False).indices
+    means = g.positions * torch.tensor([float(stage.width), float(stage.height)], device=g.positions.device)
+    return nearest.nearest(points, means, COVERAGE_CANDIDATES, stage.width, stage.height, wrap)
 
 
 def coverage_loss(
@@ -332,13 +342,15 @@ def run(
     quantizer: Quantizer | None = None,
     progress: Progress | None = None,
     value_range=None,
+    cutout=None,
 ) -> LoopResult:
     """Fit n_total Gaussians to target [H, W, C] (weights [C]) following plan.
 
     value_range: (lo [C], span [C]); a Gaussian's unit value u stands for the
     stored value lo + span * u (the packed channel range), so 6-bit values
     are spent on the range a channel actually uses. The loss is computed on
-    stored values. None = unit range.
+    stored values. None = unit range. cutout: a texgs.fit.cutout.Cutout whose
+    loss term joins the data term (mask channels kept on their side of the cutoff).
 
     Every tensor argument is on one device, the one the fit runs on; random
     draws come from a CPU generator seeded with cfg.seed (texgs.fit.device).
@@ -358,7 +370,7 @@ def run(
     g = initial_gaussians(target, unit_target, weights, n_initial, cfg, wrap, gen, stage)
     lr_scale = 1.0  # plateau decays
     anneal_start = plan.add_steps[-1] if plan.add_steps else 0
-    opt = _optimizer(g, cfg)
+    opt = _optimizer(g, cfg, height, width)
     plateau = Plateau(cfg.plateau_steps, cfg.plateau_db, cfg.max_decays)
     history: list[dict] = []
     tgt, unit_tgt = level_target(target, stage), level_target(unit_target, stage)
@@ -396,6 +408,10 @@ def run(
             loss = image_loss(img, tgt, weights, cfg.ssim_weight, window, cfg.data_term)
             with torch.no_grad():
                 err = float(((img.detach().clamp(0, 1) - tgt) ** 2).mean())
+        cut_err = 0.0  # the cutout term, which also judges the best iterate
+        if cutout is not None and stage.factor == 1:  # at full resolution: texels as the file decodes them
+            cut = cutout.loss(unit_img, lo, span, tgt)
+            loss, cut_err = loss + cut, float(cut.detach())
         if cover_pts is not None and cover_pts.shape[0]:
             loss = loss + cfg.coverage_weight * coverage_loss(g, cover_pts, cover_idx, stage, height, width, wrap)
         loss.backward()
@@ -403,8 +419,8 @@ def run(
             # Keep the best full-resolution iterate (the loss can drift up late
             # in a run; see docs/fitting.md), judged through the quantiser when
             # QAT is on: the image was rendered from the parameters as they are now.
-            if err < best_err:
-                best_err, best = err, [t.detach().clone() for t in g.tensors()] + [g.levels.clone()]
+            if err + cut_err < best_err:
+                best_err, best = err + cut_err, [t.detach().clone() for t in g.tensors()] + [g.levels.clone()]
         factor = lr_scale * anneal(step, anneal_start, plan.steps, cfg.lr_final)
         for group in opt.param_groups:
             group["lr"] = group["base_lr"] * factor
@@ -415,7 +431,7 @@ def run(
             if cfg.relocate_fraction > 0:
                 relocate_into_holes(g, opt, stage, height, width, unit_tgt, cfg, wrap, backend, gen)
             if cfg.coverage_weight > 0:
-                cover_pts = hole_points(g, stage, height, width, cfg, wrap, backend, gen, COVERAGE_POINTS)
+                cover_pts = hole_points(g, stage, height, width, cfg, wrap, backend, gen, coverage_points(g.n))
                 cover_idx = coverage_candidates(g, cover_pts, stage, wrap)
             project(g, limits, wrap, limits_factor)
         if step % cfg.eval_every == 0 or step == plan.steps:
@@ -442,7 +458,7 @@ def run(
                     pos, inv, rot, val = init_mod.gaussians_at(texels, unit_tgt, 1.0 / cfg.init_scale)
                 g.append(pos, inv, rot, val, level=i + 1)
                 project(g, limits, wrap, limits_factor)
-                opt = _optimizer(g, cfg)
+                opt = _optimizer(g, cfg, height, width)
         if progress:
             progress.update(step, last_psnr, g.n, f"level 1/{stage.factor}")
         if stopped:
@@ -453,6 +469,8 @@ def run(
         with torch.no_grad():
             final = render_level(g, stage, height, width, background, cfg, wrap, backend, quant)
             final_err = float(((lo + span * final).clamp(0, 1) - tgt).pow(2).mean())
+            if cutout is not None:
+                final_err += float(cutout.loss(final, lo, span, tgt))
         if best_err < final_err:
             g = TrainableGaussians(*best)
             if progress:

@@ -21,9 +21,11 @@ from ..gaussians import Gaussians
 from ..metrics import psnr_from_mse
 from ..render import render_gaussians
 from . import packing
+from .adam import Adam
 from .config import FitConfig
 from .loss import weighted_l2
 from .optimize import Limits, TrainableGaussians, project
+from .schedule import position_lr_scale
 
 
 @dataclasses.dataclass
@@ -55,10 +57,12 @@ def refine(
     steps: int,
     height: int,
     width: int,
+    cutout=None,
 ):
     """Train g's geometry and direct values and pal's entries for `steps`
     full-resolution steps through the file's quantiser (indices fixed).
-    Returns (g, pal, psnr_before, psnr_after), the best iterate seen."""
+    Returns (g, pal, psnr_before, psnr_after), the best iterate seen.
+    cutout: a texgs.fit.cutout.Cutout whose loss term joins the data term."""
     c = g.values.shape[1]
     quantize = packing.file_quantizer(qcfg, c, height, width, wrap)
     groups = [[int(x) for x in chans] for chans, _ in qcfg.palettes]
@@ -73,9 +77,9 @@ def refine(
     columns = [torch.tensor(chans, device=dev) for chans in groups]  # on the device: no copy per step
     sides = torch.tensor([float(width), float(height)], device=dev)
     scale = cfg.lr_final  # the learning rates the main loop ended on
-    opt = torch.optim.Adam(
+    opt = Adam(
         [
-            {"params": [pos], "lr": cfg.lr_position * scale},
+            {"params": [pos], "lr": cfg.lr_position * position_lr_scale(height, width) * scale},
             {"params": [inv], "lr": cfg.lr_inv_scale * scale},
             {"params": [rot], "lr": cfg.lr_rotation * scale},
             {"params": [val], "lr": cfg.lr_value * scale},
@@ -98,6 +102,9 @@ def refine(
         img = render_gaussians(gs, height, width, k=cfg.k, wrap=wrap, backend=backend, threads=cfg.threads)
         loss, sq = weighted_l2(img, lo, span, target, weights, buf)
         err = float(sq.sum()) / target.numel()
+        if cutout is not None:
+            cut = cutout.loss(img, lo, span, target)
+            loss, err = loss + cut, err + float(cut.detach())  # err also judges the best iterate
         if first is None:
             first = err
         if err < best_err:

@@ -14,6 +14,19 @@ from .config import FitConfig
 ADDITIONS_WITHIN = 0.6
 
 
+#: Largest side at which FitConfig.lr_position (image-normalised units) is
+#: used as it is: beyond, it shrinks with the side, so a step moves a Gaussian
+#: no more texels than at this side (half a texel at the default 5e-4; at
+#: 4096^2 it was 2 texels, and fits of the same detail per texel lost dB as
+#: the material grew; docs/fitting.md).
+POSITION_LR_SIDE = 1024
+
+
+def position_lr_scale(height: int, width: int) -> float:
+    """Factor on FitConfig.lr_position for an H x W fit."""
+    return min(1.0, POSITION_LR_SIDE / max(height, width))
+
+
 @dataclass(frozen=True)
 class Stage:
     factor: int  # downscale factor of this pyramid level (1 = full resolution)

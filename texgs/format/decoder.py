@@ -363,6 +363,9 @@ def decode_uv(packed, uv, lod_limit=None) -> np.ndarray:
 
 
 def apply_channel_ranges(packed: Packed, img: np.ndarray) -> np.ndarray:
+    """Unit values [..., C] -> stored values: each channel's range and transfer (texgs.transfer)."""
+    from ..transfer import to_stored
+
     lo = np.array([c.range[0] for c in packed.channels], np.float32)
     hi = np.array([c.range[1] for c in packed.channels], np.float32)
-    return lo + (hi - lo) * img
+    return to_stored(img, lo, hi, [c.colour_space == "log2" for c in packed.channels])

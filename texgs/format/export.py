@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..transfer import to_stored
 from ..writers import write_png
 
 #: Largest total size of the images `texgs decode` holds for one file (bytes):
@@ -38,15 +39,19 @@ def _safe(name: str) -> str:
 class GroupImage:
     """One group's output image, held in its file's sample type and filled by row bands.
 
-    ranges [(lo, hi)] per channel (stored value = lo + (hi - lo) * unit). PNG
-    when every stored value lies in [0, 1] and there are 1, 3 or 4 channels
-    (and not force_exr); EXR otherwise."""
+    ranges [(lo, hi)] per channel (stored value = lo + (hi - lo) * unit, or the
+    log2 transfer where log2[i]: texgs.transfer). PNG when every stored value
+    lies in [0, 1], no channel is log2 and there are 1, 3 or 4 channels (and
+    not force_exr); EXR otherwise."""
 
-    def __init__(self, path_stem, height: int, width: int, ranges, png16: bool, force_exr: bool):
+    def __init__(self, path_stem, height: int, width: int, ranges, png16: bool, force_exr: bool, log2=None):
         n = len(ranges)
         self.lo = np.array([r[0] for r in ranges], np.float32)
         self.hi = np.array([r[1] for r in ranges], np.float32)
-        self.png = n in (1, 3, 4) and self.lo.min() >= 0.0 and self.hi.max() <= 1.0 and not force_exr
+        self.log2 = np.zeros(n, bool) if log2 is None else np.asarray(log2, bool)
+        self.png = (
+            n in (1, 3, 4) and self.lo.min() >= 0.0 and self.hi.max() <= 1.0 and not self.log2.any() and not force_exr
+        )
         self.path = f"{path_stem}.{'png' if self.png else 'exr'}"
         self.shape = (height, width, n)
         self.scale, self.dtype = (
@@ -67,7 +72,7 @@ class GroupImage:
                 if self.png
                 else [np.empty(self.shape[:2], np.float32) for _ in range(self.shape[2])]
             )
-        stored = self.lo + (self.hi - self.lo) * unit
+        stored = to_stored(unit, self.lo, self.hi, self.log2)
         rows = slice(y0, y0 + unit.shape[0])
         if self.png:
             n = self.shape[2]
@@ -110,6 +115,7 @@ def _group_images(packed, out_dir, png16: bool, force_exr: bool, size=None) -> l
                 [packed.channels[i].range for i in idx],
                 png16,
                 force_exr,
+                [packed.channels[i].colour_space == "log2" for i in idx],
             ),
             idx,
         )

@@ -166,7 +166,10 @@ SEMANTICS = [
     "emissive",
     "specular",
 ]
-COLOUR_SPACES = ["linear", "srgb"]
+#: "log2": the stored value is exp2(lo + (hi - lo) * u) - exp2(lo) (texgs.transfer), for HDR data.
+COLOUR_SPACES = ["linear", "srgb", "log2"]
+#: |range_lo|, |range_hi| of a log2 channel are at most this, so its values stay below 2^64.
+LOG2_RANGE_LIMIT = 64.0
 
 # Record bit fields, in order, LSB first in a little-endian stream of 32-bit
 # words; record i starts at bit i * record_bits. Values follow, one per channel.
@@ -442,6 +445,7 @@ def c_header_block() -> str:
         f"#define TEXGS_MAX_RADIUS {MAX_RADIUS!r}",
         f"#define TEXGS_MAX_STRIP_HEIGHT {MAX_STRIP_HEIGHT}u",
         f"#define TEXGS_RANGE_LIMIT {RANGE_LIMIT!r}",
+        f"#define TEXGS_LOG2_RANGE_LIMIT {LOG2_RANGE_LIMIT!r}",
         f"#define TEXGS_MAX_PALETTE_INDEX_BITS {MAX_PALETTE_INDEX_BITS}u",
         f"#define TEXGS_NAME_MAX_BYTES {NAME_MAX_BYTES}u",
         f"#define TEXGS_SIGMA_CUTOFF {float(SIGMA_CUTOFF)!r}",

@@ -265,6 +265,8 @@ def _channels(sec: bytes, names: list, h: dict, name: str):
             _fail(name, f"channel {i} background {back!r} is outside the unit range [0, 1]")
         if not (-L.RANGE_LIMIT <= lo < hi <= L.RANGE_LIMIT):
             _fail(name, f"channel {i} range [{lo!r}, {hi!r}] is not an interval lo < hi within +-{L.RANGE_LIMIT:.6g}")
+        if L.COLOUR_SPACES[cs] == "log2" and not -L.LOG2_RANGE_LIMIT <= lo < hi <= L.LOG2_RANGE_LIMIT:
+            _fail(name, f"log2 channel {i} range [{lo!r}, {hi!r}] is not within +-{L.LOG2_RANGE_LIMIT:g}")
         descs.append(Channel(cname, group, L.COLOUR_SPACES[cs], L.SEMANTICS[sem], (lo, hi)))
         bits.append(vb)
         offsets.append(vo)

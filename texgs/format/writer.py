@@ -123,6 +123,10 @@ def channel_table(channels: list, cfg: QuantConfig, background: np.ndarray) -> b
                 f"channel {ch.name!r}: range must be finite with lo < hi, "
                 f"each within +-{L.RANGE_LIMIT:.6g}, got {ch.range}"
             )
+        if ch.colour_space == "log2" and not -L.LOG2_RANGE_LIMIT <= lo < hi <= L.LOG2_RANGE_LIMIT:
+            raise InputError(
+                f"channel {ch.name!r}: a log2 range must lie within +-{L.LOG2_RANGE_LIMIT:g}, got {ch.range}"
+            )
         bits = lay.channel_bits[i]
         words = np.zeros(L.CHANNEL_WORDS, dtype=np.uint32)
         words[0:4] = [

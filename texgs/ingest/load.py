@@ -16,6 +16,7 @@ import numpy as np
 from ..channels import Channel, ChannelSource
 from ..constants import MAX_CHANNELS
 from ..errors import InputError, TexgsError
+from ..transfer import input_ranges
 from .content import unlike_normal_map
 from .discover import MaterialSource, discover
 from .manifest import MANIFEST_NAME
@@ -139,7 +140,10 @@ def _resize(h: ImageHeader, pixels: np.ndarray, width: int, height: int) -> np.n
         plane = one_axis(pixels[:, :, c], width, h.height, width <= h.width)
         planes.append(one_axis(plane, width, height, height <= h.height))
     out = np.stack(planes, axis=-1).astype(np.float32)
-    return out if h.is_float else np.clip(out, 0.0, 1.0)
+    # Bicubic overshoots: 8/16-bit sources back into [0, 1], float ones into their own min..max.
+    if h.is_float:
+        return np.clip(out, pixels.min(axis=(0, 1)), pixels.max(axis=(0, 1)))
+    return np.clip(out, 0.0, 1.0)
 
 
 def _group_pixels(plan: GroupPlan, pixels: np.ndarray, warnings: list[str]) -> np.ndarray:
@@ -238,10 +242,11 @@ def _build(source: MaterialSource, resample: bool, decode: bool) -> Material | M
     raw.clear()
     manifest = source.manifest
     weights = manifest.weights if manifest else {}
-    channels = []
+    channels, transfer_chosen = [], []
     for i, p in enumerate(plans):
         if i in dropped:
             continue
+        transfer_chosen += [p.transfer is not None] * len(p.roles)
         for role, src in zip(p.roles, p.source_channels):
             origin = ChannelSource(
                 p.file.path,
@@ -250,7 +255,7 @@ def _build(source: MaterialSource, resample: bool, decode: bool) -> Material | M
                 weights.get(role, weights.get(p.group, 1.0)),
                 p.note,
             )
-            channels.append(Channel(role, p.group, p.colour_space, source=origin))
+            channels.append(Channel(role, p.group, p.colour_space, range=p.value_range or (0.0, 1.0), source=origin))
     if len(channels) > MAX_CHANNELS:
         raise InputError(
             f"{source.folder}: material {source.name} has {len(channels)} channels, "
@@ -270,7 +275,52 @@ def _build(source: MaterialSource, resample: bool, decode: bool) -> Material | M
         return MaterialInfo(**info)
     stack = [groups[i] for i in range(len(plans)) if i not in dropped]
     pixels = np.ascontiguousarray(np.concatenate(stack, axis=2), dtype=np.float32)
+    info["channels"] = data_ranges(info["channels"], pixels, notes, transfer_chosen)
+    info["notes"] = tuple(notes)
     return Material(**info, pixels=pixels)
+
+
+#: A float emissive channel spanning at least this many stops (peak / smallest positive
+#: value) is fitted log2-encoded unless material.yaml names its transfer (docs/ingest.md).
+LOG2_EMISSIVE_STOPS = 10
+
+
+def data_ranges(
+    channels: tuple[Channel, ...], pixels: np.ndarray, notes: list[str], transfer_chosen=None
+) -> tuple[Channel, ...]:
+    """Channels whose values leave [0, 1] and declare no range get the data's min..max
+    (docs/ingest.md, "Value ranges"); a declared range must hold the data. A float
+    emissive group (values >= 0) one of whose channels spans LOG2_EMISSIVE_STOPS or more,
+    and whose transfer material.yaml does not name, becomes log2, all its channels."""
+    chosen = transfer_chosen or [False] * len(channels)
+    auto = [c for c, ch in enumerate(channels) if ch.group == "emissive" and ch.colour_space == "linear"]
+    auto = [c for c in auto if not chosen[c]]
+    stops = max((_stops(pixels[..., c]) for c in auto), default=0.0)
+    if stops >= LOG2_EMISSIVE_STOPS and all(float(pixels[..., c].min()) >= 0.0 for c in auto):
+        first = channels[auto[0]]
+        notes.append(
+            f"{first.source.file.name if first.source else first.name}: emissive spans {stops:.0f} stops: "
+            f"fitted log2-encoded (transfer: linear in {MANIFEST_NAME} keeps it linear)"
+        )
+        channels = tuple(replace(ch, colour_space="log2") if c in auto else ch for c, ch in enumerate(channels))
+    out = []
+    for c, ch in enumerate(channels):
+        name = ch.source.file.name if ch.source else ch.name
+        declared = ch.range != (0.0, 1.0) or ch.colour_space == "log2"
+        ((lo, hi),) = input_ranges(pixels[..., c : c + 1], [ch], f"{name} ({ch.name})")
+        if not declared and (lo, hi) != (0.0, 1.0):
+            ch = replace(ch, range=(lo, hi))
+            notes.append(f"{name}: {ch.name} holds values in [{lo:.6g}, {hi:.6g}]: range from the data")
+        out.append(ch)
+    return tuple(out)
+
+
+def _stops(plane: np.ndarray) -> float:
+    """log2(peak / smallest positive value) of data reaching above 1; 0 otherwise."""
+    hi = float(plane.max())
+    if hi <= 1.0:
+        return 0.0
+    return float(np.log2(hi / float(plane[plane > 0].min())))
 
 
 def _as_source(source: MaterialSource | str | Path) -> MaterialSource:

@@ -7,6 +7,7 @@ ConfigError naming the key and the file.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,8 @@ class FileOptions:
     channels: tuple[tuple[tuple[str, ...], str], ...] | None = None
     convert: str | None = None  # "roughness": gloss/smoothness stored as 1 - x
     skip: bool = False
+    range: tuple[float, float] | None = None  # declared value range of the file's channels (float data)
+    transfer: str | None = None  # "log2": fit and store the channels log2-encoded (HDR, values >= 0)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,8 @@ _TOP_KEYS = (
     "skip",
     "files",
 )
-_FILE_KEYS = ("role", "colour_space", "normal_convention", "channels", "convert", "skip")
+_FILE_KEYS = ("role", "colour_space", "normal_convention", "channels", "convert", "skip", "range", "transfer")
+TRANSFERS = ("linear", "log2")
 _ROLES = {r for roles in GROUPS.values() for r in roles}
 
 
@@ -114,7 +118,7 @@ def _channels(path: Path, where: str, value) -> tuple[tuple[tuple[str, ...], str
 def _file_options(path: Path, name: str, data) -> FileOptions:
     where = f"files.{name}"
     if not isinstance(data, dict):
-        raise _err(path, where, "expected a mapping (role, colour_space, normal_convention, channels, convert, skip)")
+        raise _err(path, where, f"expected a mapping ({', '.join(_FILE_KEYS)})")
     _check_keys(path, where, data, _FILE_KEYS)
     opts = {}
     if "role" in data:
@@ -129,7 +133,23 @@ def _file_options(path: Path, name: str, data) -> FileOptions:
         opts["convert"] = _choice(path, f"{where}.convert", data["convert"], ("roughness",))
     if "skip" in data:
         opts["skip"] = _bool(path, f"{where}.skip", data["skip"])
+    if "range" in data:
+        opts["range"] = _range(path, f"{where}.range", data["range"])
+    if "transfer" in data:
+        opts["transfer"] = _choice(path, f"{where}.transfer", data["transfer"], TRANSFERS)
+    if opts.get("transfer") == "log2" and opts.get("range") and opts["range"][0] != 0.0:
+        raise _err(path, f"{where}.range", "a log2 channel spans [0, peak]: give range: [0, peak]")
     return FileOptions(**opts)
+
+
+def _range(path: Path, where: str, value) -> tuple[float, float]:
+    ok = isinstance(value, list) and len(value) == 2
+    ok = ok and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    if not ok or not (math.isfinite(value[0]) and math.isfinite(value[1]) and value[0] < value[1]):
+        raise _err(path, where, f"expected [lo, hi], two finite numbers with lo < hi, got {value!r}")
+    if max(abs(value[0]), abs(value[1])) > 2.0**64:
+        raise _err(path, where, f"values beyond +-2^64 cannot be stored, got {value!r}")
+    return (float(value[0]), float(value[1]))
 
 
 def load_manifest(path: str | Path) -> Manifest:

@@ -49,6 +49,8 @@ class GroupPlan:
     note: str = ""
     assumed: bool = False
     check_grey: bool = False
+    value_range: tuple[float, float] | None = None  # material.yaml range: (lo, hi) of these channels
+    transfer: str | None = None  # material.yaml transfer (None: chosen from the data, load.data_ranges)
 
 
 def normal_note(convention: str, how: str = "") -> str:
@@ -134,6 +136,8 @@ def plan_file(
             roles = (f"{sf.path.stem}.alpha",)
             note = "alpha of unstated meaning, kept as its own channel (name it in material.yaml)"
         space = opts.colour_space or ("linear" if header.is_float or group not in COLOUR_GROUPS else "srgb")
+        if opts.transfer == "log2":
+            space = "log2"  # linear values, fitted and stored log2-encoded (texgs.transfer)
         transform = None
         if group == "normal":
             conv = conv_stated or "gl"
@@ -161,6 +165,8 @@ def plan_file(
                 note=note,
                 assumed=group == "normal" and not conv_stated,
                 check_grey=check_grey,
+                value_range=opts.range,
+                transfer=opts.transfer,
             )
         )
     return plans, notes

@@ -90,12 +90,19 @@ def infer_normal_convention(rgb: np.ndarray, height: np.ndarray) -> tuple[str | 
 def tiles_seamlessly(pixels: np.ndarray) -> tuple[bool, bool]:
     """(along x, along y): whether the stack tiles across each axis's seam.
 
-    pixels: [H, W, C] in [0, 1]. An axis tiles when the mean jump across its seam
+    pixels: [H, W, C]; a channel outside [0, 1] (float data: metres, nits) is
+    first scaled by its own min..max, so its units do not decide. An axis tiles when the mean jump across its seam
     (last column to first) is no larger than the largest mean jump between two
     neighbouring columns inside the image. A tileable texture may have a cell
     boundary on the seam, like its interior boundaries; a crop of a larger
     image jumps between unrelated texels, far more than any interior step.
     """
+
+    lo, hi = pixels.min(axis=(0, 1)), pixels.max(axis=(0, 1))
+    wide = (lo < 0.0) | (hi > 1.0)
+    if wide.any():
+        pixels = pixels.astype(np.float32, copy=True)
+        pixels[..., wide] = (pixels[..., wide] - lo[wide]) / np.maximum(hi[wide] - lo[wide], 1e-30)
 
     def tiles(axis: int) -> bool:
         if pixels.shape[axis] < 8:
