@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from texgs.format import layout as L
-from texgs.format import reader
+from texgs.format import mip_tail, reader
 
 PART_OF = {
     L.SECTION_CHANNELS: "channels",
@@ -31,8 +31,9 @@ PART_OF = {
     L.SECTION_RECORDS: "records",
     L.SECTION_PALETTES: "palettes",
     L.SECTION_NAMES: "names",
+    L.SECTION_MIP_TAIL: "mip_tail",
 }
-PARTS = ("header", "channels", "index", "palettes", "records", "names", "other", "padding")
+PARTS = ("header", "channels", "index", "palettes", "records", "names", "mip_tail", "other", "padding")
 
 
 def slug(name: str) -> str:
@@ -79,15 +80,21 @@ def planned(root: Path, rates: list[float], changes: dict) -> list[dict]:
         levels = 1 + len(make_plan(cfg, h, w).add_steps)
         names = packing.names_bytes(metas)
         for r in rates:
-            _, q, n = rate.plan_file(r, cfg, packing.quant_config(cfg, h, w), metas, h, w, levels)
+            full = rate.budget_bytes(r, h, w, c)
+            first = mip_tail.choose_first_level(h, w, c, full, cfg.mip_tail) if cfg.mip_tail > 0 else None
+            reserved = 0 if first is None else mip_tail.file_bytes(h, w, c, first)
+            q0 = packing.quant_config(cfg, h, w)
+            _, q, n = rate.plan_file(r, cfg, q0, metas, h, w, levels, reserved=reserved)
             n = min(n, rate.useful_gaussians(h, w))
             sizes = L.section_sizes(n, c, h, q, levels)
+            if first is not None:
+                sizes[L.SECTION_MIP_TAIL] = mip_tail.section_bytes(h, w, c, first)
             parts = dict.fromkeys(PARTS, 0)
             parts["header"] = L.HEADER_BYTES + 4 * L.SECTION_ENTRY_WORDS * (len(sizes) + 1)
             for sid, size in sizes.items():
                 parts[PART_OF[sid]] += size
             parts["names"] = names
-            total = packing.size_bound(n, metas, h, w, q, levels)
+            total = packing.size_bound(n, metas, h, w, q, levels) + reserved
             parts["padding"] = total - sum(parts.values())
             out.append(
                 {

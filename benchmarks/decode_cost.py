@@ -44,7 +44,12 @@ MACS_FILTERED_NEAR = 11
 MACS_FILTERED_BOUND = 20
 MACS_FILTERED_BOUND_ISOTROPIC = 8  # T diagonal: T11, T22 (4), det (1), q' numerator (2), / det (1)
 MACS_FILTERED_SETUP = 20
+#: The mip tail (texgs_sample_filtered): lod and blend weight (3), two bilinear taps' coordinates
+#: and weights (2 x 6); per channel 2 x 3 lerps, the trilinear lerp and the blend (8), reading 8 bytes.
+MACS_TAIL_FIXED = 15
+MACS_TAIL_PER_CHANNEL = 8
 FOOTPRINTS = {f"level {lv}": (2.0**lv, 2.0**lv) for lv in range(7)}
+FOOTPRINTS["level 5.5"] = (2.0**5.5, 2.0**5.5)
 FOOTPRINTS.update({"aniso 8x1": (8.0, 1.0), "aniso 32x4": (32.0, 4.0), "aniso 64x8": (64.0, 8.0)})
 
 
@@ -117,8 +122,14 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
     fp = effective_footprint(ddx, ddy, footprint_cap(packed))
     lam = footprint_lambda(fp)
     filtered = bool(lam[0] > 0)
+    wt = np.zeros(n_points, np.float32)
+    if packed.mip_tail is not None:
+        from texgs.format import mip_tail
+
+        wt = mip_tail.tail_weight(mip_tail.footprint_lod(lam), packed.mip_tail.first_level)
+    gauss = wt < 1  # the Gaussians take part (the tail alone answers the others)
     _, cover, near, pass_y, pass_xy, bound = decode_points_filtered(packed, pts, fp, with_counts=True)
-    ev = window_records(packed, pts.astype(np.float64), window_radius(packed, lam).astype(np.float64))
+    ev = window_records(packed, pts.astype(np.float64), window_radius(packed, lam).astype(np.float64)) * gauss
     k = 16 if filtered else packed.k
     blended = np.minimum(cover, k)
     c = packed.gaussians.channels
@@ -131,10 +142,12 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
         + MACS_CIRCLE_TEST * pass_xy
         + per_near * near
         + (c + 1) * blended
-        + c
+        + c * gauss
         + ((MACS_FILTERED_SETUP + per_bound * bound) if filtered else 0)
     )
+    macs = macs + np.where(wt > 0, MACS_TAIL_FIXED + MACS_TAIL_PER_CHANNEL * c, 0)
     trans = 2 * near + blended + ((bound + cover) if filtered else 0)  # cos, sin; exp; 1/det, log
+    trans = trans + (wt > 0)  # log2 of the lod
     return {
         "evaluated_mean": float(ev.mean()),
         "near_mean": float(near.mean()),
@@ -145,6 +158,8 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
         "macs_max": int(macs.max()),
         "transcendentals_mean": float(trans.mean()),
         "window_radius": float(window_radius(packed, lam[:1])[0]),
+        "tail_share": float(wt.mean()),
+        "tail_bytes_read": float(8 * c * (wt > 0).mean()),
     }
 
 
@@ -161,20 +176,32 @@ def main_filtered(args) -> int:
         rows = [json.loads(line) for line in Path(args.rows).read_text().splitlines() if line.startswith("{")]
     for material in [] if args.rows else (args.materials or fit_bench.BENCHMARK_SET):
         path = Path(args.baked) / material / f"{material.split('/')[-1]}.texgs"
-        packed = unpack(path.read_bytes(), name=str(path))
+        data = path.read_bytes()
+        packed = unpack(data, name=str(path))
+        if args.mip_tail > 0 and packed.mip_tail is None:  # as filtered_quality.py --mip-tail attaches it
+            from filtered_quality import with_source_tail
+
+            from texgs.compare.material import load_materials
+
+            (source,) = load_materials(fit_bench.corpus_root() / material)
+            packed = unpack(with_source_tail(packed, data, source.data, args.mip_tail))
         row = {"material": material, "gaussians": int(packed.header["gaussian_count"])}
+        if packed.mip_tail is not None:
+            row["mip_tail_first_level"] = packed.mip_tail.first_level
         for name, (along, across) in FOOTPRINTS.items():
+            if args.footprints and name not in args.footprints.split(","):
+                continue
             row[name] = {k: round(v, 1) for k, v in filtered_cost(packed, along, across).items()}
         rows.append(row)
         print(json.dumps(row), flush=True)
     print()
     print(
         "| footprint (texels) | window radius | evaluated | near | past the q bound | covering | blended | "
-        "MACs mean | x level 0 | MACs max | transcendentals |"
+        "MACs mean | x level 0 | MACs max | transcendentals | tail share |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     base = np.mean([r["level 0"]["macs_mean"] for r in rows])
-    for name in FOOTPRINTS:
+    for name in [f for f in FOOTPRINTS if all(f in r for r in rows)]:  # earlier rows may lack some
 
         def mean(key):
             return float(np.mean([r[name][key] for r in rows]))
@@ -184,7 +211,8 @@ def main_filtered(args) -> int:
             f"{mean('bound_mean'):.1f} | {mean('covering_mean'):.1f} | {mean('blended_mean'):.1f} | "
             f"{mean('macs_mean'):.1f} | "
             f"{mean('macs_mean') / base:.2f} | {max(r[name]['macs_max'] for r in rows)} | "
-            f"{mean('transcendentals_mean'):.1f} |"
+            f"{mean('transcendentals_mean'):.1f} | "
+            + (f"{float(np.mean([r[name].get('tail_share', 0.0) for r in rows])):.2f} |")
         )
     return 0
 
@@ -202,6 +230,10 @@ def main(argv=None) -> int:
     ap.add_argument("--max-radius", type=float, default=FitConfig().max_radius)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--baked", help="a texgs bake output folder (with --filtered)")
+    ap.add_argument(
+        "--footprints", help="with --filtered: only these rows (comma-separated names, e.g. 'level 0,level 6')"
+    )
+    ap.add_argument("--mip-tail", type=float, default=0.0, help="with --filtered: attach a tail of this share")
     ap.add_argument("--filtered", action="store_true", help="filtered sampling cost per mip level (needs --baked)")
     ap.add_argument("--rows", help="with --filtered: tabulate these JSON lines (earlier runs) instead of measuring")
     args = ap.parse_args(argv)

@@ -5,7 +5,8 @@ source box-filtered to level L (the mip an engine builds from the source) of
   filtered   texgs filtered sampling at the level-L texel centres, footprint 2^L texels
              (texgs.format.filtered.decode_level; what texgs_sample_level returns)
   point      texgs point-sampled at the same centres (what texgs_sample returns)
-  ideal      texgs decoded at level 0, then box-filtered to L (the best this file allows)
+  ideal      texgs decoded at level 0, then box-filtered to L (the best the Gaussians allow)
+  gaussians  filtered sampling ignoring the file's mip tail (only where the tail takes part)
   BC7, ASTC  the block codec's mip chain at the same VRAM bytes as the .texgs file
 
 Block-codec chains (texgs compare's machinery: texture packing, encoders, decoders):
@@ -18,6 +19,8 @@ size, as a GPU does when the finer mips are not resident.
 
     python benchmarks/filtered_quality.py --baked OUT [--materials polyhaven/wooden_crate_01 ...]
     python benchmarks/filtered_quality.py --rows rows.jsonl    # the means of earlier JSON lines
+    python benchmarks/filtered_quality.py --baked OUT --mip-tail 0.1   # files baked without a tail:
+        # attach one (the source's box mips from the finest level within 0.1 of the file's bytes)
 
 OUT is a `texgs bake` output folder of the materials (OUT/<material>/<name>.texgs);
 the sources come from the corpus (../shared/corpus or $TEXGS_CORPUS). Prints one
@@ -71,7 +74,7 @@ def block_chain(material, top: int, budget: int, family: str, preset: str):
     return None
 
 
-def measure(material_name: str, baked: Path, levels: list[int], preset: str) -> dict:
+def measure(material_name: str, baked: Path, levels: list[int], preset: str, tail_fraction: float = 0.0) -> dict:
     from texgs.compare import mips
     from texgs.compare.material import load_materials
     from texgs.format import decode, unpack
@@ -84,6 +87,9 @@ def measure(material_name: str, baked: Path, levels: list[int], preset: str) -> 
     data = path.read_bytes()
     packed = unpack(data, name=str(path))
     (material,) = load_materials(fit_bench.corpus_root() / material_name)
+    if tail_fraction > 0 and packed.mip_tail is None:
+        data = with_source_tail(packed, data, material.data, tail_fraction)
+        packed = unpack(data, name=str(path))
     top = max(levels)
     ref = mips.mip_chain(material.data, top)
     ideal = mips.mip_chain(decode(packed, apply_range=True), top)
@@ -93,6 +99,7 @@ def measure(material_name: str, baked: Path, levels: list[int], preset: str) -> 
         "bytes": len(data),
         "bppc": round(8 * len(data) / (packed.width * packed.height * material.channels), 4),
         "psnr_level0": round(psnr(ref[0], ideal[0]), 2),
+        "mip_tail_first_level": None if packed.mip_tail is None else packed.mip_tail.first_level,
         "levels": {},
     }
     chains = {}
@@ -107,11 +114,28 @@ def measure(material_name: str, baked: Path, levels: list[int], preset: str) -> 
         filt = apply_channel_ranges(packed, decode_level(packed, lv))
         point = apply_channel_ranges(packed, decode_points(packed, level_points(packed, lv)).reshape(h, w, -1))
         fig = {"filtered": psnr(r, filt), "point": psnr(r, point), "ideal": psnr(r, ideal[lv])}
+        if packed.mip_tail is not None and lv > packed.mip_tail.first_level - 1:  # the tail takes part
+            fig["gaussians"] = psnr(r, apply_channel_ranges(packed, decode_level(packed, lv, use_tail=False)))
         for fam, (_, _, lvls) in chains.items():
             have = lvls[lv] if lv in lvls else mips.upsample_bilinear(lvls[min(lvls)], h, w)
             fig[fam] = psnr(r, have)
         row["levels"][str(lv)] = {k: round(v, 2) for k, v in fig.items()}
     return row
+
+
+def with_source_tail(packed, data: bytes, source: np.ndarray, fraction: float) -> bytes:
+    """The file with a mip tail of the source (stored values; unit values through the
+    file's channel ranges) from the finest level within `fraction` of its bytes."""
+    from texgs.format import mip_tail
+    from texgs.format.writer import attach_mip_tail
+
+    first = mip_tail.choose_first_level(packed.height, packed.width, source.shape[2], len(data), fraction)
+    if first is None:
+        return data
+    lo = np.array([c.range[0] for c in packed.channels], np.float64)
+    hi = np.array([c.range[1] for c in packed.channels], np.float64)
+    unit = ((source.astype(np.float64) - lo) / (hi - lo)).astype(np.float32)
+    return attach_mip_tail(data, mip_tail.build(unit, first))
 
 
 def main(argv=None) -> int:
@@ -120,6 +144,7 @@ def main(argv=None) -> int:
     ap.add_argument("--materials", nargs="*", default=fit_bench.BENCHMARK_SET)
     ap.add_argument("--levels", default="1,2,3,4,5,6")
     ap.add_argument("--astc-preset", default="-thorough")
+    ap.add_argument("--mip-tail", type=float, default=0.0, help="attach a mip tail of this share to files without one")
     ap.add_argument("--rows", type=Path, help="summarise these JSON lines (earlier runs) instead of measuring")
     args = ap.parse_args(argv)
     levels = [int(v) for v in args.levels.split(",")]
@@ -129,7 +154,7 @@ def main(argv=None) -> int:
         rows = [r for r in rows if "levels" in r]
     for name in [] if args.rows else args.materials:
         t0 = time.perf_counter()
-        row = measure(name, args.baked, levels, args.astc_preset)
+        row = measure(name, args.baked, levels, args.astc_preset, args.mip_tail)
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -138,6 +163,7 @@ def main(argv=None) -> int:
         lv: {
             k: round(float(np.mean([r["levels"][str(lv)][k] for r in rows if k in r["levels"][str(lv)]])), 2)
             for k in keys
+            if any(k in r["levels"][str(lv)] for r in rows)
         }
         for lv in levels
     }
@@ -146,7 +172,7 @@ def main(argv=None) -> int:
     print("| level | " + " | ".join(keys) + " |")
     print("|---|" + "---|" * len(keys))
     for lv in levels:
-        print(f"| {lv} | " + " | ".join(f"{means[lv][k]:.2f}" for k in keys) + " |")
+        print(f"| {lv} | " + " | ".join(f"{means[lv][k]:.2f}" if k in means[lv] else "-" for k in keys) + " |")
     return 0
 
 

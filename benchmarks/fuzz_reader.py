@@ -32,8 +32,9 @@ import numpy as np
 
 from texgs.channels import Channel
 from texgs.errors import FormatError
-from texgs.format import QuantConfig, decode, decode_uv, gaussian_constraints, pack, unpack
+from texgs.format import QuantConfig, decode, decode_uv, gaussian_constraints, mip_tail, pack, unpack
 from texgs.format import layout as L
+from texgs.format.writer import attach_mip_tail
 from texgs.gaussians import Gaussians
 
 #: Share of mutations whose CRCs are recomputed (the rest mostly stop at a CRC).
@@ -75,8 +76,8 @@ _ODD_WORDS = [0, 1, 2, 3, 4, 16, 31, 32, 255, 256, 0xFFFF, 0x10000, 0x7FFFFFFF, 
 
 
 def seed_files() -> list[bytes]:
-    """Small files covering the format's variants: fixed with LOD levels, per-channel
-    bits and a channel range, palettes, fp16 with wrapping, an empty material."""
+    """Small files covering the format's variants: fixed with LOD levels and a mip
+    tail, per-channel bits and a channel range, palettes, fp16 with wrapping, an empty material."""
 
     def make(h, w, c, n, seed, cfg, wrap=(False, False), levels=1, ranges=None):
         rng = np.random.default_rng(seed)
@@ -100,8 +101,10 @@ def seed_files() -> list[bytes]:
         )
 
     base = QuantConfig(max_radius=8.0, strip_height=4)
+    ys, xs = np.mgrid[0:24, 0:32].astype(np.float32)
+    tail = mip_tail.build(np.stack([0.5 + 0.4 * np.sin(xs * 0.3 + ys * (0.2 + 0.1 * c)) for c in range(3)], 2), 2)
     return [
-        make(24, 32, 3, 30, 1, base, levels=2),
+        attach_mip_tail(make(24, 32, 3, 30, 1, base, levels=2), tail),
         make(
             20,
             28,
@@ -239,6 +242,12 @@ def check_accepted(p, rng) -> None:
         uv = decode_uv(p, (rng.random((64, 2)) * 3 - 1).astype(np.float32))
         if not (np.isfinite(img).all() and np.isfinite(uv).all()):
             raise Crash("accepted file decodes to non-finite values")
+        if p.mip_tail is not None:  # the tail's levels, as filtered sampling reads them
+            from texgs.format.filtered import sample_level
+
+            wide = sample_level(p, (rng.random((16, 2)) * 3 - 1).astype(np.float32), p.mip_tail.first_level + 0.5)
+            if not np.isfinite(wide).all():
+                raise Crash("accepted file's mip tail samples to non-finite values")
 
 
 def run_case(data: bytes, rng) -> str:

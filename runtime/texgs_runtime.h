@@ -100,6 +100,17 @@
 #define TEXGS_P_ENTRY_BITS 2u
 #define TEXGS_P_DATA_WORD 3u
 #define TEXGS_PALETTE_WORDS 4u
+#define TEXGS_SECTION_MIP_TAIL 0x80000006u
+#define TEXGS_T_FIRST_LEVEL 0u
+#define TEXGS_T_LEVEL_COUNT 1u
+#define TEXGS_T_VALUE_BITS 2u
+#define TEXGS_T_CHANNELS 3u
+#define TEXGS_TAIL_HEAD_WORDS 4u
+#define TEXGS_TL_DATA_WORD 0u
+#define TEXGS_TL_WIDTH 1u
+#define TEXGS_TL_HEIGHT 2u
+#define TEXGS_TAIL_LEVEL_WORDS 4u
+#define TEXGS_TAIL_VALUE_STEP 0.003921568859368563
 #define TEXGS_FLAG_WRAP_X 1u
 #define TEXGS_FLAG_WRAP_Y 2u
 #define TEXGS_ENCODING_FIXED 0u
@@ -129,7 +140,7 @@
 // Constants the C runtime checks beside the shader ones.
 #ifndef TEXGS_RUNTIME_LAYOUT_H
 #define TEXGS_RUNTIME_LAYOUT_H
-#define TEXGS_VERSION_MINOR 0u
+#define TEXGS_VERSION_MINOR 1u
 #define TEXGS_HEADER_BYTES 128u
 #define TEXGS_HEADER_CRC_SPAN 124u
 #define TEXGS_SECTION_CHANNELS 1u
@@ -153,6 +164,7 @@
 #define TEXGS_INV_SCALE_LO_SLACK 9.5367431640625e-07
 #define TEXGS_MAX_FILE_BYTES 2147483648u
 #define TEXGS_TEXEL_VARIANCE 0.08333333333333333
+#define TEXGS_TAIL_VALUE_BITS 8u
 #define TEXGS_SEMANTIC_COUNT 12u
 #define TEXGS_SEMANTIC_NAMES "generic", "albedo", "normal_x", "normal_y", "normal_z", "ao", "roughness", "metalness", "height", "opacity", "emissive", "specular"
 #define TEXGS_COLOUR_SPACE_COUNT 3u
@@ -168,18 +180,19 @@ extern "C" {
 /* Status of texgs_open and the decode calls. The message of a texgs_error says which check failed. */
 typedef enum texgs_status {
     TEXGS_OK = 0,
-    TEXGS_E_ARGUMENT = 1,  /* a NULL pointer, a level, row range, stride or flag out of range */
-    TEXGS_E_TRUNCATED = 2, /* shorter than the header, or not the length the header says */
-    TEXGS_E_MAGIC = 3,     /* not a texgs file */
-    TEXGS_E_VERSION = 4,   /* another major version */
-    TEXGS_E_CHECKSUM = 5,  /* the header or a section fails its CRC-32 */
-    TEXGS_E_HEADER = 6,    /* a header field out of range or inconsistent */
-    TEXGS_E_SECTIONS = 7,  /* the section table: outside the file, twice, unknown, missing */
-    TEXGS_E_CHANNELS = 8,  /* the channel table or the channel names */
-    TEXGS_E_PALETTES = 9,  /* the value palettes */
-    TEXGS_E_INDEX = 10,    /* the strip index */
-    TEXGS_E_RECORDS = 11,  /* the records: size, or a record the index search would not find */
-    TEXGS_E_TOO_LARGE = 12 /* a buffer larger than the format allows */
+    TEXGS_E_ARGUMENT = 1,   /* a NULL pointer, a level, row range, stride or flag out of range */
+    TEXGS_E_TRUNCATED = 2,  /* shorter than the header, or not the length the header says */
+    TEXGS_E_MAGIC = 3,      /* not a texgs file */
+    TEXGS_E_VERSION = 4,    /* another major version */
+    TEXGS_E_CHECKSUM = 5,   /* the header or a section fails its CRC-32 */
+    TEXGS_E_HEADER = 6,     /* a header field out of range or inconsistent */
+    TEXGS_E_SECTIONS = 7,   /* the section table: outside the file, twice, unknown, missing */
+    TEXGS_E_CHANNELS = 8,   /* the channel table or the channel names */
+    TEXGS_E_PALETTES = 9,   /* the value palettes */
+    TEXGS_E_INDEX = 10,     /* the strip index */
+    TEXGS_E_RECORDS = 11,   /* the records: size, or a record the index search would not find */
+    TEXGS_E_TOO_LARGE = 12, /* a buffer larger than the format allows */
+    TEXGS_E_MIP_TAIL = 13   /* the optional mip tail: its slot, size or level table */
 } texgs_status;
 
 typedef struct texgs_error {
@@ -225,6 +238,8 @@ typedef struct texgs_material {
     float position_step_x, position_step_y, inv_scale_lo, inv_scale_mant_scale, rotation_step;
     size_t channel_offset, index_offset, record_offset, palette_offset; /* bytes into data */
     size_t names_offset, names_size; /* the optional NAMES section (size 0: absent) */
+    size_t tail_offset;              /* the optional MIP_TAIL section (0: absent; sampling then ignores it) */
+    uint32_t tail_first_level, tail_level_count; /* its mip levels: first .. first + count - 1 */
     texgs_channel channels[TEXGS_LIMIT_CHANNELS];
     texgs_palette palettes[TEXGS_LIMIT_CHANNELS];
 } texgs_material;
@@ -252,8 +267,8 @@ uint32_t texgs_sample(const texgs_material* m, float u, float v, uint32_t lod_li
  * modulo the side, clamped ones evaluated where they are. */
 uint32_t texgs_sample_point(const texgs_material* m, float px, float py, uint32_t lod_limit, float* values);
 /* Filtered over a pixel whose UV derivatives are (ddx_u, ddx_v) and (ddy_u, ddy_v): exact Gaussian
- * convolution (docs/IMAGE_FUNCTION.md "Filtered value"); a footprint at most a texel wide is the point
- * value. */
+ * convolution (docs/IMAGE_FUNCTION.md "Filtered value"), read from the file's mip tail at wide footprints
+ * ("Mip tail"); a footprint at most a texel wide is the point value. */
 uint32_t texgs_sample_grad(const texgs_material* m, float u, float v, float ddx_u, float ddx_v, float ddy_u,
                            float ddy_v, uint32_t lod_limit, float* values);
 /* As seen at mip level `level` (>= 0): an isotropic pixel 2^level texels wide. */
@@ -628,7 +643,8 @@ typedef struct texgs__section {
 static texgs_status texgs__sections(texgs_material* m, const unsigned char* d, size_t size,
                                     texgs__section* found_ch, texgs__section* found_idx,
                                     texgs__section* found_rec, texgs__section* found_pal,
-                                    texgs__section* found_names, texgs_error* err) {
+                                    texgs__section* found_names, texgs__section* found_tail,
+                                    texgs_error* err) {
     uint32_t n = m->section_count, t0 = texgs__u32(d + 4 * 27), j;
     uint32_t ids[TEXGS_MAX_SECTIONS];
     uint64_t table_end = (uint64_t)t0 + 16u * (uint64_t)n;
@@ -636,6 +652,7 @@ static texgs_status texgs__sections(texgs_material* m, const unsigned char* d, s
                             TEXGS_SECTION_PALETTES};
     uint32_t n_required = m->palette_count ? 4u : 3u;
     int has_pal = 0;
+    uint32_t tail_slot = 0;
     if (t0 % 4u || t0 < TEXGS_HEADER_BYTES || table_end > size)
         return texgs__fail(err, TEXGS_E_SECTIONS, "section table lies outside the file");
     found_names->size = 0;
@@ -675,6 +692,10 @@ static texgs_status texgs__sections(texgs_material* m, const unsigned char* d, s
             has_pal = 1;
         }
         if (id == TEXGS_SECTION_NAMES) *found_names = s;
+        if (id == TEXGS_SECTION_MIP_TAIL) {
+            *found_tail = s;
+            tail_slot = j;
+        }
     }
     for (j = 0; j < n_required; j++)
         if (j >= n || ids[j] != required[j])
@@ -683,6 +704,10 @@ static texgs_status texgs__sections(texgs_material* m, const unsigned char* d, s
     if (!m->palette_count && has_pal)
         return texgs__fail(err, TEXGS_E_SECTIONS,
                            "a palettes section in a file whose header has no palettes");
+    if (found_tail->id == TEXGS_SECTION_MIP_TAIL && tail_slot != n_required)
+        return texgs__fail(err, TEXGS_E_MIP_TAIL,
+                           "the mip tail section is not in table slot %u, right after the required ones",
+                           (unsigned)n_required);
     return TEXGS_OK;
 }
 
@@ -955,9 +980,54 @@ static texgs_status texgs__records(const texgs_material* m, texgs_error* err) {
     return TEXGS_OK;
 }
 
+/* The MIP_TAIL section (texgs/format/mip_tail.py parse): head, size and level table against the header. */
+static texgs_status texgs__mip_tail(texgs_material* m, const texgs__section* s, texgs_error* err) {
+    const unsigned char* p = m->data + s->offset;
+    uint32_t top = texgs_max_level(m), first, n, i;
+    uint64_t at, need;
+    if (s->size < 4u * TEXGS_TAIL_HEAD_WORDS)
+        return texgs__fail(err, TEXGS_E_MIP_TAIL, "mip tail: section of %u bytes is shorter than its head",
+                           (unsigned)s->size);
+    first = texgs__u32(p + 4u * TEXGS_T_FIRST_LEVEL);
+    n = texgs__u32(p + 4u * TEXGS_T_LEVEL_COUNT);
+    if (first < 1u || first > top)
+        return texgs__fail(err, TEXGS_E_MIP_TAIL, "mip tail: first level %u is outside 1..%u",
+                           (unsigned)first, (unsigned)top);
+    if (n != top - first + 1u || texgs__u32(p + 4u * TEXGS_T_VALUE_BITS) != TEXGS_TAIL_VALUE_BITS ||
+        texgs__u32(p + 4u * TEXGS_T_CHANNELS) != m->channel_count)
+        return texgs__fail(err, TEXGS_E_MIP_TAIL,
+                           "mip tail: head (levels %u, value bits %u, channels %u) disagrees with the file",
+                           (unsigned)n, (unsigned)texgs__u32(p + 4u * TEXGS_T_VALUE_BITS),
+                           (unsigned)texgs__u32(p + 4u * TEXGS_T_CHANNELS));
+    at = TEXGS_TAIL_HEAD_WORDS + (uint64_t)TEXGS_TAIL_LEVEL_WORDS * n;
+    need = at;
+    for (i = 0; i < n; i++) {
+        uint32_t w = 0, h = 0;
+        texgs_level_size(m, first + i, &w, &h);
+        need += ((uint64_t)w * h * m->channel_count + 3u) / 4u;
+    }
+    if (4u * need != s->size)
+        return texgs__fail(err, TEXGS_E_MIP_TAIL, "mip tail: section is %u bytes, its levels need %u",
+                           (unsigned)s->size, (unsigned)(4u * need));
+    for (i = 0; i < n; i++) {
+        const unsigned char* e = p + 4u * (TEXGS_TAIL_HEAD_WORDS + TEXGS_TAIL_LEVEL_WORDS * i);
+        uint32_t w = 0, h = 0;
+        texgs_level_size(m, first + i, &w, &h);
+        if (texgs__u32(e + 4u * TEXGS_TL_DATA_WORD) != at || texgs__u32(e + 4u * TEXGS_TL_WIDTH) != w ||
+            texgs__u32(e + 4u * TEXGS_TL_HEIGHT) != h || texgs__u32(e + 12u) != 0u)
+            return texgs__fail(err, TEXGS_E_MIP_TAIL, "mip tail: level %u entry disagrees with the layout",
+                               (unsigned)(first + i));
+        at += ((uint64_t)w * h * m->channel_count + 3u) / 4u;
+    }
+    m->tail_offset = s->offset;
+    m->tail_first_level = first;
+    m->tail_level_count = n;
+    return TEXGS_OK;
+}
+
 texgs_status texgs_open(const void* data, size_t size, texgs_material* m, texgs_error* err) {
     const unsigned char* d = (const unsigned char*)data;
-    texgs__section ch, idx, rec, pal, names;
+    texgs__section ch, idx, rec, pal, names, tail;
     texgs_status st;
     uint32_t n, rb, entries, i;
     uint64_t idx_bytes, rec_words;
@@ -1026,7 +1096,8 @@ texgs_status texgs_open(const void* data, size_t size, texgs_material* m, texgs_
     memset(&rec, 0, sizeof rec);
     memset(&pal, 0, sizeof pal);
     memset(&names, 0, sizeof names);
-    if ((st = texgs__sections(m, d, size, &ch, &idx, &rec, &pal, &names, err)) != TEXGS_OK) return st;
+    memset(&tail, 0, sizeof tail);
+    if ((st = texgs__sections(m, d, size, &ch, &idx, &rec, &pal, &names, &tail, err)) != TEXGS_OK) return st;
     n = m->gaussian_count;
     rb = m->record_bits;
     if (ch.size != 4u * TEXGS_CHANNEL_WORDS * m->channel_count)
@@ -1065,6 +1136,7 @@ texgs_status texgs_open(const void* data, size_t size, texgs_material* m, texgs_
                 "strip index is not a non-decreasing list of record starts from 0 to the count");
     }
     if ((st = texgs__records(m, err)) != TEXGS_OK) return st;
+    if (tail.id == TEXGS_SECTION_MIP_TAIL && (st = texgs__mip_tail(m, &tail, err)) != TEXGS_OK) return st;
     return TEXGS_OK;
 }
 
@@ -1300,6 +1372,86 @@ static int texgs__uv_to_texels(const texgs_material* m, float u, float v, float*
     return 1;
 }
 
+/* ---- the mip tail (engine_shaders/texgs_core.inc, texgs_sample_filtered) ----------------------------- */
+
+typedef struct texgs__tail_tap {
+    const unsigned char* data;
+    uint32_t width, x0, x1, y0, y1;
+    float fx, fy;
+} texgs__tail_tap;
+
+static uint32_t texgs__tail_index(int i, int side, int wrapped) {
+    if (wrapped) return (uint32_t)(((i % side) + side) % side);
+    return (uint32_t)(i < 0 ? 0 : (i >= side ? side - 1 : i));
+}
+
+static texgs__tail_tap texgs__tail_tap_at(const texgs_material* m, uint32_t level, float px, float py) {
+    const unsigned char* sec = m->data + m->tail_offset;
+    const unsigned char* e =
+        sec + 4u * (TEXGS_TAIL_HEAD_WORDS + (level - m->tail_first_level) * TEXGS_TAIL_LEVEL_WORDS);
+    texgs__tail_tap t;
+    int w, h;
+    float s = 1.0f / (float)((uint32_t)1 << level), x, y, xf, yf;
+    t.data = sec + 4u * (size_t)texgs__u32(e + 4u * TEXGS_TL_DATA_WORD);
+    t.width = texgs__u32(e + 4u * TEXGS_TL_WIDTH);
+    w = (int)t.width;
+    h = (int)texgs__u32(e + 4u * TEXGS_TL_HEIGHT);
+    x = px * s - 0.5f;
+    y = py * s - 0.5f;
+    xf = floorf(x);
+    yf = floorf(y);
+    t.fx = x - xf;
+    t.fy = y - yf;
+    t.x0 = texgs__tail_index((int)xf, w, (m->flags & TEXGS_FLAG_WRAP_X) != 0u);
+    t.x1 = texgs__tail_index((int)xf + 1, w, (m->flags & TEXGS_FLAG_WRAP_X) != 0u);
+    t.y0 = texgs__tail_index((int)yf, h, (m->flags & TEXGS_FLAG_WRAP_Y) != 0u);
+    t.y1 = texgs__tail_index((int)yf + 1, h, (m->flags & TEXGS_FLAG_WRAP_Y) != 0u);
+    return t;
+}
+
+static float texgs__tail_texel(const texgs__tail_tap* t, uint32_t nc, uint32_t x, uint32_t y, uint32_t c) {
+    return (float)t->data[((size_t)y * t->width + x) * nc + c] * (float)TEXGS_TAIL_VALUE_STEP;
+}
+
+static float texgs__tail_bilinear(const texgs__tail_tap* t, uint32_t nc, uint32_t c) {
+    float a = texgs__tail_texel(t, nc, t->x0, t->y0, c), b = texgs__tail_texel(t, nc, t->x1, t->y0, c);
+    float d = texgs__tail_texel(t, nc, t->x0, t->y1, c), e = texgs__tail_texel(t, nc, t->x1, t->y1, c);
+    float top = a + t->fx * (b - a), bottom = d + t->fx * (e - d);
+    return top + t->fy * (bottom - top);
+}
+
+/* The Gaussians' filtered value below lod T - 1, the tail's trilinear value from lod T, blended between
+ * (lod = 0.5 log2(1 + 12 lam)); without a tail, the Gaussians'. */
+static uint32_t texgs__sample_filtered(const texgs_material* m, float px, float py, const texgs__footprint* f,
+                                       uint32_t lod_limit, float* values) {
+    uint32_t first, top, nc = m->channel_count, c, l0, l1;
+    float lod, wt, lt, lf, fl;
+    texgs__tail_tap a, b;
+    if (!m->tail_offset || f->lam <= 0.0f) return texgs__sample_footprint(m, px, py, f, lod_limit, values);
+    first = m->tail_first_level;
+    top = first + m->tail_level_count - 1u;
+    lod = 0.5f * log2f(1.0f + 12.0f * f->lam);
+    wt = texgs__clamp(lod - (float)(first - 1u), 0.0f, 1.0f);
+    if (wt < 1.0f) {
+        texgs__sample_footprint(m, px, py, f, lod_limit, values);
+        if (wt <= 0.0f) return nc;
+    }
+    lt = texgs__clamp(lod, (float)first, (float)top);
+    lf = floorf(lt);
+    l0 = (uint32_t)lf;
+    l1 = l0 + 1u < top ? l0 + 1u : top;
+    fl = lt - lf;
+    a = texgs__tail_tap_at(m, l0, px, py);
+    b = texgs__tail_tap_at(m, l1, px, py);
+    for (c = 0; c < nc; c++) {
+        float ta = texgs__tail_bilinear(&a, nc, c);
+        float tb = l0 < top ? texgs__tail_bilinear(&b, nc, c) : ta;
+        float t = ta + fl * (tb - ta);
+        values[c] = wt < 1.0f ? values[c] + wt * (t - values[c]) : t;
+    }
+    return nc;
+}
+
 uint32_t texgs_sample_point(const texgs_material* m, float px, float py, uint32_t lod_limit, float* values) {
     texgs__footprint f;
     if (!texgs__finite(px) || !texgs__finite(py)) return 0;
@@ -1327,7 +1479,7 @@ uint32_t texgs_sample_grad(const texgs_material* m, float u, float v, float ddx_
     f = texgs__make_footprint(ddx_u * w, ddx_v * h, ddy_u * w, ddy_v * h, texgs__cap(m));
     /* Derivatives whose squares overflow make no footprint. */
     if (!texgs__finite(f.m) || !texgs__finite(f.p) || !texgs__finite(f.b) || !texgs__finite(f.lam)) return 0;
-    return texgs__sample_footprint(m, px, py, &f, lod_limit, values);
+    return texgs__sample_filtered(m, px, py, &f, lod_limit, values);
 }
 
 uint32_t texgs_sample_level(const texgs_material* m, float u, float v, float level, uint32_t lod_limit,
@@ -1371,7 +1523,7 @@ static void texgs__decode_row(const texgs_material* m, uint32_t level, uint32_t 
         } else {
             texgs__uv_to_texels(m, ((float)x + 0.5f) * s / w, ((float)row + 0.5f) * s / h, &px, &py);
         }
-        texgs__sample_footprint(m, px, py, &f, lod_limit, out + (size_t)x * nc);
+        texgs__sample_filtered(m, px, py, &f, lod_limit, out + (size_t)x * nc);
     }
 }
 
@@ -1437,7 +1589,7 @@ texgs_status texgs_decode_rows_u8(const texgs_material* m, uint32_t level, uint3
                 texgs__uv_to_texels(m, ((float)x + 0.5f) * s / (float)m->width,
                                     ((float)r + 0.5f) * s / (float)m->height, &px, &py);
             }
-            texgs__sample_footprint(m, px, py, &f, lod_limit, v);
+            texgs__sample_filtered(m, px, py, &f, lod_limit, v);
             for (c = 0; c < nc; c++)
                 row[(size_t)x * nc + c] = (unsigned char)nearbyintf(texgs__clamp(v[c], 0.0f, 1.0f) * 255.0f);
         }
@@ -1450,7 +1602,7 @@ texgs_status texgs_decode_rows_u8(const texgs_material* m, uint32_t level, uint3
 const char* texgs_status_name(texgs_status s) {
     static const char* const names[] = {"ok",       "argument", "truncated", "magic",    "version",
                                         "checksum", "header",   "sections",  "channels", "palettes",
-                                        "index",    "records",  "too_large"};
+                                        "index",    "records",  "too_large", "mip_tail"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 

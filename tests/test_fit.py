@@ -396,6 +396,23 @@ def test_coverage_term_pulls_the_nearest_gaussian_over_a_hole():
     )
 
 
+def test_the_file_holds_the_source_mip_tail_within_its_share_of_the_budget(fit64):
+    """docs/FORMAT.md "Mip tail": the bake stores the target's box mips from the finest
+    level whose bytes fit in FitConfig.mip_tail of the budget, out of the Gaussians' bytes."""
+    from texgs.format import mip_tail
+    from texgs.format.reader import unpack
+
+    stack, r = fit64
+    p = unpack(r.data)
+    budget = 64 * 64 * 3 // 8  # 1 bppc
+    assert p.mip_tail is not None and p.mip_tail.first_level == mip_tail.choose_first_level(64, 64, 3, budget, 0.1)
+    assert mip_tail.file_bytes(64, 64, 3, p.mip_tail.first_level) <= 0.1 * budget
+    lo = np.array([c.range[0] for c in p.channels], np.float64)
+    hi = np.array([c.range[1] for c in p.channels], np.float64)
+    want = mip_tail.build(((stack - lo) / (hi - lo)).astype(np.float32), p.mip_tail.first_level)
+    assert all(np.array_equal(a, b) for a, b in zip(p.mip_tail.levels, want.levels))
+
+
 def test_coverage_candidates_in_chunks_are_the_nearest_centres(monkeypatch):
     from texgs.fit import nearest, optimize
     from texgs.fit.optimize import TrainableGaussians, coverage_candidates

@@ -19,7 +19,8 @@ def test_inspect_json_reports_header_and_sections(capsys):
     assert (rep["width"], rep["height"], rep["channels"], rep["gaussians"]) == (64, 48, 7, 120)
     assert rep["bytes"] == GOLDEN.stat().st_size
     assert sum(s["bytes"] for s in rep["sections"]) < rep["bytes"]
-    assert [s["name"] for s in rep["sections"]] == ["channels", "index", "records", "palettes", "names"]
+    assert [s["name"] for s in rep["sections"]] == ["channels", "index", "records", "palettes", "mip_tail", "names"]
+    assert rep["mip_tail"] == {"first_level": 3, "levels": 4, "value_bits": 8}
     assert rep["channel_table"][3]["semantic"] == "normal_x"
     assert main(["inspect", str(GOLDEN)]) == 0
     assert "records" in capsys.readouterr().out

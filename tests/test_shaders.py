@@ -86,6 +86,16 @@ def run_kernel(run, spv, data: bytes, count: int, points=None, lod=0, base=0, la
     return np.frombuffer(out, np.float32).reshape(count, max_ch)
 
 
+def with_mip_tail(data: bytes, first: int) -> bytes:
+    from texgs.format import mip_tail
+    from texgs.format.writer import attach_mip_tail
+
+    p = unpack(data)
+    ys, xs = np.mgrid[0 : p.height, 0 : p.width].astype(np.float32)
+    src = np.stack([0.5 + 0.45 * np.sin(xs * 0.2 * (c + 1) + ys * 0.3) for c in range(p.gaussians.channels)], 2)
+    return attach_mip_tail(data, mip_tail.build(src, first))
+
+
 def material(wrap, cfg, seed=0, h=48, w=64, c=5, n=160, levels=1):
     channels = [Channel(f"c{i}") for i in range(c)]
     return random_material(h, w, channels, n, cfg, wrap=wrap, seed=seed, levels=levels)
@@ -98,6 +108,10 @@ CASES = {
         (True, True), QuantConfig(max_radius=14.0, strip_height=8), seed=2, h=45, w=50
     ),
     "wrap both, fp16": lambda: material((True, True), QuantConfig.fp16(), seed=3),
+    # The stored mip tail (docs/FORMAT.md "Mip tail"): levels 2..6 of a synthetic source.
+    "wrap both, fixed, strip 8, mip tail": lambda: with_mip_tail(
+        material((True, True), QuantConfig(max_radius=14.0, strip_height=8), seed=2, h=45, w=50), 2
+    ),
     # What the fitter writes by default: 5-bit values, quarter-texel positions (8 bits at 40 texels).
     "fitter default bits": lambda: material(
         (True, False), QuantConfig(value_bits=5, position_bits=8), seed=4, h=37, w=40
@@ -172,7 +186,14 @@ def footprints(n: int, side: float, seed: int):
 
 @pytest.mark.parametrize("lang", ["glsl", "hlsl"])
 @pytest.mark.parametrize(
-    "case", ["golden (wrap x, clamp y, 7ch, 2 levels)", "clamp, fixed", "wrap both, fixed, strip 8", "wrap both, fp16"]
+    "case",
+    [
+        "golden (wrap x, clamp y, 7ch, 2 levels)",
+        "clamp, fixed",
+        "wrap both, fixed, strip 8",
+        "wrap both, fp16",
+        "wrap both, fixed, strip 8, mip tail",
+    ],
 )
 def test_shader_sample_grad_like_the_reference(kernels, gpu, lang, case):
     from texgs.format.filtered import sample_grad
@@ -194,9 +215,10 @@ def test_shader_sample_grad_like_the_reference(kernels, gpu, lang, case):
 def test_shader_sample_level_like_the_reference(kernels, gpu, lang):
     from texgs.format.filtered import sample_level
 
-    data = CASES["wrap both, fixed, strip 8"]()
+    data = CASES["wrap both, fixed, strip 8, mip tail"]()
+    assert unpack(data).mip_tail.first_level == 2  # 1.5 blends, 2.5 and up read the tail
     uv = (np.random.default_rng(7).random((300, 2)) * 1.2 - 0.1).astype(np.float32)
-    levels = np.array([0.0, 1.0, 2.5, 4.0, 5.0, 6.0], np.float32)
+    levels = np.array([0.0, 1.0, 1.5, 2.5, 4.0, 5.0, 6.0], np.float32)
     lv = levels[np.arange(len(uv)) % len(levels)]
     got = run_filtered(gpu, kernels[lang], data, uv, level=lv, lang=lang)
     for v in levels:

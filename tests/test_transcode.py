@@ -336,3 +336,25 @@ def test_an_output_that_cannot_be_written_leaves_nothing(tmp_path, capsys, baked
     with pytest.raises(OutputError, match="scalars0.dds"):
         write(out, files)
     assert sorted(p.name for p in out.iterdir()) == ["scalars0.dds"]
+
+
+def test_mips_from_the_mip_tail_are_the_stored_levels(compute_device):
+    """From the file's mip tail level T on, a transcoded mip is the tail's level (docs/IMAGE_FUNCTION.md
+    "Mip tail"), as texgs_sample_level and the reference give it, not the Gaussians' filtered value."""
+    from texgs.format import mip_tail
+    from texgs.format.writer import attach_mip_tail
+
+    ys, xs = np.mgrid[0:64, 0:64].astype(np.float32)
+    src = np.stack([0.5 + 0.45 * np.sin(xs * 0.11 * (c + 1) + ys * 0.07) for c in range(len(CHANNELS))], 2)
+    data = attach_mip_tail(material(64, 64, 80, seed=3), mip_tail.build(src, 3))
+    packed = unpack(data)
+    (t, *_) = transcode(data, {"*": "rgba8"}, mips=True, lang="glsl")
+    comps = [i for i, c in enumerate(t.slot.channels) if c is not None]
+    chans = [t.slot.channels[i] for i in comps]
+    sizes = mip_sizes(t.width, t.height, True)
+    for lv in range(3, len(sizes)):
+        w, h = sizes[lv]
+        got = decode_blocks("rgba8", t.levels[lv], w, h)[..., comps] / 255.0
+        want = reference_level(packed, lv)[..., chans]
+        assert np.abs(got - want).max() <= 0.6 / 255, lv
+        assert np.abs(want - decode_level(packed, lv, use_tail=False)[..., chans]).max() > 0.02, lv

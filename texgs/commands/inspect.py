@@ -35,6 +35,7 @@ def packed_report(data: bytes, name: str) -> dict:
         L.SECTION_RECORDS: "records",
         L.SECTION_PALETTES: "palettes",
         L.SECTION_NAMES: "names",
+        L.SECTION_MIP_TAIL: "mip_tail",
     }
     sections = [
         {
@@ -91,6 +92,9 @@ def packed_report(data: bytes, name: str) -> dict:
             }
             for c, b, bg, pal in zip(p.channels, p.value_bits, p.gaussians.background, pal_of)
         ],
+        "mip_tail": None
+        if p.mip_tail is None
+        else {"first_level": p.mip_tail.first_level, "levels": len(p.mip_tail.levels), "value_bits": 8},
         "sections": sections,
     }
 
@@ -126,6 +130,11 @@ def run(args) -> int:
             print(
                 f"  palette {i}: {pal['entries']} entries of {', '.join(pal['channels'])} "
                 f"({pal['index_bits']}-bit index in each record)"
+            )
+        if rep["mip_tail"]:
+            t = rep["mip_tail"]
+            print(
+                f"  mip tail: levels {t['first_level']}..{t['first_level'] + t['levels'] - 1}, {t['value_bits']} bits"
             )
         for c in rep["channel_table"]:
             where = "record" if c["palette"] is None else f"palette {c['palette']}"

@@ -323,9 +323,15 @@ def _fit_on(
     plan = make_plan(cfg, height, width, progressive=True)
     lod_levels = 1 + len(plan.add_steps)
     if budget.bppc is not None:
-        budget_bytes, qcfg, n_total = rate.plan_file(budget.bppc, cfg, qcfg, metas, height, width, lod_levels)
+        full = rate.budget_bytes(budget.bppc, height, width, c)
+        tail = packing.mip_tail(host_target, metas, full, cfg.mip_tail)
+        reserved = 0 if tail is None else packing.mip_tail_bytes(tail, height, width)
+        # every byte counts: the tail's come out of the Gaussians' budget
+        budget_bytes, qcfg, n_total = rate.plan_file(
+            budget.bppc, cfg, qcfg, metas, height, width, lod_levels, reserved=reserved
+        )
     else:
-        budget_bytes = None
+        budget_bytes, tail = None, None
         n_total = int(budget.gaussians)
         qcfg = packing.with_palettes(cfg, qcfg, metas, n_total)
     n_total = min(n_total, rate.useful_gaussians(height, width))
@@ -392,6 +398,7 @@ def _fit_on(
         cfg.threads,
         entries,
     )
+    data = packing.with_mip_tail(data, tail)
     result = FitResult(
         data=data,
         gaussians=packing.unpack(data),

@@ -140,6 +140,10 @@ class FitConfig:
     # Value range of each packed channel: "auto" = the channel's min..max in the
     # target (finer value steps for channels that use part of [0, 1]), "unit" = [0, 1].
     channel_range: str = "auto"
+    # Largest share of a byte budget the stored mip tail (the source's box mips
+    # from the finest level that fits, docs/FORMAT.md "Mip tail") may take; its
+    # bytes come out of the Gaussians' budget. 0 = no tail.
+    mip_tail: float = 0.1
     # Exact cutouts (texgs/fit/cutout.py, docs/fitting.md "Exact cutouts"): which
     # opacity channels an engine alpha-tests at alpha_cutoff ("auto": those whose
     # texels are mostly 0 or 1; "on": every opacity channel; "off": none), and the
@@ -230,6 +234,8 @@ class FitConfig:
             bad("value_allocation", "choose range or uniform")
         if self.channel_range not in ("auto", "unit"):
             bad("channel_range", "choose auto or unit")
+        if not 0.0 <= self.mip_tail < 1.0:
+            bad("mip_tail", "must be a share of the file in [0, 1)")
         if self.alpha_test not in ("auto", "on", "off"):
             bad("alpha_test", "choose auto, on or off")
         if not 0.0 < self.alpha_cutoff < 1.0:

@@ -239,6 +239,35 @@ def pack(
     )
 
 
+def mip_tail(target: torch.Tensor, channels: list[Channel], budget_bytes: int, fraction: float):
+    """The stored mip tail of a [H, W, C] target (stored values) for a file of
+    budget_bytes: the finest first level within `fraction` of it, or None."""
+    from ..format import mip_tail as fmt
+
+    h, w, c = (int(x) for x in target.shape)
+    first = fmt.choose_first_level(h, w, c, budget_bytes, fraction) if fraction > 0 else None
+    if first is None:
+        return None
+    lo = np.array([ch.range[0] for ch in channels], np.float64)
+    hi = np.array([ch.range[1] for ch in channels], np.float64)
+    unit = (target.detach().cpu().numpy().astype(np.float64) - lo) / (hi - lo)
+    return fmt.build(unit.astype(np.float32), first)
+
+
+def mip_tail_bytes(tail, height: int, width: int) -> int:
+    """Bytes the tail adds to the file."""
+    from ..format import mip_tail as fmt
+
+    return fmt.file_bytes(height, width, tail.channels, tail.first_level)
+
+
+def with_mip_tail(data: bytes, tail) -> bytes:
+    """The packed file with this mip tail added (unchanged when tail is None)."""
+    from ..format import writer as fmt
+
+    return data if tail is None else fmt.attach_mip_tail(data, tail)
+
+
 def unpack(data: bytes) -> Gaussians:
     """The Gaussians of a packed file (numpy, file order), exactly what the runtime decodes."""
     from ..format import reader as fmt

@@ -56,15 +56,16 @@ def auto_strip_height(budget_bytes: int, channels, height: int, width: int, qcfg
     return best
 
 
-def plan_file(bppc: float, cfg, qcfg, channels, height: int, width: int, lod_levels: int):
-    """(budget bytes, quantiser, Gaussian count) of a fit at `bppc`: the strip height
+def plan_file(bppc: float, cfg, qcfg, channels, height: int, width: int, lod_levels: int, *, reserved: int = 0):
+    """(budget bytes, quantiser, Gaussian count) of a fit at `bppc` whose file also holds
+    `reserved` bytes outside the Gaussians' sections (the mip tail): the strip height
     (cfg.strip_height 0: auto_strip_height), then the palettes for the count and the count
     for the palettes, kept only when they buy more Gaussians than plain records. The file's
     layout follows from these exactly (texgs.format.layout.section_sizes)."""
     from ..errors import ConfigError
     from ..metrics import bppc as bppc_of
 
-    budget = budget_bytes(bppc, height, width, len(channels))
+    budget = budget_bytes(bppc, height, width, len(channels)) - reserved
     if cfg.strip_height == 0:
         qcfg = auto_strip_height(budget, channels, height, width, qcfg, lod_levels)
     n_total = packing.max_gaussians(budget, channels, height, width, qcfg, lod_levels)

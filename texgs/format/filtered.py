@@ -26,6 +26,7 @@ import torch
 
 from ..constants import MAX_K, Q_CUTOFF
 from ..errors import InputError
+from . import mip_tail
 from .decoder import _as_packed, _bin_gaussians, _lod, _padded_groups, decode_points, uv_to_texels
 from .layout import BOX_CUTOFF, REJECT_SLACK, SEARCH_MARGIN
 from .reader import Packed
@@ -87,7 +88,7 @@ def _check(a, name, p):
     return a
 
 
-def sample_grad(packed, uv, ddx_uv, ddy_uv, lod_limit=None, k=None) -> np.ndarray:
+def sample_grad(packed, uv, ddx_uv, ddy_uv, lod_limit=None, k=None, use_tail=True) -> np.ndarray:
     """[P, C] float32 unit values of the filtered image function at uv [P, 2] with
     pixel footprints ddx_uv, ddy_uv ([P, 2] or one [2] for all; UV units per pixel)."""
     packed = _as_packed(packed)
@@ -96,10 +97,10 @@ def sample_grad(packed, uv, ddx_uv, ddy_uv, lod_limit=None, k=None) -> np.ndarra
     ddx = _check(ddx_uv, "ddx_uv", len(pts)) * size
     ddy = _check(ddy_uv, "ddy_uv", len(pts)) * size
     fp = effective_footprint(ddx, ddy, footprint_cap(packed))
-    return decode_points_filtered(packed, pts, fp, lod_limit, k=k)
+    return decode_points_filtered(packed, pts, fp, lod_limit, k=k, use_tail=use_tail)
 
 
-def sample_level(packed, uv, level: float, lod_limit=None, k=None) -> np.ndarray:
+def sample_level(packed, uv, level: float, lod_limit=None, k=None, use_tail=True) -> np.ndarray:
     """[P, C] float32: the filtered value at uv with the footprint of mip level `level`
     (an isotropic pixel of 2^level texels)."""
     packed = _as_packed(packed)
@@ -107,7 +108,7 @@ def sample_level(packed, uv, level: float, lod_limit=None, k=None) -> np.ndarray
         raise InputError(f"mip level must be a finite number >= 0, got {level}")
     dx, dy = level_footprint(level)
     return sample_grad(
-        packed, uv, dx / [packed.width, packed.height], dy / [packed.width, packed.height], lod_limit, k=k
+        packed, uv, dx / [packed.width, packed.height], dy / [packed.width, packed.height], lod_limit, k, use_tail
     )
 
 
@@ -136,7 +137,7 @@ def level_points(packed: Packed, level: int) -> torch.Tensor:
     return uv_to_texels(packed, uv.numpy())
 
 
-def decode_level(packed, level: int, lod_limit=None, k=None) -> np.ndarray:
+def decode_level(packed, level: int, lod_limit=None, k=None, use_tail=True) -> np.ndarray:
     """[h, w, C] float32: the material as seen at mip level `level` (0 .. max_level): each
     texel the filtered value at its centre with a 2^level-texel footprint."""
     packed = _as_packed(packed)
@@ -149,7 +150,7 @@ def decode_level(packed, level: int, lod_limit=None, k=None) -> np.ndarray:
     pts = level_points(packed, int(level))
     dx, dy = level_footprint(level)
     fp = effective_footprint(np.repeat(dx, len(pts), 0), np.repeat(dy, len(pts), 0), footprint_cap(packed))
-    return decode_points_filtered(packed, pts, fp, lod_limit, k=k).reshape(h, w, -1)
+    return decode_points_filtered(packed, pts, fp, lod_limit, k=k, use_tail=use_tail).reshape(h, w, -1)
 
 
 def window_radius(packed: Packed, lam) -> np.ndarray:
@@ -161,15 +162,18 @@ def window_radius(packed: Packed, lam) -> np.ndarray:
     return np.where(lam > 0, widened, r) + np.float32(SEARCH_MARGIN)
 
 
-def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, with_counts=False):
+def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, with_counts=False, use_tail=True):
     """The filtered image function at points [P, 2] (texels, reduced per the UV rule)
     with effective footprints [P, 3] (m, p, b; effective_footprint). Returns [P, C]
     float32 unit values; with_counts also (covering, near, window_y, window_xy, bound)
     per point: Gaussians with q' <= 9, those passing the shaders' cheap tests, the
     window records passing the y test and the x test, and the near records passing
-    the q bound before the footprint algebra (for cost figures).
+    the q bound before the footprint algebra (for cost figures; zero where the mip
+    tail alone answers).
     Top-K: the file's K at a zero footprint, MAX_K otherwise; k overrides the
-    latter (studies only)."""
+    latter (studies only). A file's mip tail (use_tail=False ignores it, as a
+    decoder that does not know the section would) answers footprints of lod >= T
+    and is blended in between lod T - 1 and T (mip_tail.tail_weight)."""
     packed = _as_packed(packed)
     lod = _lod(packed, lod_limit)
     pts = torch.as_tensor(np.asarray(points, np.float32))
@@ -179,20 +183,29 @@ def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, wi
     out = np.empty((n, c), np.float32)
     counts = [np.zeros(n, np.int64) for _ in range(5)]
     lam = footprint_lambda(fp)
-    zero = lam <= 0
+    tail = packed.mip_tail if use_tail else None
+    lods = mip_tail.footprint_lod(lam)
+    wt = mip_tail.tail_weight(lods, tail.first_level) if tail is not None else np.zeros(n, np.float32)
+    gauss = wt < 1  # the points the Gaussians contribute to
+    zero = (lam <= 0) & gauss
     if zero.any() and not with_counts:
         # The point function, exactly (bit for bit): a zero footprint is no filter.
         out[zero] = decode_points(packed, pts[torch.from_numpy(zero)], lod)
-        todo = np.nonzero(~zero)[0]
+        todo = np.nonzero(gauss & ~zero)[0]
     else:
-        todo = np.arange(n)
-    if len(todo) == 0:
-        return (out, *counts) if with_counts else out
-    # Footprint classes: largest eigenvalue within a factor 2 (zero alone), each binned once.
-    cls = np.where(lam[todo] > 0, np.floor(np.log2(np.maximum(lam[todo], 1e-30))) + 1000, 0).astype(np.int64)
-    for cv in np.unique(cls):
-        sel = todo[cls == cv]
-        _decode_class(packed, pts[torch.from_numpy(sel)], fp[sel], lod, kk if cv else packed.k, out, counts, sel)
+        todo = np.nonzero(gauss)[0]
+    if len(todo):
+        # Footprint classes: largest eigenvalue within a factor 2 (zero alone), each binned once.
+        cls = np.where(lam[todo] > 0, np.floor(np.log2(np.maximum(lam[todo], 1e-30))) + 1000, 0).astype(np.int64)
+        for cv in np.unique(cls):
+            sel = todo[cls == cv]
+            _decode_class(packed, pts[torch.from_numpy(sel)], fp[sel], lod, kk if cv else packed.k, out, counts, sel)
+    mixed = np.nonzero(wt > 0)[0]
+    if len(mixed):
+        tv = mip_tail.sample(tail, pts.numpy()[mixed], lods[mixed], packed.wrap)
+        w = wt[mixed, None]
+        g = np.where(w < 1, out[mixed], 0.0).astype(np.float32)
+        out[mixed] = np.where(w < 1, g + w * (tv - g), tv)
     return (out, *counts) if with_counts else out
 
 

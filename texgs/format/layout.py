@@ -18,7 +18,7 @@ from ..constants import MAX_CHANNELS, MAX_K, Q_CUTOFF, SIGMA_CUTOFF
 
 MAGIC = b"TEXGS\x00\r\n"  # 8 bytes; the CR LF catches text-mode corruption
 VERSION_MAJOR = 4  # a reader rejects any other major version (3: value palettes; 4: y within the strip)
-VERSION_MINOR = 0  # minor bumps only add optional sections
+VERSION_MINOR = 1  # minor bumps only add optional sections (1: the mip tail)
 
 # Fixed header: (field name, word index, kind) with kind "u32" or "f32".
 # Words 0-1 hold the magic.
@@ -83,6 +83,16 @@ SECTION_OPTIONAL = 0x80000000
 #: Optional: channel names and groups for tools (UTF-8, one "name<TAB>group<LF>"
 #: line per channel); shaders never read it. Written after the required sections.
 SECTION_NAMES = SECTION_OPTIONAL | 4
+#: Optional (version 4.1): the stored mip tail (texgs/format/mip_tail.py), in the
+#: table slot right after the required ones (3, or 4 with palettes), so a shader
+#: finds it with one load; a reader that ignores it loses only the coarse mips.
+SECTION_MIP_TAIL = SECTION_OPTIONAL | 6
+#: Words of the mip tail's head (first_level, level_count, value_bits, channels)
+#: and of each level's entry (data_word, width, height, 0).
+TAIL_HEAD_FIELDS = [("first_level", 0), ("level_count", 1), ("value_bits", 2), ("channels", 3)]
+TAIL_LEVEL_FIELDS = [("data_word", 0), ("width", 1), ("height", 2)]
+#: Unit value of a tail code (8 bits): code * TAIL_VALUE_STEP, float32(1 / 255).
+TAIL_VALUE_STEP = float(np.float32(1.0 / 255.0))
 NAME_MAX_BYTES = 64
 SECTION_ALIGN = 16
 #: Texels added to the radius bound when searching a point's candidates: covers
@@ -287,10 +297,15 @@ def section_sizes(n: int, channels: int, height: int, cfg, levels: int) -> dict:
     return sizes
 
 
-def file_size(n: int, channels: int, height: int, cfg, levels: int = 1, names_bytes: int = 0) -> int:
+def file_size(
+    n: int, channels: int, height: int, cfg, levels: int = 1, names_bytes: int = 0, tail_bytes: int = 0
+) -> int:
     """Exact bytes of a file with the required sections (PALETTES when cfg has
-    palettes) and, when names_bytes > 0, a NAMES section of that many bytes."""
+    palettes) and, when names_bytes > 0, a NAMES section of that many bytes, when
+    tail_bytes > 0 a MIP_TAIL section of that many."""
     sizes = section_sizes(n, channels, height, cfg, levels)
+    if tail_bytes:
+        sizes[SECTION_MIP_TAIL] = tail_bytes
     off = align(HEADER_BYTES + 4 * SECTION_ENTRY_WORDS * (len(sizes) + (1 if names_bytes else 0)))
     for size in sizes.values():
         off = align(off + size)
@@ -357,6 +372,14 @@ def shader_header() -> str:
     for name, word, _ in PALETTE_FIELDS:
         lines.append(f"#define TEXGS_P_{name.upper()} {word}u")
     lines.append(f"#define TEXGS_PALETTE_WORDS {PALETTE_WORDS}u")
+    lines.append(f"#define TEXGS_SECTION_MIP_TAIL {SECTION_MIP_TAIL:#x}u")
+    for name, word in TAIL_HEAD_FIELDS:
+        lines.append(f"#define TEXGS_T_{name.upper()} {word}u")
+    lines.append(f"#define TEXGS_TAIL_HEAD_WORDS {len(TAIL_HEAD_FIELDS)}u")
+    for name, word in TAIL_LEVEL_FIELDS:
+        lines.append(f"#define TEXGS_TL_{name.upper()} {word}u")
+    lines.append(f"#define TEXGS_TAIL_LEVEL_WORDS {len(TAIL_LEVEL_FIELDS) + 1}u")
+    lines.append(f"#define TEXGS_TAIL_VALUE_STEP {TAIL_VALUE_STEP!r}")
     lines += [
         f"#define TEXGS_FLAG_WRAP_X {FLAG_WRAP_X}u",
         f"#define TEXGS_FLAG_WRAP_Y {FLAG_WRAP_Y}u",
@@ -393,6 +416,7 @@ def c_header_block() -> str:
     both) plus what a C reader also checks (docs/FORMAT.md "Rejecting what a
     reader does not understand")."""
     from .filtered import TEXEL_VARIANCE  # these modules import layout: import them lazily
+    from .mip_tail import TAIL_VALUE_BITS
     from .reader import _MAX_FILE_BYTES, INV_SCALE_LO_SLACK
 
     def names(items):
@@ -428,6 +452,7 @@ def c_header_block() -> str:
         f"#define TEXGS_INV_SCALE_LO_SLACK {INV_SCALE_LO_SLACK!r}",
         f"#define TEXGS_MAX_FILE_BYTES {_MAX_FILE_BYTES}u",
         f"#define TEXGS_TEXEL_VARIANCE {TEXEL_VARIANCE!r}",
+        f"#define TEXGS_TAIL_VALUE_BITS {TAIL_VALUE_BITS}u",
         f"#define TEXGS_SEMANTIC_COUNT {len(SEMANTICS)}u",
         f"#define TEXGS_SEMANTIC_NAMES {names(SEMANTICS)}",
         f"#define TEXGS_COLOUR_SPACE_COUNT {len(COLOUR_SPACES)}u",

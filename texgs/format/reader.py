@@ -20,6 +20,8 @@ from ..constants import MAX_CHANNELS, MAX_K, SIGMA_CUTOFF
 from ..errors import FormatError
 from ..gaussians import Gaussians
 from . import layout as L
+from .mip_tail import MipTail
+from .mip_tail import parse as parse_mip_tail
 from .quant import (
     Codes,
     DequantConstants,
@@ -61,6 +63,7 @@ class Packed:
     gaussians: Gaussians
     index: np.ndarray
     words: np.ndarray  # the whole file as uint32 words (what a shader binds)
+    mip_tail: MipTail | None = None  # the stored mip tail (optional section)
 
     @property
     def height(self) -> int:
@@ -224,6 +227,8 @@ def _sections(data: bytes, h: dict, name: str) -> dict:
             _fail(name, f"required section {sid} missing from table slot {slot}")
     if not h["palette_count"] and L.SECTION_PALETTES in found:
         _fail(name, "a palettes section in a file whose header has no palettes")
+    if L.SECTION_MIP_TAIL in found and secs[len(required)].id != L.SECTION_MIP_TAIL:
+        _fail(name, f"the mip tail section is not in table slot {len(required)}, right after the required ones")
     return found
 
 
@@ -432,7 +437,12 @@ def unpack(data: bytes, name: str = "<bytes>") -> Packed:
     if (same_cell & (xcode[1:] < xcode[:-1])).any():
         _fail(name, "records within a strip are not sorted by x")
 
+    tail_sec = secs.get(L.SECTION_MIP_TAIL)
+    tail = None
+    if tail_sec is not None:
+        tail = parse_mip_tail(data[tail_sec.offset : tail_sec.offset + tail_sec.size], h["height"], h["width"], c, name)
     return Packed(
+        mip_tail=tail,
         header=h,
         sections=list(secs.values()),
         channels=descs,

@@ -19,6 +19,8 @@ from ..constants import MAX_CHANNELS, MAX_K
 from ..errors import ConfigError, InputError
 from ..gaussians import Gaussians
 from . import layout as L
+from .mip_tail import MipTail, level_size
+from .mip_tail import section as mip_tail_section
 from .quant import (
     QuantConfig,
     check_sizes,
@@ -153,6 +155,7 @@ def pack(
     cfg: QuantConfig | None = None,
     lod_levels: int | None = None,
     palettes: list | None = None,
+    mip_tail: MipTail | None = None,
 ) -> bytes:
     """Quantise, sort and serialise N Gaussians (numpy or torch, any order) of an
     H x W image with one texgs.channels.Channel per value column; returns the file bytes
@@ -161,7 +164,8 @@ def pack(
     k: Gaussians blended per texel; wrap: (x, y) addressing, True = tileable;
     cfg: the record encoding (default QuantConfig.fixed()); lod_levels: LOD
     levels of the file (default max(levels) + 1); palettes: with cfg.palettes,
-    their entries (palette.build_palettes; None = built here)."""
+    their entries (palette.build_palettes; None = built here); mip_tail: the
+    stored mip tail (mip_tail.build from the source maps; None = none)."""
     cfg = cfg if cfg is not None else QuantConfig.fixed()
     cfg.validate()
     h, w = int(height), int(width)
@@ -222,24 +226,17 @@ def pack(
     }
     if cfg.palettes:
         sections[L.SECTION_PALETTES] = palettes_section(cfg, c, codes.entries)
+    tail = b""
+    if mip_tail is not None:
+        if mip_tail.channels != c or mip_tail.levels[0].shape[:2] != level_size(h, w, mip_tail.first_level):
+            raise InputError(f"the mip tail is not one of this {w}x{h}x{c} material")
+        tail = sections[L.SECTION_MIP_TAIL] = mip_tail_section(mip_tail)
     if names:
         sections[L.SECTION_NAMES] = names
 
-    table_off = L.HEADER_BYTES
-    off = L.align(table_off + 4 * L.SECTION_ENTRY_WORDS * len(sections))
-    table = bytearray()
-    body = bytearray()
-    for sid in sections:  # required ones first, in their slots
-        data = sections[sid]
-        table += np.array([sid, off, len(data), zlib.crc32(data)], dtype=np.uint32).tobytes()
-        body += data + b"\0" * (L.align(len(data)) - len(data))
-        off = L.align(off + len(data))
     sx, sy = position_steps(cfg, h, w)
-    header = _header(
+    out = assemble(
         {
-            "version_major": L.VERSION_MAJOR,
-            "version_minor": L.VERSION_MINOR,
-            "file_bytes": off,
             "width": w,
             "height": h,
             "channels": c,
@@ -262,13 +259,52 @@ def pack(
             "inv_scale_lo": inv_scale_lo(cfg),
             "inv_scale_mant_scale": 2.0**-cfg.inv_scale_mant_bits if cfg.encoding == "fixed" else 0.0,
             "rotation_step": rotation_step(cfg),
-            "section_count": len(sections),
-            "section_table_offset": table_off,
             "index_bits": L.index_bits(n),
             "palette_count": len(cfg.palettes),
-        }
+        },
+        sections,
     )
-    head = bytes(header) + bytes(table)
-    out = head + b"\0" * (L.align(len(head)) - len(head)) + bytes(body)
-    assert len(out) == off == L.file_size(n, c, h, cfg, n_levels, len(names))
+    assert len(out) == L.file_size(n, c, h, cfg, n_levels, len(names), len(tail))
     return out
+
+
+def assemble(fields: dict, sections: dict) -> bytes:
+    """The file of these header fields (all but the version, sizes and section
+    table, which this sets) and sections {id: bytes}, in table order (required
+    ones first, in their slots; then PALETTES, MIP_TAIL, NAMES)."""
+    table_off = L.HEADER_BYTES
+    off = L.align(table_off + 4 * L.SECTION_ENTRY_WORDS * len(sections))
+    table = bytearray()
+    body = bytearray()
+    for sid, data in sections.items():
+        table += np.array([sid, off, len(data), zlib.crc32(data)], dtype=np.uint32).tobytes()
+        body += data + b"\0" * (L.align(len(data)) - len(data))
+        off = L.align(off + len(data))
+    fields = dict(fields, version_major=L.VERSION_MAJOR, version_minor=L.VERSION_MINOR, file_bytes=off)
+    fields.update(section_count=len(sections), section_table_offset=table_off)
+    head = bytes(_header(fields)) + bytes(table)
+    out = head + b"\0" * (L.align(len(head)) - len(head)) + bytes(body)
+    assert len(out) == off
+    return out
+
+
+def attach_mip_tail(data: bytes, mip_tail: MipTail | None) -> bytes:
+    """A valid file's bytes with its MIP_TAIL section replaced by this tail (None:
+    removed); everything else unchanged (the Gaussians are not re-quantised)."""
+    from .reader import unpack
+
+    packed = unpack(data)
+    h, w, c = packed.height, packed.width, packed.gaussians.channels
+    if mip_tail is not None and (
+        mip_tail.channels != c or mip_tail.levels[0].shape[:2] != level_size(h, w, mip_tail.first_level)
+    ):
+        raise InputError(f"the mip tail is not one of this {w}x{h}x{c} material")
+    old = {s.id: bytes(data[s.offset : s.offset + s.size]) for s in packed.sections}
+    old.pop(L.SECTION_MIP_TAIL, None)
+    slots = L.REQUIRED_SECTIONS + (L.SECTION_PALETTES,)
+    sections = {sid: sec for sid, sec in old.items() if sid in slots}
+    if mip_tail is not None:
+        sections[L.SECTION_MIP_TAIL] = mip_tail_section(mip_tail)
+    sections.update((sid, sec) for sid, sec in old.items() if sid not in slots)
+    skip = {"version_major", "version_minor", "file_bytes", "section_count", "section_table_offset", "header_crc32"}
+    return assemble({k: v for k, v in packed.header.items() if k not in skip}, sections)

@@ -1,6 +1,7 @@
 """Build tests/data/golden/material.texgs: a small packed material from seeded
 synthetic Gaussians (64x48, 7 channels, wrap x / clamp y, 2 LOD levels,
-albedo from a 16-entry value palette, the other channels in the records), and
+albedo from a 16-entry value palette, the other channels in the records, a
+mip tail from level 3 of a smooth synthetic source), and
 material_decoded.npy, its reference decode. Every decoder path (Python
 reference, GLSL and HLSL shaders) is tested against these.
 
@@ -20,7 +21,7 @@ HEIGHT, WIDTH = 48, 64
 def golden_input() -> dict:
     """The arguments of texgs.format.pack for the golden file."""
     from texgs.channels import Channel
-    from texgs.format import QuantConfig, gaussian_constraints
+    from texgs.format import QuantConfig, gaussian_constraints, mip_tail
     from texgs.gaussians import Gaussians
 
     cfg = QuantConfig(max_radius=12.0, strip_height=4, palettes=(((0, 1, 2), 4),)).with_group_value_bits(
@@ -44,7 +45,10 @@ def golden_input() -> dict:
     values = rng.random((n, 7)).astype(np.float32)
     background = np.array([0.5, 0.4, 0.3, 0.5, 0.5, 1.0, 0.25], np.float32)
     levels = rng.integers(0, 2, n)
+    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+    source = np.stack([0.5 + 0.45 * np.sin(xs * 0.09 * (c + 1) + ys * 0.13) for c in range(7)], 2)
     return dict(
+        mip_tail=mip_tail.build(source, 3),
         gaussians=Gaussians(means, inv_scales, rotations, values, background, levels),
         channels=channels,
         height=HEIGHT,
