@@ -405,8 +405,9 @@ def test_the_file_holds_the_source_mip_tail_within_its_share_of_the_budget(fit64
     stack, r = fit64
     p = unpack(r.data)
     budget = 64 * 64 * 3 // 8  # 1 bppc
-    assert p.mip_tail is not None and p.mip_tail.first_level == mip_tail.choose_first_level(64, 64, 3, budget, 0.1)
-    assert mip_tail.file_bytes(64, 64, 3, p.mip_tail.first_level) <= 0.1 * budget
+    share = FitConfig().mip_tail
+    assert p.mip_tail is not None and p.mip_tail.first_level == mip_tail.choose_first_level(64, 64, 3, budget, share)
+    assert mip_tail.file_bytes(64, 64, 3, p.mip_tail.first_level) <= share * budget
     lo = np.array([c.range[0] for c in p.channels], np.float64)
     hi = np.array([c.range[1] for c in p.channels], np.float64)
     want = mip_tail.build(((stack - lo) / (hi - lo)).astype(np.float32), p.mip_tail.first_level)
