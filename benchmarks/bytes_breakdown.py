@@ -25,14 +25,7 @@ from pathlib import Path
 from texgs.format import layout as L
 from texgs.format import mip_tail, reader
 
-PART_OF = {
-    L.SECTION_CHANNELS: "channels",
-    L.SECTION_INDEX: "index",
-    L.SECTION_RECORDS: "records",
-    L.SECTION_PALETTES: "palettes",
-    L.SECTION_NAMES: "names",
-    L.SECTION_MIP_TAIL: "mip_tail",
-}
+PART_OF = L.SECTION_LABELS
 PARTS = ("header", "channels", "index", "palettes", "records", "names", "mip_tail", "other", "padding")
 
 

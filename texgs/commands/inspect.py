@@ -29,18 +29,10 @@ def packed_report(data: bytes, name: str) -> dict:
     p = unpack(data, name=name)
     h = p.header
     size = len(data)
-    sec_names = {
-        L.SECTION_CHANNELS: "channels",
-        L.SECTION_INDEX: "index",
-        L.SECTION_RECORDS: "records",
-        L.SECTION_PALETTES: "palettes",
-        L.SECTION_NAMES: "names",
-        L.SECTION_MIP_TAIL: "mip_tail",
-    }
     sections = [
         {
             "id": s.id,
-            "name": sec_names.get(s.id, "optional"),
+            "name": L.SECTION_LABELS.get(s.id, "optional"),
             "offset": s.offset,
             "bytes": s.size,
             "crc32": f"{s.crc32:08x}",

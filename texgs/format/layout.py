@@ -87,6 +87,15 @@ SECTION_NAMES = SECTION_OPTIONAL | 4
 #: table slot right after the required ones (3, or 4 with palettes), so a shader
 #: finds it with one load; a reader that ignores it loses only the coarse mips.
 SECTION_MIP_TAIL = SECTION_OPTIONAL | 6
+#: What tools call each known section (texgs inspect, benchmarks/bytes_breakdown.py).
+SECTION_LABELS = {
+    SECTION_CHANNELS: "channels",
+    SECTION_INDEX: "index",
+    SECTION_RECORDS: "records",
+    SECTION_PALETTES: "palettes",
+    SECTION_NAMES: "names",
+    SECTION_MIP_TAIL: "mip_tail",
+}
 #: Words of the mip tail's head (first_level, level_count, value_bits, channels)
 #: and of each level's entry (data_word, width, height, 0).
 TAIL_HEAD_FIELDS = [("first_level", 0), ("level_count", 1), ("value_bits", 2), ("channels", 3)]
