@@ -548,8 +548,9 @@ static texgs_status texgs__check_header(texgs_material* m, const unsigned char* 
                 (unsigned)m->flags);
     TEXGS__NEED(m->levels >= 1u && m->levels <= TEXGS_MAX_LOD_LEVELS, "bad LOD level count %u",
                 (unsigned)m->levels);
-    TEXGS__NEED(m->strip_height >= 1u && m->strip_height <= TEXGS_MAX_STRIP_HEIGHT, "bad strip height %u",
-                (unsigned)m->strip_height);
+    TEXGS__NEED(m->strip_height >= 1u && m->strip_height <= TEXGS_MAX_STRIP_HEIGHT &&
+                    (m->strip_height & (m->strip_height - 1u)) == 0u,
+                "bad strip height %u (a power of two is needed)", (unsigned)m->strip_height);
     TEXGS__NEED(m->strip_count == (m->height + m->strip_height - 1u) / m->strip_height,
                 "strip count disagrees with height");
     TEXGS__NEED(m->encoding == TEXGS_ENCODING_FIXED || m->encoding == TEXGS_ENCODING_FP16,
@@ -588,11 +589,6 @@ static texgs_status texgs__check_header(texgs_material* m, const unsigned char* 
         rs = 0.0;
     } else {
         uint32_t shift = texgs__strip_shift(m->strip_height);
-        /* Like the Python reader, only fixed-encoding files need a power-of-two strip height (docs/FORMAT.md
-         * asks it of every file; the decoder works with any). */
-        TEXGS__NEED((m->strip_height & (m->strip_height - 1u)) == 0u,
-                    "bad quantisation fields: strip_height must be a power of two in 1..%u, got %u",
-                    (unsigned)TEXGS_MAX_STRIP_HEIGHT, (unsigned)m->strip_height);
         TEXGS__NEED(m->position_bits >= TEXGS__POSITION_BITS_MIN && m->position_bits <= TEXGS__FIELD_BITS_MAX,
                     "bad quantisation fields: position_bits must be an integer in %u..%u, got %u",
                     (unsigned)TEXGS__POSITION_BITS_MIN, (unsigned)TEXGS__FIELD_BITS_MAX,
@@ -664,8 +660,10 @@ static texgs_status texgs__sections(texgs_material* m, const unsigned char* d, s
                  crc = texgs__u32(e + 12);
         uint32_t i;
         texgs__section s;
-        /* Word-aligned, as the reader checks (the writer aligns sections to 16 bytes). */
-        if (off % 4u || off < table_end || (uint64_t)off + sz > size)
+        if (off % TEXGS_SECTION_ALIGN)
+            return texgs__fail(err, TEXGS_E_SECTIONS, "section 0x%x (offset %u) is not %u-byte aligned",
+                               (unsigned)id, (unsigned)off, (unsigned)TEXGS_SECTION_ALIGN);
+        if (off < table_end || (uint64_t)off + sz > size)
             return texgs__fail(
                 err, TEXGS_E_SECTIONS,
                 "section 0x%x (offset %u, %u bytes) lies outside the file or overlaps the table",
@@ -711,10 +709,15 @@ static texgs_status texgs__sections(texgs_material* m, const unsigned char* d, s
     return TEXGS_OK;
 }
 
+static int texgs__name_ok(const char* t, uint32_t n) {
+    return n <= TEXGS_NAME_MAX_BYTES && !memchr(t, '\r', n) && !memchr(t, '\0', n);
+}
+
 static texgs_status texgs__names(texgs_material* m, const texgs__section* s, texgs_error* err) {
     const unsigned char* p = m->data + s->offset;
-    uint32_t c = m->channel_count, line = 0, tabs = 0;
+    uint32_t c = m->channel_count, line = 0, tabs = 0, bad = c;
     size_t i, start = 0, tab_at = 0;
+    int well_formed;
     if (!texgs__utf8_valid(p, s->size))
         return texgs__fail(err, TEXGS_E_CHANNELS, "channel names are not UTF-8");
     for (i = 0; i < s->size; i++) {
@@ -722,23 +725,33 @@ static texgs_status texgs__names(texgs_material* m, const texgs__section* s, tex
             tabs++;
             tab_at = i;
         } else if (p[i] == '\n') {
+            texgs_channel* ch;
             if (line >= c || tabs != 1u) break;
-            m->channels[line].name = (const char*)p + start;
-            m->channels[line].name_len = (uint32_t)(tab_at - start);
-            m->channels[line].group = (const char*)p + tab_at + 1;
-            m->channels[line].group_len = (uint32_t)(i - tab_at - 1);
+            ch = &m->channels[line];
+            ch->name = (const char*)p + start;
+            ch->name_len = (uint32_t)(tab_at - start);
+            ch->group = (const char*)p + tab_at + 1;
+            ch->group_len = (uint32_t)(i - tab_at - 1);
+            if (bad == c &&
+                !(texgs__name_ok(ch->name, ch->name_len) && texgs__name_ok(ch->group, ch->group_len)))
+                bad = line;
             line++;
             tabs = 0;
             start = i + 1;
         }
     }
-    /* c lines, each "name<TAB>group\n", and nothing after the last line break (the reader, like this,
-     * does not limit a name's length). */
-    if (i != s->size || line != c || start != s->size) {
+    /* c lines, each "name<TAB>group\n", and nothing after the last line break; then each name and group
+     * within the writer's limits. */
+    well_formed = i == s->size && line == c && start == s->size;
+    if (!well_formed || bad < c) {
         for (i = 0; i < c; i++) {
             m->channels[i].name = m->channels[i].group = NULL;
             m->channels[i].name_len = m->channels[i].group_len = 0;
         }
+        if (well_formed)
+            return texgs__fail(err, TEXGS_E_CHANNELS,
+                               "channel %u name or group is over %u bytes or holds a NUL or CR",
+                               (unsigned)bad, (unsigned)TEXGS_NAME_MAX_BYTES);
         return texgs__fail(err, TEXGS_E_CHANNELS,
                            "channel names section does not hold %u 'name<TAB>group' lines", (unsigned)c);
     }
@@ -1063,6 +1076,9 @@ texgs_status texgs_open(const void* data, size_t size, texgs_material* m, texgs_
         return texgs__fail(err, TEXGS_E_TRUNCATED,
                            "file is %u bytes but its header says %u (truncated or padded)", (unsigned)size,
                            (unsigned)TEXGS__H(FILE_BYTES));
+    if (size % TEXGS_SECTION_ALIGN)
+        return texgs__fail(err, TEXGS_E_TRUNCATED, "file is %u bytes, not a multiple of %u", (unsigned)size,
+                           (unsigned)TEXGS_SECTION_ALIGN);
     m->width = TEXGS__H(WIDTH);
     m->height = TEXGS__H(HEIGHT);
     m->channel_count = TEXGS__H(CHANNELS);

@@ -346,6 +346,55 @@ def test_reader_rejects_specific_corruptions():
         unpack(cases["old version"], name="x.texgs")
 
 
+def spec_edge_cases() -> dict:
+    """Files a writer never produces, each breaking one rule of docs/FORMAT.md's layout that no CRC or
+    count catches (shared with tests/test_runtime_c.py, which holds the C runtime to the same verdicts)."""
+    inp = make_input()
+    inp["channels"][0] = Channel("a" * L.NAME_MAX_BYTES, "gg")
+    data = pack(**inp)
+    p = unpack(data)
+    names = next(s for s in p.sections if s.id == L.SECTION_NAMES)
+    names_slot = p.sections.index(names)
+    body = data[names.offset : names.offset + names.size]
+    cases = {}
+    # A name one byte over the limit, and one holding a NUL, in a section of the same size.
+    for what, new_line in (
+        ("long name", b"a" * (L.NAME_MAX_BYTES + 1) + b"\tg\n"),
+        ("NUL in a name", b"a\0" + b"a" * (L.NAME_MAX_BYTES - 2) + b"\tgg\n"),
+    ):
+        line = b"a" * L.NAME_MAX_BYTES + b"\tgg\n"
+        assert body.startswith(line) and len(new_line) == len(line)
+        buf = bytearray(data)
+        buf[names.offset : names.offset + len(line)] = new_line
+        cases[what] = bytes(refix_crcs(buf))
+    # A file length that is not a multiple of 16 (the header agreeing).
+    cases["length"] = set_word(data + bytes(4), 4, len(data) + 4)
+    # The last section moved 4 bytes off its 16-byte boundary (the file padded back to a multiple of 16).
+    buf = bytearray(data[: names.offset] + bytes(4) + body)
+    buf += bytes(-len(buf) % L.SECTION_ALIGN)
+    entry = L.HEADER_WORDS + 4 * names_slot
+    cases["misaligned section"] = set_word(set_word(bytes(buf), entry + 1, names.offset + 4), 4, len(buf))
+    # An fp16 file with strips of 6 rows (the strip count agreeing).
+    fp16 = make_input(n=0, cfg=QuantConfig.fp16())
+    cases["strip height"] = set_word(set_word(pack(**fp16), 11, 6), 12, L.strip_count(48, 6))
+    return cases
+
+
+def test_reader_holds_files_to_the_stated_layout():
+    want = {
+        "long name": "name or group is over 64 bytes",
+        "NUL in a name": "holds a NUL or CR",
+        "length": "not a multiple of 16",
+        "misaligned section": "is not 16-byte aligned",
+        "strip height": "bad strip height 6",
+    }
+    cases = spec_edge_cases()
+    assert set(cases) == set(want)
+    for what, data in cases.items():
+        with pytest.raises(FormatError, match=want[what]):
+            unpack(data, name="x.texgs")
+
+
 def test_reader_rejects_a_record_below_the_last_row():
     # 45 rows in strips of 4: the last strip holds rows 44..48, of which 44..45 exist.
     data = pack(**make_input(h=45, n=400, seed=3))

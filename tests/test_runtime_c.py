@@ -28,9 +28,7 @@ from texgs.format import (
     decode_uv,
     filtered,
     layout,
-    pack,
 )
-from texgs.gaussians import Gaussians
 
 RUNTIME = REPO / "runtime"
 HEADER = RUNTIME / "texgs_runtime.h"
@@ -411,26 +409,11 @@ def test_integration_guide_example_compiles(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
-def test_edges_where_the_reader_is_looser_than_the_spec_are_judged_alike(builds, tmp_path):
-    """docs/FORMAT.md asks a power-of-two strip height of every file, the Python reader of fixed-encoding
-    files only: an fp16 file with 6-row strips is accepted by both readers (whichever way the reader
-    goes, the C runtime must follow it)."""
-    empty = pack(
-        Gaussians(
-            means=np.zeros((0, 2), np.float32),
-            inv_scales=np.ones((0, 2), np.float32),
-            rotations=np.zeros(0, np.float32),
-            values=np.zeros((0, 1), np.float32),
-            background=np.array([0.5], np.float32),
-        ),
-        [Channel("a")],
-        16,
-        24,
-        k=2,
-        cfg=QuantConfig.fp16(),
-    )
-    buf = bytearray(empty)
-    buf[4 * 11 : 4 * 13] = np.array([6, 3], "<u4").tobytes()  # strip height 6: 3 strips of 16 rows
-    data = bytes(fuzz_reader.repair_crcs(buf))
-    d = F.differential(builds["gcc"], [data], tmp_path)
-    assert d["disagree"] == [] and d["accepted"] == 1
+def test_files_breaking_the_stated_layout_are_rejected_alike(builds, tmp_path):
+    """docs/FORMAT.md's layout rules that no CRC or count catches (16-byte sections and file length,
+    power-of-two strips in fp16 files too, name limits): both readers reject each with one message class."""
+    from test_format import spec_edge_cases
+
+    cases = list(spec_edge_cases().values())
+    d = F.differential(builds["gcc"], cases, tmp_path)
+    assert d["disagree"] == [] and d["accepted"] == 0 and d["rejected_same_class"] == len(cases)

@@ -124,6 +124,8 @@ def read_header(data: bytes, name: str = "<bytes>") -> dict:
         _fail(name, "header checksum mismatch (corrupt header)")
     if h["file_bytes"] != len(data):
         _fail(name, f"file is {len(data)} bytes but its header says {h['file_bytes']} (truncated or padded)")
+    if len(data) % L.SECTION_ALIGN:
+        _fail(name, f"file is {len(data)} bytes, not a multiple of {L.SECTION_ALIGN}")
     return h
 
 
@@ -140,7 +142,8 @@ def _check_header(h: dict, name: str) -> QuantConfig:
     need(1 <= h["k"] <= MAX_K, f"bad K {h['k']}")
     need(h["flags"] & ~(L.FLAG_WRAP_X | L.FLAG_WRAP_Y) == 0, f"unknown flags {h['flags']:#x}")
     need(1 <= h["levels"] <= L.MAX_LOD_LEVELS, f"bad LOD level count {h['levels']}")
-    need(1 <= h["strip_height"] <= L.MAX_STRIP_HEIGHT, f"bad strip height {h['strip_height']}")
+    sh = h["strip_height"]
+    need(1 <= sh <= L.MAX_STRIP_HEIGHT and sh & (sh - 1) == 0, f"bad strip height {sh} (a power of two is needed)")
     need(h["strip_count"] == L.strip_count(h["height"], h["strip_height"]), "strip count disagrees with height")
     need(h["encoding"] in (L.ENCODING_FIXED, L.ENCODING_FP16), f"unknown record encoding {h['encoding']}")
     need(1 <= h["section_count"] <= L.MAX_SECTIONS, f"bad section count {h['section_count']}")
@@ -211,7 +214,9 @@ def _sections(data: bytes, h: dict, name: str) -> dict:
     found = {}
     secs = []
     for sid, off, size, crc in table.tolist():
-        if off % 4 or off < t0 + 16 * n or off + size > len(data):
+        if off % L.SECTION_ALIGN:
+            _fail(name, f"section {sid:#x} (offset {off}) is not {L.SECTION_ALIGN}-byte aligned")
+        if off < t0 + 16 * n or off + size > len(data):
             _fail(name, f"section {sid:#x} (offset {off}, {size} bytes) lies outside the file or overlaps the table")
         if zlib.crc32(data[off : off + size]) != crc:
             _fail(name, f"section {sid:#x} checksum mismatch (corrupt data)")
@@ -243,7 +248,11 @@ def _names(sec: bytes | None, c: int, name: str) -> list[tuple[str, str]]:
     lines = text.split("\n")
     if len(lines) != c + 1 or lines[-1] != "" or any(line.count("\t") != 1 for line in lines[:-1]):
         _fail(name, f"channel names section does not hold {c} 'name<TAB>group' lines")
-    return [tuple(line.split("\t")) for line in lines[:-1]]
+    pairs = [tuple(line.split("\t")) for line in lines[:-1]]
+    for i, pair in enumerate(pairs):
+        if any(len(t.encode("utf-8")) > L.NAME_MAX_BYTES or "\r" in t or "\0" in t for t in pair):
+            _fail(name, f"channel {i} name or group is over {L.NAME_MAX_BYTES} bytes or holds a NUL or CR")
+    return pairs
 
 
 def _channels(sec: bytes, names: list, h: dict, name: str):
