@@ -15,6 +15,7 @@
 // same lane-and-block order; each Gaussian then sums its slots in tile order.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -313,13 +314,19 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
                 }
             }
             float* dst = out + (size_t(y) * s.width + r.x0) * C;
+            // Aligned rows (W C a multiple of kLanes; the bindings' output is
+            // 2 MiB aligned) bypass the caches: the image is far larger than them.
+            const bool aligned = reinterpret_cast<uintptr_t>(dst) % sizeof(vfloat) == 0;
             int f = 0;
             for (; f + kLanes <= row_floats; f += kLanes) {
                 vfloat a, d;
                 std::memcpy(&a, row_acc + f, sizeof(a));
                 std::memcpy(&d, row_sum + f, sizeof(d));
                 a /= d;
-                std::memcpy(dst + f, &a, sizeof(a));
+                if (aligned)
+                    stream_store(dst + f, a);
+                else
+                    std::memcpy(dst + f, &a, sizeof(a));
             }
             for (; f < row_floats; ++f) dst[f] = row_acc[f] / row_sum[f];
         }
@@ -334,6 +341,7 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
         default:
             blend(std::integral_constant<int, 0>{});
     }
+    stream_fence();  // the streamed rows are visible to whichever thread reads out next
 }
 
 // Channels per group of backward's compile-time channel loops (3: RGB, 9 and

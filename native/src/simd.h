@@ -11,7 +11,7 @@
 
 #include "texgs/image_function.h"
 
-#if defined(__AVX2__) || defined(__AVX512F__)
+#if defined(__SSE__)
 #include <immintrin.h>
 #endif
 
@@ -79,15 +79,13 @@ inline void store_lanes(float* p, vfloat v, int count) {
 #endif
 }
 
-// col[c] lane l = p[l * stride + c] for c, l in [0, kLanes): kLanes rows of
-// kLanes floats, transposed (exact copies).
-inline void load_transposed(const float* p, size_t stride, vfloat col[kLanes]) {
 #if defined(__AVX2__) && !defined(__AVX512F__)
+// out[c] lane l = in[l] lane c: an 8 x 8 transpose (exact copies).
+inline void transpose8(const __m256 in[8], __m256 out[8]) {
     __m256 r[8], t[8];
-    for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(p + l * stride);
     for (int l = 0; l < 8; l += 2) {
-        t[l] = _mm256_unpacklo_ps(r[l], r[l + 1]);
-        t[l + 1] = _mm256_unpackhi_ps(r[l], r[l + 1]);
+        t[l] = _mm256_unpacklo_ps(in[l], in[l + 1]);
+        t[l + 1] = _mm256_unpackhi_ps(in[l], in[l + 1]);
     }
     for (int h = 0; h < 8; h += 4) {
         r[h] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(1, 0, 1, 0));
@@ -96,15 +94,62 @@ inline void load_transposed(const float* p, size_t stride, vfloat col[kLanes]) {
         r[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(3, 2, 3, 2));
     }
     for (int c = 0; c < 4; ++c) {
-        col[c] = vfloat(_mm256_permute2f128_ps(r[c], r[c + 4], 0x20));
-        col[c + 4] = vfloat(_mm256_permute2f128_ps(r[c], r[c + 4], 0x31));
+        out[c] = _mm256_permute2f128_ps(r[c], r[c + 4], 0x20);
+        out[c + 4] = _mm256_permute2f128_ps(r[c], r[c + 4], 0x31);
     }
+}
+#endif
+
+// Stores v to p (aligned to sizeof(vfloat)) bypassing the caches: for output
+// that is written once and read much later (the renderer's [H, W, C] image,
+// larger than the caches), it saves reading each line in before writing it.
+// Weakly ordered: stream_fence() before the data is handed to another thread.
+inline void stream_store(float* p, vfloat v) {
+#if defined(__AVX512F__)
+    _mm512_stream_ps(p, __m512(v));
+#elif defined(__AVX__)
+    _mm256_stream_ps(p, __m256(v));
+#elif defined(__SSE__)
+    _mm_stream_ps(p, __m128(v));
+#else
+    std::memcpy(p, &v, sizeof(v));
+#endif
+}
+
+inline void stream_fence() {
+#if defined(__SSE__)
+    _mm_sfence();
+#endif
+}
+
+// col[c] lane l = p[l * stride + c] for c, l in [0, kLanes): kLanes rows of
+// kLanes floats, transposed (exact copies).
+inline void load_transposed(const float* p, size_t stride, vfloat col[kLanes]) {
+#if defined(__AVX2__) && !defined(__AVX512F__)
+    __m256 r[8], t[8];
+    for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(p + l * stride);
+    transpose8(r, t);
+    for (int c = 0; c < 8; ++c) col[c] = vfloat(t[c]);
 #else
     for (int c = 0; c < kLanes; ++c) {
         float lanes[kLanes];
         for (int l = 0; l < kLanes; ++l) lanes[l] = p[l * stride + c];
         std::memcpy(&col[c], lanes, sizeof(lanes));
     }
+#endif
+}
+
+// p[l * stride + c] = col[c] lane l for c, l in [0, kLanes): the inverse of
+// load_transposed (exact copies).
+inline void store_transposed(float* p, size_t stride, const vfloat col[kLanes]) {
+#if defined(__AVX2__) && !defined(__AVX512F__)
+    __m256 r[8], t[8];
+    for (int c = 0; c < 8; ++c) r[c] = __m256(col[c]);
+    transpose8(r, t);
+    for (int l = 0; l < 8; ++l) _mm256_storeu_ps(p + l * stride, t[l]);
+#else
+    for (int c = 0; c < kLanes; ++c)
+        for (int l = 0; l < kLanes; ++l) p[l * stride + c] = col[c][l];
 #endif
 }
 
