@@ -178,9 +178,10 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
         // Candidates arrive in increasing index and compare strictly, so an
         // equal q stays behind the earlier Gaussian (lower index wins).
         const vint jv = vint{} + j;
+        if (col0 > col1) continue;
+        const int cb0 = col0 / kLanes, cb1 = col1 / kLanes;
         for (int row = row0; row <= row1; ++row)
-            for (int cb = col0 / kLanes; cb <= col1 / kLanes && col0 <= col1; ++cb) {
-                const int b = row * kRowBlocks + cb;
+            for (int b = row * kRowBlocks + cb0, b1 = row * kRowBlocks + cb1; b <= b1; ++b) {
                 vfloat u, v;
                 frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
                 vfloat x = quad_form(u, v, gs.w1, gs.w2);

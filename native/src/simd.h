@@ -139,20 +139,6 @@ inline void load_transposed(const float* p, size_t stride, vfloat col[kLanes]) {
 #endif
 }
 
-// p[l * stride + c] = col[c] lane l for c, l in [0, kLanes): the inverse of
-// load_transposed (exact copies).
-inline void store_transposed(float* p, size_t stride, const vfloat col[kLanes]) {
-#if defined(__AVX2__) && !defined(__AVX512F__)
-    __m256 r[8], t[8];
-    for (int c = 0; c < 8; ++c) r[c] = __m256(col[c]);
-    transpose8(r, t);
-    for (int l = 0; l < 8; ++l) _mm256_storeu_ps(p + l * stride, t[l]);
-#else
-    for (int c = 0; c < kLanes; ++c)
-        for (int l = 0; l < kLanes; ++l) p[l * stride + c] = col[c][l];
-#endif
-}
-
 // floor() per lane, bit-identical to std::floor: exact through int32 for
 // |x| < 2^23; larger floats (and NaN) are already whole and pass through.
 inline vfloat floor_lanes(vfloat x) {
