@@ -79,27 +79,6 @@ inline void store_lanes(float* p, vfloat v, int count) {
 #endif
 }
 
-#if defined(__AVX2__) && !defined(__AVX512F__)
-// out[c] lane l = in[l] lane c: an 8 x 8 transpose (exact copies).
-inline void transpose8(const __m256 in[8], __m256 out[8]) {
-    __m256 r[8], t[8];
-    for (int l = 0; l < 8; l += 2) {
-        t[l] = _mm256_unpacklo_ps(in[l], in[l + 1]);
-        t[l + 1] = _mm256_unpackhi_ps(in[l], in[l + 1]);
-    }
-    for (int h = 0; h < 8; h += 4) {
-        r[h] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        r[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        r[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        r[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int c = 0; c < 4; ++c) {
-        out[c] = _mm256_permute2f128_ps(r[c], r[c + 4], 0x20);
-        out[c + 4] = _mm256_permute2f128_ps(r[c], r[c + 4], 0x31);
-    }
-}
-#endif
-
 // Stores v to p (aligned to sizeof(vfloat)) bypassing the caches: for output
 // that is written once and read much later (the renderer's [H, W, C] image,
 // larger than the caches), it saves reading each line in before writing it.
@@ -128,8 +107,20 @@ inline void load_transposed(const float* p, size_t stride, vfloat col[kLanes]) {
 #if defined(__AVX2__) && !defined(__AVX512F__)
     __m256 r[8], t[8];
     for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(p + l * stride);
-    transpose8(r, t);
-    for (int c = 0; c < 8; ++c) col[c] = vfloat(t[c]);
+    for (int l = 0; l < 8; l += 2) {
+        t[l] = _mm256_unpacklo_ps(r[l], r[l + 1]);
+        t[l + 1] = _mm256_unpackhi_ps(r[l], r[l + 1]);
+    }
+    for (int h = 0; h < 8; h += 4) {
+        r[h] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int c = 0; c < 4; ++c) {
+        col[c] = vfloat(_mm256_permute2f128_ps(r[c], r[c + 4], 0x20));
+        col[c + 4] = vfloat(_mm256_permute2f128_ps(r[c], r[c + 4], 0x31));
+    }
 #else
     for (int c = 0; c < kLanes; ++c) {
         float lanes[kLanes];
