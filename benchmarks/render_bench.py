@@ -13,8 +13,10 @@ commit, then reused). Both sides render the same Gaussians with the same
 dL/dout; the JSON also gives the largest difference between their outputs
 and gradients. Workload "fit" (the default): N and shapes of a default fit at
 0.06 bppc (texgs.bench.fit_like_gaussians); --from FILE takes a packed file's
-Gaussians instead. Wall time is contended on a shared machine; process CPU
-time (all threads) and instruction counts depend much less on the load.
+Gaussians instead. Each call renders into a fresh buffer from the
+renderer's allocate_large, as the Python binding does. Wall time is
+contended on a shared machine; process CPU time (all threads) and
+instruction counts depend much less on the load.
 """
 
 from __future__ import annotations

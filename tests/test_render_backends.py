@@ -370,6 +370,23 @@ def test_thread_count_never_changes_a_bit():
             assert torch.equal(a, b)
 
 
+@needs_cpu
+def test_recycled_render_buffers_never_show_through():
+    # Buffers of 2 MiB and more (this output, 2.25 MiB) are recycled between
+    # calls without clearing: a render must write every texel and every slot
+    # itself, whatever the memory held before.
+    h, w, c, k = 256, 256, 9, 10
+    scene = random_gaussians(400, c, h, w, seed=5, coverage=3.0)
+    grad_out = torch.randn(h, w, c, generator=torch.Generator().manual_seed(1))
+    first = _forward_backward("cpu", scene, h, w, k, (False, False), grad_out)
+    bg = torch.linspace(-2, 2, c)
+    empty = [torch.zeros(s) for s in ((0, 2), (0, 2), (0,), (0, c))]
+    assert torch.equal(render(*empty, bg, h, w, k), bg.expand(h, w, c))
+    again = _forward_backward("cpu", scene, h, w, k, (False, False), grad_out)
+    for a, b in zip(first, again):
+        assert torch.equal(a, b)
+
+
 def _arrays(n=3, c=2):
     return [t.numpy().copy() for t in _small_scene("cpu", n, c)]
 

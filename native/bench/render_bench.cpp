@@ -11,6 +11,7 @@
 // d means, d inv_scales, d rotations, d values) for a parity check.
 #include <time.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -133,11 +134,32 @@ int run(int argc, char** argv) {
     std::vector<float> d_means(2 * n), d_inv_scales(2 * n), d_rotations(n), d_values(n * c);
     const texgs::GaussianGrads grads = {d_means.data(), d_inv_scales.data(), d_rotations.data(),
                                         d_values.data()};
-    auto forward = [&] { texgs::render_forward_cpu(g, s, out.data(), nullptr); };
+    // As the Python binding does: every call renders into a fresh
+    // texgs::allocate_large buffer (freed after the call), and the result is
+    // copied out untimed for --dump.
+    struct Output {
+        float* p;
+        explicit Output(size_t floats)
+            : p(static_cast<float*>(texgs::allocate_large(floats * sizeof(float)))) {}
+        ~Output() { texgs::free_large(p); }
+    };
+    const size_t out_floats = out.size();
+    auto forward = [&] {
+        Output o(out_floats);
+        texgs::render_forward_cpu(g, s, o.p, nullptr);
+    };
     auto forward_backward = [&] {
+        Output o(out_floats);
         texgs::ForwardState state;
-        texgs::render_forward_cpu(g, s, out.data(), &state);
-        texgs::render_backward_cpu(g, s, state, out.data(), w.grad_out.data(), grads);
+        texgs::render_forward_cpu(g, s, o.p, &state);
+        texgs::render_backward_cpu(g, s, state, o.p, w.grad_out.data(), grads);
+    };
+    auto keep_output = [&] {
+        Output o(out_floats);
+        texgs::ForwardState state;
+        texgs::render_forward_cpu(g, s, o.p, &state);
+        texgs::render_backward_cpu(g, s, state, o.p, w.grad_out.data(), grads);
+        std::copy(o.p, o.p + out_floats, out.begin());
     };
     if (warm) {
         forward();
@@ -155,6 +177,7 @@ int run(int argc, char** argv) {
     print_list("forward_backward_cpu_ms", fb.cpu, true);
     std::printf("}\n");
     if (dump) {
+        keep_output();
         FILE* o = std::fopen(dump, "wb");
         if (!o) throw std::runtime_error(std::string(dump) + ": cannot write");
         for (const std::vector<float>* v : {&out, &d_means, &d_inv_scales, &d_rotations, &d_values})

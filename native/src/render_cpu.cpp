@@ -15,6 +15,7 @@
 // same lane-and-block order; each Gaussian then sums its slots in tile order.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -177,9 +178,10 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
         // Candidates arrive in increasing index and compare strictly, so an
         // equal q stays behind the earlier Gaussian (lower index wins).
         const vint jv = vint{} + j;
+        if (col0 > col1) continue;
+        const int cb0 = col0 / kLanes, cb1 = col1 / kLanes;
         for (int row = row0; row <= row1; ++row)
-            for (int cb = col0 / kLanes; cb <= col1 / kLanes && col0 <= col1; ++cb) {
-                const int b = row * kRowBlocks + cb;
+            for (int b = row * kRowBlocks + cb0, b1 = row * kRowBlocks + cb1; b <= b1; ++b) {
                 vfloat u, v;
                 frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
                 vfloat x = quad_form(u, v, gs.w1, gs.w2);
@@ -313,13 +315,19 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
                 }
             }
             float* dst = out + (size_t(y) * s.width + r.x0) * C;
+            // Aligned rows (W C a multiple of kLanes; the bindings' output is
+            // 2 MiB aligned) bypass the caches: the image is far larger than them.
+            const bool aligned = reinterpret_cast<uintptr_t>(dst) % sizeof(vfloat) == 0;
             int f = 0;
             for (; f + kLanes <= row_floats; f += kLanes) {
                 vfloat a, d;
                 std::memcpy(&a, row_acc + f, sizeof(a));
                 std::memcpy(&d, row_sum + f, sizeof(d));
                 a /= d;
-                std::memcpy(dst + f, &a, sizeof(a));
+                if (aligned)
+                    stream_store(dst + f, a);
+                else
+                    std::memcpy(dst + f, &a, sizeof(a));
             }
             for (; f < row_floats; ++f) dst[f] = row_acc[f] / row_sum[f];
         }
@@ -334,6 +342,7 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
         default:
             blend(std::integral_constant<int, 0>{});
     }
+    stream_fence();  // the streamed rows are visible to whichever thread reads out next
 }
 
 // Channels per group of backward's compile-time channel loops (3: RGB, 9 and

@@ -11,7 +11,7 @@
 
 #include "texgs/image_function.h"
 
-#if defined(__AVX2__) || defined(__AVX512F__)
+#if defined(__SSE__)
 #include <immintrin.h>
 #endif
 
@@ -76,6 +76,28 @@ inline void store_lanes(float* p, vfloat v, int count) {
     } else {
         for (int l = 0; l < count; ++l) p[l] = v[l];
     }
+#endif
+}
+
+// Stores v to p (aligned to sizeof(vfloat)) bypassing the caches: for output
+// that is written once and read much later (the renderer's [H, W, C] image,
+// larger than the caches), it saves reading each line in before writing it.
+// Weakly ordered: stream_fence() before the data is handed to another thread.
+inline void stream_store(float* p, vfloat v) {
+#if defined(__AVX512F__)
+    _mm512_stream_ps(p, __m512(v));
+#elif defined(__AVX__)
+    _mm256_stream_ps(p, __m256(v));
+#elif defined(__SSE__)
+    _mm_stream_ps(p, __m128(v));
+#else
+    std::memcpy(p, &v, sizeof(v));
+#endif
+}
+
+inline void stream_fence() {
+#if defined(__SSE__)
+    _mm_sfence();
 #endif
 }
 
