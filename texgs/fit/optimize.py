@@ -32,7 +32,7 @@ from . import nearest
 from .adam import Adam
 from .config import FitConfig
 from .device import randperm
-from .loss import image_loss, random_window, weighted_l2
+from .loss import image_loss, loss_workers, random_window, weighted_l2
 from .progress import Progress
 from .schedule import Plan, Plateau, Stage, position_lr_scale
 
@@ -383,6 +383,7 @@ def run(
     best_err, best = math.inf, None
     fused_l2 = cfg.data_term == "l2" and cfg.ssim_weight == 0
     loss_buf = None
+    workers = loss_workers(cfg.threads)
     cover_pts = cover_idx = None  # hole texels the coverage term pulls Gaussians over, their candidates
     while step < plan.steps:
         new_stage = plan.stage_at(step)
@@ -400,7 +401,7 @@ def run(
             # background), so they lie in [0, 1]: the MSE needs no clamp.
             if loss_buf is None or loss_buf.shape != unit_img.shape:
                 loss_buf = torch.empty_like(unit_img)
-            loss, sq = weighted_l2(unit_img, lo, span, tgt, weights, loss_buf)
+            loss, sq = weighted_l2(unit_img, lo, span, tgt, weights, loss_buf, workers)
             err = float(sq.sum()) / tgt.numel()
         else:
             img = lo + span * unit_img
