@@ -75,7 +75,7 @@ VARIANTS = {
     "s1000-full40": {"steps": 1000, "pyramid_steps": (0.3, 0.3, 0.4)},  # 1000 steps, 40% at full resolution
     "s800-full30": {"steps": 800, "pyramid_steps": (0.4, 0.3, 0.3)},
     "plateau200": {"plateau_steps": 200},  # decay later on a plateau
-    # Fewer full-resolution steps (docs/benchmarks.md "Full-resolution steps"):
+    # Fewer full-resolution steps (docs/benchmarks.md "Every renderer call of a fit"):
     "full15": {"pyramid_steps": (0.5, 0.35, 0.15)},  # 75 instead of 100 full-resolution steps
     "refine25": {"palette_refine_steps": 25},  # half the palette refinement
     "full15-refine25": {"pyramid_steps": (0.5, 0.35, 0.15), "palette_refine_steps": 25},
