@@ -75,6 +75,13 @@ VARIANTS = {
     "s1000-full40": {"steps": 1000, "pyramid_steps": (0.3, 0.3, 0.4)},  # 1000 steps, 40% at full resolution
     "s800-full30": {"steps": 800, "pyramid_steps": (0.4, 0.3, 0.3)},
     "plateau200": {"plateau_steps": 200},  # decay later on a plateau
+    # Fewer full-resolution steps (docs/benchmarks.md "Every renderer call of a fit"):
+    "full15": {"pyramid_steps": (0.5, 0.35, 0.15)},  # 75 instead of 100 full-resolution steps
+    "refine25": {"palette_refine_steps": 25},  # half the palette refinement
+    "full15-refine25": {"pyramid_steps": (0.5, 0.35, 0.15), "palette_refine_steps": 25},
+    "full10-refine25": {"pyramid_steps": (0.55, 0.35, 0.1), "palette_refine_steps": 25},
+    "half25": {"pyramid_steps": (0.55, 0.25, 0.2)},  # 50 half-resolution steps moved to the quarter level
+    "half25-refine25": {"pyramid_steps": (0.55, 0.25, 0.2), "palette_refine_steps": 25},
     "thorough": {"steps": 2000, "pyramid_steps": (0.45, 0.35, 0.2), "plateau_steps": 200},  # FitConfig.thorough()
     # The long-run reference of the speed goal: 10K full-resolution steps, plateau
     # checks over 1000 steps (the paper's) and no early stop before 10 decays.
@@ -137,6 +144,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int)
     ap.add_argument("--size", type=int, default=0, help="downsample to SIZE x SIZE first (0 = full)")
     ap.add_argument("--csv", help="also write the rows to this CSV")
+    ap.add_argument("--threads", type=int, default=0, help="renderer threads (0 = all; never changes the bytes)")
     args = ap.parse_args(argv)
 
     materials = args.materials or (QUICK_SET if args.set == "quick" else BENCHMARK_SET)
@@ -153,6 +161,7 @@ def main(argv=None) -> int:
             changes = dict(VARIANTS[variant])
             if args.steps:
                 changes["steps"] = args.steps
+            changes["threads"] = args.threads
             cfg = PRESETS[args.preset](**changes)
             cpu0 = time.process_time()
             r = fit_material(m_in, Budget(bppc=args.bppc), cfg, progress="off", label=material)

@@ -2,15 +2,21 @@
 (resized as benchmarks/size_cost.py does), profiled with cProfile on the
 process's CPU clock (all threads; other load inflates it far less than wall
 time). Prints the totals as one JSON line, then CPU seconds per phase (calls,
-cumulative, own); --json also writes them.
+cumulative, own), then every renderer call by level size and kind (forward
+with saved state, forward alone, backward: calls, CPU and wall seconds) and
+the time outside the renderer; --json also writes them.
 
-    python benchmarks/fit_profile.py MATERIAL_DIR 1024 [--json out.json]
+    python benchmarks/fit_profile.py MATERIAL_DIR 1024 [--json out.json] [--set steps=400 ...]
+
+--set NAME=VALUE changes a FitConfig field (VALUE as JSON: 400, 0.5, [4,2,1]);
+--no-wrap fits with clamped addressing, as benchmarks/fit_bench.py does.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import importlib.util
 import json
 import pstats
@@ -39,6 +45,53 @@ PHASES = {
 }
 
 
+class RendererCalls:
+    """Counts and times the native CPU renderer's calls by (kind, level size)
+    while installed: "forward+state" (a training step's forward, which keeps
+    the state its backward needs), "forward alone" (no gradient: hole checks,
+    decodes) and "backward"."""
+
+    def __init__(self):
+        self.rows: dict[tuple[str, str], list[float]] = {}
+
+    def _add(self, kind: str, size: str, cpu: float, wall: float) -> None:
+        row = self.rows.setdefault((kind, size), [0, 0.0, 0.0])
+        row[0] += 1
+        row[1] += cpu
+        row[2] += wall
+
+    def __enter__(self):
+        from texgs import native
+
+        self._native, self._forward, self._backward = native, native._forward, native._RenderCPU.backward
+
+        def forward(params, height, width, k, wrap, threads, keep_state):
+            cpu, wall = time.process_time(), time.perf_counter()
+            out = self._forward(params, height, width, k, wrap, threads, keep_state)
+            kind = "forward+state" if keep_state else "forward alone"
+            self._add(kind, f"{width}x{height}", time.process_time() - cpu, time.perf_counter() - wall)
+            return out
+
+        def backward(ctx, grad_out):
+            cpu, wall = time.process_time(), time.perf_counter()
+            out = self._backward(ctx, grad_out)
+            h, w = grad_out.shape[:2]
+            self._add("backward", f"{w}x{h}", time.process_time() - cpu, time.perf_counter() - wall)
+            return out
+
+        native._forward, native._RenderCPU.backward = forward, staticmethod(backward)
+        return self
+
+    def __exit__(self, *exc):
+        self._native._forward, self._native._RenderCPU.backward = self._forward, staticmethod(self._backward)
+
+    def table(self) -> list[dict]:
+        return [
+            {"kind": kind, "size": size, "calls": int(n), "cpu_s": round(cpu, 2), "wall_s": round(wall, 2)}
+            for (kind, size), (n, cpu, wall) in sorted(self.rows.items(), key=lambda kv: -kv[1][1])
+        ]
+
+
 def main() -> None:
     from texgs.fit import Budget, FitConfig, fit_material
     from texgs.ingest import load
@@ -47,7 +100,12 @@ def main() -> None:
     ap.add_argument("material", type=Path)
     ap.add_argument("side", type=int)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="FitConfig changes")
+    ap.add_argument("--no-wrap", action="store_true", help="clamp addressing (fit_bench's) instead of wrap")
     args = ap.parse_args()
+    changes = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+    cfg = FitConfig(backend="cpu", **changes)
+    wrap = (False, False) if args.no_wrap else (True, True)
     spec = importlib.util.spec_from_file_location("size_cost", Path(__file__).with_name("size_cost.py"))
     size_cost = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(size_cost)
@@ -57,9 +115,10 @@ def main() -> None:
     prof = cProfile.Profile(time.process_time)
     before = resource.getrusage(resource.RUSAGE_SELF)
     wall, cpu = time.perf_counter(), time.process_time()
-    prof.enable()
-    r = fit_material(mat, Budget(bppc=0.06), FitConfig(backend="cpu"), wrap=(True, True), progress="off")
-    prof.disable()
+    with RendererCalls() as renderer:
+        prof.enable()
+        r = fit_material(mat, Budget(bppc=0.06), cfg, wrap=wrap, progress="off")
+        prof.disable()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     after = resource.getrusage(resource.RUSAGE_SELF)
     phases = {}
@@ -74,15 +133,26 @@ def main() -> None:
         "psnr": r.metrics["psnr"],
         "gaussians": r.n,
         "bytes": len(r.data),
+        "sha256": hashlib.sha256(r.data).hexdigest()[:16],
         "steps": r.steps,
+        "renderer_calls": sum(c["calls"] for c in renderer.table()),
+        "renderer_cpu_s": round(sum(c["cpu_s"] for c in renderer.table()), 1),
+        "renderer_wall_s": round(sum(c["wall_s"] for c in renderer.table()), 1),
         "minor_page_faults": after.ru_minflt - before.ru_minflt,
         "peak_rss_gb": round(after.ru_maxrss / 2**20, 2),
     }
     print(json.dumps(row), flush=True)
     for name, p in sorted(phases.items(), key=lambda kv: -kv[1]["cpu_s"]):
         print(f"  {name:45s} {p['calls']:6d} {p['cpu_s']:8.2f} {p['own_cpu_s']:8.2f}")
+    for c in renderer.table():
+        print(
+            f"  renderer {c['kind']:14s} {c['size']:>10s} {c['calls']:6d} {c['cpu_s']:8.2f} CPU s {c['wall_s']:8.2f} s"
+        )
+    outside_cpu, outside_wall = row["cpu_s"] - row["renderer_cpu_s"], row["wall_s"] - row["renderer_wall_s"]
+    busy = outside_cpu / outside_wall
+    print(f"  outside the renderer: {outside_cpu:.1f} CPU s in {outside_wall:.1f} s ({busy:.2f} cores busy)")
     if args.json:
-        args.json.write_text(json.dumps(dict(row, phases=phases), indent=1))
+        args.json.write_text(json.dumps(dict(row, phases=phases, renderer=renderer.table()), indent=1))
 
 
 if __name__ == "__main__":

@@ -298,7 +298,7 @@ def test_range_value_allocation_gives_narrow_channels_fewer_bits():
     assert unpack(r.data).value_bits[2] < unpack(r.data).value_bits[0]
 
 
-@pytest.mark.parametrize("chunk", [1 << 16, 40])  # one chunk; several, the last one partial
+@pytest.mark.parametrize("chunk", [1 << 16, 40, 128])  # one chunk; several, the last one partial; whole rows
 @pytest.mark.parametrize("scale", [1.0, 3.0])  # the loss gradient backward receives
 def test_fused_l2_loss_matches_the_generic_loss_and_gradient(monkeypatch, chunk, scale):
     from texgs.fit import loss as loss_mod
@@ -320,6 +320,27 @@ def test_fused_l2_loss_matches_the_generic_loss_and_gradient(monkeypatch, chunk,
     assert float(loss_a.detach()) == pytest.approx(float(loss_b.detach()), rel=1e-12)
     assert torch.allclose(a.grad, b.grad, rtol=1e-10, atol=1e-15)
     assert torch.allclose(sq, ((lo + span * unit - target) ** 2).sum(dim=(0, 1)), rtol=1e-12)
+
+
+def test_fused_l2_loss_is_the_same_on_any_number_of_threads(monkeypatch):
+    from texgs.fit import loss as loss_mod
+    from texgs.fit.loss import weighted_l2
+
+    monkeypatch.setattr(loss_mod, "L2_CHUNK_TEXELS", 256)  # 20 chunks of 4 rows of 64 texels, one partial
+    g = torch.Generator().manual_seed(5)
+    unit, target = torch.rand(2, 71, 70, 9, generator=g)
+    lo, span = torch.rand(9, generator=g) * 0.2, 0.3 + torch.rand(9, generator=g) * 0.6
+    weights = torch.rand(9, generator=g)
+    results = []
+    for workers in (1, 2, 3):
+        u = unit.clone().requires_grad_(True)
+        loss, sq = weighted_l2(u, lo, span, target, weights, workers=workers)
+        loss.backward()
+        results.append((loss.detach(), sq, u.grad))
+    for other in results[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(results[0], other))
+    diff = lo + span * unit - target
+    assert torch.allclose(results[0][2], diff * 2 * span * weights / (weights.sum() * 71 * 70), rtol=1e-5)
 
 
 def test_bytes_do_not_depend_on_the_thread_count():

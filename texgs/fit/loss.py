@@ -12,6 +12,9 @@ positions; written here as two separable 1-D convolutions per statistic.
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
+
 import torch
 import torch.nn.functional as F
 
@@ -82,30 +85,79 @@ def image_loss(
 #: Rows (texels) of the error the fused L2 loss squares at a time: a chunk
 #: of 65,536 x C floats stays in cache between its passes.
 L2_CHUNK_TEXELS = 1 << 16
+#: Texels the elementwise passes treat as one row: [rows, C] with C = 9 gives
+#: torch an inner loop of 9 floats with broadcast per-channel factors, which
+#: it does not vectorise (2-3x slower); [rows / 64, 64 C] does the same
+#: arithmetic, element for element, with rows of 576.
+L2_ROW_TEXELS = 64
+#: Most threads the loss's chunks are spread over (it is bound by memory
+#: bandwidth beyond a few cores).
+L2_MAX_WORKERS = 4
+
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _workers_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    """A thread pool of at least `workers` threads, kept for the process (torch ops release the GIL)."""
+    global _pool
+    if _pool is None or _pool._max_workers < workers:
+        _pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="texgs-l2")
+    return _pool
+
+
+def loss_workers(threads: int) -> int:
+    """Threads for weighted_l2 given a fit's renderer `threads` (0 = every core this process may use)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(L2_MAX_WORKERS, threads or cores))
+
+
+def _l2_chunk(u, t, diff, lo, span, coef, wide) -> torch.Tensor:
+    """diff = (lo + span * u - t) * coef for one chunk [rows, C]; returns its [C] sum of squared errors
+    (before the scaling by coef). wide: (lo, span, coef) repeated L2_ROW_TEXELS times, or None."""
+    c = u.shape[-1]
+    if wide is not None and u.shape[0] % L2_ROW_TEXELS == 0:
+        lo, span, coef = wide
+        u, t, diff = (x.view(-1, L2_ROW_TEXELS * c) for x in (u, t, diff))
+    d = torch.addcmul(lo, span, u, out=diff).sub_(t)
+    sq = d.view(-1, c).square().sum(0)
+    d.mul_(coef)
+    return sq
 
 
 class _WeightedL2(torch.autograd.Function):
     """The L2 loss of stored values lo + span * unit against target in one
     pass over one reused buffer, chunk by chunk so each chunk is still in
-    cache when it is squared and scaled. The buffer ends up holding the
-    gradient for a loss gradient of 1 (what backward almost always
-    receives), so backward costs nothing. At 1024^2 x 9 the whole-image ops
-    this replaces cost 68 ms a step (a 9 x 9 Gram matrix for the channel
-    sums, mostly); this costs about 15, and gives the same gradient bit for
-    bit. Returns (loss, per-channel sums of squared errors)."""
+    cache when it is squared and scaled, the chunks spread over `workers`
+    threads. The buffer ends up holding the gradient for a loss gradient of
+    1 (what backward almost always receives), so backward costs nothing.
+    Every element gets the same operations whatever the chunking and the
+    threads, and the chunks' sums are added in chunk order, so the results
+    do not depend on the thread count; they equal the whole-image
+    expression's bit for bit in the gradient (docs/benchmarks.md "Time
+    outside the renderer"). Returns (loss, per-channel sums of squared errors)."""
 
     @staticmethod
-    def forward(ctx, unit, lo, span, target, channel_scale, buf):
+    def forward(ctx, unit, lo, span, target, channel_scale, buf, workers):
         c = unit.shape[-1]
         diff, u, t = buf.view(-1, c), unit.reshape(-1, c), target.reshape(-1, c)
         coef = 2.0 * span * channel_scale  # d loss / d unit = coef * stored-value error
         # One chunk on a GPU (a launch per chunk would cost more than the passes).
         step = diff.shape[0] if diff.is_cuda else L2_CHUNK_TEXELS
+        wide = None if diff.is_cuda else tuple(x.repeat(L2_ROW_TEXELS) for x in (lo, span, coef))
+        starts = range(0, diff.shape[0], step)
+
+        def chunk(s):
+            with torch.no_grad():  # grad mode is per thread: a pool thread's is on
+                return _l2_chunk(u[s : s + step], t[s : s + step], diff[s : s + step], lo, span, coef, wide)
+
+        workers = min(workers, len(starts))
+        if workers > 1:
+            parts = list(_workers_pool(workers).map(chunk, starts))
+        else:
+            parts = [chunk(s) for s in starts]
         sq = torch.zeros(c, dtype=unit.dtype, device=unit.device)
-        for s in range(0, diff.shape[0], step):
-            d = torch.addcmul(lo, span, u[s : s + step], out=diff[s : s + step]).sub_(t[s : s + step])
-            sq += d.square().sum(0)
-            d.mul_(coef)
+        for p in parts:  # in chunk order, as a single thread adds them
+            sq += p
         ctx.save_for_backward(buf)
         ctx.mark_non_differentiable(sq)
         return (sq * channel_scale).sum(), sq
@@ -115,7 +167,7 @@ class _WeightedL2(torch.autograd.Function):
         (grad,) = ctx.saved_tensors
         if float(grad_loss) != 1.0:
             grad = grad.mul_(grad_loss)
-        return grad, None, None, None, None, None
+        return grad, None, None, None, None, None, None
 
 
 def weighted_l2(
@@ -125,18 +177,20 @@ def weighted_l2(
     target: torch.Tensor,
     weights: torch.Tensor,
     buf: torch.Tensor | None = None,
+    workers: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """sum_c w_c MSE_c / sum_c w_c of pred = lo + span * unit against target
     (the data term "l2" without SSIM), and the [C] sums of squared errors.
 
     Equal to image_loss(lo + span * unit, target, weights, 0, None, "l2"); the
     gradient reaches `unit` only. buf: an [H, W, C] tensor to work in (reused
-    across steps; it holds the gradient until backward has consumed it)."""
+    across steps; it holds the gradient until backward has consumed it);
+    workers: threads to spread the chunks over (loss_workers; never changes the result)."""
     h, w, _ = unit.shape
     channel_scale = weights / (weights.sum() * (h * w))
     if buf is None or buf.shape != unit.shape or buf.dtype != unit.dtype:
         buf = torch.empty_like(unit)
-    return _WeightedL2.apply(unit, lo, span, target, channel_scale, buf)
+    return _WeightedL2.apply(unit, lo, span, target, channel_scale, buf, workers)
 
 
 def random_window(height: int, width: int, size: int, gen: torch.Generator):

@@ -32,7 +32,7 @@ from . import nearest
 from .adam import Adam
 from .config import FitConfig
 from .device import randperm
-from .loss import image_loss, random_window, weighted_l2
+from .loss import image_loss, loss_workers, random_window, weighted_l2
 from .progress import Progress
 from .schedule import Plan, Plateau, Stage, position_lr_scale
 
@@ -297,21 +297,19 @@ def coverage_loss(
 
 
 def initial_gaussians(
-    target: torch.Tensor,
-    unit_target: torch.Tensor,
+    tgt: torch.Tensor,
+    unit_tgt: torch.Tensor,
     weights: torch.Tensor,
     n: int,
     cfg: FitConfig,
     wrap,
     gen: torch.Generator,
-    stage: Stage,
 ) -> TrainableGaussians:
-    """Eq. 6 sampling on the first level's target (its texel centres); values
-    from unit_target (the target in the Gaussians' unit value range)."""
-    tgt = level_target(target, stage)
+    """Eq. 6 sampling on the first level's target tgt [h, w, C] (its texel
+    centres); values from unit_tgt (that target in the Gaussians' unit value range)."""
     prob = init_mod.init_probability(init_mod.gradient_magnitude(tgt, weights, wrap), cfg.lambda_init)
     texels = init_mod.sample_texels(prob, n, gen)
-    pos, inv, rot, val = init_mod.gaussians_at(texels, level_target(unit_target, stage), 1.0 / cfg.init_scale)
+    pos, inv, rot, val = init_mod.gaussians_at(texels, unit_tgt, 1.0 / cfg.init_scale)
     return TrainableGaussians(
         pos.requires_grad_(True),
         inv.requires_grad_(True),
@@ -367,13 +365,13 @@ def run(
     n_initial = n_total if adds == 0 else max(1, min(n_total, round(cfg.initial_fraction * n_total)))
     sizes = batch_sizes(n_total, n_initial, adds)
     stage = plan.stages[0]
-    g = initial_gaussians(target, unit_target, weights, n_initial, cfg, wrap, gen, stage)
+    tgt, unit_tgt = level_target(target, stage), level_target(unit_target, stage)
+    g = initial_gaussians(tgt, unit_tgt, weights, n_initial, cfg, wrap, gen)
     lr_scale = 1.0  # plateau decays
     anneal_start = plan.add_steps[-1] if plan.add_steps else 0
     opt = _optimizer(g, cfg, height, width)
     plateau = Plateau(cfg.plateau_steps, cfg.plateau_db, cfg.max_decays)
     history: list[dict] = []
-    tgt, unit_tgt = level_target(target, stage), level_target(unit_target, stage)
     t0 = time.monotonic()
     last_psnr = float("nan")
     stopped = False
@@ -383,6 +381,7 @@ def run(
     best_err, best = math.inf, None
     fused_l2 = cfg.data_term == "l2" and cfg.ssim_weight == 0
     loss_buf = None
+    workers = loss_workers(cfg.threads)
     cover_pts = cover_idx = None  # hole texels the coverage term pulls Gaussians over, their candidates
     while step < plan.steps:
         new_stage = plan.stage_at(step)
@@ -400,7 +399,7 @@ def run(
             # background), so they lie in [0, 1]: the MSE needs no clamp.
             if loss_buf is None or loss_buf.shape != unit_img.shape:
                 loss_buf = torch.empty_like(unit_img)
-            loss, sq = weighted_l2(unit_img, lo, span, tgt, weights, loss_buf)
+            loss, sq = weighted_l2(unit_img, lo, span, tgt, weights, loss_buf, workers)
             err = float(sq.sum()) / tgt.numel()
         else:
             img = lo + span * unit_img

@@ -23,7 +23,7 @@ from ..render import render_gaussians
 from . import packing
 from .adam import Adam
 from .config import FitConfig
-from .loss import weighted_l2
+from .loss import loss_workers, weighted_l2
 from .optimize import Limits, TrainableGaussians, project
 from .schedule import position_lr_scale
 
@@ -94,17 +94,20 @@ def refine(
         return v
 
     buf = torch.empty(height, width, c, device=dev)
+    workers = loss_workers(cfg.threads)
     best_err, best = math.inf, None
     first = None
     for step in range(steps + 1):
         opt.zero_grad(set_to_none=True)
-        gs = quantize(Gaussians(pos * sides, inv, rot, values_now(), background, g.levels))
-        img = render_gaussians(gs, height, width, k=cfg.k, wrap=wrap, backend=backend, threads=cfg.threads)
-        loss, sq = weighted_l2(img, lo, span, target, weights, buf)
-        err = float(sq.sum()) / target.numel()
-        if cutout is not None:
-            cut = cutout.loss(img, lo, span, target)
-            loss, err = loss + cut, err + float(cut.detach())  # err also judges the best iterate
+        # The last render only measures: without grad the renderer keeps no backward state.
+        with torch.set_grad_enabled(step < steps):
+            gs = quantize(Gaussians(pos * sides, inv, rot, values_now(), background, g.levels))
+            img = render_gaussians(gs, height, width, k=cfg.k, wrap=wrap, backend=backend, threads=cfg.threads)
+            loss, sq = weighted_l2(img, lo, span, target, weights, buf, workers)
+            err = float(sq.sum()) / target.numel()
+            if cutout is not None:
+                cut = cutout.loss(img, lo, span, target)
+                loss, err = loss + cut, err + float(cut.detach())  # err also judges the best iterate
         if first is None:
             first = err
         if err < best_err:
