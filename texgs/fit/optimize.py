@@ -378,7 +378,7 @@ def run(
     step = 0
     limits_factor = level_factor(height, width, stage)
     project(g, limits, wrap, limits_factor)
-    best_err, best = math.inf, None
+    best_err, best_mse, best = math.inf, math.inf, None  # best_err: squared error plus the cutout term
     fused_l2 = cfg.data_term == "l2" and cfg.ssim_weight == 0
     loss_buf = None
     workers = loss_workers(cfg.threads)
@@ -419,7 +419,11 @@ def run(
             # in a run; see docs/fitting.md), judged through the quantiser when
             # QAT is on: the image was rendered from the parameters as they are now.
             if err + cut_err < best_err:
-                best_err, best = err + cut_err, [t.detach().clone() for t in g.tensors()] + [g.levels.clone()]
+                best_err, best_mse, best = (
+                    err + cut_err,
+                    err,
+                    [t.detach().clone() for t in g.tensors()] + [g.levels.clone()],
+                )
         factor = lr_scale * anneal(step, anneal_start, plan.steps, cfg.lr_final)
         for group in opt.param_groups:
             group["lr"] = group["base_lr"] * factor
@@ -467,15 +471,14 @@ def run(
     if best is not None:
         with torch.no_grad():
             final = render_level(g, stage, height, width, background, cfg, wrap, backend, quant)
-            final_err = float(((lo + span * final).clamp(0, 1) - tgt).pow(2).mean())
-            if cutout is not None:
-                final_err += float(cutout.loss(final, lo, span, tgt))
+            final_mse = float(((lo + span * final).clamp(0, 1) - tgt).pow(2).mean())
+            final_err = final_mse + (float(cutout.loss(final, lo, span, tgt)) if cutout is not None else 0.0)
         if best_err < final_err:
             g = TrainableGaussians(*best)
             if progress:
                 progress.message(
-                    f"kept the best iterate: PSNR {psnr_from_mse(best_err):.2f} dB "
-                    f"(last {psnr_from_mse(final_err):.2f} dB)"
+                    f"kept the best iterate: PSNR {psnr_from_mse(best_mse):.2f} dB "
+                    f"(last {psnr_from_mse(final_mse):.2f} dB)"
                 )
     for t in g.tensors():
         t.requires_grad_(False)
