@@ -131,8 +131,9 @@ def _rounded(d: dict) -> dict:
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in d.items()}
 
 
-def measure(material, name: str, firsts: list[list[str]], multipliers: list[float], bppc: float, cfg):
-    """Yield the JSON rows of one material: the single file, each split and share, the best share."""
+def measure(material, name: str, firsts, multipliers, bppc: float, cfg, single: dict | None = None):
+    """Yield the JSON rows of one material: the single file (or `single`, its row from an earlier
+    run of the same settings: the fit is deterministic), each split and share, the best share."""
     from texgs.errors import ConfigError
     from texgs.fit.api import fit_material
     from texgs.fit.config import Budget
@@ -142,21 +143,10 @@ def measure(material, name: str, firsts: list[list[str]], multipliers: list[floa
     chans = list(material.channels)
     groups = [ch.group for ch in chans]
     total = budget_bytes(bppc, h, w, c)
-    t = time.time()
-    one = fit_material(material, Budget(bppc=bppc), cfg, progress="off", label=name)
-    psnr, by_group = union_psnr(material.pixels, one.render(), one.input_ranges, chans)
-    single = {
-        "kind": "single",
-        "material": name,
-        "size": f"{w}x{h}x{c}",
-        "budget_bytes": total,
-        "gaussians": one.n,
-        "psnr": psnr,
-        "psnr_fit": one.metrics["psnr"],  # the fit's own figure: must equal psnr
-        "psnr_by_group": _rounded(by_group),
-        "seconds_contended": time.time() - t,
-        **file_figures(one.data),
-    }
+    if single is None:
+        single = _single(material, name, bppc, cfg)
+    elif single["budget_bytes"] != total or single["size"] != f"{w}x{h}x{c}":
+        raise ValueError(f"{name}: the earlier single-file row is of another size or budget")
     yield _rounded(single)
     for first in firsts:
         try:
@@ -220,6 +210,30 @@ def measure(material, name: str, firsts: list[list[str]], multipliers: list[floa
             yield _rounded({**best, "kind": "best"})
 
 
+def _single(material, name: str, bppc: float, cfg) -> dict:
+    """The row of the one file the default fit writes at bppc."""
+    from texgs.fit.api import fit_material
+    from texgs.fit.config import Budget
+    from texgs.fit.rate import budget_bytes
+
+    h, w, c = material.pixels.shape
+    t = time.time()
+    one = fit_material(material, Budget(bppc=bppc), cfg, progress="off", label=name)
+    psnr, by_group = union_psnr(material.pixels, one.render(), one.input_ranges, list(material.channels))
+    return {
+        "kind": "single",
+        "material": name,
+        "size": f"{w}x{h}x{c}",
+        "budget_bytes": budget_bytes(bppc, h, w, c),
+        "gaussians": one.n,
+        "psnr": psnr,
+        "psnr_fit": one.metrics["psnr"],  # the fit's own figure: must equal psnr
+        "psnr_by_group": _rounded(by_group),
+        "seconds_contended": time.time() - t,
+        **file_figures(one.data),
+    }
+
+
 def load(material: str, size: int):
     """A corpus-relative folder (TEXGS_CORPUS) or a path, area-downsampled to size x size when size > 0."""
     import fit_bench
@@ -238,6 +252,7 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=0, help="downsample to SIZE x SIZE first (0 = full)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--single-from", help="JSON lines of an earlier run: reuse their single-file rows")
     args = ap.parse_args(argv)
     firsts = [[g.strip() for g in f.split(",") if g.strip()] for f in args.first]
     multipliers = [float(s) for s in args.shares.split(",")]
@@ -247,10 +262,16 @@ def main(argv=None) -> int:
         f"{time.strftime('%Y-%m-%d %H:%M')}",
         flush=True,
     )
+    earlier = {}
+    if args.single_from:
+        for line in Path(args.single_from).read_text().splitlines():
+            row = json.loads(line) if line.startswith("{") else {}
+            if row.get("kind") == "single":
+                earlier[row["material"]] = row
     for material in args.materials:
         m = load(material, args.size)
         name = Path(material).name if Path(material).is_absolute() else material
-        for row in measure(m, name, firsts, multipliers, args.bppc, cfg):
+        for row in measure(m, name, firsts, multipliers, args.bppc, cfg, earlier.get(name)):
             print(json.dumps(row), flush=True)
     return 0
 

@@ -95,3 +95,10 @@ def test_measure_reports_the_fitters_psnr_and_splits_within_the_budget():
     assert split["evaluated_mean"] == pytest.approx(split["evaluated_mean_a"] + split["evaluated_mean_b"], abs=2e-3)
     assert best["kind"] == "best" and best["psnr"] == split["psnr"]
     assert skipped["kind"] == "skipped" and "normal" in skipped["why"]
+
+
+def test_an_earlier_single_row_of_another_budget_is_refused():
+    m = _material(64)
+    earlier = {"kind": "single", "budget_bytes": 1, "size": "64x64x7"}
+    with pytest.raises(ValueError, match="another size or budget"):
+        next(CG.measure(m, "m", [["emissive"]], [1.0], 1.0, FitConfig(steps=10), single=earlier))
