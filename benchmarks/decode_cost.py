@@ -136,8 +136,7 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
     _, cover, near, pass_y, pass_xy, bound = decode_points_filtered(packed, pts, fp, with_counts=True)
     lam_g = filter_footprint(fp, lam)[1]  # the Gaussians' (widened) filter sets the search window
     ev = window_records(packed, pts.astype(np.float64), window_radius(packed, lam_g).astype(np.float64)) * gauss
-    k = 16 if filtered else packed.k
-    blended = np.minimum(cover, k)
+    blended = cover if filtered else np.minimum(cover, packed.k)  # a footprint blends every candidate
     c = packed.gaussians.channels
     per_near = MACS_FILTERED_NEAR if filtered else MACS_PER_NEAR_RECORD
     isotropic = bool(fp[0, 1] == 0 and fp[0, 2] == 0)

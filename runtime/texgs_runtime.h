@@ -1266,10 +1266,14 @@ static float texgs__q(const texgs_material* m, uint32_t i, uint32_t s, float px,
     }
 }
 
+/* The point function's running top-K, or with a footprint the running blend of every candidate
+ * (acc: the weighted values, sum: the weights, count: the candidates). */
 typedef struct texgs__topk {
     float q[TEXGS_MAX_K];
     uint32_t id[TEXGS_MAX_K];
     uint32_t count;
+    float sum;
+    float* acc;
 } texgs__topk;
 
 static void texgs__topk_insert(texgs__topk* t, uint32_t k, float q, uint32_t id) {
@@ -1310,7 +1314,16 @@ static void texgs__scan(const texgs_material* m, texgs__topk* t, uint32_t k, uin
         float q;
         if (texgs__record_x(m, i) > xb) break;
         q = texgs__q(m, i, s, px, py, f);
-        if (q < TEXGS__NO_CANDIDATE) texgs__topk_insert(t, k, q, i);
+        if (!(q < TEXGS__NO_CANDIDATE)) continue;
+        if (!t->acc) {
+            texgs__topk_insert(t, k, q, i);
+        } else { /* a footprint blends every candidate, as it is found */
+            float g = expf(-0.5f * q);
+            uint32_t c;
+            t->count += 1u;
+            t->sum += g;
+            for (c = 0; c < m->channel_count; c++) t->acc[c] += g * texgs__value(m, i, c);
+        }
     }
 }
 
@@ -1325,7 +1338,7 @@ static uint32_t texgs__sample_footprint(const texgs_material* m, float px, float
     float r = f->lam > 0.0f
                   ? sqrtf(m->radius * m->radius + (float)TEXGS_Q_CUTOFF * f->lam) + (float)TEXGS_SEARCH_MARGIN
                   : m->radius + (float)TEXGS_SEARCH_MARGIN;
-    uint32_t k = f->lam > 0.0f ? (uint32_t)TEXGS_MAX_K : m->k;
+    uint32_t k = m->k;
     float h = (float)m->height, w = (float)m->width;
     int last = (int)m->strip_count - 1;
     float ya = py - r, yb = py + r, xa0 = px - r, xb0 = px + r, xa1 = 0.0f, xb1 = -1.0f, sum = 0.0f;
@@ -1360,6 +1373,9 @@ static uint32_t texgs__sample_footprint(const texgs_material* m, float px, float
         }
     }
     t.count = 0;
+    t.sum = 0.0f;
+    t.acc = f->lam > 0.0f ? values : NULL;
+    for (c = 0; c < nc; c++) values[c] = 0.0f;
     for (yr = 0; yr < 2u; yr++) {
         int s0 = yr == 0u ? sa0 : sa1, s1 = yr == 0u ? sb0 : sb1;
         for (s = s0; s <= s1; s++)
@@ -1376,7 +1392,10 @@ static uint32_t texgs__sample_footprint(const texgs_material* m, float px, float
         for (c = 0; c < nc; c++) values[c] = m->channels[c].background;
         return nc;
     }
-    for (c = 0; c < nc; c++) values[c] = 0.0f;
+    if (t.acc) {
+        for (c = 0; c < nc; c++) values[c] = values[c] / t.sum;
+        return nc;
+    }
     for (j = 0; j < t.count; j++) {
         float g = expf(-0.5f * t.q[j]);
         sum += g;

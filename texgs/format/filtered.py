@@ -5,9 +5,11 @@ and texgs_sample_level are tested against.
 
 A footprint is the UV Jacobian of a pixel (ddx, ddy). It becomes a
 covariance in texels, the variance one texel already holds is taken off
-(``effective_footprint``), and each Gaussian is convolved exactly with that
-Gaussian filter: covariance widened, amplitude 1 / sqrt(det(I + T)) folded into
-its q as + log det(I + T). Selection and blending are the point function's.
+(``effective_footprint``), it is widened past mip level 2 (``filter_footprint``),
+and each Gaussian is convolved exactly with that Gaussian filter: covariance
+widened, amplitude 1 / sqrt(det(I + T)) folded into its q as + log det(I + T).
+Every candidate (q' <= 9) is blended and normalised (no top-K: the file's K is
+the point function's).
 A zero effective footprint is the point function itself (``decode_points``).
 
 Evaluation mirrors decoder.decode_points: points are grouped by footprint size
@@ -24,7 +26,7 @@ import math
 import numpy as np
 import torch
 
-from ..constants import MAX_K, Q_CUTOFF
+from ..constants import Q_CUTOFF
 from ..errors import InputError
 from . import mip_tail
 from .decoder import _as_packed, _bin_gaussians, _lod, _padded_groups, decode_points, uv_to_texels
@@ -188,8 +190,8 @@ def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, wi
     window records passing the y test and the x test, and the near records passing
     the q bound before the footprint algebra (for cost figures; zero where the mip
     tail alone answers).
-    Top-K: the file's K at a zero footprint, MAX_K otherwise; k overrides the
-    latter (studies only). A file's mip tail (use_tail=False ignores it, as a
+    Selection: the file's top K at a zero footprint, every candidate otherwise;
+    k (studies only) limits the latter to the top k. A file's mip tail (use_tail=False ignores it, as a
     decoder that does not know the section would) answers footprints of lod >= T
     and is blended in between lod T - 1 and T (mip_tail.tail_weight)."""
     packed = _as_packed(packed)
@@ -197,7 +199,7 @@ def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, wi
     pts = torch.as_tensor(np.asarray(points, np.float32))
     fp = np.ascontiguousarray(np.asarray(footprint, np.float32).reshape(-1, 3))
     n, c = pts.shape[0], packed.gaussians.channels
-    kk = MAX_K if k is None else int(k)
+    kk = None if k is None else int(k)  # None: blend every candidate
     out = np.empty((n, c), np.float32)
     counts = [np.zeros(n, np.int64) for _ in range(5)]
     lam = footprint_lambda(fp)
@@ -297,7 +299,7 @@ class _Context:
         self.r = torch.from_numpy(window_radius(packed, lam))  # search radius (x window)
 
     def eval(self, pid, pvalid, cid, cvalid, pts, out, cnt):
-        """Filtered top-K blend of a batch of blocks (see decoder._eval_batch)."""
+        """Filtered blend of a batch of blocks (see decoder._eval_batch): the top self.k, or every candidate."""
         pm, mm = pid.shape[1], cid.shape[1]
         p = pts[pid]
         m = self.means[cid]
@@ -355,7 +357,7 @@ class _Context:
         ok &= cvalid[:, None, :]
         q = qw.add_(torch.log(d))  # + log det: the amplitude factor
         del d
-        kk = min(self.k, mm)
+        kk = mm if self.k is None else min(self.k, mm)
         key = q.view(torch.int32).to(torch.int64)
         key.masked_fill_(~ok, 0x7F800000)
         key <<= 16
