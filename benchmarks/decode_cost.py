@@ -37,13 +37,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fit_bench  # noqa: E402  (corpus helpers and the material lists)
 
 #: Multiply-adds of the filtered path (engine_shaders/texgs_core.inc, texgs_q and texgs_footprint):
-#: per near record the point q (8) and its bound (3); per record passing the bound the footprint
-#: in the Gaussian's frame (cos 2t, sin 2t: 3; rotated p, b: 4; T: 6), det (2), the rest of the
-#: q' numerator (4) and / det (1): 20; per sample the footprint (20).
-MACS_FILTERED_NEAR = 11
+#: per near record the point q (8) and its bound q > 9 slack + qb max(w)^2 (2); per record passing
+#: the bound the footprint in the Gaussian's frame (cos 2t, sin 2t: 3; rotated p, b: 4; T: 6), det (2),
+#: the rest of the q' numerator (4) and / det (1): 20; per sample the footprint from the UV
+#: derivatives (20) and its widening and bound slope (texgs_filter_footprint: 5), or for a mip level
+#: (texgs_sample_level: an isotropic 2^L-texel pixel) m = (s s - 1) / 12 (2), rho (1) and the
+#: widening (4).
+MACS_FILTERED_NEAR = 10
 MACS_FILTERED_BOUND = 20
 MACS_FILTERED_BOUND_ISOTROPIC = 8  # T diagonal: T11, T22 (4), det (1), q' numerator (2), / det (1)
-MACS_FILTERED_SETUP = 20
+MACS_FILTERED_SETUP = 25
+MACS_FILTERED_SETUP_LEVEL = 7
 #: The mip tail (texgs_sample_filtered): lod and blend weight (3), two bilinear taps' coordinates
 #: and weights (2 x 6); per channel 2 x 3 lerps, the trilinear lerp and the blend (8), reading 8 bytes.
 MACS_TAIL_FIXED = 15
@@ -109,6 +113,7 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
     from texgs.format.filtered import (
         decode_points_filtered,
         effective_footprint,
+        filter_footprint,
         footprint_cap,
         footprint_lambda,
         window_radius,
@@ -129,9 +134,9 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
         wt = mip_tail.tail_weight(mip_tail.footprint_lod(lam), packed.mip_tail.first_level)
     gauss = wt < 1  # the Gaussians take part (the tail alone answers the others)
     _, cover, near, pass_y, pass_xy, bound = decode_points_filtered(packed, pts, fp, with_counts=True)
-    ev = window_records(packed, pts.astype(np.float64), window_radius(packed, lam).astype(np.float64)) * gauss
-    k = 16 if filtered else packed.k
-    blended = np.minimum(cover, k)
+    lam_g = filter_footprint(fp, lam)[1]  # the Gaussians' (widened) filter sets the search window
+    ev = window_records(packed, pts.astype(np.float64), window_radius(packed, lam_g).astype(np.float64)) * gauss
+    blended = cover if filtered else np.minimum(cover, packed.k)  # a footprint blends every candidate
     c = packed.gaussians.channels
     per_near = MACS_FILTERED_NEAR if filtered else MACS_PER_NEAR_RECORD
     isotropic = bool(fp[0, 1] == 0 and fp[0, 2] == 0)
@@ -143,7 +148,7 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
         + per_near * near
         + (c + 1) * blended
         + c * gauss
-        + ((MACS_FILTERED_SETUP + per_bound * bound) if filtered else 0)
+        + (((MACS_FILTERED_SETUP_LEVEL if isotropic else MACS_FILTERED_SETUP) + per_bound * bound) if filtered else 0)
     )
     macs = macs + np.where(wt > 0, MACS_TAIL_FIXED + MACS_TAIL_PER_CHANNEL * c, 0)
     trans = 2 * near + blended + ((bound + cover) if filtered else 0)  # cos, sin; exp; 1/det, log
@@ -157,7 +162,7 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
         "macs_mean": float(macs.mean()),
         "macs_max": int(macs.max()),
         "transcendentals_mean": float(trans.mean()),
-        "window_radius": float(window_radius(packed, lam[:1])[0]),
+        "window_radius": float(window_radius(packed, lam_g[:1])[0]),
         "tail_share": float(wt.mean()),
         "tail_bytes_read": float(8 * c * (wt > 0).mean()),
     }

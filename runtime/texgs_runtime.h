@@ -136,6 +136,9 @@
 #define TEXGS_SEARCH_MARGIN 1.0
 #define TEXGS_REJECT_SLACK 1.001
 #define TEXGS_BOX_CUTOFF 3.0014996251873827
+#define TEXGS_WIDEN_FROM 1.25
+#define TEXGS_WIDEN_RATE 0.25
+#define TEXGS_WIDEN_MAX_EXTRA 0.5
 #endif
 // Constants the C runtime checks beside the shader ones.
 #ifndef TEXGS_RUNTIME_LAYOUT_H
@@ -1158,10 +1161,12 @@ texgs_status texgs_open(const void* data, size_t size, texgs_material* m, texgs_
 
 /* ---- sampling (engine_shaders/texgs_core.inc, texgs_sample_footprint) --------------------------------- */
 
-/* Effective footprint [[m + p, b], [b, m - p]] (texels^2), its largest eigenvalue lam and rho, the
- * widening of the cheap distance tests (filtered.effective_footprint). lam == 0: the point function. */
+/* Effective footprint [[m + p, b], [b, m - p]] (texels^2) and its largest eigenvalue lam
+ * (filtered.effective_footprint); once texgs__filter_footprint made it the Gaussians' filter, rho,
+ * the widening of the cheap distance tests, and qb, the slope of the q bound. lam == 0: the point
+ * function. */
 typedef struct texgs__footprint {
-    float m, p, b, lam, rho;
+    float m, p, b, lam, rho, qb;
 } texgs__footprint;
 
 static float texgs__clamp(float x, float lo, float hi) { return x > lo ? (x < hi ? x : hi) : lo; }
@@ -1186,8 +1191,34 @@ static texgs__footprint texgs__make_footprint(float dx0, float dx1, float dy0, f
     f.p = p * scale;
     f.b = sxy * scale;
     f.lam = f.m + sqrtf(f.p * f.p + f.b * f.b);
-    f.rho = (float)TEXGS_BOX_CUTOFF * sqrtf(f.lam);
+    f.rho = 0.0f;
+    f.qb = 0.0f;
     return f;
+}
+
+/* texgs_sample_level's pixel, 2^level texels square (s = 2^level): (s^2 - 1) / 12 on both axes. */
+static texgs__footprint texgs__level_footprint(float s, float cap) {
+    const float f12 = (float)TEXGS_TEXEL_VARIANCE;
+    texgs__footprint f;
+    memset(&f, 0, sizeof f);
+    f.m = texgs__clamp((s * s) * f12 - f12, 0.0f, cap);
+    f.lam = f.m;
+    return f;
+}
+
+/* The Gaussians' filter (filtered.filter_footprint): f widened by 1 + WIDEN_MAX_EXTRA * t,
+ * t = clamp((lam - WIDEN_FROM) * WIDEN_RATE, 0, 1); zero stays zero. */
+static texgs__footprint texgs__filter_footprint(const texgs__footprint* f) {
+    float t = texgs__clamp((f->lam - (float)TEXGS_WIDEN_FROM) * (float)TEXGS_WIDEN_RATE, 0.0f, 1.0f);
+    float s = 1.0f + (float)TEXGS_WIDEN_MAX_EXTRA * t;
+    texgs__footprint g;
+    g.m = f->m * s;
+    g.p = f->p * s;
+    g.b = f->b * s;
+    g.lam = f->lam * s;
+    g.rho = (float)TEXGS_BOX_CUTOFF * sqrtf(g.lam);
+    g.qb = (float)(TEXGS_Q_CUTOFF * TEXGS_REJECT_SLACK) * g.lam;
+    return g;
 }
 
 #define TEXGS__NO_CANDIDATE 1e30f
@@ -1233,7 +1264,7 @@ static float texgs__q(const texgs_material* m, uint32_t i, uint32_t s, float px,
         /* Widening divides q by at most 1 + lam max(w)^2: skip the footprint algebra beyond that. */
         float wmax = w1 > w2 ? w1 : w2;
         float cos2, sin2, pr, br, t11, t22, t12, d, qn, qw;
-        if (q > qs * (1.0f + f->lam * (wmax * wmax))) return TEXGS__NO_CANDIDATE;
+        if (q > qs + f->qb * (wmax * wmax)) return TEXGS__NO_CANDIDATE;
         cos2 = cs * cs - sn * sn;
         sin2 = 2.0f * (cs * sn);
         pr = f->p * cos2 + f->b * sin2;
@@ -1251,10 +1282,14 @@ static float texgs__q(const texgs_material* m, uint32_t i, uint32_t s, float px,
     }
 }
 
+/* The point function's running top-K, or with a footprint the running blend of every candidate
+ * (acc: the weighted values, sum: the weights, count: the candidates). */
 typedef struct texgs__topk {
     float q[TEXGS_MAX_K];
     uint32_t id[TEXGS_MAX_K];
     uint32_t count;
+    float sum;
+    float* acc;
 } texgs__topk;
 
 static void texgs__topk_insert(texgs__topk* t, uint32_t k, float q, uint32_t id) {
@@ -1295,7 +1330,16 @@ static void texgs__scan(const texgs_material* m, texgs__topk* t, uint32_t k, uin
         float q;
         if (texgs__record_x(m, i) > xb) break;
         q = texgs__q(m, i, s, px, py, f);
-        if (q < TEXGS__NO_CANDIDATE) texgs__topk_insert(t, k, q, i);
+        if (!(q < TEXGS__NO_CANDIDATE)) continue;
+        if (!t->acc) {
+            texgs__topk_insert(t, k, q, i);
+        } else { /* a footprint blends every candidate, as it is found */
+            float g = expf(-0.5f * q);
+            uint32_t c;
+            t->count += 1u;
+            t->sum += g;
+            for (c = 0; c < m->channel_count; c++) t->acc[c] += g * texgs__value(m, i, c);
+        }
     }
 }
 
@@ -1310,7 +1354,7 @@ static uint32_t texgs__sample_footprint(const texgs_material* m, float px, float
     float r = f->lam > 0.0f
                   ? sqrtf(m->radius * m->radius + (float)TEXGS_Q_CUTOFF * f->lam) + (float)TEXGS_SEARCH_MARGIN
                   : m->radius + (float)TEXGS_SEARCH_MARGIN;
-    uint32_t k = f->lam > 0.0f ? (uint32_t)TEXGS_MAX_K : m->k;
+    uint32_t k = m->k;
     float h = (float)m->height, w = (float)m->width;
     int last = (int)m->strip_count - 1;
     float ya = py - r, yb = py + r, xa0 = px - r, xb0 = px + r, xa1 = 0.0f, xb1 = -1.0f, sum = 0.0f;
@@ -1345,6 +1389,9 @@ static uint32_t texgs__sample_footprint(const texgs_material* m, float px, float
         }
     }
     t.count = 0;
+    t.sum = 0.0f;
+    t.acc = f->lam > 0.0f ? values : NULL;
+    for (c = 0; c < nc; c++) values[c] = 0.0f;
     for (yr = 0; yr < 2u; yr++) {
         int s0 = yr == 0u ? sa0 : sa1, s1 = yr == 0u ? sb0 : sb1;
         for (s = s0; s <= s1; s++)
@@ -1361,7 +1408,10 @@ static uint32_t texgs__sample_footprint(const texgs_material* m, float px, float
         for (c = 0; c < nc; c++) values[c] = m->channels[c].background;
         return nc;
     }
-    for (c = 0; c < nc; c++) values[c] = 0.0f;
+    if (t.acc) {
+        for (c = 0; c < nc; c++) values[c] = values[c] / t.sum;
+        return nc;
+    }
     for (j = 0; j < t.count; j++) {
         float g = expf(-0.5f * t.q[j]);
         sum += g;
@@ -1443,13 +1493,14 @@ static uint32_t texgs__sample_filtered(const texgs_material* m, float px, float 
     uint32_t first, top, nc = m->channel_count, c, l0, l1;
     float lod, wt, lt, lf, fl;
     texgs__tail_tap a, b;
-    if (!m->tail_offset || f->lam <= 0.0f) return texgs__sample_footprint(m, px, py, f, lod_limit, values);
+    texgs__footprint g = texgs__filter_footprint(f); /* the Gaussians'; the tail's lod is f's */
+    if (!m->tail_offset || f->lam <= 0.0f) return texgs__sample_footprint(m, px, py, &g, lod_limit, values);
     first = m->tail_first_level;
     top = first + m->tail_level_count - 1u;
     lod = 0.5f * log2f(1.0f + 12.0f * f->lam);
     wt = texgs__clamp(lod - (float)(first - 1u), 0.0f, 1.0f);
     if (wt < 1.0f) {
-        texgs__sample_footprint(m, px, py, f, lod_limit, values);
+        texgs__sample_footprint(m, px, py, &g, lod_limit, values);
         if (wt <= 0.0f) return nc;
     }
     lt = texgs__clamp(lod, (float)first, (float)top);
@@ -1500,12 +1551,14 @@ uint32_t texgs_sample_grad(const texgs_material* m, float u, float v, float ddx_
 
 uint32_t texgs_sample_level(const texgs_material* m, float u, float v, float level, uint32_t lod_limit,
                             float* values) {
-    float s;
+    float s, px, py;
+    texgs__footprint f;
     if (!texgs__finite(level) || level < 0.0f || level >= 128.0f) return 0; /* 2^level overflows float */
+    if (!texgs__uv_to_texels(m, u, v, &px, &py)) return 0;
     s = (float)pow(2.0, (double)level);
-    /* filtered.sample_level: the UV derivatives of a 2^level-texel pixel, as float32 */
-    return texgs_sample_grad(m, u, v, (float)((double)s / m->width), 0.0f, 0.0f,
-                             (float)((double)s / m->height), lod_limit, values);
+    /* filtered.sample_level: an isotropic 2^level-texel pixel, in texels (s * s may overflow: cap) */
+    f = texgs__level_footprint(s, texgs__cap(m));
+    return texgs__sample_filtered(m, px, py, &f, lod_limit, values);
 }
 
 uint32_t texgs_max_level(const texgs_material* m) {
@@ -1530,7 +1583,7 @@ static void texgs__decode_row(const texgs_material* m, uint32_t level, uint32_t 
     texgs__footprint f;
     float s = (float)((uint32_t)1 << level), w = (float)m->width, h = (float)m->height;
     memset(&f, 0, sizeof f);
-    if (level > 0u) f = texgs__make_footprint(s, 0.0f, 0.0f, s, texgs__cap(m));
+    if (level > 0u) f = texgs__level_footprint(s, texgs__cap(m));
     for (x = 0; x < lw; x++) {
         float px, py;
         if (level == 0u) {

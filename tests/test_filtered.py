@@ -80,6 +80,29 @@ def test_effective_footprint_of_an_anisotropic_pixel():
     assert F.footprint_lambda(capped)[0] == pytest.approx(50.0, rel=1e-5)
 
 
+def test_the_gaussians_filter_is_widened_from_mip_level_2_to_3_continuously():
+    # None up to a 4-texel pixel (level 2), 1.5 times the box's variance from 8 texels (level 3),
+    # linear in lam between: continuous and increasing in the footprint, zero stays zero.
+    widths = np.array([0.0, 1.0, 2.0, 4.0, 5.0, 6.0, 8.0, 16.0, 64.0], np.float32)
+    lam = ((widths * widths - 1).clip(0) / 12).astype(np.float32)
+    fp = np.stack([lam, 0 * lam, 0 * lam], 1)
+    filt, lam_f = F.filter_footprint(fp, lam)
+    scale = np.divide(lam_f, lam, out=np.ones_like(lam), where=lam > 0)
+    np.testing.assert_allclose(scale[:4], 1.0)
+    np.testing.assert_allclose(scale[6:], 1.5)
+    assert 1.0 < scale[4] < scale[5] < 1.5
+    np.testing.assert_allclose(filt[:, 0], lam_f)
+    fine = np.linspace(0, 20, 2001, dtype=np.float32)
+    lam_fine = F.filter_footprint(np.stack([fine, 0 * fine, 0 * fine], 1), fine)[1]
+    assert (np.diff(lam_fine) > 0).all() and np.diff(lam_fine).max() < 0.025  # no jump
+    # An anisotropic footprint is scaled as a whole (its eigenvectors kept).
+    aniso = np.array([[3.0, 1.0, 2.0]], np.float32)
+    lam_a = F.footprint_lambda(aniso)
+    filt_a, lam_fa = F.filter_footprint(aniso, lam_a)
+    np.testing.assert_allclose(filt_a / aniso, lam_fa[0] / lam_a[0], rtol=1e-6)
+    np.testing.assert_allclose(F.footprint_lambda(filt_a), lam_fa, rtol=1e-6)
+
+
 def test_filtered_value_is_the_exact_convolution_of_each_gaussian():
     # Two Gaussians, points where both are candidates: the value must be the blend of each
     # untruncated Gaussian convolved with the footprint filter, integrated numerically.
@@ -107,10 +130,12 @@ def test_filtered_value_is_the_exact_convolution_of_each_gaussian():
     ddy = np.array([[-2 * math.sin(a), 2 * math.cos(a)]] * 3, np.float32)
     fp = F.effective_footprint(ddx, ddy, cap=1e9)
     got = F.decode_points_filtered(p, pts, fp)
+    filt, _ = F.filter_footprint(fp, F.footprint_lambda(fp))  # the Gaussians' (widened) filter
+    assert np.allclose(filt, 1.5 * fp)  # lam = 80 / 12: past mip level 3, fully widened
     g = np.linspace(-40, 40, 801)
     X, Y = np.meshgrid(g, g, indexing="ij")
     for j, pt in enumerate(pts.astype(np.float64)):
-        m, pp, b = fp[j].astype(np.float64)
+        m, pp, b = filt[j].astype(np.float64)
         sf = np.array([[m + pp, b], [b, m - pp]])
         inv_f = np.linalg.inv(sf)
         kern = np.exp(-0.5 * (inv_f[0, 0] * X * X + 2 * inv_f[0, 1] * X * Y + inv_f[1, 1] * Y * Y))
@@ -182,3 +207,43 @@ def test_decode_cli_writes_a_mip_level(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--level must be in 0..6" in err and str(src) in err and "Traceback" not in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_footprint_blends_every_candidate_not_a_top_k():
+    # 60 Gaussians around one point and an 8-texel pixel: far more candidates than any top-K
+    # array holds; the value is the blend of all of them (closed form, float64 here).
+    rng = np.random.default_rng(3)
+    n = 60
+    data = pack(
+        Gaussians(
+            means=(24 + rng.normal(size=(n, 2)) * 3).astype(np.float32),
+            inv_scales=rng.uniform(0.3, 0.6, (n, 2)).astype(np.float32),
+            rotations=(rng.random(n) * 3).astype(np.float32),
+            values=rng.random((n, 2)).astype(np.float32),
+            background=np.full(2, 0.5, np.float32),
+        ),
+        [Channel("a"), Channel("b")],
+        48,
+        48,
+        k=4,
+        wrap=(False, False),
+        cfg=QuantConfig(max_radius=12.0, strip_height=4),
+    )
+    p = unpack(data)
+    pts = np.array([[24.0, 24.0], [21.5, 26.0]], np.float32)
+    fp = F.effective_footprint(np.array([[8.0, 0]] * 2, np.float32), np.array([[0, 8.0]] * 2, np.float32), 1e9)
+    filt, _ = F.filter_footprint(fp, F.footprint_lambda(fp))
+    got, covering, *_ = F.decode_points_filtered(p, pts, fp, with_counts=True)
+    assert (covering > 16).all()
+    gs = p.gaussians
+    for j, pt in enumerate(pts.astype(np.float64)):
+        m = float(filt[j, 0])
+        c, s = np.cos(gs.rotations.astype(np.float64)), np.sin(gs.rotations.astype(np.float64))
+        d = pt - gs.means.astype(np.float64)
+        u, v = c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]
+        w1, w2 = gs.inv_scales[:, 0].astype(np.float64), gs.inv_scales[:, 1].astype(np.float64)
+        t1, t2 = w1 * w1 * m, w2 * w2 * m  # an isotropic filter: T is diagonal
+        qw = (w1 * u) ** 2 / (1 + t1) + (w2 * v) ** 2 / (1 + t2)
+        wgt = np.where(qw <= 9, np.exp(-0.5 * qw) / np.sqrt((1 + t1) * (1 + t2)), 0.0)
+        assert (qw <= 9).sum() == covering[j]
+        np.testing.assert_allclose(got[j], (wgt[:, None] * gs.values).sum(0) / wgt.sum(), atol=2e-6)

@@ -5,9 +5,11 @@ and texgs_sample_level are tested against.
 
 A footprint is the UV Jacobian of a pixel (ddx, ddy). It becomes a
 covariance in texels, the variance one texel already holds is taken off
-(``effective_footprint``), and each Gaussian is convolved exactly with that
-Gaussian filter: covariance widened, amplitude 1 / sqrt(det(I + T)) folded into
-its q as + log det(I + T). Selection and blending are the point function's.
+(``effective_footprint``), it is widened past mip level 2 (``filter_footprint``),
+and each Gaussian is convolved exactly with that Gaussian filter: covariance
+widened, amplitude 1 / sqrt(det(I + T)) folded into its q as + log det(I + T).
+Every candidate (q' <= 9) is blended and normalised (no top-K: the file's K is
+the point function's).
 A zero effective footprint is the point function itself (``decode_points``).
 
 Evaluation mirrors decoder.decode_points: points are grouped by footprint size
@@ -24,7 +26,7 @@ import math
 import numpy as np
 import torch
 
-from ..constants import MAX_K, Q_CUTOFF
+from ..constants import Q_CUTOFF
 from ..errors import InputError
 from . import mip_tail
 from .decoder import _as_packed, _bin_gaussians, _lod, _padded_groups, decode_points, uv_to_texels
@@ -33,6 +35,13 @@ from .reader import Packed
 
 #: Variance of one texel (a unit box): what a texel centre's value already averages.
 TEXEL_VARIANCE = 1.0 / 12.0
+#: The Gaussians' filter is the effective footprint widened by 1 + WIDEN_MAX_EXTRA * t,
+#: t = clamp((lam - WIDEN_FROM) * WIDEN_RATE, 0, 1): none up to lam = 15 / 12 (a 4-texel box,
+#: mip level 2), WIDEN_MAX_EXTRA from lam = 63 / 12 (level 3). A Gaussian of the box's variance
+#: is measured to be narrower than a box mip looks (docs/IMAGE_FUNCTION.md "Filtered value").
+WIDEN_FROM = 1.25
+WIDEN_RATE = 0.25
+WIDEN_MAX_EXTRA = 0.5
 _BATCH_ELEMS = 1 << 21
 
 
@@ -71,6 +80,16 @@ def footprint_lambda(fp: np.ndarray) -> np.ndarray:
     return (fp[:, 0] + np.sqrt(fp[:, 1] * fp[:, 1] + fp[:, 2] * fp[:, 2])).astype(np.float32)
 
 
+def filter_footprint(fp: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Gaussians' filter of effective footprints fp [P, 3] with largest eigenvalues lam [P]:
+    (fp', lam'), both scaled by 1 + WIDEN_MAX_EXTRA * clamp((lam - WIDEN_FROM) * WIDEN_RATE, 0, 1)
+    in float32 (the shaders' order). Zero stays zero."""
+    lam = np.asarray(lam, np.float32)
+    t = np.clip((lam - np.float32(WIDEN_FROM)) * np.float32(WIDEN_RATE), 0.0, 1.0).astype(np.float32)
+    s = (np.float32(1.0) + np.float32(WIDEN_MAX_EXTRA) * t).astype(np.float32)
+    return (np.asarray(fp, np.float32) * s[:, None]).astype(np.float32), (lam * s).astype(np.float32)
+
+
 def level_footprint(level: float) -> tuple[np.ndarray, np.ndarray]:
     """ddx, ddy (texels) of mip level `level`: an isotropic pixel 2^level texels wide."""
     s = np.float32(2.0 ** float(level))
@@ -106,10 +125,10 @@ def sample_level(packed, uv, level: float, lod_limit=None, k=None, use_tail=True
     packed = _as_packed(packed)
     if not (math.isfinite(level) and level >= 0):
         raise InputError(f"mip level must be a finite number >= 0, got {level}")
-    dx, dy = level_footprint(level)
-    return sample_grad(
-        packed, uv, dx / [packed.width, packed.height], dy / [packed.width, packed.height], lod_limit, k, use_tail
-    )
+    pts = uv_to_texels(packed, uv)
+    dx, dy = level_footprint(level)  # in texels, as the shaders build it (no round trip through UV)
+    fp = effective_footprint(np.repeat(dx, len(pts), 0), np.repeat(dy, len(pts), 0), footprint_cap(packed))
+    return decode_points_filtered(packed, pts, fp, lod_limit, k=k, use_tail=use_tail)
 
 
 def max_level(packed: Packed) -> int:
@@ -164,14 +183,15 @@ def window_radius(packed: Packed, lam) -> np.ndarray:
 
 def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, with_counts=False, use_tail=True):
     """The filtered image function at points [P, 2] (texels, reduced per the UV rule)
-    with effective footprints [P, 3] (m, p, b; effective_footprint). Returns [P, C]
+    with effective footprints [P, 3] (m, p, b; effective_footprint); the Gaussians are
+    convolved with filter_footprint of them, the tail's lod is theirs. Returns [P, C]
     float32 unit values; with_counts also (covering, near, window_y, window_xy, bound)
     per point: Gaussians with q' <= 9, those passing the shaders' cheap tests, the
     window records passing the y test and the x test, and the near records passing
     the q bound before the footprint algebra (for cost figures; zero where the mip
     tail alone answers).
-    Top-K: the file's K at a zero footprint, MAX_K otherwise; k overrides the
-    latter (studies only). A file's mip tail (use_tail=False ignores it, as a
+    Selection: the file's top K at a zero footprint, every candidate otherwise;
+    k (studies only) limits the latter to the top k. A file's mip tail (use_tail=False ignores it, as a
     decoder that does not know the section would) answers footprints of lod >= T
     and is blended in between lod T - 1 and T (mip_tail.tail_weight)."""
     packed = _as_packed(packed)
@@ -179,12 +199,13 @@ def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, wi
     pts = torch.as_tensor(np.asarray(points, np.float32))
     fp = np.ascontiguousarray(np.asarray(footprint, np.float32).reshape(-1, 3))
     n, c = pts.shape[0], packed.gaussians.channels
-    kk = MAX_K if k is None else int(k)
+    kk = None if k is None else int(k)  # None: blend every candidate
     out = np.empty((n, c), np.float32)
     counts = [np.zeros(n, np.int64) for _ in range(5)]
     lam = footprint_lambda(fp)
     tail = packed.mip_tail if use_tail else None
-    lods = mip_tail.footprint_lod(lam)
+    lods = mip_tail.footprint_lod(lam)  # the tail sees the pixel itself, the Gaussians the widened filter
+    fpg, lamg = filter_footprint(fp, lam)
     wt = mip_tail.tail_weight(lods, tail.first_level) if tail is not None else np.zeros(n, np.float32)
     gauss = wt < 1  # the points the Gaussians contribute to
     zero = (lam <= 0) & gauss
@@ -196,10 +217,11 @@ def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, wi
         todo = np.nonzero(gauss)[0]
     if len(todo):
         # Footprint classes: largest eigenvalue within a factor 2 (zero alone), each binned once.
-        cls = np.where(lam[todo] > 0, np.floor(np.log2(np.maximum(lam[todo], 1e-30))) + 1000, 0).astype(np.int64)
+        cls = np.where(lamg[todo] > 0, np.floor(np.log2(np.maximum(lamg[todo], 1e-30))) + 1000, 0).astype(np.int64)
         for cv in np.unique(cls):
             sel = todo[cls == cv]
-            _decode_class(packed, pts[torch.from_numpy(sel)], fp[sel], lod, kk if cv else packed.k, out, counts, sel)
+            k_sel = kk if cv else packed.k
+            _decode_class(packed, pts[torch.from_numpy(sel)], fpg[sel], lamg[sel], lod, k_sel, out, counts, sel)
     mixed = np.nonzero(wt > 0)[0]
     if len(mixed):
         tv = mip_tail.sample(tail, pts.numpy()[mixed], lods[mixed], packed.wrap)
@@ -209,7 +231,7 @@ def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, wi
     return (out, *counts) if with_counts else out
 
 
-def _decode_class(packed: Packed, pts: torch.Tensor, fp: np.ndarray, lod: int, k: int, out, counts, ids):
+def _decode_class(packed: Packed, pts: torch.Tensor, fp: np.ndarray, lam, lod: int, k: int, out, counts, ids):
     h, w = packed.height, packed.width
     c = packed.gaussians.channels
     res = torch.empty(len(pts), c, dtype=torch.float32)
@@ -217,7 +239,6 @@ def _decode_class(packed: Packed, pts: torch.Tensor, fp: np.ndarray, lod: int, k
     if not (packed.gaussians.levels < lod).any():
         res[:] = torch.from_numpy(packed.gaussians.background)
     else:
-        lam = footprint_lambda(fp)
         lam_max = float(lam.max())
         tile = int(min(256, max(16, 2 ** math.ceil(math.log2(math.sqrt(lam_max / TEXEL_VARIANCE + 1))))))
         nbx, nby = -(-w // tile), -(-h // tile)
@@ -274,10 +295,11 @@ class _Context:
         lam_t = torch.from_numpy(lam)
         self.lam = lam_t
         self.rho = torch.sqrt(lam_t) * np.float32(BOX_CUTOFF)  # cheap-test widening
+        self.qb = lam_t * np.float32(Q_CUTOFF * REJECT_SLACK)  # the q bound's slope
         self.r = torch.from_numpy(window_radius(packed, lam))  # search radius (x window)
 
     def eval(self, pid, pvalid, cid, cvalid, pts, out, cnt):
-        """Filtered top-K blend of a batch of blocks (see decoder._eval_batch)."""
+        """Filtered blend of a batch of blocks (see decoder._eval_batch): the top self.k, or every candidate."""
         pm, mm = pid.shape[1], cid.shape[1]
         p = pts[pid]
         m = self.means[cid]
@@ -309,11 +331,11 @@ class _Context:
         e1 = u * w1
         e2 = v * w2
         del u, v
-        # The shaders skip the footprint algebra where q > 9 slack (1 + lam max(w)^2) (cost figures only).
+        # The shaders skip the footprint algebra where q > 9 slack + (9 slack lam) max(w)^2 (cost figures only).
         wmax = torch.maximum(w1, w2)
-        lam = self.lam[pid][:, :, None]
-        bound = near & (e1 * e1 + e2 * e2 <= Q_CUTOFF * REJECT_SLACK * (1.0 + lam * (wmax * wmax)))
-        del wmax, lam
+        qb = self.qb[pid][:, :, None]
+        bound = near & (e1 * e1 + e2 * e2 <= np.float32(Q_CUTOFF * REJECT_SLACK) + qb * (wmax * wmax))
+        del wmax, qb
         f = self.fp[pid]  # [B, P, 3]
         fm, fpp, fb = f[..., 0, None], f[..., 1, None], f[..., 2, None]
         cos2 = cos * cos - sin * sin  # the footprint in the Gaussian's frame
@@ -335,7 +357,7 @@ class _Context:
         ok &= cvalid[:, None, :]
         q = qw.add_(torch.log(d))  # + log det: the amplitude factor
         del d
-        kk = min(self.k, mm)
+        kk = mm if self.k is None else min(self.k, mm)
         key = q.view(torch.int32).to(torch.int64)
         key.masked_fill_(~ok, 0x7F800000)
         key <<= 16

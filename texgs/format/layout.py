@@ -354,6 +354,16 @@ def max_gaussians(
 # Shader constants
 
 
+def _filter_widening_lines() -> list[str]:
+    from . import filtered  # it imports layout: import it lazily
+
+    return [
+        f"#define TEXGS_WIDEN_FROM {filtered.WIDEN_FROM!r}",
+        f"#define TEXGS_WIDEN_RATE {filtered.WIDEN_RATE!r}",
+        f"#define TEXGS_WIDEN_MAX_EXTRA {filtered.WIDEN_MAX_EXTRA!r}",
+    ]
+
+
 def shader_header() -> str:
     """Text of engine_shaders/texgs_layout.h (valid GLSL and HLSL)."""
     lines = [
@@ -406,6 +416,7 @@ def shader_header() -> str:
         f"#define TEXGS_SEARCH_MARGIN {SEARCH_MARGIN!r}",
         f"#define TEXGS_REJECT_SLACK {REJECT_SLACK!r}",
         f"#define TEXGS_BOX_CUTOFF {BOX_CUTOFF!r}",
+        *_filter_widening_lines(),
         "#endif",
         "",
     ]
