@@ -18,6 +18,7 @@ BASE_BYTES = 400 << 20  # interpreter, torch, the native module, the Gaussians
 BYTES_PER_TEXEL_PER_K = 8  # the renderer's saved top-K state: index + weight
 BYTES_PER_TEXEL_PER_CHANNEL = 32  # float32 copies of every channel, as listed above
 HEADROOM = 1.1  # the model's error on the measured sizes is under 10%
+MIN_SUGGESTED_SIDE = 16  # the smallest side a refusal suggests
 
 
 def peak_bytes(height: int, width: int, channels: int, k: int) -> int:
@@ -55,10 +56,13 @@ def check(height: int, width: int, channels: int, k: int, device: str = "cpu") -
     where = "this machine's available memory" if device == "cpu" else "the GPU's free memory"
     side = max(height, width)
     fits = side
-    while fits > 256 and peak_bytes(height * fits // side, width * fits // side, channels, k) > have:
+    while fits > MIN_SUGGESTED_SIDE and peak_bytes(height * fits // side, width * fits // side, channels, k) > have:
         fits //= 2
+    if fits < side and peak_bytes(height * fits // side, width * fits // side, channels, k) <= have:
+        advice = f"bake its maps at {fits} texels a side or less here, or on a machine with more memory"
+    else:  # not even a small fit: the fixed part alone is more than is free
+        advice = "free some memory (other jobs are using it) or bake on a machine with more"
     raise ConfigError(
         f"a {width}x{height} x {channels}-channel fit needs about {need / 2**30:.1f} GiB, more than "
-        f"{where} ({have / 2**30:.1f} GiB); bake its maps at {fits} texels a side or less here, "
-        f"or on a machine with more memory"
+        f"{where} ({have / 2**30:.1f} GiB); {advice}"
     )
