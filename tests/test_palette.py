@@ -34,20 +34,32 @@ def _clusters(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(centres[rng.integers(k, size=n)] + rng.normal(0, 0.004, (n, 3)), 0, 1), centres
 
 
-def test_kmeans_work_is_bounded_by_the_sample_whatever_the_count(monkeypatch):
-    """The rows the k-means measures against its centres stop growing at the
-    cap; the count beyond it costs one assignment pass (assign_entries)."""
+def test_kmeans_work_grows_linearly_with_the_count(monkeypatch):
+    """Training measures only the sample against the centres; beyond it, the
+    count adds at most KMEANS_FULL_PASSES passes over every value (and the
+    assignment, assign_entries, one more): rows measured <= fixed + passes * N."""
     monkeypatch.setattr(palette, "KMEANS_POINTS_PER_ENTRY", 16)
     rows = []
     real = palette.nearest_entry
     monkeypatch.setattr(palette, "nearest_entry", lambda x, c: rows.append(len(x)) or real(x, c))
-    work = {}
+    fixed = palette.PALETTE_KMEANS_ITERS * 16 * 16
     for n in (2_000, 8_000, 32_000):
         rows.clear()
         palette._kmeans(_clusters(n, 16)[0], 16, 0)
-        work[n] = sum(rows)
-        assert max(rows) == 16 * 16  # trained on the sample only
-    assert max(work.values()) <= palette.PALETTE_KMEANS_ITERS * 16 * 16
+        assert sum(r for r in rows if r < n) <= fixed  # trained on the sample
+        assert [r for r in rows if r >= n] and all(r == n for r in rows if r >= n)
+        assert sum(rows) <= fixed + palette.KMEANS_FULL_PASSES * n
+
+
+def test_full_passes_bring_sampled_entries_closer_to_all_values(monkeypatch):
+    x = _clusters(6_000, 64, seed=5)[0] + np.random.default_rng(6).normal(0, 0.05, (6_000, 3))
+    mse, default = {}, palette.KMEANS_FULL_PASSES
+    for passes in (0, default):
+        monkeypatch.setattr(palette, "KMEANS_POINTS_PER_ENTRY", 4)
+        monkeypatch.setattr(palette, "KMEANS_FULL_PASSES", passes)
+        c = palette._kmeans(x, 16, 0)
+        mse[passes] = ((x - c[palette.nearest_entry(x, c)]) ** 2).mean()
+    assert mse[default] < mse[0]
 
 
 def test_sampled_kmeans_finds_well_separated_clusters(monkeypatch):

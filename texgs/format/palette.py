@@ -5,9 +5,10 @@ float64 arithmetic in fixed chunks and a fixed summation order, so neither BLAS
 nor the thread count changes a result.
 
 Cost is linear in the Gaussian count: the k-means trains on a fixed-size sample
-of the values (KMEANS_POINTS_PER_ENTRY per entry), so choosing the entries
-costs the same at every size beyond it, and the one pass over every Gaussian
-is the assignment to its nearest entry (assign_entries)."""
+of the values (KMEANS_POINTS_PER_ENTRY per entry), then a few Lloyd passes
+over every value (KMEANS_FULL_PASSES) move the entries to all of them; the
+assignment of every Gaussian to its nearest entry (assign_entries) is one more
+pass."""
 
 from __future__ import annotations
 
@@ -23,10 +24,13 @@ if TYPE_CHECKING:
 PALETTE_KMEANS_ITERS = 16
 #: Training points per entry: the k-means sees at most this many values per entry
 #: (a uniform sample without replacement). 65,536 values for 256 entries: a
-#: 2048^2 0.06 bppc fit (35,000 Gaussians) still uses every value; on 140,000
-#: (4096^2) the sample's entries leave 0.6-1.7% more squared error than all
-#: values' (docs/benchmarks.md "Cost as the material grows"), 64 per entry 4-8%.
+#: 2048^2 0.06 bppc fit (35,000 Gaussians) still uses every value.
 KMEANS_POINTS_PER_ENTRY = 256
+#: Lloyd passes over every value after a sampled k-means: on 140,000 and 560,000
+#: values (4096^2, 8192^2) the sample's entries leave 1.3-4.3% more squared
+#: error than a k-means over all values, four passes -0.3-1.2%
+#: (docs/benchmarks.md "Cost as the material grows").
+KMEANS_FULL_PASSES = 4
 _KMEANS_CHUNK = 1024  # rows of a distance block: [chunk, entries] float64 stays in cache
 
 
@@ -61,10 +65,27 @@ def training_sample(x: np.ndarray, k: int, seed: int) -> np.ndarray:
     return x[np.sort(pick)]
 
 
+def _lloyd(x: np.ndarray, centres: np.ndarray, iters: int) -> np.ndarray:
+    """Up to `iters` Lloyd iterations of centres [k, d] over x [n, d], stopping
+    once the assignment settles (every further one would give the same
+    centres); an empty cluster keeps its centre."""
+    k, prev = len(centres), None
+    for _ in range(iters):
+        a = nearest_entry(x, centres)
+        if prev is not None and np.array_equal(a, prev):
+            break
+        prev = a
+        counts = np.bincount(a, minlength=k)[:, None]
+        # bincount adds in input order from 0, a fixed summation order
+        sums = np.stack([np.bincount(a, weights=x[:, j], minlength=k) for j in range(x.shape[1])], 1)
+        centres = np.where(counts > 0, sums / np.maximum(counts, 1), centres)
+    return centres
+
+
 def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """[k, d] centres of x [N, d] (float64): k-means++ seeding, then Lloyd
-    iterations, both over training_sample(x); an empty cluster keeps its
-    centre. Deterministic for a seed."""
+    """[k, d] centres of x [N, d] (float64): k-means++ seeding and Lloyd
+    iterations over training_sample(x), then, when that is a sample, up to
+    KMEANS_FULL_PASSES over all of x. Deterministic for a seed."""
     s = training_sample(x, k, seed)
     uniq = np.unique(s, axis=0)
     if len(uniq) <= k and len(s) < len(x):
@@ -82,16 +103,9 @@ def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
         i = int(np.searchsorted(np.cumsum(d2), rng.random() * total, side="right")) if total > 0 else 0
         centres[j] = s[min(i, len(s) - 1)]
         d2 = np.minimum(d2, ((s - centres[j]) ** 2).sum(1))
-    prev = None
-    for _ in range(PALETTE_KMEANS_ITERS):
-        a = nearest_entry(s, centres)
-        if prev is not None and np.array_equal(a, prev):
-            break  # settled: every further iteration would give the same centres
-        prev = a
-        counts = np.bincount(a, minlength=k)[:, None]
-        # bincount adds in input order from 0, a fixed summation order
-        sums = np.stack([np.bincount(a, weights=s[:, j], minlength=k) for j in range(s.shape[1])], 1)
-        centres = np.where(counts > 0, sums / np.maximum(counts, 1), centres)
+    centres = _lloyd(s, centres, PALETTE_KMEANS_ITERS)
+    if len(s) < len(x):
+        centres = _lloyd(x, centres, KMEANS_FULL_PASSES)
     return centres
 
 
