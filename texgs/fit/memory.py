@@ -5,9 +5,10 @@ instead of being killed by the kernel after minutes of fitting.
 Peak resident memory of a whole bake grows linearly with the texel count. The
 model below is fitted to `benchmarks/size_cost.py` (docs/benchmarks.md, "Cost
 as the material grows"): per texel, the renderer keeps K (index, weight) pairs
-and every channel is held several times over (the material's pixels, the
-target, the render, its gradient, the loss terms, the decoded image the report
-measures).
+and every channel is held several times over: float32 during the fit (the
+material's pixels, the target, the render, its gradient, the loss terms), and
+at the peak, when the fit is measured (texgs.fit.api.evaluate), float64 copies
+of the target and the decoded image in range units and their difference.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..errors import ConfigError
 
 BASE_BYTES = 400 << 20  # interpreter, torch, the native module, the Gaussians
 BYTES_PER_TEXEL_PER_K = 8  # the renderer's saved top-K state: index + weight
-BYTES_PER_TEXEL_PER_CHANNEL = 32  # float32 copies of every channel, as listed above
+BYTES_PER_TEXEL_PER_CHANNEL = 56  # the copies of every channel listed above (measured: 55.6)
 HEADROOM = 1.1  # the model's error on the measured sizes is under 10%
 MIN_SUGGESTED_SIDE = 16  # the smallest side a refusal suggests
 
