@@ -77,6 +77,7 @@ def test_bake_refuses_an_oversized_material_before_fitting(tmp_path, monkeypatch
         raise AssertionError("the fit started")
 
     monkeypatch.setattr(api, "_fit_on", no_fit)
+    monkeypatch.setattr(api, "to_unit", no_fit)  # nor the unit-space copy of the maps
     out = tmp_path / "out"
     assert main(["bake", str(tmp_path / "materials"), "-o", str(out), "--bppc", "0.06", "--progress", "off"]) == 2
     cap = capsys.readouterr()
