@@ -130,7 +130,7 @@ def main() -> None:
                 gen = torch.Generator().manual_seed(2)
                 row["init_sample_s"] = cpu(lambda: fit_init.sample_texels(prob / prob.sum(), n, gen), 1)
             for key in [k for k in row if k.endswith("_s")]:
-                row[key.replace("_s", "_ns_per_texel")] = round(row[key] * 1e9 / (h * w), 1)
+                row[key.removesuffix("_s") + "_ns_per_texel"] = round(row[key] * 1e9 / (h * w), 1)
                 row[key] = round(row[key], 4)
             print(json.dumps(row), flush=True)
 
