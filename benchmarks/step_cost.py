@@ -11,7 +11,9 @@ less than wall time; one JSON line per size, with ns per texel.
 A fit spends: 500 steps (225 at 1/4 of the side, 175 at 1/2, 100 full), each
 a forward, a backward, the loss, the optimiser and the projection (QAT in the
 last 125); a coverage check every 25 steps (a render and a candidate search);
-then palette k-means and 50 refinement steps at full size.
+then palette k-means and 50 refinement steps at full size. Drawing the
+texels new Gaussians start at (init.sample_texels, at the start and at each
+relocation) is timed once per size too.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def cpu(fn, reps: int) -> float:
 def main() -> None:
     from texgs import ingest
     from texgs.fit import Budget, FitConfig, fit_material, nearest, packing
+    from texgs.fit import init as fit_init
     from texgs.fit.adam import Adam
     from texgs.fit.api import torch_threads
     from texgs.fit.loss import weighted_l2
@@ -123,8 +126,11 @@ def main() -> None:
                     lambda: nearest.nearest(points, means.detach(), COVERAGE_CANDIDATES, w, h, wrap), 1
                 )
                 row["palette_kmeans_s"] = cpu(lambda: packing.palette_entries(val.detach(), qcfg), 0)
+                prob = torch.rand(h * w, generator=torch.Generator().manual_seed(1)).double()
+                gen = torch.Generator().manual_seed(2)
+                row["init_sample_s"] = cpu(lambda: fit_init.sample_texels(prob / prob.sum(), n, gen), 1)
             for key in [k for k in row if k.endswith("_s")]:
-                row[key.replace("_s", "_ns_per_texel")] = round(row[key] * 1e9 / (h * w), 1)
+                row[key.removesuffix("_s") + "_ns_per_texel"] = round(row[key] * 1e9 / (h * w), 1)
                 row[key] = round(row[key], 4)
             print(json.dumps(row), flush=True)
 

@@ -267,14 +267,13 @@ def _fit(stack, budget, config, channels, groups, names, weights, wrap, progress
     budget = budget or Budget(bppc=0.06)
     cfg = (config or FitConfig()).validate()
     raw = check_stack(stack).numpy()
-    c = raw.shape[2]
+    backend = resolve_backend(cfg.backend, must_run=True)
+    dev = device.fit_device(backend)
+    h, w, c = raw.shape
+    memory.check(h, w, c, cfg.k, "cpu" if dev.type == "cpu" else "cuda")  # before the unit-space copies
     chans = _channels(c, channels, groups, names)
     ranges = input_ranges(raw, chans)
     host_target = to_unit(raw, chans, ranges)
-    backend = resolve_backend(cfg.backend, must_run=True)
-    dev = device.fit_device(backend)
-    h, w, c = host_target.shape
-    memory.check(h, w, c, cfg.k, "cpu" if dev.type == "cpu" else "cuda")
     if budget.target_psnr is not None:
         return _fit_to_psnr(raw, host_target, budget, cfg, chans, weights, wrap, progress, label, t_start)
     with device.deterministic(dev):

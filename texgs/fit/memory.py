@@ -5,9 +5,10 @@ instead of being killed by the kernel after minutes of fitting.
 Peak resident memory of a whole bake grows linearly with the texel count. The
 model below is fitted to `benchmarks/size_cost.py` (docs/benchmarks.md, "Cost
 as the material grows"): per texel, the renderer keeps K (index, weight) pairs
-and every channel is held several times over (the material's pixels, the
-target, the render, its gradient, the loss terms, the decoded image the report
-measures).
+and every channel is held several times over: float32 during the fit (the
+material's pixels, the target, the render, its gradient, the loss terms), and
+at the peak, when the fit is measured (texgs.fit.api.evaluate), float64 copies
+of the target and the decoded image in range units and their difference.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from ..errors import ConfigError
 
 BASE_BYTES = 400 << 20  # interpreter, torch, the native module, the Gaussians
 BYTES_PER_TEXEL_PER_K = 8  # the renderer's saved top-K state: index + weight
-BYTES_PER_TEXEL_PER_CHANNEL = 32  # float32 copies of every channel, as listed above
+BYTES_PER_TEXEL_PER_CHANNEL = 56  # the copies of every channel listed above (measured: 55.6)
 HEADROOM = 1.1  # the model's error on the measured sizes is under 10%
+MIN_SUGGESTED_SIDE = 16  # the smallest side a refusal suggests
 
 
 def peak_bytes(height: int, width: int, channels: int, k: int) -> int:
@@ -55,10 +57,13 @@ def check(height: int, width: int, channels: int, k: int, device: str = "cpu") -
     where = "this machine's available memory" if device == "cpu" else "the GPU's free memory"
     side = max(height, width)
     fits = side
-    while fits > 256 and peak_bytes(height * fits // side, width * fits // side, channels, k) > have:
+    while fits > MIN_SUGGESTED_SIDE and peak_bytes(height * fits // side, width * fits // side, channels, k) > have:
         fits //= 2
+    if fits < side and peak_bytes(height * fits // side, width * fits // side, channels, k) <= have:
+        advice = f"bake its maps at {fits} texels a side or less here, or on a machine with more memory"
+    else:  # not even a small fit: the fixed part alone is more than is free
+        advice = "free some memory (other jobs are using it) or bake on a machine with more"
     raise ConfigError(
         f"a {width}x{height} x {channels}-channel fit needs about {need / 2**30:.1f} GiB, more than "
-        f"{where} ({have / 2**30:.1f} GiB); bake its maps at {fits} texels a side or less here, "
-        f"or on a machine with more memory"
+        f"{where} ({have / 2**30:.1f} GiB); {advice}"
     )
