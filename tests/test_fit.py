@@ -343,6 +343,26 @@ def test_fused_l2_loss_is_the_same_on_any_number_of_threads(monkeypatch):
     assert torch.allclose(results[0][2], diff * 2 * span * weights / (weights.sum() * 71 * 70), rtol=1e-5)
 
 
+def test_fused_l2_loss_takes_strided_inputs():
+    # Channel-planar images seen as [H, W, C] (a renderer's or loader's layout): reshape(-1, C) is then a
+    # strided view, with chunks of whole 64-texel rows, so the row-wide path is asked for.
+    from texgs.fit.loss import weighted_l2
+
+    g = torch.Generator().manual_seed(9)
+    planar_unit, planar_target = torch.rand(2, 3, 32, 64, generator=g)
+    unit, target = planar_unit.permute(1, 2, 0), planar_target.permute(1, 2, 0)
+    assert not unit.is_contiguous()
+    lo, span, weights = torch.zeros(3), torch.ones(3), torch.ones(3)
+    a = unit.contiguous().requires_grad_(True)  # a contiguous copy: the reference
+    b = unit.detach().requires_grad_(True)  # the strided view itself
+    loss_a, sq_a = weighted_l2(a, lo, span, target.contiguous(), weights)
+    loss_b, sq_b = weighted_l2(b, lo, span, target, weights)
+    loss_a.backward()
+    loss_b.backward()
+    assert torch.equal(loss_a.detach(), loss_b.detach()) and torch.equal(sq_a, sq_b)
+    assert torch.equal(a.grad, b.grad)
+
+
 def test_bytes_do_not_depend_on_the_thread_count():
     # Big enough for several render tiles per thread, with relocation, QAT and additions on.
     stack = np.concatenate([smooth_stack(96, 80), smooth_stack(96, 80)[..., ::-1]], axis=2).copy()

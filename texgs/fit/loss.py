@@ -139,7 +139,9 @@ class _WeightedL2(torch.autograd.Function):
     @staticmethod
     def forward(ctx, unit, lo, span, target, channel_scale, buf, workers):
         c = unit.shape[-1]
-        diff, u, t = buf.view(-1, c), unit.reshape(-1, c), target.reshape(-1, c)
+        # Contiguous (a copy only for a strided input, e.g. channel-planar): the row-wide views need it, and
+        # every input then takes the same kernels, so the bits do not depend on the memory layout.
+        diff, u, t = buf.view(-1, c), unit.reshape(-1, c).contiguous(), target.reshape(-1, c).contiguous()
         coef = 2.0 * span * channel_scale  # d loss / d unit = coef * stored-value error
         # One chunk on a GPU (a launch per chunk would cost more than the passes).
         step = diff.shape[0] if diff.is_cuda else L2_CHUNK_TEXELS
@@ -188,8 +190,8 @@ def weighted_l2(
     workers: threads to spread the chunks over (loss_workers; never changes the result)."""
     h, w, _ = unit.shape
     channel_scale = weights / (weights.sum() * (h * w))
-    if buf is None or buf.shape != unit.shape or buf.dtype != unit.dtype:
-        buf = torch.empty_like(unit)
+    if buf is None or buf.shape != unit.shape or buf.dtype != unit.dtype or not buf.is_contiguous():
+        buf = torch.empty_like(unit, memory_format=torch.contiguous_format)  # not a strided unit's layout
     return _WeightedL2.apply(unit, lo, span, target, channel_scale, buf, workers)
 
 
