@@ -5,6 +5,7 @@ Only generic helpers live here; each test file keeps its own cases.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from pathlib import Path
@@ -17,6 +18,14 @@ REPO = Path(__file__).resolve().parent.parent
 # Lit previews cost seconds per material on lavapipe: off for every bake and compare
 # the tests run (subprocesses inherit it); tests/test_preview_lit.py turns them on.
 os.environ.setdefault("TEXGS_LIT_PREVIEW", "0")
+
+
+def load_script(path: Path):
+    """A script outside the package (a benchmark, a generator) imported as a module, named after its file."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def random_gaussians(

@@ -3,12 +3,11 @@ their decodes (the PSNR it reports is over the union, in the original channel or
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, load_script
 
 from texgs import metrics
 from texgs.channels import Channel
@@ -16,15 +15,7 @@ from texgs.fit.config import FitConfig
 from texgs.fit.rate import budget_bytes
 from texgs.ingest.material import Material
 
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("channel_groups", REPO / "benchmarks" / "channel_groups.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CG = _bench()
+CG = load_script(REPO / "benchmarks" / "channel_groups.py")
 GROUPS = ["albedo", "albedo", "albedo", "roughness", "emissive", "emissive", "emissive"]
 
 

@@ -2,14 +2,13 @@
 the dequantised Gaussians (texels, UVs, both addressing modes, LOD limits), the
 index guarantee, the golden file, and untrusted bytes (including a fuzz loop)."""
 
-import importlib.util
 import pathlib
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, load_script
 
 from texgs import render_ref
 from texgs.channels import Channel
@@ -201,11 +200,7 @@ def test_palettes_are_checked():
 
 
 def test_golden_file_is_reproducible_and_decodes_as_committed():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("make_golden", GOLDEN / "make_golden.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script(GOLDEN / "make_golden.py")
     committed = (GOLDEN / "material.texgs").read_bytes()
     assert pack(**mod.golden_input()) == committed
     img = decode(committed)
@@ -300,14 +295,7 @@ def test_empty_material_decodes_to_background():
 # Untrusted bytes
 
 
-def _fuzz_module():
-    spec = importlib.util.spec_from_file_location("fuzz_reader", REPO / "benchmarks" / "fuzz_reader.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-fuzz_reader = _fuzz_module()
+fuzz_reader = load_script(REPO / "benchmarks" / "fuzz_reader.py")
 refix_crcs = fuzz_reader.repair_crcs  # recompute every CRC so a mutation reaches the checks behind them
 
 

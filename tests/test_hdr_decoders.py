@@ -4,14 +4,13 @@ includes (texgs_apply_range, on lavapipe) and the C runtime (TEXGS_DECODE_APPLY_
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import zlib
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, load_script
 from packed_materials import random_material
 
 from texgs import transfer, vulkan
@@ -72,10 +71,7 @@ def test_shaders_apply_range_like_the_reference(compute_device, lang):
 
 
 def _fuzz_runtime():
-    spec = importlib.util.spec_from_file_location("fuzz_runtime", REPO / "runtime" / "tests" / "fuzz_runtime.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(REPO / "runtime" / "tests" / "fuzz_runtime.py")
 
 
 def test_c_runtime_applies_range_like_the_reference(tmp_path):

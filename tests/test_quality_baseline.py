@@ -27,23 +27,14 @@ is meant to move quality.
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 
 import pytest
-from conftest import REPO
+from conftest import REPO, load_script
 
 from texgs import native
 
-
-def _recipe():
-    spec = importlib.util.spec_from_file_location("quality_baseline", REPO / "benchmarks" / "quality_baseline.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-RECIPE = _recipe()
+RECIPE = load_script(REPO / "benchmarks" / "quality_baseline.py")
 BASELINE = {row["material"]: row for row in RECIPE.read_baseline()}
 
 

@@ -8,7 +8,6 @@ run finds no crash, no sanitizer report and no input the two readers judge diffe
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import pathlib
 import re
@@ -17,7 +16,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, load_script
 from packed_materials import random_material
 
 from texgs.channels import Channel
@@ -36,14 +35,7 @@ GOLDEN = REPO / "tests" / "data" / "golden" / "material.texgs"
 TOL = 1e-5
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-F = _load("fuzz_runtime", RUNTIME / "tests" / "fuzz_runtime.py")
+F = load_script(RUNTIME / "tests" / "fuzz_runtime.py")
 fuzz_reader = F.fuzz_reader()
 
 
