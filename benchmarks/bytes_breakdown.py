@@ -70,7 +70,7 @@ def planned(root: Path, rates: list[float], changes: dict) -> list[dict]:
         (m,) = load_materials(folder)
         h, w, c = m.data.shape
         metas = [Channel(f"c{i}", g) for i, g in enumerate(m.groups)]  # as texgs compare's fit names them
-        levels = 1 + len(make_plan(cfg, h, w).add_steps)
+        levels = packing.file_lod_levels(cfg, 1 + len(make_plan(cfg, h, w).add_steps))
         names = packing.names_bytes(metas)
         for r in rates:
             full = rate.budget_bytes(r, h, w, c)

@@ -6,6 +6,7 @@ line per material, then a markdown table.
     python benchmarks/decode_cost.py --set benchmark --size 512 --bppc 0.06
     python benchmarks/decode_cost.py --materials polyhaven/wooden_crate_01 --max-radius 24
     python benchmarks/decode_cost.py --baked OUT --filtered     # filtered sampling, per mip level
+    python benchmarks/decode_cost.py --files R/texgs/*.texgs --levels 1   # the same files with 1 LOD level
 
 --filtered (on the .texgs files of a `texgs bake` output folder, --baked) counts
 what texgs_sample_grad does per sample (filtered_cost below) at mip levels 0..6
@@ -14,6 +15,12 @@ shader's isotropic branch; samples at 4096 seeded random points) and at
 anisotropic footprints (8:1, at 30 degrees): records evaluated (the search
 window), near records (passing the cheap tests), covering, blended, multiply-adds
 and transcendentals. Level 0 is the point sampler (a zero footprint).
+
+--files with --levels L counts the point sampler's work (records evaluated and index
+probes, the binary-search steps, per texel) on existing .texgs files as written and with
+the same Gaussians in a file of L LOD levels (relevel below: the records re-sorted by
+(strip, level, x), the later levels merged into the last), so the difference is the
+index's alone.
 
 The records a texel evaluates are the Gaussian density times the search
 window's area (2R + margin by 2R + margin + strip height), so at a fixed bppc
@@ -222,6 +229,48 @@ def main_filtered(args) -> int:
     return 0
 
 
+def relevel(packed, levels: int):
+    """The Packed file `packed` as the writer would lay out the same Gaussians in a file of
+    `levels` LOD levels (levels from `levels` - 1 on merged into the last): records sorted
+    by (strip, level, x), the index rebuilt; enough for texgs.format.cost.shader_cost."""
+    import dataclasses
+
+    old = packed.n_levels
+    n_strips = packed.header["strip_count"]
+    cell = np.repeat(np.arange(n_strips * old), np.diff(packed.index))
+    strip = cell // old
+    g = packed.gaussians
+    lv = np.minimum(g.levels.astype(np.int64), levels - 1)
+    order = np.lexsort((np.arange(g.n), g.means[:, 0], lv, strip))
+    new = g.select(order)
+    new = dataclasses.replace(new, levels=lv[order].astype(np.int32))
+    counts = np.bincount(strip[order] * levels + lv[order], minlength=n_strips * levels)
+    index = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return dataclasses.replace(packed, header=dict(packed.header, levels=levels), gaussians=new, index=index)
+
+
+def main_files(args) -> int:
+    """Point-sampler cost of each file as written and relevelled to --levels (JSON lines, then means)."""
+    from texgs.format.cost import shader_cost
+    from texgs.format.reader import unpack
+
+    rows = []
+    for f in args.files:
+        p = unpack(Path(f).read_bytes())
+        a, b = shader_cost(p), shader_cost(relevel(p, args.levels))
+        row = {"file": Path(f).name, "size": f"{p.width}x{p.height}x{p.gaussians.channels}", "gaussians": p.gaussians.n}
+        for key in ("evaluated_mean", "probes_mean", "macs_mean"):
+            row[key] = [round(a[key], 2), round(b[key], 2)]
+        row["levels"] = [p.n_levels, args.levels]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    if rows:
+        keys = ("evaluated_mean", "probes_mean", "macs_mean")
+        mean = {k: [round(float(np.mean([r[k][i] for r in rows])), 2) for i in (0, 1)] for k in keys}
+        print(json.dumps({"files": len(rows), "mean as written, relevelled": mean}))
+    return 0
+
+
 def main(argv=None) -> int:
     from texgs.fit.api import fit_material
     from texgs.fit.config import Budget, FitConfig
@@ -241,7 +290,11 @@ def main(argv=None) -> int:
     ap.add_argument("--mip-tail", type=float, default=0.0, help="with --filtered: attach a tail of this share")
     ap.add_argument("--filtered", action="store_true", help="filtered sampling cost per mip level (needs --baked)")
     ap.add_argument("--rows", help="with --filtered: tabulate these JSON lines (earlier runs) instead of measuring")
+    ap.add_argument("--files", nargs="*", help=".texgs files: their point-sampler cost as written and with --levels")
+    ap.add_argument("--levels", type=int, default=1, help="with --files: LOD levels to relevel the files to")
     args = ap.parse_args(argv)
+    if args.files:
+        return main_files(args)
     if args.filtered:
         if not (args.baked or args.rows):
             ap.error("--filtered needs --baked")

@@ -4,6 +4,7 @@ Sizes and step counts are small so the file runs in well under a minute."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 from texgs import metrics
 from texgs.channels import Channel
 from texgs.errors import ConfigError, InputError
+from texgs.fit import packing
 from texgs.fit.api import fit
 from texgs.fit.config import Budget, FitConfig
 from texgs.fit.schedule import make_plan
@@ -70,9 +72,11 @@ def test_metrics_are_those_of_the_decoded_packed_file(fit64):
     assert by == pytest.approx(r.metrics["psnr_by_group"])
 
 
-def test_lod_levels_record_the_additions(fit64):
-    _, r = fit64
-    plan = make_plan(QUICK, 64, 64)
+def test_lod_levels_record_the_additions():
+    stack = smooth_stack(64, 64)
+    cfg = QUICK.replace(lod_levels=0)  # one LOD level per stage
+    r = fit(stack, Budget(bppc=1.0), cfg, groups=["albedo", "albedo", "mask"], progress="off")
+    plan = make_plan(cfg, 64, 64)
     levels = sorted(set(r.gaussians.levels.tolist()))
     assert levels == list(range(1 + len(plan.add_steps)))
     by_level = r.metrics["psnr_by_level"]
@@ -80,6 +84,37 @@ def test_lod_levels_record_the_additions(fit64):
     assert by_level["0"] < r.metrics["psnr"]  # the coarsest level alone is worse
     # Initial set = half the Gaussians (paper), the rest split over the additions.
     assert (r.gaussians.levels == 0).sum() == pytest.approx(r.n / 2, abs=len(plan.add_steps) + 1)
+
+
+def test_default_file_has_one_lod_level_and_levels_do_not_change_the_image(fit64):
+    """FitConfig.lod_levels = 1 (the default) writes every record as level 0; the same
+    Gaussians written with one level per stage, or with the later stages merged into the
+    last level (lod_levels = 2), decode to the same image and cost only index bytes."""
+    from texgs.format import layout
+    from texgs.format.decoder import decode
+    from texgs.format.reader import unpack
+    from texgs.gaussians import Gaussians
+
+    _, r = fit64
+    p = unpack(r.data)
+    assert r.config.lod_levels == 1 and p.n_levels == 1 and "psnr_by_level" not in r.metrics
+    q = packing.with_strip_height(packing.quant_config(r.config, 64, 64), p.strip_height)
+    q = dataclasses.replace(q, palettes=())
+    h = r.gaussians
+    g = Gaussians(h.means, h.inv_scales, h.rotations, h.values, h.background, np.arange(r.n) % 3)  # three "stages"
+
+    def packed(levels):
+        return packing.pack(g, r.channels, 64, 64, r.wrap, r.k, q, levels)
+
+    one = packed(1)
+    strips = layout.strip_count(64, p.strip_height)
+    for levels in (3, 2):
+        data = packed(levels)
+        other = unpack(data)
+        assert other.n_levels == levels and sorted(set(other.gaussians.levels.tolist())) == list(range(levels))
+        np.testing.assert_allclose(decode(other), decode(unpack(one)), rtol=0, atol=1e-6)
+        extra = layout.index_bytes(r.n, strips, levels) - layout.index_bytes(r.n, strips, 1)
+        assert len(data) - len(one) == extra > 0
 
 
 def test_same_seed_gives_identical_bytes_and_other_seed_differs():
@@ -116,8 +151,6 @@ def test_gaussian_budget_and_trim_to_a_byte_limit():
     stack = smooth_stack(32, 32)
     r = fit(stack, Budget(gaussians=40), QUICK.replace(steps=30), progress="off")
     assert r.n == 40
-    from texgs.fit import packing
-
     limit = len(r.data) - 100  # force the trim path
     lod_levels = int(r.gaussians.levels.max()) + 1
     data, kept = rate.pack_within(

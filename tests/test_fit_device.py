@@ -209,7 +209,10 @@ def test_emulated_cuda_fit_keeps_every_tensor_on_the_device(fake_cuda, monkeypat
     stack = small_stack(32, 40)
     # Few, small Gaussians: holes appear, so relocation and the coverage term act.
     # No mip tail: in a 960-byte file its bytes would leave too few Gaussians for palettes to pay.
-    cfg = QUICK.replace(relocate_fraction=0.2, init_scale=0.4, pyramid=(2, 1), pyramid_steps=(0.4, 0.6), mip_tail=0.0)
+    # One LOD level per stage, so the file shows that the additions ran.
+    cfg = QUICK.replace(
+        relocate_fraction=0.2, init_scale=0.4, pyramid=(2, 1), pyramid_steps=(0.4, 0.6), mip_tail=0.0, lod_levels=0
+    )
     kw = dict(groups=["a", "a", "b", "c"], wrap=(True, False), progress="off")
     with EmulatedDevice():
         on_dev = fit(stack, Budget(bppc=1.5), cfg.replace(backend="cuda"), **kw)

@@ -320,7 +320,7 @@ def _fit_on(
     lim = packing.limits(height, width, qcfg)
 
     plan = make_plan(cfg, height, width, progressive=True)
-    lod_levels = 1 + len(plan.add_steps)
+    lod_levels = packing.file_lod_levels(cfg, 1 + len(plan.add_steps))
     if budget.bppc is not None:
         full = rate.budget_bytes(budget.bppc, height, width, c)
         tail = packing.mip_tail(host_target, metas, full, cfg.mip_tail)

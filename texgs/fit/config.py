@@ -126,6 +126,15 @@ class FitConfig:
     # so a taller strip trades index bytes for record bits (and a few more records per
     # decode window). docs/fitting.md "Strip height".
     strip_height: int = 0
+    # LOD levels the file is written with. The fitter's stages (the initial Gaussians and
+    # each addition, add_times + 1) are error-guided additions, not frequency bands:
+    # decoding a prefix of them loses 3-13 dB (docs/IMAGE_FUNCTION.md "LOD levels"), so
+    # by default every record is written as one level. The index holds strip_count x
+    # levels + 1 entries and a decoder binary-searches each (strip, level) cell of its
+    # window, so one level shrinks the index and the searches by the stage count
+    # (docs/benchmarks.md "Small textures"). n > 1 keeps the first n - 1 stages as
+    # levels and merges the rest into the last; 0 = one level per stage.
+    lod_levels: int = 1
     qat_fraction: float = 0.25  # final share of steps trained through the quantiser (0 = off)
     # Value palettes ("fixed" quant): "groups" = each channel group of 2+ channels
     # (albedo RGB, normal XYZ, ...) shares a palette of 2^palette_bits entries, so
@@ -247,6 +256,8 @@ class FitConfig:
             1 <= self.strip_height <= 256 and self.strip_height & (self.strip_height - 1) == 0
         ):
             bad("strip_height", "must be 0 (automatic) or a power of two in 1..256")
+        if self.lod_levels < 0:
+            bad("lod_levels", "must be >= 0 (0 = one level per addition stage)")
         if self.search_trials < 0:
             bad("search_trials", "must be >= 0 (0 = no search)")
         if not 0.0 < self.search_trial_fraction <= 1.0:

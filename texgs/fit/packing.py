@@ -178,6 +178,12 @@ def quantize(means, inv_scales, rotations, values, qcfg, height: int, width: int
     return fmt.quantize(means, inv_scales, rotations, values, qcfg, height, width, tuple(wrap))
 
 
+def file_lod_levels(cfg: FitConfig, stages: int) -> int:
+    """LOD levels of the file of a fit with `stages` addition stages (the initial
+    Gaussians and each addition): cfg.lod_levels of them, at most `stages` (0 = `stages`)."""
+    return int(min(stages, cfg.lod_levels or stages))
+
+
 def names_bytes(channels: list[Channel]) -> int:
     """Bytes of the packed file's NAMES section for these channels."""
     from ..format import layout
@@ -208,8 +214,10 @@ def pack(
     lod_levels: int,
     palettes=None,
 ) -> bytes:
-    """Pack the Gaussians g (torch or numpy; levels < lod_levels); palettes: the
-    entries of qcfg's palettes (refine.Palettes.entries; None = chosen by the writer)."""
+    """Pack the Gaussians g (torch or numpy) as a file of lod_levels LOD levels: a
+    Gaussian's level is its fit stage, stages from lod_levels - 1 on merged into the
+    last level (FitConfig.lod_levels); palettes: the entries of qcfg's palettes
+    (refine.Palettes.entries; None = chosen by the writer)."""
     from ..format import writer as fmt
 
     def np32(a):
@@ -222,7 +230,7 @@ def pack(
         np32(h.rotations),
         np32(h.values),
         np32(h.background),
-        np.asarray(h.levels, dtype=np.int32),
+        np.minimum(np.asarray(h.levels, dtype=np.int32), int(lod_levels) - 1),
     )
     return bytes(
         fmt.pack(
