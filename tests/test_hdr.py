@@ -47,7 +47,10 @@ def hdr_material(folder, manifest: str = ""):
 
 
 # The tail's bytes would come out of these tiny files' Gaussians; these tests check values, not mips.
-FAST = FitConfig.fast(steps=80, add_every=20).replace(mip_tail=0)
+# One LOD level per stage keeps the Gaussian count the tolerances were set at: this 80-step fit's
+# PSNR moves by 1.8 dB with the count (34.5-36.3 dB over 300-340 Gaussians), and the emissive
+# peak with it.
+FAST = FitConfig.fast(steps=80, add_every=20).replace(mip_tail=0, lod_levels=0)
 
 
 def test_metres_and_nits_round_trip_through_fit_file_and_decoders(tmp_path):
