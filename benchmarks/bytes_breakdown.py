@@ -1,6 +1,7 @@
 """Where the bytes of a .texgs file go, beside texgs's PSNR against the best ASTC.
 
     python benchmarks/bytes_breakdown.py REPORT_DIR [REPORT_DIR ...] [--json OUT.json] [--markdown]
+    python benchmarks/bytes_breakdown.py --ab OLD_DIR NEW_DIR --astc ASTC_DIR [...]   # two code versions
 
 REPORT_DIR is a `texgs compare ... --methods texgs,ASTC -o REPORT_DIR` report:
 its results.json gives each row's PSNR (texgs measured, ASTC interpolated on
@@ -10,7 +11,10 @@ Each file is split by its section table (docs/FORMAT.md) into header (fixed
 header and section table), channel table, index, palettes, records, names,
 any other section, and alignment padding; the parts add up to the file.
 Prints one JSON object per file (or a markdown table with --markdown); --json
-writes them all as a list. With several reports (e.g. one per size), a later
+writes them all as a list. --ab: the texgs rows of two reports of the same materials
+(e.g. two commits' `texgs compare --methods texgs`) side by side, with each file's Gaussian
+count and index bytes and the ASTC rows of the --astc reports: a markdown table, then
+per rate the means and the number of materials below ASTC. With several reports (e.g. one per size), a later
 one's row replaces an earlier one's for the same material, size and rate.
 """
 
@@ -175,6 +179,48 @@ def downloads(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def ab_table(old: Path, new: Path, astc_reports: list[Path]) -> str:
+    """Markdown: per material and rate, old and new texgs (dB, Gaussians, index bytes), the
+    best ASTC and new - ASTC; then per rate the means and the counts below ASTC."""
+    astc: dict = {}
+    for rep in astc_reports:
+        for m in json.loads((rep / "results.json").read_text())["materials"]:
+            for r in m["rows"]:
+                if r["method"] == "ASTC" and r.get("psnr") is not None:
+                    astc[(m["material"], f"{m['W']}x{m['H']}", r["requested_bppc"])] = r["psnr"]
+    a = {(r["material"], r["size"], r["requested_bppc"]): r for r in rows_of(old)}
+    b = {(r["material"], r["size"], r["requested_bppc"]): r for r in rows_of(new)}
+    head = (
+        "| material | size x C | bppc | Gaussians old -> new | index bytes old -> new | old dB | new dB | "
+        "new - old | ASTC dB | old - ASTC | new - ASTC |"
+    )
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    by_rate: dict = {}
+    for key in sorted(set(a) & set(b), key=lambda k: (k[2], k[1], k[0])):
+        ra, rb, x = a[key], b[key], astc.get(key)
+        d = rb["psnr_texgs"] - ra["psnr_texgs"]
+        vs = (f"{x:.2f} | {ra['psnr_texgs'] - x:+.2f} | {rb['psnr_texgs'] - x:+.2f} |") if x is not None else " | | |"
+        lines.append(
+            f"| {key[0]} | {rb['size']} x {rb['C']} | {key[2]:g} | {ra['gaussians']} -> {rb['gaussians']} | "
+            f"{ra['index']} -> {rb['index']} | {ra['psnr_texgs']:.2f} | {rb['psnr_texgs']:.2f} | {d:+.2f} | " + vs
+        )
+        by_rate.setdefault(key[2], []).append((ra["psnr_texgs"], rb["psnr_texgs"], x))
+    lines.append("")
+    for rate, vals in sorted(by_rate.items()):
+        n = len(vals)
+        mo, mn = sum(v[0] for v in vals) / n, sum(v[1] for v in vals) / n
+        line = f"{rate:g} bppc, {n} materials: old {mo:.2f} dB, new {mn:.2f} dB ({mn - mo:+.2f})"
+        with_astc = [v for v in vals if v[2] is not None]
+        if with_astc:
+            k = len(with_astc)
+            mx = sum(v[2] for v in with_astc) / k
+            below_old = sum(v[0] < v[2] for v in with_astc)
+            below_new = sum(v[1] < v[2] for v in with_astc)
+            line += f"; ASTC {mx:.2f} over {k}; below ASTC: old {below_old}, new {below_new}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("reports", nargs="*", type=Path)
@@ -189,7 +235,12 @@ def main() -> None:
         action="store_true",
         help="one row per (size, channels, rate): the layout depends on nothing else (names aside)",
     )
+    ap.add_argument("--ab", type=Path, nargs=2, metavar=("OLD", "NEW"), help="two reports side by side")
+    ap.add_argument("--astc", type=Path, nargs="*", default=[], help="with --ab: reports holding the ASTC rows")
     a = ap.parse_args()
+    if a.ab:
+        print(ab_table(a.ab[0], a.ab[1], a.astc))
+        return
     merged: dict = {}
     if a.plan:
         for r in planned(a.plan, a.rates, json.loads(a.fit)):
