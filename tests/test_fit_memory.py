@@ -4,6 +4,7 @@ message that says how much it needs and what to do."""
 import numpy as np
 import pytest
 
+from texgs import metrics
 from texgs.errors import ConfigError
 from texgs.fit import memory
 from texgs.fit.api import fit
@@ -87,3 +88,49 @@ def test_bake_refuses_an_oversized_material_before_fitting(tmp_path, monkeypatch
     assert "huge" in line and "a 64x64 x 7-channel fit needs about" in line
     assert "bake its maps at 32 texels a side or less here" in line
     assert not (out / "huge").exists()
+
+
+def _evaluate_whole_image(result, target) -> dict:
+    """evaluate()'s figures computed over whole-image float64 copies (metrics.psnr and co.)."""
+    rec = result.render()
+    chans = result.channels
+    groups = [c.group for c in chans]
+    lo, hi = metrics.linear_ranges(result.input_ranges, [c.colour_space for c in chans])
+    ref_u, rec_u = metrics.to_range_units(target, lo, hi), metrics.to_range_units(rec, lo, hi)
+    out = {"psnr": metrics.psnr(ref_u, rec_u), "psnr_by_group": metrics.psnr_by_group(ref_u, rec_u, groups)}
+    out["normal_angle_deg"] = metrics.normal_angle_stats(target[..., 3:6], rec[..., 3:6])
+    out["psnr_log_luminance_emissive"] = metrics.log_luminance_psnr(target[..., 6:9], rec[..., 6:9])
+    levels = sorted(set(result.gaussians.levels.tolist()))
+    out["psnr_by_level"] = {
+        str(lv): metrics.psnr(ref_u, metrics.to_range_units(result.render(max_level=lv), lo, hi)) for lv in levels
+    }
+    return out
+
+
+def test_banded_evaluation_gives_the_whole_image_figures(monkeypatch):
+    """The post-fit measurement sums errors a band of rows at a time: its PSNRs (overall,
+    per group, per level, log-luminance) equal those of whole-image float64 copies, and
+    the normal angles are the same numbers; bands of 7 rows of 37 texels, the last one short."""
+    from texgs.channels import Channel
+    from texgs.fit.api import evaluate
+
+    rng = np.random.default_rng(3)
+    h, w = 45, 37
+    stack = rng.random((h, w, 9)).astype(np.float32)
+    stack[..., 6:9] *= 40.0  # float emissive in nits: ranges from the data, log-luminance PSNR
+    chans = [Channel(f"a{i}", "albedo", "srgb") for i in range(3)]
+    chans += [Channel(f"n{i}", "normal") for i in range(3)] + [Channel(f"e{i}", "emissive") for i in range(3)]
+    result = fit(stack, Budget(bppc=0.5), FitConfig.fast(steps=30), channels=chans, progress="off")
+    whole = _evaluate_whole_image(result, stack)
+    monkeypatch.setattr(metrics, "BAND_TEXELS", 7 * w)
+    assert len(list(metrics.row_bands(h, w))) == 7
+    banded = evaluate(result, stack)
+    assert len(banded["psnr_by_level"]) > 1 and banded["ranges"]
+    assert banded["normal_angle_deg"] == whole["normal_angle_deg"]
+    for key in ("psnr", "psnr_log_luminance_emissive"):
+        assert banded[key] == pytest.approx(whole[key], abs=1e-9), key
+    for key in ("psnr_by_group", "psnr_by_level"):
+        assert banded[key].keys() == whole[key].keys()
+        for k in whole[key]:
+            assert banded[key][k] == pytest.approx(whole[key][k], abs=1e-9), (key, k)
+    assert result.metrics["psnr"] == pytest.approx(whole["psnr"], abs=1e-9)
