@@ -102,13 +102,15 @@ def squared_error_sums(reference, reconstruction, lo=None, hi=None, clip: bool =
     mse = sums.sum() / (H * W * C), a group's MSE from its channels' sums."""
     ref, rec = _check_shapes(reference, reconstruction)
     h, w, c = ref.shape
-    lo64 = None if lo is None else np.asarray(lo, np.float64)
-    span = None if hi is None else np.asarray(hi, np.float64) - lo64
+    ranges = None
+    if lo is not None and hi is not None:
+        lo64 = np.asarray(lo, np.float64)
+        ranges = (lo64, np.asarray(hi, np.float64) - lo64)
     sums = np.zeros(c, np.float64)
     for rows in row_bands(h, w):
         a, b = np.asarray(ref[rows], np.float64), np.asarray(rec[rows], np.float64)
-        if lo64 is not None:
-            a, b = (a - lo64) / span, (b - lo64) / span
+        if ranges is not None:
+            a, b = (a - ranges[0]) / ranges[1], (b - ranges[0]) / ranges[1]
         if clip:
             b = np.clip(b, 0.0, 1.0)
         d = a - b
