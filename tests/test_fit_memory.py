@@ -134,3 +134,68 @@ def test_banded_evaluation_gives_the_whole_image_figures(monkeypatch):
         for k in whole[key]:
             assert banded[key][k] == pytest.approx(whole[key][k], abs=1e-9), (key, k)
     assert result.metrics["psnr"] == pytest.approx(whole["psnr"], abs=1e-9)
+
+
+def _declared_png(path, width: int, height: int) -> None:
+    """A PNG whose header declares width x height RGB 8-bit and holds no pixel data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+
+
+def _no_decoding(monkeypatch):
+    import sys
+
+    from texgs.ingest import content, readers
+
+    def decoded(*args, **kwargs):
+        raise AssertionError("a map was decoded")
+
+    for module in (sys.modules["texgs.ingest.load"], readers):  # texgs.ingest.load is also a function
+        monkeypatch.setattr(module, "read_image", decoded)
+    monkeypatch.setattr(content, "_sample", decoded)
+
+
+def test_header_size_is_read_without_decoding(tmp_path, monkeypatch):
+    from texgs import ingest
+
+    folder = tmp_path / "huge"
+    folder.mkdir()
+    _declared_png(folder / "huge_Color.png", 16000, 12000)
+    _declared_png(folder / "huge_NormalGL.png", 8000, 6000)  # resampled to the largest
+    _no_decoding(monkeypatch)
+    assert ingest.probe(folder) == (16000, 12000, 6)
+
+
+def test_a_huge_declared_material_is_refused_before_any_map_is_decoded(tmp_path, monkeypatch, capsys):
+    """`texgs bake` and `texgs fit` on maps whose headers declare 16000 x 12000: refused
+    from the headers (the decoder fails the test if called), one line, exit 2, nothing written."""
+    from texgs.cli import main
+
+    folder = tmp_path / "materials" / "huge"
+    folder.mkdir(parents=True)
+    _declared_png(folder / "huge_Color.png", 16000, 12000)
+    _declared_png(folder / "huge_NormalGL.png", 16000, 12000)
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 8 << 30)
+    _no_decoding(monkeypatch)
+    out = tmp_path / "out"
+    assert main(["bake", str(tmp_path / "materials"), "-o", str(out), "--bppc", "0.06", "--progress", "off"]) == 2
+    cap = capsys.readouterr()
+    text = cap.out + cap.err
+    assert "Traceback" not in text and "decoded" not in text
+    line = next(ln for ln in text.splitlines() if "needs about" in ln)
+    assert "huge" in line and "a 16000x12000 x 6-channel fit needs about" in line
+    assert "(8.0 GiB); bake its maps at" in line
+    assert not (out / "huge").exists()
+    fit_out = tmp_path / "fit_out"
+    assert main(["fit", str(folder), "-o", str(fit_out), "--progress", "off"]) == 2
+    cap = capsys.readouterr()
+    lines = [ln for ln in (cap.out + cap.err).splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    assert str(folder) in lines[0] and "a 16000x12000 x 6-channel fit needs about" in lines[0]
+    assert not fit_out.exists() or not any(fit_out.iterdir())

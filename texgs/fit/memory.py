@@ -67,3 +67,17 @@ def check(height: int, width: int, channels: int, k: int, device: str = "cpu") -
         f"a {width}x{height} x {channels}-channel fit needs about {need / 2**30:.1f} GiB, more than "
         f"{where} ({have / 2**30:.1f} GiB); {advice}"
     )
+
+
+def check_maps(source, k: int, backend: str, resample: bool = True) -> None:
+    """check() of the stack a material's maps make (texgs.ingest.probe: width, height and
+    channels from the image headers), before any map is decoded; backend as resolved
+    for the fit ("auto" is resolved here). ConfigError as check's."""
+    from ..ingest import probe
+
+    width, height, channels = probe(source, resample)
+    if backend == "auto":
+        from ..render import resolve_backend
+
+        backend = resolve_backend(backend, must_run=True)
+    check(height, width, channels, k, "cuda" if backend == "cuda" else "cpu")  # as device.fit_device
