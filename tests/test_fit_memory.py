@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from texgs import metrics
-from texgs.errors import ConfigError
+from texgs.errors import ConfigError, InputError
 from texgs.fit import memory
 from texgs.fit.api import fit
 from texgs.fit.config import Budget, FitConfig
@@ -199,3 +199,42 @@ def test_a_huge_declared_material_is_refused_before_any_map_is_decoded(tmp_path,
     assert len(lines) == 1 and "Traceback" not in lines[0], lines
     assert str(folder) in lines[0] and "a 16000x12000 x 6-channel fit needs about" in lines[0]
     assert not fit_out.exists() or not any(fit_out.iterdir())
+
+
+def _declare(path, width: int, height: int) -> None:
+    """Rewrite a small image's header in place to declare width x height (its pixel data
+    stays that of the small image: decoding it would fail)."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    if path.suffix == ".jpg":  # SOF0: length, precision, then height and width
+        at = data.index(b"\xff\xc0") + 5
+        data[at : at + 4] = struct.pack(">HH", height, width)
+    elif path.suffix == ".tga":
+        data[12:16] = struct.pack("<HH", width, height)
+        del data[18 + 64 :]
+    else:  # EXR: the dataWindow box2i attribute, (xMin, yMin, xMax, yMax)
+        at = data.index(b"dataWindow\x00box2i\x00") + len(b"dataWindow\x00box2i\x00") + 4
+        data[at : at + 16] = struct.pack("<iiii", 0, 0, width - 1, height - 1)
+    path.write_bytes(bytes(data))
+
+
+def test_jpeg_tga_and_exr_sizes_come_from_their_headers(tmp_path, monkeypatch):
+    """JPEG (SOF), TGA and EXR (dataWindow) headers declaring 16000 x 12000 over a
+    few bytes of data: probed without decoding (the decoders fail the test if called)."""
+    from ingest_images import colour, grey
+    from test_ingest_formats import write_exr
+
+    from texgs import ingest
+
+    folder = tmp_path / "crate"
+    colour(folder / "crate_albedo.jpg")
+    grey(folder / "crate_roughness.tga")
+    write_exr(folder / "crate_height.exr", {"Y": np.zeros((16, 16), np.float32)})
+    for f in folder.iterdir():
+        _declare(f, 16000, 12000)
+    _no_decoding(monkeypatch)
+    assert ingest.probe(folder) == (16000, 12000, 5)
+    _declare(folder / "crate_roughness.tga", 8000, 20000)  # over MAX_INPUT_SIDE: refused from the header
+    with pytest.raises(InputError, match=r"crate_roughness.tga: image is 8000x20000, larger than the limit"):
+        ingest.probe(folder)
