@@ -19,9 +19,11 @@ relocation) is timed once per size too.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import math
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -46,17 +48,30 @@ def tiled(g, h: int, w: int, times: int):
     return [torch.from_numpy(np.concatenate([p[a] for p in parts])) for a in range(4)]
 
 
+#: Per part, the system (kernel) CPU seconds and minor page faults of its last timing:
+#: first touches of freshly allocated memory are kernel time, which grows with the bytes.
+KERNEL: dict = {}
+
+
 def cpu(fn, reps: int) -> float:
-    """CPU seconds of one call of fn, the mean of reps after a warm-up call (reps 0: one cold call)."""
+    """CPU seconds (user + system) of one call of fn, the mean of reps after a warm-up call
+    (reps 0: one cold call); its system seconds and minor faults per call go to KERNEL["last"]."""
     if reps == 0:
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
         t = time.process_time()
         fn()
-        return time.process_time() - t
-    fn()  # warm up (allocations, first-call paths)
-    t = time.process_time()
-    for _ in range(reps):
-        fn()
-    return (time.process_time() - t) / reps
+        out = time.process_time() - t
+    else:
+        fn()  # warm up (allocations, first-call paths)
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        t = time.process_time()
+        for _ in range(reps):
+            fn()
+        out = (time.process_time() - t) / reps
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    calls = max(reps, 1)
+    KERNEL["last"] = ((r1.ru_stime - r0.ru_stime) / calls, (r1.ru_minflt - r0.ru_minflt) / calls)
+    return out
 
 
 def main() -> None:
@@ -64,7 +79,7 @@ def main() -> None:
     from texgs.fit import Budget, FitConfig, fit_material, nearest, packing
     from texgs.fit import init as fit_init
     from texgs.fit.adam import Adam
-    from texgs.fit.api import torch_threads
+    from texgs.fit.api import evaluate, torch_threads
     from texgs.fit.loss import weighted_l2
     from texgs.fit.optimize import COVERAGE_CANDIDATES, HOLE_SENTINEL, coverage_points
     from texgs.gaussians import Gaussians
@@ -110,18 +125,22 @@ def main() -> None:
             opt = Adam([{"params": [p], "lr": 1e-9} for p in (means, inv, rot, val)])
             step_backward()
             points = torch.rand(coverage_points(n), 2) * torch.tensor([float(w), float(h)])
+            kernel: dict = {}
             row = {"side": side, "texels": h * w, "gaussians": n, "coverage_points": len(points)}
             with torch.no_grad():
                 img = forward()
                 row["forward_s"] = cpu(lambda: forward(), args.reps)
+                kernel["forward"] = KERNEL["last"]
                 row["loss_s"] = cpu(lambda: weighted_l2(img, lo, span, target, weights, buf), args.reps)
                 row["qat_quantiser_s"] = cpu(lambda: quant(Gaussians(means, inv, rot, val, bg)), args.reps)
             row["forward_backward_s"] = cpu(step_backward, args.reps)
+            kernel["forward_backward"] = KERNEL["last"]
             row["optimiser_s"] = cpu(opt.step, args.reps)
             with torch.no_grad():
                 sentinel = torch.full((c,), HOLE_SENTINEL)
                 g = Gaussians(means, inv, rot, val, sentinel)
                 row["hole_render_s"] = cpu(lambda: render_gaussians(g, h, w, k=10, wrap=wrap, backend="cpu"), 1)
+                kernel["hole_render"] = KERNEL["last"]
                 row["coverage_candidates_s"] = cpu(
                     lambda: nearest.nearest(points, means.detach(), COVERAGE_CANDIDATES, w, h, wrap), 1
                 )
@@ -129,6 +148,22 @@ def main() -> None:
                 prob = torch.rand(h * w, generator=torch.Generator().manual_seed(1)).double()
                 gen = torch.Generator().manual_seed(2)
                 row["init_sample_s"] = cpu(lambda: fit_init.sample_texels(prob / prob.sum(), n, gen), 1)
+            evaluate_result = dataclasses.replace(
+                base,
+                gaussians=Gaussians(
+                    *(t.detach().numpy() for t in (means, inv, rot, val)),
+                    base.gaussians.background,
+                    np.tile(base.gaussians.levels, times * times),
+                ),
+                height=h,
+                width=w,
+            )
+            stored = target.numpy()
+            row["evaluate_s"] = cpu(lambda: evaluate(evaluate_result, stored), 0)
+            kernel["evaluate"] = KERNEL["last"]
+            for name, (sys_s, faults) in kernel.items():
+                row[f"{name}_sys_ns_per_texel"] = round(sys_s * 1e9 / (h * w), 1)
+                row[f"{name}_minor_faults"] = round(faults)
             for key in [k for k in row if k.endswith("_s")]:
                 row[key.removesuffix("_s") + "_ns_per_texel"] = round(row[key] * 1e9 / (h * w), 1)
                 row[key] = round(row[key], 4)

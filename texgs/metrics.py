@@ -66,18 +66,80 @@ def psnr_by_group(reference, reconstruction, groups: list[str], clip: bool = Tru
     return {g: psnr(ref[..., idx], rec[..., idx], clip) for g, idx in group_slices(groups).items()}
 
 
+#: Texels a bounded-memory measure (squared_error_sums, normal_angles,
+#: log_luminance_psnr) converts to float64 at once: a band of rows this large.
+BAND_TEXELS = 1 << 18
+
+
+def _as_array(a) -> np.ndarray:
+    """numpy view of an array or tensor, in its own dtype (no float64 copy)."""
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def _check_shapes(reference, reconstruction) -> tuple[np.ndarray, np.ndarray]:
+    ref, rec = _as_array(reference), _as_array(reconstruction)
+    if ref.shape != rec.shape:
+        raise ValueError(f"reference {ref.shape} and reconstruction {rec.shape} differ in shape")
+    if ref.ndim != 3:
+        raise ValueError(f"expected [H, W, C] arrays, got shape {ref.shape}")
+    return ref, rec
+
+
+def row_bands(height: int, width: int):
+    """Slices of rows covering [0, height), each of about BAND_TEXELS texels (at least one row)."""
+    rows = max(1, BAND_TEXELS // max(1, width))
+    for y in range(0, height, rows):
+        yield slice(y, min(height, y + rows))
+
+
+def squared_error_sums(reference, reconstruction, lo=None, hi=None, clip: bool = True) -> np.ndarray:
+    """[C] float64: each channel's sum over all texels of the squared error that mse()
+    averages, in range units ((value - lo) / (hi - lo), to_range_units) when lo and hi
+    [C] are given; the reconstruction clamped to [0, 1] first (clip). A band of rows
+    at a time (row_bands), so memory stays bounded however large the image:
+    mse = sums.sum() / (H * W * C), a group's MSE from its channels' sums."""
+    ref, rec = _check_shapes(reference, reconstruction)
+    h, w, c = ref.shape
+    ranges = None
+    if lo is not None and hi is not None:
+        lo64 = np.asarray(lo, np.float64)
+        ranges = (lo64, np.asarray(hi, np.float64) - lo64)
+    sums = np.zeros(c, np.float64)
+    for rows in row_bands(h, w):
+        a, b = np.asarray(ref[rows], np.float64), np.asarray(rec[rows], np.float64)
+        if ranges is not None:
+            a, b = (a - ranges[0]) / ranges[1], (b - ranges[0]) / ranges[1]
+        if clip:
+            b = np.clip(b, 0.0, 1.0)
+        d = a - b
+        sums += np.einsum("hwc,hwc->c", d, d)
+    return sums
+
+
+def psnr_of_sums(sums: np.ndarray, texels: int, channels=None) -> float:
+    """PSNR of the channels `channels` (indices; default all) from squared_error_sums."""
+    part = sums if channels is None else sums[list(channels)]
+    return psnr_from_mse(float(part.sum()) / (texels * len(part)))
+
+
 def normal_angles(reference_rgb, reconstruction_rgb) -> np.ndarray:
     """[M] angles in degrees between normals encoded as (n + 1) / 2, [H, W, 3],
-    after renormalising both; texels with a zero-length vector are skipped."""
-    ref, rec = _check_pair(reference_rgb, reconstruction_rgb)
-    if ref.shape[2] != 3:
-        raise ValueError(f"normal maps need 3 channels, got {ref.shape[2]}")
-    a = ref.astype(np.float64) * 2.0 - 1.0
-    b = np.clip(rec.astype(np.float64), 0.0, 1.0) * 2.0 - 1.0
-    na, nb = np.linalg.norm(a, axis=2), np.linalg.norm(b, axis=2)
-    ok = (na > 1e-8) & (nb > 1e-8)
-    cos = np.sum(a * b, axis=2)[ok] / (na[ok] * nb[ok])
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    after renormalising both; texels with a zero-length vector are skipped.
+    float64 per band of rows (row_bands): the same angles as over the whole image."""
+    ref_all, rec_all = _check_shapes(reference_rgb, reconstruction_rgb)
+    if ref_all.shape[2] != 3:
+        raise ValueError(f"normal maps need 3 channels, got {ref_all.shape[2]}")
+    out = []
+    for rows in row_bands(*ref_all.shape[:2]):
+        a = np.asarray(ref_all[rows], np.float64) * 2.0 - 1.0
+        b = np.clip(np.asarray(rec_all[rows], np.float64), 0.0, 1.0) * 2.0 - 1.0
+        na, nb = np.linalg.norm(a, axis=2), np.linalg.norm(b, axis=2)
+        ok = (na > 1e-8) & (nb > 1e-8)
+        cos = np.sum(a * b, axis=2)[ok] / (na[ok] * nb[ok])
+        out.append(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def normal_angular_error(reference_rgb, reconstruction_rgb) -> float:
@@ -130,14 +192,22 @@ def log_luminance_psnr(reference_rgb, reconstruction_rgb) -> float:
     l = log2(max(Y, 0) + eps), eps = 2^-LOG_LUMINANCE_STOPS x the reference's peak Y;
     peak = the reference's l range, log2(Ymax + eps) - log2(eps) (about 16).
     Errors in dim and bright texels count by ratio, as exposure sees them."""
-    ref, rec = _check_pair(reference_rgb, reconstruction_rgb)
+    ref, rec = _check_shapes(reference_rgb, reconstruction_rgb)
     if ref.shape[2] != 3:
         raise ValueError(f"log-luminance PSNR needs RGB, got {ref.shape[2]} channels")
     w = np.array(LUMINANCE_WEIGHTS)
-    y_ref, y_rec = np.maximum(ref @ w, 0.0), np.maximum(rec @ w, 0.0)
-    peak = max(float(y_ref.max()), 1e-30)
+    bands = list(row_bands(*ref.shape[:2]))  # float64 a band at a time: bounded memory
+
+    def lum(a, rows):
+        return np.maximum(np.asarray(a[rows], np.float64) @ w, 0.0)
+
+    peak = max(max(float(lum(ref, rows).max()) for rows in bands), 1e-30)
     eps = peak * 2.0**-LOG_LUMINANCE_STOPS
-    err = float(np.mean((np.log2(y_ref + eps) - np.log2(y_rec + eps)) ** 2))
+    total = 0.0
+    for rows in bands:
+        d = np.log2(lum(ref, rows) + eps) - np.log2(lum(rec, rows) + eps)
+        total += float(np.sum(d * d))
+    err = total / (ref.shape[0] * ref.shape[1])
     span = math.log2(peak + eps) - math.log2(eps)
     return math.inf if err <= 0.0 else 10.0 * math.log10(span * span / err)
 

@@ -25,14 +25,29 @@ def addressing(pipe: Pipeline, pixels: np.ndarray) -> tuple[bool, bool]:
     return tiles_seamlessly(pixels)
 
 
+def fit_config(pipe: Pipeline, backend: str, threads: int):
+    """The FitConfig of the pipeline's settings on `backend`."""
+    from ..fit import FitConfig
+
+    return FitConfig.from_dict(dict(pipe.fit), source=f"{pipe.source}: fit").replace(
+        seed=pipe.seed, backend=backend, quant=pipe.quant, threads=threads
+    )
+
+
+def check_memory(source, pipe: Pipeline, backend: str, resample: bool) -> None:
+    """Refuse (ConfigError) a material whose fit would need more memory than is available,
+    from its maps' headers, before any of them is decoded (texgs.fit.memory.check_maps)."""
+    from ..fit import memory
+
+    memory.check_maps(source, fit_config(pipe, backend, 1).k, backend, resample)
+
+
 def fit_material(material, pipe: Pipeline, backend: str, threads: int, progress: str):
     """Fit one ingested material (texgs.ingest.Material) with the pipeline's settings
     on `backend` (resolved: never "auto", so the build key names what ran)."""
-    from ..fit import Budget, FitConfig, fit_material
+    from ..fit import Budget, fit_material
 
-    cfg = FitConfig.from_dict(dict(pipe.fit), source=f"{pipe.source}: fit").replace(
-        seed=pipe.seed, backend=backend, quant=pipe.quant, threads=threads
-    )
+    cfg = fit_config(pipe, backend, threads)
     budget = (
         Budget(bppc=pipe.target.bppc) if pipe.target.bppc is not None else Budget(target_psnr=pipe.target.target_psnr)
     )

@@ -54,6 +54,7 @@ def run_task(task: FitTask) -> dict:
         src = task.source
         if task.blobs is not None:
             src = _relocate(src, task.blobs, scratch / "inputs")
+        outputs.check_memory(src, task.pipeline, task.backend, task.resample)  # from the headers
         material = ingest.load(src, resample=task.resample)
         result = outputs.fit_material(material, task.pipeline, task.backend, task.threads, task.progress)
         folder = scratch / "out"

@@ -115,7 +115,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from .. import ingest
-    from ..errors import InputError
+    from ..errors import ConfigError, InputError
+    from ..fit import memory
     from ..fit.api import fit_material
 
     src = Path(args.path)
@@ -123,6 +124,10 @@ def run(args) -> int:
         raise InputError(f"{src}: no such file or folder")
     cfg = config_from_args(args)
     budget = budget_from_args(args)
+    try:  # from the image headers, before any map is decoded
+        memory.check_maps(src, cfg.k, cfg.backend)
+    except ConfigError as e:
+        raise ConfigError(f"{src}: {e}") from None
     material = ingest.load(src)
     name, stack = material.name, material.pixels
     if args.wrap == "auto":

@@ -426,38 +426,45 @@ def _fit_on(
 def evaluate(result: FitResult, target: np.ndarray) -> dict:
     """Metrics of the packed result against target [H, W, C] stored values (docs/METRICS.md):
     PSNR relative to each channel's input range (peak = hi - lo; [0, 1] for 8/16-bit data),
-    and the log-luminance PSNR of an emissive RGB group held as float data."""
+    and the log-luminance PSNR of an emissive RGB group held as float data.
+    Errors are summed in float64 a band of rows at a time (metrics.squared_error_sums):
+    beyond the decoded image, the measurement holds no full-size copy."""
     rec = result.render()
     chans = result.channels
     groups = [c.group for c in chans]
     lo, hi = metrics.linear_ranges(result.input_ranges or [(0.0, 1.0)] * len(chans), [c.colour_space for c in chans])
     unit = bool((lo == 0).all() and (hi == 1).all())  # 8/16-bit data: range units are the values
+    texels = result.height * result.width
+    slices = metrics.group_slices(groups)
 
-    def range_units(a):  # (a - 0) / (1 - 0) is a itself: skip two float64 passes per image
-        return np.asarray(a, np.float64) if unit else metrics.to_range_units(a, lo, hi)
+    def sums(decoded):  # (a - 0) / (1 - 0) is a itself: skip two float64 passes per band
+        return metrics.squared_error_sums(target, decoded, None if unit else lo, None if unit else hi)
 
-    ref_u, rec_u = range_units(target), range_units(rec)
+    err = sums(rec)
     out = {
-        "psnr": metrics.psnr(ref_u, rec_u),
-        "psnr_by_group": metrics.psnr_by_group(ref_u, rec_u, groups),
+        "psnr": metrics.psnr_of_sums(err, texels),
+        "psnr_by_group": {g: metrics.psnr_of_sums(err, texels, idx) for g, idx in slices.items()},
         "bytes": len(result.data),
         "bppc": metrics.bppc(len(result.data), result.height, result.width, len(groups)),
         "gaussians": result.n,
     }
     if any((a, b) != (0.0, 1.0) for a, b in zip(lo.tolist(), hi.tolist())):
         out["ranges"] = {c.name: [float(a), float(b)] for c, a, b in zip(chans, lo, hi)}
-    slices = metrics.group_slices(groups)
+
+    def view(a, idx):  # adjacent channels (the usual case) as a view, not a copy
+        return a[..., idx[0] : idx[-1] + 1] if idx == list(range(idx[0], idx[-1] + 1)) else a[..., idx]
+
     normal = slices.get("normal")
     if normal is not None and len(normal) == 3:
-        out["normal_angle_deg"] = metrics.normal_angle_stats(target[..., normal], rec[..., normal])
+        out["normal_angle_deg"] = metrics.normal_angle_stats(view(target, normal), view(rec, normal))
     emissive = slices.get("emissive")
     if emissive is not None and len(emissive) == 3 and all(chans[i].colour_space != "srgb" for i in emissive):
-        out["psnr_log_luminance_emissive"] = metrics.log_luminance_psnr(target[..., emissive], rec[..., emissive])
+        out["psnr_log_luminance_emissive"] = metrics.log_luminance_psnr(view(target, emissive), view(rec, emissive))
     levels = sorted(set(result.gaussians.levels.tolist()))
     if len(levels) > 1:
         out["psnr_by_level"] = {
             str(lv): (
-                out["psnr"] if lv == levels[-1] else metrics.psnr(ref_u, range_units(result.render(max_level=lv)))
+                out["psnr"] if lv == levels[-1] else metrics.psnr_of_sums(sums(result.render(max_level=lv)), texels)
             )
             for lv in levels
         }

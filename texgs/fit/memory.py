@@ -1,24 +1,26 @@
 """The memory a fit needs, checked before it starts: a material too large for the
 machine is refused in a second with a message that says why and what to do,
-instead of being killed by the kernel after minutes of fitting.
+instead of being killed by the kernel after minutes of fitting. A bake or
+`texgs fit` checks it from the maps' headers before decoding any of them
+(check_maps), and the fit again from the stack it is given (check).
 
 Peak resident memory of a whole bake grows linearly with the texel count. The
 model below is fitted to `benchmarks/size_cost.py` (docs/benchmarks.md, "Cost
-as the material grows"): per texel, the renderer keeps K (index, weight) pairs
-and every channel is held several times over: float32 during the fit (the
-material's pixels, the target, the render, its gradient, the loss terms), and
-at the peak, when the fit is measured (texgs.fit.api.evaluate), float64 copies
-of the target and the decoded image in range units and their difference.
+as the material grows"): per texel, the renderer keeps K (index, weight) pairs,
+and every channel is held a few times over in float32 (the material's pixels,
+the fit's copy of them in unit space, the render, its gradient, the loss's
+buffer). The measurement after the fit (texgs.fit.api.evaluate) adds only the
+decoded image: its errors are summed a band of rows at a time.
 """
 
 from __future__ import annotations
 
 from ..errors import ConfigError
 
-BASE_BYTES = 400 << 20  # interpreter, torch, the native module, the Gaussians
+BASE_BYTES = 336 << 20  # interpreter, torch, the native module, its recycled render buffers
 BYTES_PER_TEXEL_PER_K = 8  # the renderer's saved top-K state: index + weight
-BYTES_PER_TEXEL_PER_CHANNEL = 56  # the copies of every channel listed above (measured: 55.6)
-HEADROOM = 1.1  # the model's error on the measured sizes is under 10%
+BYTES_PER_TEXEL_PER_CHANNEL = 33  # the float32 copies listed above (measured: 32.4 at 9 channels)
+HEADROOM = 1.1  # the measured peaks lie 8 to 10% under the model's line times this
 MIN_SUGGESTED_SIDE = 16  # the smallest side a refusal suggests
 
 
@@ -67,3 +69,17 @@ def check(height: int, width: int, channels: int, k: int, device: str = "cpu") -
         f"a {width}x{height} x {channels}-channel fit needs about {need / 2**30:.1f} GiB, more than "
         f"{where} ({have / 2**30:.1f} GiB); {advice}"
     )
+
+
+def check_maps(source, k: int, backend: str, resample: bool = True) -> None:
+    """check() of the stack a material's maps make (texgs.ingest.probe: width, height and
+    channels from the image headers), before any map is decoded; backend as resolved
+    for the fit ("auto" is resolved here). ConfigError as check's."""
+    from ..ingest import probe
+
+    width, height, channels = probe(source, resample)
+    if backend == "auto":
+        from ..render import resolve_backend
+
+        backend = resolve_backend(backend, must_run=True)
+    check(height, width, channels, k, "cuda" if backend == "cuda" else "cpu")  # as device.fit_device

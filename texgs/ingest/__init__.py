@@ -5,13 +5,14 @@ is, and load them as one [H, W, C] float32 stack. See docs/ingest.md.
     sources = ingest.discover("assets/")          # list[MaterialSource]
     material = ingest.load(sources[0])            # Material (pixels [H, W, C])
     table = ingest.scan(sources[0])               # MaterialInfo, headers only
+    w, h, c = ingest.probe(sources[0])            # stack size from the headers, nothing decoded
     results = ingest.load_all("assets/")          # Material | MaterialError each
     print(ingest.describe("assets/"))             # the table `texgs inspect` prints
 """
 
 from .describe import describe, describe_dict, error_count, format_table
 from .discover import MaterialSource, SourceFile, discover
-from .load import load, load_all, scan
+from .load import load, load_all, probe, scan
 from .manifest import MANIFEST_NAME, Manifest, load_manifest
 from .material import Material, MaterialError, MaterialInfo
 from .readers import MAX_INPUT_SIDE, ImageHeader, read_header, read_image
@@ -36,6 +37,7 @@ __all__ = [
     "load_all",
     "load_manifest",
     "normals_to_vectors",
+    "probe",
     "read_header",
     "read_image",
     "scan",

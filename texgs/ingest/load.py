@@ -341,6 +341,16 @@ def scan(source: MaterialSource | str | Path, resample: bool = True) -> Material
     return _build(_as_source(source), resample, decode=False)
 
 
+def probe(source: MaterialSource | str | Path, resample: bool = True) -> tuple[int, int, int]:
+    """(width, height, channels) of the stack ``load`` would build, from the files'
+    headers alone (readers.read_header: no pixel is decoded), so a material too large
+    for the machine can be refused before its maps are read. channels counts every
+    channel the chosen maps give, so it is load's count or more (an alpha or other
+    map load finds constant is dropped). Raises the errors ``load`` would for the headers."""
+    plans, (width, height), _, _ = _plan(_as_source(source), resample)
+    return width, height, sum(len(p.roles) for p in plans)
+
+
 def load(source: MaterialSource | str | Path, resample: bool = True) -> Material:
     """Decode one material. Maps of different sizes are resized to the largest
     (SHRINK_FILTER/ENLARGE_FILTER per axis, with a note); ``resample=False``
