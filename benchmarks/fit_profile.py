@@ -6,7 +6,7 @@ cumulative, own), then every renderer call by level size and kind (forward
 with saved state, forward alone, backward: calls, CPU and wall seconds) and
 the time outside the renderer; --json also writes them.
 
-    python benchmarks/fit_profile.py MATERIAL_DIR 1024 [--json out.json] [--set steps=400 ...]
+    python benchmarks/fit_profile.py MATERIAL_DIR 1024 [--json out.json] [--pstats out.prof] [--set steps=400 ...]
 
 --set NAME=VALUE changes a FitConfig field (VALUE as JSON: 400, 0.5, [4,2,1]);
 --no-wrap fits with clamped addressing, as benchmarks/fit_bench.py does.
@@ -100,6 +100,7 @@ def main() -> None:
     ap.add_argument("material", type=Path)
     ap.add_argument("side", type=int)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--pstats", type=Path, help="also write the whole cProfile profile (pstats format) here")
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="FitConfig changes")
     ap.add_argument("--no-wrap", action="store_true", help="clamp addressing (fit_bench's) instead of wrap")
     args = ap.parse_args()
@@ -120,6 +121,8 @@ def main() -> None:
         r = fit_material(mat, Budget(bppc=0.06), cfg, wrap=wrap, progress="off")
         prof.disable()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if args.pstats:
+        prof.dump_stats(args.pstats)
     after = resource.getrusage(resource.RUSAGE_SELF)
     phases = {}
     for (_, _, fn), (_, calls, own, cum, _) in pstats.Stats(prof).stats.items():
