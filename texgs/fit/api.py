@@ -10,6 +10,7 @@ and copies to the host only what the packer writes.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import math
@@ -28,6 +29,7 @@ from ..render import resolve_backend
 from ..transfer import input_ranges, to_unit
 from . import cutout, device, memory, packing, rate, refine
 from .config import Budget, FitConfig
+from .loss import loss_workers
 from .optimize import Limits, run
 from .progress import Progress
 from .schedule import make_plan
@@ -423,10 +425,18 @@ def _fit_on(
     return result
 
 
+#: Most threads evaluate() spreads its metrics over (numpy's passes release the GIL).
+EVALUATE_MAX_WORKERS = 2
+
+
 def evaluate(result: FitResult, target: np.ndarray) -> dict:
     """Metrics of the packed result against target [H, W, C] stored values (docs/METRICS.md):
     PSNR relative to each channel's input range (peak = hi - lo; [0, 1] for 8/16-bit data),
-    and the log-luminance PSNR of an emissive RGB group held as float data."""
+    and the log-luminance PSNR of an emissive RGB group held as float data.
+
+    Each metric is computed whole by one thread (up to EVALUATE_MAX_WORKERS of
+    them, while this one renders the LOD prefixes), so the figures do not
+    depend on the thread count."""
     rec = result.render()
     chans = result.channels
     groups = [c.group for c in chans]
@@ -436,31 +446,39 @@ def evaluate(result: FitResult, target: np.ndarray) -> dict:
     def range_units(a):  # (a - 0) / (1 - 0) is a itself: skip two float64 passes per image
         return np.asarray(a, np.float64) if unit else metrics.to_range_units(a, lo, hi)
 
-    ref_u, rec_u = range_units(target), range_units(rec)
-    out = {
-        "psnr": metrics.psnr(ref_u, rec_u),
-        "psnr_by_group": metrics.psnr_by_group(ref_u, rec_u, groups),
-        "bytes": len(result.data),
-        "bppc": metrics.bppc(len(result.data), result.height, result.width, len(groups)),
-        "gaussians": result.n,
-    }
-    if any((a, b) != (0.0, 1.0) for a, b in zip(lo.tolist(), hi.tolist())):
-        out["ranges"] = {c.name: [float(a), float(b)] for c, a, b in zip(chans, lo, hi)}
-    slices = metrics.group_slices(groups)
-    normal = slices.get("normal")
-    if normal is not None and len(normal) == 3:
-        out["normal_angle_deg"] = metrics.normal_angle_stats(target[..., normal], rec[..., normal])
-    emissive = slices.get("emissive")
-    if emissive is not None and len(emissive) == 3 and all(chans[i].colour_space != "srgb" for i in emissive):
-        out["psnr_log_luminance_emissive"] = metrics.log_luminance_psnr(target[..., emissive], rec[..., emissive])
-    levels = sorted(set(result.gaussians.levels.tolist()))
-    if len(levels) > 1:
-        out["psnr_by_level"] = {
-            str(lv): (
-                out["psnr"] if lv == levels[-1] else metrics.psnr(ref_u, range_units(result.render(max_level=lv)))
-            )
-            for lv in levels
+    workers = max(1, min(EVALUATE_MAX_WORKERS, loss_workers(result.config.threads)))
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="texgs-eval") as pool:
+        ref_f, rec_f = pool.submit(range_units, target), pool.submit(range_units, rec)
+        ref_u, rec_u = ref_f.result(), rec_f.result()
+        jobs: dict[str, concurrent.futures.Future] = {
+            "psnr": pool.submit(metrics.psnr, ref_u, rec_u),
+            "psnr_by_group": pool.submit(metrics.psnr_by_group, ref_u, rec_u, groups),
         }
+        slices = metrics.group_slices(groups)
+        normal = slices.get("normal")
+        if normal is not None and len(normal) == 3:
+            jobs["normal_angle_deg"] = pool.submit(metrics.normal_angle_stats, target[..., normal], rec[..., normal])
+        emissive = slices.get("emissive")
+        if emissive is not None and len(emissive) == 3 and all(chans[i].colour_space != "srgb" for i in emissive):
+            jobs["psnr_log_luminance_emissive"] = pool.submit(
+                metrics.log_luminance_psnr, target[..., emissive], rec[..., emissive]
+            )
+        levels = sorted(set(result.gaussians.levels.tolist()))
+        by_level: dict[str, concurrent.futures.Future] = {}
+        for lv in levels[:-1]:  # rendered here, measured by the pool
+            by_level[str(lv)] = pool.submit(lambda r: metrics.psnr(ref_u, range_units(r)), result.render(max_level=lv))
+        out: dict = {"psnr": jobs.pop("psnr").result(), "psnr_by_group": jobs.pop("psnr_by_group").result()}
+        out.update(
+            bytes=len(result.data),
+            bppc=metrics.bppc(len(result.data), result.height, result.width, len(groups)),
+            gaussians=result.n,
+        )
+        if any((a, b) != (0.0, 1.0) for a, b in zip(lo.tolist(), hi.tolist())):
+            out["ranges"] = {c.name: [float(a), float(b)] for c, a, b in zip(chans, lo, hi)}
+        out.update({k: f.result() for k, f in jobs.items()})
+        if len(levels) > 1:
+            out["psnr_by_level"] = {k: f.result() for k, f in by_level.items()}
+            out["psnr_by_level"][str(levels[-1])] = out["psnr"]
     for k, v in list(out.items()):
         if isinstance(v, float) and math.isinf(v):
             out[k] = 999.0
