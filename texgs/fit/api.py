@@ -67,9 +67,15 @@ class FitResult:
     def render(self, max_level: int | None = None) -> np.ndarray:
         """[H, W, C] decoded stored values (levels <= max_level only, if given), unclipped,
         rendered on the fit's backend."""
+        return self._stored(self._render_unit(max_level))
+
+    def _render_unit(self, max_level: int | None = None) -> np.ndarray:
+        """[H, W, C] decoded values in the packed unit range (render() before to_stored)."""
         g = self.gaussians if max_level is None else self.gaussians.select(self.gaussians.levels <= max_level)
         g = g.as_torch(device.fit_device(self.backend))
-        out = _render(g, self.height, self.width, self.k, self.wrap, self.backend, self.config.threads).cpu().numpy()
+        return _render(g, self.height, self.width, self.k, self.wrap, self.backend, self.config.threads).cpu().numpy()
+
+    def _stored(self, out: np.ndarray) -> np.ndarray:
         lo, hi = _ranges(self.channels)
         return transfer.to_stored(out, lo, hi, [c.colour_space == "log2" for c in self.channels])
 
@@ -466,7 +472,8 @@ def evaluate(result: FitResult, target: np.ndarray) -> dict:
         levels = sorted(set(result.gaussians.levels.tolist()))
         by_level: dict[str, concurrent.futures.Future] = {}
         for lv in levels[:-1]:  # rendered here, measured by the pool
-            by_level[str(lv)] = pool.submit(lambda r: metrics.psnr(ref_u, range_units(r)), result.render(max_level=lv))
+            unit_rec = result._render_unit(max_level=lv)
+            by_level[str(lv)] = pool.submit(lambda r: metrics.psnr(ref_u, range_units(result._stored(r))), unit_rec)
         out: dict = {"psnr": jobs.pop("psnr").result(), "psnr_by_group": jobs.pop("psnr_by_group").result()}
         out.update(
             bytes=len(result.data),
