@@ -133,12 +133,12 @@ def main() -> None:
         mat = load(Path(tmp) / "m")
     prof = cProfile.Profile(time.process_time)
     before = resource.getrusage(resource.RUSAGE_SELF)
-    wall, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
+    wall, cpu, thread_cpu = time.perf_counter(), time.process_time(), time.thread_time()
     with RendererCalls() as renderer:
         prof.enable()
         r = fit_material(mat, Budget(bppc=0.06), cfg, wrap=wrap, progress="off")
         prof.disable()
-    wall, cpu, own = time.perf_counter() - wall, time.process_time() - cpu, time.thread_time() - own
+    wall, cpu, thread_cpu = time.perf_counter() - wall, time.process_time() - cpu, time.thread_time() - thread_cpu
     if args.pstats:
         prof.dump_stats(args.pstats)
     after = resource.getrusage(resource.RUSAGE_SELF)
@@ -160,9 +160,9 @@ def main() -> None:
         "renderer_cpu_s": round(sum(c["cpu_s"] for c in renderer.table()), 1),
         "renderer_wall_s": round(sum(c["wall_s"] for c in renderer.table()), 1),
         # CPU of the thread that called fit(): the work no other core shares (plus its part of the renderer's)
-        "calling_thread_cpu_s": round(own, 1),
+        "calling_thread_cpu_s": round(thread_cpu, 1),
         "calling_thread_outside_renderer_cpu_s": round(
-            own - sum(c["calling_thread_cpu_s"] for c in renderer.table()), 1
+            thread_cpu - sum(c["calling_thread_cpu_s"] for c in renderer.table()), 1
         ),
         "minor_page_faults": after.ru_minflt - before.ru_minflt,
         "peak_rss_gb": round(after.ru_maxrss / 2**20, 2),
