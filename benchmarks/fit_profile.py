@@ -177,6 +177,10 @@ def main() -> None:
     outside_cpu, outside_wall = row["cpu_s"] - row["renderer_cpu_s"], row["wall_s"] - row["renderer_wall_s"]
     busy = outside_cpu / outside_wall
     print(f"  outside the renderer: {outside_cpu:.1f} CPU s in {outside_wall:.1f} s ({busy:.2f} cores busy)")
+    print(
+        f"  calling thread: {row['calling_thread_cpu_s']:.1f} CPU s, "
+        f"{row['calling_thread_outside_renderer_cpu_s']:.1f} of them outside the renderer"
+    )
     if args.json:
         args.json.write_text(json.dumps(dict(row, phases=phases, renderer=renderer.table()), indent=1))
 
