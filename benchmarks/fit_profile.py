@@ -4,9 +4,11 @@ process's CPU clock (all threads; other load inflates it far less than wall
 time). Prints the totals as one JSON line, then CPU seconds per phase (calls,
 cumulative, own), then every renderer call by level size and kind (forward
 with saved state, forward alone, backward: calls, CPU and wall seconds) and
-the time outside the renderer; --json also writes them.
+the time outside the renderer; --json also writes them. calling_thread_*:
+the CPU time of the thread that called fit() (time.thread_time), and of it
+what ran outside the renderer: the work no other core took a share of.
 
-    python benchmarks/fit_profile.py MATERIAL_DIR 1024 [--json out.json] [--set steps=400 ...]
+    python benchmarks/fit_profile.py MATERIAL_DIR 1024 [--json out.json] [--pstats out.prof] [--set steps=400 ...]
 
 --set NAME=VALUE changes a FitConfig field (VALUE as JSON: 400, 0.5, [4,2,1]);
 --no-wrap fits with clamped addressing, as benchmarks/fit_bench.py does.
@@ -54,11 +56,12 @@ class RendererCalls:
     def __init__(self):
         self.rows: dict[tuple[str, str], list[float]] = {}
 
-    def _add(self, kind: str, size: str, cpu: float, wall: float) -> None:
-        row = self.rows.setdefault((kind, size), [0, 0.0, 0.0])
+    def _add(self, kind: str, size: str, cpu: float, wall: float, own: float) -> None:
+        row = self.rows.setdefault((kind, size), [0, 0.0, 0.0, 0.0])
         row[0] += 1
         row[1] += cpu
         row[2] += wall
+        row[3] += own
 
     def __enter__(self):
         from texgs import native
@@ -66,17 +69,25 @@ class RendererCalls:
         self._native, self._forward, self._backward = native, native._forward, native._RenderCPU.backward
 
         def forward(params, height, width, k, wrap, threads, keep_state):
-            cpu, wall = time.process_time(), time.perf_counter()
+            cpu, wall, own = time.process_time(), time.perf_counter(), time.thread_time()
             out = self._forward(params, height, width, k, wrap, threads, keep_state)
             kind = "forward+state" if keep_state else "forward alone"
-            self._add(kind, f"{width}x{height}", time.process_time() - cpu, time.perf_counter() - wall)
+            self._add(
+                kind,
+                f"{width}x{height}",
+                time.process_time() - cpu,
+                time.perf_counter() - wall,
+                time.thread_time() - own,
+            )
             return out
 
         def backward(ctx, grad_out):
-            cpu, wall = time.process_time(), time.perf_counter()
+            cpu, wall, own = time.process_time(), time.perf_counter(), time.thread_time()
             out = self._backward(ctx, grad_out)
             h, w = grad_out.shape[:2]
-            self._add("backward", f"{w}x{h}", time.process_time() - cpu, time.perf_counter() - wall)
+            self._add(
+                "backward", f"{w}x{h}", time.process_time() - cpu, time.perf_counter() - wall, time.thread_time() - own
+            )
             return out
 
         native._forward, native._RenderCPU.backward = forward, staticmethod(backward)
@@ -87,8 +98,15 @@ class RendererCalls:
 
     def table(self) -> list[dict]:
         return [
-            {"kind": kind, "size": size, "calls": int(n), "cpu_s": round(cpu, 2), "wall_s": round(wall, 2)}
-            for (kind, size), (n, cpu, wall) in sorted(self.rows.items(), key=lambda kv: -kv[1][1])
+            {
+                "kind": kind,
+                "size": size,
+                "calls": int(n),
+                "cpu_s": round(cpu, 2),
+                "wall_s": round(wall, 2),
+                "calling_thread_cpu_s": round(own, 2),
+            }
+            for (kind, size), (n, cpu, wall, own) in sorted(self.rows.items(), key=lambda kv: -kv[1][1])
         ]
 
 
@@ -100,6 +118,7 @@ def main() -> None:
     ap.add_argument("material", type=Path)
     ap.add_argument("side", type=int)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--pstats", type=Path, help="also write the whole cProfile profile (pstats format) here")
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE", help="FitConfig changes")
     ap.add_argument("--no-wrap", action="store_true", help="clamp addressing (fit_bench's) instead of wrap")
     args = ap.parse_args()
@@ -114,12 +133,14 @@ def main() -> None:
         mat = load(Path(tmp) / "m")
     prof = cProfile.Profile(time.process_time)
     before = resource.getrusage(resource.RUSAGE_SELF)
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, thread_cpu = time.perf_counter(), time.process_time(), time.thread_time()
     with RendererCalls() as renderer:
         prof.enable()
         r = fit_material(mat, Budget(bppc=0.06), cfg, wrap=wrap, progress="off")
         prof.disable()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu, thread_cpu = time.perf_counter() - wall, time.process_time() - cpu, time.thread_time() - thread_cpu
+    if args.pstats:
+        prof.dump_stats(args.pstats)
     after = resource.getrusage(resource.RUSAGE_SELF)
     phases = {}
     for (_, _, fn), (_, calls, own, cum, _) in pstats.Stats(prof).stats.items():
@@ -138,6 +159,11 @@ def main() -> None:
         "renderer_calls": sum(c["calls"] for c in renderer.table()),
         "renderer_cpu_s": round(sum(c["cpu_s"] for c in renderer.table()), 1),
         "renderer_wall_s": round(sum(c["wall_s"] for c in renderer.table()), 1),
+        # CPU of the thread that called fit(): the work no other core shares (plus its part of the renderer's)
+        "calling_thread_cpu_s": round(thread_cpu, 1),
+        "calling_thread_outside_renderer_cpu_s": round(
+            thread_cpu - sum(c["calling_thread_cpu_s"] for c in renderer.table()), 1
+        ),
         "minor_page_faults": after.ru_minflt - before.ru_minflt,
         "peak_rss_gb": round(after.ru_maxrss / 2**20, 2),
     }
@@ -151,6 +177,10 @@ def main() -> None:
     outside_cpu, outside_wall = row["cpu_s"] - row["renderer_cpu_s"], row["wall_s"] - row["renderer_wall_s"]
     busy = outside_cpu / outside_wall
     print(f"  outside the renderer: {outside_cpu:.1f} CPU s in {outside_wall:.1f} s ({busy:.2f} cores busy)")
+    print(
+        f"  calling thread: {row['calling_thread_cpu_s']:.1f} CPU s, "
+        f"{row['calling_thread_outside_renderer_cpu_s']:.1f} of them outside the renderer"
+    )
     if args.json:
         args.json.write_text(json.dumps(dict(row, phases=phases, renderer=renderer.table()), indent=1))
 

@@ -529,3 +529,14 @@ def test_large_fits_keep_the_per_texel_step_and_the_coverage_reach_of_a_1k_fit()
         assert lr * position_lr_scale(h, w) * max(h, w) == pytest.approx(lr * 1024)
     assert coverage_points(8606) == COVERAGE_POINTS  # a 1K 9-channel fit: unchanged
     assert coverage_points(140_000) >= 140_000 / 16
+
+
+def test_pyramid_targets_are_the_same_on_two_threads():
+    from texgs.fit.optimize import level_target, level_targets
+    from texgs.fit.schedule import Stage
+
+    g = torch.Generator().manual_seed(11)
+    target, unit = torch.rand(2, 100, 90, 9, generator=g)
+    for stage in (Stage(2, 50, 45, 0, 1), Stage(3, 34, 30, 0, 1), Stage(1, 100, 90, 0, 1)):
+        a, b = level_targets(target, unit, stage, workers=2)
+        assert torch.equal(a, level_target(target, stage)) and torch.equal(b, level_target(unit, stage))

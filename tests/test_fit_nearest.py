@@ -35,3 +35,15 @@ def test_few_centres_are_measured_pair_by_pair():
     centres = torch.tensor([[1.0, 1.0], [5.0, 5.0], [9.0, 1.0]])
     idx = nearest.nearest(torch.tensor([[8.0, 1.5]]), centres, 8, 10, 10, (False, False))
     assert idx.tolist() == [[2, 1, 0]]  # k capped at the count, nearest first
+
+
+@pytest.mark.parametrize("wrap", [(False, False), (True, True)])
+def test_every_pair_search_is_the_same_on_one_thread_and_on_several(wrap):
+    gen = torch.Generator().manual_seed(6)
+    width, height, n = 256, 256, 5000  # below GRID_MIN_GAUSSIANS: every pair, in blocks of points
+    centres = torch.rand(n, 2, generator=gen) * float(width)
+    points = torch.rand(1000, 2, generator=gen) * float(width)
+    one = nearest.nearest(points, centres, 8, width, height, wrap)
+    assert points.shape[0] > nearest.CHUNK_PAIRS // n  # several blocks
+    for workers in (2, 3):
+        assert torch.equal(nearest.nearest(points, centres, 8, width, height, wrap, workers=workers), one)

@@ -16,6 +16,14 @@ def test_distances_sum_the_dimensions_in_the_same_order_as_a_plain_sum():
     assert np.array_equal(palette.nearest_entry(x, c), direct.argmin(1))
 
 
+def test_nearest_entry_is_the_same_on_one_thread_and_on_several():
+    rng = np.random.default_rng(1)
+    x, c = rng.random((10 * palette._KMEANS_CHUNK + 7, 3)), rng.random((64, 3))
+    direct = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1).argmin(1)
+    for workers in (1, 2, 4):
+        assert np.array_equal(palette.nearest_entry(x, c, workers=workers), direct)
+
+
 def test_training_sample_is_every_value_up_to_the_cap_then_a_fixed_subset(monkeypatch):
     monkeypatch.setattr(palette, "KMEANS_POINTS_PER_ENTRY", 8)
     x = np.random.default_rng(1).random((100, 2))

@@ -97,7 +97,7 @@ L2_MAX_WORKERS = 4
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 
 
-def _workers_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+def workers_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
     """A thread pool of at least `workers` threads, kept for the process (torch ops release the GIL)."""
     global _pool
     if _pool is None or _pool._max_workers < workers:
@@ -154,7 +154,10 @@ class _WeightedL2(torch.autograd.Function):
 
         workers = min(workers, len(starts))
         if workers > 1:
-            parts = list(_workers_pool(workers).map(chunk, starts))
+            # One task per worker (chunks j, j + workers, ...): a task per chunk cost the
+            # calling thread more in futures than the passes it handed out.
+            lists = list(workers_pool(workers).map(lambda j: [chunk(s) for s in starts[j::workers]], range(workers)))
+            parts = [lists[i % workers][i // workers] for i in range(len(starts))]
         else:
             parts = [chunk(s) for s in starts]
         sq = torch.zeros(c, dtype=unit.dtype, device=unit.device)

@@ -18,6 +18,8 @@ import math
 
 import torch
 
+from .loss import workers_pool  # the fit's one pool of torch-op threads
+
 #: Point-centre pairs measured at once (bounds the memory of both searches).
 CHUNK_PAIRS = 1 << 18
 #: Gaussians from which the grid search is used.
@@ -38,14 +40,22 @@ def offsets(points: torch.Tensor, centres: torch.Tensor, width: int, height: int
     return d
 
 
-def brute_force(points: torch.Tensor, centres: torch.Tensor, k: int, width: int, height: int, wrap) -> torch.Tensor:
-    """[S, k] indices of the k nearest centres [N, 2] of each point [S, 2], every pair measured."""
+def brute_force(
+    points: torch.Tensor, centres: torch.Tensor, k: int, width: int, height: int, wrap, workers: int = 1
+) -> torch.Tensor:
+    """[S, k] indices of the k nearest centres [N, 2] of each point [S, 2], every pair measured;
+    the blocks of points are spread over `workers` threads (each block alone: the same result on any count)."""
     rows = max(1, CHUNK_PAIRS // max(1, centres.shape[0]))
-    out = [torch.zeros(0, k, dtype=torch.long, device=points.device)]
-    for i in range(0, points.shape[0], rows):
-        d = offsets(points[i : i + rows], centres, width, height, wrap)
-        out.append(torch.topk((d * d).sum(-1), k, dim=1, largest=False).indices)
-    return torch.cat(out)
+
+    def block(i: int) -> torch.Tensor:
+        with torch.no_grad():  # grad mode is per thread
+            d = offsets(points[i : i + rows], centres, width, height, wrap)
+            return torch.topk((d * d).sum(-1), k, dim=1, largest=False).indices
+
+    starts = range(0, points.shape[0], rows)
+    workers = min(workers, len(starts)) if points.device.type == "cpu" else 1
+    parts = list(workers_pool(workers).map(block, starts)) if workers > 1 else [block(i) for i in starts]
+    return torch.cat([torch.zeros(0, k, dtype=torch.long, device=points.device)] + parts)
 
 
 def _grid_shape(n: int, width: int, height: int, occupancy: float) -> tuple[int, int]:
@@ -61,14 +71,16 @@ def nearest(
     height: int,
     wrap,
     occupancy: float = GRID_OCCUPANCY,
+    workers: int = 1,
 ) -> torch.Tensor:
-    """[S, k] indices of the k centres [N, 2] nearest each point [S, 2] (level texels)."""
+    """[S, k] indices of the k centres [N, 2] nearest each point [S, 2] (level texels);
+    workers: threads for the every-pair search (never changes the result)."""
     n = centres.shape[0]
     k = min(k, n)
     span = 2 * GRID_REACH + 1
     gx, gy = _grid_shape(n, width, height, occupancy)
     if n < GRID_MIN_GAUSSIANS or gx < span or gy < span or points.shape[0] == 0:
-        return brute_force(points, centres, k, width, height, wrap)
+        return brute_force(points, centres, k, width, height, wrap, workers)
     dev = centres.device
     cw, ch = width / gx, height / gy  # the cells tile the image exactly, so wrapping by cell is exact
     cx = torch.floor(centres[:, 0] / cw).long().clamp_(0, gx - 1)

@@ -32,7 +32,7 @@ from . import nearest
 from .adam import Adam
 from .config import FitConfig
 from .device import randperm
-from .loss import image_loss, loss_workers, random_window, weighted_l2
+from .loss import image_loss, loss_workers, random_window, weighted_l2, workers_pool
 from .progress import Progress
 from .schedule import Plan, Plateau, Stage, position_lr_scale
 
@@ -100,6 +100,20 @@ def level_target(target: torch.Tensor, stage: Stage) -> torch.Tensor:
         return target
     x = target.permute(2, 0, 1)[None]
     return F.interpolate(x, size=(stage.height, stage.width), mode="area")[0].permute(1, 2, 0).contiguous()
+
+
+def level_targets(target: torch.Tensor, unit_target: torch.Tensor, stage: Stage, workers: int):
+    """(level_target(target, stage), level_target(unit_target, stage)), on two threads when workers > 1
+    (each image whole on one: the same bits)."""
+    if workers > 1 and target.device.type == "cpu" and (stage.height, stage.width) != tuple(target.shape[:2]):
+
+        def one(t):
+            with torch.no_grad():
+                return level_target(t, stage)
+
+        a, b = workers_pool(2).map(one, (target, unit_target))
+        return a, b
+    return level_target(target, stage), level_target(unit_target, stage)
 
 
 def level_factor(height: int, width: int, stage: Stage) -> float:
@@ -273,10 +287,12 @@ def _level_offsets(g: TrainableGaussians, points: torch.Tensor, idx: torch.Tenso
 
 
 @torch.no_grad()
-def coverage_candidates(g: TrainableGaussians, points: torch.Tensor, stage: Stage, wrap) -> torch.Tensor:
-    """[S, k] the Gaussians whose centres are nearest each hole point."""
+def coverage_candidates(
+    g: TrainableGaussians, points: torch.Tensor, stage: Stage, wrap, workers: int = 1
+) -> torch.Tensor:
+    """[S, k] the Gaussians whose centres are nearest each hole point (the search on `workers` threads)."""
     means = g.positions * torch.tensor([float(stage.width), float(stage.height)], device=g.positions.device)
-    return nearest.nearest(points, means, COVERAGE_CANDIDATES, stage.width, stage.height, wrap)
+    return nearest.nearest(points, means, COVERAGE_CANDIDATES, stage.width, stage.height, wrap, workers=workers)
 
 
 def coverage_loss(
@@ -365,7 +381,8 @@ def run(
     n_initial = n_total if adds == 0 else max(1, min(n_total, round(cfg.initial_fraction * n_total)))
     sizes = batch_sizes(n_total, n_initial, adds)
     stage = plan.stages[0]
-    tgt, unit_tgt = level_target(target, stage), level_target(unit_target, stage)
+    workers = loss_workers(cfg.threads)
+    tgt, unit_tgt = level_targets(target, unit_target, stage, workers)
     g = initial_gaussians(tgt, unit_tgt, weights, n_initial, cfg, wrap, gen)
     lr_scale = 1.0  # plateau decays
     anneal_start = plan.add_steps[-1] if plan.add_steps else 0
@@ -381,13 +398,12 @@ def run(
     best_err, best_mse, best = math.inf, math.inf, None  # best_err: squared error plus the cutout term
     fused_l2 = cfg.data_term == "l2" and cfg.ssim_weight == 0
     loss_buf = None
-    workers = loss_workers(cfg.threads)
     cover_pts = cover_idx = None  # hole texels the coverage term pulls Gaussians over, their candidates
     while step < plan.steps:
         new_stage = plan.stage_at(step)
         if new_stage != stage:
             cover_pts = None
-            stage, tgt, unit_tgt = new_stage, level_target(target, new_stage), level_target(unit_target, new_stage)
+            stage, (tgt, unit_tgt) = new_stage, level_targets(target, unit_target, new_stage, workers)
             limits_factor = level_factor(height, width, stage)
             if progress:
                 progress.message(f"level {stage.width}x{stage.height} from step {step}")
@@ -435,7 +451,7 @@ def run(
                 relocate_into_holes(g, opt, stage, height, width, unit_tgt, cfg, wrap, backend, gen)
             if cfg.coverage_weight > 0:
                 cover_pts = hole_points(g, stage, height, width, cfg, wrap, backend, gen, coverage_points(g.n))
-                cover_idx = coverage_candidates(g, cover_pts, stage, wrap)
+                cover_idx = coverage_candidates(g, cover_pts, stage, wrap, workers)
             project(g, limits, wrap, limits_factor)
         if step % cfg.eval_every == 0 or step == plan.steps:
             last_psnr = psnr_from_mse(err)

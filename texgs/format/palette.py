@@ -12,6 +12,8 @@ pass."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,6 +34,24 @@ KMEANS_POINTS_PER_ENTRY = 256
 #: (docs/benchmarks.md "Cost as the material grows").
 KMEANS_FULL_PASSES = 4
 _KMEANS_CHUNK = 1024  # rows of a distance block: [chunk, entries] float64 stays in cache
+#: Most threads nearest_entry spreads its blocks over (numpy's elementwise
+#: passes release the GIL; every block is computed alone, so the result is the
+#: same on any count).
+KMEANS_MAX_WORKERS = 2
+
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _workers() -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(KMEANS_MAX_WORKERS, cores))
+
+
+def _blocks_pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = concurrent.futures.ThreadPoolExecutor(max_workers=KMEANS_MAX_WORKERS, thread_name_prefix="texgs-kmeans")
+    return _pool
 
 
 def _squared_distances(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -43,13 +63,24 @@ def _squared_distances(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return d
 
 
-def nearest_entry(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+def nearest_entry(x: np.ndarray, centres: np.ndarray, workers: int | None = None) -> np.ndarray:
     """[N] index of the nearest centre (squared distance, lowest index on ties).
     Elementwise float64 arithmetic in fixed chunks, so results do not depend
-    on BLAS or thread count."""
+    on BLAS or thread count; the chunks are spread over up to
+    KMEANS_MAX_WORKERS threads (workers: that many, None = as many as this
+    process may use), each writing its own rows."""
     out = np.empty(len(x), np.int64)
-    for a in range(0, len(x), _KMEANS_CHUNK):
+
+    def block(a: int) -> None:
         out[a : a + _KMEANS_CHUNK] = _squared_distances(x[a : a + _KMEANS_CHUNK], centres).argmin(1)
+
+    starts = range(0, len(x), _KMEANS_CHUNK)
+    workers = min(_workers() if workers is None else max(1, workers), KMEANS_MAX_WORKERS, len(starts))
+    if workers > 1:
+        list(_blocks_pool().map(block, starts))
+    else:
+        for a in starts:
+            block(a)
     return out
 
 
