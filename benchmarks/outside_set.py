@@ -1,7 +1,7 @@
 """Build the OUTSIDE set: materials texgs's defaults were not chosen on, for checking that a default generalises.
 
     python benchmarks/outside_set.py OUT [--max-side 1024] [--per-package 8] \
-        [--packages nexuiz-textures,0ad-data] [--cache /tmp/texgs-outside-cache] [--corpus DIR] \
+        [--packages nexuiz-textures,nexuiz-data,redeclipse-data] [--cache /tmp/texgs-outside-cache] [--corpus DIR] \
         [--corpus-count N] [--no-corpus] [--no-games] [--min-side 256]
 
 Two parts, each a folder under OUT that `texgs compare` / `texgs bake` take as they are:
@@ -54,8 +54,11 @@ from texgs.ingest.load import SHRINK_FILTER  # noqa: E402
 from texgs.ingest.readers import read_header, read_image  # noqa: E402
 from texgs.ingest.roles import IMAGE_EXTENSIONS, MAP_KINDS  # noqa: E402
 
-DEFAULT_PACKAGES = ("nexuiz-textures", "0ad-data")
+#: Darkplaces (map textures; models) and Cube 2 names. 0ad-data ships its textures as DDS, which texgs
+#: does not read, and openarena-data names its maps in .shader scripts: neither gives a candidate.
+DEFAULT_PACKAGES = ("nexuiz-textures", "nexuiz-data", "redeclipse-data")
 ARCHIVES = (".pk3", ".zip", ".wz")
+SUMMARY_NAME = "outside_set.json"  # the printed summary, also kept in OUT (read by --table)
 COLOUR_KINDS = {"albedo", "albedo_height"}
 
 
@@ -232,6 +235,100 @@ def build_package(package: str, cache: Path, out: Path, per_package: int, min_si
     return {"version": version, "candidates": n, "picked": rows}
 
 
+def _sources(out: Path) -> dict[str, tuple[str, str]]:
+    """material name as `texgs compare` reports it (its folder and the folder above) -> (part, source)."""
+    summary = json.loads((out / SUMMARY_NAME).read_text())
+    keys = {r["key"]: ("corpus", r["key"].split("/")[0]) for r in summary.get("corpus", [])}
+    for package, p in summary.get("packages", {}).items():
+        keys.update(
+            {"/".join(r["folder"].split("/")[-2:]): ("games", f"{package} {p['version']}") for r in p["picked"]}
+        )
+    return keys
+
+
+def _stats(values: list[float]) -> dict:
+    v = sorted(values)
+    return {
+        "n": len(v),
+        "mean": round(float(np.mean(v)), 2),
+        "median": round(float(np.median(v)), 2),
+        "min": round(v[0], 2),
+        "max": round(v[-1], 2),
+        "below_astc": sum(x < 0 for x in v),
+    }
+
+
+def table(out: Path, csvs: list[Path], csv_out: Path | None) -> dict:
+    """Per material and rate: texgs, ASTC and BC7 PSNR (dB, all channels), texgs - ASTC, and the
+    group where texgs is furthest below (or least above) ASTC; then the statistics of texgs - ASTC
+    per part (corpus, games) and together. Prints Markdown tables; returns the statistics."""
+    import csv
+
+    sources = _sources(out)
+    rows: dict[tuple[str, float], dict[str, dict]] = {}
+    for path in csvs:
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                if r["psnr"]:
+                    rows.setdefault((r["material"], float(r["requested_bppc"])), {})[r["method"]] = r
+    lines, table_rows = [], []
+    for (material, rate), by in sorted(rows.items(), key=lambda kv: (sources.get(kv[0][0], ("?", ""))[0], kv[0])):
+        if not {"texgs", "ASTC"} <= by.keys():
+            continue
+        t, astc = by["texgs"], by["ASTC"]
+        bc7 = by.get("BC7", {}).get("psnr")
+        groups = {c[5:]: float(t[c]) - float(astc[c]) for c in t if c.startswith("psnr_") and t[c] and astc.get(c)}
+        worst = min(groups, key=groups.__getitem__) if groups else ""
+        part, source = sources.get(material, ("?", "?"))
+        row = {
+            "part": part,
+            "source": source,
+            "material": material,
+            "bppc": rate,
+            "size": f"{t['W']}x{t['H']}",
+            "channels": int(t["C"]),
+            "texgs": round(float(t["psnr"]), 2),
+            "ASTC": round(float(astc["psnr"]), 2),
+            "BC7": round(float(bc7), 2) if bc7 else None,
+            "texgs_minus_astc": round(float(t["psnr"]) - float(astc["psnr"]), 2),
+            "worst_group": worst,
+            "worst_group_minus_astc": round(groups[worst], 2) if worst else None,
+        }
+        table_rows.append(row)
+    lines.append(
+        "| part | source | material | bppc | size | C | texgs | ASTC | BC7 | texgs - ASTC "
+        "| worst group (texgs - ASTC) |"
+    )
+    lines.append("|---|---|---|---:|---|---:|---:|---:|---:|---:|---|")
+    for r in table_rows:
+        bc7_text = "" if r["BC7"] is None else f"{r['BC7']:.2f}"
+        lines.append(
+            f"| {r['part']} | {r['source']} | {r['material']} | {r['bppc']:g} | {r['size']} | {r['channels']} "
+            f"| {r['texgs']:.2f} | {r['ASTC']:.2f} | {bc7_text} "
+            f"| {r['texgs_minus_astc']:+.2f} | {r['worst_group']} ({r['worst_group_minus_astc']:+.2f}) |"
+        )
+    stats = {}
+    for rate in sorted({r["bppc"] for r in table_rows}):
+        at = [r for r in table_rows if r["bppc"] == rate]
+        for part in ("corpus", "games", "all"):
+            vals = [r["texgs_minus_astc"] for r in at if part in ("all", r["part"])]
+            if vals:
+                stats[f"{part}@{rate:g}"] = _stats(vals)
+    lines += ["", "| part @ bppc | n | mean | median | min | max | below ASTC |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for k, st in stats.items():
+        lines.append(
+            f"| {k} | {st['n']} | {st['mean']:+.2f} | {st['median']:+.2f} | {st['min']:+.2f} | {st['max']:+.2f} "
+            f"| {st['below_astc']} |"
+        )
+    print("\n".join(lines))
+    if csv_out:
+        with open(csv_out, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(table_rows[0]))
+            w.writeheader()
+            w.writerows(table_rows)
+    return stats
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path)
@@ -244,7 +341,19 @@ def main() -> None:
     ap.add_argument("--corpus-count", type=int, default=0, help="corpus materials, evenly spaced (0 = all 44)")
     ap.add_argument("--no-corpus", action="store_true")
     ap.add_argument("--no-games", action="store_true")
+    ap.add_argument(
+        "--table",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="RESULTS_CSV",
+        help="instead of building: tables of `texgs compare OUT/<part> ...` results.csv files",
+    )
+    ap.add_argument("--csv", type=Path, default=None, help="--table: also write its rows here")
     a = ap.parse_args()
+    if a.table:
+        print(json.dumps(table(a.out, a.table, a.csv)))
+        return
     summary: dict = {"out": str(a.out), "max_side": a.max_side, "per_package": a.per_package, "min_side": a.min_side}
     if not a.no_corpus:
         root = a.corpus or corpus_root()
@@ -258,6 +367,8 @@ def main() -> None:
     summary["count"] = len(summary.get("corpus", [])) + sum(
         len(p["picked"]) for p in summary.get("packages", {}).values()
     )
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / SUMMARY_NAME).write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary, indent=1))
 
 

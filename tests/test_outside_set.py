@@ -95,3 +95,33 @@ def test_corpus_part_skips_the_benchmark_set(tmp_path):
     big = tmp_path / "out" / "ambientcg" / "Big001"
     assert not (big / "Big001_diff.png").is_symlink() and Image.open(big / "Big001_diff.png").size == (32, 16)
     assert rows[0]["downsampled"] and not rows[1]["downsampled"]
+
+
+def test_table_statistics_per_part(tmp_path, capsys):
+    import csv
+    import json
+
+    summary = {
+        "corpus": [{"key": "polyhaven/other_mat"}],
+        "packages": {"game-data": {"version": "1.0", "picked": [{"folder": "textures/eX/wall"}]}},
+    }
+    (tmp_path / outside_set.SUMMARY_NAME).write_text(json.dumps(summary))
+    cols = ["material", "method", "requested_bppc", "W", "H", "C", "psnr", "psnr_albedo", "psnr_normal"]
+    rows = [
+        ["polyhaven/other_mat", "texgs", "0.06", "1024", "1024", "9", "30.0", "29.0", "33.0"],
+        ["polyhaven/other_mat", "ASTC", "0.06", "1024", "1024", "9", "29.0", "29.5", "31.0"],
+        ["polyhaven/other_mat", "BC7", "0.06", "1024", "1024", "9", "27.0", "27.0", "28.0"],
+        ["eX/wall", "texgs", "0.06", "256", "256", "7", "25.0", "24.0", "27.0"],
+        ["eX/wall", "ASTC", "0.06", "256", "256", "7", "26.0", "26.0", "26.5"],
+    ]
+    path = tmp_path / "results.csv"
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows([cols, *rows])
+    stats = outside_set.table(tmp_path, [path], tmp_path / "table.csv")
+    assert stats["corpus@0.06"] == {"n": 1, "mean": 1.0, "median": 1.0, "min": 1.0, "max": 1.0, "below_astc": 0}
+    assert stats["games@0.06"]["below_astc"] == 1 and stats["games@0.06"]["mean"] == -1.0
+    assert stats["all@0.06"]["n"] == 2 and stats["all@0.06"]["mean"] == 0.0
+    with open(tmp_path / "table.csv", newline="") as f:
+        out = {r["material"]: r for r in csv.DictReader(f)}
+    assert out["polyhaven/other_mat"]["worst_group"] == "albedo" and out["eX/wall"]["source"] == "game-data 1.0"
+    assert out["eX/wall"]["BC7"] == "" and "| games | game-data 1.0 | eX/wall |" in capsys.readouterr().out
