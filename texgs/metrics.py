@@ -16,19 +16,26 @@ import math
 import numpy as np
 
 
-def _as_f64(a) -> np.ndarray:
+def _as_array(a) -> np.ndarray:
+    """numpy view of an array or tensor, in its own dtype (no float64 copy)."""
     if hasattr(a, "detach"):
         a = a.detach().cpu().numpy()
-    return np.asarray(a, dtype=np.float64)
+    return np.asarray(a)
 
 
-def _check_pair(reference, reconstruction) -> tuple[np.ndarray, np.ndarray]:
-    ref, rec = _as_f64(reference), _as_f64(reconstruction)
+def _check_shapes(reference, reconstruction) -> tuple[np.ndarray, np.ndarray]:
+    ref, rec = _as_array(reference), _as_array(reconstruction)
     if ref.shape != rec.shape:
         raise ValueError(f"reference {ref.shape} and reconstruction {rec.shape} differ in shape")
     if ref.ndim != 3:
         raise ValueError(f"expected [H, W, C] arrays, got shape {ref.shape}")
     return ref, rec
+
+
+def _check_pair(reference, reconstruction) -> tuple[np.ndarray, np.ndarray]:
+    """_check_shapes, then both as float64 (whole-image measures)."""
+    ref, rec = _check_shapes(reference, reconstruction)
+    return np.asarray(ref, np.float64), np.asarray(rec, np.float64)
 
 
 def mse(reference, reconstruction, clip: bool = True) -> float:
@@ -69,22 +76,6 @@ def psnr_by_group(reference, reconstruction, groups: list[str], clip: bool = Tru
 #: Texels a bounded-memory measure (squared_error_sums, normal_angles,
 #: log_luminance_psnr) converts to float64 at once: a band of rows this large.
 BAND_TEXELS = 1 << 18
-
-
-def _as_array(a) -> np.ndarray:
-    """numpy view of an array or tensor, in its own dtype (no float64 copy)."""
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    return np.asarray(a)
-
-
-def _check_shapes(reference, reconstruction) -> tuple[np.ndarray, np.ndarray]:
-    ref, rec = _as_array(reference), _as_array(reconstruction)
-    if ref.shape != rec.shape:
-        raise ValueError(f"reference {ref.shape} and reconstruction {rec.shape} differ in shape")
-    if ref.ndim != 3:
-        raise ValueError(f"expected [H, W, C] arrays, got shape {ref.shape}")
-    return ref, rec
 
 
 def row_bands(height: int, width: int):
@@ -170,7 +161,7 @@ def linear_ranges(ranges, colour_spaces) -> tuple[np.ndarray, np.ndarray]:
 def to_range_units(image, lo, hi) -> np.ndarray:
     """[H, W, C] stored values -> (value - lo) / (hi - lo) per channel: the scale on which
     PSNR is relative to each channel's range (peak = hi - lo), as docs/METRICS.md defines."""
-    a = _as_f64(image)
+    a = np.asarray(_as_array(image), np.float64)
     lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     return (a - lo) / (hi - lo)
 
