@@ -73,14 +73,24 @@ void tile_texels(const TileRect& r, TileTexels& tt) {
     const vfloat nan = vfloat{} + std::numeric_limits<float>::quiet_NaN();
     vint lane;
     for (int l = 0; l < kLanes; ++l) lane[l] = l;
-    for (int b = 0; b < kBlocks; ++b) {  // kLanes texels of one row at a time
-        const int y = r.y0 + b / kRowBlocks;
-        const vint x = lane + (r.x0 + (b % kRowBlocks) * kLanes);
-        const vint inside = (x < r.x1) & (vint{} + (y < r.y1 ? -1 : 0));
-        const vfloat px = inside ? __builtin_convertvector(x, vfloat) + 0.5f : nan;
-        const vfloat py = inside ? vfloat{} + (float(y) + 0.5f) : nan;
-        std::memcpy(tt.px + b * kLanes, &px, sizeof(px));
-        std::memcpy(tt.py + b * kLanes, &py, sizeof(py));
+    // One tile row's x centres and which of its lanes lie inside the image.
+    vfloat row_px[kRowBlocks];
+    vint inside_x[kRowBlocks];
+    for (int cb = 0; cb < kRowBlocks; ++cb) {
+        const vint x = lane + (r.x0 + cb * kLanes);
+        inside_x[cb] = x < r.x1;
+        row_px[cb] = inside_x[cb] ? __builtin_convertvector(x, vfloat) + 0.5f : nan;
+    }
+    for (int row = 0; row < kTileSize; ++row) {  // kLanes texels of one row at a time
+        const int y = r.y0 + row;
+        const vfloat py = vfloat{} + (float(y) + 0.5f);
+        for (int cb = 0; cb < kRowBlocks; ++cb) {
+            const int b = row * kRowBlocks + cb;
+            const vfloat px_b = y < r.y1 ? row_px[cb] : nan;
+            const vfloat py_b = y < r.y1 ? (inside_x[cb] ? py : nan) : nan;
+            std::memcpy(tt.px + b * kLanes, &px_b, sizeof(px_b));
+            std::memcpy(tt.py + b * kLanes, &py_b, sizeof(py_b));
+        }
     }
 }
 
@@ -213,33 +223,39 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
         const vint jv = vint{} + j;
         if (col0 > col1) continue;
         const int cb0 = col0 / kLanes, cb1 = col1 / kLanes;
-        for (int row = row0; row <= row1; ++row)
-            for (int b = row * kRowBlocks + cb0, b1 = row * kRowBlocks + cb1; b <= b1; ++b) {
-                vfloat u, v;
-                frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
-                vfloat x = quad_form(u, v, gs.w1, gs.w2);
-                x = within_cutoff(x) ? x : empty;  // not a candidate: never inserted (also NaN)
-                if (!any_lane(x < sc.best_q[K - 1][b])) continue;
-                const int top = std::min(fill[b] + 1, K);
-                if (fill[b] < K) {
-                    sc.best_q[fill[b]][b] = empty;
-                    sc.best_j[fill[b]][b] = vint{} - 1;
-                }
-                vint before_prev = vint{};
-                vfloat prev_q = empty;
-                vint prev_j = vint{};
-                for (int k = 0; k < top; ++k) {
-                    const vfloat cur_q = sc.best_q[k][b];
-                    const vint cur_j = sc.best_j[k][b];
-                    const vint before = x < cur_q;
-                    sc.best_q[k][b] = before_prev ? prev_q : (before ? x : cur_q);
-                    sc.best_j[k][b] = before_prev ? prev_j : (before ? jv : cur_j);
-                    before_prev = before;
-                    prev_q = cur_q;
-                    prev_j = cur_j;
-                }
-                fill[b] = top;
+        auto insert = [&](int b) {
+            vfloat u, v;
+            frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
+            vfloat x = quad_form(u, v, gs.w1, gs.w2);
+            x = within_cutoff(x) ? x : empty;  // not a candidate: never inserted (also NaN)
+            if (!any_lane(x < sc.best_q[K - 1][b])) return;
+            const int top = std::min(fill[b] + 1, K);
+            if (fill[b] < K) {
+                sc.best_q[fill[b]][b] = empty;
+                sc.best_j[fill[b]][b] = vint{} - 1;
             }
+            vint before_prev = vint{};
+            vfloat prev_q = empty;
+            vint prev_j = vint{};
+            for (int k = 0; k < top; ++k) {
+                const vfloat cur_q = sc.best_q[k][b];
+                const vint cur_j = sc.best_j[k][b];
+                const vint before = x < cur_q;
+                sc.best_q[k][b] = before_prev ? prev_q : (before ? x : cur_q);
+                sc.best_j[k][b] = before_prev ? prev_j : (before ? jv : cur_j);
+                before_prev = before;
+                prev_q = cur_q;
+                prev_j = cur_j;
+            }
+            fill[b] = top;
+        };
+        // Blocks in row order; a span over whole tile rows is one run of blocks.
+        if (cb0 == 0 && cb1 == kRowBlocks - 1) {
+            for (int b = row0 * kRowBlocks, b1 = (row1 + 1) * kRowBlocks; b < b1; ++b) insert(b);
+        } else {
+            for (int row = row0; row <= row1; ++row)
+                for (int b = row * kRowBlocks + cb0, b1 = row * kRowBlocks + cb1; b <= b1; ++b) insert(b);
+        }
     }
     // Weights G = exp(-q/2) of the selected, all texels at once, and the
     // offsets of their value rows; empty slots get G = 0 and the zero row, so
