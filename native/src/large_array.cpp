@@ -1,12 +1,13 @@
-// Allocation of the large per-texel arrays of a render (render.h): huge-page
-// aligned, and recycled. A fit renders the same sizes every step (output,
-// forward state, backward slots: tens of MB at 1024^2); fresh memory would be
-// mapped, zeroed by the kernel and faulted in on every call, about 7-11 ms of
-// CPU per 36 MB here, against 4 ms to write it. So freed blocks are kept (a
-// few, bounded in bytes) and handed out again for requests of about their
-// size. Blocks from 256 KiB up are recycled (a forward state's texel masks
-// are about 1.6 MB at 1024^2), those from 2 MiB up in whole huge pages.
-// Contents are unspecified either way; every caller writes what it reads.
+// Allocation of the large per-texel arrays of a render (render.h): aligned
+// (to 2 MiB from 2 MiB up) and recycled. A fit renders the same sizes every
+// step (output, forward state, backward slots: tens of MB at 1024^2); fresh
+// memory would be mapped, zeroed by the kernel and faulted in on every call,
+// about 7-11 ms of CPU per 36 MB here, against 4 ms to write it. So freed
+// blocks are kept (a few, bounded in bytes) and handed out again for requests
+// of about their size. Blocks from 256 KiB up are recycled (a forward state's
+// texel masks are about 1.6 MB at 1024^2), those from 2 MiB up in whole huge
+// pages. Contents are unspecified either way; every caller writes what it
+// reads.
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
