@@ -7,12 +7,15 @@ one JSON object.
     python benchmarks/render_bench.py --old 1e50b8a
     python benchmarks/render_bench.py --old 1e50b8a --instructions --repeat 9
     python benchmarks/render_bench.py --old 1e50b8a --from crate.texgs   # a real fit's Gaussians
+    python benchmarks/render_bench.py --old 1e50b8a --size 256 --full-size 1024   # a fit's coarse level
 
 The old extension is built from `git archive OLD` into --build-dir (once per
 commit, then reused). Both sides render the same Gaussians with the same
 dL/dout; the JSON also gives the largest difference between their outputs
 and gradients. Workload "fit" (the default): N and shapes of a default fit at
-0.06 bppc (texgs.bench.fit_like_gaussians); --from FILE takes a packed file's
+0.06 bppc (texgs.bench.fit_like_gaussians); with --full-size F, those of an
+F^2 fit scaled down to --size, as a fit's coarse pyramid levels render the
+full-size Gaussians; --from FILE takes a packed file's
 Gaussians instead. Each call renders into a fresh buffer from the
 renderer's allocate_large, as the Python binding does. Wall time is
 contended on a shared machine; process CPU time (all threads) and
@@ -102,7 +105,15 @@ def make_workload(args) -> dict:
         name = f"file {Path(args.from_file).name}"
     else:
         height = width = args.size
-        if args.gaussians == "fit":
+        if args.gaussians == "fit" and args.full_size:
+            # A fit's coarse pyramid level: the full-size fit's Gaussians, scaled
+            # down as texgs.fit.optimize.render_level scales them.
+            full = args.full_size
+            params = bench.fit_like_gaussians(full, full, args.channels, seed=args.seed)
+            params["means"] = params["means"] * (args.size / full)
+            params["inv_scales"] = params["inv_scales"] * (full / args.size)
+            name = f"fit-like at {full}^2 (texgs.bench.fit_like_gaussians), scaled to {args.size}^2"
+        elif args.gaussians == "fit":
             params = bench.fit_like_gaussians(height, width, args.channels, seed=args.seed)
             name = "fit-like (texgs.bench.fit_like_gaussians)"
         else:
@@ -185,6 +196,11 @@ def main(argv=None) -> int:
     ap.add_argument("--channels", type=int, default=9)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--gaussians", default="fit", help='"fit" (a default fit\'s count and shapes) or a count')
+    ap.add_argument(
+        "--full-size",
+        type=int,
+        help="with --gaussians fit: a FULL_SIZE^2 fit's Gaussians scaled to --size (a fit's coarse levels)",
+    )
     ap.add_argument("--from", dest="from_file", help="render the Gaussians of this packed .texgs file instead")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=5, help="timed calls per side and round")

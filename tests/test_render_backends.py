@@ -372,7 +372,7 @@ def test_thread_count_never_changes_a_bit():
 
 @needs_cpu
 def test_recycled_render_buffers_never_show_through():
-    # Buffers of 2 MiB and more (this output, 2.25 MiB) are recycled between
+    # Buffers of 256 KiB and more (this output, 2.25 MiB; the state) are recycled between
     # calls without clearing: a render must write every texel and every slot
     # itself, whatever the memory held before.
     h, w, c, k = 256, 256, 9, 10

@@ -1,10 +1,13 @@
-// Allocation of the large per-texel arrays of a render (render.h): huge-page
-// aligned, and recycled. A fit renders the same sizes every step (output,
-// forward state, backward slots: tens of MB at 1024^2); fresh memory would be
-// mapped, zeroed by the kernel and faulted in on every call, about 7-11 ms of
-// CPU per 36 MB here, against 4 ms to write it. So freed blocks are kept (a
-// few, bounded in bytes) and handed out again for requests of about their
-// size. Contents are unspecified either way; every caller writes what it reads.
+// Allocation of the large per-texel arrays of a render (render.h): aligned
+// (to 2 MiB from 2 MiB up) and recycled. A fit renders the same sizes every
+// step (output, forward state, backward slots: tens of MB at 1024^2); fresh
+// memory would be mapped, zeroed by the kernel and faulted in on every call,
+// about 7-11 ms of CPU per 36 MB here, against 4 ms to write it. So freed
+// blocks are kept (a few, bounded in bytes) and handed out again for requests
+// of about their size. Blocks from 256 KiB up are recycled (a forward state's
+// texel masks are about 1.6 MB at 1024^2), those from 2 MiB up in whole huge
+// pages. Contents are unspecified either way; every caller writes what it
+// reads.
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
@@ -21,8 +24,10 @@ namespace texgs {
 
 namespace {
 constexpr size_t kHugePage = size_t(2) << 20;
+constexpr size_t kPooled = size_t(256) << 10;     // smaller blocks: plain aligned_alloc, never kept
+constexpr size_t kSmallStep = size_t(64) << 10;   // pooled blocks under kHugePage round up to this
 constexpr size_t kIdleBytes = size_t(256) << 20;  // at most this much kept for reuse
-constexpr size_t kIdleBlocks = 8;
+constexpr size_t kIdleBlocks = 16;
 
 struct Block {
     void* p;
@@ -47,13 +52,15 @@ Pool& pool() {
 }  // namespace
 
 void* allocate_large(size_t bytes) {
-    // Under one huge page: plain cache-line-aligned memory, no rounding up to 2 MiB.
-    if (bytes < kHugePage) {
+    // Small blocks: plain cache-line-aligned memory, not kept.
+    if (bytes < kPooled) {
         void* p = std::aligned_alloc(64, (std::max<size_t>(bytes, 1) + 63) / 64 * 64);
         if (!p) throw std::bad_alloc();
         return p;
     }
-    const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+    const bool huge = bytes >= kHugePage;
+    const size_t step = huge ? kHugePage : kSmallStep;
+    const size_t rounded = (bytes + step - 1) / step * step;
     Pool& pl = pool();
     {
         std::lock_guard<std::mutex> lock(pl.mutex);
@@ -71,10 +78,10 @@ void* allocate_large(size_t bytes) {
             return b.p;
         }
     }
-    void* p = std::aligned_alloc(kHugePage, rounded);
+    void* p = std::aligned_alloc(huge ? kHugePage : 64, rounded);
     if (!p) throw std::bad_alloc();
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    madvise(p, rounded, MADV_HUGEPAGE);  // a hint: failure only costs speed
+    if (huge) madvise(p, rounded, MADV_HUGEPAGE);  // a hint: failure only costs speed
 #endif
     try {
         std::lock_guard<std::mutex> lock(pl.mutex);

@@ -73,14 +73,24 @@ void tile_texels(const TileRect& r, TileTexels& tt) {
     const vfloat nan = vfloat{} + std::numeric_limits<float>::quiet_NaN();
     vint lane;
     for (int l = 0; l < kLanes; ++l) lane[l] = l;
-    for (int b = 0; b < kBlocks; ++b) {  // kLanes texels of one row at a time
-        const int y = r.y0 + b / kRowBlocks;
-        const vint x = lane + (r.x0 + (b % kRowBlocks) * kLanes);
-        const vint inside = (x < r.x1) & (vint{} + (y < r.y1 ? -1 : 0));
-        const vfloat px = inside ? __builtin_convertvector(x, vfloat) + 0.5f : nan;
-        const vfloat py = inside ? vfloat{} + (float(y) + 0.5f) : nan;
-        std::memcpy(tt.px + b * kLanes, &px, sizeof(px));
-        std::memcpy(tt.py + b * kLanes, &py, sizeof(py));
+    // One tile row's x centres and which of its lanes lie inside the image.
+    vfloat row_px[kRowBlocks];
+    vint inside_x[kRowBlocks];
+    for (int cb = 0; cb < kRowBlocks; ++cb) {
+        const vint x = lane + (r.x0 + cb * kLanes);
+        inside_x[cb] = x < r.x1;
+        row_px[cb] = inside_x[cb] ? __builtin_convertvector(x, vfloat) + 0.5f : nan;
+    }
+    for (int row = 0; row < kTileSize; ++row) {  // kLanes texels of one row at a time
+        const int y = r.y0 + row;
+        const vfloat py = vfloat{} + (float(y) + 0.5f);
+        for (int cb = 0; cb < kRowBlocks; ++cb) {
+            const int b = row * kRowBlocks + cb;
+            const vfloat px_b = y < r.y1 ? row_px[cb] : nan;
+            const vfloat py_b = y < r.y1 ? (inside_x[cb] ? py : nan) : nan;
+            std::memcpy(tt.px + b * kLanes, &px_b, sizeof(px_b));
+            std::memcpy(tt.py + b * kLanes, &py_b, sizeof(py_b));
+        }
     }
 }
 
@@ -110,47 +120,81 @@ void precompute_rotations(const GaussianParams& g, std::vector<float>& cos_t, st
     }
 }
 
-// Per Gaussian, the half-extents of the tile bound's box (box_radius), rounded
-// up to float: every texel whose q can be <= kQCutoff lies within them, so the
-// forward pass skips the tile's texel blocks outside them (exactly).
-void precompute_reach(const GaussianParams& g, const RenderSettings& s, const std::vector<float>& cos_t,
-                      const std::vector<float>& sin_t, std::vector<float>& reach_x,
-                      std::vector<float>& reach_y) {
-    reach_x.resize(size_t(g.n));
-    reach_y.resize(size_t(g.n));
+// One Gaussian as the forward pass reads it, one record per Gaussian (a tile's
+// entry reads one or two cache lines): its q parameters, and the texels whose
+// centre lies within the tile bound's box (box_radius, rounded up to float).
+// Every texel whose q can be <= kQCutoff lies inside, so forward skips the
+// texel blocks of a tile outside the box (exactly).
+struct ForwardGauss {
+    float mx, my, c, s, w1, w2;
+    // Image texel columns [col0, col1] and rows [row0, row1], clamped to
+    // +-2^30 (far outside every tile); a wrapped axis: all of them.
+    int32_t col0, col1, row0, row1;
+};
+
+// An integer-valued double as int32, clamped to +-2^30 (infinities too).
+inline int32_t clamp_index(double v) {
+    constexpr double kFar = 1073741824.0;
+    return v < -kFar ? -int32_t(kFar) : v > kFar ? int32_t(kFar) : int32_t(v);
+}
+
+// The texels along an axis whose centre lies within `reach` of `mean`, as
+// first and last image index (wrapped: all of them; empty: first > last).
+inline void reach_span(float mean, float reach, bool wrap, int32_t& first, int32_t& last) {
+    if (wrap) {
+        first = clamp_index(-HUGE_VAL);
+        last = clamp_index(HUGE_VAL);
+        return;
+    }
+    first = clamp_index(std::ceil(double(mean) - double(reach) - 0.5));
+    last = clamp_index(std::floor(double(mean) + double(reach) - 0.5));
+}
+
+// Per Gaussian, its forward record and its tiles (tiles.h: tiles_of_box),
+// from one box_radius. cos / sin as precompute_rotations computes them.
+void precompute_forward(const GaussianParams& g, const RenderSettings& s, std::vector<ForwardGauss>& gauss,
+                        std::vector<GaussianTiles>& tiles) {
+    gauss.resize(size_t(g.n));
+    tiles.resize(size_t(g.n));
     for (int i = 0; i < g.n; ++i) {
+        ForwardGauss& f = gauss[i];
+        f.mx = g.means[2 * i];
+        f.my = g.means[2 * i + 1];
+        f.c = std::cos(g.rotations[i]);
+        f.s = std::sin(g.rotations[i]);
+        f.w1 = g.inv_scales[2 * i];
+        f.w2 = g.inv_scales[2 * i + 1];
         double rx, ry;
-        box_radius(cos_t[i], sin_t[i], g.inv_scales[2 * i], g.inv_scales[2 * i + 1], g.means[2 * i],
-                   g.means[2 * i + 1], s.width, s.height, rx, ry);
-        reach_x[i] = float(rx * (1.0 + 1e-6) + 1e-3);  // the margin covers rounding to float
-        reach_y[i] = float(ry * (1.0 + 1e-6) + 1e-3);
+        box_radius(f.c, f.s, f.w1, f.w2, f.mx, f.my, s.width, s.height, rx, ry);
+        tiles[i] = tiles_of_box(f.mx, f.my, rx, ry, s);
+        const float reach_x = float(rx * (1.0 + 1e-6) + 1e-3);  // the margin covers rounding to float
+        const float reach_y = float(ry * (1.0 + 1e-6) + 1e-3);
+        reach_span(f.mx, reach_x, s.wrap_x, f.col0, f.col1);
+        reach_span(f.my, reach_y, s.wrap_y, f.row0, f.row1);
     }
 }
 
-// The tile-local indices [lo, hi] of the texels of an axis whose centre lies
-// within `reach` of `mean` (wrapped axes: all of them; empty: lo > hi).
-inline void reach_range(float mean, float reach, int tile_origin, bool wrap, int& lo, int& hi) {
-    lo = 0;
-    hi = kTileSize - 1;
-    if (wrap) return;
-    const double a = std::ceil(double(mean) - double(reach) - 0.5) - tile_origin;
-    const double b = std::floor(double(mean) + double(reach) - 0.5) - tile_origin;
-    if (a > lo) lo = a > hi ? kTileSize : int(a);
-    if (b < hi) hi = b < lo ? -1 : int(b);
+// The tile-local indices [lo, hi] of an image span [first, last] in the tile
+// starting at `origin` (empty: lo > hi).
+inline void tile_span(int32_t first, int32_t last, int origin, int& lo, int& hi) {
+    const int a = first - origin, b = last - origin;
+    lo = a > 0 ? (a > kTileSize - 1 ? kTileSize : a) : 0;
+    hi = b < kTileSize - 1 ? (b < lo ? -1 : b) : kTileSize - 1;
 }
 
-// rows [n, c] copied into out [n, padded_c], each row padded with zeros.
-void pad_rows(const float* rows, int n, int c, int padded_c, std::vector<float>& out) {
-    out.assign(size_t(n) * padded_c, 0.0f);
-    for (int i = 0; i < n; ++i)
-        std::copy(rows + size_t(i) * c, rows + size_t(i + 1) * c, out.begin() + size_t(i) * padded_c);
+// rows [n, c] copied into out [n, padded_c] (allocated), each row padded with zeros.
+void pad_rows(const float* rows, int n, int c, int padded_c, float* out) {
+    for (int i = 0; i < n; ++i) {
+        float* o = out + size_t(i) * padded_c;
+        std::copy(rows + size_t(i) * c, rows + size_t(i + 1) * c, o);
+        std::fill(o + c, o + padded_c, 0.0f);
+    }
 }
 
 template <bool WrapX, bool WrapY>
 void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLists& lists,
-                  const std::vector<float>& cos_t, const std::vector<float>& sin_t,
-                  const std::vector<float>& reach_x, const std::vector<float>& reach_y, int tile,
-                  const float* padded_values, ForwardScratch& sc, float* out, ForwardState* state) {
+                  const ForwardGauss* gauss, int tile, const float* padded_values, ForwardScratch& sc,
+                  float* out, ForwardState* state) {
     const int K = s.k, C = g.channels;
     const TileRect r = tile_rect(lists, s, tile);
     tile_texels(r, sc.texels);
@@ -167,11 +211,10 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
     // slots above are empty in every lane, so insertions stop there.
     int fill[kBlocks] = {};
     for (int j = 0; j < end - begin; ++j) {
-        const int i = lists.ids[begin + j];
-        const Gauss gs = load_gauss(g, cos_t, sin_t, i);
+        const ForwardGauss gs = gauss[lists.ids[begin + j]];  // a copy: the stores below may alias
         int row0, row1, col0, col1;
-        reach_range(gs.my, reach_y[i], r.y0, WrapY, row0, row1);
-        reach_range(gs.mx, reach_x[i], r.x0, WrapX, col0, col1);
+        tile_span(gs.row0, gs.row1, r.y0, row0, row1);
+        tile_span(gs.col0, gs.col1, r.x0, col0, col1);
         // Insert into each texel's (q, index)-sorted K-array, kLanes texels at a
         // time, branch-free: slot k takes slot k-1's old entry if the new one
         // went before it, else the new one if it goes before slot k's entry.
@@ -180,33 +223,39 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
         const vint jv = vint{} + j;
         if (col0 > col1) continue;
         const int cb0 = col0 / kLanes, cb1 = col1 / kLanes;
-        for (int row = row0; row <= row1; ++row)
-            for (int b = row * kRowBlocks + cb0, b1 = row * kRowBlocks + cb1; b <= b1; ++b) {
-                vfloat u, v;
-                frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
-                vfloat x = quad_form(u, v, gs.w1, gs.w2);
-                x = within_cutoff(x) ? x : empty;  // not a candidate: never inserted (also NaN)
-                if (!any_lane(x < sc.best_q[K - 1][b])) continue;
-                const int top = std::min(fill[b] + 1, K);
-                if (fill[b] < K) {
-                    sc.best_q[fill[b]][b] = empty;
-                    sc.best_j[fill[b]][b] = vint{} - 1;
-                }
-                vint before_prev = vint{};
-                vfloat prev_q = empty;
-                vint prev_j = vint{};
-                for (int k = 0; k < top; ++k) {
-                    const vfloat cur_q = sc.best_q[k][b];
-                    const vint cur_j = sc.best_j[k][b];
-                    const vint before = x < cur_q;
-                    sc.best_q[k][b] = before_prev ? prev_q : (before ? x : cur_q);
-                    sc.best_j[k][b] = before_prev ? prev_j : (before ? jv : cur_j);
-                    before_prev = before;
-                    prev_q = cur_q;
-                    prev_j = cur_j;
-                }
-                fill[b] = top;
+        auto insert = [&](int b) {
+            vfloat u, v;
+            frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
+            vfloat x = quad_form(u, v, gs.w1, gs.w2);
+            x = within_cutoff(x) ? x : empty;  // not a candidate: never inserted (also NaN)
+            if (!any_lane(x < sc.best_q[K - 1][b])) return;
+            const int top = std::min(fill[b] + 1, K);
+            if (fill[b] < K) {
+                sc.best_q[fill[b]][b] = empty;
+                sc.best_j[fill[b]][b] = vint{} - 1;
             }
+            vint before_prev = vint{};
+            vfloat prev_q = empty;
+            vint prev_j = vint{};
+            for (int k = 0; k < top; ++k) {
+                const vfloat cur_q = sc.best_q[k][b];
+                const vint cur_j = sc.best_j[k][b];
+                const vint before = x < cur_q;
+                sc.best_q[k][b] = before_prev ? prev_q : (before ? x : cur_q);
+                sc.best_j[k][b] = before_prev ? prev_j : (before ? jv : cur_j);
+                before_prev = before;
+                prev_q = cur_q;
+                prev_j = cur_j;
+            }
+            fill[b] = top;
+        };
+        // Blocks in row order; a span over whole tile rows is one run of blocks.
+        if (cb0 == 0 && cb1 == kRowBlocks - 1) {
+            for (int b = row0 * kRowBlocks, b1 = (row1 + 1) * kRowBlocks; b < b1; ++b) insert(b);
+        } else {
+            for (int row = row0; row <= row1; ++row)
+                for (int b = row * kRowBlocks + cb0, b1 = row * kRowBlocks + cb1; b <= b1; ++b) insert(b);
+        }
     }
     // Weights G = exp(-q/2) of the selected, all texels at once, and the
     // offsets of their value rows; empty slots get G = 0 and the zero row, so
@@ -218,8 +267,6 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
     // here on.
     const int chunks = (C + kLanes - 1) / kLanes, padded_c = chunks * kLanes;
     const int len = end - begin;
-    uint32_t* masks = state ? state->masks.data() + size_t(begin) * kMaskWords : nullptr;
-    if (masks) std::fill(masks, masks + size_t(len) * kMaskWords, 0u);
     for (int b = 0; b < kBlocks; ++b) {
         vint selected = vint{};
         for (int k = 0; k < fill[b]; ++k) {
@@ -231,16 +278,26 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
             const vint used = j >= 0;
             sc.value_offset[k][b] = (used ? j : vint{} + len) * padded_c;
             selected -= used;
-            if (!masks) continue;
-            const int word = b * kLanes / 32, shift = b * kLanes % 32;
-            for (uint32_t pending = lane_bits(used); pending;) {
-                const int32_t e = j[__builtin_ctz(pending)];
-                const uint32_t same = lane_bits(j == e) & pending;
-                masks[size_t(e) * kMaskWords + word] |= same << shift;
-                pending &= ~same;
-            }
         }
         std::memcpy(sc.selected + b * kLanes, &selected, sizeof(selected));
+    }
+    // The masks in a pass of their own: the weights' polynomials above then
+    // overlap, free of this loop's data-dependent branches.
+    if (state) {
+        uint32_t* masks = state->masks.data() + size_t(begin) * kMaskWords;
+        std::fill(masks, masks + size_t(len) * kMaskWords, 0u);
+        for (int b = 0; b < kBlocks; ++b) {
+            const int word = b * kLanes / 32, shift = b * kLanes % 32;
+            for (int k = 0; k < fill[b]; ++k) {
+                const vint j = sc.best_j[k][b];
+                for (uint32_t pending = lane_bits(j >= 0); pending;) {
+                    const int32_t e = j[__builtin_ctz(pending)];
+                    const uint32_t same = lane_bits(j == e) & pending;
+                    masks[size_t(e) * kMaskWords + word] |= same << shift;
+                    pending &= ~same;
+                }
+            }
+        }
     }
     // Blend: out = sum G_k v_k / sum G_k, in selection order, kLanes channels per
     // register. The tile's candidates' values are first copied next to each
@@ -250,10 +307,14 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
     const int32_t* vo = reinterpret_cast<const int32_t*>(sc.value_offset);
     sc.tile_values.resize(size_t(len + 1) * chunks);
     float* tv = reinterpret_cast<float*>(sc.tile_values.data());
-    for (int j = 0; j < len; ++j)
-        std::memcpy(tv + size_t(j) * padded_c, padded_values + size_t(lists.ids[begin + j]) * padded_c,
-                    sizeof(float) * padded_c);
-    std::fill(tv + size_t(len) * padded_c, tv + size_t(len + 1) * padded_c, 0.0f);
+    {
+        Lanes* dst = sc.tile_values.data();
+        const Lanes* src = reinterpret_cast<const Lanes*>(padded_values);
+        for (int j = 0; j < len; ++j)
+            for (int chunk = 0; chunk < chunks; ++chunk)
+                dst[size_t(j) * chunks + chunk] = src[size_t(lists.ids[begin + j]) * chunks + chunk];
+        for (int chunk = 0; chunk < chunks; ++chunk) dst[size_t(len) * chunks + chunk] = Lanes{};
+    }
     float* sums = state ? state->sums.data() + size_t(tile) * kTileTexels : nullptr;
     if (sums && r.y1 - r.y0 < kTileSize) std::fill(sums, sums + kTileTexels, 0.0f);  // rows outside the image
     // A tile row's output is contiguous in out ([H, W, C]): each texel's
@@ -536,12 +597,12 @@ void dispatch_wrap(const RenderSettings& s, Fn&& fn) {
 void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float* out, ForwardState* state) {
     validate(g, s);
     if (!out) throw Error("out is a null pointer");
-    std::vector<float> cos_t, sin_t, reach_x, reach_y;
-    precompute_rotations(g, cos_t, sin_t);
-    precompute_reach(g, s, cos_t, sin_t, reach_x, reach_y);
+    std::vector<ForwardGauss> gauss;
+    std::vector<GaussianTiles> reach;
+    precompute_forward(g, s, gauss, reach);
     TileLists local;
     TileLists& lists = state ? state->tiles : local;
-    build_tile_lists(g, s, cos_t, sin_t, lists, render_base_bytes(g, s, state != nullptr),
+    build_tile_lists(reach, s, lists, render_base_bytes(g, s, state != nullptr),
                      tile_entry_bytes(g.channels, state != nullptr));
     if (state) {
         state->settings = s;
@@ -553,14 +614,16 @@ void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float*
     }
     const int threads = resolve_threads(s.threads);
     const int tiles = lists.tiles_x * lists.tiles_y;
-    std::vector<float> padded_values;  // values [N, C] with rows padded to whole kLanes registers (zeros)
-    pad_rows(g.values, g.n, g.channels, (g.channels + kLanes - 1) / kLanes * kLanes, padded_values);
+    // values [N, C] with rows padded to whole kLanes registers (zeros), register aligned
+    std::vector<Lanes> padded_values(size_t(g.n) * ((g.channels + kLanes - 1) / kLanes));
+    pad_rows(g.values, g.n, g.channels, (g.channels + kLanes - 1) / kLanes * kLanes,
+             reinterpret_cast<float*>(padded_values.data()));
     std::vector<ForwardScratch> scratch(size_t(std::max(1, std::min(threads, tiles))));
     dispatch_wrap(s, [&](auto wx, auto wy) {
         parallel_for(tiles, threads, [&](int tile, int worker) {
-            forward_tile<decltype(wx)::value, decltype(wy)::value>(g, s, lists, cos_t, sin_t, reach_x,
-                                                                   reach_y, tile, padded_values.data(),
-                                                                   scratch[worker], out, state);
+            forward_tile<decltype(wx)::value, decltype(wy)::value>(
+                g, s, lists, gauss.data(), tile, reinterpret_cast<const float*>(padded_values.data()),
+                scratch[worker], out, state);
         });
     });
 }
@@ -588,7 +651,9 @@ void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const
     const int tiles = lists.tiles_x * lists.tiles_y;
     std::vector<BackwardScratch> scratch(size_t(std::max(1, std::min(threads, tiles))));
     std::vector<float> padded_values;  // values [N, C], rows padded with zeros to whole channel groups
-    pad_rows(g.values, g.n, C, (C + kChannelGroup - 1) / kChannelGroup * kChannelGroup, padded_values);
+    const int padded_groups = (C + kChannelGroup - 1) / kChannelGroup * kChannelGroup;
+    padded_values.resize(size_t(g.n) * padded_groups);
+    pad_rows(g.values, g.n, C, padded_groups, padded_values.data());
     dispatch_wrap(s, [&](auto wx, auto wy) {
         auto run = [&](auto groups) {
             parallel_for(tiles, threads, [&](int tile, int worker) {

@@ -41,9 +41,9 @@ size_t render_base_bytes(const GaussianParams& g, const RenderSettings& s, bool 
         size_t((s.width + kTileSize - 1) / kTileSize) * size_t((s.height + kTileSize - 1) / kTileSize);
     const size_t padded_c = size_t(g.channels + 15) / 16 * 16;  // the widest SIMD padding
     size_t bytes = size_t(s.height) * size_t(s.width) * size_t(g.channels) * sizeof(float);
-    // cos/sin, both axes' tile ranges, CSR offsets and padded values per Gaussian;
-    // counts, offsets and cursors per tile.
-    bytes += size_t(g.n) * (64 + 4 * padded_c) + tiles * 16;
+    // The forward's record (40 bytes), both axes' tile ranges (40), CSR offsets
+    // and padded values per Gaussian; counts and offsets per tile.
+    bytes += size_t(g.n) * (88 + 4 * padded_c) + tiles * 16;
     if (keep_state)
         bytes += tiles * kTileSize * kTileSize * sizeof(float) +          // sums
                  size_t(g.n) * (5 + size_t(g.channels)) * sizeof(float);  // gradients

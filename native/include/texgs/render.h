@@ -54,11 +54,12 @@ struct TileLists {
     std::vector<int32_t> gaussian_entries;  // [entries] positions in ids, in increasing tile order
 };
 
-// Memory for large arrays: 2 MiB aligned and advised to use transparent huge
-// pages (a forward state is tens of MB; faulting it in 4 KiB pages would cost
-// as much as rendering it). Freed blocks of 2 MiB and more are kept for reuse
-// (at most 8 blocks, 256 MiB; native/src/large_array.cpp), so a fit's
-// repeated renders of one size need no fresh pages. Contents are unspecified.
+// Memory for large arrays: from 2 MiB up, 2 MiB aligned and advised to use
+// transparent huge pages (a forward state is tens of MB; faulting it in 4 KiB
+// pages would cost as much as rendering it), else 64-byte aligned. Freed
+// blocks of 256 KiB and more are kept for reuse (at most 16 blocks, 256 MiB;
+// native/src/large_array.cpp), so a fit's repeated renders of one size need
+// no fresh pages. Contents are unspecified.
 // Thread-safe. Throws std::bad_alloc when out of memory.
 void* allocate_large(size_t bytes);
 void free_large(void* p) noexcept;
