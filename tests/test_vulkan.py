@@ -32,3 +32,37 @@ def test_a_shader_that_does_not_compile_names_its_file(tmp_path):
     src.write_text("#version 450\nvoid main() { undefined_name = 1; }\n")
     with pytest.raises(TexgsError, match="broken.comp: shader does not compile"):
         vulkan.compile_spirv(src, "glsl")
+
+
+CDEF = """
+typedef struct Point { int x; float y; } Point;
+typedef enum Mode { MODE_A = 0, MODE_B = 1 } Mode;
+typedef void (*Callback)(Mode, Point const *, void *);
+typedef struct Desc { Point const * points; unsigned count; Callback cb; } Desc;
+"""
+TYPES = ["Point *", "Desc *", "Point[]", "char []", "intptr_t", "void(Mode, Point const *, void *)", "Desc * "]
+
+
+def test_types_parsed_in_one_pass_are_the_types_typeof_builds():
+    cffi = pytest.importorskip("cffi")
+    warm, cold = cffi.FFI(), cffi.FFI()
+    warm.cdef(CDEF)
+    cold.cdef(CDEF)
+    vulkan.fill_type_cache(warm, TYPES)
+    assert set(TYPES) <= set(warm._parsed_types)
+    for t in TYPES:
+        w, c = (f._typeof(t, consider_function_as_funcptr=True) for f in (warm, cold))  # as ffi.callback asks
+        assert warm._parsed_types[t][1] == cold._parsed_types[t][1]  # a function type or not
+        assert (w.cname, w.kind) == (c.cname, c.kind)
+    assert warm.sizeof(warm.typeof("Desc *").item) == cold.sizeof("Desc")
+    p = warm.new("Point *", {"x": 3, "y": 0.5})
+    assert (p.x, p.y) == (3, 0.5)
+
+
+def test_an_unknown_type_name_leaves_the_cache_as_it_was():
+    cffi = pytest.importorskip("cffi")
+    ffi = cffi.FFI()
+    ffi.cdef(CDEF)
+    with pytest.raises(cffi.CDefError):
+        vulkan.fill_type_cache(ffi, ["Point *", "NoSuchType *"])
+    assert "Point *" not in ffi._parsed_types

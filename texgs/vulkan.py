@@ -71,6 +71,7 @@ class ComputeDevice:
             import wgpu
             import wgpu.utils
 
+            _warm_ffi_types()
             self.device = wgpu.utils.get_default_device()
         except Exception as e:  # no wgpu, no Vulkan loader, no adapter
             raise VulkanUnavailable(f"no Vulkan device for compute shaders ({type(e).__name__}: {e})") from None
@@ -132,6 +133,75 @@ class ComputeDevice:
         cp.end()
         dev.queue.submit([enc.finish()])
         return {b: bytes(dev.queue.read_buffer(bufs[b]))[: int(size)] for b, size in outputs.items()}
+
+
+#: The C types wgpu-py's backend asks cffi for while texgs gets a device, builds a
+#: pipeline and runs one dispatch (as wgpu 0.2x spells them; a string missing here is
+#: parsed on first use as before).
+_FFI_TYPES = (
+    "WGPUStringView *", "WGPURequestAdapterOptions *",
+    "void(WGPURequestAdapterStatus, WGPUAdapter, WGPUStringView, void *, void *)",
+    "WGPURequestAdapterCallbackInfo *", "WGPUInstanceDescriptor *", "WGPUAdapterInfo *",
+    "WGPUChainedStruct *", "WGPUNativeLimits *", "WGPULimits *", "char []", "WGPUQueueDescriptor *",
+    "WGPUDeviceExtras *", "WGPUChainedStruct * ",
+    "void(WGPUDevice const *, WGPUDeviceLostReason, WGPUStringView, void *, void *)",
+    "WGPUDeviceLostCallbackInfo *",
+    "void(WGPUDevice const *, WGPUErrorType, WGPUStringView, void *, void *)",
+    "WGPUUncapturedErrorCallbackInfo *", "WGPUDeviceDescriptor *",
+    "void(WGPURequestDeviceStatus, WGPUDevice, WGPUStringView, void *, void *)",
+    "WGPURequestDeviceCallbackInfo *", "WGPUBufferDescriptor *", "intptr_t", "WGPUBufferBindingLayout *",
+    "WGPUBindGroupLayoutEntry *", "WGPUBindGroupLayoutEntry[]", "WGPUBindGroupLayoutDescriptor *",
+    "WGPUBindGroupLayout[]", "WGPUPipelineLayoutDescriptor *", "uint8_t[]", "uint32_t *",
+    "WGPUShaderSourceSPIRV *", "WGPUShaderModuleDescriptor *", "WGPUComputeState *",
+    "WGPUComputePipelineDescriptor *", "WGPUBindGroupEntry *", "WGPUBindGroupEntry[]",
+    "WGPUBindGroupDescriptor *", "WGPUCommandEncoderDescriptor *", "WGPUComputePassDescriptor *",
+    "uint32_t []", "WGPUCommandBufferDescriptor *", "WGPUCommandBuffer[]",
+    "void(WGPUMapAsyncStatus, WGPUStringView, void *, void *)", "WGPUBufferMapCallbackInfo *",
+)  # fmt: skip
+
+
+def _warm_ffi_types() -> None:
+    """Parse wgpu-py's C types (_FFI_TYPES) in one pass of cffi's parser.
+
+    wgpu-py uses cffi in ABI mode, which parses each C type string on its first use,
+    and every such parse re-reads a line per typedef of the whole WebGPU header: about
+    45 ms each, 2 CPU s for the ~45 types one lit preview needs. Parsed together as the
+    parameters of one declaration they cost one such parse; each type is then built and
+    cached exactly as FFI.typeof builds it (cffi's own _typeof_locked steps). Any
+    difference in cffi's internals, or a type this wgpu does not declare, leaves the
+    cache as it was: those types are parsed on first use."""
+    try:
+        from wgpu.backends.wgpu_native._ffi import ffi
+
+        fill_type_cache(ffi, _FFI_TYPES)
+    except Exception:  # noqa: BLE001 - an optimisation only; wgpu parses on demand
+        pass
+
+
+def fill_type_cache(ffi, cdecls: Sequence[str]) -> None:
+    """Put the types `cdecls` (C type strings) in `ffi`'s typeof cache with one parse."""
+    import pycparser
+
+    with ffi._lock:
+        todo = [c for c in dict.fromkeys(cdecls) if c not in ffi._parsed_types]
+        if not todo:
+            return
+        parser = ffi._parser
+        joined = ",\n".join(todo)
+        ast, macros = parser._parse(f"void __dummy(\n{joined}\n);")[:2]
+        params = ast.ext[-1].type.args.params
+        if macros or len(params) != len(todo):
+            return
+        built = {}
+        for cdecl, node in zip(todo, params):
+            if isinstance(node, pycparser.c_ast.ID):  # an unknown name: FFI.typeof raises for it
+                continue
+            tp = parser._get_type_and_quals(node.type)[0]
+            function = tp.is_raw_function
+            if function:
+                tp = tp.as_function_pointer()
+            built[cdecl] = (ffi._get_cached_btype(tp), function)
+        ffi._parsed_types.update(built)
 
 
 def _padded(data: bytes) -> bytes:
