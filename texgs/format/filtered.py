@@ -100,7 +100,10 @@ def filter_footprint(fp: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.nd
 def fade_weight(lam) -> np.ndarray:
     """[P] float32 weight of the candidates outside the top K: lam / FADE_LAM below FADE_LAM, else 1."""
     lam = np.asarray(lam, np.float32)
-    return np.where(lam < np.float32(FADE_LAM), lam / np.float32(FADE_LAM), np.float32(1.0)).astype(np.float32)
+    band = lam < np.float32(FADE_LAM)
+    return np.where(band, lam / np.where(band, np.float32(FADE_LAM), np.float32(1.0)), np.float32(1.0)).astype(
+        np.float32
+    )
 
 
 def level_footprint(level: float) -> tuple[np.ndarray, np.ndarray]:
