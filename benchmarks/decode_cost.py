@@ -120,10 +120,10 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
 
     from texgs.format.cost import MACS_CIRCLE_TEST, MACS_PER_NEAR_RECORD, MACS_X_REJECT, MACS_Y_REJECT
     from texgs.format.filtered import (
+        FADE_LAM,
         decode_points_filtered,
         effective_footprint,
         filter_footprint,
-        FADE_LAM,
         footprint_cap,
         footprint_lambda,
         window_radius,

@@ -72,7 +72,12 @@ def main(argv=None) -> int:
             packed = unpack(path.read_bytes(), name=str(path))
             for band in bands:
                 F.FADE_LAM = band
-                row = {"material": material, "fade_lam": band, "k": packed.k, "jumps": jumps(packed, args.sizes, args.use_tail)}
+                row = {
+                    "material": material,
+                    "fade_lam": band,
+                    "k": packed.k,
+                    "jumps": jumps(packed, args.sizes, args.use_tail),
+                }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     finally:

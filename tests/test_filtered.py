@@ -274,10 +274,14 @@ def test_the_filtered_value_is_continuous_where_the_footprint_passes_one_texel()
     # A pixel just over one texel wide is all but unfiltered: its value is within a small bound of
     # the point value (the top K), however many more candidates cover the point.
     p = _crowded()
-    pts = np.stack(np.meshgrid(np.arange(19, 29.5, 0.5), np.arange(19, 29.5, 0.5)), -1).reshape(-1, 2).astype(np.float32)
+    pts = (
+        np.stack(np.meshgrid(np.arange(19, 29.5, 0.5), np.arange(19, 29.5, 0.5)), -1).reshape(-1, 2).astype(np.float32)
+    )
     uv = pts / np.float32(48)
     point = decode_uv(p, uv)
-    _, covering, *_ = F.decode_points_filtered(p, pts, np.full((len(pts), 3), [1e-4, 0, 0], np.float32), with_counts=True)
+    _, covering, *_ = F.decode_points_filtered(
+        p, pts, np.full((len(pts), 3), [1e-4, 0, 0], np.float32), with_counts=True
+    )
     assert (covering > 2 * p.k).all()
     for s in (1.0001, 1.001, 1.01):
         d = np.float32(s / 48)
