@@ -14,7 +14,9 @@ what texgs_sample_grad does per sample (filtered_cost below) at mip levels 0..6
 shader's isotropic branch; samples at 4096 seeded random points) and at
 anisotropic footprints (8:1, at 30 degrees): records evaluated (the search
 window), near records (passing the cheap tests), covering, blended, multiply-adds
-and transcendentals. Level 0 is the point sampler (a zero footprint).
+and transcendentals. Level 0 is the point sampler (a zero footprint). "band S" is a
+square pixel of S texels in the fade band (lam < FADE_LAM), which blends the top K
+again after every candidate (topk_blended).
 
 --files with --levels L counts the point sampler's work (records evaluated and index
 probes, the binary-search steps, per texel) on existing .texgs files as written and with
