@@ -14,7 +14,9 @@ what texgs_sample_grad does per sample (filtered_cost below) at mip levels 0..6
 shader's isotropic branch; samples at 4096 seeded random points) and at
 anisotropic footprints (8:1, at 30 degrees): records evaluated (the search
 window), near records (passing the cheap tests), covering, blended, multiply-adds
-and transcendentals. Level 0 is the point sampler (a zero footprint).
+and transcendentals. Level 0 is the point sampler (a zero footprint). "band S" is a
+square pixel of S texels in the fade band (lam < FADE_LAM), which blends the top K
+again after every candidate (topk_blended).
 
 --files with --levels L counts the point sampler's work (records evaluated and index
 probes, the binary-search steps, per texel) on existing .texgs files as written and with
@@ -62,6 +64,8 @@ MACS_TAIL_PER_CHANNEL = 8
 FOOTPRINTS = {f"level {lv}": (2.0**lv, 2.0**lv) for lv in range(7)}
 FOOTPRINTS["level 5.5"] = (2.0**5.5, 2.0**5.5)
 FOOTPRINTS.update({"aniso 8x1": (8.0, 1.0), "aniso 32x4": (32.0, 4.0), "aniso 64x8": (64.0, 8.0)})
+# Pixels just over one texel: the fade band (0 < lam < FADE_LAM) keeps the top K and blends every candidate.
+FOOTPRINTS.update({f"band {s}": (s, s) for s in (1.001, 1.1, 1.2, 1.3)})
 
 
 def _torus_intervals(c, r, side: float, wrap: bool):
@@ -118,6 +122,7 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
 
     from texgs.format.cost import MACS_CIRCLE_TEST, MACS_PER_NEAR_RECORD, MACS_X_REJECT, MACS_Y_REJECT
     from texgs.format.filtered import (
+        FADE_LAM,
         decode_points_filtered,
         effective_footprint,
         filter_footprint,
@@ -144,6 +149,8 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
     lam_g = filter_footprint(fp, lam)[1]  # the Gaussians' (widened) filter sets the search window
     ev = window_records(packed, pts.astype(np.float64), window_radius(packed, lam_g).astype(np.float64)) * gauss
     blended = cover if filtered else np.minimum(cover, packed.k)  # a footprint blends every candidate
+    fade = bool(filtered and lam[0] < FADE_LAM)
+    topk = np.minimum(cover, packed.k) * gauss if fade else 0  # the fade band blends the top K too
     c = packed.gaussians.channels
     per_near = MACS_FILTERED_NEAR if filtered else MACS_PER_NEAR_RECORD
     isotropic = bool(fp[0, 1] == 0 and fp[0, 2] == 0)
@@ -153,12 +160,12 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
         + MACS_X_REJECT * (pass_y - pass_xy)
         + MACS_CIRCLE_TEST * pass_xy
         + per_near * near
-        + (c + 1) * blended
+        + (c + 1) * (blended + topk)
         + c * gauss
         + (((MACS_FILTERED_SETUP_LEVEL if isotropic else MACS_FILTERED_SETUP) + per_bound * bound) if filtered else 0)
     )
     macs = macs + np.where(wt > 0, MACS_TAIL_FIXED + MACS_TAIL_PER_CHANNEL * c, 0)
-    trans = 2 * near + blended + ((bound + cover) if filtered else 0)  # cos, sin; exp; 1/det, log
+    trans = 2 * near + blended + topk + ((bound + cover) if filtered else 0)  # cos, sin; exp; 1/det, log
     trans = trans + (wt > 0)  # log2 of the lod
     return {
         "evaluated_mean": float(ev.mean()),
@@ -166,6 +173,7 @@ def filtered_cost(packed, along: float, across: float, n_points: int = 4096, see
         "bound_mean": float(bound.mean()),
         "covering_mean": float(cover.mean()),
         "blended_mean": float(blended.mean()),
+        "topk_blended_mean": float(np.mean(topk)),
         "macs_mean": float(macs.mean()),
         "macs_max": int(macs.max()),
         "transcendentals_mean": float(trans.mean()),

@@ -99,4 +99,5 @@
 #define TEXGS_WIDEN_FROM 1.25
 #define TEXGS_WIDEN_RATE 0.25
 #define TEXGS_WIDEN_MAX_EXTRA 0.5
+#define TEXGS_FADE_LAM 0.125
 #endif

@@ -139,6 +139,7 @@
 #define TEXGS_WIDEN_FROM 1.25
 #define TEXGS_WIDEN_RATE 0.25
 #define TEXGS_WIDEN_MAX_EXTRA 0.5
+#define TEXGS_FADE_LAM 0.125
 #endif
 // Constants the C runtime checks beside the shader ones.
 #ifndef TEXGS_RUNTIME_LAYOUT_H
@@ -1282,8 +1283,8 @@ static float texgs__q(const texgs_material* m, uint32_t i, uint32_t s, float px,
     }
 }
 
-/* The point function's running top-K, or with a footprint the running blend of every candidate
- * (acc: the weighted values, sum: the weights, count: the candidates). */
+/* The point function's (and the fade band's) running top-K, and with a footprint the running blend of
+ * every candidate (acc: the weighted values, sum: the weights, count: the candidates). */
 typedef struct texgs__topk {
     float q[TEXGS_MAX_K];
     uint32_t id[TEXGS_MAX_K];
@@ -1331,12 +1332,13 @@ static void texgs__scan(const texgs_material* m, texgs__topk* t, uint32_t k, uin
         if (texgs__record_x(m, i) > xb) break;
         q = texgs__q(m, i, s, px, py, f);
         if (!(q < TEXGS__NO_CANDIDATE)) continue;
-        if (!t->acc) {
-            texgs__topk_insert(t, k, q, i);
-        } else { /* a footprint blends every candidate, as it is found */
+        /* The point function and the fade band keep the top K; a footprint blends every candidate
+         * as it is found. */
+        if (f->lam < (float)TEXGS_FADE_LAM) texgs__topk_insert(t, k, q, i);
+        if (t->acc) {
             float g = expf(-0.5f * q);
             uint32_t c;
-            t->count += 1u;
+            if (f->lam >= (float)TEXGS_FADE_LAM) t->count += 1u; /* in the band the top K counts */
             t->sum += g;
             for (c = 0; c < m->channel_count; c++) t->acc[c] += g * texgs__value(m, i, c);
         }
@@ -1350,7 +1352,8 @@ static uint32_t texgs__lod(const texgs_material* m, uint32_t lod_limit) {
 /* The (filtered) image function at p (texels; a wrapped axis already in [0, side)). */
 static uint32_t texgs__sample_footprint(const texgs_material* m, float px, float py,
                                         const texgs__footprint* f, uint32_t lod_limit, float* values) {
-    uint32_t lod = texgs__lod(m, lod_limit), nc = m->channel_count, c, j, yr, xi, l;
+    uint32_t lod = texgs__lod(m, lod_limit), nc = m->channel_count, c, j, n, yr, xi, l;
+    float a = 0.0f, ka = 1.0f;
     float r = f->lam > 0.0f
                   ? sqrtf(m->radius * m->radius + (float)TEXGS_Q_CUTOFF * f->lam) + (float)TEXGS_SEARCH_MARGIN
                   : m->radius + (float)TEXGS_SEARCH_MARGIN;
@@ -1408,12 +1411,20 @@ static uint32_t texgs__sample_footprint(const texgs_material* m, float px, float
         for (c = 0; c < nc; c++) values[c] = m->channels[c].background;
         return nc;
     }
-    if (t.acc) {
+    if (t.acc && f->lam >= (float)TEXGS_FADE_LAM) {
         for (c = 0; c < nc; c++) values[c] = values[c] / t.sum;
         return nc;
     }
-    for (j = 0; j < t.count; j++) {
+    if (t.acc) { /* fade band: (1 - a) (top K) + a (every candidate), a = lam / FADE_LAM */
+        a = f->lam / (float)TEXGS_FADE_LAM;
+        ka = 1.0f - a;
+        sum = a * t.sum;
+        for (c = 0; c < nc; c++) values[c] = a * values[c];
+    }
+    n = t.count < k ? t.count : k;
+    for (j = 0; j < n; j++) {
         float g = expf(-0.5f * t.q[j]);
+        if (t.acc) g = ka * g;
         sum += g;
         for (c = 0; c < nc; c++) values[c] += g * texgs__value(m, t.id[j], c);
     }

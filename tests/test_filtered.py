@@ -247,3 +247,77 @@ def test_a_footprint_blends_every_candidate_not_a_top_k():
         wgt = np.where(qw <= 9, np.exp(-0.5 * qw) / np.sqrt((1 + t1) * (1 + t2)), 0.0)
         assert (qw <= 9).sum() == covering[j]
         np.testing.assert_allclose(got[j], (wgt[:, None] * gs.values).sum(0) / wgt.sum(), atol=2e-6)
+
+
+def _crowded(k=4, n=60, seed=3):
+    """More than k Gaussians over every point of a 48 x 48 material (the top k is a strict subset)."""
+    rng = np.random.default_rng(seed)
+    data = pack(
+        Gaussians(
+            means=(24 + rng.normal(size=(n, 2)) * 3).astype(np.float32),
+            inv_scales=rng.uniform(0.3, 0.6, (n, 2)).astype(np.float32),
+            rotations=(rng.random(n) * 3).astype(np.float32),
+            values=rng.random((n, 2)).astype(np.float32),
+            background=np.full(2, 0.5, np.float32),
+        ),
+        [Channel("a"), Channel("b")],
+        48,
+        48,
+        k=k,
+        wrap=(False, False),
+        cfg=QuantConfig(max_radius=12.0, strip_height=4),
+    )
+    return unpack(data)
+
+
+def test_the_filtered_value_is_continuous_where_the_footprint_passes_one_texel():
+    # A pixel just over one texel wide is all but unfiltered: its value is within a small bound of
+    # the point value (the top K), however many more candidates cover the point.
+    p = _crowded()
+    pts = (
+        np.stack(np.meshgrid(np.arange(19, 29.5, 0.5), np.arange(19, 29.5, 0.5)), -1).reshape(-1, 2).astype(np.float32)
+    )
+    uv = pts / np.float32(48)
+    point = decode_uv(p, uv)
+    _, covering, *_ = F.decode_points_filtered(
+        p, pts, np.full((len(pts), 3), [1e-4, 0, 0], np.float32), with_counts=True
+    )
+    assert (covering > 2 * p.k).all()
+    for s in (1.0001, 1.001, 1.01):
+        d = np.float32(s / 48)
+        for ddx, ddy in (((d, 0), (0, d)), ((d, 0), (0, 1 / 48)), ((d * 0.6, d * 0.8), (-d * 0.8, d * 0.6))):
+            got = F.sample_grad(p, uv, np.array(ddx, np.float32), np.array(ddy, np.float32))
+            jump = float(np.abs(got - point).max())
+            # lam = (s^2 - 1) / 12 here: the value moves at most in proportion to it.
+            assert jump <= 40 * (s * s - 1) / 12 + 1e-5, (s, ddx, ddy, jump)
+    # From FADE_LAM on, every candidate is blended (the band leaves wider footprints as they were).
+    lam = np.float32(F.FADE_LAM)
+    fp = np.full((len(pts), 3), [lam, 0, 0], np.float32)
+    got = F.decode_points_filtered(p, pts, fp)
+    want = F.decode_points_filtered(p, pts, fp, k=10**6)
+    assert np.array_equal(got, want)
+
+
+def test_the_fade_band_blends_the_top_k_and_every_candidate_by_lam():
+    p = _crowded()
+    pts = np.array([[24.0, 24.0], [21.5, 26.0], [27.25, 22.75]], np.float32)
+    lam = np.float32(F.FADE_LAM) * np.float32(0.375)
+    fp = np.full((len(pts), 3), [lam, 0, 0], np.float32)
+    got = F.decode_points_filtered(p, pts, fp).astype(np.float64)
+    gs = p.gaussians
+    a = float(lam) / F.FADE_LAM
+    for j, pt in enumerate(pts.astype(np.float64)):
+        c, s = np.cos(gs.rotations.astype(np.float64)), np.sin(gs.rotations.astype(np.float64))
+        d = pt - gs.means.astype(np.float64)
+        u, v = c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]
+        w1, w2 = gs.inv_scales[:, 0].astype(np.float64), gs.inv_scales[:, 1].astype(np.float64)
+        t1, t2 = w1 * w1 * float(lam), w2 * w2 * float(lam)
+        qw = (w1 * u) ** 2 / (1 + t1) + (w2 * v) ** 2 / (1 + t2)
+        qt = qw + np.log((1 + t1) * (1 + t2))
+        ok = qw <= 9
+        wgt = np.where(ok, np.exp(-0.5 * qt), 0.0)
+        top = np.argsort(np.where(ok, qt, np.inf), kind="stable")[: p.k]
+        scale = np.full(len(wgt), a)
+        scale[top] = 1.0
+        wgt = wgt * scale
+        np.testing.assert_allclose(got[j], (wgt[:, None] * gs.values).sum(0) / wgt.sum(), atol=2e-6)

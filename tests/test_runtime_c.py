@@ -164,6 +164,16 @@ def c_samples(driver, tmp, data, mode, rows, lod=0):
     return np.fromfile(tmp / "out.f32", np.float32).reshape(len(rows), -1)
 
 
+def band_off(fn, *args):
+    """fn(*args) with no fade band (every candidate from any footprint on), to show a test reaches it."""
+    keep = filtered.FADE_LAM
+    filtered.FADE_LAM = 0.0
+    try:
+        return fn(*args)
+    finally:
+        filtered.FADE_LAM = keep
+
+
 def c_decode(driver, tmp, data, level=0, lod=0, flags=0, threads=1, u8=False):
     path = tmp / "m.texgs"
     path.write_bytes(data)
@@ -209,7 +219,19 @@ def test_samples_like_the_reference(builds, tmp_path, case):
     ddy = (rng.normal(size=(n, 2)) * scale).astype(np.float32)
     got = c_samples(drv, tmp_path, data, "grad", np.concatenate([uv, ddx, ddy], 1))
     assert np.abs(got - filtered.sample_grad(data, uv, ddx, ddy)).max() <= TOL
-    for level in (0.0, 0.5, 2.25, 5.0):
+    # In and around the fade band (lam < FADE_LAM): pixels of 0.98 to 1.7 texels, square and 1.5:1, rotated.
+    side = max(p.width, p.height)
+    width = rng.uniform(0.98, 1.7, (n, 1)).astype(np.float32) / side
+    ang = rng.uniform(0, np.pi, (n, 1))
+    ratio = np.where(np.arange(n)[:, None] % 2 == 0, 1.0, 1.5)
+    ddx = (np.concatenate([np.cos(ang), np.sin(ang)], 1) * width).astype(np.float32)
+    ddy = (np.concatenate([-np.sin(ang), np.cos(ang)], 1) * width / ratio).astype(np.float32)
+    got = c_samples(drv, tmp_path, data, "grad", np.concatenate([uv, ddx, ddy], 1))
+    ref = filtered.sample_grad(data, uv, ddx, ddy)
+    assert np.abs(got - ref).max() <= TOL
+    if p.gaussians.n:  # the band is reached (it changes values)
+        assert np.abs(ref - band_off(filtered.sample_grad, data, uv, ddx, ddy)).max() > 1e-3
+    for level in (0.0, 0.1, 0.3, 0.5, 0.65, 2.25, 5.0):
         rows = np.concatenate([uv[:150], np.full((150, 1), level, np.float32)], 1)
         got = c_samples(drv, tmp_path, data, "level", rows)
         assert np.abs(got - filtered.sample_level(data, uv[:150], level)).max() <= TOL, level

@@ -167,11 +167,25 @@ def run_filtered(run, spv, data: bytes, uv, ddx=None, ddy=None, level=None, lang
     return np.frombuffer(out, np.float32).reshape(n, max_ch)
 
 
+def band_off(fn, *args):
+    """fn(*args) with no fade band (every candidate from any footprint on), to show a test reaches it."""
+    from texgs.format import filtered
+
+    keep = filtered.FADE_LAM
+    filtered.FADE_LAM = 0.0
+    try:
+        return fn(*args)
+    finally:
+        filtered.FADE_LAM = keep
+
+
 def footprints(n: int, side: float, seed: int):
-    """UV derivatives of n pixels: zero, isotropic 2..48 texels, and 8:1 anisotropic at random angles."""
+    """UV derivatives of n pixels: zero, isotropic 2..48 texels, 8:1 anisotropic at random angles,
+    sheared, and 0.98..1.7 texels (in and around the fade band, lam < FADE_LAM)."""
     rng = np.random.default_rng(seed)
-    kind = np.arange(n) % 4  # 0 zero, 1 isotropic, 2 8:1 anisotropic, 3 random shear
+    kind = np.arange(n) % 5  # 0 zero, 1 isotropic, 2 8:1 anisotropic, 3 random shear, 4 near one texel
     size = np.exp(rng.uniform(np.log(2.0), np.log(48.0), n)) / side
+    size[kind == 4] = rng.uniform(0.98, 1.7, int((kind == 4).sum())) / side
     ang = rng.uniform(0, np.pi, n)
     ax = np.stack([np.cos(ang), np.sin(ang)], 1)
     ay = np.stack([-np.sin(ang), np.cos(ang)], 1)
@@ -206,7 +220,10 @@ def test_shader_sample_grad_like_the_reference(kernels, gpu, lang, case):
     got = run_filtered(gpu, kernels[lang], data, uv, ddx, ddy, lang=lang)
     err = np.abs(got[:, : ref.shape[1]] - ref)
     assert err.max() <= 1e-3, f"{lang} {case}: max abs error {err.max():.2e}"
-    zero = np.arange(len(uv)) % 4 == 0  # a zero footprint is the point sampler's value
+    band = np.arange(len(uv)) % 5 == 4  # near one texel: the fade band is reached (it changes values)
+    assert err[band].max() <= 1e-3
+    assert np.abs(ref[band] - band_off(sample_grad, p, uv[band], ddx[band], ddy[band])).max() > 1e-3
+    zero = np.arange(len(uv)) % 5 == 0  # a zero footprint is the point sampler's value
     point = run_kernel(gpu, kernels[lang], data, int(zero.sum()), points=uv[zero], lang=lang)
     assert np.array_equal(got[zero], point)
 
@@ -218,7 +235,7 @@ def test_shader_sample_level_like_the_reference(kernels, gpu, lang):
     data = CASES["wrap both, fixed, strip 8, mip tail"]()
     assert unpack(data).mip_tail.first_level == 2  # 1.5 blends, 2.5 and up read the tail
     uv = (np.random.default_rng(7).random((300, 2)) * 1.2 - 0.1).astype(np.float32)
-    levels = np.array([0.0, 1.0, 1.5, 2.5, 4.0, 5.0, 6.0], np.float32)
+    levels = np.array([0.0, 0.1, 0.3, 0.5, 0.65, 1.0, 1.5, 2.5, 4.0, 5.0, 6.0], np.float32)  # 0.1-0.5: fade band
     lv = levels[np.arange(len(uv)) % len(levels)]
     got = run_filtered(gpu, kernels[lang], data, uv, level=lv, lang=lang)
     for v in levels:

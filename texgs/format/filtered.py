@@ -9,7 +9,8 @@ covariance in texels, the variance one texel already holds is taken off
 and each Gaussian is convolved exactly with that Gaussian filter: covariance
 widened, amplitude 1 / sqrt(det(I + T)) folded into its q as + log det(I + T).
 Every candidate (q' <= 9) is blended and normalised (no top-K: the file's K is
-the point function's).
+the point function's) from lam = FADE_LAM; below it the candidates outside the file's
+top K are weighted lam / FADE_LAM, so the value fades continuously from the point function.
 A zero effective footprint is the point function itself (``decode_points``).
 
 Evaluation mirrors decoder.decode_points: points are grouped by footprint size
@@ -42,6 +43,12 @@ TEXEL_VARIANCE = 1.0 / 12.0
 WIDEN_FROM = 1.25
 WIDEN_RATE = 0.25
 WIDEN_MAX_EXTRA = 0.5
+#: Fade band (0, FADE_LAM) of the largest eigenvalue lam: the candidates outside the file's top K
+#: (order (q~, index)) are weighted a = lam / FADE_LAM, the top K 1, so the value is continuous
+#: from the point function (a = 0) to the blend of every candidate (lam >= FADE_LAM). Below mip
+#: level 1 (lam = 0.25), so levels >= 1 blend every candidate. Chosen by measurement
+#: (docs/benchmarks.md "Fade from the point value").
+FADE_LAM = 0.125
 _BATCH_ELEMS = 1 << 21
 
 
@@ -88,6 +95,15 @@ def filter_footprint(fp: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.nd
     t = np.clip((lam - np.float32(WIDEN_FROM)) * np.float32(WIDEN_RATE), 0.0, 1.0).astype(np.float32)
     s = (np.float32(1.0) + np.float32(WIDEN_MAX_EXTRA) * t).astype(np.float32)
     return (np.asarray(fp, np.float32) * s[:, None]).astype(np.float32), (lam * s).astype(np.float32)
+
+
+def fade_weight(lam) -> np.ndarray:
+    """[P] float32 weight of the candidates outside the top K: lam / FADE_LAM below FADE_LAM, else 1."""
+    lam = np.asarray(lam, np.float32)
+    band = lam < np.float32(FADE_LAM)
+    return np.where(band, lam / np.where(band, np.float32(FADE_LAM), np.float32(1.0)), np.float32(1.0)).astype(
+        np.float32
+    )
 
 
 def level_footprint(level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -190,8 +206,9 @@ def decode_points_filtered(packed, points, footprint, lod_limit=None, k=None, wi
     window records passing the y test and the x test, and the near records passing
     the q bound before the footprint algebra (for cost figures; zero where the mip
     tail alone answers).
-    Selection: the file's top K at a zero footprint, every candidate otherwise;
-    k (studies only) limits the latter to the top k. A file's mip tail (use_tail=False ignores it, as a
+    Selection: the file's top K at a zero footprint, every candidate otherwise, those outside
+    the top K weighted fade_weight(lam) (below 1 only in the fade band); k (studies only)
+    limits the candidates to the top k. A file's mip tail (use_tail=False ignores it, as a
     decoder that does not know the section would) answers footprints of lod >= T
     and is blended in between lod T - 1 and T (mip_tail.tail_weight)."""
     packed = _as_packed(packed)
@@ -287,6 +304,8 @@ class _Context:
         self.means, self.inv, self.vals, self.background = g.means, g.inv_scales, g.values, g.background
         self.cos, self.sin = torch.cos(g.rotations), torch.sin(g.rotations)
         self.k = k
+        self.kfile = packed.k
+        self.fade = torch.from_numpy(fade_weight(lam))  # weight of the candidates outside the top K
         self.period = (
             float(packed.width) if packed.wrap[0] else None,
             float(packed.height) if packed.wrap[1] else None,
@@ -369,6 +388,8 @@ class _Context:
         covered = ok.sum(2)
         del q, ok
         g = torch.exp(-0.5 * qsel) * valid.to(qsel.dtype)
+        if kk > self.kfile:  # fade band: the candidates after the file's top K weigh fade_weight(lam)
+            g[:, :, self.kfile :] *= self.fade[pid][:, :, None]
         ssum = g.sum(2, keepdim=True)
         has = valid.any(2, keepdim=True)
         gid = torch.gather(cid[:, None, :].expand(-1, pm, -1), 2, sel)

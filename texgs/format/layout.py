@@ -361,6 +361,7 @@ def _filter_widening_lines() -> list[str]:
         f"#define TEXGS_WIDEN_FROM {filtered.WIDEN_FROM!r}",
         f"#define TEXGS_WIDEN_RATE {filtered.WIDEN_RATE!r}",
         f"#define TEXGS_WIDEN_MAX_EXTRA {filtered.WIDEN_MAX_EXTRA!r}",
+        f"#define TEXGS_FADE_LAM {filtered.FADE_LAM!r}",
     ]
 
 
