@@ -421,14 +421,49 @@ struct BackwardScratch {
     int active[kBlocks];
     uint32_t active_bits[kBlocks];
     vfloat share[kBlocks];
+    vfloat value[kMaxChannels + kChannelGroup];  // its values, each broadcast
 };
 
-// The kLanes bits of block b in a 256-bit texel mask, and as a lane mask (-1 / 0 per lane).
-inline uint32_t block_bits(const uint32_t* mask, int b) {
-    const int first = b * kLanes;
-    return (mask[first / 32] >> (first % 32)) & uint32_t((uint64_t(1) << kLanes) - 1);
+// The blocks of a 256-bit texel mask with a bit set, in order, and their
+// lane bits; returns how many. Visits only the non-zero lane groups (on 8
+// lanes: the non-zero bytes, found with one vector compare).
+inline int active_blocks(const uint32_t* mask, int* blocks, uint32_t* bits) {
+    int n = 0;
+#if defined(__AVX2__) && !defined(__AVX512F__)
+    static_assert(kMaskWords * 4 == 32 && kLanes == 8, "a mask is 32 bytes, one per block");
+    const unsigned char* bytes = reinterpret_cast<const unsigned char*>(mask);
+    for (uint32_t nonzero = nonzero_bytes32(bytes); nonzero; nonzero &= nonzero - 1) {
+        const int b = __builtin_ctz(nonzero);  // byte b = block b (little-endian words)
+        bits[n] = bytes[b];
+        blocks[n++] = b;
+    }
+#else
+    constexpr uint32_t kGroup = uint32_t((uint64_t(1) << kLanes) - 1);
+    for (int m = 0; m < kMaskWords; ++m)
+        for (uint32_t word = mask[m]; word;) {
+            const int group = __builtin_ctz(word) / kLanes;
+            bits[n] = (word >> (group * kLanes)) & kGroup;
+            blocks[n++] = m * 32 / kLanes + group;
+            word &= ~(kGroup << (group * kLanes));
+        }
+#endif
+    return n;
 }
 
+// Asks for the rows of tile r of an [H, W, C] image to be brought into the
+// caches. Backward reads dL/dout and out a tile at a time, 16 short rows far
+// apart, which the hardware prefetchers do not follow; prefetching the next
+// tile's rows while this one's entries are processed hides their latency.
+inline void prefetch_rows(const float* image, const TileRect& r, int width, int C) {
+    constexpr int kLine = 64 / sizeof(float);
+    for (int y = r.y0; y < r.y1; ++y) {
+        const float* row = image + (size_t(y) * width + r.x0) * C;
+        const int floats = (r.x1 - r.x0) * C;
+        for (int f = 0; f < floats + kLine - 1; f += kLine) prefetch(row + std::min(f, floats - 1));
+    }
+}
+
+// A block's kLanes mask bits as a lane mask (-1 / 0 per lane).
 inline vint block_mask(uint32_t bits) {
     vint lane_bit;
     for (int l = 0; l < kLanes; ++l) lane_bit[l] = int32_t(1) << l;
@@ -487,11 +522,9 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
                 }
             }
             for (; c < C; ++c) {
-                vfloat gc = vfloat{}, oc = vfloat{};
-                for (int l = 0; l < kLanes; ++l) {
-                    gc[l] = gp[size_t(l) * C + c];
-                    oc[l] = op[size_t(l) * C + c];
-                }
+                const bool last = C % kLanes == 1;  // then c = C - 1
+                const vfloat gc = last ? load_last_column(gp, C) : load_column(gp, C, c);
+                const vfloat oc = last ? load_last_column(op, C) : load_column(op, C, c);
                 const vfloat go = selected ? gc : vfloat{};
                 std::memcpy(grad_f + size_t(c) * kTileTexels + b * kLanes, &go, sizeof(go));
                 god += go * oc;
@@ -514,6 +547,11 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
         god = selected ? god : vfloat{};
         std::memcpy(sc.grad_dot_out + b * kLanes, &god, sizeof(god));
     }
+    if (tile + 1 < lists.tiles_x * lists.tiles_y) {
+        const TileRect next = tile_rect(lists, s, tile + 1);
+        prefetch_rows(grad_out, next, s.width, C);
+        prefetch_rows(out, next, s.width, C);
+    }
     const Wrap wrap = {WrapX, WrapY, float(s.width), float(s.height)};
     const vfloat* go = reinterpret_cast<const vfloat*>(sc.grad.data());  // [C, block]
     const vfloat* px = reinterpret_cast<const vfloat*>(sc.texels.px);
@@ -524,23 +562,17 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     for (int j = 0; j < len; ++j) {
         const uint32_t* mask = masks + size_t(j) * kMaskWords;
         float* slot = tile_slots + size_t(j) * stride;
-        // The blocks with a texel that selected this entry, in order.
-        int n_active = 0;
-        for (int m = 0; m < kMaskWords; ++m) {
-            if (!mask[m]) continue;
-            for (int b = m * 32 / kLanes; b < (m + 1) * 32 / kLanes; ++b) {
-                sc.active_bits[n_active] = block_bits(mask, b);
-                sc.active[n_active] = b;
-                n_active += sc.active_bits[n_active] != 0;
-            }
-        }
+        const int n_active = active_blocks(mask, sc.active, sc.active_bits);
         if (n_active == 0) {  // no texel of this tile selected it
             std::fill(slot, slot + stride, 0.0f);
             continue;
         }
         const int i = lists.ids[begin + j];
         const Gauss gs = load_gauss(g, cos_t, sin_t, i);
+        // Its values broadcast once, so the per-block dot product reads them
+        // as register operands.
         const float* val = padded_values + size_t(i) * padded_c;
+        for (int c = 0; c < padded_c; ++c) sc.value[c] = vfloat{} + val[c];
         // Shape gradients, and each block's G / S for the value gradients.
         vfloat acc[5] = {};
         for (int a = 0; a < n_active; ++a) {
@@ -552,7 +584,7 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
             const vfloat zero = vfloat{};
             const vfloat w = on ? gaussian_weight(on ? q : zero) : zero;
             vfloat dot = vfloat{};
-            for (int c = 0; c < padded_c; ++c) dot += go[c * kBlocks + b] * val[c];
+            for (int c = 0; c < padded_c; ++c) dot += go[c * kBlocks + b] * sc.value[c];
             const vfloat dl_dq = dloss_dq(w, dloss_dweight(dot, god[b], sum[b]));
             const ShapeGrads<vfloat> d = shape_grads(u, v, gs.c, gs.s, gs.w1, gs.w2, dl_dq);
             acc[0] += on ? d.mean_x : zero;
