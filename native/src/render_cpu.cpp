@@ -410,6 +410,9 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
 // 12 channels need no padding).
 constexpr int kChannelGroup = 3;
 
+// Consecutive tiles per backward work item.
+constexpr int kTileRun = 8;
+
 // Per-worker scratch for one backward tile.
 struct BackwardScratch {
     TileTexels texels;
@@ -559,7 +562,22 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     const vfloat* sum = reinterpret_cast<const vfloat*>(sc.sum);
     const vfloat* god = reinterpret_cast<const vfloat*>(sc.grad_dot_out);
     const uint32_t* masks = st.masks.data() + size_t(begin) * kMaskWords;
+    // A later entry's parameters and values, read at random, are prefetched
+    // kEntryAhead entries before they are used.
+    constexpr int kEntryAhead = 2;
+    auto prefetch_entry = [&](int j) {
+        if (j >= len) return;
+        const int i = lists.ids[begin + j];
+        prefetch(g.means + 2 * i);
+        prefetch(g.inv_scales + 2 * i);
+        prefetch(cos_t.data() + i);
+        prefetch(sin_t.data() + i);
+        prefetch(padded_values + size_t(i) * padded_c);
+        prefetch(padded_values + size_t(i + 1) * padded_c - 1);
+    };
+    for (int j = 0; j < kEntryAhead; ++j) prefetch_entry(j);
     for (int j = 0; j < len; ++j) {
+        prefetch_entry(j + kEntryAhead);
         const uint32_t* mask = masks + size_t(j) * kMaskWords;
         float* slot = tile_slots + size_t(j) * stride;
         const int n_active = active_blocks(mask, sc.active, sc.active_bits);
@@ -687,11 +705,14 @@ void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const
     padded_values.resize(size_t(g.n) * padded_groups);
     pad_rows(g.values, g.n, C, padded_groups, padded_values.data());
     dispatch_wrap(s, [&](auto wx, auto wy) {
+        // Items of kTileRun consecutive tiles: each tile prefetches the next
+        // one's rows, which the same worker then processes.
         auto run = [&](auto groups) {
-            parallel_for(tiles, threads, [&](int tile, int worker) {
-                backward_tile<decltype(wx)::value, decltype(wy)::value, decltype(groups)::value>(
-                    g, s, state, cos_t, sin_t, tile, out, grad_out, padded_values.data(), scratch[worker],
-                    slots.data());
+            parallel_for((tiles + kTileRun - 1) / kTileRun, threads, [&](int item, int worker) {
+                for (int tile = item * kTileRun, t1 = std::min(tiles, tile + kTileRun); tile < t1; ++tile)
+                    backward_tile<decltype(wx)::value, decltype(wy)::value, decltype(groups)::value>(
+                        g, s, state, cos_t, sin_t, tile, out, grad_out, padded_values.data(), scratch[worker],
+                        slots.data());
             });
         };
         switch ((C + kChannelGroup - 1) / kChannelGroup) {  // C up to 12 at compile time
@@ -712,9 +733,22 @@ void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const
     parallel_for((g.n + kChunk - 1) / kChunk, threads, [&](int chunk, int) {
         const int i1 = std::min(g.n, (chunk + 1) * kChunk);
         float acc[5 + kMaxChannels];
+        // The slots are scattered over the tiles: each is prefetched kAhead
+        // slots before it is read.
+        constexpr int kAhead = 8;
+        const int32_t m_end = lists.gaussian_offsets[i1];
+        auto prefetch_slot = [&](int32_t m) {
+            if (m >= m_end) return;
+            const float* slot = slots.data() + size_t(lists.gaussian_entries[m]) * stride;
+            prefetch(slot);
+            prefetch(slot + stride - 1);
+        };
+        for (int32_t m = lists.gaussian_offsets[chunk * kChunk], m1 = m + kAhead; m < m1; ++m)
+            prefetch_slot(m);
         for (int i = chunk * kChunk; i < i1; ++i) {
             std::fill(acc, acc + stride, 0.0f);
             for (int32_t m = lists.gaussian_offsets[i]; m < lists.gaussian_offsets[i + 1]; ++m) {
+                prefetch_slot(m + kAhead);
                 const float* slot = slots.data() + size_t(lists.gaussian_entries[m]) * stride;
                 for (int c = 0; c < stride; ++c) acc[c] += slot[c];
             }
