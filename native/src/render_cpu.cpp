@@ -419,11 +419,10 @@ struct BackwardScratch {
     std::vector<Lanes> grad;                      // [C, texel] dL/dout (0 outside the image)
     alignas(64) float sum[kTileTexels];           // S = sum of selected G (1 where none)
     alignas(64) float grad_dot_out[kTileTexels];  // sum_c dL/dout_c * out_c
-    // Of the current entry: the blocks with a texel that selected it, their
-    // lane bits and G / S.
+    // Of the current entry: the blocks with a texel that selected it and
+    // their lane bits.
     int active[kBlocks];
     uint32_t active_bits[kBlocks];
-    vfloat share[kBlocks];
     vfloat value[kMaxChannels + kChannelGroup];  // its values, each broadcast
 };
 
@@ -591,38 +590,37 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
         // as register operands.
         const float* val = padded_values + size_t(i) * padded_c;
         for (int c = 0; c < padded_c; ++c) sc.value[c] = vfloat{} + val[c];
-        // Shape gradients, and each block's G / S for the value gradients.
-        vfloat acc[5] = {};
-        for (int a = 0; a < n_active; ++a) {
-            const int b = sc.active[a];
-            const vint on = block_mask(sc.active_bits[a]);
-            vfloat u, v;
-            frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
-            const vfloat q = quad_form(u, v, gs.w1, gs.w2);  // as forward computed it: the same G
-            const vfloat zero = vfloat{};
-            const vfloat w = on ? gaussian_weight(on ? q : zero) : zero;
-            vfloat dot = vfloat{};
-            for (int c = 0; c < padded_c; ++c) dot += go[c * kBlocks + b] * sc.value[c];
-            const vfloat dl_dq = dloss_dq(w, dloss_dweight(dot, god[b], sum[b]));
-            const ShapeGrads<vfloat> d = shape_grads(u, v, gs.c, gs.s, gs.w1, gs.w2, dl_dq);
-            acc[0] += on ? d.mean_x : zero;
-            acc[1] += on ? d.mean_y : zero;
-            acc[2] += on ? d.w1 : zero;
-            acc[3] += on ? d.w2 : zero;
-            acc[4] += on ? d.theta : zero;
-            sc.share[a] = w / sum[b];
-        }
-        for (int m = 0; m < 5; ++m) slot[m] = sum_lanes(acc[m]);
-        // dL/dvalues_c = sum of dL/dout_c G / S over the blocks, in block order,
-        // kChannelGroup channels per pass over the blocks.
-        for (int c0 = 0; c0 < padded_c; c0 += kChannelGroup) {
-            vfloat value_acc[kChannelGroup] = {};
+        // Per block, the shape gradients and dL/dvalues_c = dL/dout_c G / S,
+        // summed in block order; the channel loops run at compile time for
+        // kGroups > 0.
+        {
+            constexpr int kPadded = kGroups * kChannelGroup;
+            constexpr int kMaxPadded = (kMaxChannels + kChannelGroup - 1) / kChannelGroup * kChannelGroup;
+            const int n_c = kPadded ? kPadded : padded_c;
+            vfloat acc[5] = {};
+            vfloat value_acc[kPadded ? kPadded : kMaxPadded] = {};
             for (int a = 0; a < n_active; ++a) {
-                const vfloat* gb = go + c0 * kBlocks + sc.active[a];
-                const vfloat share = sc.share[a];
-                for (int c = 0; c < kChannelGroup; ++c) value_acc[c] += gb[c * kBlocks] * share;
+                const int b = sc.active[a];
+                const vint on = block_mask(sc.active_bits[a]);
+                vfloat u, v;
+                frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
+                const vfloat q = quad_form(u, v, gs.w1, gs.w2);  // as forward computed it: the same G
+                const vfloat zero = vfloat{};
+                const vfloat w = on ? gaussian_weight(on ? q : zero) : zero;
+                vfloat dot = vfloat{};
+                for (int c = 0; c < n_c; ++c) dot += go[c * kBlocks + b] * sc.value[c];
+                const vfloat dl_dq = dloss_dq(w, dloss_dweight(dot, god[b], sum[b]));
+                const ShapeGrads<vfloat> d = shape_grads(u, v, gs.c, gs.s, gs.w1, gs.w2, dl_dq);
+                acc[0] += on ? d.mean_x : zero;
+                acc[1] += on ? d.mean_y : zero;
+                acc[2] += on ? d.w1 : zero;
+                acc[3] += on ? d.w2 : zero;
+                acc[4] += on ? d.theta : zero;
+                const vfloat share = w / sum[b];
+                for (int c = 0; c < n_c; ++c) value_acc[c] += go[c * kBlocks + b] * share;
             }
-            for (int c = 0; c < kChannelGroup && c0 + c < C; ++c) slot[5 + c0 + c] = sum_lanes(value_acc[c]);
+            for (int m = 0; m < 5; ++m) slot[m] = sum_lanes(acc[m]);
+            for (int c = 0; c < C; ++c) slot[5 + c] = sum_lanes(value_acc[c]);
         }
     }
 }
