@@ -424,6 +424,8 @@ struct BackwardScratch {
     int active[kBlocks];
     uint32_t active_bits[kBlocks];
     vfloat value[kMaxChannels + kChannelGroup];  // its values, each broadcast
+    // The next tile's dL/dout and out cache lines, prefetched during this one.
+    const float* lines[2 * kTileSize * ((kTileSize * kMaxChannels + 15) / 16 + 1)];
 };
 
 // The blocks of a 256-bit texel mask with a bit set, in order, and their
@@ -452,16 +454,17 @@ inline int active_blocks(const uint32_t* mask, int* blocks, uint32_t* bits) {
     return n;
 }
 
-// Asks for the rows of tile r of an [H, W, C] image to be brought into the
-// caches. Backward reads dL/dout and out a tile at a time, 16 short rows far
+// The cache lines of the rows of tile r of an [H, W, C] image, appended to
+// lines. Backward reads dL/dout and out a tile at a time, 16 short rows far
 // apart, which the hardware prefetchers do not follow; prefetching the next
-// tile's rows while this one's entries are processed hides their latency.
-inline void prefetch_rows(const float* image, const TileRect& r, int width, int C) {
+// tile's lines a few at a time while this one's entries are processed hides
+// their latency without flooding the miss queue.
+inline void row_lines(const float* image, const TileRect& r, int width, int C, const float** lines, int& n) {
     constexpr int kLine = 64 / sizeof(float);
     for (int y = r.y0; y < r.y1; ++y) {
         const float* row = image + (size_t(y) * width + r.x0) * C;
         const int floats = (r.x1 - r.x0) * C;
-        for (int f = 0; f < floats + kLine - 1; f += kLine) prefetch(row + std::min(f, floats - 1));
+        for (int f = 0; f < floats + kLine - 1; f += kLine) lines[n++] = row + std::min(f, floats - 1);
     }
 }
 
@@ -549,11 +552,13 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
         god = selected ? god : vfloat{};
         std::memcpy(sc.grad_dot_out + b * kLanes, &god, sizeof(god));
     }
+    int n_lines = 0, next_line = 0;
     if (tile + 1 < lists.tiles_x * lists.tiles_y) {
         const TileRect next = tile_rect(lists, s, tile + 1);
-        prefetch_rows(grad_out, next, s.width, C);
-        prefetch_rows(out, next, s.width, C);
+        row_lines(grad_out, next, s.width, C, sc.lines, n_lines);
+        row_lines(out, next, s.width, C, sc.lines, n_lines);
     }
+    const int lines_per_entry = (n_lines + len - 1) / len;
     const Wrap wrap = {WrapX, WrapY, float(s.width), float(s.height)};
     const vfloat* go = reinterpret_cast<const vfloat*>(sc.grad.data());  // [C, block]
     const vfloat* px = reinterpret_cast<const vfloat*>(sc.texels.px);
@@ -577,6 +582,8 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     for (int j = 0; j < kEntryAhead; ++j) prefetch_entry(j);
     for (int j = 0; j < len; ++j) {
         prefetch_entry(j + kEntryAhead);
+        for (int l1 = std::min(n_lines, next_line + lines_per_entry); next_line < l1; ++next_line)
+            prefetch(sc.lines[next_line]);
         const uint32_t* mask = masks + size_t(j) * kMaskWords;
         float* slot = tile_slots + size_t(j) * stride;
         const int n_active = active_blocks(mask, sc.active, sc.active_bits);
