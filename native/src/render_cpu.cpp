@@ -419,10 +419,11 @@ struct BackwardScratch {
     std::vector<Lanes> grad;                      // [C, texel] dL/dout (0 outside the image)
     alignas(64) float sum[kTileTexels];           // S = sum of selected G (1 where none)
     alignas(64) float grad_dot_out[kTileTexels];  // sum_c dL/dout_c * out_c
-    // Of the current entry: the blocks with a texel that selected it and
-    // their lane bits.
+    // Of the current entry: the blocks with a texel that selected it, their
+    // lane bits, and per such block its frame offset, dL/dq and G / S.
     int active[kBlocks];
     uint32_t active_bits[kBlocks];
+    vfloat u[kBlocks], v[kBlocks], dl_dq[kBlocks], share[kBlocks];
     vfloat value[kMaxChannels + kChannelGroup];  // its values, each broadcast
     // The next tile's dL/dout and out cache lines, prefetched during this one.
     const float* lines[2 * kTileSize * ((kTileSize * kMaxChannels + 15) / 16 + 1)];
@@ -604,8 +605,12 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
             constexpr int kPadded = kGroups * kChannelGroup;
             constexpr int kMaxPadded = (kMaxChannels + kChannelGroup - 1) / kChannelGroup * kChannelGroup;
             const int n_c = kPadded ? kPadded : padded_c;
-            vfloat acc[5] = {};
-            vfloat value_acc[kPadded ? kPadded : kMaxPadded] = {};
+            // Two passes over the blocks. The first computes each block's frame
+            // offset, G, dL/dq and G / S (independent blocks, so the out-of-order
+            // core overlaps their long exp chains), lanes that did not select
+            // the entry set to 0, so their shape and value terms are exactly
+            // +-0 (which leaves a sum that starts at +0 unchanged). The second
+            // sums the shape and value gradients in block order.
             for (int a = 0; a < n_active; ++a) {
                 const int b = sc.active[a];
                 const vint on = block_mask(sc.active_bits[a]);
@@ -617,14 +622,24 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
                 vfloat dot = vfloat{};
                 for (int c = 0; c < n_c; ++c) dot += go[c * kBlocks + b] * sc.value[c];
                 const vfloat dl_dq = dloss_dq(w, dloss_dweight(dot, god[b], sum[b]));
-                const ShapeGrads<vfloat> d = shape_grads(u, v, gs.c, gs.s, gs.w1, gs.w2, dl_dq);
-                acc[0] += on ? d.mean_x : zero;
-                acc[1] += on ? d.mean_y : zero;
-                acc[2] += on ? d.w1 : zero;
-                acc[3] += on ? d.w2 : zero;
-                acc[4] += on ? d.theta : zero;
-                const vfloat share = w / sum[b];
-                for (int c = 0; c < n_c; ++c) value_acc[c] += go[c * kBlocks + b] * share;
+                sc.u[a] = on ? u : zero;
+                sc.v[a] = on ? v : zero;
+                sc.dl_dq[a] = on ? dl_dq : zero;
+                sc.share[a] = w / sum[b];
+            }
+            vfloat acc[5] = {};
+            vfloat value_acc[kPadded ? kPadded : kMaxPadded] = {};
+            for (int a = 0; a < n_active; ++a) {
+                const ShapeGrads<vfloat> d =
+                    shape_grads(sc.u[a], sc.v[a], gs.c, gs.s, gs.w1, gs.w2, sc.dl_dq[a]);
+                acc[0] += d.mean_x;
+                acc[1] += d.mean_y;
+                acc[2] += d.w1;
+                acc[3] += d.w2;
+                acc[4] += d.theta;
+                const vfloat* gb = go + sc.active[a];
+                const vfloat share = sc.share[a];
+                for (int c = 0; c < n_c; ++c) value_acc[c] += gb[c * kBlocks] * share;
             }
             for (int m = 0; m < 5; ++m) slot[m] = sum_lanes(acc[m]);
             for (int c = 0; c < C; ++c) slot[5 + c] = sum_lanes(value_acc[c]);
