@@ -601,49 +601,46 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
         // Per block, the shape gradients and dL/dvalues_c = dL/dout_c G / S,
         // summed in block order; the channel loops run at compile time for
         // kGroups > 0.
-        {
-            constexpr int kPadded = kGroups * kChannelGroup;
-            constexpr int kMaxPadded = (kMaxChannels + kChannelGroup - 1) / kChannelGroup * kChannelGroup;
-            const int n_c = kPadded ? kPadded : padded_c;
-            // Two passes over the blocks. The first computes each block's frame
-            // offset, G, dL/dq and G / S (independent blocks, so the out-of-order
-            // core overlaps their long exp chains), lanes that did not select
-            // the entry set to 0, so their shape and value terms are exactly
-            // +-0 (which leaves a sum that starts at +0 unchanged). The second
-            // sums the shape and value gradients in block order.
-            for (int a = 0; a < n_active; ++a) {
-                const int b = sc.active[a];
-                const vint on = block_mask(sc.active_bits[a]);
-                vfloat u, v;
-                frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
-                const vfloat q = quad_form(u, v, gs.w1, gs.w2);  // as forward computed it: the same G
-                const vfloat zero = vfloat{};
-                const vfloat w = on ? gaussian_weight(on ? q : zero) : zero;
-                vfloat dot = vfloat{};
-                for (int c = 0; c < n_c; ++c) dot += go[c * kBlocks + b] * sc.value[c];
-                const vfloat dl_dq = dloss_dq(w, dloss_dweight(dot, god[b], sum[b]));
-                sc.u[a] = on ? u : zero;
-                sc.v[a] = on ? v : zero;
-                sc.dl_dq[a] = on ? dl_dq : zero;
-                sc.share[a] = w / sum[b];
-            }
-            vfloat acc[5] = {};
-            vfloat value_acc[kPadded ? kPadded : kMaxPadded] = {};
-            for (int a = 0; a < n_active; ++a) {
-                const ShapeGrads<vfloat> d =
-                    shape_grads(sc.u[a], sc.v[a], gs.c, gs.s, gs.w1, gs.w2, sc.dl_dq[a]);
-                acc[0] += d.mean_x;
-                acc[1] += d.mean_y;
-                acc[2] += d.w1;
-                acc[3] += d.w2;
-                acc[4] += d.theta;
-                const vfloat* gb = go + sc.active[a];
-                const vfloat share = sc.share[a];
-                for (int c = 0; c < n_c; ++c) value_acc[c] += gb[c * kBlocks] * share;
-            }
-            for (int m = 0; m < 5; ++m) slot[m] = sum_lanes(acc[m]);
-            for (int c = 0; c < C; ++c) slot[5 + c] = sum_lanes(value_acc[c]);
+        constexpr int kPadded = kGroups * kChannelGroup;
+        constexpr int kMaxPadded = (kMaxChannels + kChannelGroup - 1) / kChannelGroup * kChannelGroup;
+        const int n_c = kPadded ? kPadded : padded_c;
+        // Two passes over the blocks. The first computes each block's frame
+        // offset, G, dL/dq and G / S (independent blocks, so the out-of-order
+        // core overlaps their long exp chains), lanes that did not select
+        // the entry set to 0, so their shape and value terms are exactly
+        // +-0 (which leaves a sum that starts at +0 unchanged). The second
+        // sums the shape and value gradients in block order.
+        for (int a = 0; a < n_active; ++a) {
+            const int b = sc.active[a];
+            const vint on = block_mask(sc.active_bits[a]);
+            vfloat u, v;
+            frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
+            const vfloat q = quad_form(u, v, gs.w1, gs.w2);  // as forward computed it: the same G
+            const vfloat zero = vfloat{};
+            const vfloat w = on ? gaussian_weight(on ? q : zero) : zero;
+            vfloat dot = vfloat{};
+            for (int c = 0; c < n_c; ++c) dot += go[c * kBlocks + b] * sc.value[c];
+            const vfloat dl_dq = dloss_dq(w, dloss_dweight(dot, god[b], sum[b]));
+            sc.u[a] = on ? u : zero;
+            sc.v[a] = on ? v : zero;
+            sc.dl_dq[a] = on ? dl_dq : zero;
+            sc.share[a] = w / sum[b];
         }
+        vfloat acc[5] = {};
+        vfloat value_acc[kPadded ? kPadded : kMaxPadded] = {};
+        for (int a = 0; a < n_active; ++a) {
+            const ShapeGrads<vfloat> d = shape_grads(sc.u[a], sc.v[a], gs.c, gs.s, gs.w1, gs.w2, sc.dl_dq[a]);
+            acc[0] += d.mean_x;
+            acc[1] += d.mean_y;
+            acc[2] += d.w1;
+            acc[3] += d.w2;
+            acc[4] += d.theta;
+            const vfloat* gb = go + sc.active[a];
+            const vfloat share = sc.share[a];
+            for (int c = 0; c < n_c; ++c) value_acc[c] += gb[c * kBlocks] * share;
+        }
+        for (int m = 0; m < 5; ++m) slot[m] = sum_lanes(acc[m]);
+        for (int c = 0; c < C; ++c) slot[5 + c] = sum_lanes(value_acc[c]);
     }
 }
 
