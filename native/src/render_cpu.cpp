@@ -410,6 +410,9 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
 // 12 channels need no padding).
 constexpr int kChannelGroup = 3;
 
+// Consecutive tiles per backward work item.
+constexpr int kTileRun = 8;
+
 // Per-worker scratch for one backward tile.
 struct BackwardScratch {
     TileTexels texels;
@@ -417,18 +420,56 @@ struct BackwardScratch {
     alignas(64) float sum[kTileTexels];           // S = sum of selected G (1 where none)
     alignas(64) float grad_dot_out[kTileTexels];  // sum_c dL/dout_c * out_c
     // Of the current entry: the blocks with a texel that selected it, their
-    // lane bits and G / S.
+    // lane bits, and per such block its frame offset, dL/dq and G / S.
     int active[kBlocks];
     uint32_t active_bits[kBlocks];
-    vfloat share[kBlocks];
+    vfloat u[kBlocks], v[kBlocks], dl_dq[kBlocks], share[kBlocks];
+    vfloat value[kMaxChannels + kChannelGroup];  // its values, each broadcast
+    // The next tile's dL/dout and out cache lines, prefetched during this one.
+    const float* lines[2 * kTileSize * ((kTileSize * kMaxChannels + 15) / 16 + 1)];
 };
 
-// The kLanes bits of block b in a 256-bit texel mask, and as a lane mask (-1 / 0 per lane).
-inline uint32_t block_bits(const uint32_t* mask, int b) {
-    const int first = b * kLanes;
-    return (mask[first / 32] >> (first % 32)) & uint32_t((uint64_t(1) << kLanes) - 1);
+// The blocks of a 256-bit texel mask with a bit set, in order, and their
+// lane bits; returns how many. Visits only the non-zero lane groups (on 8
+// lanes: the non-zero bytes, found with one vector compare).
+inline int active_blocks(const uint32_t* mask, int* blocks, uint32_t* bits) {
+    int n = 0;
+#if defined(__AVX2__) && !defined(__AVX512F__)
+    static_assert(kMaskWords * 4 == 32 && kLanes == 8, "a mask is 32 bytes, one per block");
+    const unsigned char* bytes = reinterpret_cast<const unsigned char*>(mask);
+    for (uint32_t nonzero = nonzero_bytes32(bytes); nonzero; nonzero &= nonzero - 1) {
+        const int b = __builtin_ctz(nonzero);  // byte b = block b (little-endian words)
+        bits[n] = bytes[b];
+        blocks[n++] = b;
+    }
+#else
+    constexpr uint32_t kGroup = uint32_t((uint64_t(1) << kLanes) - 1);
+    for (int m = 0; m < kMaskWords; ++m)
+        for (uint32_t word = mask[m]; word;) {
+            const int group = __builtin_ctz(word) / kLanes;
+            bits[n] = (word >> (group * kLanes)) & kGroup;
+            blocks[n++] = m * 32 / kLanes + group;
+            word &= ~(kGroup << (group * kLanes));
+        }
+#endif
+    return n;
 }
 
+// The cache lines of the rows of tile r of an [H, W, C] image, appended to
+// lines. Backward reads dL/dout and out a tile at a time, 16 short rows far
+// apart, which the hardware prefetchers do not follow; prefetching the next
+// tile's lines a few at a time while this one's entries are processed hides
+// their latency without flooding the miss queue.
+inline void row_lines(const float* image, const TileRect& r, int width, int C, const float** lines, int& n) {
+    constexpr int kLine = 64 / sizeof(float);
+    for (int y = r.y0; y < r.y1; ++y) {
+        const float* row = image + (size_t(y) * width + r.x0) * C;
+        const int floats = (r.x1 - r.x0) * C;
+        for (int f = 0; f < floats + kLine - 1; f += kLine) lines[n++] = row + std::min(f, floats - 1);
+    }
+}
+
+// A block's kLanes mask bits as a lane mask (-1 / 0 per lane).
 inline vint block_mask(uint32_t bits) {
     vint lane_bit;
     for (int l = 0; l < kLanes; ++l) lane_bit[l] = int32_t(1) << l;
@@ -487,11 +528,9 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
                 }
             }
             for (; c < C; ++c) {
-                vfloat gc = vfloat{}, oc = vfloat{};
-                for (int l = 0; l < kLanes; ++l) {
-                    gc[l] = gp[size_t(l) * C + c];
-                    oc[l] = op[size_t(l) * C + c];
-                }
+                const bool last = C % kLanes == 1;  // then c = C - 1
+                const vfloat gc = last ? load_last_column(gp, C) : load_column(gp, C, c);
+                const vfloat oc = last ? load_last_column(op, C) : load_column(op, C, c);
                 const vfloat go = selected ? gc : vfloat{};
                 std::memcpy(grad_f + size_t(c) * kTileTexels + b * kLanes, &go, sizeof(go));
                 god += go * oc;
@@ -514,6 +553,13 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
         god = selected ? god : vfloat{};
         std::memcpy(sc.grad_dot_out + b * kLanes, &god, sizeof(god));
     }
+    int n_lines = 0, next_line = 0;
+    if (tile + 1 < lists.tiles_x * lists.tiles_y) {
+        const TileRect next = tile_rect(lists, s, tile + 1);
+        row_lines(grad_out, next, s.width, C, sc.lines, n_lines);
+        row_lines(out, next, s.width, C, sc.lines, n_lines);
+    }
+    const int lines_per_entry = (n_lines + len - 1) / len;
     const Wrap wrap = {WrapX, WrapY, float(s.width), float(s.height)};
     const vfloat* go = reinterpret_cast<const vfloat*>(sc.grad.data());  // [C, block]
     const vfloat* px = reinterpret_cast<const vfloat*>(sc.texels.px);
@@ -521,28 +567,49 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     const vfloat* sum = reinterpret_cast<const vfloat*>(sc.sum);
     const vfloat* god = reinterpret_cast<const vfloat*>(sc.grad_dot_out);
     const uint32_t* masks = st.masks.data() + size_t(begin) * kMaskWords;
+    // A later entry's parameters and values, read at random, are prefetched
+    // kEntryAhead entries before they are used.
+    constexpr int kEntryAhead = 2;
+    auto prefetch_entry = [&](int j) {
+        if (j >= len) return;
+        const int i = lists.ids[begin + j];
+        prefetch(g.means + 2 * i);
+        prefetch(g.inv_scales + 2 * i);
+        prefetch(cos_t.data() + i);
+        prefetch(sin_t.data() + i);
+        prefetch(padded_values + size_t(i) * padded_c);
+        prefetch(padded_values + size_t(i + 1) * padded_c - 1);
+    };
+    for (int j = 0; j < kEntryAhead; ++j) prefetch_entry(j);
     for (int j = 0; j < len; ++j) {
+        prefetch_entry(j + kEntryAhead);
+        for (int l1 = std::min(n_lines, next_line + lines_per_entry); next_line < l1; ++next_line)
+            prefetch(sc.lines[next_line]);
         const uint32_t* mask = masks + size_t(j) * kMaskWords;
         float* slot = tile_slots + size_t(j) * stride;
-        // The blocks with a texel that selected this entry, in order.
-        int n_active = 0;
-        for (int m = 0; m < kMaskWords; ++m) {
-            if (!mask[m]) continue;
-            for (int b = m * 32 / kLanes; b < (m + 1) * 32 / kLanes; ++b) {
-                sc.active_bits[n_active] = block_bits(mask, b);
-                sc.active[n_active] = b;
-                n_active += sc.active_bits[n_active] != 0;
-            }
-        }
+        const int n_active = active_blocks(mask, sc.active, sc.active_bits);
         if (n_active == 0) {  // no texel of this tile selected it
             std::fill(slot, slot + stride, 0.0f);
             continue;
         }
         const int i = lists.ids[begin + j];
         const Gauss gs = load_gauss(g, cos_t, sin_t, i);
+        // Its values broadcast once, so the per-block dot product reads them
+        // as register operands.
         const float* val = padded_values + size_t(i) * padded_c;
-        // Shape gradients, and each block's G / S for the value gradients.
-        vfloat acc[5] = {};
+        for (int c = 0; c < padded_c; ++c) sc.value[c] = vfloat{} + val[c];
+        // Per block, the shape gradients and dL/dvalues_c = dL/dout_c G / S,
+        // summed in block order; the channel loops run at compile time for
+        // kGroups > 0.
+        constexpr int kPadded = kGroups * kChannelGroup;
+        constexpr int kMaxPadded = (kMaxChannels + kChannelGroup - 1) / kChannelGroup * kChannelGroup;
+        const int n_c = kPadded ? kPadded : padded_c;
+        // Two passes over the blocks. The first computes each block's frame
+        // offset, G, dL/dq and G / S (independent blocks, so the out-of-order
+        // core overlaps their long exp chains), lanes that did not select
+        // the entry set to 0, so their shape and value terms are exactly
+        // +-0 (which leaves a sum that starts at +0 unchanged). The second
+        // sums the shape and value gradients in block order.
         for (int a = 0; a < n_active; ++a) {
             const int b = sc.active[a];
             const vint on = block_mask(sc.active_bits[a]);
@@ -552,28 +619,28 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
             const vfloat zero = vfloat{};
             const vfloat w = on ? gaussian_weight(on ? q : zero) : zero;
             vfloat dot = vfloat{};
-            for (int c = 0; c < padded_c; ++c) dot += go[c * kBlocks + b] * val[c];
+            for (int c = 0; c < n_c; ++c) dot += go[c * kBlocks + b] * sc.value[c];
             const vfloat dl_dq = dloss_dq(w, dloss_dweight(dot, god[b], sum[b]));
-            const ShapeGrads<vfloat> d = shape_grads(u, v, gs.c, gs.s, gs.w1, gs.w2, dl_dq);
-            acc[0] += on ? d.mean_x : zero;
-            acc[1] += on ? d.mean_y : zero;
-            acc[2] += on ? d.w1 : zero;
-            acc[3] += on ? d.w2 : zero;
-            acc[4] += on ? d.theta : zero;
+            sc.u[a] = on ? u : zero;
+            sc.v[a] = on ? v : zero;
+            sc.dl_dq[a] = on ? dl_dq : zero;
             sc.share[a] = w / sum[b];
         }
-        for (int m = 0; m < 5; ++m) slot[m] = sum_lanes(acc[m]);
-        // dL/dvalues_c = sum of dL/dout_c G / S over the blocks, in block order,
-        // kChannelGroup channels per pass over the blocks.
-        for (int c0 = 0; c0 < padded_c; c0 += kChannelGroup) {
-            vfloat value_acc[kChannelGroup] = {};
-            for (int a = 0; a < n_active; ++a) {
-                const vfloat* gb = go + c0 * kBlocks + sc.active[a];
-                const vfloat share = sc.share[a];
-                for (int c = 0; c < kChannelGroup; ++c) value_acc[c] += gb[c * kBlocks] * share;
-            }
-            for (int c = 0; c < kChannelGroup && c0 + c < C; ++c) slot[5 + c0 + c] = sum_lanes(value_acc[c]);
+        vfloat acc[5] = {};
+        vfloat value_acc[kPadded ? kPadded : kMaxPadded] = {};
+        for (int a = 0; a < n_active; ++a) {
+            const ShapeGrads<vfloat> d = shape_grads(sc.u[a], sc.v[a], gs.c, gs.s, gs.w1, gs.w2, sc.dl_dq[a]);
+            acc[0] += d.mean_x;
+            acc[1] += d.mean_y;
+            acc[2] += d.w1;
+            acc[3] += d.w2;
+            acc[4] += d.theta;
+            const vfloat* gb = go + sc.active[a];
+            const vfloat share = sc.share[a];
+            for (int c = 0; c < n_c; ++c) value_acc[c] += gb[c * kBlocks] * share;
         }
+        for (int m = 0; m < 5; ++m) slot[m] = sum_lanes(acc[m]);
+        for (int c = 0; c < C; ++c) slot[5 + c] = sum_lanes(value_acc[c]);
     }
 }
 
@@ -655,11 +722,14 @@ void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const
     padded_values.resize(size_t(g.n) * padded_groups);
     pad_rows(g.values, g.n, C, padded_groups, padded_values.data());
     dispatch_wrap(s, [&](auto wx, auto wy) {
+        // Items of kTileRun consecutive tiles: each tile prefetches the next
+        // one's rows, which the same worker then processes.
         auto run = [&](auto groups) {
-            parallel_for(tiles, threads, [&](int tile, int worker) {
-                backward_tile<decltype(wx)::value, decltype(wy)::value, decltype(groups)::value>(
-                    g, s, state, cos_t, sin_t, tile, out, grad_out, padded_values.data(), scratch[worker],
-                    slots.data());
+            parallel_for((tiles + kTileRun - 1) / kTileRun, threads, [&](int item, int worker) {
+                for (int tile = item * kTileRun, t1 = std::min(tiles, tile + kTileRun); tile < t1; ++tile)
+                    backward_tile<decltype(wx)::value, decltype(wy)::value, decltype(groups)::value>(
+                        g, s, state, cos_t, sin_t, tile, out, grad_out, padded_values.data(), scratch[worker],
+                        slots.data());
             });
         };
         switch ((C + kChannelGroup - 1) / kChannelGroup) {  // C up to 12 at compile time
@@ -680,9 +750,22 @@ void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const
     parallel_for((g.n + kChunk - 1) / kChunk, threads, [&](int chunk, int) {
         const int i1 = std::min(g.n, (chunk + 1) * kChunk);
         float acc[5 + kMaxChannels];
+        // The slots are scattered over the tiles: each is prefetched kAhead
+        // slots before it is read.
+        constexpr int kAhead = 8;
+        const int32_t m_end = lists.gaussian_offsets[i1];
+        auto prefetch_slot = [&](int32_t m) {
+            if (m >= m_end) return;
+            const float* slot = slots.data() + size_t(lists.gaussian_entries[m]) * stride;
+            prefetch(slot);
+            prefetch(slot + stride - 1);
+        };
+        for (int32_t m = lists.gaussian_offsets[chunk * kChunk], m1 = m + kAhead; m < m1; ++m)
+            prefetch_slot(m);
         for (int i = chunk * kChunk; i < i1; ++i) {
             std::fill(acc, acc + stride, 0.0f);
             for (int32_t m = lists.gaussian_offsets[i]; m < lists.gaussian_offsets[i + 1]; ++m) {
+                prefetch_slot(m + kAhead);
                 const float* slot = slots.data() + size_t(lists.gaussian_entries[m]) * stride;
                 for (int c = 0; c < stride; ++c) acc[c] += slot[c];
             }

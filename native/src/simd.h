@@ -63,6 +63,25 @@ inline uint32_t lane_bits(vint m) {
 #endif
 }
 
+#if defined(__AVX2__)
+// Bit i set when byte i of the 32 bytes at p is non-zero.
+inline uint32_t nonzero_bytes32(const void* p) {
+    const __m256i m = _mm256_loadu_si256(static_cast<const __m256i*>(p));
+    return ~uint32_t(_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, _mm256_setzero_si256())));
+}
+#endif
+
+// Asks for the cache line holding p to be loaded (a hint). x86 builds use
+// the instruction itself: GCC's vectoriser drops __builtin_prefetch from
+// the loops it vectorises.
+inline void prefetch(const void* p) {
+#if defined(__SSE__)
+    asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+#else
+    __builtin_prefetch(p);
+#endif
+}
+
 // Stores the first `count` lanes of v to p (count in 1..kLanes).
 inline void store_lanes(float* p, vfloat v, int count) {
 #if defined(__AVX512F__)
@@ -127,6 +146,35 @@ inline void load_transposed(const float* p, size_t stride, vfloat col[kLanes]) {
         for (int l = 0; l < kLanes; ++l) lanes[l] = p[l * stride + c];
         std::memcpy(&col[c], lanes, sizeof(lanes));
     }
+#endif
+}
+
+// Lane l = p[l * stride + c] for l in [0, kLanes): one column of kLanes rows
+// (exact copies).
+inline vfloat load_column(const float* p, size_t stride, size_t c) {
+    vfloat col;
+    for (int l = 0; l < kLanes; ++l) col[l] = p[l * stride + c];
+    return col;
+}
+
+// load_column(p, stride, stride - 1) for stride = m kLanes + 1 (the channel
+// left over after whole registers, e.g. 9 channels on 8 lanes): lane l lies
+// in lane l of the register at p + m kLanes (l + 1), so one load and blend
+// per lane replaces a scalar load and insert.
+inline vfloat load_last_column(const float* p, size_t stride) {
+    const size_t step = stride - 1;  // m kLanes
+#if defined(__AVX2__) && !defined(__AVX512F__)
+    __m256 col = _mm256_loadu_ps(p + step);
+    col = _mm256_blend_ps(col, _mm256_loadu_ps(p + 2 * step), 0x02);
+    col = _mm256_blend_ps(col, _mm256_loadu_ps(p + 3 * step), 0x04);
+    col = _mm256_blend_ps(col, _mm256_loadu_ps(p + 4 * step), 0x08);
+    col = _mm256_blend_ps(col, _mm256_loadu_ps(p + 5 * step), 0x10);
+    col = _mm256_blend_ps(col, _mm256_loadu_ps(p + 6 * step), 0x20);
+    col = _mm256_blend_ps(col, _mm256_loadu_ps(p + 7 * step), 0x40);
+    col = _mm256_blend_ps(col, _mm256_loadu_ps(p + 8 * step), 0x80);
+    return vfloat(col);
+#else
+    return load_column(p, stride, step);
 #endif
 }
 
