@@ -6,8 +6,18 @@ from __future__ import annotations
 import numpy as np
 
 from texgs.channels import Channel
-from texgs.format import gaussian_constraints, pack
+from texgs.format import filtered, gaussian_constraints, pack
 from texgs.gaussians import Gaussians
+
+
+def band_off(fn, *args):
+    """fn(*args) with no fade band (every candidate from any footprint on), to show a test reaches it."""
+    keep = filtered.FADE_LAM
+    filtered.FADE_LAM = 0.0
+    try:
+        return fn(*args)
+    finally:
+        filtered.FADE_LAM = keep
 
 
 def random_material(

@@ -209,46 +209,6 @@ def test_decode_cli_writes_a_mip_level(tmp_path, capsys):
     assert not (tmp_path / "bad").exists()
 
 
-def test_a_footprint_blends_every_candidate_not_a_top_k():
-    # 60 Gaussians around one point and an 8-texel pixel: far more candidates than any top-K
-    # array holds; the value is the blend of all of them (closed form, float64 here).
-    rng = np.random.default_rng(3)
-    n = 60
-    data = pack(
-        Gaussians(
-            means=(24 + rng.normal(size=(n, 2)) * 3).astype(np.float32),
-            inv_scales=rng.uniform(0.3, 0.6, (n, 2)).astype(np.float32),
-            rotations=(rng.random(n) * 3).astype(np.float32),
-            values=rng.random((n, 2)).astype(np.float32),
-            background=np.full(2, 0.5, np.float32),
-        ),
-        [Channel("a"), Channel("b")],
-        48,
-        48,
-        k=4,
-        wrap=(False, False),
-        cfg=QuantConfig(max_radius=12.0, strip_height=4),
-    )
-    p = unpack(data)
-    pts = np.array([[24.0, 24.0], [21.5, 26.0]], np.float32)
-    fp = F.effective_footprint(np.array([[8.0, 0]] * 2, np.float32), np.array([[0, 8.0]] * 2, np.float32), 1e9)
-    filt, _ = F.filter_footprint(fp, F.footprint_lambda(fp))
-    got, covering, *_ = F.decode_points_filtered(p, pts, fp, with_counts=True)
-    assert (covering > 16).all()
-    gs = p.gaussians
-    for j, pt in enumerate(pts.astype(np.float64)):
-        m = float(filt[j, 0])
-        c, s = np.cos(gs.rotations.astype(np.float64)), np.sin(gs.rotations.astype(np.float64))
-        d = pt - gs.means.astype(np.float64)
-        u, v = c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]
-        w1, w2 = gs.inv_scales[:, 0].astype(np.float64), gs.inv_scales[:, 1].astype(np.float64)
-        t1, t2 = w1 * w1 * m, w2 * w2 * m  # an isotropic filter: T is diagonal
-        qw = (w1 * u) ** 2 / (1 + t1) + (w2 * v) ** 2 / (1 + t2)
-        wgt = np.where(qw <= 9, np.exp(-0.5 * qw) / np.sqrt((1 + t1) * (1 + t2)), 0.0)
-        assert (qw <= 9).sum() == covering[j]
-        np.testing.assert_allclose(got[j], (wgt[:, None] * gs.values).sum(0) / wgt.sum(), atol=2e-6)
-
-
 def _crowded(k=4, n=60, seed=3):
     """More than k Gaussians over every point of a 48 x 48 material (the top k is a strict subset)."""
     rng = np.random.default_rng(seed)
@@ -268,6 +228,29 @@ def _crowded(k=4, n=60, seed=3):
         cfg=QuantConfig(max_radius=12.0, strip_height=4),
     )
     return unpack(data)
+
+
+def test_a_footprint_blends_every_candidate_not_a_top_k():
+    # 60 Gaussians around one point and an 8-texel pixel: far more candidates than any top-K
+    # array holds; the value is the blend of all of them (closed form, float64 here).
+    p = _crowded()
+    pts = np.array([[24.0, 24.0], [21.5, 26.0]], np.float32)
+    fp = F.effective_footprint(np.array([[8.0, 0]] * 2, np.float32), np.array([[0, 8.0]] * 2, np.float32), 1e9)
+    filt, _ = F.filter_footprint(fp, F.footprint_lambda(fp))
+    got, covering, *_ = F.decode_points_filtered(p, pts, fp, with_counts=True)
+    assert (covering > 16).all()
+    gs = p.gaussians
+    for j, pt in enumerate(pts.astype(np.float64)):
+        m = float(filt[j, 0])
+        c, s = np.cos(gs.rotations.astype(np.float64)), np.sin(gs.rotations.astype(np.float64))
+        d = pt - gs.means.astype(np.float64)
+        u, v = c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]
+        w1, w2 = gs.inv_scales[:, 0].astype(np.float64), gs.inv_scales[:, 1].astype(np.float64)
+        t1, t2 = w1 * w1 * m, w2 * w2 * m  # an isotropic filter: T is diagonal
+        qw = (w1 * u) ** 2 / (1 + t1) + (w2 * v) ** 2 / (1 + t2)
+        wgt = np.where(qw <= 9, np.exp(-0.5 * qw) / np.sqrt((1 + t1) * (1 + t2)), 0.0)
+        assert (qw <= 9).sum() == covering[j]
+        np.testing.assert_allclose(got[j], (wgt[:, None] * gs.values).sum(0) / wgt.sum(), atol=2e-6)
 
 
 def test_the_filtered_value_is_continuous_where_the_footprint_passes_one_texel():

@@ -17,7 +17,7 @@ import subprocess
 import numpy as np
 import pytest
 from conftest import REPO, load_script
-from packed_materials import random_material
+from packed_materials import band_off, random_material
 
 from texgs.channels import Channel
 from texgs.errors import ConfigError
@@ -162,16 +162,6 @@ def c_samples(driver, tmp, data, mode, rows, lod=0):
     np.ascontiguousarray(rows, np.float32).tofile(tmp / "in.f32")
     run(driver, mode, path, tmp / "in.f32", tmp / "out.f32", lod)
     return np.fromfile(tmp / "out.f32", np.float32).reshape(len(rows), -1)
-
-
-def band_off(fn, *args):
-    """fn(*args) with no fade band (every candidate from any footprint on), to show a test reaches it."""
-    keep = filtered.FADE_LAM
-    filtered.FADE_LAM = 0.0
-    try:
-        return fn(*args)
-    finally:
-        filtered.FADE_LAM = keep
 
 
 def c_decode(driver, tmp, data, level=0, lod=0, flags=0, threads=1, u8=False):

@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
-from packed_materials import random_material
+from packed_materials import band_off, random_material
 
 from texgs import vulkan
 from texgs.channels import Channel
@@ -165,18 +165,6 @@ def run_filtered(run, spv, data: bytes, uv, ddx=None, ddy=None, level=None, lang
     pts = np.ascontiguousarray(pts.reshape(-1, 2), np.float32)
     out = run({0: words, 1: params, 2: pts}, 3, 4 * n * max_ch, spv, -(-n // 64), READONLY[lang])
     return np.frombuffer(out, np.float32).reshape(n, max_ch)
-
-
-def band_off(fn, *args):
-    """fn(*args) with no fade band (every candidate from any footprint on), to show a test reaches it."""
-    from texgs.format import filtered
-
-    keep = filtered.FADE_LAM
-    filtered.FADE_LAM = 0.0
-    try:
-        return fn(*args)
-    finally:
-        filtered.FADE_LAM = keep
 
 
 def footprints(n: int, side: float, seed: int):
