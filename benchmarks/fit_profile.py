@@ -66,11 +66,17 @@ class RendererCalls:
     def __enter__(self):
         from texgs import native
 
-        self._native, self._forward, self._backward = native, native._forward, native._RenderCPU.backward
+        self._native = native
+        self._saved = (native._forward, native._forward_l2, native._RenderCPU.backward, native._RenderL2CPU.backward)
+        self._forward, self._forward_l2, self._backward, self._backward_l2 = self._saved
 
-        def forward(params, height, width, k, wrap, threads, keep_state):
+        # The render with the fused L2 term (texgs.native.render_l2) counts as a render.
+        def forward(params, height, width, k, wrap, threads, keep_state, l2=None):
             cpu, wall, own = time.process_time(), time.perf_counter(), time.thread_time()
-            out = self._forward(params, height, width, k, wrap, threads, keep_state)
+            if l2 is None:
+                out = self._forward(params, height, width, k, wrap, threads, keep_state)
+            else:
+                out = self._forward_l2(params, height, width, k, wrap, threads, keep_state, l2)
             kind = "forward+state" if keep_state else "forward alone"
             self._add(
                 kind,
@@ -81,20 +87,29 @@ class RendererCalls:
             )
             return out
 
-        def backward(ctx, grad_out):
-            cpu, wall, own = time.process_time(), time.perf_counter(), time.thread_time()
-            out = self._backward(ctx, grad_out)
-            h, w = grad_out.shape[:2]
-            self._add(
-                "backward", f"{w}x{h}", time.process_time() - cpu, time.perf_counter() - wall, time.thread_time() - own
-            )
-            return out
+        def timed_backward(fn):
+            def backward(ctx, *grads):
+                h, w = ctx.saved_tensors[-1].shape[:2]  # the forward's image
+                cpu, wall, own = time.process_time(), time.perf_counter(), time.thread_time()
+                out = fn(ctx, *grads)
+                wall, cpu, own = time.perf_counter() - wall, time.process_time() - cpu, time.thread_time() - own
+                self._add("backward", f"{w}x{h}", cpu, wall, own)
+                return out
 
-        native._forward, native._RenderCPU.backward = forward, staticmethod(backward)
+            return staticmethod(backward)
+
+        native._forward = forward
+        native._forward_l2 = lambda params, h, w, k, wrap, threads, keep, l2: forward(
+            params, h, w, k, wrap, threads, keep, l2
+        )
+        native._RenderCPU.backward = timed_backward(self._backward)
+        native._RenderL2CPU.backward = timed_backward(self._backward_l2)
         return self
 
     def __exit__(self, *exc):
-        self._native._forward, self._native._RenderCPU.backward = self._forward, staticmethod(self._backward)
+        n = self._native
+        n._forward, n._forward_l2 = self._saved[0], self._saved[1]
+        n._RenderCPU.backward, n._RenderL2CPU.backward = staticmethod(self._saved[2]), staticmethod(self._saved[3])
 
     def table(self) -> list[dict]:
         return [

@@ -79,6 +79,25 @@ Call make_call(const py::array& means, const py::array& inv_scales, const py::ar
     return call;
 }
 
+// An L2 data term from optional arrays: none when target is None; else target
+// [H, W, C], lo, span [C] (and coef [C] when with_coef), checked. The arrays
+// must outlive the term.
+std::unique_ptr<texgs::L2Term> l2_term(const py::object& target, const py::object& lo, const py::object& span,
+                                       const py::object& coef, bool with_coef, py::ssize_t h, py::ssize_t w,
+                                       py::ssize_t c) {
+    if (target.is_none()) return nullptr;
+    auto term = std::make_unique<texgs::L2Term>();
+    auto array = [](const py::object& o, const char* name) {
+        if (!py::isinstance<py::array>(o)) throw py::type_error(std::string(name) + " must be a numpy array");
+        return o.cast<py::array>();
+    };
+    term->target = checked(array(target, "target"), "target", {h, w, c});
+    term->lo = checked(array(lo, "lo"), "lo", {c});
+    term->span = checked(array(span, "span"), "span", {c});
+    if (with_coef) term->coef = checked(array(coef, "coef"), "coef", {c});
+    return term;
+}
+
 #ifdef TEXGS_WITH_CUDA
 // GaussianParams over device addresses (torch data_ptr() values).
 texgs::GaussianParams device_params(std::uintptr_t means, std::uintptr_t inv_scales, std::uintptr_t rotations,
@@ -118,9 +137,23 @@ PYBIND11_MODULE(_native, m) {
         "forward_cpu",
         [](const py::array& means, const py::array& inv_scales, const py::array& rotations,
            const py::array& values, const py::array& background, int height, int width, int k, bool wrap_x,
-           bool wrap_y, int threads, bool keep_state) {
+           bool wrap_y, int threads, bool keep_state, const py::object& target, const py::object& lo,
+           const py::object& span, const py::object& squared_error) {
             Call call = make_call(means, inv_scales, rotations, values, background, height, width, k, wrap_x,
                                   wrap_y, threads);
+            const auto l2 = l2_term(target, lo, span, py::none(), false, height, width, call.g.channels);
+            double* sq_data = nullptr;
+            if (l2) {
+                if (!py::isinstance<py::array>(squared_error))
+                    throw py::type_error("squared_error must be a float64 numpy array of shape (C,)");
+                const py::array sq = squared_error.cast<py::array>();
+                if (!sq.dtype().is(py::dtype::of<double>()) || sq.ndim() != 1 ||
+                    sq.shape(0) != py::ssize_t(call.g.channels) || !(sq.flags() & py::array::c_style) ||
+                    !sq.writeable())
+                    throw py::value_error("squared_error must be a writable float64 array of shape (" +
+                                          std::to_string(call.g.channels) + ",)");
+                sq_data = static_cast<double*>(const_cast<void*>(sq.data()));
+            }
             // Refuse before allocating anything (the tile lists are checked once counted).
             texgs::check_budget(texgs::render_base_bytes(call.g, call.s, keep_state),
                                 "rendering " + std::to_string(height) + "x" + std::to_string(width) + "x" +
@@ -136,46 +169,64 @@ PYBIND11_MODULE(_native, m) {
             if (keep_state) state = std::make_shared<texgs::ForwardState>();
             {
                 py::gil_scoped_release release;
-                texgs::render_forward_cpu(call.g, call.s, out_data, state.get());
+                texgs::render_forward_cpu(call.g, call.s, out_data, state.get(), l2.get(), sq_data);
             }
             return py::make_tuple(out, state ? py::cast(state) : py::none());
         },
         py::arg("means"), py::arg("inv_scales"), py::arg("rotations"), py::arg("values"),
         py::arg("background"), py::arg("height"), py::arg("width"), py::arg("k"), py::arg("wrap_x"),
-        py::arg("wrap_y"), py::arg("threads") = 0, py::arg("keep_state") = false,
+        py::arg("wrap_y"), py::arg("threads") = 0, py::arg("keep_state") = false, py::arg("target") = py::none(),
+        py::arg("lo") = py::none(), py::arg("span") = py::none(), py::arg("squared_error") = py::none(),
         R"(Render the image function on the CPU.
 
 means [N, 2] texels (x, y); inv_scales [N, 2] 1/texels; rotations [N] radians;
 values [N, C]; background [C]: float32, C-contiguous. Returns (out [H, W, C]
-float32, state), state a ForwardState when keep_state else None.)");
+float32, state), state a ForwardState when keep_state else None. With target
+[H, W, C], lo, span [C] (an L2 term, render.h: L2Term) and squared_error, a
+float64 [C] array, squared_error receives each channel's sum over the texels
+of (lo + span out - target)^2.)");
 
     m.def(
         "backward_cpu",
         [](const std::shared_ptr<texgs::ForwardState>& state, const py::array& means,
            const py::array& inv_scales, const py::array& rotations, const py::array& values,
-           const py::array& background, const py::array& out, const py::array& grad_out, int threads) {
+           const py::array& background, const py::array& out, const py::object& grad_out, int threads,
+           const py::object& target, const py::object& lo, const py::object& span, const py::object& coef,
+           float loss_grad) {
             if (!state) throw py::value_error("state must be a ForwardState, got None");
             const texgs::RenderSettings& f = state->settings;
             Call call = make_call(means, inv_scales, rotations, values, background, f.height, f.width, f.k,
                                   f.wrap_x, f.wrap_y, threads);
             const py::ssize_t h = f.height, w = f.width, c = call.g.channels, n = call.g.n;
             const float* out_data = checked(out, "out", {h, w, c});
-            const float* grad_data = checked(grad_out, "grad_out", {h, w, c});
+            const auto l2 = l2_term(target, lo, span, coef, true, h, w, c);
+            if (l2) l2->loss_grad = loss_grad;
+            if (grad_out.is_none() && !l2) throw py::value_error("grad_out is None and there is no L2 term");
+            const float* grad_data = nullptr;
+            if (!grad_out.is_none()) {
+                if (!py::isinstance<py::array>(grad_out)) throw py::type_error("grad_out must be a numpy array");
+                grad_data = checked(grad_out.cast<py::array>(), "grad_out", {h, w, c});
+            }
             py::array_t<float> d_means({n, py::ssize_t(2)}), d_inv({n, py::ssize_t(2)}), d_rot({n}),
                 d_values({n, c});
             texgs::GaussianGrads grads{d_means.mutable_data(), d_inv.mutable_data(), d_rot.mutable_data(),
                                        d_values.mutable_data()};
             {
                 py::gil_scoped_release release;
-                texgs::render_backward_cpu(call.g, call.s, *state, out_data, grad_data, grads);
+                texgs::render_backward_cpu(call.g, call.s, *state, out_data, grad_data, grads, l2.get());
             }
             return py::make_tuple(d_means, d_inv, d_rot, d_values);
         },
         py::arg("state"), py::arg("means"), py::arg("inv_scales"), py::arg("rotations"), py::arg("values"),
         py::arg("background"), py::arg("out"), py::arg("grad_out"), py::arg("threads") = 0,
+        py::arg("target") = py::none(), py::arg("lo") = py::none(), py::arg("span") = py::none(),
+        py::arg("coef") = py::none(), py::arg("loss_grad") = 1.0f,
         R"(Gradients of the CPU renderer for the forward call that made `state`.
 
-out, grad_out: [H, W, C] float32 (the forward result and dL/dout). Returns
+out, grad_out: [H, W, C] float32 (the forward result and dL/dout; grad_out may
+be None with an L2 term). With target [H, W, C], lo, span, coef [C] and
+loss_grad (an L2 term, render.h: L2Term), dL/dout is that term's gradient
+plus grad_out's. Returns
 (d_means [N, 2], d_inv_scales [N, 2], d_rotations [N], d_values [N, C]).
 Bitwise identical for any thread count.)");
 

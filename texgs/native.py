@@ -176,6 +176,97 @@ def render(
     return render_inference(*params, height, width, k, wrap, backend=backend, threads=threads)
 
 
+class _RenderL2CPU(torch.autograd.Function):
+    """The render and a weighted L2 term of it in one native call each way
+    (native/include/texgs/render.h: L2Term): forward also sums each channel's
+    squared error of lo + span out against target; backward forms dL/dout per
+    tile from out and target instead of reading a whole-image gradient, adding
+    the gradient of out that other terms send."""
+
+    @staticmethod
+    def forward(ctx, means, inv_scales, rotations, values, background, height, width, k, wrap, threads, l2):
+        params = (means, inv_scales, rotations, values, background)
+        out, state, sq = _forward_l2(params, height, width, k, wrap, threads, True, l2)
+        ctx.state, ctx.threads, ctx.l2 = state, threads, l2
+        ctx.save_for_backward(*params, out)
+        ctx.mark_non_differentiable(sq)
+        ctx.set_materialize_grads(False)
+        return out, (sq * l2.channel_scale).sum(), sq
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_loss, grad_sq):
+        *params, out = ctx.saved_tensors
+        l2 = ctx.l2
+        arrays = [_numpy(t, name) for t, name in zip(params, _PARAM_NAMES)]
+        term = {}
+        if grad_loss is not None:
+            coef = 2.0 * l2.span * l2.channel_scale  # d loss / d out per unit of stored error
+            term = dict(
+                target=_numpy(l2.target, "target"),
+                lo=_numpy(l2.lo, "lo"),
+                span=_numpy(l2.span, "span"),
+                coef=_numpy(coef, "coef"),
+                loss_grad=float(grad_loss),
+            )
+        elif grad_out is None:
+            return (None,) * 11
+        grads = _native.backward_cpu(
+            ctx.state,
+            *arrays,
+            _numpy(out, "out"),
+            None if grad_out is None else _numpy(grad_out, "grad_out"),
+            int(ctx.threads),
+            **term,
+        )
+        d = [torch.from_numpy(g) for g in grads]
+        return (d[0], d[1], d[2], d[3]) + (None,) * 7
+
+
+class L2Term:
+    """A weighted L2 data term of a render: the stored value of channel c is
+    lo[c] + span[c] * out[c], compared with target [H, W, C]; channel_scale [C]
+    weighs each channel's sum of squared errors in the loss. float32 CPU tensors."""
+
+    def __init__(self, target, lo, span, channel_scale):
+        self.target, self.lo, self.span, self.channel_scale = target, lo, span, channel_scale
+
+
+def _forward_l2(params, height, width, k, wrap, threads, keep_state, l2: L2Term):
+    arrays = [_numpy(t, name) for t, name in zip(params, _PARAM_NAMES)]
+    sq = np.zeros(arrays[3].shape[1], dtype=np.float64)
+    out, state = _native.forward_cpu(
+        *arrays,
+        int(height),
+        int(width),
+        int(k),
+        bool(wrap[0]),
+        bool(wrap[1]),
+        int(threads),
+        keep_state,
+        target=_numpy(l2.target, "target"),
+        lo=_numpy(l2.lo, "lo"),
+        span=_numpy(l2.span, "span"),
+        squared_error=sq,
+    )
+    return torch.from_numpy(out), state, torch.from_numpy(sq).to(torch.float32)
+
+
+def render_l2(
+    means, inv_scales, rotations, values, background, height, width, k, wrap, threads, l2: L2Term
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """render() on the native CPU renderer together with an L2 term of its
+    output: (out [H, W, C], loss = sum_c channel_scale_c sq_c, sq [C] the
+    per-channel sums of squared errors). out and loss are differentiable in
+    the four Gaussian tensors; without grad nothing is kept for backward."""
+    params = (means, inv_scales, rotations, values, background)
+    wrap = check_call(params, height, width, k, wrap, threads)
+    _require_cpu_backend("cpu")
+    if torch.is_grad_enabled() and any(t.requires_grad for t in params[:4]):
+        return _RenderL2CPU.apply(*params, height, width, k, tuple(wrap), threads, l2)
+    out, _, sq = _forward_l2(params, height, width, k, wrap, threads, False, l2)
+    return out, (sq * l2.channel_scale).sum(), sq
+
+
 def render_inference(
     means, inv_scales, rotations, values, background, height, width, k, wrap=(False, False), backend="cpu", threads=0
 ) -> torch.Tensor:

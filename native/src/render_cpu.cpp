@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "parallel.h"
@@ -107,6 +108,26 @@ struct ForwardScratch {
     // padding lanes of the last texel's registers.
     Lanes row_acc[(kTileSize * kMaxChannels + kMaxChannels) / kLanes + 1];
     Lanes row_sum[(kTileSize * kMaxChannels + kMaxChannels) / kLanes + 1];
+    // With an L2 term: the squared errors at each position of a tile row
+    // ([texel, C]), summed over the tile's rows.
+    Lanes row_sq[(kTileSize * kMaxChannels) / kLanes + 1];
+};
+
+// An L2Term's per-channel arrays repeated along one tile row ([texel, C],
+// position f holds channel f % C), so a row's values meet their factors
+// lane for lane; padded to whole registers.
+struct L2Rows {
+    static constexpr int kFloats = ((kTileSize * kMaxChannels) / kLanes + 1) * kLanes;
+    alignas(64) float lo[kFloats];
+    alignas(64) float span[kFloats];
+    alignas(64) float coef[kFloats];
+    L2Rows(const L2Term& l2, int channels, bool with_coef) {
+        for (int f = 0; f < kFloats; ++f) {
+            lo[f] = l2.lo[f % channels];
+            span[f] = l2.span[f % channels];
+            coef[f] = with_coef ? l2.coef[f % channels] : 0.0f;
+        }
+    }
 };
 
 constexpr int kMaskWords = kTileTexels / 32;  // 32-bit words of one entry's texel mask
@@ -194,7 +215,8 @@ void pad_rows(const float* rows, int n, int c, int padded_c, float* out) {
 template <bool WrapX, bool WrapY>
 void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLists& lists,
                   const ForwardGauss* gauss, int tile, const float* padded_values, ForwardScratch& sc,
-                  float* out, ForwardState* state) {
+                  float* out, ForwardState* state, const L2Term* l2, const L2Rows* l2_rows,
+                  double* tile_squared_error) {
     const int K = s.k, C = g.channels;
     const TileRect r = tile_rect(lists, s, tile);
     tile_texels(r, sc.texels);
@@ -379,6 +401,10 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
             // Aligned rows (W C a multiple of kLanes; the bindings' output is
             // 2 MiB aligned) bypass the caches: the image is far larger than them.
             const bool aligned = reinterpret_cast<uintptr_t>(dst) % sizeof(vfloat) == 0;
+            // With an L2 term, each value's stored error against the target is
+            // squared and summed per row position as the value is written.
+            const float* t = l2 ? l2->target + (size_t(y) * s.width + r.x0) * C : nullptr;
+            float* sq = reinterpret_cast<float*>(sc.row_sq);
             int f = 0;
             for (; f + kLanes <= row_floats; f += kLanes) {
                 vfloat a, d;
@@ -389,10 +415,28 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
                     stream_store(dst + f, a);
                 else
                     std::memcpy(dst + f, &a, sizeof(a));
+                if (t) {
+                    vfloat tv, lo, span, acc;
+                    std::memcpy(&tv, t + f, sizeof(tv));
+                    std::memcpy(&lo, l2_rows->lo + f, sizeof(lo));
+                    std::memcpy(&span, l2_rows->span + f, sizeof(span));
+                    std::memcpy(&acc, sq + f, sizeof(acc));
+                    const vfloat err = (lo + span * a) - tv;
+                    acc += err * err;
+                    std::memcpy(sq + f, &acc, sizeof(acc));
+                }
             }
-            for (; f < row_floats; ++f) dst[f] = row_acc[f] / row_sum[f];
+            for (; f < row_floats; ++f) {
+                const float a = row_acc[f] / row_sum[f];
+                dst[f] = a;
+                if (t) {
+                    const float err = (l2_rows->lo[f] + l2_rows->span[f] * a) - t[f];
+                    sq[f] += err * err;
+                }
+            }
         }
     };
+    if (l2) std::memset(sc.row_sq, 0, sizeof(sc.row_sq));
     switch (chunks) {  // the common register counts unrolled
         case 1:
             blend(std::integral_constant<int, 1>{});
@@ -404,6 +448,14 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
             blend(std::integral_constant<int, 0>{});
     }
     stream_fence();  // the streamed rows are visible to whichever thread reads out next
+    if (l2) {  // per channel, its positions in increasing order
+        const float* sq = reinterpret_cast<const float*>(sc.row_sq);
+        for (int c = 0; c < C; ++c) {
+            double total = 0.0;
+            for (int e = c; e < row_floats; e += C) total += sq[e];
+            tile_squared_error[c] = total;
+        }
+    }
 }
 
 // Channels per group of backward's compile-time channel loops (3: RGB, 9 and
@@ -425,6 +477,8 @@ struct BackwardScratch {
     uint32_t active_bits[kBlocks];
     vfloat u[kBlocks], v[kBlocks], dl_dq[kBlocks], share[kBlocks];
     vfloat value[kMaxChannels + kChannelGroup];  // its values, each broadcast
+    // With an L2 term: the tile's dL/dout, [row, texel, C] as in grad_out.
+    alignas(64) float l2_grad[kTileTexels * kMaxChannels];
     // The next tile's dL/dout and out cache lines, prefetched during this one.
     const float* lines[2 * kTileSize * ((kTileSize * kMaxChannels + 15) / 16 + 1)];
 };
@@ -485,7 +539,7 @@ template <bool WrapX, bool WrapY, int kGroups>
 void backward_tile(const GaussianParams& g, const RenderSettings& s, const ForwardState& st,
                    const std::vector<float>& cos_t, const std::vector<float>& sin_t, int tile,
                    const float* out, const float* grad_out, const float* padded_values, BackwardScratch& sc,
-                   float* slots) {
+                   float* slots, const L2Term* l2, const L2Rows* l2_rows) {
     const TileLists& lists = st.tiles;
     const int C = g.channels, stride = 5 + C;
     const TileRect r = tile_rect(lists, s, tile);
@@ -504,6 +558,44 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     const float* sums = st.sums.data() + size_t(tile) * kTileTexels;
     for (int t = 0; t < kTileTexels; ++t)
         sc.sum[t] = sums[t] == 0.0f ? 1.0f : sums[t];  // no selection: weights are 0 anyway
+    // dL/dout of a row of the tile, from texel r.x0 on (texel stride C): grad_out's,
+    // or with an L2 term its gradient (plus grad_out's), computed into l2_grad.
+    const int row_floats = (r.x1 - r.x0) * C;
+    if (l2) {
+        for (int y = r.y0; y < r.y1; ++y) {
+            const size_t first = (size_t(y) * s.width + r.x0) * C;
+            const float *o = out + first, *t = l2->target + first, *extra = grad_out ? grad_out + first : nullptr;
+            float* dst = sc.l2_grad + size_t(y - r.y0) * kTileSize * C;
+            const bool scaled = l2->loss_grad != 1.0f;
+            const vfloat loss_grad = vfloat{} + l2->loss_grad;
+            int f = 0;
+            for (; f + kLanes <= row_floats; f += kLanes) {
+                vfloat ov, tv, lo, span, coef;
+                std::memcpy(&ov, o + f, sizeof(ov));
+                std::memcpy(&tv, t + f, sizeof(tv));
+                std::memcpy(&lo, l2_rows->lo + f, sizeof(lo));
+                std::memcpy(&span, l2_rows->span + f, sizeof(span));
+                std::memcpy(&coef, l2_rows->coef + f, sizeof(coef));
+                vfloat d = ((lo + span * ov) - tv) * coef;
+                if (scaled) d *= loss_grad;
+                if (extra) {
+                    vfloat e;
+                    std::memcpy(&e, extra + f, sizeof(e));
+                    d += e;
+                }
+                std::memcpy(dst + f, &d, sizeof(d));
+            }
+            for (; f < row_floats; ++f) {
+                float d = ((l2_rows->lo[f] + l2_rows->span[f] * o[f]) - t[f]) * l2_rows->coef[f];
+                if (scaled) d *= l2->loss_grad;
+                if (extra) d += extra[f];
+                dst[f] = d;
+            }
+        }
+    }
+    auto grad_row = [&](int y) {
+        return l2 ? sc.l2_grad + size_t(y - r.y0) * kTileSize * C : grad_out + (size_t(y) * s.width + r.x0) * C;
+    };
     // dL/dout by channel ([C, texel]) and grad_dot_out, a block at a time: a
     // full block's texels are kLanes consecutive [C] rows of grad_out and out,
     // read kLanes channels at a time as transposed registers. Texels without
@@ -514,7 +606,7 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
         vfloat god = vfloat{};
         if (y < r.y1 && x0 + kLanes <= r.x1) {
             const size_t first = (size_t(y) * s.width + x0) * C;
-            const float* gp = grad_out + first;
+            const float* gp = grad_row(y) + size_t(x0 - r.x0) * C;
             const float* op = out + first;
             int c = 0;
             for (; c + kLanes <= C; c += kLanes) {
@@ -543,7 +635,7 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
                 const size_t pixel = size_t(y) * s.width + x0 + l;
                 float d = 0.0f;
                 for (int c = 0; c < C; ++c) {
-                    const float go = grad_out[pixel * C + c];
+                    const float go = grad_row(y)[size_t(x0 + l - r.x0) * C + c];
                     grad_f[size_t(c) * kTileTexels + b * kLanes + l] = go;
                     d += go * out[pixel * C + c];
                 }
@@ -556,7 +648,7 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     int n_lines = 0, next_line = 0;
     if (tile + 1 < lists.tiles_x * lists.tiles_y) {
         const TileRect next = tile_rect(lists, s, tile + 1);
-        row_lines(grad_out, next, s.width, C, sc.lines, n_lines);
+        row_lines(l2 ? l2->target : grad_out, next, s.width, C, sc.lines, n_lines);
         row_lines(out, next, s.width, C, sc.lines, n_lines);
     }
     const int lines_per_entry = (n_lines + len - 1) / len;
@@ -661,9 +753,12 @@ void dispatch_wrap(const RenderSettings& s, Fn&& fn) {
 
 }  // namespace
 
-void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float* out, ForwardState* state) {
+void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float* out, ForwardState* state,
+                        const L2Term* l2, double* squared_error) {
     validate(g, s);
     if (!out) throw Error("out is a null pointer");
+    if (l2 && (!l2->target || !l2->lo || !l2->span || !squared_error))
+        throw Error("the L2 term's target, lo, span or squared_error is a null pointer");
     std::vector<ForwardGauss> gauss;
     std::vector<GaussianTiles> reach;
     precompute_forward(g, s, gauss, reach);
@@ -686,17 +781,30 @@ void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float*
     pad_rows(g.values, g.n, g.channels, (g.channels + kLanes - 1) / kLanes * kLanes,
              reinterpret_cast<float*>(padded_values.data()));
     std::vector<ForwardScratch> scratch(size_t(std::max(1, std::min(threads, tiles))));
+    std::unique_ptr<L2Rows> l2_rows;
+    std::vector<double> tile_squared_error;  // [tile, C]
+    if (l2) {
+        l2_rows.reset(new L2Rows(*l2, g.channels, false));
+        tile_squared_error.resize(size_t(tiles) * g.channels);
+    }
     dispatch_wrap(s, [&](auto wx, auto wy) {
         parallel_for(tiles, threads, [&](int tile, int worker) {
             forward_tile<decltype(wx)::value, decltype(wy)::value>(
                 g, s, lists, gauss.data(), tile, reinterpret_cast<const float*>(padded_values.data()),
-                scratch[worker], out, state);
+                scratch[worker], out, state, l2, l2_rows.get(),
+                l2 ? tile_squared_error.data() + size_t(tile) * g.channels : nullptr);
         });
     });
+    if (l2) {
+        for (int c = 0; c < g.channels; ++c) squared_error[c] = 0.0;
+        for (int tile = 0; tile < tiles; ++tile)
+            for (int c = 0; c < g.channels; ++c) squared_error[c] += tile_squared_error[size_t(tile) * g.channels + c];
+    }
 }
 
 void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const ForwardState& state,
-                         const float* out, const float* grad_out, const GaussianGrads& grads) {
+                         const float* out, const float* grad_out, const GaussianGrads& grads,
+                         const L2Term* l2) {
     validate(g, s);
     const RenderSettings& f = state.settings;
     if (state.n != g.n || state.channels != g.channels || f.height != s.height || f.width != s.width ||
@@ -705,7 +813,9 @@ void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const
             "backward: the forward state was made for different Gaussians or settings "
             "(N, C, size, K or wrap differ)");
     if (!out) throw Error("out is a null pointer");
-    if (!grad_out) throw Error("grad_out is a null pointer");
+    if (!grad_out && !l2) throw Error("grad_out is a null pointer");
+    if (l2 && (!l2->target || !l2->lo || !l2->span || !l2->coef))
+        throw Error("the L2 term's target, lo, span or coef is a null pointer");
     if (g.n > 0 && (!grads.means || !grads.inv_scales || !grads.rotations || !grads.values))
         throw Error("a gradient output (means, inv_scales, rotations or values) is a null pointer");
     const int C = g.channels, stride = 5 + C;
@@ -721,6 +831,8 @@ void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const
     const int padded_groups = (C + kChannelGroup - 1) / kChannelGroup * kChannelGroup;
     padded_values.resize(size_t(g.n) * padded_groups);
     pad_rows(g.values, g.n, C, padded_groups, padded_values.data());
+    std::unique_ptr<L2Rows> l2_rows;
+    if (l2) l2_rows.reset(new L2Rows(*l2, C, true));
     dispatch_wrap(s, [&](auto wx, auto wy) {
         // Items of kTileRun consecutive tiles: each tile prefetches the next
         // one's rows, which the same worker then processes.
@@ -729,7 +841,7 @@ void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const
                 for (int tile = item * kTileRun, t1 = std::min(tiles, tile + kTileRun); tile < t1; ++tile)
                     backward_tile<decltype(wx)::value, decltype(wy)::value, decltype(groups)::value>(
                         g, s, state, cos_t, sin_t, tile, out, grad_out, padded_values.data(), scratch[worker],
-                        slots.data());
+                        slots.data(), l2, l2_rows.get());
             });
         };
         switch ((C + kChannelGroup - 1) / kChannelGroup) {  // C up to 12 at compile time

@@ -198,6 +198,42 @@ def weighted_l2(
     return _WeightedL2.apply(unit, lo, span, target, channel_scale, buf, workers)
 
 
+def render_weighted_l2(
+    gs,
+    height: int,
+    width: int,
+    k: int,
+    wrap,
+    backend: str,
+    threads: int,
+    lo: torch.Tensor,
+    span: torch.Tensor,
+    target: torch.Tensor,
+    weights: torch.Tensor,
+    buf: torch.Tensor | None = None,
+    workers: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(img, loss, sq): the unit image render_gaussians(gs, ...) draws and
+    weighted_l2(img, lo, span, target, weights, buf, workers) of it.
+
+    On the native CPU renderer both are one call each way
+    (texgs.native.render_l2), with no whole-image passes of their own. The
+    results agree with weighted_l2's to float rounding, not bit for bit:
+    the native side rounds span * out and the sum with lo separately (torch's
+    addcmul fuses them) and sums sq per tile in float64."""
+    from .. import native
+    from ..render import render_gaussians, resolve_backend
+
+    if resolve_backend(backend, gs.means.device) == "cpu":
+        channel_scale = weights / (weights.sum() * (height * width))
+        l2 = native.L2Term(target, lo, span, channel_scale)
+        params = (gs.means, gs.inv_scales, gs.rotations, gs.values, gs.background)
+        return native.render_l2(*params, height, width, k, wrap, threads, l2)
+    img = render_gaussians(gs, height, width, k=k, wrap=wrap, backend=backend, threads=threads)
+    loss, sq = weighted_l2(img, lo, span, target, weights, buf, workers)
+    return img, loss, sq
+
+
 def random_window(height: int, width: int, size: int, gen: torch.Generator):
     """A size x size crop (row, col, h, w) drawn from gen, or None when the image is not larger."""
     if height <= size and width <= size:

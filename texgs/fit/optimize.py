@@ -32,7 +32,7 @@ from . import nearest
 from .adam import Adam
 from .config import FitConfig
 from .device import randperm
-from .loss import image_loss, loss_workers, random_window, weighted_l2, workers_pool
+from .loss import image_loss, loss_workers, random_window, render_weighted_l2, workers_pool
 from .progress import Progress
 from .schedule import Plan, Plateau, Stage, position_lr_scale
 
@@ -121,6 +121,28 @@ def level_factor(height: int, width: int, stage: Stage) -> float:
     return math.sqrt((height * width) / (stage.height * stage.width))
 
 
+def level_gaussians(
+    g: TrainableGaussians,
+    stage: Stage,
+    height: int,
+    width: int,
+    background: torch.Tensor,
+    quantizer: Quantizer | None = None,
+) -> Gaussians:
+    """The Gaussians as a pyramid level renders them (through the quantiser when
+    given; means and inverse scales in level texels), differentiable."""
+    gs = g.gaussians(height, width, background)
+    if quantizer is not None:
+        gs = quantizer(gs)
+    if stage.factor != 1:
+        gs = replace(
+            gs,
+            means=gs.means * torch.tensor([stage.width / width, stage.height / height], device=gs.means.device),
+            inv_scales=gs.inv_scales * level_factor(height, width, stage),
+        )
+    return gs
+
+
 def render_level(
     g: TrainableGaussians,
     stage: Stage,
@@ -133,15 +155,7 @@ def render_level(
     quantizer: Quantizer | None = None,
 ) -> torch.Tensor:
     """Render the Gaussians at a pyramid level -> [h, w, C], differentiable."""
-    gs = g.gaussians(height, width, background)
-    if quantizer is not None:
-        gs = quantizer(gs)
-    if stage.factor != 1:
-        gs = replace(
-            gs,
-            means=gs.means * torch.tensor([stage.width / width, stage.height / height], device=gs.means.device),
-            inv_scales=gs.inv_scales * level_factor(height, width, stage),
-        )
+    gs = level_gaussians(g, stage, height, width, background, quantizer)
     return render_gaussians(gs, stage.height, stage.width, k=cfg.k, wrap=wrap, backend=backend, threads=cfg.threads)
 
 
@@ -409,15 +423,30 @@ def run(
                 progress.message(f"level {stage.width}x{stage.height} from step {step}")
         quant = quantizer if (quantizer is not None and step >= plan.qat_start) else None
         opt.zero_grad(set_to_none=True)
-        unit_img = render_level(g, stage, height, width, background, cfg, wrap, backend, quant)
         if fused_l2:
             # Stored values are convex blends of values inside [lo, hi] (and the
             # background), so they lie in [0, 1]: the MSE needs no clamp.
-            if loss_buf is None or loss_buf.shape != unit_img.shape:
-                loss_buf = torch.empty_like(unit_img)
-            loss, sq = weighted_l2(unit_img, lo, span, tgt, weights, loss_buf, workers)
+            if loss_buf is None or loss_buf.shape != tgt.shape:
+                loss_buf = torch.empty_like(tgt)
+            gs = level_gaussians(g, stage, height, width, background, quant)
+            unit_img, loss, sq = render_weighted_l2(
+                gs,
+                stage.height,
+                stage.width,
+                cfg.k,
+                wrap,
+                backend,
+                cfg.threads,
+                lo,
+                span,
+                tgt,
+                weights,
+                loss_buf,
+                workers,
+            )
             err = float(sq.sum()) / tgt.numel()
         else:
+            unit_img = render_level(g, stage, height, width, background, cfg, wrap, backend, quant)
             img = lo + span * unit_img
             window = random_window(stage.height, stage.width, cfg.ssim_crop, gen) if cfg.ssim_crop else None
             loss = image_loss(img, tgt, weights, cfg.ssim_weight, window, cfg.data_term)

@@ -19,11 +19,10 @@ import torch
 
 from ..gaussians import Gaussians
 from ..metrics import psnr_from_mse
-from ..render import render_gaussians
 from . import packing
 from .adam import Adam
 from .config import FitConfig
-from .loss import loss_workers, weighted_l2
+from .loss import loss_workers, render_weighted_l2
 from .optimize import Limits, TrainableGaussians, project
 from .schedule import position_lr_scale
 
@@ -102,8 +101,9 @@ def refine(
         # The last render only measures: without grad the renderer keeps no backward state.
         with torch.set_grad_enabled(step < steps):
             gs = quantize(Gaussians(pos * sides, inv, rot, values_now(), background, g.levels))
-            img = render_gaussians(gs, height, width, k=cfg.k, wrap=wrap, backend=backend, threads=cfg.threads)
-            loss, sq = weighted_l2(img, lo, span, target, weights, buf, workers)
+            img, loss, sq = render_weighted_l2(
+                gs, height, width, cfg.k, wrap, backend, cfg.threads, lo, span, target, weights, buf, workers
+            )
             err = float(sq.sum()) / target.numel()
             if cutout is not None:
                 cut = cutout.loss(img, lo, span, target)

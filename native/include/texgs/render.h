@@ -125,13 +125,34 @@ void validate_request(const GaussianParams& g, const RenderSettings& s);
 // validate_request, then any NaN/Inf or |x| > kMaxMagnitude in the (host) parameters.
 void validate(const GaussianParams& g, const RenderSettings& s);
 
+// A weighted L2 data term fused into the render, so a training step needs no
+// whole-image passes of its own: the stored value of channel c at a texel is
+// lo[c] + span[c] out[c]. Forward sums each channel's squared error against
+// target; backward adds its gradient, dL/dout[c] = loss_grad coef[c]
+// (lo[c] + span[c] out[c] - target[c]) (texgs/fit/loss.py: weighted_l2 does
+// the same arithmetic on whole images).
+struct L2Term {
+    const float* target = nullptr;  // [H, W, C]
+    const float* lo = nullptr;      // [C]
+    const float* span = nullptr;    // [C]
+    const float* coef = nullptr;    // [C] backward only: d loss / d out per unit of stored error
+    float loss_grad = 1.0f;         // backward only: dL/d(the term)
+};
+
 // out: [H, W, C]. state may be null (inference); when given, it is filled for backward.
-void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float* out, ForwardState* state);
+// With l2, squared_error [C] receives each channel's sum over the texels of
+// (lo + span out - target)^2, summed per tile in a fixed order, then over the
+// tiles in raster order (double precision): the same bits for any s.threads.
+void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float* out, ForwardState* state,
+                        const L2Term* l2 = nullptr, double* squared_error = nullptr);
 
 // grad_out: [H, W, C] dL/dout; out: [H, W, C] the forward result; state: what
 // render_forward_cpu filled for the same g and s (throws texgs::Error if N, C
 // or the settings differ). Deterministic: the same bits for any s.threads.
+// With l2, dL/dout is its gradient plus grad_out where grad_out is not null
+// (another term's gradient of the same image).
 void render_backward_cpu(const GaussianParams& g, const RenderSettings& s, const ForwardState& state,
-                         const float* out, const float* grad_out, const GaussianGrads& grads);
+                         const float* out, const float* grad_out, const GaussianGrads& grads,
+                         const L2Term* l2 = nullptr);
 
 }  // namespace texgs
