@@ -80,7 +80,7 @@ def main() -> None:
     from texgs.fit import init as fit_init
     from texgs.fit.adam import Adam
     from texgs.fit.api import evaluate, torch_threads
-    from texgs.fit.loss import weighted_l2
+    from texgs.fit.loss import render_weighted_l2, weighted_l2
     from texgs.fit.optimize import COVERAGE_CANDIDATES, HOLE_SENTINEL, coverage_points
     from texgs.gaussians import Gaussians
     from texgs.render import render_gaussians
@@ -118,8 +118,9 @@ def main() -> None:
                 g = Gaussians(means, inv, rot, val, bg)
                 return render_gaussians(q(g) if q else g, h, w, k=10, wrap=wrap, backend="cpu")
 
-            def step_backward():
-                loss, _ = weighted_l2(forward(), lo, span, target, weights, buf)
+            def step_backward():  # a fit step's render and L2 loss (fused on the CPU renderer)
+                g = Gaussians(means, inv, rot, val, bg)
+                _, loss, _ = render_weighted_l2(g, h, w, 10, wrap, "cpu", 0, lo, span, target, weights, buf)
                 loss.backward()
 
             opt = Adam([{"params": [p], "lr": 1e-9} for p in (means, inv, rot, val)])
