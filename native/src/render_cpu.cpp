@@ -431,7 +431,8 @@ struct BackwardScratch {
 
 // The blocks of a 256-bit texel mask with a bit set, in order, and their
 // lane bits; returns how many. Visits only the non-zero lane groups (on 8
-// lanes: the non-zero bytes, found with one vector compare).
+// lanes the non-zero bytes, on 16 the non-zero halfwords, each found with one
+// vector compare; else word by word).
 inline int active_blocks(const uint32_t* mask, int* blocks, uint32_t* bits) {
     int n = 0;
 #if defined(__AVX2__) && !defined(__AVX512F__)
@@ -440,6 +441,17 @@ inline int active_blocks(const uint32_t* mask, int* blocks, uint32_t* bits) {
     for (uint32_t nonzero = nonzero_bytes32(bytes); nonzero; nonzero &= nonzero - 1) {
         const int b = __builtin_ctz(nonzero);  // byte b = block b (little-endian words)
         bits[n] = bytes[b];
+        blocks[n++] = b;
+    }
+#elif defined(__AVX512BW__) && defined(__AVX512VL__)
+    static_assert(kMaskWords * 2 == 16 && kLanes == 16, "a mask is 16 halfwords, one per block");
+    const unsigned char* bytes = reinterpret_cast<const unsigned char*>(mask);
+    const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mask));
+    for (uint32_t nonzero = _mm256_test_epi16_mask(m, m); nonzero; nonzero &= nonzero - 1) {
+        const int b = __builtin_ctz(nonzero);  // halfword b = block b (little-endian words)
+        uint16_t half;
+        std::memcpy(&half, bytes + 2 * b, sizeof(half));
+        bits[n] = half;
         blocks[n++] = b;
     }
 #else
@@ -527,13 +539,20 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
                     god += go * ocol[l];
                 }
             }
-            for (; c < C; ++c) {
-                const bool last = C % kLanes == 1;  // then c = C - 1
-                const vfloat gc = last ? load_last_column(gp, C) : load_column(gp, C, c);
-                const vfloat oc = last ? load_last_column(op, C) : load_column(op, C, c);
-                const vfloat go = selected ? gc : vfloat{};
-                std::memcpy(grad_f + size_t(c) * kTileTexels + b * kLanes, &go, sizeof(go));
-                god += go * oc;
+            if (c < C) {  // the channels left over, as transposed registers too
+                vfloat gcol[kLanes], ocol[kLanes];
+                if (C % kLanes == 1) {  // then c = C - 1
+                    gcol[0] = load_last_column(gp, C);
+                    ocol[0] = load_last_column(op, C);
+                } else {
+                    load_columns(gp + c, C, C - c, gcol);
+                    load_columns(op + c, C, C - c, ocol);
+                }
+                for (int l = 0; c < C; ++c, ++l) {
+                    const vfloat go = selected ? gcol[l] : vfloat{};
+                    std::memcpy(grad_f + size_t(c) * kTileTexels + b * kLanes, &go, sizeof(go));
+                    god += go * ocol[l];
+                }
             }
         } else {  // a partial block at the image's edge, texel by texel
             for (int c = 0; c < C; ++c)
