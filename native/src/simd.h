@@ -63,6 +63,15 @@ inline uint32_t lane_bits(vint m) {
 #endif
 }
 
+// Bit l set when lanes l of a and b are equal.
+inline uint32_t equal_bits(vint a, vint b) {
+#if defined(__AVX512F__)
+    return _mm512_cmpeq_epi32_mask(__m512i(a), __m512i(b));
+#else
+    return lane_bits(a == b);
+#endif
+}
+
 #if defined(__AVX2__)
 // Bit i set when byte i of the 32 bytes at p is non-zero.
 inline uint32_t nonzero_bytes32(const void* p) {
