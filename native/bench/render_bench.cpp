@@ -5,8 +5,10 @@
 // call as JSON. It uses only that API, so the same file builds against the
 // renderer sources of older commits (benchmarks/render_bench.py compares them).
 //
-//   render_bench WORKLOAD [--repeat R] [--threads T] [--no-warm] [--dump OUT]
+//   render_bench WORKLOAD [--repeat R] [--threads T] [--no-warm] [--split] [--dump OUT]
 //
+// --split also times, per round, one forward with state and the backward
+// after it separately (keys forward_state_* and backward_*).
 // --dump writes the last output and gradients (float32, in the order out,
 // d means, d inv_scales, d rotations, d values) for a parity check.
 #include <time.h>
@@ -96,9 +98,9 @@ void print_list(const char* name, const std::vector<double>& v, bool last) {
 int run(int argc, char** argv) {
     if (argc < 2)
         throw std::runtime_error(
-            "usage: render_bench WORKLOAD [--repeat R] [--threads T] [--no-warm] [--dump OUT]");
+            "usage: render_bench WORKLOAD [--repeat R] [--threads T] [--no-warm] [--split] [--dump OUT]");
     int repeat = 5, threads = 0;
-    bool warm = true;
+    bool warm = true, split = false;
     const char* dump = nullptr;
     for (int a = 2; a < argc; ++a) {
         const std::string arg = argv[a];
@@ -108,6 +110,8 @@ int run(int argc, char** argv) {
             threads = std::atoi(argv[++a]);
         else if (arg == "--dump" && a + 1 < argc)
             dump = argv[++a];
+        else if (arg == "--split")
+            split = true;
         else if (arg == "--no-warm")
             warm = false;
         else
@@ -165,16 +169,28 @@ int run(int argc, char** argv) {
         forward();
         forward_backward();
     }
-    Times f, fb;
+    Times f, fb, fs, b;
     for (int r = 0; r < repeat; ++r) {
         timed(f, forward);
         timed(fb, forward_backward);
+        if (split) {
+            Output o(out_floats);
+            texgs::ForwardState state;
+            timed(fs, [&] { texgs::render_forward_cpu(g, s, o.p, &state); });
+            timed(b, [&] { texgs::render_backward_cpu(g, s, state, o.p, w.grad_out.data(), grads); });
+        }
     }
     std::printf("{");
     print_list("forward_wall_ms", f.wall, false);
     print_list("forward_cpu_ms", f.cpu, false);
     print_list("forward_backward_wall_ms", fb.wall, false);
-    print_list("forward_backward_cpu_ms", fb.cpu, true);
+    print_list("forward_backward_cpu_ms", fb.cpu, !split);
+    if (split) {
+        print_list("forward_state_wall_ms", fs.wall, false);
+        print_list("forward_state_cpu_ms", fs.cpu, false);
+        print_list("backward_wall_ms", b.wall, false);
+        print_list("backward_cpu_ms", b.cpu, true);
+    }
     std::printf("}\n");
     if (dump) {
         keep_output();

@@ -104,6 +104,9 @@ struct ForwardScratch {
     vint value_offset[kMaxK][kBlocks];          // [K, texel] float offset of its row in tile_values
     alignas(64) int32_t selected[kTileTexels];  // per texel, its slots in use
     std::vector<Lanes> tile_values;             // [list entry, chunk] the tile's candidates' values, padded
+    // With a state, per list entry: bit b set when block b took an insertion
+    // of it (only those blocks can have selected it).
+    std::vector<uint64_t> touched;
     // One tile row's unnormalised output and S per value, [texel, C] plus the
     // padding lanes of the last texel's registers.
     Lanes row_acc[(kTileSize * kMaxChannels + kMaxChannels) / kLanes + 1];
@@ -232,6 +235,8 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
     // fill[b]: slots of block b that hold an entry in at least one lane; the
     // slots above are empty in every lane, so insertions stop there.
     int fill[kBlocks] = {};
+    static_assert(kBlocks <= 64, "a block set is one 64-bit word");
+    if (state) sc.touched.assign(size_t(end - begin), 0);
     for (int j = 0; j < end - begin; ++j) {
         const ForwardGauss gs = gauss[lists.ids[begin + j]];  // a copy: the stores below may alias
         int row0, row1, col0, col1;
@@ -245,12 +250,14 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
         const vint jv = vint{} + j;
         if (col0 > col1) continue;
         const int cb0 = col0 / kLanes, cb1 = col1 / kLanes;
+        uint64_t touched = 0;
         auto insert = [&](int b) {
             vfloat u, v;
             frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
             vfloat x = quad_form(u, v, gs.w1, gs.w2);
             x = within_cutoff(x) ? x : empty;  // not a candidate: never inserted (also NaN)
             if (!any_lane(x < sc.best_q[K - 1][b])) return;
+            touched |= uint64_t(1) << b;
             const int top = std::min(fill[b] + 1, K);
             if (fill[b] < K) {
                 sc.best_q[fill[b]][b] = empty;
@@ -278,15 +285,13 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
             for (int row = row0; row <= row1; ++row)
                 for (int b = row * kRowBlocks + cb0, b1 = row * kRowBlocks + cb1; b <= b1; ++b) insert(b);
         }
+        if (state) sc.touched[j] = touched;
     }
     // Weights G = exp(-q/2) of the selected, all texels at once, and the
     // offsets of their value rows; empty slots get G = 0 and the zero row, so
     // the blend runs a group of texels over the same slots: adding
-    // 0 * value = +-0 to a sum that is never -0 changes no bit. With a state,
-    // which texels selected each of the tile's entries: per block and slot,
-    // one OR per distinct entry among the lanes (neighbouring texels mostly
-    // select the same Gaussians). Only the slots a block uses are read from
-    // here on.
+    // 0 * value = +-0 to a sum that is never -0 changes no bit. Only the
+    // slots a block uses are read from here on.
     const int chunks = (C + kLanes - 1) / kLanes, padded_c = chunks * kLanes;
     const int len = end - begin;
     for (int b = 0; b < kBlocks; ++b) {
@@ -303,22 +308,23 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
         }
         std::memcpy(sc.selected + b * kLanes, &selected, sizeof(selected));
     }
-    // The masks in a pass of their own: the weights' polynomials above then
-    // overlap, free of this loop's data-dependent branches.
+    // With a state, which texels selected each of the tile's entries, in a
+    // pass of its own: the weights' polynomials above then overlap.
     if (state) {
+        // Per entry, over the blocks that took an insertion of it, the lanes
+        // holding it in one of the slots in use: a fixed number of compares
+        // per block, no data-dependent loop; each entry's mask written once.
         uint32_t* masks = state->masks.data() + size_t(begin) * kMaskWords;
-        std::fill(masks, masks + size_t(len) * kMaskWords, 0u);
-        for (int b = 0; b < kBlocks; ++b) {
-            const int word = b * kLanes / 32, shift = b * kLanes % 32;
-            for (int k = 0; k < fill[b]; ++k) {
-                const vint j = sc.best_j[k][b];
-                for (uint32_t pending = lane_bits(j >= 0); pending;) {
-                    const int32_t e = j[__builtin_ctz(pending)];
-                    const uint32_t same = lane_bits(j == e) & pending;
-                    masks[size_t(e) * kMaskWords + word] |= same << shift;
-                    pending &= ~same;
-                }
+        for (int j = 0; j < len; ++j) {
+            uint32_t words[kMaskWords] = {};
+            const vint jv = vint{} + j;
+            for (uint64_t blocks = sc.touched[j]; blocks; blocks &= blocks - 1) {
+                const int b = __builtin_ctzll(blocks);
+                uint32_t bits = 0;
+                for (int k = 0; k < fill[b]; ++k) bits |= equal_bits(sc.best_j[k][b], jv);
+                words[b * kLanes / 32] |= bits << (b * kLanes % 32);
             }
+            std::memcpy(masks + size_t(j) * kMaskWords, words, sizeof(words));
         }
     }
     // Blend: out = sum G_k v_k / sum G_k, in selection order, kLanes channels per
@@ -485,7 +491,8 @@ struct BackwardScratch {
 
 // The blocks of a 256-bit texel mask with a bit set, in order, and their
 // lane bits; returns how many. Visits only the non-zero lane groups (on 8
-// lanes: the non-zero bytes, found with one vector compare).
+// lanes the non-zero bytes, on 16 the non-zero halfwords, each found with one
+// vector compare; else word by word).
 inline int active_blocks(const uint32_t* mask, int* blocks, uint32_t* bits) {
     int n = 0;
 #if defined(__AVX2__) && !defined(__AVX512F__)
@@ -494,6 +501,17 @@ inline int active_blocks(const uint32_t* mask, int* blocks, uint32_t* bits) {
     for (uint32_t nonzero = nonzero_bytes32(bytes); nonzero; nonzero &= nonzero - 1) {
         const int b = __builtin_ctz(nonzero);  // byte b = block b (little-endian words)
         bits[n] = bytes[b];
+        blocks[n++] = b;
+    }
+#elif defined(__AVX512BW__) && defined(__AVX512VL__)
+    static_assert(kMaskWords * 2 == 16 && kLanes == 16, "a mask is 16 halfwords, one per block");
+    const unsigned char* bytes = reinterpret_cast<const unsigned char*>(mask);
+    const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mask));
+    for (uint32_t nonzero = _mm256_test_epi16_mask(m, m); nonzero; nonzero &= nonzero - 1) {
+        const int b = __builtin_ctz(nonzero);  // halfword b = block b (little-endian words)
+        uint16_t half;
+        std::memcpy(&half, bytes + 2 * b, sizeof(half));
+        bits[n] = half;
         blocks[n++] = b;
     }
 #else
@@ -619,13 +637,20 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
                     god += go * ocol[l];
                 }
             }
-            for (; c < C; ++c) {
-                const bool last = C % kLanes == 1;  // then c = C - 1
-                const vfloat gc = last ? load_last_column(gp, C) : load_column(gp, C, c);
-                const vfloat oc = last ? load_last_column(op, C) : load_column(op, C, c);
-                const vfloat go = selected ? gc : vfloat{};
-                std::memcpy(grad_f + size_t(c) * kTileTexels + b * kLanes, &go, sizeof(go));
-                god += go * oc;
+            if (c < C) {  // the channels left over, as transposed registers too
+                vfloat gcol[kLanes], ocol[kLanes];
+                if (C % kLanes == 1) {  // then c = C - 1
+                    gcol[0] = load_last_column(gp, C);
+                    ocol[0] = load_last_column(op, C);
+                } else {
+                    load_columns(gp + c, C, C - c, gcol);
+                    load_columns(op + c, C, C - c, ocol);
+                }
+                for (int l = 0; c < C; ++c, ++l) {
+                    const vfloat go = selected ? gcol[l] : vfloat{};
+                    std::memcpy(grad_f + size_t(c) * kTileTexels + b * kLanes, &go, sizeof(go));
+                    god += go * ocol[l];
+                }
             }
         } else {  // a partial block at the image's edge, texel by texel
             for (int c = 0; c < C; ++c)

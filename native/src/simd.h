@@ -63,6 +63,15 @@ inline uint32_t lane_bits(vint m) {
 #endif
 }
 
+// Bit l set when lanes l of a and b are equal.
+inline uint32_t equal_bits(vint a, vint b) {
+#if defined(__AVX512F__)
+    return _mm512_cmpeq_epi32_mask(__m512i(a), __m512i(b));
+#else
+    return lane_bits(a == b);
+#endif
+}
+
 #if defined(__AVX2__)
 // Bit i set when byte i of the 32 bytes at p is non-zero.
 inline uint32_t nonzero_bytes32(const void* p) {
@@ -120,6 +129,32 @@ inline void stream_fence() {
 #endif
 }
 
+#if defined(__AVX512F__)
+// Transposes 16 rows of 16 floats in r: afterwards r[c] lane l = old r[l] lane c.
+inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int h = 0; h < 16; h += 8)
+        for (int i = 0; i < 4; ++i) {
+            t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+            t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
+        }
+    for (int i = 0; i < 8; ++i) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    }
+}
+#endif
+
 // col[c] lane l = p[l * stride + c] for c, l in [0, kLanes): kLanes rows of
 // kLanes floats, transposed (exact copies).
 inline void load_transposed(const float* p, size_t stride, vfloat col[kLanes]) {
@@ -140,6 +175,11 @@ inline void load_transposed(const float* p, size_t stride, vfloat col[kLanes]) {
         col[c] = vfloat(_mm256_permute2f128_ps(r[c], r[c + 4], 0x20));
         col[c + 4] = vfloat(_mm256_permute2f128_ps(r[c], r[c + 4], 0x31));
     }
+#elif defined(__AVX512F__)
+    __m512 r[16];
+    for (int l = 0; l < 16; ++l) r[l] = _mm512_loadu_ps(p + l * stride);
+    transpose16(r);
+    for (int c = 0; c < 16; ++c) col[c] = vfloat(r[c]);
 #else
     for (int c = 0; c < kLanes; ++c) {
         float lanes[kLanes];
@@ -155,6 +195,22 @@ inline vfloat load_column(const float* p, size_t stride, size_t c) {
     vfloat col;
     for (int l = 0; l < kLanes; ++l) col[l] = p[l * stride + c];
     return col;
+}
+
+// col[c] lane l = p[l * stride + c] for c in [0, count), l in [0, kLanes)
+// (count in 1..kLanes; exact copies): the columns left over after whole
+// load_transposed registers, e.g. 9 channels on 16 lanes. Reads only those
+// floats (AVX-512: one masked load per row, then a 16 x 16 transpose).
+inline void load_columns(const float* p, size_t stride, int count, vfloat col[kLanes]) {
+#if defined(__AVX512F__)
+    const __mmask16 row_mask = __mmask16((1u << count) - 1u);
+    __m512 r[16];
+    for (int l = 0; l < 16; ++l) r[l] = _mm512_maskz_loadu_ps(row_mask, p + l * stride);
+    transpose16(r);
+    for (int c = 0; c < count; ++c) col[c] = vfloat(r[c]);
+#else
+    for (int c = 0; c < count; ++c) col[c] = load_column(p, stride, size_t(c));
+#endif
 }
 
 // load_column(p, stride, stride - 1) for stride = m kLanes + 1 (the channel
