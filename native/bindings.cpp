@@ -175,8 +175,9 @@ PYBIND11_MODULE(_native, m) {
         },
         py::arg("means"), py::arg("inv_scales"), py::arg("rotations"), py::arg("values"),
         py::arg("background"), py::arg("height"), py::arg("width"), py::arg("k"), py::arg("wrap_x"),
-        py::arg("wrap_y"), py::arg("threads") = 0, py::arg("keep_state") = false, py::arg("target") = py::none(),
-        py::arg("lo") = py::none(), py::arg("span") = py::none(), py::arg("squared_error") = py::none(),
+        py::arg("wrap_y"), py::arg("threads") = 0, py::arg("keep_state") = false,
+        py::arg("target") = py::none(), py::arg("lo") = py::none(), py::arg("span") = py::none(),
+        py::arg("squared_error") = py::none(),
         R"(Render the image function on the CPU.
 
 means [N, 2] texels (x, y); inv_scales [N, 2] 1/texels; rotations [N] radians;
@@ -204,7 +205,8 @@ of (lo + span out - target)^2.)");
             if (grad_out.is_none() && !l2) throw py::value_error("grad_out is None and there is no L2 term");
             const float* grad_data = nullptr;
             if (!grad_out.is_none()) {
-                if (!py::isinstance<py::array>(grad_out)) throw py::type_error("grad_out must be a numpy array");
+                if (!py::isinstance<py::array>(grad_out))
+                    throw py::type_error("grad_out must be a numpy array");
                 grad_data = checked(grad_out.cast<py::array>(), "grad_out", {h, w, c});
             }
             py::array_t<float> d_means({n, py::ssize_t(2)}), d_inv({n, py::ssize_t(2)}), d_rot({n}),

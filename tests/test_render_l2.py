@@ -116,9 +116,7 @@ def test_render_weighted_l2_picks_the_fused_term_on_the_cpu_backend():
 def test_a_target_of_the_wrong_shape_is_refused_by_name():
     p, target, lo, span, weights = _problem(16, 16)
     with pytest.raises(ValueError, match="target must have shape"):
-        native.render_l2(
-            *_leaves(p), p["background"], 16, 20, 4, (False, False), 1, _term(target, lo, span, weights)
-        )
+        native.render_l2(*_leaves(p), p["background"], 16, 20, 4, (False, False), 1, _term(target, lo, span, weights))
     with pytest.raises(ValueError, match="lo must have shape"):
         native.render_l2(
             *_leaves(p), p["background"], 16, 16, 4, (False, False), 1, _term(target, lo[:3], span, weights)

@@ -454,7 +454,7 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
             blend(std::integral_constant<int, 0>{});
     }
     stream_fence();  // the streamed rows are visible to whichever thread reads out next
-    if (l2) {  // per channel, its positions in increasing order
+    if (l2) {        // per channel, its positions in increasing order
         const float* sq = reinterpret_cast<const float*>(sc.row_sq);
         for (int c = 0; c < C; ++c) {
             double total = 0.0;
@@ -582,7 +582,8 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     if (l2) {
         for (int y = r.y0; y < r.y1; ++y) {
             const size_t first = (size_t(y) * s.width + r.x0) * C;
-            const float *o = out + first, *t = l2->target + first, *extra = grad_out ? grad_out + first : nullptr;
+            const float *o = out + first, *t = l2->target + first,
+                        *extra = grad_out ? grad_out + first : nullptr;
             float* dst = sc.l2_grad + size_t(y - r.y0) * kTileSize * C;
             const bool scaled = l2->loss_grad != 1.0f;
             const vfloat loss_grad = vfloat{} + l2->loss_grad;
@@ -612,7 +613,8 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
         }
     }
     auto grad_row = [&](int y) {
-        return l2 ? sc.l2_grad + size_t(y - r.y0) * kTileSize * C : grad_out + (size_t(y) * s.width + r.x0) * C;
+        return l2 ? sc.l2_grad + size_t(y - r.y0) * kTileSize * C
+                  : grad_out + (size_t(y) * s.width + r.x0) * C;
     };
     // dL/dout by channel ([C, texel]) and grad_dot_out, a block at a time: a
     // full block's texels are kLanes consecutive [C] rows of grad_out and out,
@@ -823,7 +825,8 @@ void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float*
     if (l2) {
         for (int c = 0; c < g.channels; ++c) squared_error[c] = 0.0;
         for (int tile = 0; tile < tiles; ++tile)
-            for (int c = 0; c < g.channels; ++c) squared_error[c] += tile_squared_error[size_t(tile) * g.channels + c];
+            for (int c = 0; c < g.channels; ++c)
+                squared_error[c] += tile_squared_error[size_t(tile) * g.channels + c];
     }
 }
 
