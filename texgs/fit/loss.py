@@ -175,6 +175,11 @@ class _WeightedL2(torch.autograd.Function):
         return grad, None, None, None, None, None, None
 
 
+def l2_channel_scale(weights: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """[C] factors of the channels' sums of squared errors in the weighted L2 loss: w_c / (sum w * H W)."""
+    return weights / (weights.sum() * (height * width))
+
+
 def weighted_l2(
     unit: torch.Tensor,
     lo: torch.Tensor,
@@ -192,7 +197,7 @@ def weighted_l2(
     across steps; it holds the gradient until backward has consumed it);
     workers: threads to spread the chunks over (loss_workers; never changes the result)."""
     h, w, _ = unit.shape
-    channel_scale = weights / (weights.sum() * (h * w))
+    channel_scale = l2_channel_scale(weights, h, w)
     if buf is None or buf.shape != unit.shape or buf.dtype != unit.dtype or not buf.is_contiguous():
         buf = torch.empty_like(unit, memory_format=torch.contiguous_format)  # not a strided unit's layout
     return _WeightedL2.apply(unit, lo, span, target, channel_scale, buf, workers)
@@ -225,8 +230,7 @@ def render_weighted_l2(
     from ..render import render_gaussians, resolve_backend
 
     if resolve_backend(backend, gs.means.device) == "cpu":
-        channel_scale = weights / (weights.sum() * (height * width))
-        l2 = native.L2Term(target, lo, span, channel_scale)
+        l2 = native.L2Term(target, lo, span, l2_channel_scale(weights, height, width))
         params = (gs.means, gs.inv_scales, gs.rotations, gs.values, gs.background)
         return native.render_l2(*params, height, width, k, wrap, threads, l2)
     img = render_gaussians(gs, height, width, k=k, wrap=wrap, backend=backend, threads=threads)
