@@ -237,7 +237,15 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
     int fill[kBlocks] = {};
     static_assert(kBlocks <= 64, "a block set is one 64-bit word");
     if (state) sc.touched.assign(size_t(end - begin), 0);
+    // The entries' records are read at random (ids increase but skip): each
+    // is prefetched kEntryAhead entries before it is used.
+    constexpr int kEntryAhead = 4;
     for (int j = 0; j < end - begin; ++j) {
+        if (begin + j + kEntryAhead < end) {
+            const ForwardGauss* ahead = gauss + lists.ids[begin + j + kEntryAhead];
+            prefetch(ahead);
+            prefetch(reinterpret_cast<const char*>(ahead + 1) - 1);
+        }
         const ForwardGauss gs = gauss[lists.ids[begin + j]];  // a copy: the stores below may alias
         int row0, row1, col0, col1;
         tile_span(gs.row0, gs.row1, r.y0, row0, row1);

@@ -5,6 +5,7 @@
 // where the comment says so.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -271,6 +272,17 @@ struct LaneOps<vfloat> {
     static vfloat floor(vfloat x) { return floor_lanes(x); }
     static vfloat trunc(vfloat x) {
         return __builtin_convertvector(__builtin_convertvector(x, vint), vfloat);
+    }
+    static vfloat fma(vfloat a, vfloat b, vfloat c) {
+#if defined(__AVX512F__)
+        return vfloat(_mm512_fmadd_ps(__m512(a), __m512(b), __m512(c)));
+#elif defined(__FMA__) && defined(__AVX2__)
+        return vfloat(_mm256_fmadd_ps(__m256(a), __m256(b), __m256(c)));
+#else
+        vfloat r;  // no fused instruction: lane by lane, the same bits, slower
+        for (int l = 0; l < kLanes; ++l) r[l] = std::fma(a[l], b[l], c[l]);
+        return r;
+#endif
     }
     static vfloat exp2_int(vfloat n) {
         const vint bits = (__builtin_convertvector(n, vint) + 127) << 23;

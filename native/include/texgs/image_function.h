@@ -28,7 +28,8 @@
 
 namespace texgs {
 
-// Per value type: floor, a float holding an integer -> 2^that, and truncation.
+// Per value type: floor, a float holding an integer -> 2^that, truncation and
+// fused multiply-add.
 // LaneOps<float> is here; simd.h specialises it for the CPU's lane vectors.
 template <class T>
 struct LaneOps;
@@ -38,6 +39,8 @@ struct LaneOps<float> {
     TEXGS_HD static float floor(float x) { return ::floorf(x); }
     // Truncation toward zero, as a float (|x| < 2^31).
     TEXGS_HD static float trunc(float x) { return static_cast<float>(static_cast<int32_t>(x)); }
+    // a b + c rounded once (an explicit fused multiply-add; contraction is off).
+    TEXGS_HD static float fma(float a, float b, float c) { return ::fmaf(a, b, c); }
     // 2^n for a float n holding an integer in [-126, 127].
     TEXGS_HD static float exp2_int(float n) {
         const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
@@ -99,13 +102,15 @@ TEXGS_HD inline T exp_candidate(T x) {
     // n = round(x log2e); the +16 keeps the truncation a floor.
     const T n = LaneOps<T>::trunc(x * log2e + 16.5f) - 16.0f;
     const T r = (x - n * ln2_hi) - n * ln2_lo;
-    T p = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    // Horner's steps as fused multiply-adds: one rounding each, and the same
+    // on every backend (IEEE fma is exactly rounded).
+    T p = LaneOps<T>::fma(r, T{} + 1.0f / 5040.0f, T{} + 1.0f / 720.0f);
+    p = LaneOps<T>::fma(p, r, T{} + 1.0f / 120.0f);
+    p = LaneOps<T>::fma(p, r, T{} + 1.0f / 24.0f);
+    p = LaneOps<T>::fma(p, r, T{} + 1.0f / 6.0f);
+    p = LaneOps<T>::fma(p, r, T{} + 0.5f);
+    p = LaneOps<T>::fma(p, r, T{} + 1.0f);
+    p = LaneOps<T>::fma(p, r, T{} + 1.0f);
     return p * LaneOps<T>::exp2_int(n);
 }
 
