@@ -5,7 +5,7 @@
 // about 7-11 ms of CPU per 36 MB here, against 4 ms to write it. So freed
 // blocks are kept (a few, bounded in bytes) and handed out again for requests
 // of about their size. Blocks from 256 KiB up are recycled (a forward state's
-// texel masks are about 1.6 MB at 1024^2), those from 2 MiB up in whole huge
+// per-entry block sets are about 0.4 MB at 1024^2), those from 2 MiB up in whole huge
 // pages. Contents are unspecified either way; every caller writes what it
 // reads.
 #include <algorithm>

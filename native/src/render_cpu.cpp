@@ -104,9 +104,6 @@ struct ForwardScratch {
     vint value_offset[kMaxK][kBlocks];          // [K, texel] float offset of its row in tile_values
     alignas(64) int32_t selected[kTileTexels];  // per texel, its slots in use
     std::vector<Lanes> tile_values;             // [list entry, chunk] the tile's candidates' values, padded
-    // With a state, per list entry: bit b set when block b took an insertion
-    // of it (only those blocks can have selected it).
-    std::vector<uint64_t> touched;
     // One tile row's unnormalised output and S per value, [texel, C] plus the
     // padding lanes of the last texel's registers.
     Lanes row_acc[(kTileSize * kMaxChannels + kMaxChannels) / kLanes + 1];
@@ -132,8 +129,6 @@ struct L2Rows {
         }
     }
 };
-
-constexpr int kMaskWords = kTileTexels / 32;  // 32-bit words of one entry's texel mask
 
 void precompute_rotations(const GaussianParams& g, std::vector<float>& cos_t, std::vector<float>& sin_t) {
     cos_t.resize(size_t(g.n));
@@ -236,7 +231,7 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
     // slots above are empty in every lane, so insertions stop there.
     int fill[kBlocks] = {};
     static_assert(kBlocks <= 64, "a block set is one 64-bit word");
-    if (state) sc.touched.assign(size_t(end - begin), 0);
+    uint64_t* touched_blocks = state ? state->touched.data() + begin : nullptr;
     // The entries' records are read at random (ids increase but skip): each
     // is prefetched kEntryAhead entries before it is used.
     constexpr int kEntryAhead = 4;
@@ -256,6 +251,7 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
         // Candidates arrive in increasing index and compare strictly, so an
         // equal q stays behind the earlier Gaussian (lower index wins).
         const vint jv = vint{} + j;
+        if (touched_blocks) touched_blocks[j] = 0;
         if (col0 > col1) continue;
         const int cb0 = col0 / kLanes, cb1 = col1 / kLanes;
         uint64_t touched = 0;
@@ -293,7 +289,7 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
             for (int row = row0; row <= row1; ++row)
                 for (int b = row * kRowBlocks + cb0, b1 = row * kRowBlocks + cb1; b <= b1; ++b) insert(b);
         }
-        if (state) sc.touched[j] = touched;
+        if (touched_blocks) touched_blocks[j] = touched;
     }
     // Weights G = exp(-q/2) of the selected, all texels at once, and the
     // offsets of their value rows; empty slots get G = 0 and the zero row, so
@@ -302,7 +298,18 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
     // slots a block uses are read from here on.
     const int chunks = (C + kLanes - 1) / kLanes, padded_c = chunks * kLanes;
     const int len = end - begin;
+    // With a state, each texel's K-th selection (slot K - 1; q = +inf while
+    // the slot is empty, and then every candidate is selected).
+    vfloat* last_q =
+        state ? reinterpret_cast<vfloat*>(state->last_q.data() + size_t(tile) * kTileTexels) : nullptr;
+    vint* last_j =
+        state ? reinterpret_cast<vint*>(state->last_j.data() + size_t(tile) * kTileTexels) : nullptr;
     for (int b = 0; b < kBlocks; ++b) {
+        if (last_q) {
+            const bool full = fill[b] == K;
+            last_q[b] = full ? sc.best_q[K - 1][b] : empty;
+            last_j[b] = full ? sc.best_j[K - 1][b] : vint{} - 1;
+        }
         vint selected = vint{};
         for (int k = 0; k < fill[b]; ++k) {
             const vfloat q = sc.best_q[k][b];
@@ -315,25 +322,6 @@ void forward_tile(const GaussianParams& g, const RenderSettings& s, const TileLi
             selected -= used;
         }
         std::memcpy(sc.selected + b * kLanes, &selected, sizeof(selected));
-    }
-    // With a state, which texels selected each of the tile's entries, in a
-    // pass of its own: the weights' polynomials above then overlap.
-    if (state) {
-        // Per entry, over the blocks that took an insertion of it, the lanes
-        // holding it in one of the slots in use: a fixed number of compares
-        // per block, no data-dependent loop; each entry's mask written once.
-        uint32_t* masks = state->masks.data() + size_t(begin) * kMaskWords;
-        for (int j = 0; j < len; ++j) {
-            uint32_t words[kMaskWords] = {};
-            const vint jv = vint{} + j;
-            for (uint64_t blocks = sc.touched[j]; blocks; blocks &= blocks - 1) {
-                const int b = __builtin_ctzll(blocks);
-                uint32_t bits = 0;
-                for (int k = 0; k < fill[b]; ++k) bits |= equal_bits(sc.best_j[k][b], jv);
-                words[b * kLanes / 32] |= bits << (b * kLanes % 32);
-            }
-            std::memcpy(masks + size_t(j) * kMaskWords, words, sizeof(words));
-        }
     }
     // Blend: out = sum G_k v_k / sum G_k, in selection order, kLanes channels per
     // register. The tile's candidates' values are first copied next to each
@@ -485,10 +473,9 @@ struct BackwardScratch {
     std::vector<Lanes> grad;                      // [C, texel] dL/dout (0 outside the image)
     alignas(64) float sum[kTileTexels];           // S = sum of selected G (1 where none)
     alignas(64) float grad_dot_out[kTileTexels];  // sum_c dL/dout_c * out_c
-    // Of the current entry: the blocks with a texel that selected it, their
-    // lane bits, and per such block its frame offset, dL/dq and G / S.
+    // Of the current entry: the blocks with a texel that selected it, and per
+    // such block its frame offset, dL/dq and G / S.
     int active[kBlocks];
-    uint32_t active_bits[kBlocks];
     vfloat u[kBlocks], v[kBlocks], dl_dq[kBlocks], share[kBlocks];
     vfloat value[kMaxChannels + kChannelGroup];  // its values, each broadcast
     // With an L2 term: the tile's dL/dout, [row, texel, C] as in grad_out.
@@ -496,44 +483,6 @@ struct BackwardScratch {
     // The next tile's dL/dout and out cache lines, prefetched during this one.
     const float* lines[2 * kTileSize * ((kTileSize * kMaxChannels + 15) / 16 + 1)];
 };
-
-// The blocks of a 256-bit texel mask with a bit set, in order, and their
-// lane bits; returns how many. Visits only the non-zero lane groups (on 8
-// lanes the non-zero bytes, on 16 the non-zero halfwords, each found with one
-// vector compare; else word by word).
-inline int active_blocks(const uint32_t* mask, int* blocks, uint32_t* bits) {
-    int n = 0;
-#if defined(__AVX2__) && !defined(__AVX512F__)
-    static_assert(kMaskWords * 4 == 32 && kLanes == 8, "a mask is 32 bytes, one per block");
-    const unsigned char* bytes = reinterpret_cast<const unsigned char*>(mask);
-    for (uint32_t nonzero = nonzero_bytes32(bytes); nonzero; nonzero &= nonzero - 1) {
-        const int b = __builtin_ctz(nonzero);  // byte b = block b (little-endian words)
-        bits[n] = bytes[b];
-        blocks[n++] = b;
-    }
-#elif defined(__AVX512BW__) && defined(__AVX512VL__)
-    static_assert(kMaskWords * 2 == 16 && kLanes == 16, "a mask is 16 halfwords, one per block");
-    const unsigned char* bytes = reinterpret_cast<const unsigned char*>(mask);
-    const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mask));
-    for (uint32_t nonzero = _mm256_test_epi16_mask(m, m); nonzero; nonzero &= nonzero - 1) {
-        const int b = __builtin_ctz(nonzero);  // halfword b = block b (little-endian words)
-        uint16_t half;
-        std::memcpy(&half, bytes + 2 * b, sizeof(half));
-        bits[n] = half;
-        blocks[n++] = b;
-    }
-#else
-    constexpr uint32_t kGroup = uint32_t((uint64_t(1) << kLanes) - 1);
-    for (int m = 0; m < kMaskWords; ++m)
-        for (uint32_t word = mask[m]; word;) {
-            const int group = __builtin_ctz(word) / kLanes;
-            bits[n] = (word >> (group * kLanes)) & kGroup;
-            blocks[n++] = m * 32 / kLanes + group;
-            word &= ~(kGroup << (group * kLanes));
-        }
-#endif
-    return n;
-}
 
 // The cache lines of the rows of tile r of an [H, W, C] image, appended to
 // lines. Backward reads dL/dout and out a tile at a time, 16 short rows far
@@ -547,13 +496,6 @@ inline void row_lines(const float* image, const TileRect& r, int width, int C, c
         const int floats = (r.x1 - r.x0) * C;
         for (int f = 0; f < floats + kLine - 1; f += kLine) lines[n++] = row + std::min(f, floats - 1);
     }
-}
-
-// A block's kLanes mask bits as a lane mask (-1 / 0 per lane).
-inline vint block_mask(uint32_t bits) {
-    vint lane_bit;
-    for (int l = 0; l < kLanes; ++l) lane_bit[l] = int32_t(1) << l;
-    return ((vint{} + int32_t(bits)) & lane_bit) != 0;
 }
 
 // Sums one tile's texel contributions into its slots: slot e (one per list
@@ -693,7 +635,9 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
     const vfloat* py = reinterpret_cast<const vfloat*>(sc.texels.py);
     const vfloat* sum = reinterpret_cast<const vfloat*>(sc.sum);
     const vfloat* god = reinterpret_cast<const vfloat*>(sc.grad_dot_out);
-    const uint32_t* masks = st.masks.data() + size_t(begin) * kMaskWords;
+    const uint64_t* touched = st.touched.data() + begin;
+    const vfloat* last_q = reinterpret_cast<const vfloat*>(st.last_q.data() + size_t(tile) * kTileTexels);
+    const vint* last_j = reinterpret_cast<const vint*>(st.last_j.data() + size_t(tile) * kTileTexels);
     // A later entry's parameters and values, read at random, are prefetched
     // kEntryAhead entries before they are used.
     constexpr int kEntryAhead = 2;
@@ -712,10 +656,8 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
         prefetch_entry(j + kEntryAhead);
         for (int l1 = std::min(n_lines, next_line + lines_per_entry); next_line < l1; ++next_line)
             prefetch(sc.lines[next_line]);
-        const uint32_t* mask = masks + size_t(j) * kMaskWords;
         float* slot = tile_slots + size_t(j) * stride;
-        const int n_active = active_blocks(mask, sc.active, sc.active_bits);
-        if (n_active == 0) {  // no texel of this tile selected it
+        if (touched[j] == 0) {  // no texel of this tile can have selected it
             std::fill(slot, slot + stride, 0.0f);
             continue;
         }
@@ -731,18 +673,26 @@ void backward_tile(const GaussianParams& g, const RenderSettings& s, const Forwa
         constexpr int kPadded = kGroups * kChannelGroup;
         constexpr int kMaxPadded = (kMaxChannels + kChannelGroup - 1) / kChannelGroup * kChannelGroup;
         const int n_c = kPadded ? kPadded : padded_c;
-        // Two passes over the blocks. The first computes each block's frame
-        // offset, G, dL/dq and G / S (independent blocks, so the out-of-order
-        // core overlaps their long exp chains), lanes that did not select
-        // the entry set to 0, so their shape and value terms are exactly
-        // +-0 (which leaves a sum that starts at +0 unchanged). The second
-        // sums the shape and value gradients in block order.
-        for (int a = 0; a < n_active; ++a) {
-            const int b = sc.active[a];
-            const vint on = block_mask(sc.active_bits[a]);
+        // Two passes over the blocks. The first finds, in each block that
+        // took an insertion of the entry, the texels that selected it (q as
+        // forward computed it, within the cut-off, and (q, j) up to the
+        // texel's K-th selection in (q, index) order), and for the blocks
+        // with any computes G, dL/dq and G / S (independent blocks, so the
+        // out-of-order core overlaps their long exp chains), lanes that did
+        // not select the entry set to 0, so their shape and value terms are
+        // exactly +-0 (which leaves a sum that starts at +0 unchanged). The
+        // second sums the shape and value gradients in block order.
+        const vint jv = vint{} + j;
+        int n_active = 0;
+        for (uint64_t blocks = touched[j]; blocks; blocks &= blocks - 1) {
+            const int b = __builtin_ctzll(blocks);
             vfloat u, v;
             frame_offset(px[b], py[b], gs.mx, gs.my, gs.c, gs.s, wrap, u, v);
             const vfloat q = quad_form(u, v, gs.w1, gs.w2);  // as forward computed it: the same G
+            const vint on = within_cutoff(q) & ((q < last_q[b]) | ((q == last_q[b]) & (jv <= last_j[b])));
+            if (!any_lane(on)) continue;
+            const int a = n_active++;
+            sc.active[a] = b;
             const vfloat zero = vfloat{};
             const vfloat w = on ? gaussian_weight(on ? q : zero) : zero;
             vfloat dot = vfloat{};
@@ -807,7 +757,9 @@ void render_forward_cpu(const GaussianParams& g, const RenderSettings& s, float*
         state->channels = g.channels;
         const size_t texels = size_t(lists.tiles_x) * lists.tiles_y * kTileTexels;
         state->sums.resize(texels);
-        state->masks.resize(lists.ids.size() * size_t(kMaskWords));
+        state->last_q.resize(texels);
+        state->last_j.resize(texels);
+        state->touched.resize(lists.ids.size());
     }
     const int threads = resolve_threads(s.threads);
     const int tiles = lists.tiles_x * lists.tiles_y;

@@ -51,36 +51,6 @@ inline bool any_lane(vint m) {
 #endif
 }
 
-// Bit l set when lane l of a comparison mask is set (-1).
-inline uint32_t lane_bits(vint m) {
-#if defined(__AVX512F__)
-    return _mm512_cmplt_epi32_mask(__m512i(m), _mm512_setzero_si512());
-#elif defined(__AVX2__)
-    return uint32_t(_mm256_movemask_ps(_mm256_castsi256_ps(__m256i(m))));
-#else
-    uint32_t bits = 0;
-    for (int l = 0; l < kLanes; ++l) bits |= uint32_t(m[l] < 0) << l;
-    return bits;
-#endif
-}
-
-// Bit l set when lanes l of a and b are equal.
-inline uint32_t equal_bits(vint a, vint b) {
-#if defined(__AVX512F__)
-    return _mm512_cmpeq_epi32_mask(__m512i(a), __m512i(b));
-#else
-    return lane_bits(a == b);
-#endif
-}
-
-#if defined(__AVX2__)
-// Bit i set when byte i of the 32 bytes at p is non-zero.
-inline uint32_t nonzero_bytes32(const void* p) {
-    const __m256i m = _mm256_loadu_si256(static_cast<const __m256i*>(p));
-    return ~uint32_t(_mm256_movemask_epi8(_mm256_cmpeq_epi8(m, _mm256_setzero_si256())));
-}
-#endif
-
 // Asks for the cache line holding p to be loaded (a hint). x86 builds use
 // the instruction itself: GCC's vectoriser drops __builtin_prefetch from
 // the loops it vectorises.

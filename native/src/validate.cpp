@@ -45,14 +45,14 @@ size_t render_base_bytes(const GaussianParams& g, const RenderSettings& s, bool 
     // and padded values per Gaussian; counts and offsets per tile.
     bytes += size_t(g.n) * (88 + 4 * padded_c) + tiles * 16;
     if (keep_state)
-        bytes += tiles * kTileSize * kTileSize * sizeof(float) +          // sums
+        bytes += tiles * kTileSize * kTileSize * 3 * sizeof(float) +      // sums, last_q, last_j
                  size_t(g.n) * (5 + size_t(g.channels)) * sizeof(float);  // gradients
     return bytes;
 }
 
 size_t tile_entry_bytes(int channels, bool keep_state) {
-    // ids and their transpose; with state the texel masks and backward's slots.
-    return 8 + (keep_state ? size_t(kTileSize) * kTileSize / 8 + 4 * (5 + size_t(channels)) : 0);
+    // ids and their transpose; with state the touched blocks and backward's slots.
+    return 8 + (keep_state ? sizeof(uint64_t) + 4 * (5 + size_t(channels)) : 0);
 }
 
 void check_budget(size_t bytes, const std::string& what) {

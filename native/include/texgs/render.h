@@ -85,19 +85,24 @@ class LargeArray {
     size_t size_ = 0;
 };
 
-// What backward needs from forward, compactly (a few bytes per texel): the
-// sum of the selected weights per texel, and per tile-list entry the set of
-// the tile's texels that selected it. Backward recomputes each selected G
-// with the same float operations as forward, so nothing else is saved.
+// What backward needs from forward, compactly (a few bytes per texel): per
+// texel the sum of the selected weights and its K-th selection, and per
+// tile-list entry the lane blocks of its tile that took an insertion of it.
+// A texel selected an entry exactly when (q, entry) comes before or is its
+// K-th selection in (q, index) order, so backward recomputes each q and G
+// with the same float operations as forward and needs nothing else.
 // Texel t of a tile is row * kTileSize + column.
 struct ForwardState {
     RenderSettings settings;  // what forward rendered (backward checks it matches)
     int n = 0, channels = 0;  // N and C forward saw
     TileLists tiles;
-    LargeArray<float> sums;      // [tiles, kTileSize^2] S = sum of the selected G, summed in
-                                 // selection order; 0 = no candidate (background)
-    LargeArray<uint32_t> masks;  // [tile-list entries, kTileSize^2 / 32] bit t: texel t of the
-                                 // entry's tile selected that Gaussian
+    LargeArray<float> sums;        // [tiles, kTileSize^2] S = sum of the selected G, summed in
+                                   // selection order; 0 = no candidate (background)
+    LargeArray<float> last_q;      // [tiles, kTileSize^2] q of the K-th selection; +inf when the
+                                   // texel has fewer than K candidates (all of them selected)
+    LargeArray<int32_t> last_j;    // [tiles, kTileSize^2] its tile-list entry, local to the tile
+    LargeArray<uint64_t> touched;  // [tile-list entries] bit b: lane block b of the tile took an
+                                   // insertion of the entry (its selecting texels lie in these)
 };
 
 // Gradients, written (not accumulated) by backward; caller allocates.
