@@ -297,8 +297,27 @@ def test_compare_report_shows_lit_renders_per_method_and_rate(tmp_path, compute_
     assert 20.0 < _psnr(src, bc1) < math.inf  # the same scene, with BC1's losses
 
 
+def test_warm_up_compiles_the_kernel_the_first_preview_then_uses(compute_device):
+    """The bake starts warm_up beside the fit; the preview after it compiles nothing."""
+    from texgs.preview import render
+
+    channels = 7
+    warming = preview.warm_up(channels)
+    assert warming is not None
+    warming.join(timeout=120)
+    assert not warming.is_alive()
+    pipelines = dict(compute_device._pipelines)
+    assert any(spirv == render._spirv(channels) for spirv, _ in pipelines)
+    maps = np.full((8, 8, channels), 0.5, np.float32)
+    roles = preview.roles_from_groups(["albedo"] * 3 + ["normal"] * 3 + ["roughness"])
+    img = preview.render_source(maps, roles, (False, False))
+    assert img.shape == (S, 2 * S, 4) and np.isfinite(img).all() and img[..., 3].max() > 0
+    assert compute_device._pipelines == pipelines  # the same pipeline objects, none added
+
+
 def test_the_switch_turns_lit_previews_off_without_a_message(tmp_path, monkeypatch):
     monkeypatch.setenv(preview.ENV_SWITCH, "off")
+    assert preview.warm_up(3) is None
     assert preview.unavailable_note() is None
     assert preview.write_lit_preview(tmp_path, b"not even a texgs file", np.zeros((4, 4, 3), np.float32)) is None
     assert not (tmp_path / preview.LIT_PREVIEW_NAME).exists()

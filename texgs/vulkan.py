@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -77,6 +78,7 @@ class ComputeDevice:
             raise VulkanUnavailable(f"no Vulkan device for compute shaders ({type(e).__name__}: {e})") from None
         self._wgpu = wgpu
         self._pipelines: dict = {}
+        self._pipelines_lock = threading.Lock()  # one compile per pipeline, whichever thread asks first
         info = getattr(self.device.adapter, "info", None) or {}
         self.name = str(info.get("device") or info.get("description") or "unknown Vulkan device")
 
@@ -84,6 +86,33 @@ class ComputeDevice:
     def software(self) -> bool:
         """True on lavapipe / llvmpipe (Vulkan on the CPU)."""
         return "llvmpipe" in self.name.lower() or "lavapipe" in self.name.lower()
+
+    def prepare(self, spirv: bytes, bindings: Sequence[int], readonly: Sequence[int] = ()) -> None:
+        """Compile now the pipeline that run() will use for `spirv` with these storage
+        bindings (e.g. on a background thread while other work goes on)."""
+        self._pipeline(spirv, sorted(bindings), readonly)
+
+    def _pipeline(self, spirv: bytes, bindings: Sequence[int], readonly: Sequence[int]):
+        """(bind group layout, compute pipeline) for `spirv` with storage buffers at
+        `bindings` (sorted), those in `readonly` read-only; compiled once."""
+        wgpu = self._wgpu
+        dev = self.device
+        ro = wgpu.BufferBindingType.read_only_storage
+        kinds = tuple((b, ro if b in readonly else wgpu.BufferBindingType.storage) for b in bindings)
+        key = (spirv, kinds)
+        with self._pipelines_lock:
+            if key not in self._pipelines:
+                layout = dev.create_bind_group_layout(
+                    entries=[
+                        {"binding": b, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": k}} for b, k in kinds
+                    ]
+                )
+                pipeline = dev.create_compute_pipeline(
+                    layout=dev.create_pipeline_layout(bind_group_layouts=[layout]),
+                    compute={"module": dev.create_shader_module(code=spirv), "entry_point": "main"},
+                )
+                self._pipelines[key] = (layout, pipeline)
+            return self._pipelines[key]
 
     def run(
         self,
@@ -103,25 +132,11 @@ class ComputeDevice:
         bufs = {b: dev.create_buffer_with_data(data=_padded(a), usage=usage) for b, a in inputs.items()}
         for b, size in outputs.items():
             bufs[b] = dev.create_buffer(size=max(4, (int(size) + 3) // 4 * 4), usage=usage)
-        ro = wgpu.BufferBindingType.read_only_storage
-        kinds = tuple((b, ro if b in readonly else wgpu.BufferBindingType.storage) for b in sorted(bufs))
-        key = (spirv, kinds)
-        if key not in self._pipelines:
-            layout = dev.create_bind_group_layout(
-                entries=[
-                    {"binding": b, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": k}} for b, k in kinds
-                ]
-            )
-            pipeline = dev.create_compute_pipeline(
-                layout=dev.create_pipeline_layout(bind_group_layouts=[layout]),
-                compute={"module": dev.create_shader_module(code=spirv), "entry_point": "main"},
-            )
-            self._pipelines[key] = (layout, pipeline)
-        layout, pipeline = self._pipelines[key]
+        layout, pipeline = self._pipeline(spirv, sorted(bufs), readonly)
         group = dev.create_bind_group(
             layout=layout,
             entries=[
-                {"binding": b, "resource": {"buffer": bufs[b], "offset": 0, "size": bufs[b].size}} for b, _ in kinds
+                {"binding": b, "resource": {"buffer": bufs[b], "offset": 0, "size": bufs[b].size}} for b in sorted(bufs)
             ],
         )
         x, y, z = (groups, 1, 1) if isinstance(groups, int) else (tuple(groups) + (1, 1))[:3]
@@ -210,7 +225,16 @@ def _padded(data: bytes) -> bytes:
     return data + b"\0" * ((-len(data)) % 4 or (4 if not data else 0))
 
 
-@functools.lru_cache(maxsize=1)
+_device_lock = threading.Lock()
+
+
 def device() -> ComputeDevice:
-    """The process's compute device (raises VulkanUnavailable when there is none)."""
+    """The process's compute device (raises VulkanUnavailable when there is none);
+    made once, whichever thread asks first."""
+    with _device_lock:
+        return _make_device()
+
+
+@functools.lru_cache(maxsize=1)
+def _make_device() -> ComputeDevice:
     return ComputeDevice()

@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -134,6 +135,7 @@ def bake(path: Path, opts: BakeOptions) -> tuple[int, dict]:
                 _commit_result(opts, build_cache, src, entry, task, result)
                 finish(entry)
 
+        note = None
         try:
             pending = []
             for src in sources:
@@ -145,8 +147,9 @@ def bake(path: Path, opts: BakeOptions) -> tuple[int, dict]:
             if pending:
                 from .executors import run
 
-                if pipe.outputs.previews:
-                    _lit_preview_note(log)
+                if pipe.outputs.previews:  # the check gets a Vulkan device: about a second
+                    note = threading.Thread(target=_lit_preview_note, args=(log,), daemon=True)
+                    note.start()
 
                 run(opts, [p[2] for p in pending], pending, jobs, on_result)
         except KeyboardInterrupt:
@@ -154,6 +157,8 @@ def bake(path: Path, opts: BakeOptions) -> tuple[int, dict]:
         except atomic.OutputError as e:
             error = str(e)
         finally:
+            if note is not None:
+                note.join()
             log.close()
         guard.hold()  # the work is over: the report below is written whatever signal comes now
         why = "the run was interrupted" if interrupted else f"the run stopped: {error}"
@@ -192,7 +197,8 @@ def bake(path: Path, opts: BakeOptions) -> tuple[int, dict]:
 
 def _lit_preview_note(log: _Log) -> None:
     """One line per run when lit previews cannot be rendered (no Vulkan device):
-    the workers then skip them silently. Shown whatever the progress mode."""
+    the workers then skip them silently. Shown whatever the progress mode; run on a
+    thread beside the first fit, and joined before the run's summary."""
     from ..preview import unavailable_note
 
     note = unavailable_note()

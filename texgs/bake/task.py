@@ -50,12 +50,17 @@ def run_task(task: FitTask) -> dict:
     from .. import ingest
 
     scratch = Path(tempfile.mkdtemp(prefix="texgs-task-"))
+    warming = None
     try:
         src = task.source
         if task.blobs is not None:
             src = _relocate(src, task.blobs, scratch / "inputs")
         outputs.check_memory(src, task.pipeline, task.backend, task.resample)  # from the headers
         material = ingest.load(src, resample=task.resample)
+        if task.pipeline.outputs.previews:
+            from ..preview import warm_up
+
+            warming = warm_up(material.pixels.shape[2])  # the lit preview's kernel compiles while the fit runs
         result = outputs.fit_material(material, task.pipeline, task.backend, task.threads, task.progress)
         folder = scratch / "out"
         folder.mkdir()
@@ -70,6 +75,8 @@ def run_task(task: FitTask) -> dict:
             "traceback": traceback.format_exc(),
         }
     finally:
+        if warming is not None:  # never outlives its task (nor the process, inside the device driver)
+            warming.join()
         shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -8,6 +8,7 @@ compare` shows the renders of every method and rate (compare.LitRenders)."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ __all__ = [
     "roles_from_groups",
     "to_srgb8",
     "unavailable_note",
+    "warm_up",
     "write_lit_preview",
     "enabled",
 ]
@@ -71,6 +73,27 @@ def write_lit_preview(folder: Path, data: bytes, source: np.ndarray, scene: Scen
     path = Path(folder) / LIT_PREVIEW_NAME
     write_png(path, img)
     return LIT_PREVIEW_NAME
+
+
+def warm_up(channels: int) -> threading.Thread | None:
+    """Start getting the Vulkan device and compiling the lit preview kernel for a
+    material of `channels` on a background thread, while the material is fitted; the
+    first write_lit_preview then waits for it instead of doing that work itself. None
+    when lit previews are switched off. A failure here is dropped: the preview itself
+    meets it again and reports it."""
+    if not enabled():
+        return None
+    from . import render
+
+    def work() -> None:
+        try:
+            render.prepare(channels)
+        except Exception:  # noqa: BLE001 - an optimisation only; the preview reports what fails
+            pass
+
+    thread = threading.Thread(target=work, name="texgs-lit-preview-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def unavailable_note() -> str | None:

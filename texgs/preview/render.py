@@ -59,12 +59,25 @@ def mip_chain(pixels: np.ndarray, max_bytes: int = MAX_SOURCE_BYTES) -> list[np.
     return levels
 
 
+# The kernel's storage buffers: the packed file's words, the parameters, the source
+# mip chain, the output panel.
+_WORDS, _PARAMS, _SOURCE, _OUT = 0, 1, 2, 3
+
+
 def _dispatch(params: bytes, words: bytes, source: bytes, panel: int, channels: int) -> np.ndarray:
     dev = vulkan.device()
     out_bytes = 16 * 2 * panel * panel
     groups = (-(-2 * panel // 8), -(-panel // 8), 1)
-    out = dev.run(_spirv(channels), {0: words, 1: params, 2: source}, {3: out_bytes}, groups)[3]
+    inputs = {_WORDS: words, _PARAMS: params, _SOURCE: source}
+    out = dev.run(_spirv(channels), inputs, {_OUT: out_bytes}, groups)[_OUT]
     return np.frombuffer(out, np.float32).reshape(panel, 2 * panel, 4).copy()
+
+
+def prepare(channels: int) -> None:
+    """Get the device and compile the kernel for a material of `channels` now (lavapipe
+    takes about a second), so that the first preview does not wait for it. Raises
+    VulkanUnavailable as a render would."""
+    vulkan.device().prepare(_spirv(channels), (_WORDS, _PARAMS, _SOURCE, _OUT))
 
 
 def render_texgs(data: bytes, roles: sc.Roles | None = None, scene: sc.Scene = sc.DEFAULT_SCENE) -> np.ndarray:
