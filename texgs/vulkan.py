@@ -226,15 +226,20 @@ def _padded(data: bytes) -> bytes:
 
 
 _device_lock = threading.Lock()
+_device: ComputeDevice | VulkanUnavailable | None = None
 
 
 def device() -> ComputeDevice:
     """The process's compute device (raises VulkanUnavailable when there is none);
-    made once, whichever thread asks first."""
+    tried once per process, whichever thread asks first, so a machine without Vulkan
+    pays for the failed attempt once, not once per preview."""
+    global _device
     with _device_lock:
-        return _make_device()
-
-
-@functools.lru_cache(maxsize=1)
-def _make_device() -> ComputeDevice:
-    return ComputeDevice()
+        if _device is None:
+            try:
+                _device = ComputeDevice()
+            except VulkanUnavailable as e:
+                _device = e
+        if isinstance(_device, VulkanUnavailable):
+            raise VulkanUnavailable(str(_device))
+        return _device
