@@ -62,6 +62,7 @@ VARIANTS = {
     "steps250": {"steps": 250},  # half the default schedule
     "steps1000": {"steps": 1000},  # twice the default schedule
     "R32": {"max_radius": 32.0},  # looser radius bound: better on 2048^2 materials, 40% more decode work
+    "search-R32": {"search_max_radius": 32.0},  # with --preset search: the radius bound may rise to 32
     "R20": {"max_radius": 20.0},  # tighter radius bound (cheaper decode)
     "R48": {"max_radius": 48.0},  # looser radius bound (dearer decode)
     "init3": {"init_scale": 3.0},  # initial sigma 3 texels (default 10)

@@ -428,6 +428,21 @@ def test_palettes_buy_more_gaussians_and_bytes_do_not_depend_on_the_thread_count
     assert unpack(mixed.data).cfg.palettes == (((0, 1, 2), bits), ((3, 4, 5), bits))
 
 
+def test_named_palettes_take_their_own_index_bits_and_buy_gaussians():
+    from texgs.format import unpack
+
+    stack = np.concatenate([smooth_stack(96, 80), smooth_stack(96, 80)[..., ::-1]], axis=2).copy()
+    groups = ["albedo"] * 3 + ["normal", "normal", "roughness"]
+    cfg = FitConfig.fast(steps=40, add_every=10, palette_bits=6)
+    plain = fit(stack, Budget(bppc=0.5), cfg, groups=groups, progress="off")
+    assert unpack(plain.data).cfg.palettes == (((0, 1, 2), 6), ((3, 4), 6))
+    # a name the material has no palette for (roughness is a lone scalar) is ignored
+    cut = cfg.replace(palette_bits_by_group={"normal": 2, "scalars": 3, "roughness": 1})
+    r = fit(stack, Budget(bppc=0.5), cut, groups=groups, progress="off")
+    assert unpack(r.data).cfg.palettes == (((0, 1, 2), 6), ((3, 4), 2))
+    assert r.n > plain.n and r.metrics["bppc"] <= 0.5  # 4 bits fewer per record, same budget
+
+
 def test_palette_refinement_trains_the_entries_that_are_written():
     stack = np.concatenate([smooth_stack(64, 64), smooth_stack(64, 64)[..., ::-1]], axis=2).copy()
     groups = ["albedo"] * 3 + ["normal"] * 3

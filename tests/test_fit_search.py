@@ -72,6 +72,41 @@ def test_candidates_stay_within_the_radius_cap_and_valid_settings():
     assert {"value_bits": 4} in search.candidates(FitConfig(), 2000, ["albedo"] * 3 + ["height"])
 
 
+def test_palette_cut_keeps_the_palette_with_the_most_error_and_comes_first():
+    nine = [c.group for c in NINE]
+    # normal's 3 channels at 20 dB hold more squared error than albedo's at 25 or the scalars'
+    psnr = {"albedo": 25.0, "normal": 20.0, "ao": 30.0, "roughness": 30.0, "metal": 40.0}
+    cut = search.palette_cut(FitConfig(), 8000, nine, psnr)
+    auto = packing.palette_bits_for(8000)
+    assert auto == 8 and cut == {"palette_bits_by_group": (("albedo", 4), ("scalars", 4))}
+    assert search.candidates(FitConfig(), 8000, nine, 1024**2, psnr)[0] == cut
+    # at a small count the cut stops at PALETTE_CUT_MIN_BITS, and where nothing is cut there is no candidate
+    low = search.palette_cut(FitConfig(), 100, nine, {**psnr, "albedo": 10.0})
+    assert low == {"palette_bits_by_group": (("normal", 2), ("scalars", 2))}
+    assert search.palette_cut(FitConfig(palette_bits=2), 100, nine, psnr) is None
+    assert search.palette_cut(FitConfig(), 8000, ["albedo"] * 3 + ["height"], psnr) is None  # one palette
+    assert search.palette_cut(FitConfig(palettes="off"), 8000, nine, psnr) is None
+    assert search.palette_cut(FitConfig(), 8000, nine, None) is None
+    assert not any("palette_bits_by_group" in c for c in search.candidates(FitConfig(), 8000, nine))
+
+
+def test_the_two_best_changes_of_different_settings_are_tried_together():
+    def t(changes, psnr):
+        return {"changes": changes, "psnr": psnr}
+
+    base = t({}, 20.0)
+    assert search.combined([base, t({"a": 1}, 20.5), t({"b": 2}, 20.2), t({"c": 3}, 20.3)]) == {"a": 1, "c": 3}
+    assert search.combined([base, t({"a": 1}, 20.5), t({"a": 2}, 20.3), t({"b": 1}, 19.0)]) is None  # same setting
+    assert search.combined([base, t({"a": 1}, 20.5), t({"b": 2}, 19.9)]) is None  # only one beats the base
+
+
+def test_named_palette_bits_are_checked():
+    assert FitConfig(palette_bits_by_group=[["normal", 3]]).palette_bits_by_group == (("normal", 3),)
+    for bad in ({"normal": 0}, {"normal": 13}, {"normal": 2.5}, {"": 3}, "normal"):
+        with pytest.raises(ConfigError, match="palette_bits_by_group"):
+            FitConfig(palette_bits_by_group=bad)
+
+
 @pytest.mark.parametrize(("side", "bppc", "expected"), [(256, 0.03, 32), (256, 0.12, 8), (1024, 0.06, 8)])
 def test_auto_strip_height_takes_the_strip_that_holds_the_most_gaussians(side, bppc, expected):
     q = packing.quant_config(FitConfig(), side, side)

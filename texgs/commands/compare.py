@@ -59,7 +59,7 @@ def add_arguments(parser):
         "--texgs-preset",
         default="default",
         help="texgs fit preset (texgs fit --preset): default, search (settings chosen per material "
-        "by measurement, about 3.5x the time), thorough, ... (--quick: fast)",
+        "by measurement, about 4x the time), thorough, ... (--quick: fast)",
     )
 
 

@@ -144,6 +144,12 @@ class FitConfig:
     # "Value palettes"; "off" = every code in the record.
     palettes: str = "groups+scalars"
     palette_bits: int = 0  # index bits (0 = from the Gaussian count: 12 to 24 Gaussians per entry)
+    # Index bits of named palettes instead of palette_bits: a channel group's name
+    # (albedo, normal, ...) or "scalars" for the single-channel maps' palette, e.g.
+    # {normal: 3, scalars: 3} where those maps hold detail that Gaussians at the rate do
+    # not resolve, so their bits buy more Gaussians for the rest (docs/fitting.md
+    # "Per-material search"). Names the material has no palette for are ignored.
+    palette_bits_by_group: tuple[tuple[str, int], ...] = ()
     palette_value_bits: int = 7  # bits of each channel's code in a palette entry
     palette_refine_steps: int = 50  # full-res steps training the entries after k-means (refine.py; 0 = off)
     # Value range of each packed channel: "auto" = the channel's min..max in the
@@ -236,6 +242,12 @@ class FitConfig:
             bad("palettes", "choose groups, groups+scalars or off")
         if not 0 <= self.palette_bits <= 12:
             bad("palette_bits", "must be in 0..12 (0 = automatic)")
+        names = [name for name, _ in self.palette_bits_by_group]
+        if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+            bad("palette_bits_by_group", "needs distinct, non-empty group names")
+        bits = [b for _, b in self.palette_bits_by_group]
+        if not all(isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= 12 for b in bits):
+            bad("palette_bits_by_group", "index bits must be whole numbers in 1..12")
         if self.palette_refine_steps < 0:
             bad("palette_refine_steps", "must be >= 0 (0 = off)")
         if not 1 <= self.palette_value_bits <= 16:
@@ -274,6 +286,7 @@ class FitConfig:
         # Accept lists (from YAML/JSON) for the tuple fields, then check everything.
         object.__setattr__(self, "pyramid", tuple(int(f) for f in self.pyramid))
         object.__setattr__(self, "pyramid_steps", tuple(float(f) for f in self.pyramid_steps))
+        object.__setattr__(self, "palette_bits_by_group", _name_bits(self.palette_bits_by_group))
         self.validate()
 
     def replace(self, **changes) -> FitConfig:
@@ -338,16 +351,30 @@ class FitConfig:
     @classmethod
     def search(cls, **changes) -> FitConfig:
         """The default schedule, with the settings chosen per material by measurement
-        (texgs.fit.search): SEARCH_TRIALS short fits of candidate settings, then at most
-        two full fits. It costs at most 2 + SEARCH_TRIALS * search_trial_fraction default
-        fits (3.5x with these values) and never returns a lower PSNR than the default."""
+        (texgs.fit.search): SEARCH_TRIALS short fits of candidate settings (and one of the
+        two best together), then at most two full fits. It costs at most
+        2 + (SEARCH_TRIALS + 1) * search_trial_fraction default fits (4x with these
+        values) and never returns a lower PSNR than the default."""
         base = dict(search_trials=SEARCH_TRIALS)
         base.update(changes)
         return cls(**base)
 
 
 #: Candidate settings FitConfig.search() tries (texgs.fit.search.CANDIDATES, in order).
-SEARCH_TRIALS = 6
+SEARCH_TRIALS = 7
+
+
+def _name_bits(value) -> tuple[tuple[str, int], ...]:
+    """palette_bits_by_group as sorted (name, bits) pairs, from a mapping (YAML) or pairs
+    (JSON of to_dict); anything else is left for validate() to name."""
+    try:
+        pairs = value.items() if isinstance(value, dict) else value
+        return tuple(sorted((name, bits) for name, bits in pairs))
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"fit setting palette_bits_by_group: give a mapping of group name to index bits, got {value!r}"
+        ) from None
+
 
 PRESETS = {
     "default": FitConfig,

@@ -106,9 +106,23 @@ def with_palettes(cfg: FitConfig, qcfg, channels: list[Channel], n: int):
     if cfg.palettes == "off" or qcfg.encoding != "fixed" or not groups:
         return qcfg
     bits = cfg.palette_bits or palette_bits_for(n)
+    named = dict(cfg.palette_bits_by_group)
     return dataclasses.replace(
-        qcfg, palettes=tuple((g, bits) for g in groups), palette_value_bits=cfg.palette_value_bits
+        qcfg,
+        palettes=tuple((g, named.get(palette_name(channels, g), bits)) for g in groups),
+        palette_value_bits=cfg.palette_value_bits,
     )
+
+
+#: palette_name of the palette shared by the single-channel maps.
+SCALAR_PALETTE = "scalars"
+
+
+def palette_name(channels: list[Channel], palette: tuple[int, ...]) -> str:
+    """The name FitConfig.palette_bits_by_group gives a palette of palette_groups: its
+    channel group's, or SCALAR_PALETTE for the single-channel maps' palette."""
+    first = channels[palette[0]].group
+    return first if all(channels[i].group == first for i in palette) else SCALAR_PALETTE
 
 
 def without_palettes(qcfg):

@@ -6,12 +6,13 @@ small file a smaller index). With a bppc budget and cfg.search_trials = T > 0:
 
 1. short fits (cfg.search_trial_fraction of the schedule) of the first T
    candidate settings: cfg itself, then the single changes of candidates(),
-   each at the same rate (bytes counted as always);
+   each at the same rate (bytes counted as always), and, when two changes of
+   different settings both beat cfg, one more of the two together;
 2. a full fit of cfg and, when another candidate scored a higher PSNR in its
    short fit, a full fit of that one; the higher PSNR of the two is kept.
 
 So the result is never below a plain fit with cfg (same seed, same bytes if
-cfg wins), and it costs at most 2 + T * search_trial_fraction plain fits. The
+cfg wins), and it costs at most 2 + (T + 1) * search_trial_fraction plain fits. The
 trial count, not wall-clock time, bounds the work, so the written bytes depend
 only on the input, the settings, the seed and the backend. metrics["search"]
 records every trial and the choice.
@@ -33,6 +34,10 @@ REFERENCE_DENSITY = 8606 / 1024**2
 #: Largest radius bound the equal-work rule proposes, and the least gain worth a trial.
 MAX_EQUAL_WORK_RADIUS = 64.0
 MIN_RADIUS_STEP = 1.2
+#: The palette cut: every palette but the one with the largest share of the error gets
+#: this many index bits fewer than the automatic size, and at least PALETTE_CUT_MIN_BITS.
+PALETTE_CUT_BITS = 4
+PALETTE_CUT_MIN_BITS = 2
 
 
 def equal_work_radius(cfg: FitConfig, gaussians: int, texels: int) -> float:
@@ -55,20 +60,60 @@ def all_in_palettes(cfg: FitConfig, groups: list[str] | None) -> bool:
     return len(covered) == len(groups)
 
 
-def candidates(cfg: FitConfig, gaussians: int, groups: list[str] | None = None, texels: int = 0) -> list[dict]:
+def palette_cut(cfg: FitConfig, gaussians: int, groups: list[str] | None, group_psnr: dict | None) -> dict | None:
+    """The palette sizes that spend the index bits where the error is: from cfg's own fit
+    (its Gaussian count and PSNR of each channel group, metrics["psnr_by_group"]), the
+    palette holding the largest share of the squared error keeps the automatic size and the
+    others are cut by PALETTE_CUT_BITS. Maps whose detail the Gaussians do not resolve at
+    the rate (a fabric's woven normal and roughness) then cost few bits per record, which
+    buy more Gaussians for the group that needs them. None when there is nothing to cut."""
+    if groups is None or not group_psnr or cfg.palettes == "off" or cfg.quant != "fixed":
+        return None
+    from ..channels import Channel
+
+    chans = [Channel(f"c{i}", g) for i, g in enumerate(groups)]
+    palettes = packing.palette_groups(chans, scalars=cfg.palettes == "groups+scalars")
+    if len(palettes) < 2 or any(chans[i].group not in group_psnr for p in palettes for i in p):
+        return None
+
+    def error(p):  # its channels' share of the summed squared error (PSNR peak 1)
+        return sum(10.0 ** (-group_psnr[chans[i].group] / 10.0) for i in p)
+
+    auto = cfg.palette_bits or packing.palette_bits_for(gaussians)
+    named = dict(cfg.palette_bits_by_group)
+    keep = max(palettes, key=error)
+    cut = {}
+    for p in palettes:
+        name = packing.palette_name(chans, p)
+        bits = max(PALETTE_CUT_MIN_BITS, auto - PALETTE_CUT_BITS)
+        if p != keep and bits < named.get(name, auto):
+            cut[name] = bits
+    return {"palette_bits_by_group": tuple(sorted({**named, **cut}.items()))} if cut else None
+
+
+def candidates(
+    cfg: FitConfig,
+    gaussians: int,
+    groups: list[str] | None = None,
+    texels: int = 0,
+    group_psnr: dict | None = None,
+) -> list[dict]:
     """Single-setting changes of cfg the search tries after cfg itself, in order. `gaussians`
-    is the count of cfg's own fit (it sets the automatic palette size); `groups`, the channel
-    groups, tell whether any value is stored outside a palette (else the palette entries'
-    bits are tried instead of the records' value bits). The radius bound, the decode cost's
-    main term, is raised only to cfg.search_max_radius or, when that is 0, to the
-    equal-work radius of a file of `texels` texels (equal_work_radius)."""
+    is the count of cfg's own fit (it sets the automatic palette size), `group_psnr` its PSNR
+    per channel group (palette_cut); `groups`, the channel groups, tell whether any value is
+    stored outside a palette (else the palette entries' bits are tried instead of the
+    records' value bits). The radius bound, the decode cost's main term, is raised only to
+    cfg.search_max_radius or, when that is 0, to the equal-work radius of a file of
+    `texels` texels (equal_work_radius)."""
     r_cap = cfg.search_max_radius or cfg.max_radius
     if not cfg.search_max_radius and texels:
         wide = round(equal_work_radius(cfg, gaussians, texels))
         r_cap = float(wide) if wide >= MIN_RADIUS_STEP * cfg.max_radius else cfg.max_radius
     auto_bits = cfg.palette_bits or packing.palette_bits_for(gaussians)
     vb = "palette_value_bits" if all_in_palettes(cfg, groups) else "value_bits"
-    out = [
+    cut = palette_cut(cfg, gaussians, groups, group_psnr)
+    out = [cut] if cut else []  # first: the largest gains measured (docs/benchmarks.md)
+    out += [
         {vb: getattr(cfg, vb) - 1},  # more, coarser Gaussians
         {vb: getattr(cfg, vb) + 1},  # fewer, finer ones
         {"palette_bits": min(12, auto_bits + 1)},  # a palette twice the automatic size
@@ -110,6 +155,18 @@ def trial_config(cfg: FitConfig) -> FitConfig:
     )
 
 
+def combined(trials: list[dict]) -> dict | None:
+    """The two best single changes together, when they change different settings and each
+    beat the configured trial (trials[0]); None otherwise."""
+    better = sorted(
+        (t for t in trials[1:] if t["psnr"] > trials[0]["psnr"] and len(t["changes"]) == 1),
+        key=lambda t: -t["psnr"],
+    )
+    if len(better) < 2 or set(better[0]["changes"]) == set(better[1]["changes"]):
+        return None
+    return {**better[0]["changes"], **better[1]["changes"]}
+
+
 def fit_searched(fit_with, budget: Budget, cfg: FitConfig, groups: list[str] | None = None, log=lambda msg: None):
     """The search of the module docstring. fit_with(config, budget) runs one plain fit and
     returns its FitResult; groups: the channel groups (see candidates)."""
@@ -128,8 +185,12 @@ def fit_searched(fit_with, budget: Budget, cfg: FitConfig, groups: list[str] | N
 
     first = trial({})
     texels = first.height * first.width
-    for changes in candidates(plain, first.n, groups, texels)[: max(0, cfg.search_trials - 1)]:
+    group_psnr = first.metrics.get("psnr_by_group")
+    for changes in candidates(plain, first.n, groups, texels, group_psnr)[: max(0, cfg.search_trials - 1)]:
         trial(changes)
+    both = combined(trials)
+    if both:
+        trial(both)
     best = max(trials, key=lambda t: (t["psnr"], -trials.index(t)))
     final = {"changes": {}, "result": fit_with(plain, budget)}
     finals = [{"changes": {}, "psnr": final["result"].metrics["psnr"]}]
