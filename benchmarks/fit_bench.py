@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 import time
@@ -146,6 +147,7 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=0, help="downsample to SIZE x SIZE first (0 = full)")
     ap.add_argument("--csv", help="also write the rows to this CSV")
     ap.add_argument("--threads", type=int, default=0, help="renderer threads (0 = all; never changes the bytes)")
+    ap.add_argument("--changes", default="{}", help="FitConfig changes (JSON) under every variant's own")
     args = ap.parse_args(argv)
 
     materials = args.materials or (QUICK_SET if args.set == "quick" else BENCHMARK_SET)
@@ -159,7 +161,7 @@ def main(argv=None) -> int:
     for material in materials:
         m_in = load(material, args.size)
         for variant in args.variants:
-            changes = dict(VARIANTS[variant])
+            changes = {**json.loads(args.changes), **VARIANTS[variant]}
             if args.steps:
                 changes["steps"] = args.steps
             changes["threads"] = args.threads
