@@ -105,6 +105,17 @@ def test_named_palette_bits_are_checked():
     for bad in ({"normal": 0}, {"normal": 13}, {"normal": 2.5}, {"": 3}, "normal"):
         with pytest.raises(ConfigError, match="palette_bits_by_group"):
             FitConfig(palette_bits_by_group=bad)
+    # a pipeline's YAML mapping reaches the fit
+    from texgs.bake import outputs, pipeline
+
+    pipe = pipeline.from_dict(
+        {"schema_version": 1, "target": {"bppc": 0.06}, "fit": {"palette_bits_by_group": {"scalars": 3, "normal": 4}}}
+    )
+    assert outputs.fit_config(pipe, "cpu", 1).palette_bits_by_group == (("normal", 4), ("scalars", 3))
+    with pytest.raises(ConfigError, match="palette_bits_by_group"):
+        outputs.fit_config(
+            pipeline.from_dict({"schema_version": 1, "fit": {"palette_bits_by_group": {"x": 0}}}), "cpu", 1
+        )
 
 
 @pytest.mark.parametrize(("side", "bppc", "expected"), [(256, 0.03, 32), (256, 0.12, 8), (1024, 0.06, 8)])
