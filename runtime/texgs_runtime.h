@@ -213,9 +213,9 @@ typedef struct texgs_channel {
     float background;         /* unit value where no Gaussian covers, in [0, 1] */
     float range_lo, range_hi; /* stored value = lo + (hi - lo) * unit value */
     uint32_t palette;         /* 0: the code is in the record; p > 0: in palette p - 1 */
-    const char* name;         /* into the buffer, NOT NUL-terminated; NULL without a NAMES section */
+    const char* name;         /* NOT NUL-terminated: into the buffer, or derived from the semantic */
     uint32_t name_len;        /* bytes of name */
-    const char* group;        /* the map it belongs to ("albedo", "normal", ...); NULL as name */
+    const char* group;        /* the map it belongs to ("albedo", "normal", ...), as name */
     uint32_t group_len;
 } texgs_channel;
 
@@ -343,6 +343,14 @@ extern "C" {
 
 static const char* const texgs__semantics[] = {TEXGS_SEMANTIC_NAMES};
 static const char* const texgs__colour_spaces[] = {TEXGS_COLOUR_SPACE_NAMES};
+/* Names of channels in a file without a NAMES section (texgs__derived_names). */
+static const char* const texgs__generic_names[TEXGS_LIMIT_CHANNELS] = {
+    "c0",  "c1",  "c2",  "c3",  "c4",  "c5",  "c6",  "c7",  "c8",  "c9",  "c10",
+    "c11", "c12", "c13", "c14", "c15", "c16", "c17", "c18", "c19", "c20", "c21",
+    "c22", "c23", "c24", "c25", "c26", "c27", "c28", "c29", "c30", "c31"};
+static const char* const texgs__normal_names[3] = {"normal.x", "normal.y", "normal.z"};
+static const char* const texgs__albedo_names[3] = {"albedo.r", "albedo.g", "albedo.b"};
+static const char* const texgs__emissive_names[3] = {"emissive.r", "emissive.g", "emissive.b"};
 
 /* ---- little-endian reads (any alignment, any host byte order) ---------------------------------------- */
 
@@ -762,6 +770,35 @@ static texgs_status texgs__names(texgs_material* m, const texgs__section* s, tex
     return TEXGS_OK;
 }
 
+/* The names of a file without a NAMES section, from the channels' semantics (docs/FORMAT.md "Channel
+ * names", texgs.format.layout.derived_names): generic channel i "c<i>"; normal_x "normal.x" in group
+ * "normal"; albedo and emissive, when a file has exactly three channels of one, "<s>.r", ".g", ".b";
+ * any other semantic its own name and group. Static strings; the semantics are checked already. */
+static void texgs__derived_names(texgs_material* m) {
+    uint32_t i, count[TEXGS_SEMANTIC_COUNT] = {0}, seen[TEXGS_SEMANTIC_COUNT] = {0};
+    for (i = 0; i < m->channel_count; i++) count[m->channels[i].semantic]++;
+    for (i = 0; i < m->channel_count; i++) {
+        texgs_channel* ch = &m->channels[i];
+        uint32_t s = ch->semantic;
+        const char* const* rgb = s == TEXGS_SEMANTIC_ALBEDO     ? texgs__albedo_names
+                                 : s == TEXGS_SEMANTIC_EMISSIVE ? texgs__emissive_names
+                                                                : NULL;
+        ch->group = texgs__semantics[s];
+        if (s == TEXGS_SEMANTIC_GENERIC) {
+            ch->name = ch->group = texgs__generic_names[i];
+        } else if (s >= TEXGS_SEMANTIC_NORMAL_X && s <= TEXGS_SEMANTIC_NORMAL_Z) {
+            ch->name = texgs__normal_names[s - TEXGS_SEMANTIC_NORMAL_X];
+            ch->group = "normal";
+        } else if (rgb && count[s] == 3u) {
+            ch->name = rgb[seen[s]++];
+        } else {
+            ch->name = ch->group;
+        }
+        ch->name_len = (uint32_t)strlen(ch->name);
+        ch->group_len = (uint32_t)strlen(ch->group);
+    }
+}
+
 /* A unit value as channel ch stores it: its range, and the log2 transfer (docs/FORMAT.md). */
 static float texgs__stored(const texgs_channel* ch, float unit_value) {
     float v = ch->range_lo + (ch->range_hi - ch->range_lo) * unit_value;
@@ -1128,6 +1165,7 @@ texgs_status texgs_open(const void* data, size_t size, texgs_material* m, texgs_
     m->names_size = names.size;
     if (names.id == TEXGS_SECTION_NAMES && (st = texgs__names(m, &names, err)) != TEXGS_OK) return st;
     if ((st = texgs__channels(m, err)) != TEXGS_OK) return st;
+    if (names.id != TEXGS_SECTION_NAMES) texgs__derived_names(m);
     if ((st = texgs__layout(m, &pal, err)) != TEXGS_OK) return st;
     m->palette_offset = pal.offset;
     /* Counts against the bytes present, before reading any record. */

@@ -73,7 +73,7 @@ PALETTE_CFG = QuantConfig(max_radius=12.0, strip_height=4, palettes=(((0, 1, 2),
 def test_round_trip_and_decode_equals_reference(cfg, wrap):
     inp = make_input(cfg=cfg, wrap=wrap, levels=2)
     data = pack(**inp)
-    names = L.names_section([f"ch{i}" for i in range(5)], ["g"] * 5)  # 'ch0\tg\n' ...
+    names = L.names_section([f"ch{i}" for i in range(5)], ["g"] * 5, ["generic"] * 5)  # 'ch0\tg\n' ...
     assert len(data) == size_bound(150, 5, 48, 64, cfg, lod_levels=2, names_bytes=len(names))
     p = unpack(data)
     assert (p.height, p.width, p.k, p.wrap, p.n_levels) == (48, 64, 4, wrap, 2)
@@ -257,6 +257,33 @@ def test_channel_names_round_trip_and_are_optional():
     bad[sec.offset : sec.offset + 4] = b"x\ny\n"
     with pytest.raises(FormatError, match="names"):
         unpack(bytes(refix_crcs(bad)))
+
+
+def test_names_a_reader_derives_from_the_semantics_are_not_stored():
+    roles = [
+        ("albedo.r", "albedo", "albedo"),
+        ("albedo.g", "albedo", "albedo"),
+        ("albedo.b", "albedo", "albedo"),
+        ("normal.x", "normal", "normal_x"),
+        ("normal.y", "normal", "normal_y"),
+        ("normal.z", "normal", "normal_z"),
+        ("roughness", "roughness", "roughness"),
+        ("c7", "c7", "generic"),
+    ]
+    assert L.derived_names([s for _, _, s in roles]) == [(n, g) for n, g, _ in roles]
+    assert L.derived_names(["emissive", "albedo"]) == [("emissive", "emissive"), ("albedo", "albedo")]
+    inp = make_input(c=len(roles))
+    inp["channels"] = [Channel(n, g, semantic=s) for n, g, s in roles]
+    data = pack(**inp)
+    p = unpack(data)
+    assert L.SECTION_NAMES not in [sec.id for sec in p.sections]
+    assert [(c.name, c.group, c.semantic) for c in p.channels] == roles
+    assert len(data) == size_bound(150, len(roles), 48, 64, inp["cfg"], names_bytes=0)
+    # One name that the semantics do not give: the whole NAMES section is stored.
+    inp["channels"][6] = Channel("rough", "roughness", semantic="roughness")
+    q = unpack(pack(**inp))
+    assert q.sections[-1].id == L.SECTION_NAMES and q.channels[6].name == "rough"
+    assert [c.name for c in q.channels[:6]] == [n for n, _, _ in roles[:6]]
 
 
 def test_index_entries_are_16_bit_until_the_count_needs_32():

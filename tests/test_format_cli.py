@@ -19,7 +19,9 @@ def test_inspect_json_reports_header_and_sections(capsys):
     assert (rep["width"], rep["height"], rep["channels"], rep["gaussians"]) == (64, 48, 7, 120)
     assert rep["bytes"] == GOLDEN.stat().st_size
     assert sum(s["bytes"] for s in rep["sections"]) < rep["bytes"]
-    assert [s["name"] for s in rep["sections"]] == ["channels", "index", "records", "palettes", "mip_tail", "names"]
+    # Its channel names are the ones its semantics give (albedo.r, normal.x, ...): no NAMES section.
+    assert [s["name"] for s in rep["sections"]] == ["channels", "index", "records", "palettes", "mip_tail"]
+    assert [c["name"] for c in rep["channel_table"]][2:4] == ["albedo.b", "normal.x"]
     assert rep["mip_tail"] == {"first_level": 3, "levels": 4, "value_bits": 8}
     assert rep["channel_table"][3]["semantic"] == "normal_x"
     assert main(["inspect", str(GOLDEN)]) == 0

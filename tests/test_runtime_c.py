@@ -248,6 +248,21 @@ def test_lod_limit_range_and_u8_output(builds, tmp_path):
     assert np.abs(u8.astype(int) - want).max() <= 1 and (u8 == want).mean() > 0.999
 
 
+def test_names_of_a_file_without_names_derive_as_in_python(builds, tmp_path):
+    from texgs.format import layout, unpack
+
+    sems = ["emissive"] * 3 + ["generic", "normal_x", "normal_y", "normal_z", "height", "albedo"]
+    chans = [Channel(n, g, semantic=s) for s, (n, g) in zip(sems, layout.derived_names(sems))]
+    data = random_material(24, 32, chans, 40, QuantConfig(max_radius=8.0))
+    assert layout.SECTION_NAMES not in [s.id for s in unpack(data).sections]
+    (tmp_path / "m.texgs").write_bytes(data)
+    info = json.loads(run(builds["clang"], "info", tmp_path / "m.texgs"))
+    got = [(ch["name"], ch["group"]) for ch in info["channel_list"]]
+    assert got == [(c.name, c.group) for c in unpack(data).channels]
+    assert got[:4] == [("emissive.r", "emissive"), ("emissive.g", "emissive"), ("emissive.b", "emissive"), ("c3", "c3")]
+    assert got[-2:] == [("height", "height"), ("albedo", "albedo")]
+
+
 def test_threads_decode_the_same_bytes(builds, tmp_path):
     data = CASES["golden"]()
     drv = builds["asan"]

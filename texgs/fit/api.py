@@ -157,7 +157,7 @@ def _channels(c: int, channels, groups, names) -> list[Channel]:
     groups = list(groups) if groups is not None else list(names)
     if len(names) != c or len(groups) != c:
         raise ConfigError(f"need one channel name and group per channel ({c}), got {len(names)} and {len(groups)}")
-    return [Channel(n, g) for n, g in zip(names, groups)]
+    return [packing.file_channel(Channel(n, g)) for n, g in zip(names, groups)]
 
 
 def _weights(c: int, weights) -> torch.Tensor:

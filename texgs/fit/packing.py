@@ -202,7 +202,9 @@ def names_bytes(channels: list[Channel]) -> int:
     """Bytes of the packed file's NAMES section for these channels."""
     from ..format import layout
 
-    return len(layout.names_section([c.name for c in channels], [c.group for c in channels]))
+    return len(
+        layout.names_section([c.name for c in channels], [c.group for c in channels], [c.semantic for c in channels])
+    )
 
 
 def max_gaussians(budget_bytes: int, channels: list[Channel], height: int, width: int, qcfg, lod_levels: int) -> int:

@@ -269,11 +269,38 @@ def index_bytes(n: int, strips: int, levels: int) -> int:
     return 4 * -(-index_entries(strips, levels) * index_bits(n) // 32)
 
 
-def names_section(names, groups) -> bytes:
-    """The NAMES section for these channel names and groups (empty when there are none)."""
-    if not names:
+#: Semantics whose three channels of one file are named "<semantic>.r", ".g", ".b".
+COLOUR_SEMANTICS = ("albedo", "emissive")
+
+
+def derived_names(semantics) -> list[tuple[str, str]]:
+    """(name, group) of each channel of a file without a NAMES section, from the
+    channels' semantics (docs/FORMAT.md "Channel names"): generic channel i is
+    ("c<i>", "c<i>"); normal_x is ("normal.x", "normal"), and so on; the channels
+    of albedo or emissive, when a file has exactly three, are "<s>.r", "<s>.g",
+    "<s>.b" in file order, else "<s>"; any other semantic s is (s, s). These
+    are the names texgs's ingest gives its roles, so a baked file needs no NAMES."""
+    out, seen = [], {}
+    for i, s in enumerate(semantics):
+        if s == "generic":
+            out.append((f"c{i}", f"c{i}"))
+        elif s.startswith("normal_"):
+            out.append((f"normal.{s[-1]}", "normal"))
+        elif s in COLOUR_SEMANTICS and list(semantics).count(s) == 3:
+            k = seen[s] = seen.get(s, -1) + 1
+            out.append((f"{s}.{'rgb'[k]}", s))
+        else:
+            out.append((s, s))
+    return out
+
+
+def names_section(names, groups, semantics) -> bytes:
+    """The NAMES section for these channel names and groups: empty when there
+    are none or when they are the ones a reader derives from the semantics."""
+    pairs = list(zip(names, groups))
+    if not pairs or pairs == derived_names(semantics):
         return b""
-    return "".join(f"{n}\t{g}\n" for n, g in zip(names, groups)).encode("utf-8")
+    return "".join(f"{n}\t{g}\n" for n, g in pairs).encode("utf-8")
 
 
 def record_words(n: int, record_bits: int) -> int:

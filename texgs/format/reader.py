@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -237,10 +237,11 @@ def _sections(data: bytes, h: dict, name: str) -> dict:
     return found
 
 
-def _names(sec: bytes | None, c: int, name: str) -> list[tuple[str, str]]:
-    """(name, group) per channel from the NAMES section; generic ones when it is absent."""
+def _names(sec: bytes | None, c: int, name: str) -> list[tuple[str, str]] | None:
+    """(name, group) per channel from the NAMES section; None when it is absent
+    (then they derive from the semantics: layout.derived_names)."""
     if sec is None:
-        return [(f"c{i}", f"c{i}") for i in range(c)]
+        return None
     try:
         text = sec.decode("utf-8")
     except UnicodeDecodeError:
@@ -255,12 +256,11 @@ def _names(sec: bytes | None, c: int, name: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _channels(sec: bytes, names: list, h: dict, name: str):
+def _channels(sec: bytes, names: list | None, h: dict, name: str):
     c = h["channels"]
     words = np.frombuffer(sec, dtype="<u4").reshape(c, L.CHANNEL_WORDS)
     descs, bits, offsets, steps, bg, pal = [], [], [], [], [], []
     for i in range(c):
-        cname, group = names[i]
         sem, cs, vb, vo = (int(x) for x in words[i, 0:4])
         step, back, lo, hi = (float(x) for x in words[i, 4:8].view("<f4"))
         if sem >= len(L.SEMANTICS) or cs >= len(L.COLOUR_SPACES):
@@ -276,11 +276,14 @@ def _channels(sec: bytes, names: list, h: dict, name: str):
             _fail(name, f"channel {i} range [{lo!r}, {hi!r}] is not an interval lo < hi within +-{L.RANGE_LIMIT:.6g}")
         if L.COLOUR_SPACES[cs] == "log2" and not -L.LOG2_RANGE_LIMIT <= lo < hi <= L.LOG2_RANGE_LIMIT:
             _fail(name, f"log2 channel {i} range [{lo!r}, {hi!r}] is not within +-{L.LOG2_RANGE_LIMIT:g}")
-        descs.append(Channel(cname, group, L.COLOUR_SPACES[cs], L.SEMANTICS[sem], (lo, hi)))
+        descs.append(Channel("", "", L.COLOUR_SPACES[cs], L.SEMANTICS[sem], (lo, hi)))
         bits.append(vb)
         offsets.append(vo)
         steps.append(step)
         bg.append(back)
+    if names is None:
+        names = L.derived_names([d.semantic for d in descs])
+    descs = [replace(d, name=n, group=g) for d, (n, g) in zip(descs, names)]
     return descs, bits, offsets, steps, np.array(bg, np.float32), pal
 
 

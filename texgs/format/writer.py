@@ -53,7 +53,9 @@ def names_section(channels: list) -> bytes:
     for ch in channels:
         check_name(ch.name, "name")
         check_name(ch.group, "group")
-    return L.names_section([ch.name for ch in channels], [ch.group for ch in channels])
+    return L.names_section(
+        [ch.name for ch in channels], [ch.group for ch in channels], [ch.semantic for ch in channels]
+    )
 
 
 def palettes_section(cfg: QuantConfig, channels: int, entries: list) -> bytes:
