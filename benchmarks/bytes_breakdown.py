@@ -73,7 +73,8 @@ def planned(root: Path, rates: list[float], changes: dict) -> list[dict]:
     for folder in sorted(p for s in root.iterdir() if s.is_dir() for p in s.iterdir() if p.is_dir()):
         (m,) = load_materials(folder)
         h, w, c = m.data.shape
-        metas = [Channel(f"c{i}", g) for i, g in enumerate(m.groups)]  # as texgs compare's fit names them
+        names_of = m.names or [f"c{i}" for i in range(c)]  # as texgs compare's fit names them
+        metas = [packing.file_channel(Channel(n, g)) for n, g in zip(names_of, m.groups)]
         levels = packing.file_lod_levels(cfg, 1 + len(make_plan(cfg, h, w).add_steps))
         names = packing.names_bytes(metas)
         for r in rates:
@@ -87,7 +88,7 @@ def planned(root: Path, rates: list[float], changes: dict) -> list[dict]:
             if first is not None:
                 sizes[L.SECTION_MIP_TAIL] = mip_tail.section_bytes(h, w, c, first)
             parts = dict.fromkeys(PARTS, 0)
-            parts["header"] = L.HEADER_BYTES + 4 * L.SECTION_ENTRY_WORDS * (len(sizes) + 1)
+            parts["header"] = L.HEADER_BYTES + 4 * L.SECTION_ENTRY_WORDS * (len(sizes) + (1 if names else 0))
             for sid, size in sizes.items():
                 parts[PART_OF[sid]] += size
             parts["names"] = names

@@ -47,7 +47,9 @@ def with_stored_normals(material, folder: Path):
         if ch.group == "normal":
             header, pixels = ingest.read_image(ch.source.file)
             data[..., i] = pixels[..., header.channels.index(ch.source.channel)]
-    return Material(material.name, np.ascontiguousarray(data), material.groups, material.sources)
+    return Material(
+        material.name, np.ascontiguousarray(data), material.groups, material.sources, material.ranges, material.names
+    )
 
 
 def main() -> int:

@@ -10,6 +10,9 @@ per fit: the default (unless --no-default) and each --variant NAME=JSON (FitConf
 changes); with --preset search one line whose "default_psnr" is the search's own
 full fit of the default settings (so no separate default fit is run) and whose
 "search" holds the trials and the choice. --jsonl appends the lines to a file.
+--names-section: name the channels c0, c1, ... (as a caller of texgs.fit.fit
+that gives only groups does), so every file stores a NAMES section; by default
+they get ingest's names, which a file does not store (docs/FORMAT.md "Channel names").
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def main() -> None:
     ap.add_argument("--changes", default="{}", help="FitConfig changes (JSON) applied to every fit")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--jsonl", type=Path)
+    ap.add_argument("--names-section", action="store_true", help="c<i> channel names: every file stores them")
     a = ap.parse_args()
     variants = [] if a.no_default or a.preset == "search" else [("default", "default", {})]
     if a.preset:
@@ -53,13 +57,16 @@ def main() -> None:
             for name, preset, changes in variants:
                 cfg = PRESETS[preset](seed=0, threads=a.threads, **{**json.loads(a.changes), **changes})
                 t0 = time.perf_counter()
-                r = fit(mat.data, Budget(bppc=rate), cfg, groups=list(mat.groups), progress="off", label=key)
+                names = None if a.names_section else mat.names
+                r = fit(
+                    mat.data, Budget(bppc=rate), cfg, groups=list(mat.groups), names=names, progress="off", label=key
+                )
                 row = {
                     "material": key,
                     "size": f"{mat.width}x{mat.height}",
                     "C": mat.channels,
                     "rate": rate,
-                    "variant": name,
+                    "variant": name + (" (names section)" if a.names_section else ""),
                     "psnr": r.metrics["psnr"],
                     "bytes": len(r.data),
                     "gaussians": r.n,

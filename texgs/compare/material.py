@@ -24,6 +24,8 @@ class Material:
     # Float data outside [0, 1] (EXR metres, nits): each channel's (lo, hi) in stored units,
     # data = (value - lo) / (hi - lo), so every figure is relative to the range (hdr.py).
     ranges: list[tuple[float, float]] | None = None
+    # [C] channel names as ingest gives them ("albedo.r", "roughness"); None: c0, c1, ...
+    names: list[str] | None = None
 
     @property
     def height(self) -> int:
@@ -81,7 +83,7 @@ def from_ingest(m) -> Material:
     from .hdr import unit_data
 
     data, ranges = unit_data(m.pixels, m.channels)
-    return Material(name, data, [c.group for c in m.channels], sources, ranges)
+    return Material(name, data, [c.group for c in m.channels], sources, ranges, [c.name for c in m.channels])
 
 
 def load_materials(path: str | Path) -> list[Material]:

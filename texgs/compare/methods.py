@@ -177,7 +177,13 @@ class TexgsMethod(Method):
         cfg = make_config(seed=self.seed, threads=self.threads)
         t0 = time.perf_counter()
         result = fit(
-            material.data, Budget(bppc=rate), cfg, groups=list(material.groups), progress="off", label=material.name
+            material.data,
+            Budget(bppc=rate),
+            cfg,
+            groups=list(material.groups),
+            names=material.names,
+            progress="off",
+            label=material.name,
         )
         t = time.perf_counter() - t0
 
