@@ -44,7 +44,7 @@
 #define TEXGS_LAYOUT_H
 #define TEXGS_MAGIC_WORD0 1196967252u
 #define TEXGS_MAGIC_WORD1 168624211u
-#define TEXGS_VERSION_MAJOR 4u
+#define TEXGS_VERSION_MAJOR 5u
 #define TEXGS_H_VERSION_MAJOR 2u
 #define TEXGS_H_VERSION_MINOR 3u
 #define TEXGS_H_FILE_BYTES 4u
@@ -84,16 +84,22 @@
 #define TEXGS_SLOT_CHANNELS 0u
 #define TEXGS_SLOT_INDEX 1u
 #define TEXGS_SLOT_RECORDS 2u
-#define TEXGS_C_SEMANTIC 0u
-#define TEXGS_C_COLOUR_SPACE 1u
-#define TEXGS_C_VALUE_BITS 2u
-#define TEXGS_C_VALUE_BIT_OFFSET 3u
-#define TEXGS_C_VALUE_STEP 4u
-#define TEXGS_C_BACKGROUND 5u
-#define TEXGS_C_RANGE_LO 6u
-#define TEXGS_C_RANGE_HI 7u
-#define TEXGS_C_PALETTE 8u
-#define TEXGS_CHANNEL_WORDS 9u
+#define TEXGS_C_CODES 0u
+#define TEXGS_C_VALUE_STEP 1u
+#define TEXGS_C_BACKGROUND 2u
+#define TEXGS_C_RANGE_LO 3u
+#define TEXGS_C_RANGE_HI 4u
+#define TEXGS_C_SEMANTIC_SHIFT 0u
+#define TEXGS_C_SEMANTIC_WIDTH 5u
+#define TEXGS_C_COLOUR_SPACE_SHIFT 5u
+#define TEXGS_C_COLOUR_SPACE_WIDTH 3u
+#define TEXGS_C_VALUE_BITS_SHIFT 8u
+#define TEXGS_C_VALUE_BITS_WIDTH 5u
+#define TEXGS_C_PALETTE_SHIFT 13u
+#define TEXGS_C_PALETTE_WIDTH 6u
+#define TEXGS_C_VALUE_BIT_OFFSET_SHIFT 19u
+#define TEXGS_C_VALUE_BIT_OFFSET_WIDTH 13u
+#define TEXGS_CHANNEL_WORDS 5u
 #define TEXGS_SLOT_PALETTES 3u
 #define TEXGS_P_INDEX_BIT_OFFSET 0u
 #define TEXGS_P_INDEX_BITS 1u
@@ -144,7 +150,7 @@
 // Constants the C runtime checks beside the shader ones.
 #ifndef TEXGS_RUNTIME_LAYOUT_H
 #define TEXGS_RUNTIME_LAYOUT_H
-#define TEXGS_VERSION_MINOR 1u
+#define TEXGS_VERSION_MINOR 0u
 #define TEXGS_HEADER_BYTES 128u
 #define TEXGS_HEADER_CRC_SPAN 124u
 #define TEXGS_SECTION_CHANNELS 1u
@@ -805,21 +811,25 @@ static float texgs__stored(const texgs_channel* ch, float unit_value) {
     return ch->colour_space == TEXGS_COLOUR_LOG2 ? exp2f(v) - exp2f(ch->range_lo) : v;
 }
 
+/* A bit field of a channel entry's word 0 (docs/FORMAT.md "Channel table"). */
+#define TEXGS__CODE(codes, F) (((codes) >> TEXGS_C_##F##_SHIFT) & ((1u << TEXGS_C_##F##_WIDTH) - 1u))
+
 static texgs_status texgs__channels(texgs_material* m, texgs_error* err) {
     uint32_t i;
     for (i = 0; i < m->channel_count; i++) {
         const unsigned char* w = m->data + m->channel_offset + 4u * TEXGS_CHANNEL_WORDS * i;
         texgs_channel* ch = &m->channels[i];
         float lo, hi;
-        ch->semantic = texgs__u32(w + 4 * TEXGS_C_SEMANTIC);
-        ch->colour_space = texgs__u32(w + 4 * TEXGS_C_COLOUR_SPACE);
-        ch->value_bits = texgs__u32(w + 4 * TEXGS_C_VALUE_BITS);
-        ch->value_bit_offset = texgs__u32(w + 4 * TEXGS_C_VALUE_BIT_OFFSET);
+        uint32_t codes = texgs__u32(w + 4 * TEXGS_C_CODES);
+        ch->semantic = TEXGS__CODE(codes, SEMANTIC);
+        ch->colour_space = TEXGS__CODE(codes, COLOUR_SPACE);
+        ch->value_bits = TEXGS__CODE(codes, VALUE_BITS);
+        ch->value_bit_offset = TEXGS__CODE(codes, VALUE_BIT_OFFSET);
+        ch->palette = TEXGS__CODE(codes, PALETTE);
         ch->value_step = texgs__f32(w + 4 * TEXGS_C_VALUE_STEP);
         ch->background = texgs__f32(w + 4 * TEXGS_C_BACKGROUND);
         ch->range_lo = lo = texgs__f32(w + 4 * TEXGS_C_RANGE_LO);
         ch->range_hi = hi = texgs__f32(w + 4 * TEXGS_C_RANGE_HI);
-        ch->palette = texgs__u32(w + 4 * TEXGS_C_PALETTE);
         if (ch->semantic >= TEXGS_SEMANTIC_COUNT || ch->colour_space >= TEXGS_COLOUR_SPACE_COUNT)
             return texgs__fail(err, TEXGS_E_CHANNELS, "channel %u has an unknown semantic or colour space",
                                (unsigned)i);

@@ -12,6 +12,7 @@ from conftest import REPO, load_script
 
 from texgs import render_ref
 from texgs.channels import Channel
+from texgs.constants import MAX_CHANNELS
 from texgs.errors import ConfigError, FormatError, InputError
 from texgs.format import (
     QuantConfig,
@@ -286,6 +287,24 @@ def test_names_a_reader_derives_from_the_semantics_are_not_stored():
     assert [c.name for c in q.channels[:6]] == [n for n, _, _ in roles[:6]]
 
 
+def test_channel_word_bit_fields_hold_every_value_a_writer_produces():
+    fields = L.CHANNEL_CODE_FIELDS
+    assert [shift for _, shift, _ in fields] == [sum(b for _, _, b in fields[:i]) for i in range(len(fields))]
+    assert sum(b for _, _, b in fields) == 32
+    width = {name: bits for name, _, bits in fields}
+    assert len(L.SEMANTICS) <= 1 << width["semantic"] and len(L.COLOUR_SPACES) <= 1 << width["colour_space"]
+    assert 16 < 1 << width["value_bits"]  # QuantConfig allows 1..16
+    assert MAX_CHANNELS + 1 <= 1 << width["palette"]  # 0, or palette index + 1
+    widest = QuantConfig(
+        position_bits=16, strip_y_bits=16, inv_scale_exp_bits=3, inv_scale_mant_bits=12, rotation_bits=16, value_bits=16
+    )
+    assert widest.record_bits(MAX_CHANNELS) < 1 << width["value_bit_offset"]
+    top = {name: (1 << bits) - 1 for name, bits in width.items()}
+    assert L.channel_fields(L.channel_codes(**top)) == top and L.channel_codes(**top) == 0xFFFFFFFF
+    with pytest.raises(ValueError, match="semantic"):
+        L.channel_codes(**{**top, "semantic": 1 << width["semantic"]})
+
+
 def test_index_entries_are_16_bit_until_the_count_needs_32():
     small = unpack(pack(**make_input(n=500)))
     assert small.header["index_bits"] == 16 and small.sections[1].size == L.index_bytes(500, 12, 1)
@@ -434,10 +453,12 @@ def test_reader_rejects_bad_palettes():
     p = unpack(data)
     pal = next(s for s in p.sections if s.id == L.SECTION_PALETTES)
     ch = next(s for s in p.sections if s.id == L.SECTION_CHANNELS)
+    channel0 = L.channel_fields(int(np.frombuffer(data, "<u4", 1, ch.offset)[0]))
     cases = {
         "palette count": set_word(data, 29, 0),  # a palettes section the header denies
         "more palettes": set_word(data, 29, 3),  # a palette no channel uses
-        "channel palette": set_word(data, ch.offset // 4 + 8, 7),  # channel 0 names palette 7 of 2
+        # channel 0 names palette 7 of 2
+        "channel palette": set_word(data, ch.offset // 4, L.channel_codes(**{**channel0, "palette": 7})),
         "index bits": set_word(data, pal.offset // 4 + 1, 0),
         "entry bits": set_word(data, pal.offset // 4 + 2, 99),
         "data offset": set_word(data, pal.offset // 4 + 3, 1 << 20),
@@ -465,7 +486,7 @@ def test_reader_rejects_dequantisation_constants_no_writer_produces(cfg):
     data = pack(**make_input(cfg=cfg, c=2))
     p = unpack(data)
     ch = p.sections[0].offset // 4
-    words = {**HEADER_F32, "value_step": ch + 4, "background": ch + 5, "range_lo": ch + 6, "range_hi": ch + 7}
+    words = {**HEADER_F32, **{name: ch + w for name, w, kind in L.CHANNEL_FIELDS if kind == "f32"}}
     absurd = [1e38, 3.4e38, -3.4e38, -1.0, 2.0**65]
     near = {"background": [1.5, -0.25], "range_lo": [-(2.0**65)], "range_hi": [2.0**65], "radius": [4097.0, 0.5]}
     accepted = []

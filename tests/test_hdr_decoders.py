@@ -17,6 +17,7 @@ from texgs import transfer, vulkan
 from texgs.channels import Channel
 from texgs.errors import FormatError, InputError
 from texgs.format import QuantConfig, decode, pack, unpack
+from texgs.format import layout as L
 from texgs.gaussians import Gaussians
 
 H, W = 24, 40
@@ -113,7 +114,8 @@ def test_log2_range_beyond_the_limit_is_refused_by_writer_and_readers(tmp_path):
     words = np.frombuffer(_log2_file(-10.0, 10.0), "<u4").copy()
     table = int(words[27]) // 4  # section_table_offset; slot 0 is the channel table
     off, size = int(words[table + 1]) // 4, int(words[table + 2]) // 4
-    words[off + 7] = np.array([70.0], "<f4").view("<u4")[0]  # channel 0's range_hi
+    range_hi = next(w for name, w, _ in L.CHANNEL_FIELDS if name == "range_hi")
+    words[off + range_hi] = np.array([70.0], "<f4").view("<u4")[0]  # channel 0's range_hi
     words[table + 3] = zlib.crc32(words[off : off + size].tobytes())
     bad = words.tobytes()
     with pytest.raises(FormatError, match="log2 channel 0 range"):

@@ -303,6 +303,12 @@ def _hostile_cases() -> dict:
     from texgs.format import unpack
 
     ch = unpack(data).sections[0].offset // 4
+    C = {name: w for name, w, _ in layout.CHANNEL_FIELDS}
+
+    def codes(buf, at, **changes):  # channel word 0 at word `at` with some of its bit fields changed
+        old = int(np.frombuffer(buf, "<u4", 1, 4 * at)[0])
+        return layout.channel_codes(**{**layout.channel_fields(old), **changes})
+
     pal_sec = next(s for s in unpack(pal).sections if s.id == layout.SECTION_PALETTES).offset // 4
     rec16 = unpack(fp16).sections[2].offset
     half = bytearray(fp16)
@@ -335,12 +341,12 @@ def _hostile_cases() -> dict:
         "rotation step": word(data, 25, 1e38, f32=True),
         "position bits": word(data, 15, 99),
         "record bits": word(data, 19, 7),
-        "value bits": word(data, ch + 2, 0),
-        "value step": word(data, ch + 4, 0.5, f32=True),
-        "background": word(data, ch + 5, 1.5, f32=True),
-        "range": word(data, ch + 7, 2.0**65, f32=True),
+        "value bits": word(data, ch + C["codes"], codes(data, ch, value_bits=0)),
+        "value step": word(data, ch + C["value_step"], 0.5, f32=True),
+        "background": word(data, ch + C["background"], 1.5, f32=True),
+        "range": word(data, ch + C["range_hi"], 2.0**65, f32=True),
         "semantic": word(data, ch, 12),
-        "channel palette": word(data, ch + 8, 1),
+        "channel palette": word(data, ch + C["codes"], codes(data, ch, palette=1)),
         "palette count 0": word(pal, 29, 0),
         "palette unused": word(pal, 29, 2),
         "palette index bits": word(pal, pal_sec + 1, 0),

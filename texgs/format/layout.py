@@ -17,8 +17,10 @@ import numpy as np
 from ..constants import MAX_CHANNELS, MAX_K, Q_CUTOFF, SIGMA_CUTOFF
 
 MAGIC = b"TEXGS\x00\r\n"  # 8 bytes; the CR LF catches text-mode corruption
-VERSION_MAJOR = 4  # a reader rejects any other major version (3: value palettes; 4: y within the strip)
-VERSION_MINOR = 1  # minor bumps only add optional sections (1: the mip tail)
+#: A reader rejects any other major version (3: value palettes; 4: y within the
+#: strip; 5: the five-word channel table).
+VERSION_MAJOR = 5
+VERSION_MINOR = 0  # minor bumps only add optional sections
 
 # Fixed header: (field name, word index, kind) with kind "u32" or "f32".
 # Words 0-1 hold the magic.
@@ -131,19 +133,43 @@ MAX_RADIUS = 4096.0
 MAX_STRIP_HEIGHT = 256
 
 # Channel table: one entry of CHANNEL_WORDS words per channel (what a shader
-# needs; names live in the optional NAMES section).
+# needs; names live in the optional NAMES section). Word 0 packs the small
+# integers as bit fields (CHANNEL_CODE_FIELDS); each float is a word of its own,
+# so a shader reads any field with one load (and a shift and mask in word 0).
 CHANNEL_FIELDS = [
-    ("semantic", 0, "u32"),  # SEMANTICS index
-    ("colour_space", 1, "u32"),  # COLOUR_SPACES index
-    ("value_bits", 2, "u32"),
-    ("value_bit_offset", 3, "u32"),  # bit offset of this channel's code in a record
-    ("value_step", 4, "f32"),  # unit value = code * value_step
-    ("background", 5, "f32"),  # unit value where no Gaussian covers
-    ("range_lo", 6, "f32"),  # stored value = lo + (hi - lo) * unit value
-    ("range_hi", 7, "f32"),
-    ("palette", 8, "u32"),  # 0: the code is in the record; p > 0: in palette p - 1's entries
+    ("codes", 0, "u32"),  # CHANNEL_CODE_FIELDS
+    ("value_step", 1, "f32"),  # unit value = code * value_step
+    ("background", 2, "f32"),  # unit value where no Gaussian covers
+    ("range_lo", 3, "f32"),  # stored value = lo + (hi - lo) * unit value
+    ("range_hi", 4, "f32"),
 ]
-CHANNEL_WORDS = 9
+CHANNEL_WORDS = 5
+#: Bit fields of a channel's word 0: (name, shift, bits), LSB first, all 32 bits.
+CHANNEL_CODE_FIELDS = [
+    ("semantic", 0, 5),  # SEMANTICS index
+    ("colour_space", 5, 3),  # COLOUR_SPACES index
+    ("value_bits", 8, 5),
+    ("palette", 13, 6),  # 0: the code is in the record; p > 0: in palette p - 1's entries
+    ("value_bit_offset", 19, 13),  # bit offset of this channel's code in a record (or palette entry)
+]
+
+
+def channel_codes(**fields: int) -> int:
+    """Word 0 of a channel entry from its CHANNEL_CODE_FIELDS values (each must fit its bits)."""
+    word = 0
+    for name, shift, bits in CHANNEL_CODE_FIELDS:
+        v = int(fields[name])
+        if not 0 <= v < 1 << bits:
+            raise ValueError(f"channel field {name} = {v} does not fit in {bits} bits")
+        word |= v << shift
+    return word
+
+
+def channel_fields(word: int) -> dict[str, int]:
+    """The CHANNEL_CODE_FIELDS values of a channel entry's word 0."""
+    return {name: (int(word) >> shift) & ((1 << bits) - 1) for name, shift, bits in CHANNEL_CODE_FIELDS}
+
+
 #: Largest |range_lo|, |range_hi| of a channel: hi - lo and lo + (hi - lo) * u
 #: then stay far inside float32 in every decoder and shader.
 RANGE_LIMIT = 2.0**64
@@ -414,6 +440,9 @@ def shader_header() -> str:
         lines.append(f"#define TEXGS_SLOT_{name} {slot}u")
     for name, word, _ in CHANNEL_FIELDS:
         lines.append(f"#define TEXGS_C_{name.upper()} {word}u")
+    for name, shift, bits in CHANNEL_CODE_FIELDS:
+        lines.append(f"#define TEXGS_C_{name.upper()}_SHIFT {shift}u")
+        lines.append(f"#define TEXGS_C_{name.upper()}_WIDTH {bits}u")
     lines.append(f"#define TEXGS_CHANNEL_WORDS {CHANNEL_WORDS}u")
     lines.append(f"#define TEXGS_SLOT_PALETTES {PALETTE_SLOT}u")
     for name, word, _ in PALETTE_FIELDS:

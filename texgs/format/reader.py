@@ -261,13 +261,14 @@ def _channels(sec: bytes, names: list | None, h: dict, name: str):
     words = np.frombuffer(sec, dtype="<u4").reshape(c, L.CHANNEL_WORDS)
     descs, bits, offsets, steps, bg, pal = [], [], [], [], [], []
     for i in range(c):
-        sem, cs, vb, vo = (int(x) for x in words[i, 0:4])
-        step, back, lo, hi = (float(x) for x in words[i, 4:8].view("<f4"))
+        f = L.channel_fields(words[i, 0])
+        sem, cs, vb, vo = f["semantic"], f["colour_space"], f["value_bits"], f["value_bit_offset"]
+        step, back, lo, hi = (float(x) for x in words[i, 1:5].view("<f4"))
         if sem >= len(L.SEMANTICS) or cs >= len(L.COLOUR_SPACES):
             _fail(name, f"channel {i} has an unknown semantic or colour space")
-        if int(words[i, 8]) > h["palette_count"]:
-            _fail(name, f"channel {i} names palette {int(words[i, 8])} of {h['palette_count']}")
-        pal.append(int(words[i, 8]) - 1)
+        if f["palette"] > h["palette_count"]:
+            _fail(name, f"channel {i} names palette {f['palette']} of {h['palette_count']}")
+        pal.append(f["palette"] - 1)
         if not all(math.isfinite(x) for x in (step, back, lo, hi)):
             _fail(name, f"channel {i} has a non-finite step, background or range")
         if not 0.0 <= back <= 1.0:

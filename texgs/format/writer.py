@@ -131,17 +131,17 @@ def channel_table(channels: list, cfg: QuantConfig, background: np.ndarray) -> b
             )
         bits = lay.channel_bits[i]
         words = np.zeros(L.CHANNEL_WORDS, dtype=np.uint32)
-        words[0:4] = [
-            L.SEMANTICS.index(ch.semantic),
-            L.COLOUR_SPACES.index(ch.colour_space),
-            bits,
-            lay.channel_offsets[i],
-        ]
+        words[0] = L.channel_codes(
+            semantic=L.SEMANTICS.index(ch.semantic),
+            colour_space=L.COLOUR_SPACES.index(ch.colour_space),
+            value_bits=bits,
+            palette=lay.palette_of[i] + 1,
+            value_bit_offset=lay.channel_offsets[i],
+        )
         floats = np.array(
             [value_step(bits) if cfg.encoding == "fixed" else 0.0, background[i], lo, hi], dtype=np.float32
         )
-        words[4:8] = floats.view(np.uint32)
-        words[8] = lay.palette_of[i] + 1
+        words[1:5] = floats.view(np.uint32)
         out += words.tobytes()
     return bytes(out)
 
