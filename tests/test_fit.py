@@ -72,6 +72,27 @@ def test_metrics_are_those_of_the_decoded_packed_file(fit64):
     assert by == pytest.approx(r.metrics["psnr_by_group"])
 
 
+def test_automatic_steps_give_small_fits_more_and_an_explicit_count_is_kept():
+    from texgs.fit.schedule import AUTO_STEPS, SMALL_FIT_STEP_SCALE, fit_steps
+    from texgs.fit.search import trial_config
+
+    auto = FitConfig()
+    assert auto.steps == 0
+    assert fit_steps(auto, 1024, 1024) == fit_steps(auto, 4096, 2048) == AUTO_STEPS
+    assert fit_steps(auto, 724, 724) == round(AUTO_STEPS * 1024**2 / 724**2)  # work of a 1024^2 fit
+    assert fit_steps(auto, 512, 512) == fit_steps(auto, 64, 48) == AUTO_STEPS * SMALL_FIT_STEP_SCALE
+    assert make_plan(auto, 256, 256).steps == AUTO_STEPS * SMALL_FIT_STEP_SCALE
+    assert fit_steps(auto.replace(steps=300), 64, 64) == make_plan(auto.replace(steps=300), 64, 64).steps == 300
+    # The search's trials are a share of the size's budget, resolved before they start.
+    assert trial_config(auto.replace(steps=fit_steps(auto, 256, 256))).steps == round(
+        auto.search_trial_fraction * AUTO_STEPS * SMALL_FIT_STEP_SCALE
+    )
+    with pytest.raises(ValueError, match="step budget"):
+        trial_config(auto)
+    with pytest.raises(ConfigError, match="steps"):
+        FitConfig(steps=-1).validate()
+
+
 def test_lod_levels_record_the_additions():
     stack = smooth_stack(64, 64)
     cfg = QUICK.replace(lod_levels=0)  # one LOD level per stage
@@ -193,7 +214,7 @@ def test_target_psnr_finds_a_rate_that_meets_it():
     [
         ({"k": 0}, "k"),
         ({"k": 17}, "k"),
-        ({"steps": 0}, "steps"),
+        ({"steps": -1}, "steps"),
         ({"pyramid": (2,)}, "pyramid"),
         ({"pyramid": (1, 2), "pyramid_steps": (0.5, 0.5)}, "pyramid"),
         ({"pyramid_steps": (0.5, 0.5, 0.5)}, "pyramid_steps"),

@@ -30,7 +30,7 @@ from . import cutout, device, memory, packing, rate, refine
 from .config import Budget, FitConfig
 from .optimize import Limits, run
 from .progress import Progress
-from .schedule import make_plan
+from .schedule import fit_steps, make_plan
 
 
 @dataclass
@@ -214,6 +214,8 @@ def fit(
             )
 
         groups_of = [ch.group for ch in channels] if channels is not None else (groups or names)
+        h, w = np.shape(stack)[:2]  # the trials are a share of this size's step budget
+        config = config.replace(steps=fit_steps(config, int(h), int(w)))
         return fit_searched(fit_with, budget or Budget(bppc=0.06), config, groups=groups_of)
     with torch_threads(1):
         return _fit(stack, budget, config, channels, groups, names, weights, wrap, progress, label)
@@ -335,7 +337,7 @@ def _fit_on(
         qcfg = packing.with_palettes(cfg, qcfg, metas, n_total)
     n_total = min(n_total, rate.useful_gaussians(height, width))
 
-    prog = Progress(cfg.steps, label=label, mode=progress)
+    prog = Progress(plan.steps, label=label, mode=progress)
     prog.message(f"{width}x{height}x{c}, {n_total} Gaussians, backend {backend}, quant {cfg.quant}")
     background = (target.mean(dim=(0, 1)) - lo) / (hi - lo)
     masks = cutout.select(target, metas, cfg.alpha_test, cfg.alpha_cutoff, cfg.cutout_weight)

@@ -68,7 +68,9 @@ class FitConfig:
     seed: int = 0  # seeds every random choice (torch.Generator)
     k: int = 10  # top-K Gaussians blended per texel
     # Step schedule.
-    steps: int = 500  # maximum optimisation steps over all pyramid levels
+    # Maximum optimisation steps over all pyramid levels; 0 = automatic
+    # (schedule.fit_steps: 500 from 1024^2 texels up, more for smaller fits).
+    steps: int = 0
     pyramid: tuple[int, ...] = (4, 2, 1)  # coarse-to-fine downscale factors, last = 1
     pyramid_steps: tuple[float, ...] = (0.45, 0.35, 0.2)  # fraction of steps at each level
     # Image-GS initialisation.
@@ -187,8 +189,8 @@ class FitConfig:
 
         if not 1 <= self.k <= MAX_K:
             bad("k", f"must be in 1..{MAX_K}")
-        if self.steps < 1:
-            bad("steps", "must be at least 1")
+        if self.steps < 0:
+            bad("steps", "must be at least 1 (or 0: automatic)")
         if self.relocate_every < 0:
             bad("relocate_every", "must be >= 0 (0 = off)")
         if not 0.0 <= self.relocate_fraction <= 0.5:
@@ -335,8 +337,9 @@ class FitConfig:
     @classmethod
     def thorough(cls, **changes) -> FitConfig:
         """2000 steps that decay later on a plateau, for users who can spend
-        about 4x the default's time: at 512^2 it closes most of the gap to a
-        10K-step run (docs/benchmarks.md "Fitting")."""
+        about 4x the default's time at 1024^2 and above (smaller fits get 2000
+        steps by default too, but decay sooner): at 512^2 it closes most of the
+        gap to a 10K-step run (docs/benchmarks.md "Fitting")."""
         base = dict(steps=2000, pyramid_steps=(0.45, 0.35, 0.2), plateau_steps=200, palette_refine_steps=100)
         base.update(changes)
         return cls(**base)

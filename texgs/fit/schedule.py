@@ -27,6 +27,24 @@ def position_lr_scale(height: int, width: int) -> float:
     return min(1.0, POSITION_LR_SIDE / max(height, width))
 
 
+#: FitConfig.steps = 0 (the default): AUTO_STEPS for a fit of STEP_REFERENCE_TEXELS
+#: texels or more; a smaller fit gets up to SMALL_FIT_STEP_SCALE times as many, as
+#: many as keep its work (steps x texels) within the reference fit's. A 256^2 or
+#: 512^2 step is 16x or 4x cheaper, and the longer schedule gains there at every
+#: rate (docs/fitting.md "Steps").
+AUTO_STEPS = 500
+STEP_REFERENCE_TEXELS = 1024 * 1024
+SMALL_FIT_STEP_SCALE = 4.0
+
+
+def fit_steps(cfg: FitConfig, height: int, width: int) -> int:
+    """The step budget of an H x W fit: cfg.steps, or the automatic one when it is 0."""
+    if cfg.steps:
+        return cfg.steps
+    scale = min(SMALL_FIT_STEP_SCALE, max(1.0, STEP_REFERENCE_TEXELS / max(1, height * width)))
+    return int(round(AUTO_STEPS * scale))
+
+
 @dataclass(frozen=True)
 class Stage:
     factor: int  # downscale factor of this pyramid level (1 = full resolution)
@@ -56,8 +74,9 @@ def level_size(height: int, width: int, factor: int) -> tuple[int, int]:
 
 
 def make_plan(cfg: FitConfig, height: int, width: int, progressive: bool = True) -> Plan:
-    """Plan cfg.steps steps for an H x W target. Levels smaller than 8 texels
-    on a side are skipped (too coarse to teach anything); their steps go to the next."""
+    """Plan fit_steps(cfg, H, W) steps for an H x W target. Levels smaller than 8
+    texels on a side are skipped (too coarse to teach anything); their steps go to the next."""
+    steps = fit_steps(cfg, height, width)
     factors, fractions = [], []
     carry = 0.0
     for f, frac in zip(cfg.pyramid, cfg.pyramid_steps):
@@ -70,16 +89,16 @@ def make_plan(cfg: FitConfig, height: int, width: int, progressive: bool = True)
         carry = 0.0
     stages, start = [], 0
     for i, (f, frac) in enumerate(zip(factors, fractions)):
-        end = cfg.steps if i == len(factors) - 1 else min(cfg.steps, start + round(frac * cfg.steps))
+        end = steps if i == len(factors) - 1 else min(steps, start + round(frac * steps))
         h, w = level_size(height, width, f)
         stages.append(Stage(f, h, w, start, end))
         start = end
     add_steps: tuple[int, ...] = ()
     if progressive and cfg.add_times > 0 and cfg.initial_fraction < 1.0:
-        every = min(cfg.add_every, max(1, int(ADDITIONS_WITHIN * cfg.steps / cfg.add_times)))
-        add_steps = tuple(every * j for j in range(1, cfg.add_times + 1) if every * j < cfg.steps)
-    qat_start = cfg.steps - round(cfg.qat_fraction * cfg.steps)
-    return Plan(tuple(stages), add_steps, qat_start, cfg.steps)
+        every = min(cfg.add_every, max(1, int(ADDITIONS_WITHIN * steps / cfg.add_times)))
+        add_steps = tuple(every * j for j in range(1, cfg.add_times + 1) if every * j < steps)
+    qat_start = steps - round(cfg.qat_fraction * steps)
+    return Plan(tuple(stages), add_steps, qat_start, steps)
 
 
 class Plateau:

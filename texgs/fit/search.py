@@ -139,7 +139,10 @@ def candidates(
 
 def trial_config(cfg: FitConfig) -> FitConfig:
     """cfg's schedule shortened to cfg.search_trial_fraction (additions, checks and palette
-    refinement scaled with it, as FitConfig.fast() does)."""
+    refinement scaled with it, as FitConfig.fast() does). cfg.steps is the fit's resolved
+    step budget (schedule.fit_steps), not 0."""
+    if cfg.steps < 1:
+        raise ValueError("trial_config needs the fit's step budget (schedule.fit_steps), not steps = 0")
     f = cfg.search_trial_fraction
 
     def scaled(v: int, lo: int = 1) -> int:
