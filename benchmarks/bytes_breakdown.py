@@ -62,9 +62,9 @@ def planned(root: Path, rates: list[float], changes: dict) -> list[dict]:
     """The breakdown of the files the default fit (plus FitConfig `changes`) would write for
     every material under root at each rate, from the exact layout (texgs.fit.rate.plan_file,
     texgs.format.layout), without fitting: the same bytes texgs compare's fits write."""
-    from texgs.channels import Channel
     from texgs.compare.material import load_materials
     from texgs.fit import packing, rate
+    from texgs.fit.api import _channels as fit_channels
     from texgs.fit.config import FitConfig
     from texgs.fit.schedule import make_plan
 
@@ -73,8 +73,7 @@ def planned(root: Path, rates: list[float], changes: dict) -> list[dict]:
     for folder in sorted(p for s in root.iterdir() if s.is_dir() for p in s.iterdir() if p.is_dir()):
         (m,) = load_materials(folder)
         h, w, c = m.data.shape
-        names_of = m.names or [f"c{i}" for i in range(c)]  # as texgs compare's fit names them
-        metas = [packing.file_channel(Channel(n, g)) for n, g in zip(names_of, m.groups)]
+        metas = fit_channels(c, None, m.groups, m.names)  # as texgs compare's fit names them
         levels = packing.file_lod_levels(cfg, 1 + len(make_plan(cfg, h, w).add_steps))
         names = packing.names_bytes(metas)
         for r in rates:

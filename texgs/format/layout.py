@@ -306,13 +306,14 @@ def derived_names(semantics) -> list[tuple[str, str]]:
     of albedo or emissive, when a file has exactly three, are "<s>.r", "<s>.g",
     "<s>.b" in file order, else "<s>"; any other semantic s is (s, s). These
     are the names texgs's ingest gives its roles, so a baked file needs no NAMES."""
+    semantics = list(semantics)
     out, seen = [], {}
     for i, s in enumerate(semantics):
         if s == "generic":
             out.append((f"c{i}", f"c{i}"))
         elif s.startswith("normal_"):
             out.append((f"normal.{s[-1]}", "normal"))
-        elif s in COLOUR_SEMANTICS and list(semantics).count(s) == 3:
+        elif s in COLOUR_SEMANTICS and semantics.count(s) == 3:
             k = seen[s] = seen.get(s, -1) + 1
             out.append((f"{s}.{'rgb'[k]}", s))
         else:
